@@ -1,0 +1,61 @@
+//! Strict base64url (RFC 7515 §2, RFC 4648 §5): no padding, no whitespace, no characters outside the alphabet, and
+//! canonical trailing bits. Lenient decoders let one token have many spellings, which breaks signature caching,
+//! denylists keyed by token and every comparison of "the same" token; waxseal accepts exactly one spelling.
+
+use base64::Engine as _;
+use base64::alphabet::URL_SAFE;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+use crate::error::{Error, Result};
+
+const STRICT: GeneralPurpose = GeneralPurpose::new(
+    &URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(false),
+);
+
+/// Encodes bytes as unpadded base64url.
+pub fn encode(bytes: impl AsRef<[u8]>) -> String {
+    STRICT.encode(bytes)
+}
+
+/// Appends the unpadded base64url encoding of `bytes` to `out`.
+pub fn encode_into(bytes: impl AsRef<[u8]>, out: &mut String) {
+    STRICT.encode_string(bytes, out);
+}
+
+/// Decodes canonical unpadded base64url; `what` names the field for the error message.
+pub fn decode(input: impl AsRef<[u8]>, what: &str) -> Result<Vec<u8>> {
+    STRICT
+        .decode(input)
+        .map_err(|e| Error::malformed(format!("{what} is not canonical unpadded base64url ({e})")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        for n in 0..64u8 {
+            let bytes: Vec<u8> = (0..n).collect();
+            assert_eq!(decode(encode(&bytes), "x").unwrap(), bytes);
+        }
+    }
+
+    #[test]
+    fn rejects_padding_whitespace_and_foreign_alphabets() {
+        for bad in ["Zg==", "Zm9v=", "Zm 9v", "Zm9v\n", "Zm+v", "Zm/v", "Z", "Zm9v.", "?Zm9"] {
+            assert!(decode(bad, "x").is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn rejects_non_canonical_trailing_bits() {
+        // "Zg" is the canonical spelling of "f"; "Zh" decodes to the same byte with non-zero trailing bits.
+        assert_eq!(decode("Zg", "x").unwrap(), b"f");
+        assert!(decode("Zh", "x").is_err());
+    }
+}

@@ -1,0 +1,164 @@
+//! Key sets: the keys a verifier trusts, and how one is picked for a token.
+//!
+//! Selection never trusts the token: the token's `alg` must be one the set's keys were built for, and a key whose
+//! own `alg` differs is never tried. A token without `kid` tries only keys of its algorithm, at most
+//! [`KeySet::max_candidates`] of them, so a large set cannot be turned into a signature-checking workload.
+
+use serde_json::Value;
+
+use crate::alg::{Algorithm, AlgorithmSet};
+use crate::error::{Error, ErrorKind, Result, quote};
+use crate::json::{self, Limits};
+use crate::jwk::Jwk;
+use crate::keys::VerifyingKey;
+
+/// The keys a verifier trusts. Build it from [`VerifyingKey`]s or from a JWK Set document.
+#[derive(Clone, Debug)]
+pub struct KeySet {
+    keys: Vec<VerifyingKey>,
+    algorithms: AlgorithmSet,
+    max_candidates: usize,
+    skipped: Vec<String>,
+}
+
+impl KeySet {
+    /// A key set of the given keys. Refused when it mixes HMAC secrets with public keys: one verifier trusting both
+    /// is how algorithm-confusion bugs are born, so keep secrets and public keys in separate verifiers.
+    pub fn new(keys: impl IntoIterator<Item = VerifyingKey>) -> Result<KeySet> {
+        let keys: Vec<VerifyingKey> = keys.into_iter().collect();
+        let symmetric = keys.iter().filter(|k| k.is_symmetric()).count();
+        if symmetric != 0 && symmetric != keys.len() {
+            return Err(Error::invalid_key(
+                "key set mixes HMAC secrets with public keys; use one verifier for each kind",
+            ));
+        }
+        let algorithms = keys.iter().map(VerifyingKey::algorithm).collect();
+        Ok(KeySet { keys, algorithms, max_candidates: 3, skipped: Vec::new() })
+    }
+
+    /// Parses a JWK Set (`{"keys":[...]}`) with the default [`Limits`]. Keys waxseal cannot use for signature
+    /// verification (encryption keys, unknown types or curves, weak keys, private asymmetric keys) are skipped and
+    /// listed in [`KeySet::skipped`]; a set with no usable key at all is an error. A key without `alg` serves every
+    /// algorithm of its type (RSA: RS*/PS*; `oct`: each HS* its length allows).
+    pub fn from_jwks(text: &str) -> Result<KeySet> {
+        Self::from_jwks_with_limits(text, &Limits::default())
+    }
+
+    /// [`KeySet::from_jwks`] with explicit limits on document size and key count.
+    pub fn from_jwks_with_limits(text: &str, limits: &Limits) -> Result<KeySet> {
+        if text.len() > limits.max_jwks_bytes {
+            return Err(Error::limit(format!(
+                "JWK Set is {} bytes; the limit is {}",
+                text.len(),
+                limits.max_jwks_bytes
+            )));
+        }
+        let mut doc = json::parse_object(text.as_bytes(), limits.max_json_depth, "JWK Set")?;
+        let Some(Value::Array(entries)) = doc.remove("keys") else {
+            return Err(Error::malformed("JWK Set has no \"keys\" array"));
+        };
+        if entries.len() > limits.max_keys {
+            return Err(Error::limit(format!(
+                "JWK Set has {} keys; the limit is {}",
+                entries.len(),
+                limits.max_keys
+            )));
+        }
+        let mut keys = Vec::new();
+        let mut skipped = Vec::new();
+        for (i, entry) in entries.into_iter().enumerate() {
+            let outcome = Jwk::from_value(entry).and_then(|jwk| {
+                if jwk.kty != "oct" && jwk.is_private() {
+                    return Err(Error::invalid_key("a published key set must not contain private keys"));
+                }
+                Self::expand(&jwk)
+            });
+            match outcome {
+                Ok(found) => keys.extend(found),
+                Err(e) => skipped.push(format!("key #{i}: {e}")),
+            }
+        }
+        if keys.is_empty() {
+            let why = skipped.first().map(|s| format!(" ({s})")).unwrap_or_default();
+            return Err(Error::new(ErrorKind::KeyNotFound, format!("JWK Set has no usable signature key{why}")));
+        }
+        let mut set = KeySet::new(keys)?;
+        set.skipped = skipped;
+        Ok(set)
+    }
+
+    /// One verifying key per algorithm the JWK allows.
+    pub(crate) fn expand(jwk: &Jwk) -> Result<Vec<VerifyingKey>> {
+        jwk.algorithms()?.into_iter().map(|alg| VerifyingKey::from_jwk_with_alg(jwk, alg)).collect()
+    }
+
+    /// Why keys of the JWK Set were skipped, one line each.
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
+    }
+
+    /// The algorithms the set's keys were built for.
+    pub fn algorithms(&self) -> AlgorithmSet {
+        self.algorithms
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &[VerifyingKey] {
+        &self.keys
+    }
+
+    /// How many keys a token without `kid` may be tried against (default 3).
+    #[must_use]
+    pub fn max_candidates(mut self, n: usize) -> Self {
+        self.max_candidates = n.max(1);
+        self
+    }
+
+    /// The keys to try for a token with this `alg` and `kid`, or why there are none.
+    pub(crate) fn candidates(&self, alg: Algorithm, kid: Option<&str>) -> Result<Vec<&VerifyingKey>> {
+        match kid {
+            Some(kid) => {
+                let with_kid: Vec<&VerifyingKey> = self.keys.iter().filter(|k| k.kid() == Some(kid)).collect();
+                if with_kid.is_empty() {
+                    return Err(Error::new(ErrorKind::KeyNotFound, format!("no key has kid {}", quote(kid))));
+                }
+                let fitting: Vec<&VerifyingKey> = with_kid.iter().copied().filter(|k| k.algorithm() == alg).collect();
+                match fitting.len() {
+                    0 => Err(Error::new(
+                        ErrorKind::KeyNotFound,
+                        format!("key {} is not for {alg}", quote(kid)),
+                    )),
+                    1 => Ok(fitting),
+                    n => {
+                        // Two different keys answering to one kid make "which key signed this" ambiguous.
+                        let first = fitting[0];
+                        if fitting.iter().all(|k| k.same_material(first)) {
+                            Ok(vec![first])
+                        } else {
+                            Err(Error::new(
+                                ErrorKind::KeyNotFound,
+                                format!("{n} different {alg} keys share kid {}; the key set is ambiguous", quote(kid)),
+                            ))
+                        }
+                    }
+                }
+            }
+            None => {
+                let fitting: Vec<&VerifyingKey> =
+                    self.keys.iter().filter(|k| k.algorithm() == alg).take(self.max_candidates).collect();
+                if fitting.is_empty() {
+                    Err(Error::new(ErrorKind::KeyNotFound, format!("no {alg} key in the key set")))
+                } else {
+                    Ok(fitting)
+                }
+            }
+        }
+    }
+}
+
+impl From<VerifyingKey> for KeySet {
+    fn from(key: VerifyingKey) -> Self {
+        let algorithms = std::iter::once(key.algorithm()).collect();
+        KeySet { keys: vec![key], algorithms, max_candidates: 3, skipped: Vec::new() }
+    }
+}

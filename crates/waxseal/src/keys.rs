@@ -1,0 +1,585 @@
+//! Signing and verifying keys, each bound to exactly one algorithm at construction.
+//!
+//! Binding is what makes algorithm confusion impossible: a [`VerifyingKey`] made from an RSA public key carries
+//! `RS256` (say) and nothing else, so no header can make it check an HMAC with the public key as the secret. HMAC
+//! keys shorter than their hash output are refused here (RFC 7518 §3.2), not at first use.
+
+use std::fmt;
+use std::sync::Arc;
+
+use aws_lc_rs::encoding::{AsBigEndian, AsDer};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, ParsedPublicKey};
+use aws_lc_rs::{hmac, rsa};
+use der::{Decode, Encode};
+use zeroize::Zeroizing;
+
+use crate::alg::{Algorithm, Curve, Family};
+use crate::b64;
+use crate::error::{Error, ErrorKind, Result, quote};
+use crate::jwk::{Jwk, rsa as rsa_math};
+
+/// A key that signs: a private key or an HMAC secret, with its algorithm and optional `kid`. Cheap to clone.
+#[derive(Clone)]
+pub struct SigningKey {
+    alg: Algorithm,
+    kid: Option<String>,
+    inner: Arc<Signer>,
+}
+
+enum Signer {
+    Hmac { key: hmac::Key, secret: Zeroizing<Vec<u8>> },
+    Rsa(rsa::KeyPair),
+    Ecdsa(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+}
+
+/// A key that verifies: a public key or an HMAC secret, with its algorithm and optional `kid`. Cheap to clone.
+#[derive(Clone)]
+pub struct VerifyingKey {
+    alg: Algorithm,
+    kid: Option<String>,
+    inner: Arc<Verifier>,
+}
+
+enum Verifier {
+    Hmac { key: hmac::Key, secret: Zeroizing<Vec<u8>> },
+    /// `raw` is what the JWK is rebuilt from: PKCS#1 RSAPublicKey DER, an uncompressed EC point, or 32 Ed25519 bytes.
+    Public { key: ParsedPublicKey, raw: Vec<u8> },
+}
+
+fn hmac_alg(alg: Algorithm) -> hmac::Algorithm {
+    match alg {
+        Algorithm::HS384 => hmac::HMAC_SHA384,
+        Algorithm::HS512 => hmac::HMAC_SHA512,
+        _ => hmac::HMAC_SHA256,
+    }
+}
+
+fn rsa_encoding(alg: Algorithm) -> &'static dyn signature::RsaEncoding {
+    match alg {
+        Algorithm::RS384 => &signature::RSA_PKCS1_SHA384,
+        Algorithm::RS512 => &signature::RSA_PKCS1_SHA512,
+        Algorithm::PS256 => &signature::RSA_PSS_SHA256,
+        Algorithm::PS384 => &signature::RSA_PSS_SHA384,
+        Algorithm::PS512 => &signature::RSA_PSS_SHA512,
+        _ => &signature::RSA_PKCS1_SHA256,
+    }
+}
+
+fn verification_alg(alg: Algorithm) -> &'static dyn signature::VerificationAlgorithm {
+    match alg {
+        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+        Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+        Algorithm::ES512 => &signature::ECDSA_P521_SHA512_FIXED,
+        Algorithm::ES256K => &signature::ECDSA_P256K1_SHA256_FIXED,
+        Algorithm::EdDSA => &signature::ED25519,
+        _ => &signature::ECDSA_P256_SHA256_FIXED,
+    }
+}
+
+fn ecdsa_signing_alg(curve: Curve) -> &'static signature::EcdsaSigningAlgorithm {
+    match curve {
+        Curve::P256 => &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        Curve::P384 => &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+        Curve::P521 => &signature::ECDSA_P521_SHA512_FIXED_SIGNING,
+        Curve::Secp256k1 => &signature::ECDSA_P256K1_SHA256_FIXED_SIGNING,
+    }
+}
+
+fn rejected(what: &str) -> impl Fn(aws_lc_rs::error::KeyRejected) -> Error + '_ {
+    move |e| Error::invalid_key(format!("{what} rejected by the cryptographic library: {e}"))
+}
+
+fn check_hmac_secret(secret: &[u8], alg: Algorithm) -> Result<()> {
+    if secret.len() < alg.hash_len() {
+        return Err(Error::invalid_key(format!(
+            "{alg} needs a secret of at least {} bytes ({} bits); this one has {} (RFC 7518 §3.2). \
+             Generate one with `waxseal keygen --alg {alg}`",
+            alg.hash_len(),
+            alg.hash_len() * 8,
+            secret.len()
+        )));
+    }
+    Ok(())
+}
+
+fn expect_family(jwk: &Jwk, alg: Algorithm) -> Result<()> {
+    let fits = match alg.family() {
+        Family::Hmac => jwk.kty == "oct",
+        Family::Rsa => jwk.kty == "RSA",
+        Family::Ec(curve) => jwk.kty == "EC" && jwk.crv.as_deref() == Some(curve.name()),
+        Family::Ed25519 => jwk.kty == "OKP" && jwk.crv.as_deref() == Some("Ed25519"),
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::AlgorithmNotAllowed,
+            format!(
+                "a {} key{} cannot be used with {alg}",
+                quote(&jwk.kty),
+                jwk.crv.as_deref().map(|c| format!(" on curve {}", quote(c))).unwrap_or_default()
+            ),
+        ))
+    }
+}
+
+fn ec_point(jwk: &Jwk, curve: Curve) -> Result<Vec<u8>> {
+    let x = jwk.member("x", &jwk.x)?;
+    let y = jwk.member("y", &jwk.y)?;
+    let len = curve.field_len();
+    if x.len() != len || y.len() != len {
+        return Err(Error::invalid_key(format!(
+            "EC coordinates on {} must be exactly {len} bytes (RFC 7518 §6.2.1.2)",
+            curve.name()
+        )));
+    }
+    let mut point = Vec::with_capacity(1 + 2 * len);
+    point.push(4);
+    point.extend_from_slice(&x);
+    point.extend_from_slice(&y);
+    Ok(point)
+}
+
+fn resolve_alg(jwk: &Jwk, alg: Option<Algorithm>) -> Result<Algorithm> {
+    match (alg, jwk.algorithm()) {
+        (Some(alg), _) => Ok(alg),
+        (None, Ok(Some(alg))) => Ok(alg),
+        (None, Ok(None)) => Err(Error::new(
+            ErrorKind::AlgorithmNotAllowed,
+            format!("the {} key has no \"alg\"; say which algorithm it is for", quote(&jwk.kty)),
+        )),
+        (None, Err(e)) => Err(e),
+    }
+}
+
+impl SigningKey {
+    /// Generates a fresh key for `alg`: a random secret of the hash length for HMAC, a 2048-bit RSA key, or a key
+    /// pair on the algorithm's curve. The `kid` is the RFC 7638 thumbprint (none for HMAC secrets, whose
+    /// thumbprint would let anyone test guesses of the secret offline).
+    pub fn generate(alg: Algorithm) -> Result<SigningKey> {
+        Self::generate_with_rsa_bits(alg, 2048)
+    }
+
+    /// Like [`SigningKey::generate`], with the RSA modulus size (2048, 3072 or 4096 bits) for RSA algorithms.
+    pub fn generate_with_rsa_bits(alg: Algorithm, rsa_bits: usize) -> Result<SigningKey> {
+        let crypto = |_| Error::new(ErrorKind::Crypto, format!("could not generate a {alg} key"));
+        let inner = match alg.family() {
+            Family::Hmac => {
+                let mut secret = Zeroizing::new(vec![0u8; alg.hash_len()]);
+                aws_lc_rs::rand::fill(&mut secret).map_err(crypto)?;
+                return Self::from_secret(&secret, alg);
+            }
+            Family::Rsa => {
+                let size = match rsa_bits {
+                    2048 => rsa::KeySize::Rsa2048,
+                    3072 => rsa::KeySize::Rsa3072,
+                    4096 => rsa::KeySize::Rsa4096,
+                    other => {
+                        return Err(Error::invalid_key(format!(
+                            "RSA keys are generated with 2048, 3072 or 4096 bits, not {other}"
+                        )));
+                    }
+                };
+                Signer::Rsa(rsa::KeyPair::generate(size).map_err(crypto)?)
+            }
+            Family::Ec(curve) => Signer::Ecdsa(EcdsaKeyPair::generate(ecdsa_signing_alg(curve)).map_err(crypto)?),
+            Family::Ed25519 => Signer::Ed25519(Ed25519KeyPair::generate().map_err(crypto)?),
+        };
+        let key = SigningKey { alg, kid: None, inner: Arc::new(inner) };
+        let kid = key.public_jwk()?.thumbprint()?;
+        Ok(key.with_kid(kid))
+    }
+
+    /// An HMAC key from raw secret bytes. Secrets shorter than the hash output are refused (RFC 7518 §3.2).
+    pub fn from_secret(secret: &[u8], alg: Algorithm) -> Result<SigningKey> {
+        if !alg.is_symmetric() {
+            return Err(Error::new(ErrorKind::AlgorithmNotAllowed, format!("{alg} does not use a shared secret")));
+        }
+        check_hmac_secret(secret, alg)?;
+        let inner = Signer::Hmac { key: hmac::Key::new(hmac_alg(alg), secret), secret: Zeroizing::new(secret.to_vec()) };
+        Ok(SigningKey { alg, kid: None, inner: Arc::new(inner) })
+    }
+
+    /// A signing key from a private JWK (or a secret `oct` JWK). The algorithm is the JWK's `alg`, or implied by its
+    /// curve; RSA and secret keys without `alg` need [`SigningKey::from_jwk_with_alg`].
+    pub fn from_jwk(jwk: &Jwk) -> Result<SigningKey> {
+        Self::from_jwk_with_alg(jwk, resolve_alg(jwk, None)?)
+    }
+
+    /// A signing key for `alg` from a private JWK. A JWK whose `alg`, `use` or `key_ops` contradict `alg` is refused.
+    pub fn from_jwk_with_alg(jwk: &Jwk, alg: Algorithm) -> Result<SigningKey> {
+        jwk.check_usable(alg, "sign")?;
+        expect_family(jwk, alg)?;
+        let inner = match alg.family() {
+            Family::Hmac => {
+                let secret = Zeroizing::new(jwk.member("k", &jwk.k)?);
+                return Ok(Self::from_secret(&secret, alg)?.with_optional_kid(jwk.kid.clone()));
+            }
+            Family::Rsa => Signer::Rsa(rsa_key_pair(jwk)?),
+            Family::Ec(curve) => {
+                let d = Zeroizing::new(jwk.member("d", &jwk.d)?);
+                if d.len() != curve.field_len() {
+                    return Err(Error::invalid_key(format!(
+                        "EC private key on {} must be exactly {} bytes",
+                        curve.name(),
+                        curve.field_len()
+                    )));
+                }
+                let point = ec_point(jwk, curve)?;
+                Signer::Ecdsa(
+                    EcdsaKeyPair::from_private_key_and_public_key(ecdsa_signing_alg(curve), &d, &point)
+                        .map_err(rejected("EC private key"))?,
+                )
+            }
+            Family::Ed25519 => {
+                let seed = Zeroizing::new(jwk.member("d", &jwk.d)?);
+                let public = jwk.member("x", &jwk.x)?;
+                Signer::Ed25519(
+                    Ed25519KeyPair::from_seed_and_public_key(&seed, &public).map_err(rejected("Ed25519 private key"))?,
+                )
+            }
+        };
+        let key = SigningKey { alg, kid: None, inner: Arc::new(inner) };
+        let kid = match &jwk.kid {
+            Some(kid) => kid.clone(),
+            None => key.public_jwk()?.thumbprint()?,
+        };
+        Ok(key.with_kid(kid))
+    }
+
+    /// A signing key for `alg` from a PEM private key: PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) or SEC1
+    /// (`EC PRIVATE KEY`).
+    pub fn from_pem(pem: &str, alg: Algorithm) -> Result<SigningKey> {
+        Self::from_jwk_with_alg(&Jwk::from_pem(pem)?, alg)
+    }
+
+    /// A signing key for `alg` from a DER private key (PKCS#8, PKCS#1 or SEC1).
+    pub fn from_der(der: &[u8], alg: Algorithm) -> Result<SigningKey> {
+        Self::from_jwk_with_alg(&Jwk::from_der(der)?, alg)
+    }
+
+    /// Sets the key ID written into the `kid` header of what this key signs.
+    #[must_use]
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    fn with_optional_kid(mut self, kid: Option<String>) -> Self {
+        self.kid = kid;
+        self
+    }
+
+    /// The algorithm this key signs with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The key ID, if any.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// Signs `message` (a JWS signing input) and returns the JWS signature bytes.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+        let failed = |_| Error::new(ErrorKind::Crypto, format!("{} signing failed", self.alg));
+        match &*self.inner {
+            Signer::Hmac { key, .. } => Ok(hmac::sign(key, message).as_ref().to_vec()),
+            Signer::Rsa(pair) => {
+                let mut sig = vec![0u8; pair.public_modulus_len()];
+                pair.sign(rsa_encoding(self.alg), &SystemRandom::new(), message, &mut sig).map_err(failed)?;
+                Ok(sig)
+            }
+            Signer::Ecdsa(pair) => Ok(pair.sign(&SystemRandom::new(), message).map_err(failed)?.as_ref().to_vec()),
+            Signer::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+        }
+    }
+
+    /// The matching verifying key (for HMAC, the same secret), with the same `alg` and `kid`.
+    pub fn verifying_key(&self) -> Result<VerifyingKey> {
+        match &*self.inner {
+            Signer::Hmac { secret, .. } => Ok(VerifyingKey::from_secret(secret, self.alg)?.with_optional_kid(self.kid.clone())),
+            _ => VerifyingKey::from_jwk_with_alg(&self.public_jwk()?, self.alg),
+        }
+    }
+
+    /// The private JWK (with `alg` and `kid`). Handle it as the secret it is.
+    pub fn to_jwk(&self) -> Result<Jwk> {
+        let mut jwk = match &*self.inner {
+            Signer::Hmac { secret, .. } => Jwk { kty: "oct".into(), k: Some(b64::encode(&**secret)), ..Jwk::default() },
+            Signer::Rsa(pair) => {
+                let pkcs8 = pair.as_der().map_err(|_| Error::new(ErrorKind::Crypto, "RSA key export failed"))?;
+                Jwk::from_der(pkcs8.as_ref())?
+            }
+            Signer::Ecdsa(pair) => {
+                let curve = match self.alg.family() {
+                    Family::Ec(curve) => curve,
+                    _ => unreachable!("ECDSA signer with a non-EC algorithm"),
+                };
+                let d = pair
+                    .private_key()
+                    .as_be_bytes()
+                    .map_err(|_| Error::new(ErrorKind::Crypto, "EC key export failed"))?;
+                let mut jwk = ec_public_jwk(curve, pair.public_key().as_ref());
+                jwk.d = Some(b64::encode(d.as_ref()));
+                jwk
+            }
+            Signer::Ed25519(pair) => {
+                let seed = pair.seed().map_err(|_| Error::new(ErrorKind::Crypto, "Ed25519 key export failed"))?;
+                let seed = seed.as_be_bytes().map_err(|_| Error::new(ErrorKind::Crypto, "Ed25519 key export failed"))?;
+                Jwk {
+                    kty: "OKP".into(),
+                    crv: Some("Ed25519".into()),
+                    x: Some(b64::encode(pair.public_key().as_ref())),
+                    d: Some(b64::encode(seed.as_ref())),
+                    ..Jwk::default()
+                }
+            }
+        };
+        jwk.alg = Some(self.alg.name().into());
+        jwk.kid.clone_from(&self.kid);
+        Ok(jwk)
+    }
+
+    /// The public JWK of an asymmetric key, with `alg`, `kid` and `use: sig`, ready to publish in a JWKS.
+    pub fn public_jwk(&self) -> Result<Jwk> {
+        if self.alg.is_symmetric() {
+            return Err(Error::invalid_key("an HMAC secret has no public part; share the secret itself"));
+        }
+        let mut jwk = self.to_jwk()?.to_public()?;
+        jwk.use_ = Some("sig".into());
+        Ok(jwk)
+    }
+
+    /// The private key as PKCS#8 PEM (`PRIVATE KEY`). HMAC secrets have no PEM form.
+    pub fn to_pem(&self) -> Result<String> {
+        let failed = |_| Error::new(ErrorKind::Crypto, "private key export failed");
+        let der: Zeroizing<Vec<u8>> = Zeroizing::new(match &*self.inner {
+            Signer::Hmac { .. } => return Err(Error::invalid_key("an HMAC secret has no PEM form; use a JWK")),
+            Signer::Rsa(pair) => pair.as_der().map_err(failed)?.as_ref().to_vec(),
+            Signer::Ecdsa(pair) => pair.to_pkcs8v1().map_err(failed)?.as_ref().to_vec(),
+            Signer::Ed25519(pair) => pair.to_pkcs8v1().map_err(failed)?.as_ref().to_vec(),
+        });
+        crate::jwk::pem_encode("PRIVATE KEY", &der)
+    }
+}
+
+fn ec_public_jwk(curve: Curve, point: &[u8]) -> Jwk {
+    let len = curve.field_len();
+    Jwk {
+        kty: "EC".into(),
+        crv: Some(curve.name().into()),
+        x: Some(b64::encode(&point[1..=len])),
+        y: Some(b64::encode(&point[1 + len..])),
+        ..Jwk::default()
+    }
+}
+
+fn rsa_key_pair(jwk: &Jwk) -> Result<rsa::KeyPair> {
+    if jwk.oth.is_some() {
+        return Err(Error::invalid_key("multi-prime RSA keys (\"oth\") are not supported"));
+    }
+    let n = jwk.member("n", &jwk.n)?;
+    let e = jwk.member("e", &jwk.e)?;
+    rsa_math::check_public(&n, &e)?;
+    let d = Zeroizing::new(jwk.member("d", &jwk.d)?);
+    let crt_members = [&jwk.p, &jwk.q, &jwk.dp, &jwk.dq, &jwk.qi];
+    let crt = if crt_members.iter().all(|m| m.is_none()) {
+        rsa_math::recover_crt(&n, &e, &d)?
+    } else if crt_members.iter().all(|m| m.is_some()) {
+        rsa_math::Crt {
+            p: jwk.member("p", &jwk.p)?,
+            q: jwk.member("q", &jwk.q)?,
+            dp: jwk.member("dp", &jwk.dp)?,
+            dq: jwk.member("dq", &jwk.dq)?,
+            qi: jwk.member("qi", &jwk.qi)?,
+        }
+    } else {
+        return Err(Error::invalid_key("RSA JWK has some but not all of p, q, dp, dq, qi"));
+    };
+    let components = rsa::KeyPairComponents {
+        public_key: rsa::PublicKeyComponents { n: n.as_slice(), e: e.as_slice() },
+        d: d.as_slice(),
+        p: crt.p.as_slice(),
+        q: crt.q.as_slice(),
+        dP: crt.dp.as_slice(),
+        dQ: crt.dq.as_slice(),
+        qInv: crt.qi.as_slice(),
+    };
+    rsa::KeyPair::from_components(&components).map_err(rejected("RSA private key"))
+}
+
+impl VerifyingKey {
+    /// An HMAC key from raw secret bytes. Secrets shorter than the hash output are refused (RFC 7518 §3.2).
+    pub fn from_secret(secret: &[u8], alg: Algorithm) -> Result<VerifyingKey> {
+        if !alg.is_symmetric() {
+            return Err(Error::new(ErrorKind::AlgorithmNotAllowed, format!("{alg} does not use a shared secret")));
+        }
+        check_hmac_secret(secret, alg)?;
+        let inner = Verifier::Hmac { key: hmac::Key::new(hmac_alg(alg), secret), secret: Zeroizing::new(secret.to_vec()) };
+        Ok(VerifyingKey { alg, kid: None, inner: Arc::new(inner) })
+    }
+
+    /// A verifying key from a JWK (public, or private whose public half is used). The algorithm is the JWK's `alg`
+    /// or implied by its curve; RSA and secret keys without `alg` need [`VerifyingKey::from_jwk_with_alg`].
+    pub fn from_jwk(jwk: &Jwk) -> Result<VerifyingKey> {
+        Self::from_jwk_with_alg(jwk, resolve_alg(jwk, None)?)
+    }
+
+    /// A verifying key for `alg` from a JWK. A JWK whose `alg`, `use` or `key_ops` contradict `alg` is refused.
+    pub fn from_jwk_with_alg(jwk: &Jwk, alg: Algorithm) -> Result<VerifyingKey> {
+        jwk.check_usable(alg, "verify")?;
+        expect_family(jwk, alg)?;
+        let raw = match alg.family() {
+            Family::Hmac => {
+                let secret = Zeroizing::new(jwk.member("k", &jwk.k)?);
+                return Ok(Self::from_secret(&secret, alg)?.with_optional_kid(jwk.kid.clone()));
+            }
+            Family::Rsa => {
+                let n = jwk.member("n", &jwk.n)?;
+                let e = jwk.member("e", &jwk.e)?;
+                rsa_math::check_public(&n, &e)?;
+                let key = pkcs1::RsaPublicKey {
+                    modulus: der::asn1::UintRef::new(&n).map_err(|e| Error::invalid_key(e.to_string()))?,
+                    public_exponent: der::asn1::UintRef::new(&e).map_err(|e| Error::invalid_key(e.to_string()))?,
+                };
+                key.to_der().map_err(|e| Error::invalid_key(format!("RSA public key: {e}")))?
+            }
+            Family::Ec(curve) => ec_point(jwk, curve)?,
+            Family::Ed25519 => {
+                let x = jwk.member("x", &jwk.x)?;
+                if x.len() != 32 {
+                    return Err(Error::invalid_key("Ed25519 public key must be 32 bytes"));
+                }
+                x
+            }
+        };
+        let key = ParsedPublicKey::new(verification_alg(alg), &raw).map_err(rejected("public key"))?;
+        let verifying = VerifyingKey { alg, kid: None, inner: Arc::new(Verifier::Public { key, raw }) };
+        let kid = match &jwk.kid {
+            Some(kid) => kid.clone(),
+            None => verifying.to_jwk()?.thumbprint()?,
+        };
+        Ok(verifying.with_kid(kid))
+    }
+
+    /// A verifying key for `alg` from PEM: a public key (SPKI `PUBLIC KEY`, PKCS#1 `RSA PUBLIC KEY`), an X.509
+    /// `CERTIFICATE` (its public key; the certificate itself is not validated), or a private key (its public half).
+    pub fn from_pem(pem: &str, alg: Algorithm) -> Result<VerifyingKey> {
+        Self::from_jwk_with_alg(&Jwk::from_pem(pem)?, alg)
+    }
+
+    /// A verifying key for `alg` from DER (SPKI, PKCS#1, X.509 certificate, or a private key).
+    pub fn from_der(der: &[u8], alg: Algorithm) -> Result<VerifyingKey> {
+        Self::from_jwk_with_alg(&Jwk::from_der(der)?, alg)
+    }
+
+    /// Sets the key ID this key answers to.
+    #[must_use]
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    fn with_optional_kid(mut self, kid: Option<String>) -> Self {
+        self.kid = kid;
+        self
+    }
+
+    /// The one algorithm this key verifies.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The key ID, if any.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// Checks `signature` over `message`, for this key's algorithm only. HMAC tags are compared in constant time.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<()> {
+        let ok = match &*self.inner {
+            Verifier::Hmac { key, .. } => hmac::verify(key, message, signature).is_ok(),
+            Verifier::Public { key, .. } => key.verify_sig(message, signature).is_ok(),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::new(ErrorKind::InvalidSignature, format!("{} signature does not match", self.alg)))
+        }
+    }
+
+    /// The JWK of this key (with `alg`, `kid`, `use: sig`). For HMAC this contains the secret.
+    pub fn to_jwk(&self) -> Result<Jwk> {
+        let mut jwk = match &*self.inner {
+            Verifier::Hmac { secret, .. } => Jwk { kty: "oct".into(), k: Some(b64::encode(&**secret)), ..Jwk::default() },
+            Verifier::Public { raw, .. } => match self.alg.family() {
+                Family::Rsa => {
+                    let key = pkcs1::RsaPublicKey::<der::asn1::UintRef<'_>>::from_der(raw)
+                        .map_err(|e| Error::invalid_key(e.to_string()))?;
+                    Jwk {
+                        kty: "RSA".into(),
+                        n: Some(b64::encode(key.modulus.as_bytes())),
+                        e: Some(b64::encode(key.public_exponent.as_bytes())),
+                        ..Jwk::default()
+                    }
+                }
+                Family::Ec(curve) => ec_public_jwk(curve, raw),
+                Family::Ed25519 => {
+                    Jwk { kty: "OKP".into(), crv: Some("Ed25519".into()), x: Some(b64::encode(raw)), ..Jwk::default() }
+                }
+                Family::Hmac => unreachable!("public key with an HMAC algorithm"),
+            },
+        };
+        jwk.alg = Some(self.alg.name().into());
+        jwk.use_ = Some("sig".into());
+        jwk.kid.clone_from(&self.kid);
+        Ok(jwk)
+    }
+
+    /// The public key as SPKI PEM (`PUBLIC KEY`). HMAC secrets have no PEM form.
+    pub fn to_pem(&self) -> Result<String> {
+        match &*self.inner {
+            Verifier::Hmac { .. } => Err(Error::invalid_key("an HMAC secret has no PEM form; use a JWK")),
+            Verifier::Public { key, .. } => {
+                let der = key.as_der().map_err(|_| Error::new(ErrorKind::Crypto, "public key export failed"))?;
+                crate::jwk::pem_encode("PUBLIC KEY", der.as_ref())
+            }
+        }
+    }
+
+    /// True for HMAC keys (shared secrets).
+    pub fn is_symmetric(&self) -> bool {
+        self.alg.is_symmetric()
+    }
+
+    /// True when both keys hold the same key material (ignoring `alg` and `kid`).
+    pub(crate) fn same_material(&self, other: &VerifyingKey) -> bool {
+        match (&*self.inner, &*other.inner) {
+            (Verifier::Hmac { secret: a, .. }, Verifier::Hmac { secret: b, .. }) => {
+                subtle::ConstantTimeEq::ct_eq(a.as_slice(), b.as_slice()).into()
+            }
+            (Verifier::Public { raw: a, .. }, Verifier::Public { raw: b, .. }) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey").field("alg", &self.alg).field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyingKey").field("alg", &self.alg).field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
