@@ -152,13 +152,22 @@ impl Algorithm {
     /// Parses a registered `alg` name. Names are case-sensitive (RFC 7515 §4.1.1); `none` in any spelling is an
     /// error of kind [`ErrorKind::UnsupportedAlgorithm`] that says why.
     pub fn from_name(name: &str) -> Result<Self> {
-        Algorithm::ALL.into_iter().find(|a| a.name() == name).ok_or_else(|| {
-            if name.eq_ignore_ascii_case("none") {
-                Error::new(ErrorKind::UnsupportedAlgorithm, "alg \"none\" (an unsecured token) is never accepted")
-            } else {
-                Error::new(ErrorKind::UnsupportedAlgorithm, format!("unsupported algorithm {}", quote(name)))
-            }
-        })
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.name() == name)
+            .ok_or_else(|| {
+                if name.eq_ignore_ascii_case("none") {
+                    Error::new(
+                        ErrorKind::UnsupportedAlgorithm,
+                        "alg \"none\" (an unsecured token) is never accepted",
+                    )
+                } else {
+                    Error::new(
+                        ErrorKind::UnsupportedAlgorithm,
+                        format!("unsupported algorithm {}", quote(name)),
+                    )
+                }
+            })
     }
 
     /// The kind of key this algorithm needs.
@@ -188,7 +197,11 @@ impl Algorithm {
     pub(crate) fn hash_len(self) -> usize {
         match self {
             Algorithm::HS384 | Algorithm::RS384 | Algorithm::PS384 | Algorithm::ES384 => 48,
-            Algorithm::HS512 | Algorithm::RS512 | Algorithm::PS512 | Algorithm::ES512 | Algorithm::EdDSA => 64,
+            Algorithm::HS512
+            | Algorithm::RS512
+            | Algorithm::PS512
+            | Algorithm::ES512
+            | Algorithm::EdDSA => 64,
             _ => 32,
         }
     }
@@ -255,7 +268,9 @@ impl AlgorithmSet {
 
     /// The algorithms in the set, in [`Algorithm::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = Algorithm> {
-        Algorithm::ALL.into_iter().filter(move |a| self.contains(*a))
+        Algorithm::ALL
+            .into_iter()
+            .filter(move |a| self.contains(*a))
     }
 }
 
@@ -278,7 +293,11 @@ impl fmt::Debug for AlgorithmSet {
 impl fmt::Display for AlgorithmSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.iter().map(Algorithm::name).collect();
-        if names.is_empty() { f.write_str("(none)") } else { f.write_str(&names.join(", ")) }
+        if names.is_empty() {
+            f.write_str("(none)")
+        } else {
+            f.write_str(&names.join(", "))
+        }
     }
 }
 

@@ -47,7 +47,9 @@ mod tests {
 
     #[test]
     fn rejects_padding_whitespace_and_foreign_alphabets() {
-        for bad in ["Zg==", "Zm9v=", "Zm 9v", "Zm9v\n", "Zm+v", "Zm/v", "Z", "Zm9v.", "?Zm9"] {
+        for bad in [
+            "Zg==", "Zm9v=", "Zm 9v", "Zm9v\n", "Zm+v", "Zm/v", "Z", "Zm9v.", "?Zm9",
+        ] {
             assert!(decode(bad, "x").is_err(), "{bad:?} was accepted");
         }
     }

@@ -40,12 +40,18 @@ impl Default for Limits {
 }
 
 /// Parses `bytes` as a JSON object, rejecting duplicate member names and nesting deeper than `max_depth`.
-pub(crate) fn parse_object(bytes: &[u8], max_depth: usize, what: &str) -> Result<Map<String, Value>> {
+pub(crate) fn parse_object(
+    bytes: &[u8],
+    max_depth: usize,
+    what: &str,
+) -> Result<Map<String, Value>> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     // The depth bound below is ours; serde_json's own recursion limit (128) stays on as a backstop.
-    let value = StrictValue { depth_left: max_depth }
-        .deserialize(&mut de)
-        .map_err(|e| classify(&e, what))?;
+    let value = StrictValue {
+        depth_left: max_depth,
+    }
+    .deserialize(&mut de)
+    .map_err(|e| classify(&e, what))?;
     de.end().map_err(|e| classify(&e, what))?;
     match value {
         Value::Object(map) => Ok(map),
@@ -100,7 +106,9 @@ impl<'de> Visitor<'de> for StrictValue {
         Ok(Value::from(v))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        serde_json::Number::from_f64(v).map(Value::Number).ok_or_else(|| E::custom("non-finite number"))
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("non-finite number"))
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
         Ok(Value::String(v.to_owned()))
@@ -114,7 +122,9 @@ impl<'de> Visitor<'de> for StrictValue {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let inner = self.nested()?;
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(StrictValue { depth_left: inner.depth_left })? {
+        while let Some(item) = seq.next_element_seed(StrictValue {
+            depth_left: inner.depth_left,
+        })? {
             items.push(item);
         }
         Ok(Value::Array(items))
@@ -123,7 +133,9 @@ impl<'de> Visitor<'de> for StrictValue {
         let inner = self.nested()?;
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
-            let value = access.next_value_seed(StrictValue { depth_left: inner.depth_left })?;
+            let value = access.next_value_seed(StrictValue {
+                depth_left: inner.depth_left,
+            })?;
             if map.contains_key(&key) {
                 return Err(de::Error::custom(format_args!(
                     "duplicate member name {}",
@@ -143,7 +155,11 @@ mod tests {
 
     #[test]
     fn duplicate_member_names_are_rejected_even_when_escaped() {
-        for text in [r#"{"alg":"HS256","alg":"none"}"#, r#"{"alg":"HS256","\u0061lg":"none"}"#, r#"{"a":{"b":1,"b":2}}"#] {
+        for text in [
+            r#"{"alg":"HS256","alg":"none"}"#,
+            r#"{"alg":"HS256","\u0061lg":"none"}"#,
+            r#"{"a":{"b":1,"b":2}}"#,
+        ] {
             let err = parse_object(text.as_bytes(), 16, "header").unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Malformed, "{text}");
             assert!(err.message().contains("duplicate"), "{err}");
@@ -153,7 +169,12 @@ mod tests {
     #[test]
     fn nesting_is_bounded() {
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(20), "]".repeat(20));
-        assert_eq!(parse_object(deep.as_bytes(), 16, "claims").unwrap_err().kind(), ErrorKind::LimitExceeded);
+        assert_eq!(
+            parse_object(deep.as_bytes(), 16, "claims")
+                .unwrap_err()
+                .kind(),
+            ErrorKind::LimitExceeded
+        );
         assert!(parse_object(deep.as_bytes(), 32, "claims").is_ok());
         let very_deep = format!("{{\"a\":{}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
         assert!(parse_object(very_deep.as_bytes(), 16, "claims").is_err());
@@ -162,7 +183,10 @@ mod tests {
     #[test]
     fn only_objects_at_the_top() {
         for text in ["[]", "1", "\"x\"", "null", "", "{", "{} {}", "{}x"] {
-            assert!(parse_object(text.as_bytes(), 16, "claims").is_err(), "{text}");
+            assert!(
+                parse_object(text.as_bytes(), 16, "claims").is_err(),
+                "{text}"
+            );
         }
         assert!(parse_object(b" {\"a\" : 1 }\n", 16, "claims").is_ok());
     }

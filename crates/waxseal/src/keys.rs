@@ -27,8 +27,13 @@ pub struct SigningKey {
     inner: Arc<Signer>,
 }
 
+// hmac::Key is large, but every key lives behind an Arc, so the enum's size costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Signer {
-    Hmac { key: hmac::Key, secret: Zeroizing<Vec<u8>> },
+    Hmac {
+        key: hmac::Key,
+        secret: Zeroizing<Vec<u8>>,
+    },
     Rsa(rsa::KeyPair),
     Ecdsa(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),
@@ -42,8 +47,12 @@ pub struct VerifyingKey {
     inner: Arc<Verifier>,
 }
 
+#[allow(clippy::large_enum_variant)]
 enum Verifier {
-    Hmac { key: hmac::Key, secret: Zeroizing<Vec<u8>> },
+    Hmac {
+        key: hmac::Key,
+        secret: Zeroizing<Vec<u8>>,
+    },
     /// `raw` is what the JWK is rebuilt from: PKCS#1 RSAPublicKey DER, an uncompressed EC point, or 32 Ed25519 bytes.
     Public { key: ParsedPublicKey, raw: Vec<u8> },
 }
@@ -124,15 +133,18 @@ fn expect_family(jwk: &Jwk, alg: Algorithm) -> Result<()> {
             format!(
                 "a {} key{} cannot be used with {alg}",
                 quote(&jwk.kty),
-                jwk.crv.as_deref().map(|c| format!(" on curve {}", quote(c))).unwrap_or_default()
+                jwk.crv
+                    .as_deref()
+                    .map(|c| format!(" on curve {}", quote(c)))
+                    .unwrap_or_default()
             ),
         ))
     }
 }
 
 fn ec_point(jwk: &Jwk, curve: Curve) -> Result<Vec<u8>> {
-    let x = jwk.member("x", &jwk.x)?;
-    let y = jwk.member("y", &jwk.y)?;
+    let x = jwk.member("x", jwk.x.as_ref())?;
+    let y = jwk.member("y", jwk.y.as_ref())?;
     let len = curve.field_len();
     if x.len() != len || y.len() != len {
         return Err(Error::invalid_key(format!(
@@ -149,11 +161,13 @@ fn ec_point(jwk: &Jwk, curve: Curve) -> Result<Vec<u8>> {
 
 fn resolve_alg(jwk: &Jwk, alg: Option<Algorithm>) -> Result<Algorithm> {
     match (alg, jwk.algorithm()) {
-        (Some(alg), _) => Ok(alg),
-        (None, Ok(Some(alg))) => Ok(alg),
+        (Some(alg), _) | (None, Ok(Some(alg))) => Ok(alg),
         (None, Ok(None)) => Err(Error::new(
             ErrorKind::AlgorithmNotAllowed,
-            format!("the {} key has no \"alg\"; say which algorithm it is for", quote(&jwk.kty)),
+            format!(
+                "the {} key has no \"alg\"; say which algorithm it is for",
+                quote(&jwk.kty)
+            ),
         )),
         (None, Err(e)) => Err(e),
     }
@@ -189,10 +203,16 @@ impl SigningKey {
                 };
                 Signer::Rsa(rsa::KeyPair::generate(size).map_err(crypto)?)
             }
-            Family::Ec(curve) => Signer::Ecdsa(EcdsaKeyPair::generate(ecdsa_signing_alg(curve)).map_err(crypto)?),
+            Family::Ec(curve) => {
+                Signer::Ecdsa(EcdsaKeyPair::generate(ecdsa_signing_alg(curve)).map_err(crypto)?)
+            }
             Family::Ed25519 => Signer::Ed25519(Ed25519KeyPair::generate().map_err(crypto)?),
         };
-        let key = SigningKey { alg, kid: None, inner: Arc::new(inner) };
+        let key = SigningKey {
+            alg,
+            kid: None,
+            inner: Arc::new(inner),
+        };
         let kid = key.public_jwk()?.thumbprint()?;
         Ok(key.with_kid(kid))
     }
@@ -200,11 +220,21 @@ impl SigningKey {
     /// An HMAC key from raw secret bytes. Secrets shorter than the hash output are refused (RFC 7518 §3.2).
     pub fn from_secret(secret: &[u8], alg: Algorithm) -> Result<SigningKey> {
         if !alg.is_symmetric() {
-            return Err(Error::new(ErrorKind::AlgorithmNotAllowed, format!("{alg} does not use a shared secret")));
+            return Err(Error::new(
+                ErrorKind::AlgorithmNotAllowed,
+                format!("{alg} does not use a shared secret"),
+            ));
         }
         check_hmac_secret(secret, alg)?;
-        let inner = Signer::Hmac { key: hmac::Key::new(hmac_alg(alg), secret), secret: Zeroizing::new(secret.to_vec()) };
-        Ok(SigningKey { alg, kid: None, inner: Arc::new(inner) })
+        let inner = Signer::Hmac {
+            key: hmac::Key::new(hmac_alg(alg), secret),
+            secret: Zeroizing::new(secret.to_vec()),
+        };
+        Ok(SigningKey {
+            alg,
+            kid: None,
+            inner: Arc::new(inner),
+        })
     }
 
     /// A signing key from a private JWK (or a secret `oct` JWK). The algorithm is the JWK's `alg`, or implied by its
@@ -219,12 +249,12 @@ impl SigningKey {
         expect_family(jwk, alg)?;
         let inner = match alg.family() {
             Family::Hmac => {
-                let secret = Zeroizing::new(jwk.member("k", &jwk.k)?);
+                let secret = Zeroizing::new(jwk.member("k", jwk.k.as_ref())?);
                 return Ok(Self::from_secret(&secret, alg)?.with_optional_kid(jwk.kid.clone()));
             }
             Family::Rsa => Signer::Rsa(rsa_key_pair(jwk)?),
             Family::Ec(curve) => {
-                let d = Zeroizing::new(jwk.member("d", &jwk.d)?);
+                let d = Zeroizing::new(jwk.member("d", jwk.d.as_ref())?);
                 if d.len() != curve.field_len() {
                     return Err(Error::invalid_key(format!(
                         "EC private key on {} must be exactly {} bytes",
@@ -234,19 +264,28 @@ impl SigningKey {
                 }
                 let point = ec_point(jwk, curve)?;
                 Signer::Ecdsa(
-                    EcdsaKeyPair::from_private_key_and_public_key(ecdsa_signing_alg(curve), &d, &point)
-                        .map_err(rejected("EC private key"))?,
+                    EcdsaKeyPair::from_private_key_and_public_key(
+                        ecdsa_signing_alg(curve),
+                        &d,
+                        &point,
+                    )
+                    .map_err(rejected("EC private key"))?,
                 )
             }
             Family::Ed25519 => {
-                let seed = Zeroizing::new(jwk.member("d", &jwk.d)?);
-                let public = jwk.member("x", &jwk.x)?;
+                let seed = Zeroizing::new(jwk.member("d", jwk.d.as_ref())?);
+                let public = jwk.member("x", jwk.x.as_ref())?;
                 Signer::Ed25519(
-                    Ed25519KeyPair::from_seed_and_public_key(&seed, &public).map_err(rejected("Ed25519 private key"))?,
+                    Ed25519KeyPair::from_seed_and_public_key(&seed, &public)
+                        .map_err(rejected("Ed25519 private key"))?,
                 )
             }
         };
-        let key = SigningKey { alg, kid: None, inner: Arc::new(inner) };
+        let key = SigningKey {
+            alg,
+            kid: None,
+            inner: Arc::new(inner),
+        };
         let kid = match &jwk.kid {
             Some(kid) => kid.clone(),
             None => key.public_jwk()?.thumbprint()?,
@@ -294,10 +333,20 @@ impl SigningKey {
             Signer::Hmac { key, .. } => Ok(hmac::sign(key, message).as_ref().to_vec()),
             Signer::Rsa(pair) => {
                 let mut sig = vec![0u8; pair.public_modulus_len()];
-                pair.sign(rsa_encoding(self.alg), &SystemRandom::new(), message, &mut sig).map_err(failed)?;
+                pair.sign(
+                    rsa_encoding(self.alg),
+                    &SystemRandom::new(),
+                    message,
+                    &mut sig,
+                )
+                .map_err(failed)?;
                 Ok(sig)
             }
-            Signer::Ecdsa(pair) => Ok(pair.sign(&SystemRandom::new(), message).map_err(failed)?.as_ref().to_vec()),
+            Signer::Ecdsa(pair) => Ok(pair
+                .sign(&SystemRandom::new(), message)
+                .map_err(failed)?
+                .as_ref()
+                .to_vec()),
             Signer::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
         }
     }
@@ -305,7 +354,9 @@ impl SigningKey {
     /// The matching verifying key (for HMAC, the same secret), with the same `alg` and `kid`.
     pub fn verifying_key(&self) -> Result<VerifyingKey> {
         match &*self.inner {
-            Signer::Hmac { secret, .. } => Ok(VerifyingKey::from_secret(secret, self.alg)?.with_optional_kid(self.kid.clone())),
+            Signer::Hmac { secret, .. } => Ok(
+                VerifyingKey::from_secret(secret, self.alg)?.with_optional_kid(self.kid.clone())
+            ),
             _ => VerifyingKey::from_jwk_with_alg(&self.public_jwk()?, self.alg),
         }
     }
@@ -313,15 +364,20 @@ impl SigningKey {
     /// The private JWK (with `alg` and `kid`). Handle it as the secret it is.
     pub fn to_jwk(&self) -> Result<Jwk> {
         let mut jwk = match &*self.inner {
-            Signer::Hmac { secret, .. } => Jwk { kty: "oct".into(), k: Some(b64::encode(&**secret)), ..Jwk::default() },
+            Signer::Hmac { secret, .. } => Jwk {
+                kty: "oct".into(),
+                k: Some(b64::encode(&**secret)),
+                ..Jwk::default()
+            },
             Signer::Rsa(pair) => {
-                let pkcs8 = pair.as_der().map_err(|_| Error::new(ErrorKind::Crypto, "RSA key export failed"))?;
+                let pkcs8 = pair
+                    .as_der()
+                    .map_err(|_| Error::new(ErrorKind::Crypto, "RSA key export failed"))?;
                 Jwk::from_der(pkcs8.as_ref())?
             }
             Signer::Ecdsa(pair) => {
-                let curve = match self.alg.family() {
-                    Family::Ec(curve) => curve,
-                    _ => unreachable!("ECDSA signer with a non-EC algorithm"),
+                let Family::Ec(curve) = self.alg.family() else {
+                    unreachable!("ECDSA signer with a non-EC algorithm")
                 };
                 let d = pair
                     .private_key()
@@ -332,8 +388,12 @@ impl SigningKey {
                 jwk
             }
             Signer::Ed25519(pair) => {
-                let seed = pair.seed().map_err(|_| Error::new(ErrorKind::Crypto, "Ed25519 key export failed"))?;
-                let seed = seed.as_be_bytes().map_err(|_| Error::new(ErrorKind::Crypto, "Ed25519 key export failed"))?;
+                let seed = pair
+                    .seed()
+                    .map_err(|_| Error::new(ErrorKind::Crypto, "Ed25519 key export failed"))?;
+                let seed = seed
+                    .as_be_bytes()
+                    .map_err(|_| Error::new(ErrorKind::Crypto, "Ed25519 key export failed"))?;
                 Jwk {
                     kty: "OKP".into(),
                     crv: Some("Ed25519".into()),
@@ -351,7 +411,9 @@ impl SigningKey {
     /// The public JWK of an asymmetric key, with `alg`, `kid` and `use: sig`, ready to publish in a JWKS.
     pub fn public_jwk(&self) -> Result<Jwk> {
         if self.alg.is_symmetric() {
-            return Err(Error::invalid_key("an HMAC secret has no public part; share the secret itself"));
+            return Err(Error::invalid_key(
+                "an HMAC secret has no public part; share the secret itself",
+            ));
         }
         let mut jwk = self.to_jwk()?.to_public()?;
         jwk.use_ = Some("sig".into());
@@ -362,7 +424,11 @@ impl SigningKey {
     pub fn to_pem(&self) -> Result<String> {
         let failed = |_| Error::new(ErrorKind::Crypto, "private key export failed");
         let der: Zeroizing<Vec<u8>> = Zeroizing::new(match &*self.inner {
-            Signer::Hmac { .. } => return Err(Error::invalid_key("an HMAC secret has no PEM form; use a JWK")),
+            Signer::Hmac { .. } => {
+                return Err(Error::invalid_key(
+                    "an HMAC secret has no PEM form; use a JWK",
+                ));
+            }
             Signer::Rsa(pair) => pair.as_der().map_err(failed)?.as_ref().to_vec(),
             Signer::Ecdsa(pair) => pair.to_pkcs8v1().map_err(failed)?.as_ref().to_vec(),
             Signer::Ed25519(pair) => pair.to_pkcs8v1().map_err(failed)?.as_ref().to_vec(),
@@ -384,28 +450,35 @@ fn ec_public_jwk(curve: Curve, point: &[u8]) -> Jwk {
 
 fn rsa_key_pair(jwk: &Jwk) -> Result<rsa::KeyPair> {
     if jwk.oth.is_some() {
-        return Err(Error::invalid_key("multi-prime RSA keys (\"oth\") are not supported"));
+        return Err(Error::invalid_key(
+            "multi-prime RSA keys (\"oth\") are not supported",
+        ));
     }
-    let n = jwk.member("n", &jwk.n)?;
-    let e = jwk.member("e", &jwk.e)?;
+    let n = jwk.member("n", jwk.n.as_ref())?;
+    let e = jwk.member("e", jwk.e.as_ref())?;
     rsa_math::check_public(&n, &e)?;
-    let d = Zeroizing::new(jwk.member("d", &jwk.d)?);
+    let d = Zeroizing::new(jwk.member("d", jwk.d.as_ref())?);
     let crt_members = [&jwk.p, &jwk.q, &jwk.dp, &jwk.dq, &jwk.qi];
     let crt = if crt_members.iter().all(|m| m.is_none()) {
         rsa_math::recover_crt(&n, &e, &d)?
     } else if crt_members.iter().all(|m| m.is_some()) {
         rsa_math::Crt {
-            p: jwk.member("p", &jwk.p)?,
-            q: jwk.member("q", &jwk.q)?,
-            dp: jwk.member("dp", &jwk.dp)?,
-            dq: jwk.member("dq", &jwk.dq)?,
-            qi: jwk.member("qi", &jwk.qi)?,
+            p: jwk.member("p", jwk.p.as_ref())?,
+            q: jwk.member("q", jwk.q.as_ref())?,
+            dp: jwk.member("dp", jwk.dp.as_ref())?,
+            dq: jwk.member("dq", jwk.dq.as_ref())?,
+            qi: jwk.member("qi", jwk.qi.as_ref())?,
         }
     } else {
-        return Err(Error::invalid_key("RSA JWK has some but not all of p, q, dp, dq, qi"));
+        return Err(Error::invalid_key(
+            "RSA JWK has some but not all of p, q, dp, dq, qi",
+        ));
     };
     let components = rsa::KeyPairComponents {
-        public_key: rsa::PublicKeyComponents { n: n.as_slice(), e: e.as_slice() },
+        public_key: rsa::PublicKeyComponents {
+            n: n.as_slice(),
+            e: e.as_slice(),
+        },
         d: d.as_slice(),
         p: crt.p.as_slice(),
         q: crt.q.as_slice(),
@@ -420,11 +493,21 @@ impl VerifyingKey {
     /// An HMAC key from raw secret bytes. Secrets shorter than the hash output are refused (RFC 7518 §3.2).
     pub fn from_secret(secret: &[u8], alg: Algorithm) -> Result<VerifyingKey> {
         if !alg.is_symmetric() {
-            return Err(Error::new(ErrorKind::AlgorithmNotAllowed, format!("{alg} does not use a shared secret")));
+            return Err(Error::new(
+                ErrorKind::AlgorithmNotAllowed,
+                format!("{alg} does not use a shared secret"),
+            ));
         }
         check_hmac_secret(secret, alg)?;
-        let inner = Verifier::Hmac { key: hmac::Key::new(hmac_alg(alg), secret), secret: Zeroizing::new(secret.to_vec()) };
-        Ok(VerifyingKey { alg, kid: None, inner: Arc::new(inner) })
+        let inner = Verifier::Hmac {
+            key: hmac::Key::new(hmac_alg(alg), secret),
+            secret: Zeroizing::new(secret.to_vec()),
+        };
+        Ok(VerifyingKey {
+            alg,
+            kid: None,
+            inner: Arc::new(inner),
+        })
     }
 
     /// A verifying key from a JWK (public, or private whose public half is used). The algorithm is the JWK's `alg`
@@ -439,30 +522,38 @@ impl VerifyingKey {
         expect_family(jwk, alg)?;
         let raw = match alg.family() {
             Family::Hmac => {
-                let secret = Zeroizing::new(jwk.member("k", &jwk.k)?);
+                let secret = Zeroizing::new(jwk.member("k", jwk.k.as_ref())?);
                 return Ok(Self::from_secret(&secret, alg)?.with_optional_kid(jwk.kid.clone()));
             }
             Family::Rsa => {
-                let n = jwk.member("n", &jwk.n)?;
-                let e = jwk.member("e", &jwk.e)?;
+                let n = jwk.member("n", jwk.n.as_ref())?;
+                let e = jwk.member("e", jwk.e.as_ref())?;
                 rsa_math::check_public(&n, &e)?;
                 let key = pkcs1::RsaPublicKey {
-                    modulus: der::asn1::UintRef::new(&n).map_err(|e| Error::invalid_key(e.to_string()))?,
-                    public_exponent: der::asn1::UintRef::new(&e).map_err(|e| Error::invalid_key(e.to_string()))?,
+                    modulus: der::asn1::UintRef::new(&n)
+                        .map_err(|e| Error::invalid_key(e.to_string()))?,
+                    public_exponent: der::asn1::UintRef::new(&e)
+                        .map_err(|e| Error::invalid_key(e.to_string()))?,
                 };
-                key.to_der().map_err(|e| Error::invalid_key(format!("RSA public key: {e}")))?
+                key.to_der()
+                    .map_err(|e| Error::invalid_key(format!("RSA public key: {e}")))?
             }
             Family::Ec(curve) => ec_point(jwk, curve)?,
             Family::Ed25519 => {
-                let x = jwk.member("x", &jwk.x)?;
+                let x = jwk.member("x", jwk.x.as_ref())?;
                 if x.len() != 32 {
                     return Err(Error::invalid_key("Ed25519 public key must be 32 bytes"));
                 }
                 x
             }
         };
-        let key = ParsedPublicKey::new(verification_alg(alg), &raw).map_err(rejected("public key"))?;
-        let verifying = VerifyingKey { alg, kid: None, inner: Arc::new(Verifier::Public { key, raw }) };
+        let key =
+            ParsedPublicKey::new(verification_alg(alg), &raw).map_err(rejected("public key"))?;
+        let verifying = VerifyingKey {
+            alg,
+            kid: None,
+            inner: Arc::new(Verifier::Public { key, raw }),
+        };
         let kid = match &jwk.kid {
             Some(kid) => kid.clone(),
             None => verifying.to_jwk()?.thumbprint()?,
@@ -512,14 +603,21 @@ impl VerifyingKey {
         if ok {
             Ok(())
         } else {
-            Err(Error::new(ErrorKind::InvalidSignature, format!("{} signature does not match", self.alg)))
+            Err(Error::new(
+                ErrorKind::InvalidSignature,
+                format!("{} signature does not match", self.alg),
+            ))
         }
     }
 
     /// The JWK of this key (with `alg`, `kid`, `use: sig`). For HMAC this contains the secret.
     pub fn to_jwk(&self) -> Result<Jwk> {
         let mut jwk = match &*self.inner {
-            Verifier::Hmac { secret, .. } => Jwk { kty: "oct".into(), k: Some(b64::encode(&**secret)), ..Jwk::default() },
+            Verifier::Hmac { secret, .. } => Jwk {
+                kty: "oct".into(),
+                k: Some(b64::encode(&**secret)),
+                ..Jwk::default()
+            },
             Verifier::Public { raw, .. } => match self.alg.family() {
                 Family::Rsa => {
                     let key = pkcs1::RsaPublicKey::<der::asn1::UintRef<'_>>::from_der(raw)
@@ -532,9 +630,12 @@ impl VerifyingKey {
                     }
                 }
                 Family::Ec(curve) => ec_public_jwk(curve, raw),
-                Family::Ed25519 => {
-                    Jwk { kty: "OKP".into(), crv: Some("Ed25519".into()), x: Some(b64::encode(raw)), ..Jwk::default() }
-                }
+                Family::Ed25519 => Jwk {
+                    kty: "OKP".into(),
+                    crv: Some("Ed25519".into()),
+                    x: Some(b64::encode(raw)),
+                    ..Jwk::default()
+                },
                 Family::Hmac => unreachable!("public key with an HMAC algorithm"),
             },
         };
@@ -547,9 +648,13 @@ impl VerifyingKey {
     /// The public key as SPKI PEM (`PUBLIC KEY`). HMAC secrets have no PEM form.
     pub fn to_pem(&self) -> Result<String> {
         match &*self.inner {
-            Verifier::Hmac { .. } => Err(Error::invalid_key("an HMAC secret has no PEM form; use a JWK")),
+            Verifier::Hmac { .. } => Err(Error::invalid_key(
+                "an HMAC secret has no PEM form; use a JWK",
+            )),
             Verifier::Public { key, .. } => {
-                let der = key.as_der().map_err(|_| Error::new(ErrorKind::Crypto, "public key export failed"))?;
+                let der = key
+                    .as_der()
+                    .map_err(|_| Error::new(ErrorKind::Crypto, "public key export failed"))?;
                 crate::jwk::pem_encode("PUBLIC KEY", der.as_ref())
             }
         }
@@ -574,12 +679,18 @@ impl VerifyingKey {
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey").field("alg", &self.alg).field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
 impl fmt::Debug for VerifyingKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VerifyingKey").field("alg", &self.alg).field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("VerifyingKey")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }

@@ -74,7 +74,12 @@ impl fmt::Debug for Jwk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct("Jwk");
         s.field("kty", &self.kty);
-        for (name, value) in [("use", &self.use_), ("alg", &self.alg), ("kid", &self.kid), ("crv", &self.crv)] {
+        for (name, value) in [
+            ("use", &self.use_),
+            ("alg", &self.alg),
+            ("kid", &self.kid),
+            ("crv", &self.crv),
+        ] {
             if let Some(v) = value {
                 s.field(name, v);
             }
@@ -89,11 +94,16 @@ impl fmt::Debug for Jwk {
 impl Jwk {
     /// Parses one JWK from JSON, strictly (duplicate members rejected, nesting bounded).
     pub fn from_json(text: &str) -> Result<Jwk> {
-        Self::from_value(Value::Object(json::parse_object(text.as_bytes(), Limits::default().max_json_depth, "JWK")?))
+        Self::from_value(Value::Object(json::parse_object(
+            text.as_bytes(),
+            Limits::default().max_json_depth,
+            "JWK",
+        )?))
     }
 
     pub(crate) fn from_value(value: Value) -> Result<Jwk> {
-        serde_json::from_value(value).map_err(|e| Error::malformed(format!("JWK has a member of the wrong type: {e}")))
+        serde_json::from_value(value)
+            .map_err(|e| Error::malformed(format!("JWK has a member of the wrong type: {e}")))
     }
 
     /// Serializes the JWK as compact JSON, private members included if present.
@@ -112,31 +122,61 @@ impl Jwk {
         if self.kty == "oct" {
             return Err(Error::invalid_key("a secret (oct) key has no public part"));
         }
-        Ok(Jwk { d: None, p: None, q: None, dp: None, dq: None, qi: None, oth: None, k: None, ..self.clone() })
+        Ok(Jwk {
+            d: None,
+            p: None,
+            q: None,
+            dp: None,
+            dq: None,
+            qi: None,
+            oth: None,
+            k: None,
+            ..self.clone()
+        })
     }
 
     /// The RFC 7638 thumbprint (SHA-256, base64url): the default `kid` of keys waxseal creates.
     pub fn thumbprint(&self) -> Result<String> {
         let required = |name: &str, v: &Option<String>| {
-            v.clone().ok_or_else(|| Error::invalid_key(format!("{} JWK lacks the \"{name}\" member", self.kty)))
+            v.clone().ok_or_else(|| {
+                Error::invalid_key(format!("{} JWK lacks the \"{name}\" member", self.kty))
+            })
         };
         // Required members only, in lexicographic order, no whitespace (RFC 7638 §3.2).
         let members: Vec<(&str, String)> = match self.kty.as_str() {
-            "RSA" => vec![("e", required("e", &self.e)?), ("kty", self.kty.clone()), ("n", required("n", &self.n)?)],
+            "RSA" => vec![
+                ("e", required("e", &self.e)?),
+                ("kty", self.kty.clone()),
+                ("n", required("n", &self.n)?),
+            ],
             "EC" => vec![
                 ("crv", required("crv", &self.crv)?),
                 ("kty", self.kty.clone()),
                 ("x", required("x", &self.x)?),
                 ("y", required("y", &self.y)?),
             ],
-            "OKP" => vec![("crv", required("crv", &self.crv)?), ("kty", self.kty.clone()), ("x", required("x", &self.x)?)],
+            "OKP" => vec![
+                ("crv", required("crv", &self.crv)?),
+                ("kty", self.kty.clone()),
+                ("x", required("x", &self.x)?),
+            ],
             "oct" => vec![("k", required("k", &self.k)?), ("kty", self.kty.clone())],
-            other => return Err(Error::invalid_key(format!("unsupported key type (kty) {}", quote(other)))),
+            other => {
+                return Err(Error::invalid_key(format!(
+                    "unsupported key type (kty) {}",
+                    quote(other)
+                )));
+            }
         };
-        let body: Vec<String> =
-            members.iter().map(|(name, value)| format!("\"{name}\":{}", Value::String(value.clone()))).collect();
+        let body: Vec<String> = members
+            .iter()
+            .map(|(name, value)| format!("\"{name}\":{}", Value::String(value.clone())))
+            .collect();
         let canonical = format!("{{{}}}", body.join(","));
-        Ok(crate::b64::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes())))
+        Ok(crate::b64::encode(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            canonical.as_bytes(),
+        )))
     }
 
     /// The algorithm this key is for: its `alg` member, or the only algorithm its curve allows (EC, Ed25519).
@@ -146,7 +186,11 @@ impl Jwk {
             return Algorithm::from_name(name).map(Some);
         }
         Ok(match self.kty.as_str() {
-            "EC" => self.crv.as_deref().and_then(Curve::from_name).map(Curve::algorithm),
+            "EC" => self
+                .crv
+                .as_deref()
+                .and_then(Curve::from_name)
+                .map(Curve::algorithm),
             "OKP" if self.crv.as_deref() == Some("Ed25519") => Some(Algorithm::EdDSA),
             _ => None,
         })
@@ -166,11 +210,18 @@ impl Jwk {
             }
             _ => false,
         };
-        let algs: Vec<Algorithm> = Algorithm::ALL.into_iter().filter(|a| family_of(*a)).collect();
+        let algs: Vec<Algorithm> = Algorithm::ALL
+            .into_iter()
+            .filter(|a| family_of(*a))
+            .collect();
         if algs.is_empty() {
             return Err(Error::invalid_key(format!(
                 "no JWS algorithm fits this {} key (kty {}, crv {})",
-                if self.is_private() { "private" } else { "public" },
+                if self.is_private() {
+                    "private"
+                } else {
+                    "public"
+                },
                 quote(&self.kty),
                 quote(self.crv.as_deref().unwrap_or("-"))
             )));
@@ -183,13 +234,20 @@ impl Jwk {
         if let Some(use_) = &self.use_
             && use_ != "sig"
         {
-            return Err(Error::invalid_key(format!("the key is for {} (use), not for signatures", quote(use_))));
+            return Err(Error::invalid_key(format!(
+                "the key is for {} (use), not for signatures",
+                quote(use_)
+            )));
         }
         if let Some(ops) = &self.key_ops {
             // A private JWK marked for "sign" also verifies: its public half is what verification uses.
-            let ok = ops.iter().any(|o| o == op || (op == "verify" && o == "sign"));
+            let ok = ops
+                .iter()
+                .any(|o| o == op || (op == "verify" && o == "sign"));
             if !ok {
-                return Err(Error::invalid_key(format!("the key's key_ops do not include \"{op}\"")));
+                return Err(Error::invalid_key(format!(
+                    "the key's key_ops do not include \"{op}\""
+                )));
             }
         }
         if let Some(name) = &self.alg
@@ -203,10 +261,10 @@ impl Jwk {
         Ok(())
     }
 
-    pub(crate) fn member(&self, name: &str, value: &Option<String>) -> Result<Vec<u8>> {
-        let text = value
-            .as_deref()
-            .ok_or_else(|| Error::invalid_key(format!("{} JWK lacks the \"{name}\" member", self.kty)))?;
+    pub(crate) fn member(&self, name: &str, value: Option<&String>) -> Result<Vec<u8>> {
+        let text = value.ok_or_else(|| {
+            Error::invalid_key(format!("{} JWK lacks the \"{name}\" member", self.kty))
+        })?;
         crate::b64::decode(text, &format!("JWK member \"{name}\""))
             .map_err(|e| Error::invalid_key(e.message().to_owned()))
     }
@@ -220,12 +278,17 @@ mod tests {
     fn rfc7638_thumbprint_example() {
         // RFC 7638 §3.1.
         let jwk = Jwk::from_json(r#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#).unwrap();
-        assert_eq!(jwk.thumbprint().unwrap(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            jwk.thumbprint().unwrap(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 
     #[test]
     fn debug_never_shows_private_members() {
-        let jwk = Jwk::from_json(r#"{"kty":"oct","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}"#).unwrap();
+        let jwk =
+            Jwk::from_json(r#"{"kty":"oct","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}"#)
+                .unwrap();
         let shown = format!("{jwk:?}");
         assert!(!shown.contains("c2Vjc"), "{shown}");
         assert!(shown.contains("redacted"));

@@ -27,7 +27,11 @@ fn curve_of(oid: Oid) -> Result<Curve> {
         P384 => Curve::P384,
         P521 => Curve::P521,
         SECP256K1 => Curve::Secp256k1,
-        other => return Err(Error::invalid_key(format!("unsupported elliptic curve (OID {other})"))),
+        other => {
+            return Err(Error::invalid_key(format!(
+                "unsupported elliptic curve (OID {other})"
+            )));
+        }
     })
 }
 
@@ -57,7 +61,7 @@ impl Jwk {
                 .find("-----END ")
                 .and_then(|i| block[i + 9..].find("-----").map(|j| i + 9 + j + 5))
                 .ok_or_else(|| Error::invalid_key("PEM block has no END line"))?;
-            let (label, der) = pem_rfc7468::decode_vec(block[..end_marker].as_bytes())
+            let (label, der) = pem_rfc7468::decode_vec(&block.as_bytes()[..end_marker])
                 .map_err(|e| Error::invalid_key(format!("malformed PEM: {e}")))?;
             let der = Zeroizing::new(der);
             match label {
@@ -73,7 +77,12 @@ impl Jwk {
                     ));
                 }
                 "EC PARAMETERS" => rest = &block[end_marker..],
-                other => return Err(Error::invalid_key(format!("unsupported PEM block {}", quote(other)))),
+                other => {
+                    return Err(Error::invalid_key(format!(
+                        "unsupported PEM block {}",
+                        quote(other)
+                    )));
+                }
             }
         }
     }
@@ -100,7 +109,12 @@ impl Jwk {
             .algorithm()?
             .or_else(|| self.algorithms().ok().and_then(|a| a.first().copied()))
             .ok_or_else(|| Error::invalid_key("key type has no PEM form"))?;
-        let bare = Jwk { alg: None, use_: None, key_ops: None, ..self.clone() };
+        let bare = Jwk {
+            alg: None,
+            use_: None,
+            key_ops: None,
+            ..self.clone()
+        };
         if self.is_private() {
             crate::SigningKey::from_jwk_with_alg(&bare, alg)?.to_pem()
         } else {
@@ -115,7 +129,11 @@ fn from_pkcs8(der: &[u8]) -> Result<Jwk> {
     match info.algorithm.oid {
         RSA_ENCRYPTION | RSASSA_PSS => from_pkcs1_private(key),
         EC_PUBLIC_KEY => {
-            let curve = curve_of(info.algorithm.parameters_oid().map_err(|_| Error::invalid_key("EC key names no curve"))?)?;
+            let curve = curve_of(
+                info.algorithm
+                    .parameters_oid()
+                    .map_err(|_| Error::invalid_key("EC key names no curve"))?,
+            )?;
             let pair = EcdsaKeyPair::from_pkcs8(super_ec_alg(curve), der)
                 .map_err(|e| Error::invalid_key(format!("EC private key rejected: {e}")))?;
             ec_private_jwk(curve, &pair)
@@ -123,8 +141,12 @@ fn from_pkcs8(der: &[u8]) -> Result<Jwk> {
         ED25519 => {
             let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
                 .map_err(|e| Error::invalid_key(format!("Ed25519 private key rejected: {e}")))?;
-            let seed = pair.seed().map_err(|_| Error::invalid_key("Ed25519 seed unavailable"))?;
-            let seed = seed.as_be_bytes().map_err(|_| Error::invalid_key("Ed25519 seed unavailable"))?;
+            let seed = pair
+                .seed()
+                .map_err(|_| Error::invalid_key("Ed25519 seed unavailable"))?;
+            let seed = seed
+                .as_be_bytes()
+                .map_err(|_| Error::invalid_key("Ed25519 seed unavailable"))?;
             Ok(Jwk {
                 kty: "OKP".into(),
                 crv: Some("Ed25519".into()),
@@ -133,7 +155,9 @@ fn from_pkcs8(der: &[u8]) -> Result<Jwk> {
                 ..Jwk::default()
             })
         }
-        other => Err(Error::invalid_key(format!("unsupported private key algorithm (OID {other})"))),
+        other => Err(Error::invalid_key(format!(
+            "unsupported private key algorithm (OID {other})"
+        ))),
     }
 }
 
@@ -148,7 +172,10 @@ fn super_ec_alg(curve: Curve) -> &'static aws_lc_rs::signature::EcdsaSigningAlgo
 }
 
 fn ec_private_jwk(curve: Curve, pair: &EcdsaKeyPair) -> Result<Jwk> {
-    let d = pair.private_key().as_be_bytes().map_err(|_| Error::invalid_key("EC private scalar unavailable"))?;
+    let d = pair
+        .private_key()
+        .as_be_bytes()
+        .map_err(|_| Error::invalid_key("EC private scalar unavailable"))?;
     let point = pair.public_key().as_ref();
     let len = curve.field_len();
     if point.len() != 1 + 2 * len {
@@ -165,8 +192,12 @@ fn ec_private_jwk(curve: Curve, pair: &EcdsaKeyPair) -> Result<Jwk> {
 }
 
 fn from_sec1(der: &[u8], curve: Option<Curve>) -> Result<Jwk> {
-    let key = sec1::EcPrivateKey::from_der(der).map_err(|e| Error::invalid_key(format!("not a valid SEC1 key: {e}")))?;
-    let curve = match (curve, key.parameters.and_then(sec1::EcParameters::named_curve)) {
+    let key = sec1::EcPrivateKey::from_der(der)
+        .map_err(|e| Error::invalid_key(format!("not a valid SEC1 key: {e}")))?;
+    let curve = match (
+        curve,
+        key.parameters.and_then(sec1::EcParameters::named_curve),
+    ) {
         (_, Some(oid)) => curve_of(oid)?,
         (Some(curve), None) => curve,
         (None, None) => return Err(Error::invalid_key("SEC1 EC key names no curve")),
@@ -177,7 +208,8 @@ fn from_sec1(der: &[u8], curve: Option<Curve>) -> Result<Jwk> {
 }
 
 fn from_pkcs1_private(der: &[u8]) -> Result<Jwk> {
-    let key = pkcs1::RsaPrivateKeyRef::try_from(der).map_err(|e| Error::invalid_key(format!("not a valid PKCS#1 key: {e}")))?;
+    let key = pkcs1::RsaPrivateKeyRef::try_from(der)
+        .map_err(|e| Error::invalid_key(format!("not a valid PKCS#1 key: {e}")))?;
     if key.other_prime_infos.is_some() {
         return Err(Error::invalid_key("multi-prime RSA keys are not supported"));
     }
@@ -219,10 +251,16 @@ fn spki_to_jwk(spki: &spki::SubjectPublicKeyInfoRef<'_>) -> Result<Jwk> {
     match spki.algorithm.oid {
         RSA_ENCRYPTION | RSASSA_PSS => from_pkcs1_public(bits),
         EC_PUBLIC_KEY => {
-            let curve = curve_of(spki.algorithm.parameters_oid().map_err(|_| Error::invalid_key("EC key names no curve"))?)?;
+            let curve = curve_of(
+                spki.algorithm
+                    .parameters_oid()
+                    .map_err(|_| Error::invalid_key("EC key names no curve"))?,
+            )?;
             let len = curve.field_len();
             if bits.len() != 1 + 2 * len || bits[0] != 4 {
-                return Err(Error::invalid_key("EC public key must be an uncompressed point"));
+                return Err(Error::invalid_key(
+                    "EC public key must be an uncompressed point",
+                ));
             }
             Ok(Jwk {
                 kty: "EC".into(),
@@ -232,8 +270,15 @@ fn spki_to_jwk(spki: &spki::SubjectPublicKeyInfoRef<'_>) -> Result<Jwk> {
                 ..Jwk::default()
             })
         }
-        ED25519 => Ok(Jwk { kty: "OKP".into(), crv: Some("Ed25519".into()), x: Some(b64::encode(bits)), ..Jwk::default() }),
-        other => Err(Error::invalid_key(format!("unsupported public key algorithm (OID {other})"))),
+        ED25519 => Ok(Jwk {
+            kty: "OKP".into(),
+            crv: Some("Ed25519".into()),
+            x: Some(b64::encode(bits)),
+            ..Jwk::default()
+        }),
+        other => Err(Error::invalid_key(format!(
+            "unsupported public key algorithm (OID {other})"
+        ))),
     }
 }
 

@@ -24,7 +24,13 @@ pub(crate) struct Crt {
 impl Drop for Crt {
     fn drop(&mut self) {
         use zeroize::Zeroize;
-        for part in [&mut self.p, &mut self.q, &mut self.dp, &mut self.dq, &mut self.qi] {
+        for part in [
+            &mut self.p,
+            &mut self.q,
+            &mut self.dp,
+            &mut self.dq,
+            &mut self.qi,
+        ] {
             part.zeroize();
         }
     }
@@ -41,10 +47,14 @@ pub(crate) fn check_public(n: &[u8], e: &[u8]) -> Result<()> {
         )));
     }
     if bits > MAX_BITS {
-        return Err(Error::invalid_key(format!("RSA key has a {bits}-bit modulus; at most {MAX_BITS} are supported")));
+        return Err(Error::invalid_key(format!(
+            "RSA key has a {bits}-bit modulus; at most {MAX_BITS} are supported"
+        )));
     }
     if e < BigUint::from(3u8) || e.is_even() || e.bits() > 33 {
-        return Err(Error::invalid_key("RSA public exponent must be odd, at least 3 and at most 2^33"));
+        return Err(Error::invalid_key(
+            "RSA public exponent must be odd, at least 3 and at most 2^33",
+        ));
     }
     if n.is_even() {
         return Err(Error::invalid_key("RSA modulus is even"));
@@ -62,8 +72,8 @@ pub(crate) fn check_public(n: &[u8], e: &[u8]) -> Result<()> {
 /// powers of 65537. A random modulus passes all of them with negligible probability.
 fn is_roca_vulnerable(n: &BigUint) -> bool {
     const PRIMES: [u32; 38] = [
-        3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103, 107, 109,
-        113, 127, 131, 137, 139, 149, 151, 157, 163, 167,
+        3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89,
+        97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167,
     ];
     PRIMES.iter().all(|&p| {
         let residue = (n % p).to_u32_digits().first().copied().unwrap_or(0);
@@ -138,7 +148,11 @@ mod tests {
     #[test]
     fn roca_detector_is_not_trigger_happy() {
         // 65537^k mod p is a small subgroup for most primes; an ordinary odd number fails the test quickly.
-        let n = BigUint::parse_bytes(b"c7f1b8ab2c9ef0e5d1a0c3d5f3b4a1e7d9c2b5a8e3f1d4c7b0a9e8f2d5c1b3a7", 16).unwrap();
+        let n = BigUint::parse_bytes(
+            b"c7f1b8ab2c9ef0e5d1a0c3d5f3b4a1e7d9c2b5a8e3f1d4c7b0a9e8f2d5c1b3a7",
+            16,
+        )
+        .unwrap();
         assert!(!is_roca_vulnerable(&n));
     }
 }

@@ -33,7 +33,12 @@ impl KeySet {
             ));
         }
         let algorithms = keys.iter().map(VerifyingKey::algorithm).collect();
-        Ok(KeySet { keys, algorithms, max_candidates: 3, skipped: Vec::new() })
+        Ok(KeySet {
+            keys,
+            algorithms,
+            max_candidates: 3,
+            skipped: Vec::new(),
+        })
     }
 
     /// Parses a JWK Set (`{"keys":[...]}`) with the default [`Limits`]. Keys waxseal cannot use for signature
@@ -69,7 +74,9 @@ impl KeySet {
         for (i, entry) in entries.into_iter().enumerate() {
             let outcome = Jwk::from_value(entry).and_then(|jwk| {
                 if jwk.kty != "oct" && jwk.is_private() {
-                    return Err(Error::invalid_key("a published key set must not contain private keys"));
+                    return Err(Error::invalid_key(
+                        "a published key set must not contain private keys",
+                    ));
                 }
                 Self::expand(&jwk)
             });
@@ -79,8 +86,14 @@ impl KeySet {
             }
         }
         if keys.is_empty() {
-            let why = skipped.first().map(|s| format!(" ({s})")).unwrap_or_default();
-            return Err(Error::new(ErrorKind::KeyNotFound, format!("JWK Set has no usable signature key{why}")));
+            let why = skipped
+                .first()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            return Err(Error::new(
+                ErrorKind::KeyNotFound,
+                format!("JWK Set has no usable signature key{why}"),
+            ));
         }
         let mut set = KeySet::new(keys)?;
         set.skipped = skipped;
@@ -89,7 +102,10 @@ impl KeySet {
 
     /// One verifying key per algorithm the JWK allows.
     pub(crate) fn expand(jwk: &Jwk) -> Result<Vec<VerifyingKey>> {
-        jwk.algorithms()?.into_iter().map(|alg| VerifyingKey::from_jwk_with_alg(jwk, alg)).collect()
+        jwk.algorithms()?
+            .into_iter()
+            .map(|alg| VerifyingKey::from_jwk_with_alg(jwk, alg))
+            .collect()
     }
 
     /// Why keys of the JWK Set were skipped, one line each.
@@ -115,42 +131,61 @@ impl KeySet {
     }
 
     /// The keys to try for a token with this `alg` and `kid`, or why there are none.
-    pub(crate) fn candidates(&self, alg: Algorithm, kid: Option<&str>) -> Result<Vec<&VerifyingKey>> {
-        match kid {
-            Some(kid) => {
-                let with_kid: Vec<&VerifyingKey> = self.keys.iter().filter(|k| k.kid() == Some(kid)).collect();
-                if with_kid.is_empty() {
-                    return Err(Error::new(ErrorKind::KeyNotFound, format!("no key has kid {}", quote(kid))));
-                }
-                let fitting: Vec<&VerifyingKey> = with_kid.iter().copied().filter(|k| k.algorithm() == alg).collect();
-                match fitting.len() {
-                    0 => Err(Error::new(
-                        ErrorKind::KeyNotFound,
-                        format!("key {} is not for {alg}", quote(kid)),
-                    )),
-                    1 => Ok(fitting),
-                    n => {
-                        // Two different keys answering to one kid make "which key signed this" ambiguous.
-                        let first = fitting[0];
-                        if fitting.iter().all(|k| k.same_material(first)) {
-                            Ok(vec![first])
-                        } else {
-                            Err(Error::new(
-                                ErrorKind::KeyNotFound,
-                                format!("{n} different {alg} keys share kid {}; the key set is ambiguous", quote(kid)),
-                            ))
-                        }
+    pub(crate) fn candidates(
+        &self,
+        alg: Algorithm,
+        kid: Option<&str>,
+    ) -> Result<Vec<&VerifyingKey>> {
+        if let Some(kid) = kid {
+            let with_kid: Vec<&VerifyingKey> =
+                self.keys.iter().filter(|k| k.kid() == Some(kid)).collect();
+            if with_kid.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::KeyNotFound,
+                    format!("no key has kid {}", quote(kid)),
+                ));
+            }
+            let fitting: Vec<&VerifyingKey> = with_kid
+                .iter()
+                .copied()
+                .filter(|k| k.algorithm() == alg)
+                .collect();
+            match fitting.len() {
+                0 => Err(Error::new(
+                    ErrorKind::KeyNotFound,
+                    format!("key {} is not for {alg}", quote(kid)),
+                )),
+                1 => Ok(fitting),
+                n => {
+                    // Two different keys answering to one kid make "which key signed this" ambiguous.
+                    let first = fitting[0];
+                    if fitting.iter().all(|k| k.same_material(first)) {
+                        Ok(vec![first])
+                    } else {
+                        Err(Error::new(
+                            ErrorKind::KeyNotFound,
+                            format!(
+                                "{n} different {alg} keys share kid {}; the key set is ambiguous",
+                                quote(kid)
+                            ),
+                        ))
                     }
                 }
             }
-            None => {
-                let fitting: Vec<&VerifyingKey> =
-                    self.keys.iter().filter(|k| k.algorithm() == alg).take(self.max_candidates).collect();
-                if fitting.is_empty() {
-                    Err(Error::new(ErrorKind::KeyNotFound, format!("no {alg} key in the key set")))
-                } else {
-                    Ok(fitting)
-                }
+        } else {
+            let fitting: Vec<&VerifyingKey> = self
+                .keys
+                .iter()
+                .filter(|k| k.algorithm() == alg)
+                .take(self.max_candidates)
+                .collect();
+            if fitting.is_empty() {
+                Err(Error::new(
+                    ErrorKind::KeyNotFound,
+                    format!("no {alg} key in the key set"),
+                ))
+            } else {
+                Ok(fitting)
             }
         }
     }
@@ -159,6 +194,11 @@ impl KeySet {
 impl From<VerifyingKey> for KeySet {
     fn from(key: VerifyingKey) -> Self {
         let algorithms = std::iter::once(key.algorithm()).collect();
-        KeySet { keys: vec![key], algorithms, max_candidates: 3, skipped: Vec::new() }
+        KeySet {
+            keys: vec![key],
+            algorithms,
+            max_candidates: 3,
+            skipped: Vec::new(),
+        }
     }
 }

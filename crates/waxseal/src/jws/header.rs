@@ -6,7 +6,9 @@ use crate::alg::Algorithm;
 use crate::error::{Error, ErrorKind, Result, quote};
 
 /// Header parameters defined by RFC 7515 and RFC 7797; `crit` may not list them (RFC 7515 §4.1.11).
-const REGISTERED: [&str; 12] = ["alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit", "enc"];
+const REGISTERED: [&str; 12] = [
+    "alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit", "enc",
+];
 
 /// The JOSE header of a JWS that passed verification, or of one being inspected.
 ///
@@ -32,12 +34,17 @@ pub struct Header {
 impl Header {
     /// Reads the header members (protected and unprotected already merged) and checks their types.
     /// `protected` lists the protected member names: `crit` and `b64` must be among them.
-    pub(crate) fn from_members(members: Map<String, Value>, protected: &dyn Fn(&str) -> bool) -> Result<Header> {
+    pub(crate) fn from_members(
+        members: Map<String, Value>,
+        protected: &dyn Fn(&str) -> bool,
+    ) -> Result<Header> {
         let string = |name: &str| -> Result<Option<String>> {
             match members.get(name) {
                 None => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(Error::malformed(format!("header member \"{name}\" must be a string"))),
+                Some(_) => Err(Error::malformed(format!(
+                    "header member \"{name}\" must be a string"
+                ))),
             }
         };
         let alg_name = string("alg")?.ok_or_else(|| Error::malformed("header has no \"alg\""))?;
@@ -51,13 +58,22 @@ impl Header {
                         return Err(Error::malformed("\"crit\" must list header member names"));
                     };
                     if REGISTERED.contains(&name.as_str()) {
-                        return Err(Error::malformed(format!("\"crit\" may not list the registered member {}", quote(name))));
+                        return Err(Error::malformed(format!(
+                            "\"crit\" may not list the registered member {}",
+                            quote(name)
+                        )));
                     }
                     if names.contains(name) {
-                        return Err(Error::malformed(format!("\"crit\" lists {} twice", quote(name))));
+                        return Err(Error::malformed(format!(
+                            "\"crit\" lists {} twice",
+                            quote(name)
+                        )));
                     }
                     if !members.contains_key(name) {
-                        return Err(Error::malformed(format!("\"crit\" lists {} but the header lacks it", quote(name))));
+                        return Err(Error::malformed(format!(
+                            "\"crit\" lists {} but the header lacks it",
+                            quote(name)
+                        )));
                     }
                     names.push(name.clone());
                 }
@@ -66,19 +82,37 @@ impl Header {
                 }
                 names
             }
-            Some(_) => return Err(Error::malformed("\"crit\" must be a non-empty array (RFC 7515 §4.1.11)")),
+            Some(_) => {
+                return Err(Error::malformed(
+                    "\"crit\" must be a non-empty array (RFC 7515 §4.1.11)",
+                ));
+            }
         };
         let b64 = match members.get("b64") {
             None => true,
             Some(Value::Bool(b)) => {
                 if !crit.iter().any(|c| c == "b64") || !protected("b64") {
-                    return Err(Error::malformed("\"b64\" must be protected and listed in \"crit\" (RFC 7797 §6)"));
+                    return Err(Error::malformed(
+                        "\"b64\" must be protected and listed in \"crit\" (RFC 7797 §6)",
+                    ));
                 }
                 *b
             }
-            Some(_) => return Err(Error::malformed("header member \"b64\" must be true or false")),
+            Some(_) => {
+                return Err(Error::malformed(
+                    "header member \"b64\" must be true or false",
+                ));
+            }
         };
-        Ok(Header { alg, kid: string("kid")?, typ: string("typ")?, cty: string("cty")?, crit, b64, members })
+        Ok(Header {
+            alg,
+            kid: string("kid")?,
+            typ: string("typ")?,
+            cty: string("cty")?,
+            crit,
+            b64,
+            members,
+        })
     }
 
     /// A header member by name, as JSON.
@@ -103,7 +137,10 @@ impl Header {
                          allow"
                             .to_owned()
                     } else {
-                        format!("the token requires the unknown critical extension {}", quote(name))
+                        format!(
+                            "the token requires the unknown critical extension {}",
+                            quote(name)
+                        )
                     },
                 ));
             }
@@ -195,8 +232,13 @@ impl HeaderBuilder {
         }
         let mut seen: Vec<&str> = Vec::new();
         for (name, value) in &self.custom {
-            if ["alg", "typ", "kid", "cty", "b64", "crit"].contains(&name.as_str()) || seen.contains(&name.as_str()) {
-                return Err(Error::malformed(format!("header member {} is set twice", quote(name))));
+            if ["alg", "typ", "kid", "cty", "b64", "crit"].contains(&name.as_str())
+                || seen.contains(&name.as_str())
+            {
+                return Err(Error::malformed(format!(
+                    "header member {} is set twice",
+                    quote(name)
+                )));
             }
             seen.push(name);
             put(name, value);

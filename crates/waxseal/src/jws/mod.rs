@@ -41,13 +41,22 @@ impl JwsVerifier {
     pub fn new(keys: impl Into<KeySet>) -> Self {
         let keys = keys.into();
         let allowed = keys.algorithms();
-        JwsVerifier { keys, allowed, understood_crit: Vec::new(), allow_unencoded: false, limits: Limits::default() }
+        JwsVerifier {
+            keys,
+            allowed,
+            understood_crit: Vec::new(),
+            allow_unencoded: false,
+            limits: Limits::default(),
+        }
     }
 
     /// Narrows the allowed algorithms. It can only narrow: algorithms the keys were not built for stay refused.
     #[must_use]
     pub fn algorithms(mut self, algs: impl IntoIterator<Item = Algorithm>) -> Self {
-        self.allowed = self.keys.algorithms().intersection(algs.into_iter().collect());
+        self.allowed = self
+            .keys
+            .algorithms()
+            .intersection(algs.into_iter().collect());
         self
     }
 
@@ -88,7 +97,8 @@ impl JwsVerifier {
 
     /// Verifies a compact JWS with a detached payload (`header..signature`, RFC 7515 appendix F).
     pub fn verify_detached(&self, token: &str, payload: &[u8]) -> Result<Header> {
-        self.verify_compact_inner(token, Some(payload)).map(|v| v.header)
+        self.verify_compact_inner(token, Some(payload))
+            .map(|v| v.header)
     }
 
     fn verify_compact_inner(&self, token: &str, detached: Option<&[u8]>) -> Result<Verified> {
@@ -97,18 +107,24 @@ impl JwsVerifier {
         let header = self.parse_protected(header_b64)?;
         let signature = b64::decode(signature_b64, "signature")?;
         if detached.is_some() && !payload_part.is_empty() {
-            return Err(Error::malformed("a detached-payload JWS must have an empty payload segment"));
+            return Err(Error::malformed(
+                "a detached-payload JWS must have an empty payload segment",
+            ));
         }
         let payload_bytes = detached.unwrap_or(payload_part.as_bytes());
         let signing_input_end = header_b64.len() + 1 + payload_part.len();
         if header.b64 {
             if detached.is_some() {
-                let mut input = Vec::with_capacity(header_b64.len() + 1 + payload_bytes.len() * 4 / 3 + 4);
+                let mut input =
+                    Vec::with_capacity(header_b64.len() + 1 + payload_bytes.len() * 4 / 3 + 4);
                 input.extend_from_slice(header_b64.as_bytes());
                 input.push(b'.');
                 input.extend_from_slice(b64::encode(payload_bytes).as_bytes());
                 self.check_signature(&header, &input, &signature)?;
-                return Ok(Verified { header, payload: payload_bytes.to_vec() });
+                return Ok(Verified {
+                    header,
+                    payload: payload_bytes.to_vec(),
+                });
             }
             self.check_signature(&header, &token.as_bytes()[..signing_input_end], &signature)?;
             let payload = b64::decode(payload_part, "payload")?;
@@ -119,7 +135,10 @@ impl JwsVerifier {
             input.push(b'.');
             input.extend_from_slice(payload_bytes);
             self.check_signature(&header, &input, &signature)?;
-            Ok(Verified { header, payload: payload_bytes.to_vec() })
+            Ok(Verified {
+                header,
+                payload: payload_bytes.to_vec(),
+            })
         }
     }
 
@@ -149,16 +168,27 @@ impl JwsVerifier {
         if !self.allowed.contains(header.alg) {
             return Err(Error::new(
                 ErrorKind::AlgorithmNotAllowed,
-                format!("token alg {} is not allowed; this verifier accepts {}", header.alg, self.allowed),
+                format!(
+                    "token alg {} is not allowed; this verifier accepts {}",
+                    header.alg, self.allowed
+                ),
             ));
         }
         header.check_crit(&self.understood_crit, self.allow_unencoded)
     }
 
     /// Tries the candidate keys for this header; the first that verifies wins.
-    pub(crate) fn check_signature(&self, header: &Header, signing_input: &[u8], signature: &[u8]) -> Result<()> {
+    pub(crate) fn check_signature(
+        &self,
+        header: &Header,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> Result<()> {
         if signature.is_empty() {
-            return Err(Error::new(ErrorKind::InvalidSignature, "token has no signature"));
+            return Err(Error::new(
+                ErrorKind::InvalidSignature,
+                "token has no signature",
+            ));
         }
         let candidates = self.keys.candidates(header.alg, header.kid.as_deref())?;
         let mut last = None;
@@ -168,14 +198,17 @@ impl JwsVerifier {
                 Err(e) => last = Some(e),
             }
         }
-        Err(last.unwrap_or_else(|| Error::new(ErrorKind::InvalidSignature, "signature does not match")))
+        Err(last
+            .unwrap_or_else(|| Error::new(ErrorKind::InvalidSignature, "signature does not match")))
     }
 }
 
 /// Splits a compact JWS into its three segments, naming the problem when there are not exactly three.
 pub(crate) fn split_compact(token: &str) -> Result<(&str, &str, &str)> {
     let mut parts = token.splitn(4, '.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         let segments = token.split('.').count();
         return Err(Error::malformed(if token.is_empty() {
             "token is empty".to_owned()
@@ -205,13 +238,21 @@ pub fn sign_compact(key: &SigningKey, header: &HeaderBuilder, payload: &[u8]) ->
 
 /// Signs `payload` with a protected header given as exact JSON bytes (which must name the key's `alg`). For
 /// reproducing published examples byte for byte; prefer [`sign_compact`].
-pub fn sign_compact_with_header_json(key: &SigningKey, header_json: &[u8], payload: &[u8]) -> Result<String> {
+pub fn sign_compact_with_header_json(
+    key: &SigningKey,
+    header_json: &[u8],
+    payload: &[u8],
+) -> Result<String> {
     let members = json::parse_object(header_json, Limits::default().max_json_depth, "header")?;
     let header = Header::from_members(members, &|_| true)?;
     if header.alg != key.algorithm() {
         return Err(Error::new(
             ErrorKind::AlgorithmNotAllowed,
-            format!("header alg {} does not match the key's {}", header.alg, key.algorithm()),
+            format!(
+                "header alg {} does not match the key's {}",
+                header.alg,
+                key.algorithm()
+            ),
         ));
     }
     let mut out = String::with_capacity(header_json.len() * 4 / 3 + payload.len() * 4 / 3 + 400);
@@ -223,7 +264,11 @@ pub fn sign_compact_with_header_json(key: &SigningKey, header_json: &[u8], paylo
         let text = std::str::from_utf8(payload)
             .ok()
             .filter(|t| !t.contains('.'))
-            .ok_or_else(|| Error::malformed("an unencoded compact payload must be UTF-8 without '.'; detach it"))?;
+            .ok_or_else(|| {
+                Error::malformed(
+                    "an unencoded compact payload must be UTF-8 without '.'; detach it",
+                )
+            })?;
         out.push_str(text);
     }
     let signature = key.sign(out.as_bytes())?;

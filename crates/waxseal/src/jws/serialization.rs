@@ -22,14 +22,16 @@ pub struct VerifiedJson {
 struct Signature<'a> {
     protected_b64: &'a str,
     header: Header,
-    signature: Vec<u8>,
+    bytes: Vec<u8>,
 }
 
 fn string_member<'a>(object: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>> {
     match object.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Error::malformed(format!("JWS member \"{name}\" must be a string"))),
+        Some(_) => Err(Error::malformed(format!(
+            "JWS member \"{name}\" must be a string"
+        ))),
     }
 }
 
@@ -55,15 +57,26 @@ impl JwsVerifier {
             (Some(p), None) => p.as_bytes(),
             (None, Some(d)) => d,
             (None, None) => return Err(Error::malformed("JWS JSON has no \"payload\"")),
-            (Some(_), Some(_)) => return Err(Error::malformed("JWS JSON has a payload but a detached one was given")),
+            (Some(_), Some(_)) => {
+                return Err(Error::malformed(
+                    "JWS JSON has a payload but a detached one was given",
+                ));
+            }
         };
         let entries: Vec<&Map<String, Value>> = match object.get("signatures") {
             Some(Value::Array(items)) => {
-                if ["protected", "header", "signature"].iter().any(|m| object.contains_key(*m)) {
-                    return Err(Error::malformed("JWS JSON mixes the general and flattened forms"));
+                if ["protected", "header", "signature"]
+                    .iter()
+                    .any(|m| object.contains_key(*m))
+                {
+                    return Err(Error::malformed(
+                        "JWS JSON mixes the general and flattened forms",
+                    ));
                 }
                 if items.is_empty() {
-                    return Err(Error::malformed("JWS JSON has an empty \"signatures\" array"));
+                    return Err(Error::malformed(
+                        "JWS JSON has an empty \"signatures\" array",
+                    ));
                 }
                 if items.len() > limits.max_signatures {
                     return Err(Error::limit(format!(
@@ -74,7 +87,10 @@ impl JwsVerifier {
                 }
                 items
                     .iter()
-                    .map(|v| v.as_object().ok_or_else(|| Error::malformed("each signature must be a JSON object")))
+                    .map(|v| {
+                        v.as_object()
+                            .ok_or_else(|| Error::malformed("each signature must be a JSON object"))
+                    })
                     .collect::<Result<_>>()?
             }
             Some(_) => return Err(Error::malformed("\"signatures\" must be an array")),
@@ -84,8 +100,13 @@ impl JwsVerifier {
         for (index, entry) in entries.into_iter().enumerate() {
             let attempt = self.parse_signature(entry).and_then(|sig| {
                 self.check_header(&sig.header)?;
-                let input = signing_input(sig.protected_b64, payload_part, sig.header.b64, detached.is_some());
-                self.check_signature(&sig.header, &input, &sig.signature)?;
+                let input = signing_input(
+                    sig.protected_b64,
+                    payload_part,
+                    sig.header.b64,
+                    detached.is_some(),
+                );
+                self.check_signature(&sig.header, &input, &sig.bytes)?;
                 Ok(sig.header)
             });
             match attempt {
@@ -95,20 +116,28 @@ impl JwsVerifier {
                     } else {
                         payload_part.to_vec()
                     };
-                    return Ok(VerifiedJson { header, payload, signature_index: index });
+                    return Ok(VerifiedJson {
+                        header,
+                        payload,
+                        signature_index: index,
+                    });
                 }
                 Err(e) => {
                     let rank = |k: ErrorKind| match k {
                         ErrorKind::KeyNotFound | ErrorKind::AlgorithmNotAllowed => 0,
                         _ => 1,
                     };
-                    if best.as_ref().is_none_or(|b| rank(e.kind()) > rank(b.kind())) {
+                    if best
+                        .as_ref()
+                        .is_none_or(|b| rank(e.kind()) > rank(b.kind()))
+                    {
                         best = Some(e);
                     }
                 }
             }
         }
-        Err(best.unwrap_or_else(|| Error::new(ErrorKind::InvalidSignature, "no signature verified")))
+        Err(best
+            .unwrap_or_else(|| Error::new(ErrorKind::InvalidSignature, "no signature verified")))
     }
 
     fn parse_signature<'a>(&self, entry: &'a Map<String, Value>) -> Result<Signature<'a>> {
@@ -133,12 +162,21 @@ impl JwsVerifier {
                     members.insert(name.clone(), value.clone());
                 }
             }
-            Some(_) => return Err(Error::malformed("unprotected \"header\" must be a JSON object")),
+            Some(_) => {
+                return Err(Error::malformed(
+                    "unprotected \"header\" must be a JSON object",
+                ));
+            }
         }
-        let header = Header::from_members(members, &|name| protected_names.iter().any(|p| p == name))?;
-        let signature_b64 =
-            string_member(entry, "signature")?.ok_or_else(|| Error::malformed("JWS JSON signature has no \"signature\""))?;
-        Ok(Signature { protected_b64, header, signature: b64::decode(signature_b64, "signature")? })
+        let header =
+            Header::from_members(members, &|name| protected_names.iter().any(|p| p == name))?;
+        let signature_b64 = string_member(entry, "signature")?
+            .ok_or_else(|| Error::malformed("JWS JSON signature has no \"signature\""))?;
+        Ok(Signature {
+            protected_b64,
+            header,
+            bytes: b64::decode(signature_b64, "signature")?,
+        })
     }
 }
 
@@ -179,18 +217,34 @@ pub struct JsonSigner {
 impl JsonSigner {
     /// Starts a JWS over `payload`.
     pub fn new(payload: &[u8]) -> Self {
-        JsonSigner { payload: payload.to_vec(), unencoded: None, signatures: Vec::new() }
+        JsonSigner {
+            payload: payload.to_vec(),
+            unencoded: None,
+            signatures: Vec::new(),
+        }
     }
 
     /// Adds a signature by `key`: `protected` members go into the integrity-protected header, `unprotected` ones
     /// into the per-signature `header` object.
-    pub fn sign(mut self, key: &SigningKey, protected: &HeaderBuilder, unprotected: Option<Map<String, Value>>) -> Result<Self> {
+    pub fn sign(
+        mut self,
+        key: &SigningKey,
+        protected: &HeaderBuilder,
+        unprotected: Option<Map<String, Value>>,
+    ) -> Result<Self> {
         if *self.unencoded.get_or_insert(protected.is_unencoded()) != protected.is_unencoded() {
-            return Err(Error::malformed("all signatures of one JWS must agree on b64"));
+            return Err(Error::malformed(
+                "all signatures of one JWS must agree on b64",
+            ));
         }
         let protected_json = protected.to_json(key.algorithm(), key.kid())?;
         let protected_b64 = b64::encode(&protected_json);
-        let input = signing_input(&protected_b64, &self.payload, !protected.is_unencoded(), true);
+        let input = signing_input(
+            &protected_b64,
+            &self.payload,
+            !protected.is_unencoded(),
+            true,
+        );
         let signature = key.sign(&input)?;
         let mut entry = Map::new();
         entry.insert("protected".into(), Value::String(protected_b64));
@@ -214,7 +268,10 @@ impl JsonSigner {
     pub fn general(&self) -> String {
         let mut object = Map::new();
         object.insert("payload".into(), self.payload_value());
-        object.insert("signatures".into(), Value::Array(self.signatures.iter().cloned().map(Value::Object).collect()));
+        object.insert(
+            "signatures".into(),
+            Value::Array(self.signatures.iter().cloned().map(Value::Object).collect()),
+        );
         Value::Object(object).to_string()
     }
 

@@ -19,7 +19,11 @@ impl NumericDate {
 
     /// Now, by the system clock.
     pub fn now() -> Self {
-        NumericDate(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+        NumericDate(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        )
     }
 
     /// Seconds since the epoch.
@@ -37,14 +41,19 @@ impl NumericDate {
         let bad = || {
             Error::new(
                 ErrorKind::Claims,
-                format!("claim \"{claim}\" must be a NumericDate: a non-negative number of seconds"),
+                format!(
+                    "claim \"{claim}\" must be a NumericDate: a non-negative number of seconds"
+                ),
             )
         };
         match value {
             Value::Number(n) => {
                 if let Some(u) = n.as_u64() {
                     Ok(NumericDate(u))
-                } else if let Some(f) = n.as_f64().filter(|f| f.is_finite() && *f >= 0.0 && *f < 1.8e19) {
+                } else if let Some(f) = n
+                    .as_f64()
+                    .filter(|f| f.is_finite() && *f >= 0.0 && *f < 1.8e19)
+                {
                     Ok(NumericDate(f as u64))
                 } else {
                     Err(bad())
@@ -145,10 +154,18 @@ impl RegisteredClaims {
             match claims.get(name) {
                 None => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(Error::new(ErrorKind::Claims, format!("claim \"{name}\" must be a string"))),
+                Some(_) => Err(Error::new(
+                    ErrorKind::Claims,
+                    format!("claim \"{name}\" must be a string"),
+                )),
             }
         };
-        let date = |name: &str| claims.get(name).map(|v| NumericDate::from_json(v, name)).transpose();
+        let date = |name: &str| {
+            claims
+                .get(name)
+                .map(|v| NumericDate::from_json(v, name))
+                .transpose()
+        };
         let aud = match claims.get("aud") {
             None => None,
             Some(Value::String(s)) => Some(Audience::One(s.clone())),
@@ -157,9 +174,19 @@ impl RegisteredClaims {
                     .iter()
                     .map(|v| v.as_str().map(str::to_owned))
                     .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| Error::new(ErrorKind::Claims, "claim \"aud\" must be a string or strings"))?,
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Claims,
+                            "claim \"aud\" must be a string or strings",
+                        )
+                    })?,
             )),
-            Some(_) => return Err(Error::new(ErrorKind::Claims, "claim \"aud\" must be a string or an array of strings")),
+            Some(_) => {
+                return Err(Error::new(
+                    ErrorKind::Claims,
+                    "claim \"aud\" must be a string or an array of strings",
+                ));
+            }
         };
         Ok(RegisteredClaims {
             iss: string("iss")?,
@@ -203,7 +230,13 @@ pub struct Claims<T = Map<String, Value>> {
 impl<T> Claims<T> {
     /// Claims with `custom` and `iat` set to now.
     pub fn new(custom: T) -> Self {
-        Claims { registered: RegisteredClaims { iat: Some(NumericDate::now()), ..Default::default() }, custom }
+        Claims {
+            registered: RegisteredClaims {
+                iat: Some(NumericDate::now()),
+                ..Default::default()
+            },
+            custom,
+        }
     }
 
     /// Sets `iss`.

@@ -207,7 +207,10 @@ impl Verifier {
     #[must_use]
     pub fn check(
         mut self,
-        check: impl Fn(&Header, &Map<String, Value>) -> std::result::Result<(), String> + Send + Sync + 'static,
+        check: impl Fn(&Header, &Map<String, Value>) -> std::result::Result<(), String>
+        + Send
+        + Sync
+        + 'static,
     ) -> Self {
         self.check = Some(Arc::new(check));
         self
@@ -233,19 +236,35 @@ impl Verifier {
     }
 
     /// Like [`Verifier::verify`], also returning the header.
-    pub fn verify_with_header<T: DeserializeOwned>(&self, token: &str) -> Result<(Header, Claims<T>)> {
+    pub fn verify_with_header<T: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<(Header, Claims<T>)> {
         let verified = self.jws.verify_compact(token)?;
         let header = verified.header;
-        let object = json::parse_object(&verified.payload, self.jws.limits_ref().max_json_depth, "claims")
-            .map_err(|e| Error::new(e.kind(), format!("JWT {e}")))?;
+        let object = json::parse_object(
+            &verified.payload,
+            self.jws.limits_ref().max_json_depth,
+            "claims",
+        )
+        .map_err(|e| Error::new(e.kind(), format!("JWT {e}")))?;
         let registered = RegisteredClaims::from_object(&object)?;
         self.validate(&header, &registered, &object)?;
-        let custom = T::deserialize(Value::Object(object))
-            .map_err(|e| Error::new(ErrorKind::Claims, format!("claims do not fit the expected type: {e}")))?;
+        let custom = T::deserialize(Value::Object(object)).map_err(|e| {
+            Error::new(
+                ErrorKind::Claims,
+                format!("claims do not fit the expected type: {e}"),
+            )
+        })?;
         Ok((header, Claims { registered, custom }))
     }
 
-    fn validate(&self, header: &Header, claims: &RegisteredClaims, object: &Map<String, Value>) -> Result<()> {
+    fn validate(
+        &self,
+        header: &Header,
+        claims: &RegisteredClaims,
+        object: &Map<String, Value>,
+    ) -> Result<()> {
         if let Some(expected) = &self.typ {
             let found = header.typ.as_deref().unwrap_or("");
             if !same_media_type(found, expected) {
@@ -268,7 +287,10 @@ impl Verifier {
                 ));
             }
             None if self.require_exp => {
-                return Err(Error::new(ErrorKind::MissingClaim, "token has no exp claim; it would never expire"));
+                return Err(Error::new(
+                    ErrorKind::MissingClaim,
+                    "token has no exp claim; it would never expire",
+                ));
             }
             _ => {}
         }
@@ -277,7 +299,10 @@ impl Verifier {
         {
             return Err(Error::new(
                 ErrorKind::NotYetValid,
-                format!("token is not valid for another {}", human_duration(nbf.secs() - now)),
+                format!(
+                    "token is not valid for another {}",
+                    human_duration(nbf.secs() - now)
+                ),
             ));
         }
         if let Some(iat) = claims.iat
@@ -286,18 +311,28 @@ impl Verifier {
         {
             return Err(Error::new(
                 ErrorKind::IssuedAt,
-                format!("token claims to be issued {} in the future", human_duration(iat.secs() - now)),
+                format!(
+                    "token claims to be issued {} in the future",
+                    human_duration(iat.secs() - now)
+                ),
             ));
         }
         if let Some(max_age) = self.max_age {
-            let iat = claims
-                .iat
-                .ok_or_else(|| Error::new(ErrorKind::MissingClaim, "token has no iat claim, needed for its age"))?;
+            let iat = claims.iat.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::MissingClaim,
+                    "token has no iat claim, needed for its age",
+                )
+            })?;
             let age = now.saturating_sub(iat.secs());
             if age > max_age.saturating_add(self.leeway) {
                 return Err(Error::new(
                     ErrorKind::IssuedAt,
-                    format!("token was issued {} ago; the maximum age is {}", human_duration(age), human_duration(max_age)),
+                    format!(
+                        "token was issued {} ago; the maximum age is {}",
+                        human_duration(age),
+                        human_duration(max_age)
+                    ),
                 ));
             }
         }
@@ -305,21 +340,26 @@ impl Verifier {
             match &claims.iss {
                 None => return Err(Error::new(ErrorKind::Issuer, "token has no iss claim")),
                 Some(iss) if !self.issuers.iter().any(|i| i == iss) => {
-                    return Err(Error::new(ErrorKind::Issuer, format!("issuer {} is not accepted", quote(iss))));
+                    return Err(Error::new(
+                        ErrorKind::Issuer,
+                        format!("issuer {} is not accepted", quote(iss)),
+                    ));
                 }
                 _ => {}
             }
         }
         match (&claims.aud, self.audiences.is_empty()) {
             (None, false) => return Err(Error::new(ErrorKind::Audience, "token has no aud claim")),
-            (Some(aud), false) => {
-                if !aud.iter().any(|a| self.audiences.iter().any(|want| want == a)) {
-                    let shown: Vec<String> = aud.iter().take(3).map(quote).collect();
-                    return Err(Error::new(
-                        ErrorKind::Audience,
-                        format!("audience {} not accepted", shown.join(", ")),
-                    ));
-                }
+            (Some(aud), false)
+                if !aud
+                    .iter()
+                    .any(|a| self.audiences.iter().any(|want| want == a)) =>
+            {
+                let shown: Vec<String> = aud.iter().take(3).map(quote).collect();
+                return Err(Error::new(
+                    ErrorKind::Audience,
+                    format!("audience {} not accepted", shown.join(", ")),
+                ));
             }
             (Some(_), true) if !self.any_audience => {
                 return Err(Error::new(
@@ -332,11 +372,17 @@ impl Verifier {
         if let Some(expected) = &self.subject
             && claims.sub.as_deref() != Some(expected.as_str())
         {
-            return Err(Error::new(ErrorKind::Subject, "subject (sub) is not the expected one"));
+            return Err(Error::new(
+                ErrorKind::Subject,
+                "subject (sub) is not the expected one",
+            ));
         }
         for name in &self.required {
             if !object.contains_key(name) {
-                return Err(Error::new(ErrorKind::MissingClaim, format!("token has no {} claim", quote(name))));
+                return Err(Error::new(
+                    ErrorKind::MissingClaim,
+                    format!("token has no {} claim", quote(name)),
+                ));
             }
         }
         if let Some(check) = &self.check {
@@ -349,7 +395,10 @@ impl Verifier {
 fn same_media_type(found: &str, expected: &str) -> bool {
     let strip = |t: &str| {
         let lower = t.to_ascii_lowercase();
-        lower.strip_prefix("application/").map(str::to_owned).unwrap_or(lower)
+        lower
+            .strip_prefix("application/")
+            .map(str::to_owned)
+            .unwrap_or(lower)
     };
     strip(found) == strip(expected)
 }
@@ -364,28 +413,39 @@ pub struct Signer {
 impl Signer {
     /// A signer with the default header: `{"alg":…,"typ":"JWT","kid":…}`.
     pub fn new(key: &SigningKey) -> Self {
-        Self::with_header(key, &HeaderBuilder::new().typ("JWT")).unwrap_or_else(|_| unreachable!("default header"))
+        Self::with_header(key, &HeaderBuilder::new().typ("JWT"))
+            .unwrap_or_else(|_| unreachable!("default header"))
     }
 
     /// A signer with a custom header (`typ`, `kid`, `cty`, custom members).
     pub fn with_header(key: &SigningKey, header: &HeaderBuilder) -> Result<Self> {
         if header.is_unencoded() {
-            return Err(Error::malformed("a JWT payload is always base64url-encoded; b64=false is for raw JWS"));
+            return Err(Error::malformed(
+                "a JWT payload is always base64url-encoded; b64=false is for raw JWS",
+            ));
         }
         let json = header.to_json(key.algorithm(), key.kid())?;
         let mut encoded_header = b64::encode(json);
         encoded_header.push('.');
-        Ok(Signer { key: key.clone(), encoded_header })
+        Ok(Signer {
+            key: key.clone(),
+            encoded_header,
+        })
     }
 
     /// Signs `claims`, which must serialize to a JSON object; registered claims must have their proper types, and
     /// no member may appear twice (as can happen with `#[serde(flatten)]`).
     pub fn sign(&self, claims: &impl Serialize) -> Result<String> {
-        let payload = serde_json::to_vec(claims)
-            .map_err(|e| Error::new(ErrorKind::Claims, format!("claims could not be serialized: {e}")))?;
+        let payload = serde_json::to_vec(claims).map_err(|e| {
+            Error::new(
+                ErrorKind::Claims,
+                format!("claims could not be serialized: {e}"),
+            )
+        })?;
         let object = json::parse_object(&payload, Limits::default().max_json_depth, "claims")?;
         RegisteredClaims::from_object(&object)?;
-        let mut token = String::with_capacity(self.encoded_header.len() + payload.len() * 4 / 3 + 200);
+        let mut token =
+            String::with_capacity(self.encoded_header.len() + payload.len() * 4 / 3 + 200);
         token.push_str(&self.encoded_header);
         b64::encode_into(&payload, &mut token);
         let signature = self.key.sign(token.as_bytes())?;

@@ -26,19 +26,37 @@ pub struct UnverifiedToken {
 pub fn decode_unverified(token: &str) -> Result<UnverifiedToken> {
     let limits = Limits::default();
     if token.len() > limits.max_token_bytes {
-        return Err(Error::limit(format!("token is {} bytes; the limit is {}", token.len(), limits.max_token_bytes)));
+        return Err(Error::limit(format!(
+            "token is {} bytes; the limit is {}",
+            token.len(),
+            limits.max_token_bytes
+        )));
     }
     let parts: Vec<&str> = token.split('.').collect();
     let header_of = |segment: &str| -> Result<Map<String, Value>> {
-        json::parse_object(&b64::decode(segment, "header")?, limits.max_json_depth, "header")
+        json::parse_object(
+            &b64::decode(segment, "header")?,
+            limits.max_json_depth,
+            "header",
+        )
     };
     match parts.as_slice() {
         [h, p, s] => {
             let header = header_of(h)?;
             let unencoded = header.get("b64") == Some(&Value::Bool(false));
-            let payload = if unencoded { p.as_bytes().to_vec() } else { b64::decode(p, "payload")? };
+            let payload = if unencoded {
+                p.as_bytes().to_vec()
+            } else {
+                b64::decode(p, "payload")?
+            };
             let claims = json::parse_object(&payload, limits.max_json_depth, "claims").ok();
-            Ok(UnverifiedToken { header, claims, payload, signature: b64::decode(s, "signature")?, is_jwe: false })
+            Ok(UnverifiedToken {
+                header,
+                claims,
+                payload,
+                signature: b64::decode(s, "signature")?,
+                is_jwe: false,
+            })
         }
         [h, _, _, _, _] => Ok(UnverifiedToken {
             header: header_of(h)?,
