@@ -63,3 +63,8 @@ pub use error::{Error, ErrorKind, Result};
 pub use json::Limits;
 pub use jwk::{Jwk, KeySet};
 pub use keys::{SigningKey, VerifyingKey};
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
