@@ -1,0 +1,259 @@
+//! The command line: every command, flag and help text. Parsing only; the work is in the command modules.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A local, offline jwt.io: decode, verify, sign and lint JSON Web Tokens, and manage keys.
+#[derive(Debug, Parser)]
+#[command(name = "waxseal", version, about, max_term_width = 110)]
+#[command(after_help = "Examples:
+  waxseal decode eyJhbGciOi...          read a token (nothing is verified)
+  waxseal verify --key public.pem TOKEN  check signature, exp and nbf
+  waxseal lint TOKEN                     a security review of a token")]
+pub struct Cli {
+    /// When to color output.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, env = "WAXSEAL_COLOR")]
+    pub color: Color,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show a token's header, claims and signature, without verifying anything.
+    #[command(after_help = "Examples:
+  waxseal decode eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln
+  pbpaste | waxseal decode
+  waxseal decode --json TOKEN | jq .claims")]
+    Decode(DecodeArgs),
+
+    /// Verify a token's signature and claims. Exit 0 and the claims on stdout when valid, 1 when rejected.
+    #[command(after_help = "Examples:
+  waxseal verify --key public.pem --iss https://auth.example.com --aud api TOKEN
+  waxseal verify --key jwks.json --typ at+jwt - < token.txt
+  waxseal verify --secret-file secret.bin --alg HS256 TOKEN")]
+    Verify(VerifyArgs),
+
+    /// Sign claims into a compact JWT.
+    #[command(after_help = "Examples:
+  waxseal sign --key private.pem --sub alice --aud api --exp 15m
+  waxseal sign --key key.jwk --claims '{\"scope\":\"read\"}' --jti auto
+  echo '{\"role\":\"admin\"}' | waxseal sign --key secret.jwk --claims - --exp 1h")]
+    Sign(SignArgs),
+
+    /// Generate a key: private key to --out (mode 0600), public JWK to stdout.
+    #[command(after_help = "Examples:
+  waxseal keygen --alg ES256 --out es256.jwk
+  waxseal keygen --alg RS256 --bits 3072 --format pem --out rsa.pem
+  waxseal keygen --alg HS256 --out secret.jwk")]
+    Keygen(KeygenArgs),
+
+    /// Print a JWK Set of the public parts of the given keys.
+    #[command(after_help = "Examples:
+  waxseal jwks current.pem next.pem > jwks.json
+  waxseal jwks key.jwk")]
+    Jwks(JwksArgs),
+
+    /// Print the RFC 7638 thumbprint of a key (its public part).
+    #[command(after_help = "Examples:
+  waxseal thumbprint public.pem
+  waxseal thumbprint key.jwk")]
+    Thumbprint(KeyFileArg),
+
+    /// Convert a key between JWK and PEM.
+    #[command(after_help = "Examples:
+  waxseal convert private.pem --to jwk
+  waxseal convert key.jwk --to pem")]
+    Convert(ConvertArgs),
+
+    /// Review a token for security problems; exit 1 when anything at warning level or above is found.
+    #[command(after_help = "Examples:
+  waxseal lint TOKEN
+  waxseal lint --wordlist rockyou.txt TOKEN
+  waxseal lint --key public.pem --json TOKEN")]
+    Lint(LintArgs),
+
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  waxseal completions bash > /etc/bash_completion.d/waxseal
+  waxseal completions zsh > ~/.zfunc/_waxseal")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArg {
+    /// The token, or `-` (or nothing) to read it from standard input.
+    #[arg(value_name = "TOKEN|-")]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    #[command(flatten)]
+    pub token: TokenArg,
+    /// Print one JSON object instead of the human view.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeySource {
+    /// Key file: PEM (public or private key, certificate), JWK or JWK Set; the format is detected.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "secret_file",
+        conflicts_with = "secret_file"
+    )]
+    pub key: Option<PathBuf>,
+    /// File of raw HMAC secret bytes (used as they are, newline included).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub keys: KeySource,
+    /// Accept only these algorithms (narrows what the key allows; never widens it).
+    #[arg(long = "alg", value_name = "ALG")]
+    pub algs: Vec<String>,
+    /// Accepted issuer (repeatable). Without it, `iss` is not checked.
+    #[arg(long = "iss", value_name = "ISS")]
+    pub issuers: Vec<String>,
+    /// Accepted audience (repeatable). Without it, `aud` is not checked.
+    #[arg(long = "aud", value_name = "AUD")]
+    pub audiences: Vec<String>,
+    /// Clock skew tolerated on exp and nbf, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub leeway: u64,
+    /// A claim that must be present (repeatable).
+    #[arg(long = "require", value_name = "CLAIM")]
+    pub required: Vec<String>,
+    /// Required `typ` header, e.g. at+jwt.
+    #[arg(long, value_name = "TYP")]
+    pub typ: Option<String>,
+    #[command(flatten)]
+    pub token: TokenArg,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    #[command(flatten)]
+    pub keys: KeySource,
+    /// Algorithm, when the key does not imply one (RSA and HMAC keys without "alg").
+    #[arg(long, value_name = "ALG")]
+    pub alg: Option<String>,
+    /// Claims as JSON, @FILE to read a file, or - for standard input.
+    #[arg(long, value_name = "JSON|@FILE|-")]
+    pub claims: Option<String>,
+    /// Subject.
+    #[arg(long)]
+    pub sub: Option<String>,
+    /// Issuer.
+    #[arg(long)]
+    pub iss: Option<String>,
+    /// Audience (repeatable: several make an array).
+    #[arg(long = "aud")]
+    pub audiences: Vec<String>,
+    /// Expiry: a duration from now (90s, 15m, 1h, 7d) or an absolute NumericDate (seconds since 1970).
+    #[arg(long, value_name = "WHEN")]
+    pub exp: Option<String>,
+    /// Not before: a duration from now or an absolute NumericDate.
+    #[arg(long, value_name = "WHEN")]
+    pub nbf: Option<String>,
+    /// JWT ID; `auto` generates a random one.
+    #[arg(long)]
+    pub jti: Option<String>,
+    /// Do not set `iat` (set to now by default).
+    #[arg(long)]
+    pub no_iat: bool,
+    /// Key ID for the header (default: the key's kid).
+    #[arg(long)]
+    pub kid: Option<String>,
+    /// `typ` header.
+    #[arg(long, default_value = "JWT")]
+    pub typ: String,
+    /// Extra header members as a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub header: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyFormat {
+    Jwk,
+    Pem,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Algorithm the key is for.
+    #[arg(long, value_name = "ALG")]
+    pub alg: String,
+    /// Key ID (default: the RFC 7638 thumbprint for asymmetric keys).
+    #[arg(long)]
+    pub kid: Option<String>,
+    /// Write the private key here (mode 0600). Without it, the private key goes to stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Format of the private key.
+    #[arg(long, value_enum, default_value_t = KeyFormat::Jwk)]
+    pub format: KeyFormat,
+    /// RSA modulus size.
+    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u16).range(2048..=4096))]
+    pub bits: u16,
+    /// Overwrite --out if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JwksArgs {
+    /// Key files (PEM, JWK or JWK Set).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyFileArg {
+    /// Key file (PEM, JWK or DER).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Key file (PEM, JWK or DER).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum)]
+    pub to: KeyFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Key to check the signature with (optional).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Extra candidate secrets for HMAC tokens, one per line.
+    #[arg(long, value_name = "FILE")]
+    pub wordlist: Option<PathBuf>,
+    /// Print one JSON object instead of the human report.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub token: TokenArg,
+}

@@ -1,0 +1,205 @@
+//! `waxseal decode`: what a web debugger shows, locally, with dates people can read and a loud "not verified".
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use serde_json::{Map, Value, json};
+use waxseal::jwt::decode_unverified;
+
+use crate::cli::DecodeArgs;
+use crate::style::Style;
+use crate::{Failure, Outcome, input, time};
+
+const TIME_CLAIMS: [&str; 4] = ["exp", "nbf", "iat", "auth_time"];
+
+pub fn run(args: &DecodeArgs, style: &Style) -> Outcome {
+    let token = input::token(args.token.token.as_deref())?;
+    let decoded = decode_unverified(&token)
+        .map_err(|e| Failure::rejected(anyhow!("cannot decode the token: {e}")))?;
+    let now = time::now();
+    let warnings = warnings(
+        &decoded.header,
+        decoded.claims.as_ref(),
+        decoded.is_jwe,
+        now,
+    );
+    if args.json {
+        let times: Map<String, Value> = decoded
+            .claims
+            .iter()
+            .flat_map(|c| TIME_CLAIMS.iter().filter_map(move |name| Some((*name, c.get(*name)?.as_u64()?))))
+            .map(|(name, secs)| {
+                (name.to_owned(), json!({"value": secs, "utc": time::utc(secs), "relative": time::relative(secs, now)}))
+            })
+            .collect();
+        let out = json!({
+            "kind": if decoded.is_jwe { "JWE" } else { "JWS" },
+            "verified": false,
+            "header": decoded.header,
+            "claims": decoded.claims,
+            "payload_text": if decoded.claims.is_none() && !decoded.is_jwe { Some(String::from_utf8_lossy(&decoded.payload)) } else { None },
+            "signature": if decoded.is_jwe { Value::Null } else { json!({"bytes": decoded.signature.len(), "base64url": waxseal::b64::encode(&decoded.signature)}) },
+            "times": times,
+            "warnings": warnings.iter().map(|(code, message)| json!({"code": code, "message": message})).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}",
+        style.yellow("NOT VERIFIED — this shows what the token claims, not that it is true. Check it with `waxseal verify --key FILE`.")
+    );
+    let alg = decoded
+        .header
+        .get("alg")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    let kind = if decoded.is_jwe {
+        "JWE (encrypted; only the header is readable)"
+    } else {
+        "JWS"
+    };
+    let _ = writeln!(
+        out,
+        "\n{}  {}",
+        style.bold("Header"),
+        style.dim(&format!("{kind} · {alg}"))
+    );
+    let _ = writeln!(
+        out,
+        "{}",
+        indent(&pretty(&Value::Object(decoded.header.clone())))
+    );
+    if !decoded.is_jwe {
+        match &decoded.claims {
+            Some(claims) => {
+                let _ = writeln!(out, "\n{}", style.bold("Claims"));
+                out.push_str(&render_claims(claims, now, style));
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "\n{}  {}",
+                    style.bold("Payload"),
+                    style.dim("(not a JSON object)")
+                );
+                let _ = writeln!(out, "  {}", String::from_utf8_lossy(&decoded.payload));
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\n{}  {}",
+            style.bold("Signature"),
+            style.dim(&format!("{} bytes", decoded.signature.len()))
+        );
+        let _ = writeln!(out, "  {}", waxseal::b64::encode(&decoded.signature));
+    }
+    if !warnings.is_empty() {
+        let _ = writeln!(out, "\n{}", style.bold("Warnings"));
+        for (_, message) in &warnings {
+            let _ = writeln!(out, "  {} {message}", style.yellow("!"));
+        }
+    }
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The claims as pretty JSON, with each time claim followed by its date and how far it is from now.
+fn render_claims(claims: &Map<String, Value>, now: u64, style: &Style) -> String {
+    let mut out = String::from("  {\n");
+    let last = claims.len().saturating_sub(1);
+    for (i, (name, value)) in claims.iter().enumerate() {
+        let comma = if i == last { "" } else { "," };
+        let rendered = indent(&pretty(value)).trim_start().to_owned();
+        let mut line = format!("    {}: {rendered}{comma}", Value::String(name.clone()));
+        if let (true, Some(secs)) = (TIME_CLAIMS.contains(&name.as_str()), value.as_u64()) {
+            let note = format!("{} ({})", time::utc(secs), time::relative(secs, now));
+            let _ = write!(line, "  {}", style.cyan(&note));
+        }
+        out.push_str(&line.replace('\n', "\n  "));
+        out.push('\n');
+    }
+    out.push_str("  }\n");
+    out
+}
+
+/// Warnings worth a glance even before verification: (code, message).
+fn warnings(
+    header: &Map<String, Value>,
+    claims: Option<&Map<String, Value>>,
+    is_jwe: bool,
+    now: u64,
+) -> Vec<(&'static str, String)> {
+    let mut found = Vec::new();
+    if let Some(alg) = header.get("alg").and_then(Value::as_str)
+        && alg.eq_ignore_ascii_case("none")
+    {
+        found.push((
+            "alg_none",
+            "alg is \"none\": the token is unsigned and anyone could have written it".to_owned(),
+        ));
+    }
+    for member in ["jku", "x5u", "jwk", "x5c"] {
+        if header.contains_key(member) {
+            found.push((
+                "key_in_header",
+                format!(
+                    "header carries \"{member}\"; a verifier must never take keys from the token"
+                ),
+            ));
+        }
+    }
+    if is_jwe {
+        return found;
+    }
+    let Some(claims) = claims else {
+        found.push((
+            "not_jwt",
+            "the payload is not a JSON object, so this is a JWS but not a JWT".to_owned(),
+        ));
+        return found;
+    };
+    match claims.get("exp").and_then(Value::as_u64) {
+        Some(exp) if exp < now => {
+            found.push(("expired", format!("expired {}", time::relative(exp, now))))
+        }
+        Some(_) => {}
+        None => found.push(("no_exp", "no exp claim: the token never expires".to_owned())),
+    }
+    if let Some(nbf) = claims.get("nbf").and_then(Value::as_u64)
+        && nbf > now
+    {
+        found.push((
+            "not_yet_valid",
+            format!(
+                "not valid until {} ({})",
+                time::utc(nbf),
+                time::relative(nbf, now)
+            ),
+        ));
+    }
+    if let Some(iat) = claims.get("iat").and_then(Value::as_u64)
+        && iat > now + 60
+    {
+        found.push((
+            "iat_future",
+            format!("issued in the future ({})", time::relative(iat, now)),
+        ));
+    }
+    found
+}

@@ -1,0 +1,148 @@
+//! Key commands: `keygen`, `jwks`, `thumbprint`, `convert`.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use serde_json::json;
+use waxseal::{Algorithm, Jwk, SigningKey};
+use zeroize::Zeroizing;
+
+use crate::cli::{ConvertArgs, JwksArgs, KeyFileArg, KeyFormat, KeygenArgs};
+use crate::{Failure, Outcome, keyfile};
+
+fn pretty(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+pub fn keygen(args: &KeygenArgs) -> Outcome {
+    let alg = Algorithm::from_name(&args.alg)
+        .map_err(|e| Failure::usage(anyhow!("--alg {}: {e}", args.alg)))?;
+    if alg.is_symmetric() && args.format == KeyFormat::Pem {
+        return Err(Failure::usage(anyhow!(
+            "an HMAC secret has no PEM form; use --format jwk"
+        )));
+    }
+    let mut key = SigningKey::generate_with_rsa_bits(alg, usize::from(args.bits))
+        .map_err(|e| Failure::usage(anyhow!("{e}")))?;
+    if let Some(kid) = &args.kid {
+        key = key.with_kid(kid);
+    }
+    let private = Zeroizing::new(match args.format {
+        KeyFormat::Jwk => pretty(&key.to_jwk().map_err(|e| Failure::usage(anyhow!("{e}")))?) + "\n",
+        KeyFormat::Pem => key.to_pem().map_err(|e| Failure::usage(anyhow!("{e}")))?,
+    });
+    match &args.out {
+        Some(path) => {
+            write_private(path, private.as_bytes(), args.force)?;
+            eprintln!(
+                "wrote the private {alg} key to {} (mode 0600)",
+                path.display()
+            );
+            if alg.is_symmetric() {
+                eprintln!(
+                    "an HMAC key is a shared secret: give it only to the services that verify, never publish it"
+                );
+            } else {
+                println!(
+                    "{}",
+                    pretty(
+                        &key.public_jwk()
+                            .map_err(|e| Failure::usage(anyhow!("{e}")))?
+                    )
+                );
+            }
+        }
+        None => {
+            eprintln!(
+                "note: no --out given, so the private key goes to standard output; keep it secret"
+            );
+            print!("{}", *private);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a private key readable by its owner only. Refuses to replace a file unless `force`.
+fn write_private(path: &Path, contents: &[u8], force: bool) -> Result<(), Failure> {
+    let fail = |e: std::io::Error| Failure::usage(anyhow!("cannot write {}: {e}", path.display()));
+    if path.exists() {
+        if !force {
+            return Err(Failure::usage(anyhow!(
+                "{} exists; pass --force to replace it",
+                path.display()
+            )));
+        }
+        std::fs::remove_file(path).map_err(fail)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(fail)?;
+    file.write_all(contents).map_err(fail)?;
+    file.sync_all().map_err(fail)
+}
+
+/// The public JWK of key material, with `alg` when known, `use: sig` and the thumbprint as default `kid`.
+fn public_of(jwk: &Jwk, file: &Path) -> Result<Jwk, Failure> {
+    if jwk.kty == "oct" {
+        return Err(Failure::usage(anyhow!(
+            "{} is an HMAC secret; secrets are never published in a JWK Set",
+            file.display()
+        )));
+    }
+    let mut public = jwk
+        .to_public()
+        .map_err(|e| Failure::usage(anyhow!("{e}")))?;
+    if public.kid.is_none() {
+        public.kid = Some(
+            public
+                .thumbprint()
+                .map_err(|e| Failure::usage(anyhow!("{}: {e}", file.display())))?,
+        );
+    }
+    if public.alg.is_none() {
+        public.alg = jwk.algorithm().ok().flatten().map(|a| a.name().to_owned());
+    }
+    if public.use_.is_none() && public.key_ops.is_none() {
+        public.use_ = Some("sig".into());
+    }
+    Ok(public)
+}
+
+pub fn jwks(args: &JwksArgs) -> Outcome {
+    let mut keys = Vec::new();
+    for file in &args.files {
+        for jwk in keyfile::read_jwks(file)? {
+            keys.push(public_of(&jwk, file)?);
+        }
+    }
+    println!("{}", pretty(&json!({ "keys": keys })));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn thumbprint(args: &KeyFileArg) -> Outcome {
+    for jwk in keyfile::read_jwks(&args.file)? {
+        let thumbprint = jwk
+            .thumbprint()
+            .map_err(|e| Failure::usage(anyhow!("{e}")))?;
+        println!("{thumbprint}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn convert(args: &ConvertArgs) -> Outcome {
+    let jwks = keyfile::read_jwks(&args.file)?;
+    for jwk in jwks {
+        let out = Zeroizing::new(match args.to {
+            KeyFormat::Jwk => pretty(&jwk) + "\n",
+            KeyFormat::Pem => jwk
+                .to_pem()
+                .map_err(|e| Failure::usage(anyhow!("{}: {e}", args.file.display())))?,
+        });
+        print!("{}", *out);
+    }
+    Ok(ExitCode::SUCCESS)
+}

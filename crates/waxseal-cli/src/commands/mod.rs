@@ -1,0 +1,36 @@
+//! One module per command; this one dispatches.
+
+mod decode;
+mod keys;
+mod sign;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command};
+use crate::style::Style;
+use crate::{Outcome, lint};
+
+pub fn run(command: Command, style: &Style) -> Outcome {
+    match command {
+        Command::Decode(args) => decode::run(&args, style),
+        Command::Verify(args) => verify::run(&args),
+        Command::Sign(args) => sign::run(&args),
+        Command::Keygen(args) => keys::keygen(&args),
+        Command::Jwks(args) => keys::jwks(&args),
+        Command::Thumbprint(args) => keys::thumbprint(&args),
+        Command::Convert(args) => keys::convert(&args),
+        Command::Lint(args) => lint::run(&args, style),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "waxseal",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

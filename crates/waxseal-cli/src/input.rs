@@ -1,0 +1,73 @@
+//! Reading tokens and files: from arguments or standard input, with bounds, and errors that say what to do.
+
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+
+use crate::Failure;
+
+/// The most read from standard input or a key file; tokens are bounded again, more tightly, by the library.
+const MAX_INPUT: u64 = 16 * 1024 * 1024;
+
+/// The token from the argument, or from standard input when the argument is `-` or absent. Surrounding whitespace
+/// and an `Authorization`-style `Bearer ` prefix are removed.
+pub fn token(arg: Option<&str>) -> Result<String, Failure> {
+    let raw = match arg {
+        Some(t) if t != "-" => t.to_owned(),
+        _ => {
+            let stdin = std::io::stdin();
+            if arg.is_none() && stdin.is_terminal() {
+                return Err(Failure::usage(anyhow!(
+                    "no token given: pass it as an argument or pipe it to standard input"
+                )));
+            }
+            let mut bytes = Vec::new();
+            stdin
+                .lock()
+                .take(MAX_INPUT + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| Failure::usage(anyhow!("cannot read standard input: {e}")))?;
+            if bytes.len() as u64 > MAX_INPUT {
+                return Err(Failure::rejected(anyhow!(
+                    "standard input is larger than {} MiB; that is no token",
+                    MAX_INPUT >> 20
+                )));
+            }
+            String::from_utf8(bytes).map_err(|_| {
+                Failure::rejected(anyhow!("standard input is not text; a token is ASCII"))
+            })?
+        }
+    };
+    let trimmed = raw.trim();
+    let token = trimmed
+        .strip_prefix("Bearer ")
+        .or_else(|| trimmed.strip_prefix("bearer "))
+        .unwrap_or(trimmed)
+        .trim();
+    if token.is_empty() {
+        return Err(Failure::rejected(anyhow!("the token is empty")));
+    }
+    Ok(token.to_owned())
+}
+
+/// The bytes of a file the user named, with an error that names it.
+pub fn file(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
+    let read = || -> anyhow::Result<Vec<u8>> {
+        let meta = std::fs::metadata(path)?;
+        if meta.is_dir() {
+            return Err(anyhow!("it is a directory"));
+        }
+        if meta.len() > MAX_INPUT {
+            return Err(anyhow!("it is larger than {} MiB", MAX_INPUT >> 20));
+        }
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)?
+            .take(MAX_INPUT)
+            .read_to_end(&mut bytes)?;
+        Ok(bytes)
+    };
+    read()
+        .with_context(|| format!("cannot read {what} {}", path.display()))
+        .map_err(Failure::Usage)
+}
