@@ -5,6 +5,8 @@
 //! through [`parse_object`], which rejects duplicate member names (compared after unescaping), bounds the nesting
 //! depth, and insists on an object at the top.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -148,10 +150,307 @@ impl<'de> Visitor<'de> for StrictValue {
     }
 }
 
+/// Checks `bytes` exactly as [`parse_object`] does — an object at the top, no duplicate member names at any depth
+/// (compared after unescaping), nesting bounded by `max_depth` — without building it, and returns only the top-level
+/// members named in `keep`. For the hot path of JWT signing and verification, where the claims go straight into the
+/// caller's type and only the registered claims are needed as JSON values.
+pub(crate) fn scan_object(
+    bytes: &[u8],
+    max_depth: usize,
+    what: &str,
+    keep: &[&str],
+) -> Result<Members> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let kept = TopLevel {
+        depth_left: max_depth,
+        keep,
+    }
+    .deserialize(&mut de)
+    .map_err(|e| classify(&e, what))?;
+    de.end().map_err(|e| classify(&e, what))?;
+    kept.ok_or_else(|| Error::malformed(format!("{what} is not a JSON object")))
+}
+
+fn too_deep<E: de::Error>() -> E {
+    E::custom(format_args!("{DEPTH_MARK} the limit"))
+}
+
+fn duplicate<E: de::Error>(key: &str) -> E {
+    E::custom(format_args!(
+        "duplicate member name {}",
+        crate::error::quote(key)
+    ))
+}
+
+/// Looks up a top-level member of a JSON object by name.
+pub(crate) trait Lookup {
+    /// The member named `name`, if present.
+    fn member(&self, name: &str) -> Option<&Value>;
+}
+
+impl Lookup for Map<String, Value> {
+    fn member(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+}
+
+/// A few top-level members of a JSON object (no duplicates), found by a linear scan rather than hashing.
+#[derive(Debug, Default)]
+pub(crate) struct Members(Vec<(String, Value)>);
+
+impl Lookup for Members {
+    fn member(&self, name: &str) -> Option<&Value> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+}
+
+/// Member names seen so far in one object: a short list, or a hash set once the object grows.
+struct Seen<'de> {
+    list: Vec<Cow<'de, str>>,
+    set: Option<HashSet<Cow<'de, str>>>,
+}
+
+impl<'de> Seen<'de> {
+    const LIST_MAX: usize = 16;
+
+    fn new() -> Self {
+        Seen {
+            list: Vec::new(),
+            set: None,
+        }
+    }
+
+    /// Records `key`; false if it was already there.
+    fn insert(&mut self, key: Cow<'de, str>) -> bool {
+        if let Some(set) = &mut self.set {
+            return set.insert(key);
+        }
+        if self.list.contains(&key) {
+            return false;
+        }
+        self.list.push(key);
+        if self.list.len() > Self::LIST_MAX {
+            self.set = Some(self.list.drain(..).collect());
+        }
+        true
+    }
+}
+
+/// A member name, borrowed from the input unless it had escapes.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+/// Walks any JSON value with the checks of [`StrictValue`], keeping nothing.
+struct Check {
+    depth_left: usize,
+}
+
+impl Check {
+    fn nested<E: de::Error>(&self) -> Result<usize, E> {
+        self.depth_left.checked_sub(1).ok_or_else(too_deep)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Check {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Check {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        if v.is_finite() {
+            Ok(())
+        } else {
+            Err(E::custom("non-finite number"))
+        }
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let depth_left = self.nested()?;
+        while seq.next_element_seed(Check { depth_left })?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        let depth_left = self.nested()?;
+        let mut seen = Seen::new();
+        while let Some(key) = access.next_key_seed(Key)? {
+            access.next_value_seed(Check { depth_left })?;
+            if !seen.insert(key.clone()) {
+                return Err(duplicate(&key));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The top level of [`scan_object`]: `Some(kept members)` for an object, `None` for any other (checked) value.
+struct TopLevel<'k> {
+    depth_left: usize,
+    keep: &'k [&'k str],
+}
+
+impl<'de> DeserializeSeed<'de> for TopLevel<'_> {
+    type Value = Option<Members>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopLevel<'_> {
+    type Value = Option<Members>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Check { depth_left: 0 }.visit_f64(v).map(|()| None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        Check {
+            depth_left: self.depth_left,
+        }
+        .visit_seq(seq)
+        .map(|()| None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let depth_left = self.depth_left.checked_sub(1).ok_or_else(too_deep)?;
+        let mut seen = Seen::new();
+        let mut kept = Members(Vec::with_capacity(self.keep.len()));
+        while let Some(key) = access.next_key_seed(Key)? {
+            if self.keep.contains(&key.as_ref()) {
+                let value = access.next_value_seed(StrictValue { depth_left })?;
+                kept.0.push((key.clone().into_owned(), value));
+            } else {
+                access.next_value_seed(Check { depth_left })?;
+            }
+            if !seen.insert(key.clone()) {
+                return Err(duplicate(&key));
+            }
+        }
+        Ok(Some(kept))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+
+    #[test]
+    fn scan_object_agrees_with_parse_object() {
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(20), "]".repeat(20));
+        let wide = (0..40).fold(String::new(), |acc, i| acc + &format!("\"k{i}\":{i},"));
+        let wide_ok = format!("{{{wide}\"end\":0}}");
+        let wide_dup = format!("{{{wide}\"k3\":0}}");
+        let texts = [
+            r#"{"alg":"HS256","alg":"none"}"#,
+            r#"{"alg":"HS256","\u0061lg":"none"}"#,
+            r#"{"a":{"b":1,"b":2}}"#,
+            r#"{"a":[{"b":1},{"b":2,"c":{"b":3,"b":4}}]}"#,
+            r#"{"a":[{"b":1},{"b":2}],"b":[1,2]}"#,
+            r#"{"iss":"x","sub":"y","aud":["a","b"],"exp":1,"iat":2.5,"jti":null,"n\u00e9":true}"#,
+            r#"{"exp":1,"exp":2}"#,
+            r#"{"iss":"a\"b","x":"\ud83d\ude00"}"#,
+            r#"{"x":1e999}"#,
+            r#"{"x":-0.0,"y":-12,"z":18446744073709551615}"#,
+            wide_ok.as_str(),
+            wide_dup.as_str(),
+            deep.as_str(),
+            "[]",
+            "[1,{\"a\":1,\"a\":2}]",
+            "1",
+            "\"x\"",
+            "null",
+            "",
+            "{",
+            "{} {}",
+            "{}x",
+            " {\"a\" : 1 }\n",
+        ];
+        for text in texts {
+            for depth in [1, 2, 16, 32] {
+                let parsed = parse_object(text.as_bytes(), depth, "claims");
+                let scanned = scan_object(
+                    text.as_bytes(),
+                    depth,
+                    "claims",
+                    &["iss", "aud", "exp", "iat", "x"],
+                );
+                match (parsed, scanned) {
+                    (Ok(full), Ok(kept)) => {
+                        for name in ["iss", "aud", "exp", "iat", "x", "sub"] {
+                            let want = if name == "sub" { None } else { full.get(name) };
+                            assert_eq!(kept.member(name), want, "{text}");
+                        }
+                    }
+                    (Err(a), Err(b)) => {
+                        assert_eq!(a.kind(), b.kind(), "{text} at depth {depth}: {a} / {b}");
+                    }
+                    (a, b) => {
+                        panic!("{text} at depth {depth}: parse_object {a:?}, scan_object {b:?}")
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn duplicate_member_names_are_rejected_even_when_escaped() {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::json::Lookup;
 
 /// Seconds since the Unix epoch (RFC 7519 §2). Finite, non-negative numbers only; a fractional part is dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -148,10 +149,14 @@ pub struct RegisteredClaims {
 }
 
 impl RegisteredClaims {
+    /// The names of the registered claims, as they appear in JSON.
+    pub(crate) const NAMES: &'static [&'static str] =
+        &["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+
     /// Reads the registered claims out of a claims object, checking their types.
-    pub(crate) fn from_object(claims: &Map<String, Value>) -> Result<Self> {
+    pub(crate) fn from_object(claims: &impl Lookup) -> Result<Self> {
         let string = |name: &str| -> Result<Option<String>> {
-            match claims.get(name) {
+            match claims.member(name) {
                 None => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
                 Some(_) => Err(Error::new(
@@ -162,11 +167,11 @@ impl RegisteredClaims {
         };
         let date = |name: &str| {
             claims
-                .get(name)
+                .member(name)
                 .map(|v| NumericDate::from_json(v, name))
                 .transpose()
         };
-        let aud = match claims.get("aud") {
+        let aud = match claims.member("aud") {
             None => None,
             Some(Value::String(s)) => Some(Audience::One(s.clone())),
             Some(Value::Array(items)) => Some(Audience::Many(

@@ -442,8 +442,15 @@ impl Signer {
                 format!("claims could not be serialized: {e}"),
             )
         })?;
-        let object = json::parse_object(&payload, Limits::default().max_json_depth, "claims")?;
-        RegisteredClaims::from_object(&object)?;
+        // Only the registered claims are needed to check their types; the rest is checked (strict JSON, no
+        // duplicate member names) without being built.
+        let registered = json::scan_object(
+            &payload,
+            Limits::default().max_json_depth,
+            "claims",
+            RegisteredClaims::NAMES,
+        )?;
+        RegisteredClaims::from_object(&registered)?;
         let mut token =
             String::with_capacity(self.encoded_header.len() + payload.len() * 4 / 3 + 200);
         token.push_str(&self.encoded_header);
