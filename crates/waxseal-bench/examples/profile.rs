@@ -41,7 +41,37 @@ fn main() {
     let verifier = Verifier::new(key.verifying_key().unwrap())
         .issuer("https://auth.example.com")
         .audience("https://api.example.com");
+    // The bare primitive over the same signing input, to subtract from waxseal's count.
+    let (input, sig_b64) = token.rsplit_once('.').unwrap();
+    let signature = waxseal::b64::decode(sig_b64, "signature").unwrap();
+    let public = key.verifying_key().unwrap();
     match op {
+        "jsonwebtoken-verify" => {
+            // The peer, over the same token and key, for instruction-count ratios (HS256 only).
+            let secret = waxseal::b64::decode(key.to_jwk().unwrap().k.unwrap(), "k").unwrap();
+            let decoding = jsonwebtoken::DecodingKey::from_secret(&secret);
+            let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+            validation.set_issuer(&["https://auth.example.com"]);
+            validation.set_audience(&["https://api.example.com"]);
+            for _ in 0..n {
+                black_box(
+                    jsonwebtoken::decode::<Access>(black_box(&token), &decoding, &validation)
+                        .unwrap(),
+                );
+            }
+        }
+        "prim-sign" => {
+            for _ in 0..n {
+                black_box(key.sign(black_box(input.as_bytes())).unwrap());
+            }
+        }
+        "prim-verify" => {
+            for _ in 0..n {
+                public
+                    .verify(black_box(input.as_bytes()), black_box(&signature))
+                    .unwrap();
+            }
+        }
         "sign" => {
             for _ in 0..n {
                 black_box(signer.sign(black_box(&claims)).unwrap());

@@ -33,6 +33,21 @@ pub fn decode(input: impl AsRef<[u8]>, what: &str) -> Result<Vec<u8>> {
         .map_err(|e| Error::malformed(format!("{what} is not canonical unpadded base64url ({e})")))
 }
 
+/// Decodes canonical unpadded base64url into `out`, returning the decoded part; input that would not fit is
+/// refused as too long.
+pub fn decode_into<'o>(input: impl AsRef<[u8]>, out: &'o mut [u8], what: &str) -> Result<&'o [u8]> {
+    let input = input.as_ref();
+    if input.len() / 4 * 3 + 3 > out.len() {
+        return Err(Error::malformed(format!(
+            "{what} is longer than any supported algorithm's"
+        )));
+    }
+    let n = STRICT.decode_slice(input, out).map_err(|e| {
+        Error::malformed(format!("{what} is not canonical unpadded base64url ({e})"))
+    })?;
+    Ok(&out[..n])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,6 +67,20 @@ mod tests {
         ] {
             assert!(decode(bad, "x").is_err(), "{bad:?} was accepted");
         }
+    }
+
+    #[test]
+    fn decode_into_agrees_with_decode() {
+        let mut buf = [0u8; 48];
+        for n in 0..33u8 {
+            let bytes: Vec<u8> = (0..n).collect();
+            assert_eq!(
+                decode_into(encode(&bytes), &mut buf, "x").unwrap(),
+                bytes.as_slice()
+            );
+        }
+        assert!(decode_into(encode([0u8; 64]), &mut buf, "x").is_err());
+        assert!(decode_into("Zh", &mut buf, "x").is_err());
     }
 
     #[test]

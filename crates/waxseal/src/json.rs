@@ -150,25 +150,52 @@ impl<'de> Visitor<'de> for StrictValue {
     }
 }
 
-/// Checks `bytes` exactly as [`parse_object`] does — an object at the top, no duplicate member names at any depth
-/// (compared after unescaping), nesting bounded by `max_depth` — without building it, and returns only the top-level
-/// members named in `keep`. For the hot path of JWT signing and verification, where the claims go straight into the
-/// caller's type and only the registered claims are needed as JSON values.
-pub(crate) fn scan_object(
-    bytes: &[u8],
+/// What [`walk_object`] does with each top-level member of an object.
+pub(crate) trait MemberSink<'de> {
+    /// Reads the value of member `name` from `access` and returns `true`, or returns `false` to have the value
+    /// checked (strictly, as everywhere) and skipped. A sink that rejects a value keeps its own [`Error`] for
+    /// [`MemberSink::take_error`] and returns any `A::Error` to stop the walk.
+    fn member<A: MapAccess<'de>>(
+        &mut self,
+        name: &str,
+        access: &mut A,
+        depth_left: usize,
+    ) -> Result<bool, A::Error>;
+
+    /// The error the sink stopped the walk with, if it did.
+    fn take_error(&mut self) -> Option<Error> {
+        None
+    }
+}
+
+/// Walks a JSON object with the checks of [`parse_object`] — an object at the top, no duplicate member names at
+/// any depth (compared after unescaping), nesting bounded by `max_depth` — handing each top-level member to `sink`
+/// and building nothing else. The hot path of JWT verification and signing reads headers and claims this way,
+/// straight into typed fields.
+pub(crate) fn walk_object<'de, S: MemberSink<'de>>(
+    bytes: &'de [u8],
     max_depth: usize,
     what: &str,
-    keep: &[&str],
-) -> Result<Members> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let kept = TopLevel {
+    sink: &mut S,
+) -> Result<()> {
+    // JSON text is UTF-8 (RFC 8259 §8.1). Checking it once here lets serde_json skip the check of every string.
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| Error::malformed(format!("{what} is not UTF-8 JSON text")))?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let walked = Walk {
         depth_left: max_depth,
-        keep,
+        sink: &mut *sink,
     }
     .deserialize(&mut de)
-    .map_err(|e| classify(&e, what))?;
-    de.end().map_err(|e| classify(&e, what))?;
-    kept.ok_or_else(|| Error::malformed(format!("{what} is not a JSON object")))
+    .and_then(|is_object| {
+        de.end()?;
+        Ok(is_object)
+    });
+    match walked {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::malformed(format!("{what} is not a JSON object"))),
+        Err(e) => Err(sink.take_error().unwrap_or_else(|| classify(&e, what))),
+    }
 }
 
 fn too_deep<E: de::Error>() -> E {
@@ -182,31 +209,10 @@ fn duplicate<E: de::Error>(key: &str) -> E {
     ))
 }
 
-/// Looks up a top-level member of a JSON object by name.
-pub(crate) trait Lookup {
-    /// The member named `name`, if present.
-    fn member(&self, name: &str) -> Option<&Value>;
-}
-
-impl Lookup for Map<String, Value> {
-    fn member(&self, name: &str) -> Option<&Value> {
-        self.get(name)
-    }
-}
-
-/// A few top-level members of a JSON object (no duplicates), found by a linear scan rather than hashing.
-#[derive(Debug, Default)]
-pub(crate) struct Members(Vec<(String, Value)>);
-
-impl Lookup for Members {
-    fn member(&self, name: &str) -> Option<&Value> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
-    }
-}
-
-/// Member names seen so far in one object: a short list, or a hash set once the object grows.
+/// Member names seen so far in one object: a short list, or a hash set once the object grows. Each name in the
+/// list carries a fingerprint (length and first bytes), so most comparisons are one integer compare.
 struct Seen<'de> {
-    list: Vec<Cow<'de, str>>,
+    list: Vec<(u64, Cow<'de, str>)>,
     set: Option<HashSet<Cow<'de, str>>>,
 }
 
@@ -220,36 +226,45 @@ impl<'de> Seen<'de> {
         }
     }
 
+    fn fingerprint(key: &str) -> u64 {
+        let mut head = [0u8; 8];
+        let n = key.len().min(7);
+        head[..n].copy_from_slice(&key.as_bytes()[..n]);
+        head[7] = key.len().min(255) as u8;
+        u64::from_le_bytes(head)
+    }
+
     /// Records `key`; false if it was already there.
     fn insert(&mut self, key: Cow<'de, str>) -> bool {
         if let Some(set) = &mut self.set {
             return set.insert(key);
         }
-        if self.list.contains(&key) {
+        let print = Self::fingerprint(&key);
+        if self.list.iter().any(|(p, k)| *p == print && *k == key) {
             return false;
         }
-        self.list.push(key);
+        self.list.push((print, key));
         if self.list.len() > Self::LIST_MAX {
-            self.set = Some(self.list.drain(..).collect());
+            self.set = Some(self.list.drain(..).map(|(_, k)| k).collect());
         }
         true
     }
 }
 
-/// A member name, borrowed from the input unless it had escapes.
-struct Key;
+/// A JSON string, borrowed from the input unless it had escapes. Used for member names and string values.
+pub(crate) struct Str;
 
-impl<'de> DeserializeSeed<'de> for Key {
+impl<'de> DeserializeSeed<'de> for Str {
     type Value = Cow<'de, str>;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_str(self)
     }
 }
 
-impl<'de> Visitor<'de> for Key {
+impl<'de> Visitor<'de> for Str {
     type Value = Cow<'de, str>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a member name")
+        f.write_str("a string")
     }
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
         Ok(Cow::Borrowed(v))
@@ -263,8 +278,8 @@ impl<'de> Visitor<'de> for Key {
 }
 
 /// Walks any JSON value with the checks of [`StrictValue`], keeping nothing.
-struct Check {
-    depth_left: usize,
+pub(crate) struct Check {
+    pub(crate) depth_left: usize,
 }
 
 impl Check {
@@ -316,76 +331,73 @@ impl<'de> Visitor<'de> for Check {
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
         let depth_left = self.nested()?;
         let mut seen = Seen::new();
-        while let Some(key) = access.next_key_seed(Key)? {
-            access.next_value_seed(Check { depth_left })?;
+        while let Some(key) = access.next_key_seed(Str)? {
             if !seen.insert(key.clone()) {
                 return Err(duplicate(&key));
             }
+            access.next_value_seed(Check { depth_left })?;
         }
         Ok(())
     }
 }
 
-/// The top level of [`scan_object`]: `Some(kept members)` for an object, `None` for any other (checked) value.
-struct TopLevel<'k> {
+/// The top level of [`walk_object`]: `true` for an object (its members handed to the sink), `false` for any other
+/// (checked) value.
+struct Walk<'s, S> {
     depth_left: usize,
-    keep: &'k [&'k str],
+    sink: &'s mut S,
 }
 
-impl<'de> DeserializeSeed<'de> for TopLevel<'_> {
-    type Value = Option<Members>;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+impl<'de, S: MemberSink<'de>> DeserializeSeed<'de> for Walk<'_, S> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for TopLevel<'_> {
-    type Value = Option<Members>;
+impl<'de, S: MemberSink<'de>> Visitor<'de> for Walk<'_, S> {
+    type Value = bool;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
     }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
     }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
     }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Check { depth_left: 0 }.visit_f64(v).map(|()| None)
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<bool, E> {
+        Check { depth_left: 0 }.visit_f64(v).map(|()| false)
     }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
+    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+        Ok(false)
     }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
         Check {
             depth_left: self.depth_left,
         }
         .visit_seq(seq)
-        .map(|()| None)
+        .map(|()| false)
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<bool, A::Error> {
         let depth_left = self.depth_left.checked_sub(1).ok_or_else(too_deep)?;
         let mut seen = Seen::new();
-        let mut kept = Members(Vec::with_capacity(self.keep.len()));
-        while let Some(key) = access.next_key_seed(Key)? {
-            if self.keep.contains(&key.as_ref()) {
-                let value = access.next_value_seed(StrictValue { depth_left })?;
-                kept.0.push((key.clone().into_owned(), value));
-            } else {
-                access.next_value_seed(Check { depth_left })?;
-            }
+        while let Some(key) = access.next_key_seed(Str)? {
             if !seen.insert(key.clone()) {
                 return Err(duplicate(&key));
             }
+            if !self.sink.member(&key, &mut access, depth_left)? {
+                access.next_value_seed(Check { depth_left })?;
+            }
         }
-        Ok(Some(kept))
+        Ok(true)
     }
 }
 
@@ -394,8 +406,27 @@ mod tests {
     use super::*;
     use crate::error::ErrorKind;
 
+    /// A sink that keeps a few members, the way the header and claims sinks do.
+    struct Keep(Map<String, Value>);
+
+    impl<'de> MemberSink<'de> for Keep {
+        fn member<A: MapAccess<'de>>(
+            &mut self,
+            name: &str,
+            access: &mut A,
+            depth_left: usize,
+        ) -> Result<bool, A::Error> {
+            if !["iss", "aud", "exp", "iat", "x"].contains(&name) {
+                return Ok(false);
+            }
+            let value = access.next_value_seed(StrictValue { depth_left })?;
+            self.0.insert(name.to_owned(), value);
+            Ok(true)
+        }
+    }
+
     #[test]
-    fn scan_object_agrees_with_parse_object() {
+    fn walk_object_agrees_with_parse_object() {
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(20), "]".repeat(20));
         let wide = (0..40).fold(String::new(), |acc, i| acc + &format!("\"k{i}\":{i},"));
         let wide_ok = format!("{{{wide}\"end\":0}}");
@@ -428,24 +459,24 @@ mod tests {
         for text in texts {
             for depth in [1, 2, 16, 32] {
                 let parsed = parse_object(text.as_bytes(), depth, "claims");
-                let scanned = scan_object(
-                    text.as_bytes(),
-                    depth,
-                    "claims",
-                    &["iss", "aud", "exp", "iat", "x"],
-                );
+                let mut kept = Keep(Map::new());
+                let scanned = walk_object(text.as_bytes(), depth, "claims", &mut kept);
                 match (parsed, scanned) {
-                    (Ok(full), Ok(kept)) => {
-                        for name in ["iss", "aud", "exp", "iat", "x", "sub"] {
-                            let want = if name == "sub" { None } else { full.get(name) };
-                            assert_eq!(kept.member(name), want, "{text}");
+                    (Ok(full), Ok(())) => {
+                        for name in ["iss", "aud", "exp", "iat", "x"] {
+                            assert_eq!(kept.0.get(name), full.get(name), "{text}");
                         }
+                        assert_eq!(
+                            kept.0.get("sub"),
+                            None,
+                            "only the members the sink asks for are read"
+                        );
                     }
                     (Err(a), Err(b)) => {
                         assert_eq!(a.kind(), b.kind(), "{text} at depth {depth}: {a} / {b}");
                     }
                     (a, b) => {
-                        panic!("{text} at depth {depth}: parse_object {a:?}, scan_object {b:?}")
+                        panic!("{text} at depth {depth}: parse_object {a:?}, walk_object {b:?}")
                     }
                 }
             }

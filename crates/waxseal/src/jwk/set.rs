@@ -130,63 +130,69 @@ impl KeySet {
         self
     }
 
-    /// The keys to try for a token with this `alg` and `kid`, or why there are none.
-    pub(crate) fn candidates(
+    /// Verifies `signature` over `input` with the key this `alg` and `kid` select, or says why none could.
+    /// With a `kid`, exactly one key (by material) must answer to it for `alg`; without, at most
+    /// [`KeySet::max_candidates`] keys of `alg` are tried. Allocates nothing on success.
+    pub(crate) fn verify(
         &self,
         alg: Algorithm,
         kid: Option<&str>,
-    ) -> Result<Vec<&VerifyingKey>> {
-        if let Some(kid) = kid {
-            let with_kid: Vec<&VerifyingKey> =
-                self.keys.iter().filter(|k| k.kid() == Some(kid)).collect();
-            if with_kid.is_empty() {
-                return Err(Error::new(
-                    ErrorKind::KeyNotFound,
-                    format!("no key has kid {}", quote(kid)),
-                ));
-            }
-            let fitting: Vec<&VerifyingKey> = with_kid
-                .iter()
-                .copied()
-                .filter(|k| k.algorithm() == alg)
-                .collect();
-            match fitting.len() {
-                0 => Err(Error::new(
-                    ErrorKind::KeyNotFound,
-                    format!("key {} is not for {alg}", quote(kid)),
-                )),
-                1 => Ok(fitting),
-                n => {
-                    // Two different keys answering to one kid make "which key signed this" ambiguous.
-                    let first = fitting[0];
-                    if fitting.iter().all(|k| k.same_material(first)) {
-                        Ok(vec![first])
-                    } else {
-                        Err(Error::new(
-                            ErrorKind::KeyNotFound,
-                            format!(
-                                "{n} different {alg} keys share kid {}; the key set is ambiguous",
-                                quote(kid)
-                            ),
-                        ))
-                    }
-                }
-            }
-        } else {
-            let fitting: Vec<&VerifyingKey> = self
+        input: &[u8],
+        signature: &[u8],
+    ) -> Result<()> {
+        let Some(kid) = kid else {
+            let mut last = None;
+            for key in self
                 .keys
                 .iter()
                 .filter(|k| k.algorithm() == alg)
                 .take(self.max_candidates)
-                .collect();
-            if fitting.is_empty() {
-                Err(Error::new(
+            {
+                match key.verify(input, signature) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => last = Some(e),
+                }
+            }
+            return Err(last.unwrap_or_else(|| {
+                Error::new(
                     ErrorKind::KeyNotFound,
                     format!("no {alg} key in the key set"),
-                ))
-            } else {
-                Ok(fitting)
+                )
+            }));
+        };
+        let mut kid_known = false;
+        let mut chosen: Option<&VerifyingKey> = None;
+        let mut others = 0;
+        for key in self.keys.iter().filter(|k| k.kid() == Some(kid)) {
+            kid_known = true;
+            if key.algorithm() != alg {
+                continue;
             }
+            match chosen {
+                None => chosen = Some(key),
+                // Two different keys answering to one kid make "which key signed this" ambiguous.
+                Some(first) if !first.same_material(key) => others += 1,
+                Some(_) => {}
+            }
+        }
+        match chosen {
+            Some(_) if others > 0 => Err(Error::new(
+                ErrorKind::KeyNotFound,
+                format!(
+                    "{} different {alg} keys share kid {}; the key set is ambiguous",
+                    others + 1,
+                    quote(kid)
+                ),
+            )),
+            Some(key) => key.verify(input, signature),
+            None if kid_known => Err(Error::new(
+                ErrorKind::KeyNotFound,
+                format!("key {} is not for {alg}", quote(kid)),
+            )),
+            None => Err(Error::new(
+                ErrorKind::KeyNotFound,
+                format!("no key has kid {}", quote(kid)),
+            )),
         }
     }
 }

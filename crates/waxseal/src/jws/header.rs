@@ -1,9 +1,14 @@
 //! The JOSE header: parsing what arrives (strictly) and building what is sent (in a stable member order).
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use serde::de::MapAccess;
 use serde_json::{Map, Value};
 
 use crate::alg::Algorithm;
 use crate::error::{Error, ErrorKind, Result, quote};
+use crate::json;
 
 /// Header parameters defined by RFC 7515 and RFC 7797; `crit` may not list them (RFC 7515 §4.1.11).
 const REGISTERED: [&str; 12] = [
@@ -14,7 +19,7 @@ const REGISTERED: [&str; 12] = [
 ///
 /// Members that fetch or carry keys (`jku`, `x5u`, `jwk`, `x5c`) are kept for inspection in
 /// [`Header::members`] but never followed or trusted: keys come from the verifier, not the token.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Header {
     /// The signature algorithm.
     pub alg: Algorithm,
@@ -28,7 +33,82 @@ pub struct Header {
     pub crit: Vec<String>,
     /// False for an RFC 7797 unencoded payload.
     pub b64: bool,
-    members: Map<String, Value>,
+    members: Members,
+}
+
+/// All header members as JSON, built only if someone asks: verification itself needs only the typed fields.
+#[derive(Debug, Clone)]
+struct Members {
+    /// The header's JSON text, already checked strictly (empty when `parsed` was set at construction).
+    raw: Vec<u8>,
+    parsed: OnceLock<Map<String, Value>>,
+}
+
+impl PartialEq for Header {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            &self.alg, &self.kid, &self.typ, &self.cty, &self.crit, self.b64,
+        ) == (
+            &other.alg,
+            &other.kid,
+            &other.typ,
+            &other.cty,
+            &other.crit,
+            other.b64,
+        ) && self.members() == other.members()
+    }
+}
+
+/// Reads the members verification needs, typed, in the one strict pass over the header. `crit` and `b64` are rare
+/// and need the whole header to be checked, so their presence sends parsing down the full path.
+#[derive(Default)]
+struct HeaderSink<'de> {
+    alg: Option<Cow<'de, str>>,
+    kid: Option<String>,
+    typ: Option<String>,
+    cty: Option<String>,
+    needs_full: bool,
+    error: Option<Error>,
+}
+
+impl<'de> json::MemberSink<'de> for HeaderSink<'de> {
+    fn member<A: MapAccess<'de>>(
+        &mut self,
+        name: &str,
+        access: &mut A,
+        _depth_left: usize,
+    ) -> Result<bool, A::Error> {
+        let slot = match name {
+            "alg" => {
+                let Ok(alg) = access.next_value_seed(json::Str) else {
+                    self.error = Some(Error::malformed("header member \"alg\" must be a string"));
+                    return Err(serde::de::Error::custom("wrong type"));
+                };
+                self.alg = Some(alg);
+                return Ok(true);
+            }
+            "kid" => &mut self.kid,
+            "typ" => &mut self.typ,
+            "cty" => &mut self.cty,
+            "crit" | "b64" => {
+                self.needs_full = true;
+                return Ok(false);
+            }
+            _ => return Ok(false),
+        };
+        let Ok(text) = access.next_value_seed(json::Str) else {
+            self.error = Some(Error::malformed(format!(
+                "header member \"{name}\" must be a string"
+            )));
+            return Err(serde::de::Error::custom("wrong type"));
+        };
+        *slot = Some(text.into_owned());
+        Ok(true)
+    }
+
+    fn take_error(&mut self) -> Option<Error> {
+        self.error.take()
+    }
 }
 
 impl Header {
@@ -111,18 +191,52 @@ impl Header {
             cty: string("cty")?,
             crit,
             b64,
-            members,
+            members: Members {
+                raw: Vec::new(),
+                parsed: OnceLock::from(members),
+            },
+        })
+    }
+
+    /// Parses a protected header from its decoded JSON text, strictly, in one pass for the usual members.
+    pub(crate) fn parse(raw: Vec<u8>, max_depth: usize) -> Result<Header> {
+        let mut sink = HeaderSink::default();
+        json::walk_object(&raw, max_depth, "header", &mut sink)?;
+        if sink.needs_full {
+            return Header::from_members(json::parse_object(&raw, max_depth, "header")?, &|_| true);
+        }
+        let alg = Algorithm::from_name(
+            &sink
+                .alg
+                .ok_or_else(|| Error::malformed("header has no \"alg\""))?,
+        )?;
+        let (kid, typ, cty) = (sink.kid, sink.typ, sink.cty);
+        Ok(Header {
+            alg,
+            kid,
+            typ,
+            cty,
+            crit: Vec::new(),
+            b64: true,
+            members: Members {
+                raw,
+                parsed: OnceLock::new(),
+            },
         })
     }
 
     /// A header member by name, as JSON.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.members.get(name)
+        self.members().get(name)
     }
 
     /// Every header member, as JSON.
     pub fn members(&self) -> &Map<String, Value> {
-        &self.members
+        // The text passed the strict parse once; parsing it again cannot fail (serde_json's own depth bound is
+        // above any configured one).
+        self.members.parsed.get_or_init(|| {
+            json::parse_object(&self.members.raw, 128, "header").unwrap_or_default()
+        })
     }
 
     /// Rejects `crit` names the verifier does not understand.

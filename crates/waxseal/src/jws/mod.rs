@@ -7,6 +7,9 @@
 mod header;
 mod serialization;
 
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+
 use crate::alg::{Algorithm, AlgorithmSet};
 use crate::b64;
 use crate::error::{Error, ErrorKind, Result};
@@ -34,6 +37,38 @@ pub struct JwsVerifier {
     understood_crit: Vec<String>,
     allow_unencoded: bool,
     limits: Limits,
+    headers: Arc<HeaderCache>,
+}
+
+/// Headers already parsed and checked by this verifier, keyed by their exact base64url text. Tokens from one issuer
+/// share a handful of headers (one per key), so most verifications skip decoding and parsing the header. Slots are
+/// set once and read without locks; only headers of tokens whose signature verified are kept, so no one without a
+/// trusted key can fill them. Any change to the verifier's configuration starts a fresh cache.
+#[derive(Debug, Default)]
+struct HeaderCache {
+    slots: [OnceLock<(Box<str>, Header)>; 8],
+}
+
+impl HeaderCache {
+    /// Longest header text worth caching; longer ones are parsed every time.
+    const MAX_TEXT: usize = 512;
+
+    fn get(&self, header_b64: &str) -> Option<&Header> {
+        self.slots
+            .iter()
+            .map_while(OnceLock::get)
+            .find(|(text, _)| &**text == header_b64)
+            .map(|(_, h)| h)
+    }
+
+    fn offer(&self, header_b64: &str, header: &Header) {
+        if header_b64.len() <= Self::MAX_TEXT
+            && let Some(slot) = self.slots.iter().find(|s| s.get().is_none())
+        {
+            // Losing a race for the slot is fine: the header is just parsed again next time.
+            let _ = slot.set((header_b64.into(), header.clone()));
+        }
+    }
 }
 
 impl JwsVerifier {
@@ -47,12 +82,14 @@ impl JwsVerifier {
             understood_crit: Vec::new(),
             allow_unencoded: false,
             limits: Limits::default(),
+            headers: Arc::default(),
         }
     }
 
     /// Narrows the allowed algorithms. It can only narrow: algorithms the keys were not built for stay refused.
     #[must_use]
     pub fn algorithms(mut self, algs: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.headers = Arc::default();
         self.allowed = self
             .keys
             .algorithms()
@@ -63,6 +100,7 @@ impl JwsVerifier {
     /// Accepts RFC 7797 unencoded payloads (`"b64":false` with `"crit":["b64"]`). Off by default.
     #[must_use]
     pub fn allow_unencoded_payload(mut self, allow: bool) -> Self {
+        self.headers = Arc::default();
         self.allow_unencoded = allow;
         self
     }
@@ -70,6 +108,7 @@ impl JwsVerifier {
     /// Declares critical header extensions the caller processes itself; tokens listing others in `crit` are refused.
     #[must_use]
     pub fn understood_crit(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.headers = Arc::default();
         self.understood_crit = names.into_iter().map(Into::into).collect();
         self
     }
@@ -77,6 +116,7 @@ impl JwsVerifier {
     /// Replaces the input limits.
     #[must_use]
     pub fn limits(mut self, limits: Limits) -> Self {
+        self.headers = Arc::default();
         self.limits = limits;
         self
     }
@@ -92,53 +132,62 @@ impl JwsVerifier {
 
     /// Verifies a compact JWS (`header.payload.signature`) and returns its header and payload.
     pub fn verify_compact(&self, token: &str) -> Result<Verified> {
-        self.verify_compact_inner(token, None)
+        let (header, payload) = self.verify_compact_shared(token)?;
+        Ok(Verified {
+            header: header.into_owned(),
+            payload,
+        })
     }
 
     /// Verifies a compact JWS with a detached payload (`header..signature`, RFC 7515 appendix F).
     pub fn verify_detached(&self, token: &str, payload: &[u8]) -> Result<Header> {
-        self.verify_compact_inner(token, Some(payload))
-            .map(|v| v.header)
-    }
-
-    fn verify_compact_inner(&self, token: &str, detached: Option<&[u8]>) -> Result<Verified> {
         self.check_size(token.len())?;
         let (header_b64, payload_part, signature_b64) = split_compact(token)?;
-        let header = self.parse_protected(header_b64)?;
-        let signature = b64::decode(signature_b64, "signature")?;
-        if detached.is_some() && !payload_part.is_empty() {
+        if !payload_part.is_empty() {
             return Err(Error::malformed(
                 "a detached-payload JWS must have an empty payload segment",
             ));
         }
-        let payload_bytes = detached.unwrap_or(payload_part.as_bytes());
-        let signing_input_end = header_b64.len() + 1 + payload_part.len();
+        let header = self.parse_protected(header_b64)?;
+        let signature = b64::decode(signature_b64, "signature")?;
+        let mut input = Vec::with_capacity(header_b64.len() + 1 + payload.len() * 4 / 3 + 4);
+        input.extend_from_slice(header_b64.as_bytes());
+        input.push(b'.');
         if header.b64 {
-            if detached.is_some() {
-                let mut input =
-                    Vec::with_capacity(header_b64.len() + 1 + payload_bytes.len() * 4 / 3 + 4);
-                input.extend_from_slice(header_b64.as_bytes());
-                input.push(b'.');
-                input.extend_from_slice(b64::encode(payload_bytes).as_bytes());
-                self.check_signature(&header, &input, &signature)?;
-                return Ok(Verified {
-                    header,
-                    payload: payload_bytes.to_vec(),
-                });
-            }
-            self.check_signature(&header, &token.as_bytes()[..signing_input_end], &signature)?;
-            let payload = b64::decode(payload_part, "payload")?;
-            Ok(Verified { header, payload })
+            input.extend_from_slice(b64::encode(payload).as_bytes());
         } else {
-            let mut input = Vec::with_capacity(header_b64.len() + 1 + payload_bytes.len());
+            input.extend_from_slice(payload);
+        }
+        self.check_signature(&header, &input, &signature)?;
+        Ok(header)
+    }
+
+    /// [`JwsVerifier::verify_compact`], with the header borrowed from the cache when it is there: the JWT
+    /// verifier's hot path.
+    pub(crate) fn verify_compact_shared(&self, token: &str) -> Result<(Cow<'_, Header>, Vec<u8>)> {
+        self.check_size(token.len())?;
+        let (header_b64, payload_part, signature_b64) = split_compact(token)?;
+        let (header, cached) = match self.headers.get(header_b64) {
+            Some(header) => (Cow::Borrowed(header), true),
+            None => (Cow::Owned(self.parse_protected(header_b64)?), false),
+        };
+        let mut signature = [0u8; MAX_SIGNATURE];
+        let signature = b64::decode_into(signature_b64, &mut signature, "signature")?;
+        if header.b64 {
+            let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_part.len()];
+            self.check_signature(&header, signing_input, signature)?;
+            if !cached {
+                self.headers.offer(header_b64, &header);
+            }
+            let payload = b64::decode(payload_part, "payload")?;
+            Ok((header, payload))
+        } else {
+            let mut input = Vec::with_capacity(header_b64.len() + 1 + payload_part.len());
             input.extend_from_slice(header_b64.as_bytes());
             input.push(b'.');
-            input.extend_from_slice(payload_bytes);
-            self.check_signature(&header, &input, &signature)?;
-            Ok(Verified {
-                header,
-                payload: payload_bytes.to_vec(),
-            })
+            input.extend_from_slice(payload_part.as_bytes());
+            self.check_signature(&header, &input, signature)?;
+            Ok((header, payload_part.as_bytes().to_vec()))
         }
     }
 
@@ -156,9 +205,10 @@ impl JwsVerifier {
         if header_b64.is_empty() {
             return Err(Error::malformed("token has an empty header segment"));
         }
-        let bytes = b64::decode(header_b64, "header")?;
-        let members = json::parse_object(&bytes, self.limits.max_json_depth, "header")?;
-        let header = Header::from_members(members, &|_| true)?;
+        let header = Header::parse(
+            b64::decode(header_b64, "header")?,
+            self.limits.max_json_depth,
+        )?;
         self.check_header(&header)?;
         Ok(header)
     }
@@ -190,18 +240,13 @@ impl JwsVerifier {
                 "token has no signature",
             ));
         }
-        let candidates = self.keys.candidates(header.alg, header.kid.as_deref())?;
-        let mut last = None;
-        for key in candidates {
-            match key.verify(signing_input, signature) {
-                Ok(()) => return Ok(()),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last
-            .unwrap_or_else(|| Error::new(ErrorKind::InvalidSignature, "signature does not match")))
+        self.keys
+            .verify(header.alg, header.kid.as_deref(), signing_input, signature)
     }
 }
+
+/// The longest signature of any supported algorithm: RSA with an 8192-bit modulus.
+const MAX_SIGNATURE: usize = 1024;
 
 /// Splits a compact JWS into its three segments, naming the problem when there are not exactly three.
 pub(crate) fn split_compact(token: &str) -> Result<(&str, &str, &str)> {
@@ -275,4 +320,96 @@ pub fn sign_compact_with_header_json(
     out.push('.');
     b64::encode_into(signature, &mut out);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::VerifyingKey;
+
+    fn rsa_set() -> (SigningKey, KeySet) {
+        let key = SigningKey::generate(Algorithm::RS256).unwrap();
+        let jwk = crate::Jwk {
+            alg: None,
+            ..key.public_jwk().unwrap()
+        };
+        (key, KeySet::new(KeySet::expand(&jwk).unwrap()).unwrap())
+    }
+
+    #[test]
+    fn header_cache_is_filled_only_by_tokens_whose_signature_verified() {
+        let key = SigningKey::generate(Algorithm::ES256).unwrap();
+        let verifier = JwsVerifier::new(key.verifying_key().unwrap());
+        let token = sign_compact(&key, &HeaderBuilder::new().typ("JWT"), b"x").unwrap();
+        let header_b64 = token.split('.').next().unwrap();
+        let forged = format!("{header_b64}.eA.{}", b64::encode([7u8; 64]));
+        for _ in 0..3 {
+            assert_eq!(
+                verifier.verify_compact(&forged).unwrap_err().kind(),
+                ErrorKind::InvalidSignature
+            );
+        }
+        assert!(
+            verifier.headers.get(header_b64).is_none(),
+            "a forged token filled the cache"
+        );
+        verifier.verify_compact(&token).unwrap();
+        assert!(verifier.headers.get(header_b64).is_some());
+        // A cache hit still checks the signature of every token.
+        assert_eq!(
+            verifier.verify_compact(&forged).unwrap_err().kind(),
+            ErrorKind::InvalidSignature
+        );
+        assert_eq!(verifier.verify_compact(&token).unwrap().payload, b"x");
+    }
+
+    #[test]
+    fn header_cache_starts_afresh_when_the_configuration_changes() {
+        let (key, set) = rsa_set();
+        let verifier = JwsVerifier::new(set);
+        let token = sign_compact(&key, &HeaderBuilder::new(), b"x").unwrap();
+        verifier.verify_compact(&token).unwrap();
+        // Narrowed to PS256 after the RS256 header was cached: the narrowing must hold.
+        let narrowed = verifier.clone().algorithms([Algorithm::PS256]);
+        assert_eq!(
+            narrowed.verify_compact(&token).unwrap_err().kind(),
+            ErrorKind::AlgorithmNotAllowed
+        );
+        let tiny = verifier.limits(Limits {
+            max_json_depth: 0,
+            ..Limits::default()
+        });
+        assert_eq!(
+            tiny.verify_compact(&token).unwrap_err().kind(),
+            ErrorKind::LimitExceeded
+        );
+    }
+
+    #[test]
+    fn header_cache_is_bounded() {
+        let key = SigningKey::from_secret(&[3; 32], Algorithm::HS256).unwrap();
+        let verifier =
+            JwsVerifier::new(VerifyingKey::from_secret(&[3; 32], Algorithm::HS256).unwrap());
+        for i in 0..20 {
+            let token =
+                sign_compact(&key, &HeaderBuilder::new().kid(format!("k{i}")), b"x").unwrap();
+            // Tokens name kids the set does not have: they fail, and never reach the cache.
+            assert!(verifier.verify_compact(&token).is_err());
+        }
+        for i in 0..20 {
+            let header = HeaderBuilder::new().member("n", i);
+            verifier
+                .verify_compact(&sign_compact(&key, &header, b"x").unwrap())
+                .unwrap();
+        }
+        assert_eq!(
+            verifier
+                .headers
+                .slots
+                .iter()
+                .filter(|s| s.get().is_some())
+                .count(),
+            8
+        );
+    }
 }

@@ -5,8 +5,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use std::fmt;
+
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
 use crate::error::{Error, ErrorKind, Result};
-use crate::json::Lookup;
+use crate::json;
 
 /// Seconds since the Unix epoch (RFC 7519 §2). Finite, non-negative numbers only; a fractional part is dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -37,32 +41,6 @@ impl NumericDate {
     pub fn plus(self, d: Duration) -> Self {
         NumericDate(self.0.saturating_add(d.as_secs()))
     }
-
-    fn from_json(value: &Value, claim: &str) -> Result<Self> {
-        let bad = || {
-            Error::new(
-                ErrorKind::Claims,
-                format!(
-                    "claim \"{claim}\" must be a NumericDate: a non-negative number of seconds"
-                ),
-            )
-        };
-        match value {
-            Value::Number(n) => {
-                if let Some(u) = n.as_u64() {
-                    Ok(NumericDate(u))
-                } else if let Some(f) = n
-                    .as_f64()
-                    .filter(|f| f.is_finite() && *f >= 0.0 && *f < 1.8e19)
-                {
-                    Ok(NumericDate(f as u64))
-                } else {
-                    Err(bad())
-                }
-            }
-            _ => Err(bad()),
-        }
-    }
 }
 
 impl Serialize for NumericDate {
@@ -73,8 +51,7 @@ impl Serialize for NumericDate {
 
 impl<'de> Deserialize<'de> for NumericDate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(d)?;
-        NumericDate::from_json(&value, "date").map_err(serde::de::Error::custom)
+        d.deserialize_any(DateSeed)
     }
 }
 
@@ -148,60 +125,150 @@ pub struct RegisteredClaims {
     pub jti: Option<String>,
 }
 
-impl RegisteredClaims {
-    /// The names of the registered claims, as they appear in JSON.
-    pub(crate) const NAMES: &'static [&'static str] =
-        &["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+/// Reads the registered claims, typed, while [`json::walk_object`] checks the whole claims object; notes which of
+/// the `required` claims are present. One pass, no map.
+pub(crate) struct ClaimsSink<'r> {
+    pub(crate) registered: RegisteredClaims,
+    required: &'r [String],
+    present: Vec<bool>,
+    error: Option<Error>,
+}
 
-    /// Reads the registered claims out of a claims object, checking their types.
-    pub(crate) fn from_object(claims: &impl Lookup) -> Result<Self> {
-        let string = |name: &str| -> Result<Option<String>> {
-            match claims.member(name) {
-                None => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(Error::new(
-                    ErrorKind::Claims,
-                    format!("claim \"{name}\" must be a string"),
-                )),
+impl<'r> ClaimsSink<'r> {
+    pub(crate) fn new(required: &'r [String]) -> Self {
+        ClaimsSink {
+            registered: RegisteredClaims::default(),
+            required,
+            present: vec![false; required.len()],
+            error: None,
+        }
+    }
+
+    /// The first required claim that was absent.
+    pub(crate) fn missing(&self) -> Option<&'r str> {
+        self.required
+            .iter()
+            .zip(&self.present)
+            .find(|(_, seen)| !**seen)
+            .map(|(name, _)| name.as_str())
+    }
+
+    fn fail<E: serde::de::Error>(&mut self, claim: &str, what: &str) -> E {
+        self.error = Some(Error::new(
+            ErrorKind::Claims,
+            format!("claim \"{claim}\" must be {what}"),
+        ));
+        E::custom("claim of the wrong type")
+    }
+}
+
+impl<'de> json::MemberSink<'de> for ClaimsSink<'_> {
+    fn member<A: MapAccess<'de>>(
+        &mut self,
+        name: &str,
+        access: &mut A,
+        _depth_left: usize,
+    ) -> Result<bool, A::Error> {
+        if let Some(i) = self.required.iter().position(|r| r == name) {
+            self.present[i] = true;
+        }
+        let r = &mut self.registered;
+        let slot = match name {
+            "iss" => &mut r.iss,
+            "sub" => &mut r.sub,
+            "jti" => &mut r.jti,
+            "exp" | "nbf" | "iat" => {
+                let Ok(date) = access.next_value_seed(DateSeed) else {
+                    return Err(self.fail(name, "a NumericDate: a non-negative number of seconds"));
+                };
+                let slot = match name {
+                    "exp" => &mut r.exp,
+                    "nbf" => &mut r.nbf,
+                    _ => &mut r.iat,
+                };
+                *slot = Some(date);
+                return Ok(true);
             }
-        };
-        let date = |name: &str| {
-            claims
-                .member(name)
-                .map(|v| NumericDate::from_json(v, name))
-                .transpose()
-        };
-        let aud = match claims.member("aud") {
-            None => None,
-            Some(Value::String(s)) => Some(Audience::One(s.clone())),
-            Some(Value::Array(items)) => Some(Audience::Many(
-                items
-                    .iter()
-                    .map(|v| v.as_str().map(str::to_owned))
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| {
-                        Error::new(
-                            ErrorKind::Claims,
-                            "claim \"aud\" must be a string or strings",
-                        )
-                    })?,
-            )),
-            Some(_) => {
-                return Err(Error::new(
-                    ErrorKind::Claims,
-                    "claim \"aud\" must be a string or an array of strings",
-                ));
+            "aud" => {
+                let Ok(aud) = access.next_value_seed(AudienceSeed) else {
+                    return Err(self.fail(name, "a string or an array of strings"));
+                };
+                r.aud = Some(aud);
+                return Ok(true);
             }
+            _ => return Ok(false),
         };
-        Ok(RegisteredClaims {
-            iss: string("iss")?,
-            sub: string("sub")?,
-            aud,
-            exp: date("exp")?,
-            nbf: date("nbf")?,
-            iat: date("iat")?,
-            jti: string("jti")?,
-        })
+        let Ok(text) = access.next_value_seed(json::Str) else {
+            return Err(self.fail(name, "a string"));
+        };
+        *slot = Some(text.into_owned());
+        Ok(true)
+    }
+
+    fn take_error(&mut self) -> Option<Error> {
+        self.error.take()
+    }
+}
+
+/// A NumericDate: finite, non-negative; the fractional part is dropped.
+struct DateSeed;
+
+impl<'de> DeserializeSeed<'de> for DateSeed {
+    type Value = NumericDate;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<NumericDate, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl Visitor<'_> for DateSeed {
+    type Value = NumericDate;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a NumericDate")
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<NumericDate, E> {
+        Ok(NumericDate(v))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NumericDate, E> {
+        u64::try_from(v)
+            .map(NumericDate)
+            .map_err(|_| E::custom("negative NumericDate"))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<NumericDate, E> {
+        if v.is_finite() && (0.0..1.8e19).contains(&v) {
+            Ok(NumericDate(v as u64))
+        } else {
+            Err(E::custom("NumericDate out of range"))
+        }
+    }
+}
+
+/// `aud`: a string, or an array of strings.
+struct AudienceSeed;
+
+impl<'de> DeserializeSeed<'de> for AudienceSeed {
+    type Value = Audience;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Audience, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AudienceSeed {
+    type Value = Audience;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an array of strings")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Audience, E> {
+        Ok(Audience::One(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Audience, E> {
+        Ok(Audience::One(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Audience, A::Error> {
+        let mut all = Vec::new();
+        while let Some(aud) = seq.next_element_seed(json::Str)? {
+            all.push(aud.into_owned());
+        }
+        Ok(Audience::Many(all))
     }
 }
 

@@ -7,6 +7,7 @@
 mod claims;
 mod unverified;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,7 @@ use crate::jwk::KeySet;
 use crate::jws::{Header, HeaderBuilder, JwsVerifier};
 use crate::keys::SigningKey;
 
+use claims::ClaimsSink;
 pub use claims::{Audience, Claims, NumericDate, RegisteredClaims};
 pub use unverified::{UnverifiedToken, decode_unverified};
 
@@ -232,7 +234,7 @@ impl Verifier {
 
     /// Verifies the signature, validates the claims and deserializes them into `Claims<T>`.
     pub fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<Claims<T>> {
-        self.verify_with_header(token).map(|(_, claims)| claims)
+        self.verify_parts(token).map(|(_, claims)| claims)
     }
 
     /// Like [`Verifier::verify`], also returning the header.
@@ -240,17 +242,48 @@ impl Verifier {
         &self,
         token: &str,
     ) -> Result<(Header, Claims<T>)> {
-        let verified = self.jws.verify_compact(token)?;
-        let header = verified.header;
-        let object = json::parse_object(
-            &verified.payload,
+        self.verify_parts(token)
+            .map(|(header, claims)| (header.into_owned(), claims))
+    }
+
+    fn verify_parts<T: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<(Cow<'_, Header>, Claims<T>)> {
+        let (header, payload) = self.jws.verify_compact_shared(token)?;
+        // One strict pass reads the registered claims; the caller's type is built only once they are valid.
+        let mut sink = ClaimsSink::new(&self.required);
+        json::walk_object(
+            &payload,
             self.jws.limits_ref().max_json_depth,
             "claims",
+            &mut sink,
         )
-        .map_err(|e| Error::new(e.kind(), format!("JWT {e}")))?;
-        let registered = RegisteredClaims::from_object(&object)?;
-        self.validate(&header, &registered, &object)?;
-        let custom = T::deserialize(Value::Object(object)).map_err(|e| {
+        .map_err(|e| {
+            if e.kind() == ErrorKind::Claims {
+                e
+            } else {
+                Error::new(e.kind(), format!("JWT {e}"))
+            }
+        })?;
+        let missing = sink.missing();
+        let registered = sink.registered;
+        self.validate(&header, &registered)?;
+        if let Some(name) = missing {
+            return Err(Error::new(
+                ErrorKind::MissingClaim,
+                format!("token has no {} claim", quote(name)),
+            ));
+        }
+        if let Some(check) = &self.check {
+            let object =
+                json::parse_object(&payload, self.jws.limits_ref().max_json_depth, "claims")?;
+            check(&header, &object).map_err(|reason| Error::new(ErrorKind::Rejected, reason))?;
+        }
+        // walk_object checked that the payload is UTF-8; reading it as text spares serde_json checking every string.
+        let text = std::str::from_utf8(&payload)
+            .map_err(|_| Error::malformed("JWT claims are not UTF-8"))?;
+        let custom = serde_json::from_str::<T>(text).map_err(|e| {
             Error::new(
                 ErrorKind::Claims,
                 format!("claims do not fit the expected type: {e}"),
@@ -259,12 +292,7 @@ impl Verifier {
         Ok((header, Claims { registered, custom }))
     }
 
-    fn validate(
-        &self,
-        header: &Header,
-        claims: &RegisteredClaims,
-        object: &Map<String, Value>,
-    ) -> Result<()> {
+    fn validate(&self, header: &Header, claims: &RegisteredClaims) -> Result<()> {
         if let Some(expected) = &self.typ {
             let found = header.typ.as_deref().unwrap_or("");
             if !same_media_type(found, expected) {
@@ -377,17 +405,6 @@ impl Verifier {
                 "subject (sub) is not the expected one",
             ));
         }
-        for name in &self.required {
-            if !object.contains_key(name) {
-                return Err(Error::new(
-                    ErrorKind::MissingClaim,
-                    format!("token has no {} claim", quote(name)),
-                ));
-            }
-        }
-        if let Some(check) = &self.check {
-            check(header, object).map_err(|reason| Error::new(ErrorKind::Rejected, reason))?;
-        }
         Ok(())
     }
 }
@@ -442,15 +459,14 @@ impl Signer {
                 format!("claims could not be serialized: {e}"),
             )
         })?;
-        // Only the registered claims are needed to check their types; the rest is checked (strict JSON, no
-        // duplicate member names) without being built.
-        let registered = json::scan_object(
+        // The claims are checked as a verifier would read them (strict JSON, registered claims of the right type)
+        // without being built, so waxseal never issues a token it would refuse.
+        json::walk_object(
             &payload,
             Limits::default().max_json_depth,
             "claims",
-            RegisteredClaims::NAMES,
+            &mut ClaimsSink::new(&[]),
         )?;
-        RegisteredClaims::from_object(&registered)?;
         let mut token =
             String::with_capacity(self.encoded_header.len() + payload.len() * 4 / 3 + 200);
         token.push_str(&self.encoded_header);
