@@ -40,11 +40,12 @@ pub fn token(arg: Option<&str>) -> Result<String, Failure> {
         }
     };
     let trimmed = raw.trim();
-    let token = trimmed
-        .strip_prefix("Bearer ")
-        .or_else(|| trimmed.strip_prefix("bearer "))
-        .unwrap_or(trimmed)
-        .trim();
+    // An `Authorization` header value: the scheme, then the token (`Bearer` alone has an empty one).
+    let token = match trimmed.split_once(char::is_whitespace) {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        None if trimmed.eq_ignore_ascii_case("bearer") => "",
+        _ => trimmed,
+    };
     if token.is_empty() {
         return Err(Failure::rejected(anyhow!("the token is empty")));
     }

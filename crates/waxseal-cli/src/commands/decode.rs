@@ -9,11 +9,11 @@ use waxseal::jwt::decode_unverified;
 
 use crate::cli::DecodeArgs;
 use crate::style::Style;
-use crate::{Failure, Outcome, input, time};
+use crate::{Failure, Outcome, input, output, time};
 
 const TIME_CLAIMS: [&str; 4] = ["exp", "nbf", "iat", "auth_time"];
 
-pub fn run(args: &DecodeArgs, style: &Style) -> Outcome {
+pub fn run(args: &DecodeArgs, style: Style) -> Outcome {
     let token = input::token(args.token.token.as_deref())?;
     let decoded = decode_unverified(&token)
         .map_err(|e| Failure::rejected(anyhow!("cannot decode the token: {e}")))?;
@@ -43,7 +43,7 @@ pub fn run(args: &DecodeArgs, style: &Style) -> Outcome {
             "times": times,
             "warnings": warnings.iter().map(|(code, message)| json!({"code": code, "message": message})).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        output::emit(&(serde_json::to_string_pretty(&out).unwrap_or_default() + "\n"))?;
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -104,7 +104,7 @@ pub fn run(args: &DecodeArgs, style: &Style) -> Outcome {
             let _ = writeln!(out, "  {} {message}", style.yellow("!"));
         }
     }
-    print!("{out}");
+    output::emit(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -120,7 +120,7 @@ fn indent(text: &str) -> String {
 }
 
 /// The claims as pretty JSON, with each time claim followed by its date and how far it is from now.
-fn render_claims(claims: &Map<String, Value>, now: u64, style: &Style) -> String {
+fn render_claims(claims: &Map<String, Value>, now: u64, style: Style) -> String {
     let mut out = String::from("  {\n");
     let last = claims.len().saturating_sub(1);
     for (i, (name, value)) in claims.iter().enumerate() {
@@ -176,7 +176,7 @@ fn warnings(
     };
     match claims.get("exp").and_then(Value::as_u64) {
         Some(exp) if exp < now => {
-            found.push(("expired", format!("expired {}", time::relative(exp, now))))
+            found.push(("expired", format!("expired {}", time::relative(exp, now))));
         }
         Some(_) => {}
         None => found.push(("no_exp", "no exp claim: the token never expires".to_owned())),

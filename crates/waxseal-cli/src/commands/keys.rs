@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 use serde_json::json;
-use waxseal::{Algorithm, Jwk, SigningKey};
+use waxseal::{Algorithm, Jwk, SigningKey, VerifyingKey};
 use zeroize::Zeroizing;
 
 use crate::cli::{ConvertArgs, JwksArgs, KeyFileArg, KeyFormat, KeygenArgs};
-use crate::{Failure, Outcome, keyfile};
+use crate::{Failure, Outcome, keyfile, output};
 
 fn pretty(value: &impl serde::Serialize) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
@@ -45,20 +45,17 @@ pub fn keygen(args: &KeygenArgs) -> Outcome {
                     "an HMAC key is a shared secret: give it only to the services that verify, never publish it"
                 );
             } else {
-                println!(
-                    "{}",
-                    pretty(
-                        &key.public_jwk()
-                            .map_err(|e| Failure::usage(anyhow!("{e}")))?
-                    )
-                );
+                let public = key
+                    .public_jwk()
+                    .map_err(|e| Failure::usage(anyhow!("{e}")))?;
+                output::emit(&(pretty(&public) + "\n"))?;
             }
         }
         None => {
             eprintln!(
                 "note: no --out given, so the private key goes to standard output; keep it secret"
             );
-            print!("{}", *private);
+            output::emit(&private)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -96,6 +93,23 @@ fn public_of(jwk: &Jwk, file: &Path) -> Result<Jwk, Failure> {
     let mut public = jwk
         .to_public()
         .map_err(|e| Failure::usage(anyhow!("{e}")))?;
+    // Publish only what a verifier could use: a key every algorithm refuses (say 1024-bit RSA) is no key.
+    let algs = public
+        .algorithms()
+        .map_err(|e| Failure::usage(anyhow!("{}: {e}", file.display())))?;
+    let refusals: Vec<waxseal::Error> = algs
+        .iter()
+        .filter_map(|alg| VerifyingKey::from_jwk_with_alg(&public, *alg).err())
+        .collect();
+    if refusals.len() == algs.len() {
+        let why = refusals
+            .first()
+            .map_or_else(|| "no algorithm fits it".to_owned(), ToString::to_string);
+        return Err(Failure::usage(anyhow!(
+            "{} cannot be published: {why}",
+            file.display()
+        )));
+    }
     if public.kid.is_none() {
         public.kid = Some(
             public
@@ -119,7 +133,7 @@ pub fn jwks(args: &JwksArgs) -> Outcome {
             keys.push(public_of(&jwk, file)?);
         }
     }
-    println!("{}", pretty(&json!({ "keys": keys })));
+    output::emit(&(pretty(&json!({ "keys": keys })) + "\n"))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -128,7 +142,7 @@ pub fn thumbprint(args: &KeyFileArg) -> Outcome {
         let thumbprint = jwk
             .thumbprint()
             .map_err(|e| Failure::usage(anyhow!("{e}")))?;
-        println!("{thumbprint}");
+        output::emit(&format!("{thumbprint}\n"))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -142,7 +156,7 @@ pub fn convert(args: &ConvertArgs) -> Outcome {
                 .to_pem()
                 .map_err(|e| Failure::usage(anyhow!("{}: {e}", args.file.display())))?,
         });
-        print!("{}", *out);
+        output::emit(&out)?;
     }
     Ok(ExitCode::SUCCESS)
 }

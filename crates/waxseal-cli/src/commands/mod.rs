@@ -13,7 +13,7 @@ use crate::cli::{Cli, Command};
 use crate::style::Style;
 use crate::{Outcome, lint};
 
-pub fn run(command: Command, style: &Style) -> Outcome {
+pub fn run(command: Command, style: Style) -> Outcome {
     match command {
         Command::Decode(args) => decode::run(&args, style),
         Command::Verify(args) => verify::run(&args),

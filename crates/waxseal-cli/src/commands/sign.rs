@@ -9,7 +9,7 @@ use waxseal::jws::HeaderBuilder;
 use waxseal::jwt::Signer;
 
 use crate::cli::SignArgs;
-use crate::{Failure, Outcome, input, keyfile, time};
+use crate::{Failure, Outcome, input, keyfile, output, time};
 
 pub fn run(args: &SignArgs) -> Outcome {
     let alg = args
@@ -42,6 +42,14 @@ pub fn run(args: &SignArgs) -> Outcome {
         if let Some(when) = when {
             let secs = time::parse_when(when, now)
                 .map_err(|e| Failure::usage(anyhow!("--{name}: {e}")))?;
+            if name == "exp" && secs <= now {
+                // A bare number is a NumericDate: `--exp 15` means 1970, not 15 minutes. Say so.
+                eprintln!(
+                    "warning: --exp {when} is {} ({}), so the token is already expired; for a duration write 15m, 1h, 7d",
+                    time::utc(secs),
+                    time::relative(secs, now)
+                );
+            }
             set(name, secs.into());
         }
     }
@@ -72,7 +80,7 @@ pub fn run(args: &SignArgs) -> Outcome {
     let token = signer
         .sign(&claims)
         .map_err(|e| Failure::usage(anyhow!("{e}")))?;
-    println!("{token}");
+    output::emit(&format!("{token}\n"))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,372 @@
+//! Cross-tool round trips through the binary: tokens from PyJWT and npm `jose` verify with `waxseal verify`, and
+//! tokens from `waxseal sign` verify there. The peers are `interop/python/jose_peer.py` and
+//! `interop/node/jose_peer.mjs` (one batch of JSON requests per process; see `crates/waxseal/tests/interop.rs`).
+//!
+//! The peers' packages come from `bash .ci/deps`. Without them a peer is skipped loudly, unless `CI=true` or
+//! `WAXSEAL_REQUIRE_SERVICES=1`, where the test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{keygen, parts, path_str, repo_root, run, run_args, waxseal};
+use serde_json::{Value, json};
+use waxseal::Algorithm;
+
+const ISSUER: &str = "https://issuer.cli-interop.waxseal.test";
+const AUDIENCE: &str = "cli-interop-api";
+/// The algorithms every peer must cover in both directions.
+const REQUIRED: [&str; 5] = ["HS256", "RS256", "PS256", "ES256", "EdDSA"];
+
+struct Peer {
+    name: &'static str,
+    program: &'static str,
+    script: &'static str,
+    library: Option<&'static str>,
+    /// (package name in the peer's `info` versions, pinned version)
+    pinned: (&'static str, String),
+}
+
+fn pinned_python(package: &str) -> String {
+    let text =
+        std::fs::read_to_string(repo_root().join("interop/python/requirements.txt")).unwrap();
+    text.lines()
+        .filter_map(|l| l.split('#').next()?.trim().split_once("=="))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case(package))
+        .map_or_else(
+            || panic!("requirements.txt pins no {package}"),
+            |(_, v)| v.trim().to_owned(),
+        )
+}
+
+fn pinned_jose() -> String {
+    let lock: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("interop/node/package-lock.json")).unwrap(),
+    )
+    .unwrap();
+    lock["packages"]["node_modules/jose"]["version"]
+        .as_str()
+        .expect("package-lock.json pins jose")
+        .to_owned()
+}
+
+impl Peer {
+    fn call(&self, requests: &[Value]) -> Result<Vec<Value>, String> {
+        let requests: Vec<Value> = requests
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                if let Some(library) = self.library {
+                    r["library"] = json!(library);
+                }
+                r
+            })
+            .collect();
+        let input = serde_json::to_vec(&json!({ "requests": requests })).unwrap();
+        let out = assert_cmd::Command::new(self.program)
+            .arg(repo_root().join(self.script))
+            .current_dir(repo_root())
+            .write_stdin(input)
+            .timeout(Duration::from_secs(120))
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", self.program))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{} exited with {}: {}",
+                self.name,
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            ));
+        }
+        let answer: Value = serde_json::from_slice(&out.stdout)
+            .map_err(|e| format!("{} answered with no JSON ({e})", self.name))?;
+        let responses = answer["responses"]
+            .as_array()
+            .cloned()
+            .ok_or_else(|| format!("{} answered without responses: {answer}", self.name))?;
+        if responses.len() != requests.len() {
+            return Err(format!(
+                "{} answered {} of {} requests",
+                self.name,
+                responses.len(),
+                requests.len()
+            ));
+        }
+        Ok(responses)
+    }
+
+    /// The algorithms the peer supports, or why it cannot be used.
+    fn probe(&self) -> Result<Vec<String>, String> {
+        let info = self.call(&[json!({"op": "info"})])?.remove(0);
+        if let Some(error) = info.get("error") {
+            return Err(format!("{error}"));
+        }
+        let (package, pinned) = &self.pinned;
+        let found = info["versions"][package].as_str().unwrap_or("(none)");
+        if found != pinned {
+            return Err(format!(
+                "{package} {found} is installed, but {pinned} is pinned"
+            ));
+        }
+        eprintln!("peer {}: {}", self.name, info["versions"]);
+        Ok(info["algorithms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect())
+    }
+}
+
+fn peers() -> [Peer; 2] {
+    [
+        Peer {
+            name: "pyjwt",
+            program: "python3",
+            script: "interop/python/jose_peer.py",
+            library: Some("pyjwt"),
+            pinned: ("PyJWT", pinned_python("PyJWT")),
+        },
+        Peer {
+            name: "node-jose",
+            program: "node",
+            script: "interop/node/jose_peer.mjs",
+            library: None,
+            pinned: ("jose", pinned_jose()),
+        },
+    ]
+}
+
+/// One waxseal key: the private key file, and the JWKs the peer gets.
+#[derive(Clone)]
+struct Key {
+    alg: Algorithm,
+    private_file: PathBuf,
+    public_file: PathBuf,
+    private_jwk: Value,
+    public_jwk: Value,
+}
+
+fn key(dir: &Path, alg: Algorithm) -> Key {
+    let (private_file, public) = keygen(dir, alg.name(), &format!("{}.jwk", alg.name()), &[]);
+    let private_jwk: Value =
+        serde_json::from_str(&std::fs::read_to_string(&private_file).unwrap()).unwrap();
+    // An HMAC secret is its own verification key.
+    let (public_file, public_jwk) = match public {
+        Some(public) => (
+            common::write_json(dir, &format!("{}.public.jwk", alg.name()), &public),
+            public,
+        ),
+        None => (private_file.clone(), private_jwk.clone()),
+    };
+    Key {
+        alg,
+        private_file,
+        public_file,
+        private_jwk,
+        public_jwk,
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn custom_claims() -> Value {
+    json!({"ctx": {"roles": ["admin", "auditor"], "tenant": {"id": 42, "name": "Zoë ✓"}, "ratio": 0.25}})
+}
+
+/// `waxseal sign` → the peer verifies, getting the same claims back; a flipped signature byte is refused.
+fn waxseal_to_peer(peer: &Peer, keys: &[Key]) -> Vec<String> {
+    let mut requests = Vec::new();
+    let mut expected = Vec::new();
+    for k in keys {
+        let token = common::sign(&[
+            "--key",
+            path_str(&k.private_file),
+            "--iss",
+            ISSUER,
+            "--aud",
+            AUDIENCE,
+            "--sub",
+            "user-42",
+            "--exp",
+            "10m",
+            "--jti",
+            "auto",
+            "--claims",
+            &custom_claims().to_string(),
+        ]);
+        let tampered = flip_signature_byte(&token);
+        for token in [&token, &tampered] {
+            requests.push(json!({
+                "op": "verify", "alg": k.alg.name(), "jwk": k.public_jwk, "token": token,
+                "issuer": ISSUER, "audience": AUDIENCE,
+            }));
+        }
+        expected.push((k.alg, parts(&token).1));
+    }
+    let responses = match peer.call(&requests) {
+        Ok(r) => r,
+        Err(e) => return vec![format!("waxseal -> {}: {e}", peer.name)],
+    };
+    let mut problems = Vec::new();
+    for ((alg, claims), answers) in expected.into_iter().zip(responses.chunks(2)) {
+        match answers[0].get("claims") {
+            Some(got) if *got == claims => {}
+            Some(got) => problems.push(format!(
+                "{alg} waxseal -> {}: claims differ: {claims} vs {got}",
+                peer.name
+            )),
+            None => problems.push(format!(
+                "{alg} waxseal -> {}: refused: {}",
+                peer.name, answers[0]["error"]
+            )),
+        }
+        if answers[1].get("error").is_none() {
+            problems.push(format!(
+                "{alg} waxseal -> {}: accepted a tampered token",
+                peer.name
+            ));
+        }
+    }
+    problems
+}
+
+/// The peer signs → `waxseal verify` accepts it and prints the same claims; a flipped signature byte is exit 1.
+fn peer_to_waxseal(peer: &Peer, keys: &[Key]) -> Vec<String> {
+    let now = now();
+    let mut requests = Vec::new();
+    let mut expected = Vec::new();
+    for k in keys {
+        let mut claims = custom_claims();
+        claims["iss"] = json!(ISSUER);
+        claims["aud"] = json!(AUDIENCE);
+        claims["sub"] = json!(format!("signed-by-{}", peer.name));
+        claims["iat"] = json!(now);
+        claims["exp"] = json!(now + 600);
+        requests.push(json!({
+            "op": "sign", "alg": k.alg.name(), "jwk": k.private_jwk, "claims": claims, "kid": k.private_jwk["kid"],
+        }));
+        expected.push((k, claims));
+    }
+    let responses = match peer.call(&requests) {
+        Ok(r) => r,
+        Err(e) => return vec![format!("{} -> waxseal: {e}", peer.name)],
+    };
+    let mut problems = Vec::new();
+    for ((k, claims), answer) in expected.into_iter().zip(&responses) {
+        let alg = k.alg;
+        let Some(token) = answer["token"].as_str() else {
+            problems.push(format!(
+                "{alg} {} could not sign: {}",
+                peer.name, answer["error"]
+            ));
+            continue;
+        };
+        let key = path_str(&k.public_file);
+        let (code, out, err) = run_args(&[
+            "verify", "--key", key, "--iss", ISSUER, "--aud", AUDIENCE, token,
+        ]);
+        if code == 0 {
+            let got: Value = serde_json::from_str(&out).unwrap();
+            if got != claims {
+                problems.push(format!(
+                    "{alg} {} -> waxseal: claims differ: {claims} vs {got}",
+                    peer.name
+                ));
+            }
+        } else {
+            problems.push(format!(
+                "{alg} {} -> waxseal: exit {code}: {err}",
+                peer.name
+            ));
+        }
+        // Also through standard input, narrowed to the algorithm.
+        let (code, _, err) = run(waxseal()
+            .args(["verify", "--key", key, "--alg", alg.name(), "-"])
+            .write_stdin(format!("{token}\n")));
+        if code != 0 {
+            problems.push(format!(
+                "{alg} {} -> waxseal (stdin): exit {code}: {err}",
+                peer.name
+            ));
+        }
+        let (code, _, err) = run_args(&["verify", "--key", key, &flip_signature_byte(token)]);
+        if code != 1 || !err.contains("ERR_SIGNATURE_INVALID") {
+            problems.push(format!(
+                "{alg} {} -> waxseal: tampered token gave exit {code}: {err}",
+                peer.name
+            ));
+        }
+    }
+    problems
+}
+
+fn flip_signature_byte(token: &str) -> String {
+    let (input, signature) = token.rsplit_once('.').unwrap();
+    let mut bytes = waxseal::b64::decode(signature, "signature").unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    format!("{input}.{}", waxseal::b64::encode(bytes))
+}
+
+#[test]
+fn cli_interop_with_pyjwt_and_node_jose() {
+    let started = std::time::Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let mut keys: Vec<Option<Key>> = Algorithm::ALL.iter().map(|_| None).collect();
+    let mut problems = Vec::new();
+    let mut ran = 0;
+    for peer in peers() {
+        let supported = match peer.probe() {
+            Ok(algs) => algs,
+            Err(why) => {
+                common::require_or_skip(
+                    &format!("CLI interop with {}", peer.name),
+                    &format!("the peer is not installed or not at its pinned version: {why}"),
+                );
+                continue;
+            }
+        };
+        for required in REQUIRED {
+            assert!(
+                supported.iter().any(|a| a == required),
+                "{} lacks {required}",
+                peer.name
+            );
+        }
+        // Every algorithm the peer supports, each with one waxseal key shared by the peers.
+        let mut peer_keys = Vec::new();
+        for (slot, alg) in keys.iter_mut().zip(Algorithm::ALL) {
+            if supported.iter().any(|a| a == alg.name()) {
+                peer_keys.push(slot.get_or_insert_with(|| key(dir.path(), alg)).clone());
+            }
+        }
+        problems.extend(waxseal_to_peer(&peer, &peer_keys));
+        problems.extend(peer_to_waxseal(&peer, &peer_keys));
+        eprintln!(
+            "{}: {} algorithms checked in both directions",
+            peer.name,
+            peer_keys.len()
+        );
+        ran += 1;
+    }
+    eprintln!("CLI interop took {:.1?}", started.elapsed());
+    assert!(
+        problems.is_empty(),
+        "interop failures:\n  {}",
+        problems.join("\n  ")
+    );
+    if ran == 0 {
+        eprintln!("CLI interop: no peer ran");
+    }
+}
