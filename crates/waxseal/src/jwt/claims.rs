@@ -131,6 +131,8 @@ pub(crate) struct ClaimsSink<'r> {
     pub(crate) registered: RegisteredClaims,
     required: &'r [String],
     present: Vec<bool>,
+    /// False when only the types matter (signing): string claims are then checked, not copied.
+    keep: bool,
     error: Option<Error>,
 }
 
@@ -140,7 +142,16 @@ impl<'r> ClaimsSink<'r> {
             registered: RegisteredClaims::default(),
             required,
             present: vec![false; required.len()],
+            keep: true,
             error: None,
+        }
+    }
+
+    /// A sink that only checks the registered claims' types, keeping nothing.
+    pub(crate) fn checking() -> Self {
+        ClaimsSink {
+            keep: false,
+            ..ClaimsSink::new(&[])
         }
     }
 
@@ -201,7 +212,9 @@ impl<'de> json::MemberSink<'de> for ClaimsSink<'_> {
         let Ok(text) = access.next_value_seed(json::Str) else {
             return Err(self.fail(name, "a string"));
         };
-        *slot = Some(text.into_owned());
+        if self.keep {
+            *slot = Some(text.into_owned());
+        }
         Ok(true)
     }
 

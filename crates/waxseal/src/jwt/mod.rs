@@ -465,15 +465,15 @@ impl Signer {
             &payload,
             Limits::default().max_json_depth,
             "claims",
-            &mut ClaimsSink::new(&[]),
+            &mut ClaimsSink::checking(),
         )?;
-        let mut token =
-            String::with_capacity(self.encoded_header.len() + payload.len() * 4 / 3 + 200);
-        token.push_str(&self.encoded_header);
-        b64::encode_into(&payload, &mut token);
-        let signature = self.key.sign(token.as_bytes())?;
-        token.push('.');
-        b64::encode_into(signature, &mut token);
-        Ok(token)
+        let mut token = Vec::with_capacity(self.encoded_header.len() + payload.len() * 4 / 3 + 700);
+        token.extend_from_slice(self.encoded_header.as_bytes());
+        b64::encode_to_vec(&payload, &mut token);
+        let signature = self.key.sign(&token)?;
+        token.push(b'.');
+        b64::encode_to_vec(signature, &mut token);
+        // Every byte is base64url or '.', so this cannot fail; the check is one pass over ASCII.
+        String::from_utf8(token).map_err(|_| Error::new(ErrorKind::Crypto, "token encoding failed"))
     }
 }
