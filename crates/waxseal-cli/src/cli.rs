@@ -1,5 +1,6 @@
 //! The command line: every command, flag and help text. Parsing only; the work is in the command modules.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -81,6 +82,20 @@ pub enum Command {
   waxseal lint --wordlist rockyou.txt TOKEN
   waxseal lint --key public.pem --json TOKEN")]
     Lint(LintArgs),
+
+    /// Run the auth server: login, protected API, refresh with rotation, logout, JWKS; SQLite in the data directory.
+    #[command(after_help = "Examples:
+  waxseal serve                                   first start creates ./waxseal-data and a signing key
+  waxseal serve --data-dir /var/lib/waxseal --listen 127.0.0.1:9000
+  WAXSEAL_MASTER_KEY=$(cat /run/secrets/waxseal-master) waxseal serve
+
+The master key (64 hex digits) encrypts the signing keys at rest; without WAXSEAL_MASTER_KEY one is generated
+into DATA_DIR/master.key (mode 0600).")]
+    Serve(ServeArgs),
+
+    /// Manage the auth server's users, in the same data directory as `waxseal serve`.
+    #[command(subcommand)]
+    User(UserCommand),
 
     /// Print a shell completion script.
     #[command(after_help = "Examples:
@@ -256,4 +271,53 @@ pub struct LintArgs {
     pub json: bool,
     #[command(flatten)]
     pub token: TokenArg,
+}
+
+#[derive(Debug, Args)]
+pub struct DataDirArg {
+    /// The server's data directory: database and (without WAXSEAL_MASTER_KEY) the master-key file.
+    #[arg(
+        long,
+        env = "WAXSEAL_DATA_DIR",
+        default_value = "./waxseal-data",
+        value_name = "DIR"
+    )]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// The address to listen on. The issuer (`iss`) is http://ADDR.
+    #[arg(
+        long,
+        env = "WAXSEAL_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user who can log in with a password.
+    #[command(after_help = "Examples:
+  printf '%s' \"$PASSWORD\" | waxseal user add alice --password-stdin
+  waxseal user add bob --password-stdin --scope read:orders --scope write:orders < password.txt")]
+    Add(UserAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// The login name.
+    pub name: String,
+    /// Read the password from standard input (its first line). Passwords are never taken as arguments.
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+    /// A scope the user's access tokens carry; repeat for several.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    #[command(flatten)]
+    pub data: DataDirArg,
 }

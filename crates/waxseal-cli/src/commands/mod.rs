@@ -2,14 +2,16 @@
 
 mod decode;
 mod keys;
+mod serve;
 mod sign;
+mod user;
 mod verify;
 
 use std::process::ExitCode;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, UserCommand};
 use crate::style::Style;
 use crate::{Outcome, lint};
 
@@ -23,6 +25,8 @@ pub fn run(command: Command, style: Style) -> Outcome {
         Command::Thumbprint(args) => keys::thumbprint(&args),
         Command::Convert(args) => keys::convert(&args),
         Command::Lint(args) => lint::run(&args, style),
+        Command::Serve(args) => serve::run(&args, style),
+        Command::User(UserCommand::Add(args)) => user::add(&args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -1,0 +1,123 @@
+//! `waxseal serve`: the auth server of `waxseal-server`, on a tokio runtime this command builds.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use waxseal_server::{Config, MasterKey, Server};
+
+use crate::cli::ServeArgs;
+use crate::style::Style;
+use crate::{Failure, Outcome};
+
+/// The environment variable holding the master key; never a flag, so it stays out of `ps` and shell history.
+const MASTER_KEY_ENV: &str = "WAXSEAL_MASTER_KEY";
+
+/// The server configuration for `data_dir`, with the master key from the environment when it is set.
+pub(super) fn config(data_dir: &Path) -> Result<Config, Failure> {
+    let master_key = match std::env::var(MASTER_KEY_ENV) {
+        Ok(text) if !text.is_empty() => Some(
+            MasterKey::parse(&text)
+                .with_context(|| format!("{MASTER_KEY_ENV} is not usable"))
+                .map_err(Failure::usage)?,
+        ),
+        _ => None,
+    };
+    Ok(Config {
+        data_dir: data_dir.to_path_buf(),
+        master_key,
+        ..Config::default()
+    })
+}
+
+/// Logs go to stderr; `RUST_LOG` overrides the default of `info`.
+pub(super) fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second initialisation (never in the binary) is harmless.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        // Colors only on a terminal: a log file or journal gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .map_err(Failure::usage)
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+pub fn run(args: &ServeArgs, style: Style) -> Outcome {
+    init_logging();
+    let mut config = config(&args.data.data_dir)?;
+    config.listen = args.listen;
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))
+            .map_err(Failure::usage)?;
+        let addr = listener
+            .local_addr()
+            .context("no local address")
+            .map_err(Failure::usage)?;
+        config.listen = addr;
+        config.issuer = format!("http://{addr}");
+        if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "listening beyond loopback without TLS: put a TLS-terminating proxy in front");
+        }
+        let data_dir = config.data_dir.clone();
+        let server = Server::open(config)
+            .await
+            .context("the server could not start")
+            .map_err(Failure::usage)?;
+        let url = format!("http://{addr}");
+        let dir = data_dir.display();
+        println!("{} listening on {}", style.bold("waxseal serve"), style.cyan(&url));
+        println!("  data directory  {dir}");
+        println!("  signing key     ES256, kid {}", server.service().signing_kid());
+        println!("  login           POST {url}/login        {{\"username\",\"password\"}}");
+        println!("  protected API   GET  {url}/api/me       Authorization: Bearer <access_token>");
+        println!("  refresh         POST {url}/refresh      {{\"refresh_token\"}}");
+        println!("  logout          POST {url}/logout");
+        println!("  public keys     GET  {url}/.well-known/jwks.json");
+        println!();
+        println!("Add a user (from another terminal):");
+        println!(
+            "  printf '%s' 'a long passphrase' | waxseal user add alice --password-stdin --data-dir {dir}"
+        );
+        println!("Press Ctrl-C to stop.");
+        server
+            .serve(listener, shutdown_signal())
+            .await
+            .context("the server failed")
+            .map_err(Failure::usage)?;
+        Ok(ExitCode::SUCCESS)
+    })
+}

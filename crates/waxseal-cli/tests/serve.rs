@@ -1,0 +1,192 @@
+//! `waxseal serve` and `waxseal user add` as a user runs them: the real binary, a real data directory, raw HTTP
+//! on loopback, SIGTERM to stop.
+#![cfg(unix)]
+// Helpers outside #[test] functions unwrap too; a serve child that never listened has already exited (its stdout
+// closed), so it cannot linger when the assertion fires.
+#![allow(clippy::unwrap_used, clippy::zombie_processes)]
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const PASSWORD: &str = "a long passphrase for the cli test";
+
+fn waxseal() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_waxseal"));
+    cmd.env_remove("WAXSEAL_MASTER_KEY")
+        .env_remove("WAXSEAL_DATA_DIR")
+        .env_remove("WAXSEAL_LISTEN")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+fn user_add(dir: &Path, name: &str, stdin: &str) -> (i32, String, String) {
+    let mut child = waxseal()
+        .args([
+            "user",
+            "add",
+            name,
+            "--password-stdin",
+            "--scope",
+            "read:orders",
+            "--data-dir",
+        ])
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Starts `waxseal serve` on a free port; returns the child and the base URL's host:port.
+fn serve(dir: &Path) -> (Child, String) {
+    let mut child = waxseal()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "serve exited before listening"
+        );
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let addr = rest.trim().trim_end_matches("\u{1b}[0m").to_owned();
+            // Keep draining stdout so the server never blocks on a full pipe.
+            std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+            return (child, addr);
+        }
+    }
+}
+
+/// One HTTP/1.1 request; returns (status, body).
+fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
+
+fn terminate(child: Child) -> (bool, String) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn user_add_then_serve_then_login_then_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (code, out, err) = user_add(&data, "alice", &format!("{PASSWORD}\n"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("added user \"alice\""), "{out}");
+    assert!(
+        err.contains("master key"),
+        "first start warns about the generated key file: {err}"
+    );
+    assert!(data.join("master.key").exists());
+
+    let (code, _, err) = user_add(&data, "alice", &format!("{PASSWORD}\n"));
+    assert_eq!(code, 2);
+    assert!(err.contains("already exists"), "{err}");
+    let (code, _, err) = user_add(&data, "bob", "");
+    assert_eq!(code, 2);
+    assert!(err.contains("no password"), "{err}");
+
+    let (child, addr) = serve(&data);
+    assert_eq!(http(&addr, "GET", "/healthz", None).0, 200);
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/login",
+        Some(&format!(
+            r#"{{"username":"alice","password":"{PASSWORD}"}}"#
+        )),
+    );
+    assert_eq!(status, 200, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let access = body["access_token"].as_str().unwrap();
+    let claims = waxseal::jwt::decode_unverified(access)
+        .unwrap()
+        .claims
+        .unwrap();
+    assert_eq!(
+        claims["iss"],
+        format!("http://{addr}"),
+        "the issuer follows the listen address"
+    );
+    assert_eq!(claims["scope"], "read:orders");
+
+    let (clean, err) = terminate(child);
+    assert!(clean, "graceful shutdown exits 0: {err}");
+    assert!(err.contains("shutting down"), "{err}");
+    assert!(
+        !err.contains(PASSWORD) && !err.contains(access),
+        "secrets in the log: {err}"
+    );
+}
+
+#[test]
+fn a_malformed_master_key_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = waxseal()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("WAXSEAL_MASTER_KEY", "not-a-key")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("WAXSEAL_MASTER_KEY is not usable"), "{err}");
+    assert!(
+        !err.contains("not-a-key"),
+        "the key's value is not echoed: {err}"
+    );
+}
+
+#[test]
+fn serve_and_user_help_have_examples() {
+    for sub in [&["serve"][..], &["user", "add"]] {
+        let out = waxseal().args(sub).arg("--help").output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Examples:"), "{sub:?}: {text}");
+        assert!(text.contains("WAXSEAL_DATA_DIR"), "{sub:?}: {text}");
+    }
+}

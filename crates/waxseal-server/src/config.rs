@@ -1,0 +1,154 @@
+//! Server configuration with safe defaults: loopback only, 15-minute access tokens, sessions that end.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::keyring::MasterKey;
+
+/// The longest access-token lifetime the server accepts. Access tokens cannot be recalled from every cache that
+/// holds them, so their lifetime bounds how long a leaked one is useful.
+pub const MAX_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(60 * 60);
+
+/// Everything the server needs to start. [`Config::default`] is a working, loopback-only setup.
+///
+/// ```
+/// use std::time::Duration;
+/// let config = waxseal_server::Config {
+///     access_token_ttl: Duration::from_secs(5 * 60),
+///     ..waxseal_server::Config::default()
+/// };
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the database and (without a configured master key) `master.key` live; created with mode 0700.
+    pub data_dir: PathBuf,
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// The `iss` of issued tokens.
+    pub issuer: String,
+    /// The `aud` of issued access tokens, and the only audience `verify_access` accepts.
+    pub audience: String,
+    /// The `client_id` of tokens issued by `POST /login` (RFC 9068 requires one).
+    pub client_id: String,
+    /// Access-token lifetime; at most [`MAX_ACCESS_TOKEN_TTL`].
+    pub access_token_ttl: Duration,
+    /// A refresh token not used for this long expires.
+    pub refresh_idle_ttl: Duration,
+    /// A session (token family) ends this long after login, however active.
+    pub refresh_absolute_ttl: Duration,
+    /// How long clients may cache `/.well-known/jwks.json`.
+    pub jwks_max_age: Duration,
+    /// The key that encrypts signing keys at rest. `None`: read `master.key` from the data directory, generating it
+    /// on first start.
+    pub master_key: Option<MasterKey>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./waxseal-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            issuer: "http://127.0.0.1:8080".into(),
+            audience: "waxseal-api".into(),
+            client_id: "waxseal-login".into(),
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_idle_ttl: Duration::from_secs(7 * 24 * 60 * 60),
+            refresh_absolute_ttl: Duration::from_secs(30 * 24 * 60 * 60),
+            jwks_max_age: Duration::from_secs(5 * 60),
+            master_key: None,
+        }
+    }
+}
+
+impl Config {
+    /// Checks the values against each other and the server's limits; the error names the setting to fix.
+    pub fn validate(&self) -> Result<()> {
+        if self.access_token_ttl > MAX_ACCESS_TOKEN_TTL {
+            return Err(Error::config(format!(
+                "access-token lifetime {} s is longer than the maximum of {} s (1 hour); \
+                 shorten it and rely on refresh tokens",
+                self.access_token_ttl.as_secs(),
+                MAX_ACCESS_TOKEN_TTL.as_secs()
+            )));
+        }
+        if self.access_token_ttl.as_secs() == 0 {
+            return Err(Error::config(
+                "access-token lifetime must be at least one second",
+            ));
+        }
+        if self.refresh_idle_ttl.as_secs() == 0 || self.refresh_absolute_ttl.as_secs() == 0 {
+            return Err(Error::config(
+                "refresh-token idle and absolute lifetimes must be at least one second",
+            ));
+        }
+        if self.refresh_idle_ttl > self.refresh_absolute_ttl {
+            return Err(Error::config(format!(
+                "refresh-token idle lifetime ({} s) is longer than the absolute session lifetime ({} s)",
+                self.refresh_idle_ttl.as_secs(),
+                self.refresh_absolute_ttl.as_secs()
+            )));
+        }
+        if self.issuer.is_empty() || self.audience.is_empty() || self.client_id.is_empty() {
+            return Err(Error::config(
+                "issuer, audience and client id must not be empty",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn access_token_ttl_longer_than_an_hour_is_refused() {
+        let config = Config {
+            access_token_ttl: Duration::from_secs(60 * 60 + 1),
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
+        assert!(err.message().contains("maximum of 3600 s"), "{err}");
+        let hour = Config {
+            access_token_ttl: MAX_ACCESS_TOKEN_TTL,
+            ..Config::default()
+        };
+        assert!(hour.validate().is_ok());
+    }
+
+    #[test]
+    fn debug_never_shows_the_master_key() {
+        let config = Config {
+            master_key: crate::MasterKey::parse(&"5a".repeat(32)).ok(),
+            ..Config::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(shown.contains("MasterKey(<redacted>)"), "{shown}");
+        assert!(
+            !shown.contains("5a5a") && !shown.contains("90, 90"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn idle_longer_than_absolute_is_refused() {
+        let config = Config {
+            refresh_idle_ttl: Duration::from_secs(100),
+            refresh_absolute_ttl: Duration::from_secs(10),
+            ..Config::default()
+        };
+        assert_eq!(
+            config.validate().unwrap_err().kind(),
+            crate::ErrorKind::Config
+        );
+    }
+}

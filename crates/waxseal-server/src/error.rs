@@ -1,0 +1,97 @@
+//! One error type for the server library, with a [`ErrorKind`] the HTTP layer turns into a status code.
+
+use std::fmt;
+
+use crate::store::StoreError;
+
+/// What kind of failure an [`Error`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Login failed: unknown user, wrong password or disabled account — deliberately not told apart.
+    InvalidCredentials,
+    /// An access token is missing, malformed, expired or revoked.
+    InvalidToken,
+    /// A refresh token is unknown, expired, revoked or was already used.
+    InvalidGrant,
+    /// The request is well-formed but its content is not acceptable (e.g. an empty username).
+    InvalidRequest,
+    /// The thing to create already exists (e.g. the username is taken).
+    Conflict,
+    /// The configuration is not usable; the message says which setting and why.
+    Config,
+    /// The database failed.
+    Storage,
+    /// The network or the file system failed.
+    Io,
+    /// A cryptographic operation failed for a reason that is not the input's fault.
+    Crypto,
+}
+
+/// The error of the server library: a kind to match on and a message safe to show (it never holds a secret).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Config, message)
+    }
+
+    pub(crate) fn storage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Storage, message)
+    }
+
+    pub(crate) fn io(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Io, message)
+    }
+
+    pub(crate) fn crypto(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Crypto, message)
+    }
+
+    /// What went wrong, to match on.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The human-readable description.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Error({:?}: {})", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => Error::new(ErrorKind::Conflict, "already exists"),
+            StoreError::Backend(msg) => Error::storage(msg),
+        }
+    }
+}
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,141 @@
+//! # waxseal-server — the auth server as a library
+//!
+//! The flow every JWT tutorial draws, built the way an identity provider must: `POST /login` checks an argon2id
+//! password hash and issues an RFC 9068 access token with an opaque refresh token; `POST /refresh` rotates the
+//! refresh token and treats a second presentation as theft, revoking the whole session; `POST /logout` revokes the
+//! session and denies the access token at once; `GET /.well-known/jwks.json` publishes the public keys.
+//!
+//! Layers point one way: [`routes`] (HTTP only) → [`service`] (the flows, no HTTP types) → [`store`] (traits) ←
+//! [`store::sqlite`] (the embedded default). The `waxseal serve` command is a thin shell over [`Server`].
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), waxseal_server::Error> {
+//! let server = waxseal_server::Server::open(waxseal_server::Config::default()).await?;
+//! let listener = tokio::net::TcpListener::bind(server.config().listen).await
+//!     .map_err(|e| waxseal_server::Error::from_io("bind", &e))?;
+//! server.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+
+mod config;
+mod error;
+mod keyring;
+pub mod routes;
+pub mod service;
+pub mod store;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+pub use config::{Config, MAX_ACCESS_TOKEN_TTL};
+pub use error::{Error, ErrorKind, Result};
+pub use keyring::MasterKey;
+pub use service::{AccessClaims, AuthService, TokenPair};
+pub use waxseal::jwt::{Clock, NumericDate, SystemClock};
+
+use store::sqlite::SqliteStore;
+
+/// The name of the database file in the data directory.
+pub const DATABASE_FILE: &str = "waxseal.db";
+/// The name of the generated master-key file in the data directory.
+pub const MASTER_KEY_FILE: &str = "master.key";
+
+impl Error {
+    /// An I/O error, with what was being done.
+    pub fn from_io(doing: &str, e: &std::io::Error) -> Error {
+        Error::io(format!("{doing}: {e}"))
+    }
+}
+
+/// An opened server: the data directory prepared, the database migrated, the signing key loaded.
+#[derive(Debug)]
+pub struct Server {
+    service: Arc<AuthService>,
+}
+
+fn create_data_dir(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(|e| {
+        Error::from_io(
+            &format!("cannot create the data directory {}", dir.display()),
+            &e,
+        )
+    })
+}
+
+impl Server {
+    /// Opens the server described by `config` with the system clock. On first start this creates the data
+    /// directory (mode 0700), the database, the master-key file (unless a master key is configured) and an ES256
+    /// signing key.
+    pub async fn open(config: Config) -> Result<Server> {
+        Self::open_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`Server::open`] with an injected clock (tests move time instead of sleeping).
+    pub async fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Server> {
+        config.validate()?;
+        create_data_dir(&config.data_dir)?;
+        let master_key = match &config.master_key {
+            Some(key) => key.clone(),
+            None => {
+                let path = config.data_dir.join(MASTER_KEY_FILE);
+                let (key, created) = MasterKey::load_or_create(&path)?;
+                if created {
+                    tracing::warn!(
+                        path = %path.display(),
+                        "no master key configured: generated one in a file next to the database; set \
+                         WAXSEAL_MASTER_KEY (64 hex digits) from a secret store in production"
+                    );
+                }
+                key
+            }
+        };
+        let store = SqliteStore::open(&config.data_dir.join(DATABASE_FILE)).await?;
+        let service = AuthService::new(Arc::new(store), config, clock, &master_key).await?;
+        Ok(Server {
+            service: Arc::new(service),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        self.service.config()
+    }
+
+    /// The flows, for admin commands and tests.
+    pub fn service(&self) -> &Arc<AuthService> {
+        &self.service
+    }
+
+    /// The HTTP routes.
+    pub fn router(&self) -> axum::Router {
+        routes::router(self.service.clone())
+    }
+
+    /// Serves HTTP on `listener` until `shutdown` completes, then lets in-flight requests finish and closes the
+    /// database.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let served = axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await;
+        self.service.close().await;
+        served.map_err(|e| Error::from_io("serving HTTP failed", &e))
+    }
+
+    /// Closes the database without serving (admin commands).
+    pub async fn close(self) {
+        self.service.close().await;
+    }
+}

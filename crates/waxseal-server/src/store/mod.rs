@@ -1,0 +1,215 @@
+//! Storage behind traits, so the flows in [`crate::service`] do not know which database holds their state.
+//!
+//! Every method that must be atomic is one method here (e.g. [`SessionStore::rotate_refresh_token`]), so each
+//! backend can implement it as one transaction instead of the service composing reads and writes that could race.
+//! The embedded default is [`sqlite::SqliteStore`].
+
+pub mod sqlite;
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed future, so the store traits stay object-safe (`Arc<dyn Store>`).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a storage backend can fail with. Details are for logs; none of them carries a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A unique constraint refused the write (e.g. the username is taken).
+    #[error("already exists")]
+    Conflict,
+    /// The backend failed (I/O, corruption, a migration that does not apply).
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+}
+
+/// The result of every store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A user account.
+#[derive(Clone)]
+pub struct User {
+    /// Stable, random identifier; the access tokens' `sub`.
+    pub id: String,
+    /// Login name, unique.
+    pub username: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// A disabled user cannot log in or refresh.
+    pub disabled: bool,
+    /// Scopes granted to the user's tokens.
+    pub scopes: Vec<String>,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("password_hash", &"<redacted>")
+            .field("disabled", &self.disabled)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token family: one login session, identified by the `sid` its access tokens carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenFamily {
+    /// Session id.
+    pub sid: String,
+    /// The user the session belongs to.
+    pub user_id: String,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// The absolute limit: no refresh after this, however active the session.
+    pub expires_at: u64,
+    /// Set once the session is revoked (logout, reuse detected).
+    pub revoked_at: Option<u64>,
+}
+
+/// A refresh token as stored: its SHA-256 digest, never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    /// SHA-256 of the opaque token.
+    pub hash: [u8; 32],
+    /// Its family.
+    pub sid: String,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// The idle limit.
+    pub expires_at: u64,
+}
+
+/// What presenting a refresh token led to, decided inside one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was unused and valid: it is now consumed and the successor stored.
+    Rotated(TokenFamily),
+    /// The token had already been used: the family is now revoked (and its `sid` denied until `until`).
+    Reused(TokenFamily),
+    /// The token or its family has expired.
+    Expired,
+    /// The family was already revoked.
+    Revoked,
+    /// No such token.
+    Unknown,
+}
+
+/// A signing key as stored: the private key encrypted under the master key.
+#[derive(Clone)]
+pub struct StoredKey {
+    /// RFC 7638 thumbprint.
+    pub kid: String,
+    /// JWS algorithm name.
+    pub alg: String,
+    /// AES-256-GCM `nonce || ciphertext || tag`, with the kid as associated data.
+    pub encrypted_private_key: Vec<u8>,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// Set when the key stops signing; it stays published until its tokens expire.
+    pub retired_at: Option<u64>,
+}
+
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The persisted denylist, loaded into memory at start.
+#[derive(Debug, Clone, Default)]
+pub struct DenylistSnapshot {
+    /// Revoked access-token ids, with the time until which they must stay denied (their `exp`).
+    pub jtis: Vec<(String, u64)>,
+    /// Revoked sessions, with the time until which they must stay denied.
+    pub sids: Vec<(String, u64)>,
+    /// Per-user "not before": access tokens issued before this are refused.
+    pub not_before: Vec<(String, u64)>,
+}
+
+/// User accounts.
+pub trait UserStore: Send + Sync {
+    /// Creates a user; [`StoreError::Conflict`] when the username is taken.
+    fn create_user<'a>(&'a self, user: &'a User) -> BoxFuture<'a, StoreResult<()>>;
+    /// Looks a user up by login name.
+    fn user_by_name<'a>(&'a self, username: &'a str) -> BoxFuture<'a, StoreResult<Option<User>>>;
+    /// Looks a user up by id.
+    fn user_by_id<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<Option<User>>>;
+    /// Enables or disables a user; `false` when there is no such user.
+    fn set_user_disabled<'a>(
+        &'a self,
+        username: &'a str,
+        disabled: bool,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+}
+
+/// Sessions (token families) and their refresh tokens.
+pub trait SessionStore: Send + Sync {
+    /// Stores a new family with its first refresh token, atomically.
+    fn create_session<'a>(
+        &'a self,
+        family: &'a TokenFamily,
+        first: &'a RefreshTokenRecord,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+    /// In one transaction: consumes the token with digest `presented` if it is unused and unexpired at `now` and
+    /// stores `successor` in its family; if it was already used, revokes the family and denies its `sid` until
+    /// `deny_until`.
+    fn rotate_refresh_token<'a>(
+        &'a self,
+        presented: &'a [u8; 32],
+        successor: &'a RefreshTokenRecord,
+        now: u64,
+        deny_until: u64,
+    ) -> BoxFuture<'a, StoreResult<Rotation>>;
+    /// The family of the refresh token with this digest, if any.
+    fn family_of_token<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, StoreResult<Option<TokenFamily>>>;
+    /// Revokes one session and denies its `sid` until `deny_until`.
+    fn revoke_session<'a>(
+        &'a self,
+        sid: &'a str,
+        now: u64,
+        deny_until: u64,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+    /// Revokes every session of a user, denying each `sid` until `deny_until`, and sets the user's "not before"
+    /// to `now`. Returns the revoked sids.
+    fn revoke_all_sessions<'a>(
+        &'a self,
+        user_id: &'a str,
+        now: u64,
+        deny_until: u64,
+    ) -> BoxFuture<'a, StoreResult<Vec<String>>>;
+}
+
+/// Signing keys.
+pub trait KeyStore: Send + Sync {
+    /// Stores a new key.
+    fn insert_key<'a>(&'a self, key: &'a StoredKey) -> BoxFuture<'a, StoreResult<()>>;
+    /// Every key, oldest first.
+    fn keys(&self) -> BoxFuture<'_, StoreResult<Vec<StoredKey>>>;
+}
+
+/// The persisted side of the denylist.
+pub trait DenylistStore: Send + Sync {
+    /// Denies an access token id until `until`.
+    fn deny_jti<'a>(&'a self, jti: &'a str, until: u64) -> BoxFuture<'a, StoreResult<()>>;
+    /// Everything still in force at `now`.
+    fn load_denylist(&self, now: u64) -> BoxFuture<'_, StoreResult<DenylistSnapshot>>;
+}
+
+/// Everything the server stores.
+pub trait Store: UserStore + SessionStore + KeyStore + DenylistStore {
+    /// Closes connections; the store is unusable afterwards.
+    fn close(&self) -> BoxFuture<'_, ()>;
+}

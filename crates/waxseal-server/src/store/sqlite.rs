@@ -1,0 +1,451 @@
+//! The embedded backend: one SQLite file in the data directory, WAL mode, migrations compiled into the binary.
+//!
+//! Writers that read-then-write (refresh-token rotation) start with `BEGIN IMMEDIATE`, taking SQLite's single write
+//! lock up front; a deferred transaction would read a snapshot first and could fail to upgrade under contention.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{
+    BoxFuture, DenylistSnapshot, DenylistStore, KeyStore, RefreshTokenRecord, Rotation,
+    SessionStore, Store, StoreError, StoreResult, StoredKey, TokenFamily, User, UserStore,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The SQLite store. Cheap to clone (a connection pool).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        _ => backend(e),
+    }
+}
+
+/// Unix seconds as SQLite's INTEGER (i64), saturating.
+fn ts(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX)
+}
+
+fn secs(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn opt_secs(v: Option<i64>) -> Option<u64> {
+    v.map(secs)
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file at `path` and applies the embedded migrations.
+    pub async fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        MIGRATOR.run(&pool).await.map_err(backend)?;
+        Ok(SqliteStore { pool })
+    }
+
+    async fn immediate(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)
+    }
+}
+
+fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
+    let scopes: String = row.try_get("scopes").map_err(backend)?;
+    Ok(User {
+        id: row.try_get("id").map_err(backend)?,
+        username: row.try_get("username").map_err(backend)?,
+        password_hash: row.try_get("password_hash").map_err(backend)?,
+        disabled: row.try_get("disabled").map_err(backend)?,
+        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        created_at: secs(row.try_get("created_at").map_err(backend)?),
+    })
+}
+
+fn family_from_row(row: &SqliteRow) -> StoreResult<TokenFamily> {
+    Ok(TokenFamily {
+        sid: row.try_get("sid").map_err(backend)?,
+        user_id: row.try_get("user_id").map_err(backend)?,
+        created_at: secs(row.try_get("created_at").map_err(backend)?),
+        expires_at: secs(row.try_get("expires_at").map_err(backend)?),
+        revoked_at: opt_secs(row.try_get("revoked_at").map_err(backend)?),
+    })
+}
+
+impl UserStore for SqliteStore {
+    fn create_user<'a>(&'a self, user: &'a User) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO users (id, username, password_hash, disabled, scopes, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&user.id)
+            .bind(&user.username)
+            .bind(&user.password_hash)
+            .bind(user.disabled)
+            .bind(user.scopes.join(" "))
+            .bind(ts(user.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(())
+        })
+    }
+
+    fn user_by_name<'a>(&'a self, username: &'a str) -> BoxFuture<'a, StoreResult<Option<User>>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "SELECT id, username, password_hash, disabled, scopes, created_at \
+                 FROM users WHERE username = ?",
+            )
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+            row.as_ref().map(user_from_row).transpose()
+        })
+    }
+
+    fn user_by_id<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<Option<User>>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "SELECT id, username, password_hash, disabled, scopes, created_at \
+                 FROM users WHERE id = ?",
+            )
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+            row.as_ref().map(user_from_row).transpose()
+        })
+    }
+
+    fn set_user_disabled<'a>(
+        &'a self,
+        username: &'a str,
+        disabled: bool,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(async move {
+            let done = sqlx::query("UPDATE users SET disabled = ? WHERE username = ?")
+                .bind(disabled)
+                .bind(username)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+}
+
+async fn insert_refresh_token(
+    tx: &mut Transaction<'static, Sqlite>,
+    token: &RefreshTokenRecord,
+    sid: &str,
+    expires_at: u64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (hash, sid, created_at, expires_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(&token.hash[..])
+    .bind(sid)
+    .bind(ts(token.created_at))
+    .bind(ts(expires_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+async fn revoke_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    sid: &str,
+    now: u64,
+    deny_until: u64,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE token_families SET revoked_at = ? WHERE sid = ? AND revoked_at IS NULL")
+        .bind(ts(now))
+        .bind(sid)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    sqlx::query(
+        "INSERT INTO denied_sids (sid, expires_at) VALUES (?, ?) \
+         ON CONFLICT(sid) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
+    )
+    .bind(sid)
+    .bind(ts(deny_until))
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+impl SessionStore for SqliteStore {
+    fn create_session<'a>(
+        &'a self,
+        family: &'a TokenFamily,
+        first: &'a RefreshTokenRecord,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let mut tx = self.immediate().await?;
+            sqlx::query(
+                "INSERT INTO token_families (sid, user_id, created_at, expires_at, revoked_at) \
+                 VALUES (?, ?, ?, ?, NULL)",
+            )
+            .bind(&family.sid)
+            .bind(&family.user_id)
+            .bind(ts(family.created_at))
+            .bind(ts(family.expires_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let expires = first.expires_at.min(family.expires_at);
+            insert_refresh_token(&mut tx, first, &family.sid, expires).await?;
+            tx.commit().await.map_err(map_err)
+        })
+    }
+
+    fn rotate_refresh_token<'a>(
+        &'a self,
+        presented: &'a [u8; 32],
+        successor: &'a RefreshTokenRecord,
+        now: u64,
+        deny_until: u64,
+    ) -> BoxFuture<'a, StoreResult<Rotation>> {
+        Box::pin(async move {
+            let mut tx = self.immediate().await?;
+            // Rows affected decides who wins: of any number of concurrent presentations, one sees 1.
+            let consumed = sqlx::query(
+                "UPDATE refresh_tokens SET used_at = ? \
+                 WHERE hash = ? AND used_at IS NULL AND expires_at > ?",
+            )
+            .bind(ts(now))
+            .bind(&presented[..])
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected()
+                == 1;
+            let Some(row) = sqlx::query(
+                "SELECT t.used_at AS used_at, f.sid AS sid, f.user_id AS user_id, \
+                 f.created_at AS created_at, f.expires_at AS expires_at, f.revoked_at AS revoked_at \
+                 FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = ?",
+            )
+            .bind(&presented[..])
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?
+            else {
+                return Ok(Rotation::Unknown);
+            };
+            let family = family_from_row(&row)?;
+            if family.revoked_at.is_some() {
+                return Ok(Rotation::Revoked);
+            }
+            if consumed {
+                if family.expires_at <= now {
+                    return Ok(Rotation::Expired);
+                }
+                let expires = successor.expires_at.min(family.expires_at);
+                insert_refresh_token(&mut tx, successor, &family.sid, expires).await?;
+                tx.commit().await.map_err(map_err)?;
+                return Ok(Rotation::Rotated(family));
+            }
+            let used_at: Option<i64> = row.try_get("used_at").map_err(backend)?;
+            if used_at.is_some() {
+                revoke_in(&mut tx, &family.sid, now, deny_until).await?;
+                tx.commit().await.map_err(map_err)?;
+                return Ok(Rotation::Reused(TokenFamily {
+                    revoked_at: Some(now),
+                    ..family
+                }));
+            }
+            Ok(Rotation::Expired)
+        })
+    }
+
+    fn family_of_token<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, StoreResult<Option<TokenFamily>>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "SELECT f.sid AS sid, f.user_id AS user_id, f.created_at AS created_at, \
+                 f.expires_at AS expires_at, f.revoked_at AS revoked_at \
+                 FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = ?",
+            )
+            .bind(&hash[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+            row.as_ref().map(family_from_row).transpose()
+        })
+    }
+
+    fn revoke_session<'a>(
+        &'a self,
+        sid: &'a str,
+        now: u64,
+        deny_until: u64,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let mut tx = self.immediate().await?;
+            revoke_in(&mut tx, sid, now, deny_until).await?;
+            tx.commit().await.map_err(map_err)
+        })
+    }
+
+    fn revoke_all_sessions<'a>(
+        &'a self,
+        user_id: &'a str,
+        now: u64,
+        deny_until: u64,
+    ) -> BoxFuture<'a, StoreResult<Vec<String>>> {
+        Box::pin(async move {
+            let mut tx = self.immediate().await?;
+            let sids: Vec<String> = sqlx::query_scalar(
+                "SELECT sid FROM token_families WHERE user_id = ? AND revoked_at IS NULL",
+            )
+            .bind(user_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            for sid in &sids {
+                revoke_in(&mut tx, sid, now, deny_until).await?;
+            }
+            sqlx::query(
+                "INSERT INTO user_not_before (user_id, not_before) VALUES (?, ?) \
+                 ON CONFLICT(user_id) DO UPDATE SET not_before = max(not_before, excluded.not_before)",
+            )
+            .bind(user_id)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(sids)
+        })
+    }
+}
+
+impl KeyStore for SqliteStore {
+    fn insert_key<'a>(&'a self, key: &'a StoredKey) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO signing_keys (kid, alg, private_key, created_at, retired_at) \
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&key.kid)
+            .bind(&key.alg)
+            .bind(&key.encrypted_private_key)
+            .bind(ts(key.created_at))
+            .bind(key.retired_at.map(ts))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(())
+        })
+    }
+
+    fn keys(&self) -> BoxFuture<'_, StoreResult<Vec<StoredKey>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT kid, alg, private_key, created_at, retired_at FROM signing_keys \
+                 ORDER BY created_at, kid",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+            rows.iter()
+                .map(|row| {
+                    Ok(StoredKey {
+                        kid: row.try_get("kid").map_err(backend)?,
+                        alg: row.try_get("alg").map_err(backend)?,
+                        encrypted_private_key: row.try_get("private_key").map_err(backend)?,
+                        created_at: secs(row.try_get("created_at").map_err(backend)?),
+                        retired_at: opt_secs(row.try_get("retired_at").map_err(backend)?),
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+impl DenylistStore for SqliteStore {
+    fn deny_jti<'a>(&'a self, jti: &'a str, until: u64) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO denied_jtis (jti, expires_at) VALUES (?, ?) \
+                 ON CONFLICT(jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
+            )
+            .bind(jti)
+            .bind(ts(until))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(())
+        })
+    }
+
+    fn load_denylist(&self, now: u64) -> BoxFuture<'_, StoreResult<DenylistSnapshot>> {
+        Box::pin(async move {
+            let pairs = |rows: Vec<(String, i64)>| -> Vec<(String, u64)> {
+                rows.into_iter().map(|(k, v)| (k, secs(v))).collect()
+            };
+            let jtis =
+                sqlx::query_as("SELECT jti, expires_at FROM denied_jtis WHERE expires_at > ?")
+                    .bind(ts(now))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+            let sids =
+                sqlx::query_as("SELECT sid, expires_at FROM denied_sids WHERE expires_at > ?")
+                    .bind(ts(now))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+            let not_before = sqlx::query_as("SELECT user_id, not_before FROM user_not_before")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(DenylistSnapshot {
+                jtis: pairs(jtis),
+                sids: pairs(sids),
+                not_before: pairs(not_before),
+            })
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.pool.close())
+    }
+}

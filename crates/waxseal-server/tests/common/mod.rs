@@ -1,0 +1,195 @@
+//! Shared fixtures: a real server on a loopback port over a real SQLite file, a clock tests can move, a client.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use waxseal_server::{AuthService, Clock, Config, NumericDate, Server};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A clock that stands still until a test moves it.
+#[derive(Debug)]
+pub struct TestClock(AtomicU64);
+
+impl TestClock {
+    pub fn new() -> Arc<TestClock> {
+        Arc::new(TestClock(AtomicU64::new(NumericDate::now().secs())))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.0.fetch_add(by.as_secs(), Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> NumericDate {
+        NumericDate::from_secs(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// A running server and a client for it. `stop` shuts it down gracefully and closes the database.
+pub struct TestServer {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub service: Arc<AuthService>,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: JoinHandle<waxseal_server::Result<()>>,
+}
+
+pub fn config(dir: &Path) -> Config {
+    Config {
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    }
+}
+
+impl TestServer {
+    pub async fn start(dir: &Path, clock: Arc<TestClock>) -> TestServer {
+        Self::start_with(config(dir), clock).await
+    }
+
+    pub async fn start_with(config: Config, clock: Arc<TestClock>) -> TestServer {
+        let server = Server::open_with_clock(config, clock)
+            .await
+            .expect("server opens");
+        let service = server.service().clone();
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("bind loopback");
+        let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let (tx, rx) = oneshot::channel();
+        let handle = tokio::spawn(server.serve(listener, async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            url,
+            client: reqwest::Client::new(),
+            service,
+            shutdown: Some(tx),
+            handle,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        drop(self.service);
+        self.handle.await.expect("server task").expect("server ran");
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    pub async fn add_user(&self, name: &str, scopes: &[&str]) {
+        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        self.service
+            .add_user(name, PASSWORD, &scopes)
+            .await
+            .expect("user added");
+    }
+
+    /// POST a JSON body; returns status and parsed body (Null when empty or not JSON).
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.at(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent");
+        status_and_json(response).await
+    }
+
+    pub async fn login(&self, name: &str, password: &str) -> (u16, Value) {
+        self.post("/login", &json!({"username": name, "password": password}))
+            .await
+    }
+
+    /// Logs in and returns (access token, refresh token).
+    pub async fn login_ok(&self, name: &str) -> (String, String) {
+        let (status, body) = self.login(name, PASSWORD).await;
+        assert_eq!(status, 200, "{body}");
+        tokens(&body)
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> (u16, Value) {
+        self.post("/refresh", &json!({"refresh_token": refresh_token}))
+            .await
+    }
+
+    /// GET with a bearer token: status, WWW-Authenticate (if any), body.
+    pub async fn get_with(&self, path: &str, token: &str) -> (u16, Option<String>, Value) {
+        let response = self
+            .client
+            .get(self.at(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent");
+        let challenge = response
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().expect("ascii").to_owned());
+        let (status, body) = status_and_json(response).await;
+        (status, challenge, body)
+    }
+
+    pub async fn logout(&self, access_token: &str, body: Option<Value>, all: bool) -> u16 {
+        let mut request = self
+            .client
+            .post(self.at(if all { "/logout?all=true" } else { "/logout" }))
+            .bearer_auth(access_token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request
+            .send()
+            .await
+            .expect("request sent")
+            .status()
+            .as_u16()
+    }
+}
+
+pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+pub fn tokens(body: &Value) -> (String, String) {
+    (
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned(),
+        body["refresh_token"]
+            .as_str()
+            .expect("refresh_token")
+            .to_owned(),
+    )
+}
+
+/// Asserts an RFC 6750 invalid_token rejection.
+pub fn assert_invalid_token(status: u16, challenge: Option<&str>, containing: &str) {
+    assert_eq!(status, 401);
+    let challenge = challenge.expect("WWW-Authenticate present");
+    assert!(
+        challenge.starts_with("Bearer ") && challenge.contains("error=\"invalid_token\""),
+        "{challenge}"
+    );
+    assert!(challenge.contains("error_description=\""), "{challenge}");
+    assert!(
+        challenge.contains(containing),
+        "{challenge} should mention {containing}"
+    );
+}

@@ -1,0 +1,85 @@
+//! Secrets never reach the logs: run the flow with every event at TRACE captured, then scan the text.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use common::{PASSWORD, TestClock, TestServer, tokens};
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_appear_in_logs() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), TestClock::new()).await;
+    server.add_user("peggy", &[]).await;
+    let (status, _) = server.login("peggy", "a wrong password 1234").await;
+    assert_eq!(status, 401);
+    let (access, refresh) = server.login_ok("peggy").await;
+    let (_, body) = server.refresh(&refresh).await;
+    let (access2, refresh2) = tokens(&body);
+    assert_eq!(server.refresh(&refresh).await.0, 401); // reuse: a warning is logged
+    let (_, body) = server.login("peggy", PASSWORD).await;
+    let (access3, refresh3) = tokens(&body);
+    assert_eq!(server.get_with("/api/me", &access3).await.0, 200);
+    assert_eq!(
+        server
+            .logout(&access3, Some(json!({"refresh_token": refresh3})), false)
+            .await,
+        204
+    );
+    server.stop().await;
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("login failed"), "the capture works: {logs}");
+    assert!(logs.contains("reuse detected"), "{logs}");
+    let master_key = std::fs::read_to_string(dir.path().join("master.key")).unwrap();
+    for secret in [
+        PASSWORD,
+        "a wrong password 1234",
+        &access,
+        &refresh,
+        &access2,
+        &refresh2,
+        &access3,
+        &refresh3,
+        master_key.trim(),
+        "$argon2id$",
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "a secret appeared in the logs: {secret}"
+        );
+    }
+    // Also no part of a token (a JWT's signature or payload segment) leaks.
+    for segment in access.split('.') {
+        assert!(
+            !logs.contains(segment),
+            "a token segment appeared in the logs"
+        );
+    }
+}
