@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -88,6 +89,10 @@ pub enum Command {
   waxseal serve                                   first start creates ./waxseal-data and a signing key
   waxseal serve --data-dir /var/lib/waxseal --listen 127.0.0.1:9000
   WAXSEAL_MASTER_KEY=$(cat /run/secrets/waxseal-master) waxseal serve
+  waxseal serve --config /etc/waxseal.toml --access-ttl 5m --print-config
+
+Each setting comes from its flag, else its WAXSEAL_* variable, else the --config file, else the default.
+Discovery: /.well-known/openid-configuration and /.well-known/oauth-authorization-server.
 
 The master key (64 hex digits) encrypts the signing keys at rest; without WAXSEAL_MASTER_KEY one is generated
 into DATA_DIR/master.key (mode 0600).")]
@@ -285,18 +290,49 @@ pub struct DataDirArg {
     pub data_dir: PathBuf,
 }
 
+/// `waxseal serve`'s settings. Each one comes from its flag, else its `WAXSEAL_*` variable, else the `--config` TOML
+/// file, else the default; `None` here means "neither flag nor variable".
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    #[command(flatten)]
-    pub data: DataDirArg,
-    /// The address to listen on. The issuer (`iss`) is http://ADDR.
-    #[arg(
-        long,
-        env = "WAXSEAL_LISTEN",
-        default_value = "127.0.0.1:8080",
-        value_name = "ADDR"
-    )]
-    pub listen: SocketAddr,
+    /// A TOML file of settings (keys: data_dir, listen, issuer, audience, access_ttl, refresh_idle_ttl,
+    /// refresh_absolute_ttl); flags and WAXSEAL_* variables override it.
+    #[arg(long, env = "WAXSEAL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the effective settings (as TOML) and exit; the master key is never shown, only where it comes from.
+    #[arg(long)]
+    pub print_config: bool,
+    /// The server's data directory: database and (without WAXSEAL_MASTER_KEY) the master-key file
+    /// [default: ./waxseal-data].
+    #[arg(long, env = "WAXSEAL_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "WAXSEAL_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// The `iss` of issued tokens and the base of the discovery URLs [default: http://ADDR, the listen address].
+    #[arg(long, env = "WAXSEAL_ISSUER", value_name = "URL")]
+    pub issuer: Option<String>,
+    /// The `aud` of issued access tokens [default: waxseal-api].
+    #[arg(long, env = "WAXSEAL_AUDIENCE", value_name = "AUD")]
+    pub audience: Option<String>,
+    /// Access-token lifetime, at most 1h [default: 15m].
+    #[arg(long, env = "WAXSEAL_ACCESS_TTL", value_name = "DURATION", value_parser = duration)]
+    pub access_ttl: Option<Duration>,
+    /// A refresh token unused for this long expires [default: 7d].
+    #[arg(long, env = "WAXSEAL_REFRESH_IDLE_TTL", value_name = "DURATION", value_parser = duration)]
+    pub refresh_idle_ttl: Option<Duration>,
+    /// A session ends this long after login, however active [default: 30d].
+    #[arg(long, env = "WAXSEAL_REFRESH_ABSOLUTE_TTL", value_name = "DURATION", value_parser = duration)]
+    pub refresh_absolute_ttl: Option<Duration>,
+}
+
+/// A lifetime such as `90s`, `15m`, `1h`, `7d` or `2w`.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    if text.trim().bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{text:?} has no unit; write 90s, 15m, 1h, 7d or 2w"
+        ));
+    }
+    crate::time::parse_duration(text).map(Duration::from_secs)
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,6 +17,12 @@ fn waxseal() -> Command {
     cmd.env_remove("WAXSEAL_MASTER_KEY")
         .env_remove("WAXSEAL_DATA_DIR")
         .env_remove("WAXSEAL_LISTEN")
+        .env_remove("WAXSEAL_CONFIG")
+        .env_remove("WAXSEAL_ISSUER")
+        .env_remove("WAXSEAL_AUDIENCE")
+        .env_remove("WAXSEAL_ACCESS_TTL")
+        .env_remove("WAXSEAL_REFRESH_IDLE_TTL")
+        .env_remove("WAXSEAL_REFRESH_ABSOLUTE_TTL")
         .env_remove("RUST_LOG");
     cmd
 }
@@ -131,6 +137,11 @@ fn user_add_then_serve_then_login_then_sigterm() {
 
     let (child, addr) = serve(&data);
     assert_eq!(http(&addr, "GET", "/healthz", None).0, 200);
+    assert_eq!(http(&addr, "GET", "/readyz", None).0, 200);
+    let (status, discovery) = http(&addr, "GET", "/.well-known/openid-configuration", None);
+    assert_eq!(status, 200, "{discovery}");
+    let discovery: serde_json::Value = serde_json::from_str(&discovery).unwrap();
+    assert_eq!(discovery["issuer"], format!("http://{addr}"));
     let (status, body) = http(
         &addr,
         "POST",
@@ -189,4 +200,136 @@ fn serve_and_user_help_have_examples() {
         assert!(text.contains("Examples:"), "{sub:?}: {text}");
         assert!(text.contains("WAXSEAL_DATA_DIR"), "{sub:?}: {text}");
     }
+}
+
+/// `waxseal serve --print-config` with the given settings file (if any), variables and flags: (code, stdout, stderr).
+fn print_config(file: Option<&str>, env: &[(&str, &str)], flags: &[&str]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = waxseal();
+    cmd.current_dir(dir.path())
+        .args(["serve", "--print-config"]);
+    if let Some(text) = file {
+        let path = dir.path().join("waxseal.toml");
+        std::fs::write(&path, text).unwrap();
+        cmd.arg("--config").arg(path);
+    }
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    let out = cmd.args(flags).output().unwrap();
+    assert!(
+        !dir.path().join("waxseal-data").exists(),
+        "printing the settings creates nothing"
+    );
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The effective settings printed, parsed back as the TOML they are.
+fn printed(stdout: &str) -> toml::Table {
+    toml::from_str(stdout).unwrap()
+}
+
+#[test]
+fn settings_precedence_is_flag_over_variable_over_file_over_default() {
+    let file = r#"
+audience = "from-file"
+issuer = "https://file.example"
+access_ttl = "5m"
+refresh_idle_ttl = "2d"
+"#;
+    let (code, out, err) = print_config(
+        Some(file),
+        &[
+            ("WAXSEAL_AUDIENCE", "from-env"),
+            ("WAXSEAL_ISSUER", "https://env.example"),
+            ("WAXSEAL_REFRESH_ABSOLUTE_TTL", "10d"),
+        ],
+        &["--audience", "from-flag", "--listen", "127.0.0.1:9123"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let shown = printed(&out);
+    // Set in all three: the flag wins. In the file and the environment: the variable wins.
+    assert_eq!(shown["audience"].as_str(), Some("from-flag"), "{out}");
+    assert_eq!(
+        shown["issuer"].as_str(),
+        Some("https://env.example"),
+        "{out}"
+    );
+    // Only in the file, only in the environment, only a flag, nowhere.
+    assert_eq!(shown["access_ttl"].as_str(), Some("5m"), "{out}");
+    assert_eq!(shown["refresh_idle_ttl"].as_str(), Some("2d"), "{out}");
+    assert_eq!(shown["refresh_absolute_ttl"].as_str(), Some("10d"), "{out}");
+    assert_eq!(shown["listen"].as_str(), Some("127.0.0.1:9123"), "{out}");
+    assert_eq!(shown["data_dir"].as_str(), Some("./waxseal-data"), "{out}");
+}
+
+#[test]
+fn print_config_shows_the_defaults_and_where_the_master_key_comes_from_never_the_key() {
+    let (code, out, err) = print_config(None, &[], &[]);
+    assert_eq!(code, 0, "{err}");
+    let shown = printed(&out);
+    assert_eq!(shown["listen"].as_str(), Some("127.0.0.1:8080"));
+    assert_eq!(
+        shown["issuer"].as_str(),
+        Some("http://127.0.0.1:8080"),
+        "the issuer follows the listen address"
+    );
+    assert_eq!(shown["audience"].as_str(), Some("waxseal-api"));
+    assert_eq!(shown["access_ttl"].as_str(), Some("15m"));
+    assert_eq!(shown["refresh_idle_ttl"].as_str(), Some("7d"));
+    assert_eq!(shown["refresh_absolute_ttl"].as_str(), Some("30d"));
+    assert!(out.contains("# master key: from the file"), "{out}");
+
+    let key = "5a".repeat(32);
+    let (code, out, err) = print_config(
+        None,
+        &[("WAXSEAL_MASTER_KEY", &key)],
+        &["--listen", "127.0.0.1:9000"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("# master key: from WAXSEAL_MASTER_KEY"),
+        "{out}"
+    );
+    assert!(!out.contains(&key) && !err.contains(&key), "{out}{err}");
+    assert_eq!(
+        printed(&out)["issuer"].as_str(),
+        Some("http://127.0.0.1:9000")
+    );
+}
+
+#[test]
+fn bad_settings_exit_2_with_the_reason() {
+    let cases: [(Option<&str>, &[&str], &str); 5] = [
+        (Some("listen = [\n"), &[], "is not usable: TOML parse error"),
+        (
+            Some("acces_ttl = \"5m\"\n"),
+            &[],
+            "unknown field `acces_ttl`",
+        ),
+        (
+            Some("access_ttl = \"2h\"\n"),
+            &[],
+            "maximum of 3600 s (1 hour)",
+        ),
+        (
+            Some("access_ttl = \"15\"\n"),
+            &[],
+            "config file key access_ttl",
+        ),
+        (None, &["--access-ttl", "61m"], "maximum of 3600 s (1 hour)"),
+    ];
+    for (file, flags, reason) in cases {
+        let (code, out, err) = print_config(file, &[], flags);
+        assert_eq!(code, 2, "{file:?} {flags:?}: {out}{err}");
+        assert!(err.contains(reason), "{file:?} {flags:?}: {err}");
+        assert!(out.is_empty(), "{out}");
+    }
+    let (code, _, err) = print_config(None, &[("WAXSEAL_ACCESS_TTL", "3h")], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("maximum of 3600 s"), "{err}");
 }

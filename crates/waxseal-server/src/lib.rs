@@ -3,7 +3,9 @@
 //! The flow every JWT tutorial draws, built the way an identity provider must: `POST /login` checks an argon2id
 //! password hash and issues an RFC 9068 access token with an opaque refresh token; `POST /refresh` rotates the
 //! refresh token and treats a second presentation as theft, revoking the whole session; `POST /logout` revokes the
-//! session and denies the access token at once; `GET /.well-known/jwks.json` publishes the public keys.
+//! session and denies the access token at once; `GET /.well-known/jwks.json` publishes the public keys, and the
+//! discovery documents (`/.well-known/openid-configuration`, RFC 8414's `/.well-known/oauth-authorization-server`)
+//! point at them. `GET /readyz` is 503 while the store does not answer.
 //!
 //! Layers point one way: [`routes`] (HTTP only) → [`service`] (the flows, no HTTP types) → [`store`] (traits) ←
 //! [`store::sqlite`] (the embedded default). The `waxseal serve` command is a thin shell over [`Server`].

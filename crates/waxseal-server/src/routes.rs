@@ -34,7 +34,10 @@ pub fn router(service: Arc<AuthService>) -> Router {
         .route("/api/me", get(me))
         .route("/api/protected", get(me))
         .route("/.well-known/jwks.json", get(jwks))
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/.well-known/oauth-authorization-server", get(discovery))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Spans carry the method and path only: never the query string or headers, where a client might put a
@@ -340,7 +343,6 @@ async fn me(
 }
 
 async fn jwks(State(service): State<Arc<AuthService>>) -> Response {
-    let max_age = service.config().jwks_max_age.as_secs();
     let mut response = (
         [(
             CONTENT_TYPE,
@@ -349,14 +351,65 @@ async fn jwks(State(service): State<Arc<AuthService>>) -> Response {
         service.jwks().to_owned(),
     )
         .into_response();
-    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+    cache_publicly(&mut response, service.config().jwks_max_age);
+    response
+}
+
+/// `Cache-Control: public, max-age=…` for the public documents (JWKS, discovery).
+fn cache_publicly(response: &mut Response, max_age: std::time::Duration) {
+    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs())) {
         response.headers_mut().insert(CACHE_CONTROL, value);
     }
+}
+
+/// The discovery document (OpenID Connect Discovery 1.0 and RFC 8414 share it): only what the server implements.
+/// Endpoint URLs are built on the issuer, which is the server's public base URL, and `issuer` is the configured
+/// value exactly, as both specifications require.
+///
+/// There is no authorization or token endpoint yet, so no response type and no OAuth grant type is advertised:
+/// an empty list is the truth, and leaving `grant_types_supported` out would mean the RFC 8414 default of
+/// `authorization_code` and `implicit`. No ID tokens are issued either: `id_token_signing_alg_values_supported` (which
+/// OpenID Connect requires) lists the algorithms of the published keys, those that sign access tokens.
+fn discovery_document(service: &AuthService) -> serde_json::Value {
+    let issuer = &service.config().issuer;
+    let base = issuer.trim_end_matches('/');
+    let algs = service.signing_algorithms();
+    json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "response_types_supported": [],
+        "grant_types_supported": [],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algs,
+    })
+}
+
+async fn discovery(State(service): State<Arc<AuthService>>) -> Response {
+    let mut response = Json(discovery_document(&service)).into_response();
+    cache_publicly(&mut response, service.config().jwks_max_age);
     response
 }
 
 async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
+}
+
+/// How long the readiness probe waits for the store.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ready when the store answers within [`READY_TIMEOUT`]; 503 otherwise, so a load balancer stops sending traffic.
+async fn readyz(State(service): State<Arc<AuthService>>) -> Response {
+    let reason = match tokio::time::timeout(READY_TIMEOUT, service.ready()).await {
+        Ok(Ok(())) => return Json(json!({ "status": "ready" })).into_response(),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} s", READY_TIMEOUT.as_secs()),
+    };
+    tracing::warn!(%reason, "not ready: the store does not answer");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "status": "unavailable", "reason": "the store does not answer" })),
+    )
+        .into_response()
 }
 
 async fn not_found() -> ApiError {

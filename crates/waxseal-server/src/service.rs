@@ -248,6 +248,24 @@ impl AuthService {
         &self.keyring.jwks
     }
 
+    /// The JWS algorithms of the published keys, each once, in key order (for the discovery documents).
+    pub fn signing_algorithms(&self) -> Vec<String> {
+        let mut algs: Vec<String> = Vec::new();
+        for key in self.keyring.verifying_keys.keys() {
+            let alg = key.algorithm().to_string();
+            if !algs.contains(&alg) {
+                algs.push(alg);
+            }
+        }
+        algs
+    }
+
+    /// Whether the store answers a trivial query (the readiness probe).
+    pub async fn ready(&self) -> Result<()> {
+        self.store.ping().await?;
+        Ok(())
+    }
+
     /// Creates a user with an argon2id hash of `password`.
     pub async fn add_user(&self, username: &str, password: &str, scopes: &[String]) -> Result<()> {
         if username.is_empty()

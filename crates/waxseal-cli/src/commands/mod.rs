@@ -3,6 +3,7 @@
 mod decode;
 mod keys;
 mod serve;
+mod settings;
 mod sign;
 mod user;
 mod verify;

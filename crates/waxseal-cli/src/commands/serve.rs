@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use waxseal_server::{Config, MasterKey, Server};
 
+use super::settings::Settings;
 use crate::cli::ServeArgs;
 use crate::style::Style;
 use crate::{Failure, Outcome};
@@ -75,9 +76,13 @@ async fn shutdown_signal() {
 }
 
 pub fn run(args: &ServeArgs, style: Style) -> Outcome {
+    let settings = Settings::resolve(args)?;
+    if args.print_config {
+        print!("{}", settings.render()?);
+        return Ok(ExitCode::SUCCESS);
+    }
     init_logging();
-    let mut config = config(&args.data.data_dir)?;
-    config.listen = args.listen;
+    let mut config = settings.config;
     runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -88,7 +93,9 @@ pub fn run(args: &ServeArgs, style: Style) -> Outcome {
             .context("no local address")
             .map_err(Failure::usage)?;
         config.listen = addr;
-        config.issuer = format!("http://{addr}");
+        if settings.issuer_is_derived {
+            config.issuer = format!("http://{addr}");
+        }
         if !addr.ip().is_loopback() {
             tracing::warn!(%addr, "listening beyond loopback without TLS: put a TLS-terminating proxy in front");
         }
@@ -107,6 +114,8 @@ pub fn run(args: &ServeArgs, style: Style) -> Outcome {
         println!("  refresh         POST {url}/refresh      {{\"refresh_token\"}}");
         println!("  logout          POST {url}/logout");
         println!("  public keys     GET  {url}/.well-known/jwks.json");
+        println!("  discovery       GET  {url}/.well-known/openid-configuration");
+        println!("  issuer          {}", server.config().issuer);
         println!();
         println!("Add a user (from another terminal):");
         println!(

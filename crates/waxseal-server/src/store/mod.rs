@@ -212,4 +212,6 @@ pub trait DenylistStore: Send + Sync {
 pub trait Store: UserStore + SessionStore + KeyStore + DenylistStore {
     /// Closes connections; the store is unusable afterwards.
     fn close(&self) -> BoxFuture<'_, ()>;
+    /// Answers a trivial query: `Ok` when the backend can serve requests (the readiness probe).
+    fn ping(&self) -> BoxFuture<'_, StoreResult<()>>;
 }

@@ -43,6 +43,12 @@ pub struct TestServer {
     handle: JoinHandle<waxseal_server::Result<()>>,
 }
 
+async fn bind() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("bind loopback")
+}
+
 pub fn config(dir: &Path) -> Config {
     Config {
         data_dir: dir.to_path_buf(),
@@ -56,13 +62,28 @@ impl TestServer {
     }
 
     pub async fn start_with(config: Config, clock: Arc<TestClock>) -> TestServer {
+        Self::start_on(bind().await, config, clock).await
+    }
+
+    /// A server whose issuer is its own URL, as `waxseal serve` sets it: discovery's URLs are then fetchable.
+    pub async fn start_at_own_url(dir: &Path, clock: Arc<TestClock>) -> TestServer {
+        let listener = bind().await;
+        let config = Config {
+            issuer: format!("http://{}", listener.local_addr().expect("local addr")),
+            ..config(dir)
+        };
+        Self::start_on(listener, config, clock).await
+    }
+
+    async fn start_on(
+        listener: tokio::net::TcpListener,
+        config: Config,
+        clock: Arc<TestClock>,
+    ) -> TestServer {
         let server = Server::open_with_clock(config, clock)
             .await
             .expect("server opens");
         let service = server.service().clone();
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let (tx, rx) = oneshot::channel();
         let handle = tokio::spawn(server.serve(listener, async {

@@ -1,0 +1,198 @@
+//! Where `waxseal serve` takes its settings from, highest first: flags, `WAXSEAL_*` variables (clap reads both into
+//! [`ServeArgs`]), the optional TOML file (`--config` / `WAXSEAL_CONFIG`), the defaults of [`Config`].
+//!
+//! The TOML file uses the same names as the flags (with `_`); an unknown key is an error naming it, so a typo never
+//! silently leaves a default in force. The master key has no key in the file and no flag: it comes only from
+//! `WAXSEAL_MASTER_KEY` or the generated key file, and `--print-config` says which, never what.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use serde::{Deserialize, Serialize};
+use waxseal_server::{Config, MASTER_KEY_FILE};
+
+use super::serve::config as base_config;
+use crate::Failure;
+use crate::cli::{ServeArgs, duration};
+
+/// The settings file, and the `--print-config` output (so the output is itself a valid settings file).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issuer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audience: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_ttl: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_idle_ttl: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_absolute_ttl: Option<String>,
+}
+
+/// The effective settings of `waxseal serve`.
+#[derive(Debug)]
+pub(super) struct Settings {
+    /// The server configuration; `issuer` is the derived one when `issuer_is_derived`.
+    pub(super) config: Config,
+    /// No flag, variable or file set the issuer: it follows the address actually bound.
+    pub(super) issuer_is_derived: bool,
+    /// The settings file read, if any.
+    pub(super) file: Option<PathBuf>,
+}
+
+fn read_file(path: &Path) -> anyhow::Result<SettingsFile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the config file {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        anyhow!(
+            "the config file {} is not usable: {}",
+            path.display(),
+            e.to_string().trim_end()
+        )
+    })
+}
+
+fn file_duration(key: &str, value: Option<&String>) -> anyhow::Result<Option<Duration>> {
+    value
+        .map(|text| duration(text).map_err(|e| anyhow!("config file key {key}: {e}")))
+        .transpose()
+}
+
+/// `15m`, `7d`: the largest unit that divides the lifetime exactly.
+fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if secs != 0 && secs % size == 0 {
+            return format!("{}{unit}", secs / size);
+        }
+    }
+    format!("{secs}s")
+}
+
+impl Settings {
+    /// Layers flags and variables over the file over the defaults, and checks the result.
+    pub(super) fn resolve(args: &ServeArgs) -> Result<Settings, Failure> {
+        let file = match &args.config {
+            Some(path) => read_file(path).map_err(Failure::usage)?,
+            None => SettingsFile::default(),
+        };
+        let defaults = Config::default();
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or(defaults.data_dir);
+        let mut config = base_config(&data_dir)?;
+        config.listen = args.listen.or(file.listen).unwrap_or(defaults.listen);
+        let issuer = args.issuer.clone().or(file.issuer);
+        let issuer_is_derived = issuer.is_none();
+        config.issuer = issuer.unwrap_or_else(|| format!("http://{}", config.listen));
+        config.audience = args
+            .audience
+            .clone()
+            .or(file.audience)
+            .unwrap_or(defaults.audience);
+        let ttl = |flag: Option<Duration>, key: &str, value: Option<&String>, default: Duration| {
+            Ok::<_, Failure>(match flag {
+                Some(d) => d,
+                None => file_duration(key, value)
+                    .map_err(Failure::usage)?
+                    .unwrap_or(default),
+            })
+        };
+        config.access_token_ttl = ttl(
+            args.access_ttl,
+            "access_ttl",
+            file.access_ttl.as_ref(),
+            defaults.access_token_ttl,
+        )?;
+        config.refresh_idle_ttl = ttl(
+            args.refresh_idle_ttl,
+            "refresh_idle_ttl",
+            file.refresh_idle_ttl.as_ref(),
+            defaults.refresh_idle_ttl,
+        )?;
+        config.refresh_absolute_ttl = ttl(
+            args.refresh_absolute_ttl,
+            "refresh_absolute_ttl",
+            file.refresh_absolute_ttl.as_ref(),
+            defaults.refresh_absolute_ttl,
+        )?;
+        config
+            .validate()
+            .map_err(|e| Failure::usage(anyhow!("the configuration is not usable: {e}")))?;
+        Ok(Settings {
+            config,
+            issuer_is_derived,
+            file: args.config.clone(),
+        })
+    }
+
+    /// The effective settings as a TOML settings file, with comments for where the master key and the file come
+    /// from.
+    pub(super) fn render(&self) -> Result<String, Failure> {
+        let c = &self.config;
+        let shown = SettingsFile {
+            data_dir: Some(c.data_dir.clone()),
+            listen: Some(c.listen),
+            issuer: Some(c.issuer.clone()),
+            audience: Some(c.audience.clone()),
+            access_ttl: Some(format_duration(c.access_token_ttl)),
+            refresh_idle_ttl: Some(format_duration(c.refresh_idle_ttl)),
+            refresh_absolute_ttl: Some(format_duration(c.refresh_absolute_ttl)),
+        };
+        let body = toml::to_string(&shown)
+            .context("cannot render the settings")
+            .map_err(Failure::usage)?;
+        let file = self
+            .file
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |p| p.display().to_string());
+        let master_key = if c.master_key.is_some() {
+            "from WAXSEAL_MASTER_KEY (not shown)".to_owned()
+        } else {
+            format!(
+                "from the file {} (generated on first start if missing; not shown)",
+                c.data_dir.join(MASTER_KEY_FILE).display()
+            )
+        };
+        let issuer = if self.issuer_is_derived {
+            "\n# issuer: derived from the listen address (the bound port when listen uses port 0)"
+        } else {
+            ""
+        };
+        Ok(format!(
+            "# waxseal serve: effective settings (flags > WAXSEAL_* variables > config file > defaults)\n\
+             # config file: {file}\n\
+             # master key: {master_key}{issuer}\n{body}"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_in_the_largest_exact_unit() {
+        let shown: Vec<String> = [900, 3_600, 604_800, 90, 0]
+            .into_iter()
+            .map(|s| format_duration(Duration::from_secs(s)))
+            .collect();
+        assert_eq!(shown, ["15m", "1h", "7d", "90s", "0s"]);
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_named() {
+        let err = toml::from_str::<SettingsFile>("acces_ttl = \"5m\"\n").unwrap_err();
+        assert!(err.to_string().contains("acces_ttl"), "{err}");
+    }
+}

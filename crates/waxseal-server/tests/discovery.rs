@@ -1,0 +1,131 @@
+//! Discovery and readiness seen from outside: OpenID Connect Discovery 1.0, RFC 8414, `/readyz`.
+
+mod common;
+
+use common::{TestClock, TestServer, config};
+use serde_json::Value;
+
+const DOCUMENTS: [&str; 2] = [
+    "/.well-known/openid-configuration",
+    "/.well-known/oauth-authorization-server",
+];
+
+async fn fetch(server: &TestServer, path: &str) -> (u16, Option<String>, Value) {
+    let response = server
+        .client
+        .get(server.at(path))
+        .send()
+        .await
+        .expect("request sent");
+    let cache = response
+        .headers()
+        .get("cache-control")
+        .map(|v| v.to_str().expect("ascii").to_owned());
+    let (status, body) = common::status_and_json(response).await;
+    (status, cache, body)
+}
+
+#[tokio::test]
+async fn discovery_documents_carry_the_required_fields_and_only_what_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_at_own_url(dir.path(), TestClock::new()).await;
+    for path in DOCUMENTS {
+        let (status, cache, doc) = fetch(&server, path).await;
+        assert_eq!(status, 200, "{path}: {doc}");
+        let cache = cache.unwrap_or_default();
+        assert!(cache.starts_with("public, max-age="), "{path}: {cache}");
+        assert_eq!(doc["issuer"], server.url, "{path}");
+        assert_eq!(
+            doc["jwks_uri"],
+            format!("{}/.well-known/jwks.json", server.url),
+            "{path}"
+        );
+        assert_eq!(doc["subject_types_supported"][0], "public", "{path}");
+        assert_eq!(
+            doc["id_token_signing_alg_values_supported"],
+            serde_json::json!(["ES256"]),
+            "{path}"
+        );
+        assert!(doc["response_types_supported"].is_array(), "{path}: {doc}");
+        // No token endpoint yet: no OAuth grant is advertised, and no endpoint that does not exist.
+        assert_eq!(
+            doc["grant_types_supported"],
+            serde_json::json!([]),
+            "{path}"
+        );
+        for absent in [
+            "token_endpoint",
+            "authorization_endpoint",
+            "revocation_endpoint",
+            "introspection_endpoint",
+            "userinfo_endpoint",
+        ] {
+            assert!(doc[absent].is_null(), "{path} advertises {absent}: {doc}");
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn discovery_issuer_equals_the_configured_issuer_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = "https://auth.example.test/tenants/acme";
+    let server = TestServer::start_with(
+        waxseal_server::Config {
+            issuer: issuer.into(),
+            ..config(dir.path())
+        },
+        TestClock::new(),
+    )
+    .await;
+    for path in DOCUMENTS {
+        let (_, _, doc) = fetch(&server, path).await;
+        assert_eq!(doc["issuer"], issuer, "{path}");
+        assert_eq!(
+            doc["jwks_uri"],
+            format!("{issuer}/.well-known/jwks.json"),
+            "{path}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn discovered_jwks_uri_verifies_issued_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_at_own_url(dir.path(), TestClock::new()).await;
+    server.add_user("dora", &["read:orders"]).await;
+    let (access, _) = server.login_ok("dora").await;
+    let (_, _, doc) = fetch(&server, "/.well-known/openid-configuration").await;
+    let jwks = server
+        .client
+        .get(doc["jwks_uri"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let keys = waxseal::KeySet::from_jwks(&jwks).unwrap();
+    let claims = waxseal::jwt::Verifier::new(keys)
+        .issuer(doc["issuer"].as_str().unwrap())
+        .audience("waxseal-api")
+        .typ("at+jwt")
+        .verify::<Value>(&access)
+        .unwrap();
+    assert_eq!(claims.custom["scope"], "read:orders");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn readyz_is_200_while_the_store_answers_and_503_once_it_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), TestClock::new()).await;
+    let (status, _, body) = fetch(&server, "/readyz").await;
+    assert_eq!((status, &body["status"]), (200, &Value::from("ready")));
+    server.service.close().await;
+    let (status, _, body) = fetch(&server, "/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "unavailable");
+    server.stop().await;
+}
