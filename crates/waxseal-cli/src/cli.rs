@@ -102,6 +102,10 @@ into DATA_DIR/master.key (mode 0600).")]
     #[command(subcommand)]
     User(UserCommand),
 
+    /// Manage the auth server's OAuth clients, in the same data directory as `waxseal serve`.
+    #[command(subcommand)]
+    Client(ClientCommand),
+
     /// Print a shell completion script.
     #[command(after_help = "Examples:
   waxseal completions bash > /etc/bash_completion.d/waxseal
@@ -352,6 +356,44 @@ pub struct UserAddArgs {
     #[arg(long, required = true)]
     pub password_stdin: bool,
     /// A scope the user's access tokens carry; repeat for several.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register an OAuth client; prints its client_id and its secret, once (only a hash is stored).
+    #[command(after_help = "Examples:
+  waxseal client add billing-batch --grant client_credentials --scope read:invoices
+  waxseal client add mobile-app --grant password --grant refresh_token --scope read:orders
+
+The client authenticates at POST /oauth/token, /oauth/revoke and /oauth/introspect with
+client_secret_basic (Authorization: Basic) or client_secret_post (client_id and client_secret in the form).")]
+    Add(ClientAddArgs),
+}
+
+/// An OAuth grant type a client may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum Grant {
+    /// Username and password (RFC 6749 §4.3).
+    Password,
+    /// Refresh tokens (RFC 6749 §6).
+    RefreshToken,
+    /// The client's own credentials (RFC 6749 §4.4).
+    ClientCredentials,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientAddArgs {
+    /// A name for people (not the client_id, which is generated).
+    pub name: String,
+    /// A grant type the client may use; repeat for several [default: client_credentials].
+    #[arg(long = "grant", value_name = "GRANT")]
+    pub grants: Vec<Grant>,
+    /// A scope the client may ask for; repeat for several.
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scopes: Vec<String>,
     #[command(flatten)]

@@ -173,6 +173,87 @@ fn user_add_then_serve_then_login_then_sigterm() {
     );
 }
 
+/// `waxseal client add` with the given extra arguments: (code, stdout, stderr).
+fn client_add(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = waxseal()
+        .args(["client", "add"])
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The value after `label` on its line of `text`.
+fn field<'a>(text: &'a str, label: &str) -> &'a str {
+    text.lines()
+        .find_map(|line| line.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no {label} in {text}"))
+        .trim()
+}
+
+#[test]
+fn client_add_prints_the_secret_once_stores_its_hash_and_the_client_gets_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (code, out, err) = client_add(
+        &data,
+        &[
+            "batch",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "read:metrics",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("added client \"batch\" (grants: client_credentials)"),
+        "{out}"
+    );
+    assert!(err.contains("shown only this once"), "{err}");
+    let client_id = field(&out, "client_id:").to_owned();
+    let secret = field(&out, "client_secret:").to_owned();
+    assert_eq!(secret.len(), 43, "{out}");
+    assert!(!err.contains(&secret), "the secret is not logged: {err}");
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the secret is stored in the clear"
+        );
+    }
+    let (code, _, err) = client_add(&data, &["bad", "--grant", "implicit"]);
+    assert_eq!(code, 2, "{err}");
+
+    let (child, addr) = serve(&data);
+    let body =
+        format!("grant_type=client_credentials&client_id={client_id}&client_secret={secret}");
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "POST /oauth/token HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let json: serde_json::Value =
+        serde_json::from_str(response.split_once("\r\n\r\n").unwrap().1).unwrap();
+    assert_eq!(json["scope"], "read:metrics");
+    assert!(json["refresh_token"].is_null());
+    let (clean, err) = terminate(child);
+    assert!(clean, "{err}");
+    assert!(!err.contains(&secret), "the secret is not logged: {err}");
+}
+
 #[test]
 fn a_malformed_master_key_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -193,7 +274,7 @@ fn a_malformed_master_key_is_a_usage_error() {
 
 #[test]
 fn serve_and_user_help_have_examples() {
-    for sub in [&["serve"][..], &["user", "add"]] {
+    for sub in [&["serve"][..], &["user", "add"], &["client", "add"]] {
         let out = waxseal().args(sub).arg("--help").output().unwrap();
         assert!(out.status.success());
         let text = String::from_utf8_lossy(&out.stdout);

@@ -14,6 +14,12 @@ pub enum ErrorKind {
     InvalidToken,
     /// A refresh token is unknown, expired, revoked or was already used.
     InvalidGrant,
+    /// OAuth client authentication failed: unknown client or wrong secret — deliberately not told apart.
+    InvalidClient,
+    /// The authenticated client may not use the requested grant type.
+    UnauthorizedClient,
+    /// The requested scope is unknown, malformed or more than the client or user may have.
+    InvalidScope,
     /// The request is well-formed but its content is not acceptable (e.g. an empty username).
     InvalidRequest,
     /// The thing to create already exists (e.g. the username is taken).

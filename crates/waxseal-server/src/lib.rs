@@ -7,6 +7,11 @@
 //! discovery documents (`/.well-known/openid-configuration`, RFC 8414's `/.well-known/oauth-authorization-server`)
 //! point at them. `GET /readyz` is 503 while the store does not answer.
 //!
+//! For OAuth 2.0 clients (registered with [`AuthService::add_client`]; the secret is 256 random bits stored as its
+//! SHA-256): `POST /oauth/token` (RFC 6749: the `password`, `refresh_token` and `client_credentials` grants,
+//! `client_secret_basic` and `client_secret_post`, §5.2 errors), `POST /oauth/revoke` (RFC 7009) and
+//! `POST /oauth/introspect` (RFC 7662).
+//!
 //! Layers point one way: [`routes`] (HTTP only) → [`service`] (the flows, no HTTP types) → [`store`] (traits) ←
 //! [`store::sqlite`] (the embedded default). The `waxseal serve` command is a thin shell over [`Server`].
 //!
@@ -34,7 +39,8 @@ use std::sync::Arc;
 pub use config::{Config, MAX_ACCESS_TOKEN_TTL};
 pub use error::{Error, ErrorKind, Result};
 pub use keyring::MasterKey;
-pub use service::{AccessClaims, AuthService, TokenPair};
+pub use service::{AccessClaims, AuthService, ClientToken, Introspection, NewClient, TokenPair};
+pub use store::{Client, GrantType};
 pub use waxseal::jwt::{Clock, NumericDate, SystemClock};
 
 use store::sqlite::SqliteStore;

@@ -3,23 +3,28 @@
 //! Every client mistake is a 4xx with a JSON body `{"error", "error_description"}`; descriptions are fixed texts or
 //! bounded, never an echo of the request. Errors become responses in one place, [`ApiError`]'s `IntoResponse`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, Query, Request, State};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::extract::rejection::{BytesRejection, FormRejection, JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Form, FromRequest, Query, Request, State};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tower_http::trace::TraceLayer;
+use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind};
 use crate::service::{AuthService, TokenPair};
+use crate::store::{Client, GrantType};
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -31,6 +36,9 @@ pub fn router(service: Arc<AuthService>) -> Router {
         .route("/login", post(login))
         .route("/refresh", post(refresh))
         .route("/logout", post(logout))
+        .route("/oauth/token", post(oauth_token))
+        .route("/oauth/revoke", post(oauth_revoke))
+        .route("/oauth/introspect", post(oauth_introspect))
         .route("/api/me", get(me))
         .route("/api/protected", get(me))
         .route("/.well-known/jwks.json", get(jwks))
@@ -334,6 +342,373 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// An RFC 6749 §5.2 error of the `/oauth/*` endpoints.
+#[derive(Debug)]
+pub struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+    /// Answer with `WWW-Authenticate: Basic` (the client used Basic, or sent no credentials at all).
+    basic_challenge: bool,
+}
+
+impl OAuthError {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        OAuthError {
+            status,
+            error,
+            description: description.into(),
+            basic_challenge: false,
+        }
+    }
+
+    fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    fn invalid_client(basic_challenge: bool) -> Self {
+        OAuthError {
+            basic_challenge,
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed",
+            )
+        }
+    }
+
+    /// A service error, as the OAuth error it is; `basic` says whether the client authenticated with Basic.
+    fn from_service(e: &Error, basic: bool) -> Self {
+        let (status, error) = match e.kind() {
+            ErrorKind::InvalidClient => return Self::invalid_client(basic),
+            ErrorKind::InvalidGrant | ErrorKind::InvalidCredentials => {
+                (StatusCode::BAD_REQUEST, "invalid_grant")
+            }
+            ErrorKind::UnauthorizedClient => (StatusCode::BAD_REQUEST, "unauthorized_client"),
+            ErrorKind::InvalidScope => (StatusCode::BAD_REQUEST, "invalid_scope"),
+            ErrorKind::InvalidRequest => (StatusCode::BAD_REQUEST, "invalid_request"),
+            _ => {
+                tracing::error!(error = %e, "request failed");
+                return Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "the server failed; the operator can find details in its log",
+                );
+            }
+        };
+        Self::new(status, error, e.message())
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        // RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
+        let mut response = (
+            self.status,
+            body(self.error, &quoted_safe(&self.description)),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED && self.basic_challenge {
+            response.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"waxseal\""),
+            );
+        }
+        response
+    }
+}
+
+/// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1) on every `/oauth/*` response, errors included.
+fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// The parameters of a form-encoded OAuth request. A parameter without a value counts as absent and none may be
+/// repeated (RFC 6749 §3.1); unknown ones are ignored.
+struct OAuthParams(HashMap<String, Zeroizing<String>>);
+
+impl OAuthParams {
+    fn parse(form: Result<Form<Vec<(String, String)>>, FormRejection>) -> Result<Self, OAuthError> {
+        let Form(pairs) = form.map_err(|rejection| match rejection {
+            FormRejection::InvalidFormContentType(_) => OAuthError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request",
+                "the request body must be Content-Type: application/x-www-form-urlencoded",
+            ),
+            FormRejection::BytesRejection(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                OAuthError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "invalid_request",
+                    "the request body is too large",
+                )
+            }
+            _ => OAuthError::invalid_request("the request body is not a valid form"),
+        })?;
+        let mut params = HashMap::new();
+        for (name, value) in pairs {
+            let value = Zeroizing::new(value);
+            if value.is_empty() {
+                continue;
+            }
+            if params.contains_key(&name) {
+                let name: String = name.chars().take(40).collect();
+                return Err(OAuthError::invalid_request(format!(
+                    "the parameter {name} is repeated"
+                )));
+            }
+            params.insert(name, value);
+        }
+        Ok(OAuthParams(params))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|v| v.as_str())
+    }
+
+    fn require(&self, name: &str) -> Result<&str, OAuthError> {
+        self.get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("the parameter {name} is missing")))
+    }
+}
+
+/// Undoes `application/x-www-form-urlencoded` (RFC 6749 §2.3.1 applies it to the Basic user and password).
+fn form_decode(text: &str) -> Option<Zeroizing<String>> {
+    let bytes = text.as_bytes();
+    let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out.to_vec()).ok().map(Zeroizing::new)
+}
+
+/// The client's credentials: `client_secret_basic` or `client_secret_post`, never both.
+struct ClientCredentials {
+    client_id: Zeroizing<String>,
+    secret: Zeroizing<String>,
+    basic: bool,
+}
+
+fn client_credentials(
+    headers: &HeaderMap,
+    params: &OAuthParams,
+) -> Result<ClientCredentials, OAuthError> {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return match (params.get("client_id"), params.get("client_secret")) {
+            (Some(id), Some(secret)) => Ok(ClientCredentials {
+                client_id: Zeroizing::new(id.to_owned()),
+                secret: Zeroizing::new(secret.to_owned()),
+                basic: false,
+            }),
+            _ => Err(OAuthError::invalid_client(true)),
+        };
+    };
+    let basic = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, credentials)| credentials.trim());
+    let Some(encoded) = basic else {
+        return Err(OAuthError::invalid_client(true));
+    };
+    if params.get("client_secret").is_some() {
+        return Err(OAuthError::invalid_request(
+            "use one client authentication method: Authorization: Basic or client_secret in the body",
+        ));
+    }
+    let decoded = STANDARD
+        .decode(encoded)
+        .ok()
+        .map(Zeroizing::new)
+        .and_then(|d| String::from_utf8(d.to_vec()).ok())
+        .map(Zeroizing::new)
+        .ok_or_else(|| OAuthError::invalid_client(true))?;
+    let (id, secret) = decoded
+        .split_once(':')
+        .ok_or_else(|| OAuthError::invalid_client(true))?;
+    let (Some(client_id), Some(secret)) = (form_decode(id), form_decode(secret)) else {
+        return Err(OAuthError::invalid_client(true));
+    };
+    if params
+        .get("client_id")
+        .is_some_and(|body_id| body_id != client_id.as_str())
+    {
+        return Err(OAuthError::invalid_request(
+            "the client_id in the body differs from the one in Authorization: Basic",
+        ));
+    }
+    Ok(ClientCredentials {
+        client_id,
+        secret,
+        basic: true,
+    })
+}
+
+/// Parses the form and authenticates the client; the `bool` says whether Basic was used.
+async fn oauth_client(
+    service: &AuthService,
+    headers: &HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    required: &str,
+) -> Result<(OAuthParams, Client, bool), OAuthError> {
+    let params = OAuthParams::parse(form)?;
+    params.require(required)?;
+    let credentials = client_credentials(headers, &params)?;
+    let client = service
+        .authenticate_client(&credentials.client_id, &credentials.secret)
+        .await
+        .map_err(|e| OAuthError::from_service(&e, credentials.basic))?;
+    Ok((params, client, credentials.basic))
+}
+
+#[derive(Serialize)]
+struct OAuthTokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a str>,
+}
+
+/// `POST /oauth/token` (RFC 6749 §4.3, §4.4, §6).
+async fn oauth_token(
+    State(service): State<Arc<AuthService>>,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    no_store(match oauth_token_inner(&service, &headers, form).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    })
+}
+
+async fn oauth_token_inner(
+    service: &AuthService,
+    headers: &HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Response, OAuthError> {
+    let (params, client, basic) = oauth_client(service, headers, form, "grant_type").await?;
+    let grant = params.require("grant_type")?;
+    let Some(grant) = GrantType::parse(grant) else {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "the supported grant types are password, refresh_token and client_credentials",
+        ));
+    };
+    let scope = params.get("scope");
+    let issued = match grant {
+        GrantType::Password => {
+            let username = params.require("username")?;
+            let password = params.require("password")?;
+            service
+                .password_grant(&client, username, password, scope)
+                .await
+        }
+        GrantType::RefreshToken => {
+            let refresh_token = params.require("refresh_token")?;
+            service
+                .refresh_for_client(&client, refresh_token, scope)
+                .await
+        }
+        GrantType::ClientCredentials => {
+            let token = service
+                .client_credentials_grant(&client, scope)
+                .map_err(|e| OAuthError::from_service(&e, basic))?;
+            return Ok(Json(OAuthTokenResponse {
+                access_token: &token.access_token,
+                token_type: "Bearer",
+                expires_in: token.expires_in,
+                refresh_token: None,
+                scope: token.scope.as_deref(),
+            })
+            .into_response());
+        }
+    };
+    let pair = issued.map_err(|e| OAuthError::from_service(&e, basic))?;
+    Ok(Json(OAuthTokenResponse {
+        access_token: &pair.access_token,
+        token_type: "Bearer",
+        expires_in: pair.expires_in,
+        refresh_token: Some(&pair.refresh_token),
+        scope: pair.scope.as_deref(),
+    })
+    .into_response())
+}
+
+/// `POST /oauth/revoke` (RFC 7009): 200 whether or not the token was known.
+async fn oauth_revoke(
+    State(service): State<Arc<AuthService>>,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let revoked = async {
+        let (params, client, basic) = oauth_client(&service, &headers, form, "token").await?;
+        service
+            .revoke(
+                &client,
+                params.require("token")?,
+                params.get("token_type_hint"),
+            )
+            .await
+            .map_err(|e| OAuthError::from_service(&e, basic))
+    };
+    no_store(match revoked.await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => e.into_response(),
+    })
+}
+
+/// `POST /oauth/introspect` (RFC 7662): the claims of an active access token, `{"active": false}` otherwise.
+async fn oauth_introspect(
+    State(service): State<Arc<AuthService>>,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let introspected = async {
+        let (params, _client, basic) = oauth_client(&service, &headers, form, "token").await?;
+        service
+            .introspect(params.require("token")?)
+            .await
+            .map_err(|e| OAuthError::from_service(&e, basic))
+    };
+    no_store(match introspected.await {
+        Ok(Some(found)) => {
+            let mut document = serde_json::to_value(&found.claims)
+                .ok()
+                .and_then(|v| match v {
+                    serde_json::Value::Object(map) => Some(map),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            document.insert("active".into(), true.into());
+            document.insert("token_type".into(), "Bearer".into());
+            if let Some(username) = found.username {
+                document.insert("username".into(), username.into());
+            }
+            Json(document).into_response()
+        }
+        Ok(None) => Json(json!({ "active": false })).into_response(),
+        Err(e) => e.into_response(),
+    })
+}
+
 async fn me(
     State(service): State<Arc<AuthService>>,
     headers: HeaderMap,
@@ -366,19 +741,27 @@ fn cache_publicly(response: &mut Response, max_age: std::time::Duration) {
 /// Endpoint URLs are built on the issuer, which is the server's public base URL, and `issuer` is the configured
 /// value exactly, as both specifications require.
 ///
-/// There is no authorization or token endpoint yet, so no response type and no OAuth grant type is advertised:
-/// an empty list is the truth, and leaving `grant_types_supported` out would mean the RFC 8414 default of
-/// `authorization_code` and `implicit`. No ID tokens are issued either: `id_token_signing_alg_values_supported` (which
-/// OpenID Connect requires) lists the algorithms of the published keys, those that sign access tokens.
+/// There is no authorization endpoint, so no response type is advertised (an empty list is the truth), and the
+/// grant types are listed explicitly: leaving `grant_types_supported` out would mean the RFC 8414 default of
+/// `authorization_code` and `implicit`. No ID tokens are issued either: `id_token_signing_alg_values_supported`
+/// (which OpenID Connect requires) lists the algorithms of the published keys, those that sign access tokens.
 fn discovery_document(service: &AuthService) -> serde_json::Value {
     let issuer = &service.config().issuer;
     let base = issuer.trim_end_matches('/');
     let algs = service.signing_algorithms();
+    let grants: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
+    let auth_methods = ["client_secret_basic", "client_secret_post"];
     json!({
         "issuer": issuer,
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "token_endpoint": format!("{base}/oauth/token"),
+        "revocation_endpoint": format!("{base}/oauth/revoke"),
+        "introspection_endpoint": format!("{base}/oauth/introspect"),
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
         "response_types_supported": [],
-        "grant_types_supported": [],
+        "grant_types_supported": grants,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
     })
@@ -425,5 +808,14 @@ mod tests {
         let shown = quoted_safe("audience \"api2\" not accepted \\ \u{e9}\n");
         assert_eq!(shown, "audience 'api2' not accepted ' ??");
         assert_eq!(quoted_safe(&"x".repeat(1000)).len(), 200);
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        assert_eq!(form_decode("a%3Ab+c%2B").unwrap().as_str(), "a:b c+");
+        assert_eq!(form_decode("plain-_.~").unwrap().as_str(), "plain-_.~");
+        assert!(form_decode("%zz").is_none());
+        assert!(form_decode("%4").is_none());
+        assert!(form_decode("%ff").is_none(), "not UTF-8");
     }
 }

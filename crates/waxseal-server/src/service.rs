@@ -1,7 +1,9 @@
-//! The flows: login, refresh with rotation, logout with revocation, access-token verification.
+//! The flows: login, refresh with rotation, logout with revocation, access-token verification, and the OAuth 2.0
+//! grants, revocation and introspection over registered clients.
 //!
 //! Nothing here knows about HTTP. Time comes from an injected [`Clock`], so expiry is tested without sleeping.
-//! Secrets the server generates (refresh tokens) are 256 random bits stored as their SHA-256; passwords are
+//! Secrets the server generates (refresh tokens, client secrets) are 256 random bits stored as their SHA-256: a
+//! refresh token is found by its digest, a client secret's digest is compared in constant time. Passwords are
 //! argon2id on the blocking pool so a burst of logins never stalls token verification.
 
 use std::collections::HashMap;
@@ -15,6 +17,7 @@ use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq as _;
 use waxseal::ErrorKind as JwtErrorKind;
 use waxseal::jwt::{Claims, Clock, NumericDate, Verifier};
 use zeroize::Zeroizing;
@@ -22,12 +25,18 @@ use zeroize::Zeroizing;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::keyring::{Keyring, MasterKey};
-use crate::store::{DenylistSnapshot, RefreshTokenRecord, Rotation, Store, TokenFamily, User};
+use crate::store::{
+    Client, DenylistSnapshot, GrantType, RefreshTokenRecord, Rotation, Store, TokenFamily, User,
+};
 
 /// Longest accepted username, in bytes.
 pub const MAX_USERNAME_LEN: usize = 64;
 /// Longest accepted password, in bytes (argon2 would take more; nobody types more).
 pub const MAX_PASSWORD_LEN: usize = 1024;
+/// Longest accepted OAuth client name, in bytes.
+pub const MAX_CLIENT_NAME_LEN: usize = 128;
+/// Longest `client_id` looked up; the server's own are 22 characters.
+const MAX_CLIENT_ID_LEN: usize = 128;
 /// Allowance for clock skew between this server and resource servers, matching the core verifier's default.
 const LEEWAY: Duration = Duration::from_secs(60);
 
@@ -39,8 +48,9 @@ pub struct AccessClaims {
     /// Space-separated scopes; absent when the user has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
-    /// The session (token family) the token belongs to.
-    pub sid: String,
+    /// The session (token family) the token belongs to; absent for client-credentials tokens, which have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// A freshly issued access token and refresh token. The refresh token is a secret: `Debug` hides it.
@@ -54,6 +64,8 @@ pub struct TokenPair {
     pub refresh_token: Zeroizing<String>,
     /// Seconds until the refresh token expires unless used.
     pub refresh_expires_in: u64,
+    /// The space-separated scope of the access token, if any.
+    pub scope: Option<String>,
 }
 
 impl std::fmt::Debug for TokenPair {
@@ -63,6 +75,42 @@ impl std::fmt::Debug for TokenPair {
             .field("refresh_expires_in", &self.refresh_expires_in)
             .finish_non_exhaustive()
     }
+}
+
+/// A newly registered OAuth client. The secret is shown once and never stored: `Debug` hides it.
+pub struct NewClient {
+    /// The public identifier.
+    pub client_id: String,
+    /// The client secret: 256 random bits, base64url.
+    pub client_secret: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for NewClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewClient")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The access token of a client-credentials grant (no refresh token: the client can always ask again).
+#[derive(Debug, Clone)]
+pub struct ClientToken {
+    /// The signed access token (`typ: at+jwt`).
+    pub access_token: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+    /// The space-separated scope, if any.
+    pub scope: Option<String>,
+}
+
+/// What introspection learned about an active access token.
+#[derive(Debug, Clone)]
+pub struct Introspection {
+    /// The verified claims.
+    pub claims: Claims<AccessClaims>,
+    /// The user's login name, when the token was issued to a user.
+    pub username: Option<String>,
 }
 
 /// The in-memory side of the denylist: every protected request checks it in O(1).
@@ -97,9 +145,9 @@ impl Denylist {
         self.prune_at = (2 * (self.jtis.len() + self.sids.len())).max(1024);
     }
 
-    fn refuses(&self, jti: &str, sid: &str, sub: &str, iat: u64) -> bool {
+    fn refuses(&self, jti: &str, sid: Option<&str>, sub: &str, iat: u64) -> bool {
         self.jtis.contains_key(jti)
-            || self.sids.contains_key(sid)
+            || sid.is_some_and(|sid| self.sids.contains_key(sid))
             || self.not_before.get(sub).is_some_and(|&nbf| iat < nbf)
     }
 }
@@ -198,6 +246,61 @@ fn invalid_grant(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidGrant, message)
 }
 
+fn unauthorized_client(grant: GrantType) -> Error {
+    Error::new(
+        ErrorKind::UnauthorizedClient,
+        format!("this client may not use the {} grant", grant.as_str()),
+    )
+}
+
+fn sha256(secret: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest(&SHA256, secret.as_bytes()).as_ref());
+    out
+}
+
+/// Each scope is an RFC 6749 §3.3 scope token.
+fn check_scope_tokens(scopes: &[String]) -> Result<()> {
+    match scopes.iter().find(|s| {
+        s.is_empty()
+            || s.chars()
+                .any(|c| !c.is_ascii_graphic() || c == '"' || c == '\\')
+    }) {
+        Some(bad) => Err(Error::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "scope {:?} is not a valid scope token (RFC 6749 §3.3)",
+                bad.chars().take(40).collect::<String>()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The scopes to grant: all of `allowed` when nothing was requested, else the requested ones, each of which
+/// must be allowed ([`ErrorKind::InvalidScope`] names the first that is not, truncated).
+fn resolve_scope(requested: Option<&str>, allowed: &[String]) -> Result<Vec<String>> {
+    let Some(requested) = requested else {
+        return Ok(allowed.to_vec());
+    };
+    let mut granted: Vec<String> = Vec::new();
+    for scope in requested.split(' ').filter(|s| !s.is_empty()) {
+        if !allowed.iter().any(|a| a == scope) {
+            return Err(Error::new(
+                ErrorKind::InvalidScope,
+                format!(
+                    "scope {:?} is not available to this client",
+                    scope.chars().take(40).collect::<String>()
+                ),
+            ));
+        }
+        if !granted.iter().any(|g| g == scope) {
+            granted.push(scope.to_owned());
+        }
+    }
+    Ok(granted)
+}
+
 impl AuthService {
     /// Builds the service: loads (or on first start creates) the signing key and the persisted denylist.
     pub async fn new(
@@ -287,19 +390,7 @@ impl AuthService {
                 format!("a password is 1 to {MAX_PASSWORD_LEN} bytes"),
             ));
         }
-        if let Some(bad) = scopes.iter().find(|s| {
-            s.is_empty()
-                || s.chars()
-                    .any(|c| !c.is_ascii_graphic() || c == '"' || c == '\\')
-        }) {
-            return Err(Error::new(
-                ErrorKind::InvalidRequest,
-                format!(
-                    "scope {:?} is not a valid scope token (RFC 6749 §3.3)",
-                    bad.chars().take(40).collect::<String>()
-                ),
-            ));
-        }
+        check_scope_tokens(scopes)?;
         let user = User {
             id: random_id()?,
             username: username.to_owned(),
@@ -331,9 +422,9 @@ impl AuthService {
         }
     }
 
-    /// Checks a username and password and starts a session. Every failure is the same
-    /// [`ErrorKind::InvalidCredentials`], and an unknown user costs one argon2id verification like a known one.
-    pub async fn login(&self, username: &str, password: &str) -> Result<TokenPair> {
+    /// Checks a username and password. Every failure is the same [`ErrorKind::InvalidCredentials`], and an
+    /// unknown user costs one argon2id verification like a known one.
+    async fn check_password(&self, username: &str, password: &str) -> Result<User> {
         let user = if username.len() <= MAX_USERNAME_LEN {
             self.store.user_by_name(username).await?
         } else {
@@ -347,13 +438,30 @@ impl AuthService {
         let too_long = password.len() > MAX_PASSWORD_LEN;
         let password = Zeroizing::new(password.chars().take(MAX_PASSWORD_LEN).collect::<String>());
         let matches = password_matches(password, hash).await && !too_long;
-        let user = match user {
-            Some(user) if matches && !user.disabled => user,
+        match user {
+            Some(user) if matches && !user.disabled => Ok(user),
             _ => {
                 tracing::info!("login failed");
-                return Err(invalid_credentials());
+                Err(invalid_credentials())
             }
-        };
+        }
+    }
+
+    /// Checks a username and password and starts a session. Every failure is the same
+    /// [`ErrorKind::InvalidCredentials`], and an unknown user costs one argon2id verification like a known one.
+    pub async fn login(&self, username: &str, password: &str) -> Result<TokenPair> {
+        let user = self.check_password(username, password).await?;
+        self.start_session(&user, None, None).await
+    }
+
+    /// Starts a session (token family) for `user`, on behalf of `client_id` with `scope` when an OAuth client
+    /// asked (`None`, `None` for `POST /login`).
+    async fn start_session(
+        &self,
+        user: &User,
+        client_id: Option<String>,
+        scope: Option<String>,
+    ) -> Result<TokenPair> {
         let now = self.now();
         let family = TokenFamily {
             sid: random_id()?,
@@ -361,12 +469,14 @@ impl AuthService {
             created_at: now,
             expires_at: now.saturating_add(self.config.refresh_absolute_ttl.as_secs()),
             revoked_at: None,
+            client_id,
+            scope,
         };
         let refresh_token = random_token()?;
         let record = self.refresh_record(&refresh_token, now)?;
         self.store.create_session(&family, &record).await?;
-        tracing::info!(user_id = %user.id, sid = %family.sid, "login");
-        self.pair(&user, &family, refresh_token, now)
+        tracing::info!(user_id = %user.id, sid = %family.sid, client_id = ?family.client_id, "login");
+        self.pair(user, &family, refresh_token, now, None)
     }
 
     fn refresh_record(&self, token: &str, now: u64) -> Result<RefreshTokenRecord> {
@@ -378,31 +488,51 @@ impl AuthService {
         })
     }
 
+    /// Signs an access token.
+    fn sign_access(&self, subject: &str, custom: AccessClaims, now: u64) -> Result<(String, u64)> {
+        let ttl = self.config.access_token_ttl.as_secs();
+        let claims = Claims::new(custom)
+            .issuer(self.config.issuer.clone())
+            .subject(subject.to_owned())
+            .audience(self.config.audience.clone())
+            .issued_at(NumericDate::from_secs(now))
+            .expires_at(NumericDate::from_secs(now.saturating_add(ttl)))
+            .jwt_id(random_id()?);
+        let access_token = self
+            .keyring
+            .signer
+            .sign(&claims)
+            .map_err(|e| Error::crypto(format!("signing failed: {e}")))?;
+        Ok((access_token, ttl))
+    }
+
+    /// An access token for the session `family` with the rotated `refresh_token`. Its scope is `narrowed` when
+    /// given, else the session's, else (a `POST /login` session) the user's current scopes.
     fn pair(
         &self,
         user: &User,
         family: &TokenFamily,
         refresh_token: Zeroizing<String>,
         now: u64,
+        narrowed: Option<String>,
     ) -> Result<TokenPair> {
-        let ttl = self.config.access_token_ttl.as_secs();
-        let scope = (!user.scopes.is_empty()).then(|| user.scopes.join(" "));
-        let claims = Claims::new(AccessClaims {
-            client_id: self.config.client_id.clone(),
-            scope,
-            sid: family.sid.clone(),
-        })
-        .issuer(self.config.issuer.clone())
-        .subject(user.id.clone())
-        .audience(self.config.audience.clone())
-        .issued_at(NumericDate::from_secs(now))
-        .expires_at(NumericDate::from_secs(now.saturating_add(ttl)))
-        .jwt_id(random_id()?);
-        let access_token = self
-            .keyring
-            .signer
-            .sign(&claims)
-            .map_err(|e| Error::crypto(format!("signing failed: {e}")))?;
+        let scope = narrowed
+            .or_else(|| family.scope.clone())
+            .unwrap_or_else(|| user.scopes.join(" "));
+        let scope = (!scope.is_empty()).then_some(scope);
+        let client_id = family
+            .client_id
+            .clone()
+            .unwrap_or_else(|| self.config.client_id.clone());
+        let (access_token, expires_in) = self.sign_access(
+            &user.id,
+            AccessClaims {
+                client_id,
+                scope: scope.clone(),
+                sid: Some(family.sid.clone()),
+            },
+            now,
+        )?;
         let refresh_expires_in = self
             .config
             .refresh_idle_ttl
@@ -410,9 +540,10 @@ impl AuthService {
             .min(family.expires_at.saturating_sub(now));
         Ok(TokenPair {
             access_token,
-            expires_in: ttl,
+            expires_in,
             refresh_token,
             refresh_expires_in,
+            scope,
         })
     }
 
@@ -425,9 +556,46 @@ impl AuthService {
     /// Exchanges a refresh token for a new pair, consuming it. A token presented a second time means it was
     /// stolen (or the client is broken): the whole session is revoked, its access tokens included.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
+        self.rotate(refresh_token, None, None).await
+    }
+
+    /// [`AuthService::refresh`] for an authenticated OAuth client (RFC 6749 §6): the token must have been issued
+    /// to that client, and a requested `scope` must be within the session's.
+    pub async fn refresh_for_client(
+        &self,
+        client: &Client,
+        refresh_token: &str,
+        scope: Option<&str>,
+    ) -> Result<TokenPair> {
+        if !client.grant_types.contains(&GrantType::RefreshToken) {
+            return Err(unauthorized_client(GrantType::RefreshToken));
+        }
+        self.rotate(refresh_token, Some(client), scope).await
+    }
+
+    async fn rotate(
+        &self,
+        refresh_token: &str,
+        client: Option<&Client>,
+        scope: Option<&str>,
+    ) -> Result<TokenPair> {
         let Some(digest) = refresh_token_digest(refresh_token) else {
             return Err(invalid_grant("the refresh token is not valid"));
         };
+        // Checked before the token is consumed: presenting another client's token must not use it up.
+        let mut narrowed = None;
+        if let Some(family) = self.store.family_of_token(&digest).await? {
+            if family.client_id.as_deref() != client.map(|c| c.client_id.as_str()) {
+                return Err(invalid_grant(
+                    "the refresh token was not issued to this client",
+                ));
+            }
+            if let Some(requested) = scope {
+                let granted = family.scope.clone().unwrap_or_default();
+                let granted: Vec<String> = granted.split_whitespace().map(str::to_owned).collect();
+                narrowed = Some(resolve_scope(Some(requested), &granted)?.join(" "));
+            }
+        }
         let now = self.now();
         let successor = random_token()?;
         let record = self.refresh_record(&successor, now)?;
@@ -461,7 +629,203 @@ impl AuthService {
             .await?
             .filter(|u| !u.disabled)
             .ok_or_else(|| invalid_grant("the account is disabled"))?;
-        self.pair(&user, &family, successor, now)
+        self.pair(&user, &family, successor, now, narrowed)
+    }
+
+    /// Registers an OAuth client allowed `grant_types` and at most `scopes`. The secret (256 random bits) is in
+    /// the result and nowhere else: only its SHA-256 is stored.
+    pub async fn add_client(
+        &self,
+        name: &str,
+        grant_types: &[GrantType],
+        scopes: &[String],
+    ) -> Result<NewClient> {
+        if name.is_empty() || name.len() > MAX_CLIENT_NAME_LEN || name.chars().any(char::is_control)
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                format!(
+                    "a client name is 1 to {MAX_CLIENT_NAME_LEN} bytes without control characters"
+                ),
+            ));
+        }
+        if grant_types.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                "a client needs at least one grant type",
+            ));
+        }
+        check_scope_tokens(scopes)?;
+        let mut grants: Vec<GrantType> = Vec::new();
+        for grant in grant_types {
+            if !grants.contains(grant) {
+                grants.push(*grant);
+            }
+        }
+        let client_secret = random_token()?;
+        let client = Client {
+            client_id: random_id()?,
+            secret_hash: sha256(&client_secret),
+            name: name.to_owned(),
+            grant_types: grants,
+            scopes: scopes.to_vec(),
+            created_at: self.now(),
+        };
+        self.store.create_client(&client).await?;
+        tracing::info!(client_id = %client.client_id, "client added");
+        Ok(NewClient {
+            client_id: client.client_id,
+            client_secret,
+        })
+    }
+
+    /// Authenticates an OAuth client by id and secret. Unknown client and wrong secret are the same
+    /// [`ErrorKind::InvalidClient`]; the digests are compared in constant time.
+    pub async fn authenticate_client(&self, client_id: &str, secret: &str) -> Result<Client> {
+        let client = if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
+            None
+        } else {
+            self.store.client_by_id(client_id).await?
+        };
+        let presented = sha256(secret);
+        let expected = client.as_ref().map_or([0u8; 32], |c| c.secret_hash);
+        let equal: bool = presented.ct_eq(&expected).into();
+        match client {
+            Some(client) if equal => Ok(client),
+            _ => {
+                tracing::info!("client authentication failed");
+                Err(Error::new(
+                    ErrorKind::InvalidClient,
+                    "client authentication failed",
+                ))
+            }
+        }
+    }
+
+    /// The resource owner password credentials grant (RFC 6749 §4.3): a session for the user on behalf of
+    /// `client`, with the requested scope (default: all the user has that the client may ask for).
+    pub async fn password_grant(
+        &self,
+        client: &Client,
+        username: &str,
+        password: &str,
+        scope: Option<&str>,
+    ) -> Result<TokenPair> {
+        if !client.grant_types.contains(&GrantType::Password) {
+            return Err(unauthorized_client(GrantType::Password));
+        }
+        let user = self
+            .check_password(username, password)
+            .await
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidCredentials => invalid_grant(e.message()),
+                _ => e,
+            })?;
+        let allowed: Vec<String> = user
+            .scopes
+            .iter()
+            .filter(|s| client.scopes.contains(s))
+            .cloned()
+            .collect();
+        let granted = resolve_scope(scope, &allowed)?.join(" ");
+        self.start_session(&user, Some(client.client_id.clone()), Some(granted))
+            .await
+    }
+
+    /// The client credentials grant (RFC 6749 §4.4): an access token whose subject is the client itself, no
+    /// refresh token and no session.
+    pub fn client_credentials_grant(
+        &self,
+        client: &Client,
+        scope: Option<&str>,
+    ) -> Result<ClientToken> {
+        if !client.grant_types.contains(&GrantType::ClientCredentials) {
+            return Err(unauthorized_client(GrantType::ClientCredentials));
+        }
+        let granted = resolve_scope(scope, &client.scopes)?.join(" ");
+        let scope = (!granted.is_empty()).then_some(granted);
+        let (access_token, expires_in) = self.sign_access(
+            &client.client_id,
+            AccessClaims {
+                client_id: client.client_id.clone(),
+                scope: scope.clone(),
+                sid: None,
+            },
+            self.now(),
+        )?;
+        tracing::info!(client_id = %client.client_id, "client credentials token issued");
+        Ok(ClientToken {
+            access_token,
+            expires_in,
+            scope,
+        })
+    }
+
+    /// Token introspection (RFC 7662): the claims of a valid access token and its user's name, `None` for
+    /// anything else (expired, revoked, malformed, a refresh token).
+    pub async fn introspect(&self, token: &str) -> Result<Option<Introspection>> {
+        let Ok(claims) = self.verify_access(token) else {
+            return Ok(None);
+        };
+        let username = match (&claims.custom.sid, claims.registered.sub.as_deref()) {
+            (Some(_), Some(sub)) => self.store.user_by_id(sub).await?.map(|u| u.username),
+            _ => None,
+        };
+        Ok(Some(Introspection { claims, username }))
+    }
+
+    /// Token revocation (RFC 7009) by `client`: a refresh token ends its session; an access token is denied until
+    /// it expires. Unknown tokens, and tokens issued to another client, change nothing and are no error.
+    pub async fn revoke(&self, client: &Client, token: &str, hint: Option<&str>) -> Result<()> {
+        let as_access = |service: &Self| {
+            service
+                .verify_access(token)
+                .ok()
+                .filter(|claims| claims.custom.client_id == client.client_id)
+        };
+        // The hint only orders the lookups (RFC 7009 §2.1).
+        let access_first = hint == Some("access_token");
+        if access_first && let Some(claims) = as_access(self) {
+            return self.deny_access_token(&claims).await;
+        }
+        if let Some(digest) = refresh_token_digest(token)
+            && let Some(family) = self.store.family_of_token(&digest).await?
+        {
+            if family.client_id.as_deref() == Some(client.client_id.as_str()) {
+                let now = self.now();
+                let deny_until = self.sid_deny_until(now);
+                self.store
+                    .revoke_session(&family.sid, now, deny_until)
+                    .await?;
+                let mut denylist = self.write_denylist();
+                denylist.sids.insert(family.sid.clone(), deny_until);
+                denylist.prune(now);
+                drop(denylist);
+                tracing::info!(sid = %family.sid, client_id = %client.client_id, "session revoked");
+            }
+            return Ok(());
+        }
+        if !access_first && let Some(claims) = as_access(self) {
+            return self.deny_access_token(&claims).await;
+        }
+        Ok(())
+    }
+
+    async fn deny_access_token(&self, claims: &Claims<AccessClaims>) -> Result<()> {
+        let now = self.now();
+        let jti = claims.registered.jti.clone().unwrap_or_default();
+        let until = claims
+            .registered
+            .exp
+            .map_or(now, NumericDate::secs)
+            .saturating_add(LEEWAY.as_secs());
+        self.store.deny_jti(&jti, until).await?;
+        let mut denylist = self.write_denylist();
+        denylist.jtis.insert(jti, until);
+        denylist.prune(now);
+        drop(denylist);
+        tracing::info!(client_id = %claims.custom.client_id, "access token revoked");
+        Ok(())
     }
 
     /// Verifies an access token: signature, issuer, audience, `typ: at+jwt`, lifetime, then the denylist.
@@ -475,7 +839,7 @@ impl AuthService {
         let iat = claims.registered.iat.map_or(0, NumericDate::secs);
         if self
             .read_denylist()
-            .refuses(jti, &claims.custom.sid, sub, iat)
+            .refuses(jti, claims.custom.sid.as_deref(), sub, iat)
         {
             return Err(invalid_token("the token has been revoked"));
         }
@@ -510,11 +874,11 @@ impl AuthService {
             self.write_denylist().not_before.insert(sub.clone(), now);
             sids
         } else {
-            let mut sids = vec![claims.custom.sid.clone()];
+            let mut sids: Vec<String> = claims.custom.sid.iter().cloned().collect();
             if let Some(digest) = refresh_token.and_then(refresh_token_digest)
                 && let Some(family) = self.store.family_of_token(&digest).await?
                 && family.user_id == sub
-                && family.sid != claims.custom.sid
+                && Some(&family.sid) != claims.custom.sid.as_ref()
             {
                 sids.push(family.sid);
             }
@@ -597,11 +961,37 @@ mod tests {
             500,
             "expired entries dropped, live ones kept"
         );
-        assert!(denylist.refuses("jti-1999", "sid", "sub", 0));
-        assert!(!denylist.refuses("jti-0", "sid", "sub", 0));
+        assert!(denylist.refuses("jti-1999", Some("sid"), "sub", 0));
+        assert!(!denylist.refuses("jti-0", Some("sid"), "sub", 0));
         denylist.not_before.insert("sub".into(), 20);
-        assert!(denylist.refuses("x", "sid", "sub", 19));
-        assert!(!denylist.refuses("x", "sid", "sub", 20));
+        assert!(denylist.refuses("x", None, "sub", 19));
+        assert!(!denylist.refuses("x", Some("sid"), "sub", 20));
+    }
+
+    #[test]
+    fn requested_scope_must_be_within_the_allowed_scope() {
+        let allowed: Vec<String> = vec!["a".into(), "b".into()];
+        assert_eq!(resolve_scope(None, &allowed).unwrap(), allowed);
+        assert_eq!(resolve_scope(Some("b b"), &allowed).unwrap(), ["b"]);
+        assert!(resolve_scope(Some(""), &allowed).unwrap().is_empty());
+        let err = resolve_scope(Some(&format!("a {}", "c".repeat(500))), &allowed).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidScope);
+        assert!(err.message().len() < 100, "bounded: {err}");
+        assert!(resolve_scope(Some("a"), &[]).is_err());
+    }
+
+    #[test]
+    fn new_client_debug_hides_the_secret() {
+        let client = NewClient {
+            client_id: "id".into(),
+            client_secret: Zeroizing::new("secret-client".into()),
+        };
+        assert!(!format!("{client:?}").contains("secret-client"));
+        assert_eq!(
+            GrantType::ALL.map(|g| GrantType::parse(g.as_str())),
+            GrantType::ALL.map(Some)
+        );
+        assert_eq!(GrantType::parse("implicit"), None);
     }
 
     #[test]
@@ -611,6 +1001,7 @@ mod tests {
             expires_in: 1,
             refresh_token: Zeroizing::new("secret-refresh".into()),
             refresh_expires_in: 2,
+            scope: None,
         };
         assert!(!format!("{pair:?}").contains("secret-refresh"));
     }

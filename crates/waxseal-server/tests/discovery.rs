@@ -47,19 +47,31 @@ async fn discovery_documents_carry_the_required_fields_and_only_what_exists() {
             "{path}"
         );
         assert!(doc["response_types_supported"].is_array(), "{path}: {doc}");
-        // No token endpoint yet: no OAuth grant is advertised, and no endpoint that does not exist.
         assert_eq!(
             doc["grant_types_supported"],
-            serde_json::json!([]),
+            serde_json::json!(["password", "refresh_token", "client_credentials"]),
             "{path}"
         );
-        for absent in [
-            "token_endpoint",
-            "authorization_endpoint",
-            "revocation_endpoint",
-            "introspection_endpoint",
-            "userinfo_endpoint",
+        for (field, endpoint) in [
+            ("token_endpoint", "/oauth/token"),
+            ("revocation_endpoint", "/oauth/revoke"),
+            ("introspection_endpoint", "/oauth/introspect"),
         ] {
+            assert_eq!(doc[field], format!("{}{endpoint}", server.url), "{path}");
+        }
+        for field in [
+            "token_endpoint_auth_methods_supported",
+            "revocation_endpoint_auth_methods_supported",
+            "introspection_endpoint_auth_methods_supported",
+        ] {
+            assert_eq!(
+                doc[field],
+                serde_json::json!(["client_secret_basic", "client_secret_post"]),
+                "{path}: {field}"
+            );
+        }
+        // Only what exists: no authorization code flow, no OpenID Connect userinfo.
+        for absent in ["authorization_endpoint", "userinfo_endpoint"] {
             assert!(doc[absent].is_null(), "{path} advertises {absent}: {doc}");
         }
     }

@@ -52,11 +52,81 @@ async fn secrets_never_appear_in_logs() {
             .await,
         204
     );
+    // OAuth: a client secret, the tokens of each grant, revocation and introspection.
+    let (client_id, client_secret) = server
+        .add_client(
+            "logged",
+            &[
+                waxseal_server::GrantType::Password,
+                waxseal_server::GrantType::RefreshToken,
+                waxseal_server::GrantType::ClientCredentials,
+            ],
+            &[],
+        )
+        .await;
+    let auth = common::basic(&client_id, &client_secret);
+    let r = server
+        .oauth(
+            "/oauth/token",
+            Some(&auth),
+            &[
+                ("grant_type", "password"),
+                ("username", "peggy"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let oauth_access = r.body["access_token"].as_str().unwrap().to_owned();
+    let oauth_refresh = r.body["refresh_token"].as_str().unwrap().to_owned();
+    let r = server
+        .oauth(
+            "/oauth/token",
+            None,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &oauth_refresh),
+                ("client_id", &client_id),
+                ("client_secret", &client_secret),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let oauth_refresh2 = r.body["refresh_token"].as_str().unwrap().to_owned();
+    let r = server
+        .oauth(
+            "/oauth/token",
+            Some(&auth),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    let machine_access = r.body["access_token"].as_str().unwrap().to_owned();
+    let wrong_secret = "a-wrong-client-secret-5678";
+    let r = server
+        .oauth(
+            "/oauth/token",
+            Some(&common::basic(&client_id, wrong_secret)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    for token in [&oauth_access, &machine_access, &oauth_refresh2] {
+        server
+            .oauth("/oauth/introspect", Some(&auth), &[("token", token)])
+            .await;
+        server
+            .oauth("/oauth/revoke", Some(&auth), &[("token", token)])
+            .await;
+    }
     server.stop().await;
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("login failed"), "the capture works: {logs}");
     assert!(logs.contains("reuse detected"), "{logs}");
+    assert!(
+        logs.contains("client authentication failed"),
+        "the OAuth flow is logged: {logs}"
+    );
     let master_key = std::fs::read_to_string(dir.path().join("master.key")).unwrap();
     for secret in [
         PASSWORD,
@@ -68,6 +138,12 @@ async fn secrets_never_appear_in_logs() {
         &access3,
         &refresh3,
         master_key.trim(),
+        &client_secret,
+        wrong_secret,
+        &oauth_access,
+        &oauth_refresh,
+        &oauth_refresh2,
+        &machine_access,
         "$argon2id$",
     ] {
         assert!(
@@ -76,7 +152,7 @@ async fn secrets_never_appear_in_logs() {
         );
     }
     // Also no part of a token (a JWT's signature or payload segment) leaks.
-    for segment in access.split('.') {
+    for segment in access.split('.').chain(oauth_access.split('.')) {
         assert!(
             !logs.contains(segment),
             "a token segment appeared in the logs"

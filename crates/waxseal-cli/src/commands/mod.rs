@@ -1,5 +1,6 @@
 //! One module per command; this one dispatches.
 
+mod client;
 mod decode;
 mod keys;
 mod serve;
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command, UserCommand};
+use crate::cli::{Cli, ClientCommand, Command, UserCommand};
 use crate::style::Style;
 use crate::{Outcome, lint};
 
@@ -28,6 +29,7 @@ pub fn run(command: Command, style: Style) -> Outcome {
         Command::Lint(args) => lint::run(&args, style),
         Command::Serve(args) => serve::run(&args, style),
         Command::User(UserCommand::Add(args)) => user::add(&args),
+        Command::Client(ClientCommand::Add(args)) => client::add(&args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

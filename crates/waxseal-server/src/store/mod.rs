@@ -69,6 +69,10 @@ pub struct TokenFamily {
     pub expires_at: u64,
     /// Set once the session is revoked (logout, reuse detected).
     pub revoked_at: Option<u64>,
+    /// The OAuth client the session was started by; `None` for a `POST /login` session.
+    pub client_id: Option<String>,
+    /// The space-separated scope granted at the start; `None`: the user's current scopes (`POST /login`).
+    pub scope: Option<String>,
 }
 
 /// A refresh token as stored: its SHA-256 digest, never the token.
@@ -97,6 +101,68 @@ pub enum Rotation {
     Revoked,
     /// No such token.
     Unknown,
+}
+
+/// An OAuth grant type (RFC 6749 §4) a client may be allowed to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GrantType {
+    /// Resource owner password credentials (RFC 6749 §4.3).
+    Password,
+    /// Refresh token (RFC 6749 §6).
+    RefreshToken,
+    /// Client credentials (RFC 6749 §4.4).
+    ClientCredentials,
+}
+
+impl GrantType {
+    /// Every grant type the server implements.
+    pub const ALL: [GrantType; 3] = [
+        GrantType::Password,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+    ];
+
+    /// The `grant_type` value of RFC 6749.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::Password => "password",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+
+    /// Parses a `grant_type` value; `None` for one the server does not implement.
+    pub fn parse(value: &str) -> Option<GrantType> {
+        GrantType::ALL.into_iter().find(|g| g.as_str() == value)
+    }
+}
+
+/// An OAuth client as stored: the SHA-256 of its secret, never the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Client {
+    /// The public identifier (`client_id`).
+    pub client_id: String,
+    /// SHA-256 of the client secret.
+    pub secret_hash: [u8; 32],
+    /// A name for people.
+    pub name: String,
+    /// The grants the client may use.
+    pub grant_types: Vec<GrantType>,
+    /// The most its tokens may carry.
+    pub scopes: Vec<String>,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("client_id", &self.client_id)
+            .field("name", &self.name)
+            .field("grant_types", &self.grant_types)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A signing key as stored: the private key encrypted under the master key.
@@ -150,6 +216,15 @@ pub trait UserStore: Send + Sync {
         username: &'a str,
         disabled: bool,
     ) -> BoxFuture<'a, StoreResult<bool>>;
+}
+
+/// OAuth clients.
+pub trait ClientStore: Send + Sync {
+    /// Creates a client; [`StoreError::Conflict`] when the id is taken.
+    fn create_client<'a>(&'a self, client: &'a Client) -> BoxFuture<'a, StoreResult<()>>;
+    /// Looks a client up by `client_id`.
+    fn client_by_id<'a>(&'a self, client_id: &'a str)
+    -> BoxFuture<'a, StoreResult<Option<Client>>>;
 }
 
 /// Sessions (token families) and their refresh tokens.
@@ -209,7 +284,7 @@ pub trait DenylistStore: Send + Sync {
 }
 
 /// Everything the server stores.
-pub trait Store: UserStore + SessionStore + KeyStore + DenylistStore {
+pub trait Store: UserStore + ClientStore + SessionStore + KeyStore + DenylistStore {
     /// Closes connections; the store is unusable afterwards.
     fn close(&self) -> BoxFuture<'_, ()>;
     /// Answers a trivial query: `Ok` when the backend can serve requests (the readiness probe).

@@ -13,8 +13,9 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    BoxFuture, DenylistSnapshot, DenylistStore, KeyStore, RefreshTokenRecord, Rotation,
-    SessionStore, Store, StoreError, StoreResult, StoredKey, TokenFamily, User, UserStore,
+    BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, GrantType, KeyStore,
+    RefreshTokenRecord, Rotation, SessionStore, Store, StoreError, StoreResult, StoredKey,
+    TokenFamily, User, UserStore,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -95,7 +96,67 @@ fn family_from_row(row: &SqliteRow) -> StoreResult<TokenFamily> {
         created_at: secs(row.try_get("created_at").map_err(backend)?),
         expires_at: secs(row.try_get("expires_at").map_err(backend)?),
         revoked_at: opt_secs(row.try_get("revoked_at").map_err(backend)?),
+        client_id: row.try_get("client_id").map_err(backend)?,
+        scope: row.try_get("scope").map_err(backend)?,
     })
+}
+
+fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
+    let hash: Vec<u8> = row.try_get("secret_hash").map_err(backend)?;
+    let grants: String = row.try_get("grant_types").map_err(backend)?;
+    let scopes: String = row.try_get("scopes").map_err(backend)?;
+    Ok(Client {
+        client_id: row.try_get("client_id").map_err(backend)?,
+        secret_hash: hash
+            .try_into()
+            .map_err(|_| backend("a client secret hash is not 32 bytes"))?,
+        name: row.try_get("name").map_err(backend)?,
+        grant_types: grants
+            .split_whitespace()
+            .filter_map(GrantType::parse)
+            .collect(),
+        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        created_at: secs(row.try_get("created_at").map_err(backend)?),
+    })
+}
+
+impl ClientStore for SqliteStore {
+    fn create_client<'a>(&'a self, client: &'a Client) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+            sqlx::query(
+                "INSERT INTO clients (client_id, secret_hash, name, grant_types, scopes, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&client.client_id)
+            .bind(&client.secret_hash[..])
+            .bind(&client.name)
+            .bind(grants.join(" "))
+            .bind(client.scopes.join(" "))
+            .bind(ts(client.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(())
+        })
+    }
+
+    fn client_by_id<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<Client>>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at \
+                 FROM clients WHERE client_id = ?",
+            )
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+            row.as_ref().map(client_from_row).transpose()
+        })
+    }
 }
 
 impl UserStore for SqliteStore {
@@ -215,13 +276,16 @@ impl SessionStore for SqliteStore {
         Box::pin(async move {
             let mut tx = self.immediate().await?;
             sqlx::query(
-                "INSERT INTO token_families (sid, user_id, created_at, expires_at, revoked_at) \
-                 VALUES (?, ?, ?, ?, NULL)",
+                "INSERT INTO token_families \
+                 (sid, user_id, created_at, expires_at, revoked_at, client_id, scope) \
+                 VALUES (?, ?, ?, ?, NULL, ?, ?)",
             )
             .bind(&family.sid)
             .bind(&family.user_id)
             .bind(ts(family.created_at))
             .bind(ts(family.expires_at))
+            .bind(&family.client_id)
+            .bind(&family.scope)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -255,7 +319,8 @@ impl SessionStore for SqliteStore {
                 == 1;
             let Some(row) = sqlx::query(
                 "SELECT t.used_at AS used_at, f.sid AS sid, f.user_id AS user_id, \
-                 f.created_at AS created_at, f.expires_at AS expires_at, f.revoked_at AS revoked_at \
+                 f.created_at AS created_at, f.expires_at AS expires_at, f.revoked_at AS revoked_at, \
+                 f.client_id AS client_id, f.scope AS scope \
                  FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = ?",
             )
             .bind(&presented[..])
@@ -298,7 +363,8 @@ impl SessionStore for SqliteStore {
         Box::pin(async move {
             let row = sqlx::query(
                 "SELECT f.sid AS sid, f.user_id AS user_id, f.created_at AS created_at, \
-                 f.expires_at AS expires_at, f.revoked_at AS revoked_at \
+                 f.expires_at AS expires_at, f.revoked_at AS revoked_at, \
+                 f.client_id AS client_id, f.scope AS scope \
                  FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = ?",
             )
             .bind(&hash[..])

@@ -1,6 +1,7 @@
 //! Shared fixtures: a real server on a loopback port over a real SQLite file, a clock tests can move, a client.
 #![allow(dead_code)]
 
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -213,4 +214,129 @@ pub fn assert_invalid_token(status: u16, challenge: Option<&str>, containing: &s
         challenge.contains(containing),
         "{challenge} should mention {containing}"
     );
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value (RFC 6749 Appendix B).
+pub fn form_encode(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            _ => {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    out
+}
+
+pub fn form(params: &[(&str, &str)]) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// `Authorization: Basic` with the RFC 6749 §2.3.1 form-encoding of id and secret.
+pub fn basic(client_id: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    let pair = format!("{}:{}", form_encode(client_id), form_encode(secret));
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
+/// The answer of an `/oauth/*` endpoint.
+#[derive(Debug)]
+pub struct OAuthResponse {
+    pub status: u16,
+    pub body: Value,
+    pub cache_control: Option<String>,
+    pub pragma: Option<String>,
+    pub challenge: Option<String>,
+}
+
+impl OAuthResponse {
+    /// Asserts an RFC 6749 §5.2 error.
+    pub fn assert_error(&self, status: u16, error: &str) {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(self.body["error"], error, "{self:?}");
+        assert!(self.body["error_description"].is_string(), "{self:?}");
+    }
+}
+
+impl TestServer {
+    /// Registers a client; returns (client_id, client_secret).
+    pub async fn add_client(
+        &self,
+        name: &str,
+        grants: &[waxseal_server::GrantType],
+        scopes: &[&str],
+    ) -> (String, String) {
+        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        let client = self
+            .service
+            .add_client(name, grants, &scopes)
+            .await
+            .expect("client added");
+        (client.client_id.clone(), client.client_secret.to_string())
+    }
+
+    /// POSTs a raw body with the given content type and optional Authorization header.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        authorization: Option<&str>,
+        body: String,
+    ) -> OAuthResponse {
+        let mut request = self.client.post(self.at(path)).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        let response = request.send().await.expect("request sent");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().expect("ascii").to_owned())
+        };
+        let (cache_control, pragma, challenge) = (
+            header("cache-control"),
+            header("pragma"),
+            header("www-authenticate"),
+        );
+        let (status, body) = status_and_json(response).await;
+        OAuthResponse {
+            status,
+            body,
+            cache_control,
+            pragma,
+            challenge,
+        }
+    }
+
+    /// POSTs a form to an `/oauth/*` endpoint.
+    pub async fn oauth(
+        &self,
+        path: &str,
+        authorization: Option<&str>,
+        params: &[(&str, &str)],
+    ) -> OAuthResponse {
+        self.post_raw(
+            path,
+            Some("application/x-www-form-urlencoded"),
+            authorization,
+            form(params),
+        )
+        .await
+    }
 }
