@@ -346,6 +346,45 @@ pub enum UserCommand {
   printf '%s' \"$PASSWORD\" | waxseal user add alice --password-stdin
   waxseal user add bob --password-stdin --scope read:orders --scope write:orders < password.txt")]
     Add(UserAddArgs),
+    /// List the users: name, disabled or not, scopes, when created (never password hashes).
+    List(DataDirArg),
+    /// Refuse a user's logins and refreshes, and end every session of the user at once.
+    #[command(after_help = "Examples:
+  waxseal user disable alice
+  waxseal user enable alice
+
+Existing access tokens are refused by a running `waxseal serve` on the same data directory within a second.")]
+    Disable(UserNameArgs),
+    /// Allow a disabled user to log in again (the ended sessions stay ended).
+    Enable(UserNameArgs),
+    /// Delete a user, ending every session of the user at once.
+    Delete(UserNameArgs),
+    /// Replace a user's password (read from standard input), ending every session of the user at once.
+    #[command(after_help = "Examples:
+  printf '%s' \"$NEW_PASSWORD\" | waxseal user set-password alice --password-stdin
+  waxseal user set-password bob --password-stdin < new-password.txt
+
+Existing access tokens are refused by a running `waxseal serve` on the same data directory within a second.")]
+    SetPassword(UserSetPasswordArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserNameArgs {
+    /// The login name.
+    pub name: String,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+#[derive(Debug, Args)]
+pub struct UserSetPasswordArgs {
+    /// The login name.
+    pub name: String,
+    /// Read the new password from standard input (its first line). Passwords are never taken as arguments.
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+    #[command(flatten)]
+    pub data: DataDirArg,
 }
 
 #[derive(Debug, Args)]

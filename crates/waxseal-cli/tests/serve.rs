@@ -86,12 +86,23 @@ fn serve(dir: &Path) -> (Child, String) {
 
 /// One HTTP/1.1 request; returns (status, body).
 fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    http_with(addr, method, path, "", body)
+}
+
+/// One HTTP/1.1 request with extra header lines (each ending in CRLF); returns (status, body).
+fn http_with(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: Option<&str>,
+) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
     let body = body.unwrap_or("");
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
+         {headers}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -274,7 +285,12 @@ fn a_malformed_master_key_is_a_usage_error() {
 
 #[test]
 fn serve_and_user_help_have_examples() {
-    for sub in [&["serve"][..], &["user", "add"], &["client", "add"]] {
+    for sub in [
+        &["serve"][..],
+        &["user", "add"],
+        &["user", "set-password"],
+        &["client", "add"],
+    ] {
         let out = waxseal().args(sub).arg("--help").output().unwrap();
         assert!(out.status.success());
         let text = String::from_utf8_lossy(&out.stdout);
@@ -413,4 +429,174 @@ fn bad_settings_exit_2_with_the_reason() {
     let (code, _, err) = print_config(None, &[("WAXSEAL_ACCESS_TTL", "3h")], &[]);
     assert_eq!(code, 2);
     assert!(err.contains("maximum of 3600 s"), "{err}");
+}
+
+/// `waxseal user ARGS… --data-dir DIR` with `stdin`: (code, stdout, stderr).
+fn user(dir: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = waxseal()
+        .arg("user")
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn login(addr: &str, name: &str, password: &str) -> (u16, String) {
+    http(
+        addr,
+        "POST",
+        "/login",
+        Some(&format!(
+            r#"{{"username":"{name}","password":"{password}"}}"#
+        )),
+    )
+}
+
+fn me(addr: &str, access: &str) -> u16 {
+    http_with(
+        addr,
+        "GET",
+        "/api/me",
+        &format!("Authorization: Bearer {access}\r\n"),
+        None,
+    )
+    .0
+}
+
+/// Polls `GET /api/me` until the running server refuses the token (it reloads the store's denylist every second).
+fn refused_soon(addr: &str, access: &str) {
+    let started = std::time::Instant::now();
+    while me(addr, access) == 200 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "the access token is still accepted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(me(addr, access), 401);
+}
+
+#[test]
+fn user_list_disable_enable_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (code, _, err) = user(&data, &["list"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("no users yet"), "{err}");
+    assert_eq!(user_add(&data, "alice", &format!("{PASSWORD}\n")).0, 0);
+    let (code, _, err) = user(&data, &["add", "bob", "--password-stdin"], PASSWORD);
+    assert_eq!(code, 0, "{err}");
+
+    let (code, out, err) = user(&data, &["disable", "bob"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("disabled user \"bob\""), "{out}");
+    let (code, out, err) = user(&data, &["list"], "");
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].starts_with("NAME"), "{out}");
+    assert!(
+        lines[1].starts_with("alice")
+            && lines[1].contains("enabled")
+            && lines[1].contains("read:orders"),
+        "{out}"
+    );
+    assert!(lines[1].contains(" UTC"), "the creation time: {out}");
+    assert!(
+        lines[2].starts_with("bob") && lines[2].contains("disabled") && lines[2].ends_with('-'),
+        "{out}"
+    );
+    assert!(!out.contains("argon2"), "never a hash: {out}");
+
+    let (code, out, err) = user(&data, &["enable", "bob"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("enabled user \"bob\""), "{out}");
+    let (_, out, _) = user(&data, &["list"], "");
+    assert!(!out.contains("disabled"), "{out}");
+
+    let (code, out, err) = user(&data, &["delete", "bob"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("deleted user \"bob\""), "{out}");
+    let (_, out, _) = user(&data, &["list"], "");
+    assert!(!out.contains("bob"), "{out}");
+
+    for args in [
+        &["disable", "bob"][..],
+        &["enable", "bob"],
+        &["delete", "bob"],
+    ] {
+        let (code, _, err) = user(&data, args, "");
+        assert_eq!(code, 2, "{args:?}");
+        assert!(err.contains("no user named \"bob\""), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn user_set_password_ends_the_sessions_of_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert_eq!(user_add(&data, "alice", &format!("{PASSWORD}\n")).0, 0);
+    assert_eq!(user_add(&data, "carol", &format!("{PASSWORD}\n")).0, 0);
+    let (child, addr) = serve(&data);
+    let token = |name: &str, password: &str| {
+        let (status, body) = login(&addr, name, password);
+        assert_eq!(status, 200, "{body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    };
+    let alice = token("alice", PASSWORD);
+    let carol = token("carol", PASSWORD);
+    assert_eq!(me(&addr, &alice), 200);
+
+    let new = "an entirely new passphrase";
+    let (code, out, err) = user(
+        &data,
+        &["set-password", "alice", "--password-stdin"],
+        &format!("{new}\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("every session"), "{out}");
+    assert!(
+        !out.contains(new) && !err.contains(new),
+        "the password is echoed"
+    );
+    refused_soon(&addr, &alice);
+    assert_eq!(login(&addr, "alice", PASSWORD).0, 401);
+    let alice = token("alice", new);
+    assert_eq!(me(&addr, &alice), 200);
+
+    let (code, _, err) = user(&data, &["disable", "carol"], "");
+    assert_eq!(code, 0, "{err}");
+    refused_soon(&addr, &carol);
+    assert_eq!(login(&addr, "carol", PASSWORD).0, 401);
+
+    let (code, _, err) = user(&data, &["delete", "alice"], "");
+    assert_eq!(code, 0, "{err}");
+    refused_soon(&addr, &alice);
+
+    let (code, _, err) = user(&data, &["set-password", "alice", "--password-stdin"], "x\n");
+    assert_eq!(code, 2);
+    assert!(err.contains("no user named"), "{err}");
+    let (code, _, err) = user(&data, &["set-password", "carol", "--password-stdin"], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("no password"), "{err}");
+    let (clean, err) = terminate(child);
+    assert!(clean, "{err}");
+    assert!(!err.contains(new), "the password in the log: {err}");
 }

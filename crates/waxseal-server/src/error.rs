@@ -22,6 +22,8 @@ pub enum ErrorKind {
     InvalidScope,
     /// The request is well-formed but its content is not acceptable (e.g. an empty username).
     InvalidRequest,
+    /// Too many failed logins for the account or from the client address: wait [`Error::retry_after`] seconds.
+    Throttled,
     /// The thing to create already exists (e.g. the username is taken).
     Conflict,
     /// The configuration is not usable; the message says which setting and why.
@@ -39,6 +41,7 @@ pub enum ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    retry_after: Option<u64>,
 }
 
 impl Error {
@@ -46,7 +49,23 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    pub(crate) fn throttled(retry_after: u64) -> Self {
+        Error {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                ErrorKind::Throttled,
+                format!("too many failed logins; try again in {retry_after} s"),
+            )
+        }
+    }
+
+    /// For [`ErrorKind::Throttled`]: the seconds to wait before trying again.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
     }
 
     pub(crate) fn config(message: impl Into<String>) -> Self {

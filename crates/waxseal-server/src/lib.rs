@@ -12,6 +12,13 @@
 //! `client_secret_basic` and `client_secret_post`, §5.2 errors), `POST /oauth/revoke` (RFC 7009) and
 //! `POST /oauth/introspect` (RFC 7662).
 //!
+//! Failed logins (`POST /login` and the password grant) are throttled per account and per client address with
+//! exponential backoff, answered with 429 and `Retry-After`; the counters live in memory, per process (see
+//! [`ACCOUNT_FREE_FAILURES`] and the constants next to it). `GET /api/admin` shows a route that requires a scope: a
+//! valid token without `admin` gets 403 `insufficient_scope` (RFC 6750 §3.1). Changing a user's password,
+//! disabling or deleting the user ends every session at once; a server on the same data directory picks the
+//! change up from the store within [`DENYLIST_RELOAD_INTERVAL`].
+//!
 //! Layers point one way: [`routes`] (HTTP only) → [`service`] (the flows, no HTTP types) → [`store`] (traits) ←
 //! [`store::sqlite`] (the embedded default). The `waxseal serve` command is a thin shell over [`Server`].
 //!
@@ -31,6 +38,7 @@ mod keyring;
 pub mod routes;
 pub mod service;
 pub mod store;
+mod throttle;
 
 use std::future::Future;
 use std::path::Path;
@@ -39,14 +47,23 @@ use std::sync::Arc;
 pub use config::{Config, MAX_ACCESS_TOKEN_TTL};
 pub use error::{Error, ErrorKind, Result};
 pub use keyring::MasterKey;
-pub use service::{AccessClaims, AuthService, ClientToken, Introspection, NewClient, TokenPair};
+pub use service::{
+    AccessClaims, AuthService, ClientToken, Introspection, NewClient, TokenPair, UserInfo,
+};
 pub use store::{Client, GrantType};
+pub use throttle::{
+    ACCOUNT_FREE_FAILURES, ADDRESS_FREE_FAILURES, BASE_DELAY_SECS, FORGET_AFTER, MAX_DELAY_SECS,
+};
 pub use waxseal::jwt::{Clock, NumericDate, SystemClock};
 
 use store::sqlite::SqliteStore;
 
 /// The name of the database file in the data directory.
 pub const DATABASE_FILE: &str = "waxseal.db";
+/// How often a serving process merges the persisted denylist into its in-memory copy, so that a revocation made
+/// by another process on the same data directory (`waxseal user set-password`, `disable`, `delete`) rejects
+/// existing access tokens here within this time. One indexed read of small tables per interval.
+pub const DENYLIST_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 /// The name of the generated master-key file in the data directory.
 pub const MASTER_KEY_FILE: &str = "master.key";
 
@@ -135,9 +152,24 @@ impl Server {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
-        let served = axum::serve(listener, self.router())
+        let service = self.service.clone();
+        let reloader = tokio::spawn(async move {
+            let mut every = tokio::time::interval(DENYLIST_RELOAD_INTERVAL);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(e) = service.reload_denylist().await {
+                    tracing::warn!(error = %e, "cannot reload the denylist from the store");
+                }
+            }
+        });
+        let app = self
+            .router()
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
+        reloader.abort();
         self.service.close().await;
         served.map_err(|e| Error::from_io("serving HTTP failed", &e))
     }

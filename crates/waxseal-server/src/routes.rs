@@ -4,12 +4,18 @@
 //! bounded, never an echo of the request. Errors become responses in one place, [`ApiError`]'s `IntoResponse`.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FormRejection, JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Form, FromRequest, Query, Request, State};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, Form, FromRequest, FromRequestParts, Query, Request, State,
+};
+use axum::http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
+};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,12 +29,15 @@ use tower_http::trace::TraceLayer;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind};
-use crate::service::{AuthService, TokenPair};
+use crate::service::{AccessClaims, AuthService, TokenPair};
 use crate::store::{Client, GrantType};
+use waxseal::jwt::Claims;
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 const REALM: &str = "waxseal";
+/// The scope `GET /api/admin` requires.
+pub const ADMIN_SCOPE: &str = "admin";
 
 /// The server's routes over `service`.
 pub fn router(service: Arc<AuthService>) -> Router {
@@ -41,6 +50,7 @@ pub fn router(service: Arc<AuthService>) -> Router {
         .route("/oauth/introspect", post(oauth_introspect))
         .route("/api/me", get(me))
         .route("/api/protected", get(me))
+        .route("/api/admin", get(admin))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/.well-known/oauth-authorization-server", get(discovery))
@@ -63,12 +73,16 @@ pub enum ApiError {
     MissingToken,
     /// The access token was refused.
     InvalidToken(String),
+    /// A valid token without the scope the route requires (RFC 6750 §3.1): 403.
+    InsufficientScope(&'static str),
     /// Login failed; one body for every reason.
     InvalidCredentials,
     /// The refresh token was refused.
     InvalidGrant(String),
     /// The request itself is wrong: status and a fixed description.
     BadRequest(StatusCode, &'static str),
+    /// Too many failed logins: 429 with `Retry-After` in seconds.
+    Throttled(u64),
     /// The request is well-formed but refused (e.g. a duplicate).
     Refused(StatusCode, String),
     /// Our fault; details are logged, not sent.
@@ -124,6 +138,23 @@ impl IntoResponse for ApiError {
                 }
                 response
             }
+            ApiError::InsufficientScope(scope) => {
+                let mut response = (
+                    StatusCode::FORBIDDEN,
+                    body(
+                        "insufficient_scope",
+                        &format!("this resource requires the scope {scope}"),
+                    ),
+                )
+                    .into_response();
+                let challenge = format!(
+                    "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\""
+                );
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    response.headers_mut().insert(WWW_AUTHENTICATE, value);
+                }
+                response
+            }
             ApiError::InvalidCredentials => (
                 StatusCode::UNAUTHORIZED,
                 body(
@@ -137,6 +168,20 @@ impl IntoResponse for ApiError {
                 body("invalid_grant", &description),
             )
                 .into_response(),
+            ApiError::Throttled(seconds) => {
+                let mut response = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    body(
+                        "too_many_requests",
+                        "too many failed logins; wait for the Retry-After seconds",
+                    ),
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(seconds));
+                response
+            }
             ApiError::BadRequest(status, description) => {
                 (status, body("invalid_request", description)).into_response()
             }
@@ -165,6 +210,7 @@ impl From<Error> for ApiError {
                 ApiError::Refused(StatusCode::BAD_REQUEST, e.message().to_owned())
             }
             ErrorKind::Conflict => ApiError::Refused(StatusCode::CONFLICT, e.message().to_owned()),
+            ErrorKind::Throttled => ApiError::Throttled(e.retry_after().unwrap_or(1)),
             _ => {
                 tracing::error!(error = %e, "request failed");
                 ApiError::Internal
@@ -284,11 +330,31 @@ fn token_response(pair: &TokenPair) -> Response {
     response
 }
 
+/// The client's address for throttling: the TCP peer, never a header a client can set. `None` when the router is
+/// served without connection info.
+struct Peer(Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip()),
+        ))
+    }
+}
+
 async fn login(
     State(service): State<Arc<AuthService>>,
+    Peer(address): Peer,
     JsonBody(request): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let pair = service.login(&request.username, &request.password).await?;
+    let pair = service
+        .login(&request.username, &request.password, address)
+        .await?;
     Ok(token_response(&pair))
 }
 
@@ -350,6 +416,8 @@ pub struct OAuthError {
     description: String,
     /// Answer with `WWW-Authenticate: Basic` (the client used Basic, or sent no credentials at all).
     basic_challenge: bool,
+    /// `Retry-After` seconds (a throttled password grant).
+    retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -359,6 +427,7 @@ impl OAuthError {
             error,
             description: description.into(),
             basic_challenge: false,
+            retry_after: None,
         }
     }
 
@@ -381,6 +450,13 @@ impl OAuthError {
     fn from_service(e: &Error, basic: bool) -> Self {
         let (status, error) = match e.kind() {
             ErrorKind::InvalidClient => return Self::invalid_client(basic),
+            // RFC 6749 has no code for this; RFC 8628 §3.5's `slow_down` is the token endpoint's nearest one.
+            ErrorKind::Throttled => {
+                return OAuthError {
+                    retry_after: e.retry_after(),
+                    ..Self::new(StatusCode::TOO_MANY_REQUESTS, "slow_down", e.message())
+                };
+            }
             ErrorKind::InvalidGrant | ErrorKind::InvalidCredentials => {
                 (StatusCode::BAD_REQUEST, "invalid_grant")
             }
@@ -408,6 +484,11 @@ impl IntoResponse for OAuthError {
             body(self.error, &quoted_safe(&self.description)),
         )
             .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if self.status == StatusCode::UNAUTHORIZED && self.basic_challenge {
             response.headers_mut().insert(
                 WWW_AUTHENTICATE,
@@ -589,17 +670,21 @@ struct OAuthTokenResponse<'a> {
 /// `POST /oauth/token` (RFC 6749 §4.3, §4.4, §6).
 async fn oauth_token(
     State(service): State<Arc<AuthService>>,
+    Peer(address): Peer,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    no_store(match oauth_token_inner(&service, &headers, form).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
-    })
+    no_store(
+        match oauth_token_inner(&service, address, &headers, form).await {
+            Ok(response) => response,
+            Err(e) => e.into_response(),
+        },
+    )
 }
 
 async fn oauth_token_inner(
     service: &AuthService,
+    address: Option<IpAddr>,
     headers: &HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, OAuthError> {
@@ -618,7 +703,7 @@ async fn oauth_token_inner(
             let username = params.require("username")?;
             let password = params.require("password")?;
             service
-                .password_grant(&client, username, password, scope)
+                .password_grant(&client, username, password, scope, address)
                 .await
         }
         GrantType::RefreshToken => {
@@ -714,6 +799,34 @@ async fn me(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let claims = service.verify_access(bearer(&headers)?)?;
+    Ok(Json(claims).into_response())
+}
+
+/// A verified access token that carries `scope`, or the RFC 6750 error saying why not.
+fn require_scope(
+    service: &AuthService,
+    headers: &HeaderMap,
+    scope: &'static str,
+) -> Result<Claims<AccessClaims>, ApiError> {
+    let claims = service.verify_access(bearer(headers)?)?;
+    let granted = claims
+        .custom
+        .scope
+        .as_deref()
+        .is_some_and(|s| s.split(' ').any(|s| s == scope));
+    if granted {
+        Ok(claims)
+    } else {
+        Err(ApiError::InsufficientScope(scope))
+    }
+}
+
+/// `GET /api/admin`: the token's claims, for tokens with the `admin` scope only (the example of a scoped route).
+async fn admin(
+    State(service): State<Arc<AuthService>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let claims = require_scope(&service, &headers, ADMIN_SCOPE)?;
     Ok(Json(claims).into_response())
 }
 

@@ -7,6 +7,7 @@
 //! argon2id on the blocking pool so a burst of logins never stalls token verification.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ use crate::keyring::{Keyring, MasterKey};
 use crate::store::{
     Client, DenylistSnapshot, GrantType, RefreshTokenRecord, Rotation, Store, TokenFamily, User,
 };
+use crate::throttle::LoginThrottle;
 
 /// Longest accepted username, in bytes.
 pub const MAX_USERNAME_LEN: usize = 64;
@@ -113,6 +115,19 @@ pub struct Introspection {
     pub username: Option<String>,
 }
 
+/// A user as the admin commands show it: never the password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    /// Login name.
+    pub username: String,
+    /// Whether the user is refused at login and refresh.
+    pub disabled: bool,
+    /// Scopes granted to the user's tokens.
+    pub scopes: Vec<String>,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
 /// The in-memory side of the denylist: every protected request checks it in O(1).
 #[derive(Debug, Default)]
 struct Denylist {
@@ -145,6 +160,20 @@ impl Denylist {
         self.prune_at = (2 * (self.jtis.len() + self.sids.len())).max(1024);
     }
 
+    /// Adds everything in `s`, keeping the later time of an entry present in both.
+    fn merge(&mut self, s: DenylistSnapshot) {
+        for (map, entries) in [
+            (&mut self.jtis, s.jtis),
+            (&mut self.sids, s.sids),
+            (&mut self.not_before, s.not_before),
+        ] {
+            for (key, at) in entries {
+                let slot = map.entry(key).or_insert(at);
+                *slot = (*slot).max(at);
+            }
+        }
+    }
+
     fn refuses(&self, jti: &str, sid: Option<&str>, sub: &str, iat: u64) -> bool {
         self.jtis.contains_key(jti)
             || sid.is_some_and(|sid| self.sids.contains_key(sid))
@@ -169,6 +198,8 @@ pub struct AuthService {
     keyring: Keyring,
     verifier: Verifier,
     denylist: RwLock<Denylist>,
+    /// Failed-login backoff per account and client address (in memory).
+    throttle: LoginThrottle,
     /// A hash of a random password, verified when the user does not exist so that case costs the same time.
     dummy_hash: Arc<str>,
 }
@@ -229,6 +260,16 @@ async fn password_matches(password: Zeroizing<String>, phc: Arc<str>) -> bool {
     })
     .await
     .unwrap_or(false)
+}
+
+fn check_password_shape(password: &str) -> Result<()> {
+    if password.is_empty() || password.len() > MAX_PASSWORD_LEN {
+        return Err(Error::new(
+            ErrorKind::InvalidRequest,
+            format!("a password is 1 to {MAX_PASSWORD_LEN} bytes"),
+        ));
+    }
+    Ok(())
 }
 
 fn invalid_credentials() -> Error {
@@ -328,6 +369,7 @@ impl AuthService {
             keyring,
             verifier,
             denylist: RwLock::new(denylist),
+            throttle: LoginThrottle::new(),
             dummy_hash,
         })
     }
@@ -384,12 +426,7 @@ impl AuthService {
                 ),
             ));
         }
-        if password.is_empty() || password.len() > MAX_PASSWORD_LEN {
-            return Err(Error::new(
-                ErrorKind::InvalidRequest,
-                format!("a password is 1 to {MAX_PASSWORD_LEN} bytes"),
-            ));
-        }
+        check_password_shape(password)?;
         check_scope_tokens(scopes)?;
         let user = User {
             id: random_id()?,
@@ -413,18 +450,128 @@ impl AuthService {
         Ok(())
     }
 
-    /// Disables or re-enables a user; a disabled user can neither log in nor refresh.
+    /// Every user, by login name (never their password hashes).
+    pub async fn list_users(&self) -> Result<Vec<UserInfo>> {
+        Ok(self
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .map(|u| UserInfo {
+                username: u.username,
+                disabled: u.disabled,
+                scopes: u.scopes,
+                created_at: u.created_at,
+            })
+            .collect())
+    }
+
+    async fn existing_user(&self, username: &str) -> Result<User> {
+        self.store.user_by_name(username).await?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidRequest,
+                format!("no user named {username:?}"),
+            )
+        })
+    }
+
+    /// Disables or re-enables a user. A disabled user can neither log in nor refresh, and disabling ends every
+    /// session of the user at once (see [`AuthService::end_all_sessions`]).
     pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<()> {
-        if self.store.set_user_disabled(username, disabled).await? {
-            Ok(())
-        } else {
-            Err(Error::new(ErrorKind::InvalidRequest, "no such user"))
+        let user = self.existing_user(username).await?;
+        if !self.store.set_user_disabled(username, disabled).await? {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                format!("no user named {username:?}"),
+            ));
         }
+        if disabled {
+            self.end_all_sessions(&user.id).await?;
+        }
+        tracing::info!(user_id = %user.id, disabled, "user disabled flag changed");
+        Ok(())
+    }
+
+    /// Replaces a user's password and ends every session of the user.
+    pub async fn set_password(&self, username: &str, password: &str) -> Result<()> {
+        check_password_shape(password)?;
+        let user = self.existing_user(username).await?;
+        let hash = hash_password(Zeroizing::new(password.to_owned())).await?;
+        if !self.store.set_password_hash(&user.id, &hash).await? {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                format!("no user named {username:?}"),
+            ));
+        }
+        self.end_all_sessions(&user.id).await?;
+        tracing::info!(user_id = %user.id, "password changed");
+        Ok(())
+    }
+
+    /// Ends every session of a user, then deletes the user.
+    pub async fn delete_user(&self, username: &str) -> Result<()> {
+        let user = self.existing_user(username).await?;
+        self.end_all_sessions(&user.id).await?;
+        if !self.store.delete_user(&user.id).await? {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                format!("no user named {username:?}"),
+            ));
+        }
+        tracing::info!(user_id = %user.id, "user deleted");
+        Ok(())
+    }
+
+    /// Revokes every session of the user and sets the user's "not before" to now, in the store and in this
+    /// process's denylist. Another process serving the same store sees it at its next
+    /// [`AuthService::reload_denylist`] (`Server::serve` runs one every [`crate::DENYLIST_RELOAD_INTERVAL`]).
+    async fn end_all_sessions(&self, user_id: &str) -> Result<()> {
+        let now = self.now();
+        let deny_until = self.sid_deny_until(now);
+        let sids = self
+            .store
+            .revoke_all_sessions(user_id, now, deny_until)
+            .await?;
+        let mut denylist = self.write_denylist();
+        let nbf = denylist.not_before.entry(user_id.to_owned()).or_insert(now);
+        *nbf = (*nbf).max(now);
+        for sid in sids {
+            denylist.sids.insert(sid, deny_until);
+        }
+        denylist.prune(now);
+        Ok(())
+    }
+
+    /// Merges the persisted denylist into this process's copy, so revocations written by another process on the
+    /// same store (an admin command, another server) take effect here. Nothing is ever dropped by a reload.
+    pub async fn reload_denylist(&self) -> Result<()> {
+        let now = self.now();
+        let snapshot = self.store.load_denylist(now).await?;
+        let mut denylist = self.write_denylist();
+        denylist.merge(snapshot);
+        denylist.prune(now);
+        Ok(())
     }
 
     /// Checks a username and password. Every failure is the same [`ErrorKind::InvalidCredentials`], and an
     /// unknown user costs one argon2id verification like a known one.
-    async fn check_password(&self, username: &str, password: &str) -> Result<User> {
+    ///
+    /// Throttled per account and per client `address` (see [`crate::throttle`]): while either is, the answer is
+    /// [`ErrorKind::Throttled`] without a verification.
+    async fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+        address: Option<IpAddr>,
+    ) -> Result<User> {
+        let account: String = username.chars().take(MAX_USERNAME_LEN).collect();
+        let attempt = self
+            .throttle
+            .begin(&account, address, self.now())
+            .map_err(|wait| {
+                tracing::info!("login throttled");
+                Error::throttled(wait)
+            })?;
         let user = if username.len() <= MAX_USERNAME_LEN {
             self.store.user_by_name(username).await?
         } else {
@@ -439,7 +586,10 @@ impl AuthService {
         let password = Zeroizing::new(password.chars().take(MAX_PASSWORD_LEN).collect::<String>());
         let matches = password_matches(password, hash).await && !too_long;
         match user {
-            Some(user) if matches && !user.disabled => Ok(user),
+            Some(user) if matches && !user.disabled => {
+                self.throttle.succeeded(&attempt);
+                Ok(user)
+            }
             _ => {
                 tracing::info!("login failed");
                 Err(invalid_credentials())
@@ -449,8 +599,15 @@ impl AuthService {
 
     /// Checks a username and password and starts a session. Every failure is the same
     /// [`ErrorKind::InvalidCredentials`], and an unknown user costs one argon2id verification like a known one.
-    pub async fn login(&self, username: &str, password: &str) -> Result<TokenPair> {
-        let user = self.check_password(username, password).await?;
+    ///
+    /// `address` is the client's (the TCP peer's) for throttling; `None` throttles per account only.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        address: Option<IpAddr>,
+    ) -> Result<TokenPair> {
+        let user = self.check_password(username, password, address).await?;
         self.start_session(&user, None, None).await
     }
 
@@ -710,12 +867,13 @@ impl AuthService {
         username: &str,
         password: &str,
         scope: Option<&str>,
+        address: Option<IpAddr>,
     ) -> Result<TokenPair> {
         if !client.grant_types.contains(&GrantType::Password) {
             return Err(unauthorized_client(GrantType::Password));
         }
         let user = self
-            .check_password(username, password)
+            .check_password(username, password, address)
             .await
             .map_err(|e| match e.kind() {
                 ErrorKind::InvalidCredentials => invalid_grant(e.message()),

@@ -29,6 +29,11 @@ pub fn run(command: Command, style: Style) -> Outcome {
         Command::Lint(args) => lint::run(&args, style),
         Command::Serve(args) => serve::run(&args, style),
         Command::User(UserCommand::Add(args)) => user::add(&args),
+        Command::User(UserCommand::List(data)) => user::list(&data),
+        Command::User(UserCommand::Disable(args)) => user::set_disabled(&args, true),
+        Command::User(UserCommand::Enable(args)) => user::set_disabled(&args, false),
+        Command::User(UserCommand::Delete(args)) => user::delete(&args),
+        Command::User(UserCommand::SetPassword(args)) => user::set_password(&args),
         Command::Client(ClientCommand::Add(args)) => client::add(&args),
         Command::Completions { shell } => {
             clap_complete::generate(

@@ -4,11 +4,11 @@ use std::io::BufRead as _;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, anyhow};
-use waxseal_server::Server;
+use waxseal_server::{AuthService, Config, Server};
 use zeroize::Zeroizing;
 
 use super::serve::{config, init_logging, runtime};
-use crate::cli::UserAddArgs;
+use crate::cli::{DataDirArg, UserAddArgs, UserNameArgs, UserSetPasswordArgs};
 use crate::{Failure, Outcome};
 
 /// The first line of standard input, without its line ending.
@@ -46,4 +46,94 @@ pub fn add(args: &UserAddArgs) -> Outcome {
         println!("added user {:?}", args.name);
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Opens the data directory, runs `op` on the service, closes the database whatever `op` returned.
+fn with_service<T>(
+    config: Config,
+    op: impl AsyncFnOnce(&AuthService) -> waxseal_server::Result<T>,
+) -> Result<T, Failure> {
+    runtime()?.block_on(async move {
+        let server = Server::open(config)
+            .await
+            .context("cannot open the data directory")
+            .map_err(Failure::usage)?;
+        let done = op(server.service()).await;
+        server.close().await;
+        done.map_err(|e| Failure::usage(anyhow!(e)))
+    })
+}
+
+pub fn list(data: &DataDirArg) -> Outcome {
+    init_logging();
+    let users = with_service(config(&data.data_dir)?, async |s| s.list_users().await)?;
+    if users.is_empty() {
+        eprintln!("no users yet; add one with `waxseal user add NAME --password-stdin`");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = users
+        .iter()
+        .map(|u| u.username.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    println!(
+        "{:<width$}  {:<8}  {:<23}  SCOPES",
+        "NAME", "STATUS", "CREATED"
+    );
+    for user in users {
+        let status = if user.disabled { "disabled" } else { "enabled" };
+        let scopes = if user.scopes.is_empty() {
+            "-".to_owned()
+        } else {
+            user.scopes.join(" ")
+        };
+        println!(
+            "{:<width$}  {status:<8}  {:<23}  {scopes}",
+            user.username,
+            crate::time::utc(user.created_at)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn set_disabled(args: &UserNameArgs, disabled: bool) -> Outcome {
+    init_logging();
+    with_service(config(&args.data.data_dir)?, async |s| {
+        s.set_user_disabled(&args.name, disabled).await
+    })?;
+    if disabled {
+        println!(
+            "disabled user {:?}; every session of the user has ended",
+            args.name
+        );
+    } else {
+        println!("enabled user {:?}", args.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn delete(args: &UserNameArgs) -> Outcome {
+    init_logging();
+    with_service(config(&args.data.data_dir)?, async |s| {
+        s.delete_user(&args.name).await
+    })?;
+    println!(
+        "deleted user {:?}; every session of the user has ended",
+        args.name
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn set_password(args: &UserSetPasswordArgs) -> Outcome {
+    init_logging();
+    let password = password_from_stdin()?;
+    with_service(config(&args.data.data_dir)?, async |s| {
+        s.set_password(&args.name, &password).await
+    })?;
+    println!(
+        "changed the password of user {:?}; every session of the user has ended",
+        args.name
+    );
+    Ok(ExitCode::SUCCESS)
 }

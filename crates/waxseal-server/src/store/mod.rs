@@ -216,6 +216,16 @@ pub trait UserStore: Send + Sync {
         username: &'a str,
         disabled: bool,
     ) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Every user, by login name.
+    fn list_users(&self) -> BoxFuture<'_, StoreResult<Vec<User>>>;
+    /// Replaces a user's password hash; `false` when there is no such user.
+    fn set_password_hash<'a>(
+        &'a self,
+        user_id: &'a str,
+        password_hash: &'a str,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Deletes a user and their sessions (the denylist entries stay); `false` when there is no such user.
+    fn delete_user<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, StoreResult<bool>>;
 }
 
 /// OAuth clients.

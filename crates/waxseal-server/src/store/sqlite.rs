@@ -222,6 +222,46 @@ impl UserStore for SqliteStore {
             Ok(done.rows_affected() == 1)
         })
     }
+
+    fn list_users(&self) -> BoxFuture<'_, StoreResult<Vec<User>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT id, username, password_hash, disabled, scopes, created_at FROM users \
+                 ORDER BY username",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+            rows.iter().map(user_from_row).collect()
+        })
+    }
+
+    fn set_password_hash<'a>(
+        &'a self,
+        user_id: &'a str,
+        password_hash: &'a str,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(async move {
+            let done = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+                .bind(password_hash)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn delete_user<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(async move {
+            let done = sqlx::query("DELETE FROM users WHERE id = ?")
+                .bind(user_id)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
 }
 
 async fn insert_refresh_token(
