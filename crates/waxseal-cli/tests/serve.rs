@@ -28,33 +28,10 @@ fn waxseal() -> Command {
 }
 
 fn user_add(dir: &Path, name: &str, stdin: &str) -> (i32, String, String) {
-    let mut child = waxseal()
-        .args([
-            "user",
-            "add",
-            name,
-            "--password-stdin",
-            "--scope",
-            "read:orders",
-            "--data-dir",
-        ])
-        .arg(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+    user(
+        dir,
+        &["add", name, "--password-stdin", "--scope", "read:orders"],
+        stdin,
     )
 }
 

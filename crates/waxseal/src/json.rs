@@ -168,19 +168,23 @@ pub(crate) trait MemberSink<'de> {
     }
 }
 
+/// The JSON text in `bytes`, which must be UTF-8 (RFC 8259 §8.1). Checking once up front lets serde_json skip the
+/// check of every string in the passes that follow.
+pub(crate) fn utf8<'b>(bytes: &'b [u8], what: &str) -> Result<&'b str> {
+    std::str::from_utf8(bytes)
+        .map_err(|_| Error::malformed(format!("{what} is not UTF-8 JSON text")))
+}
+
 /// Walks a JSON object with the checks of [`parse_object`] — an object at the top, no duplicate member names at
 /// any depth (compared after unescaping), nesting bounded by `max_depth` — handing each top-level member to `sink`
 /// and building nothing else. The hot path of JWT verification and signing reads headers and claims this way,
 /// straight into typed fields.
 pub(crate) fn walk_object<'de, S: MemberSink<'de>>(
-    bytes: &'de [u8],
+    text: &'de str,
     max_depth: usize,
     what: &str,
     sink: &mut S,
 ) -> Result<()> {
-    // JSON text is UTF-8 (RFC 8259 §8.1). Checking it once here lets serde_json skip the check of every string.
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| Error::malformed(format!("{what} is not UTF-8 JSON text")))?;
     let mut de = serde_json::Deserializer::from_str(text);
     let walked = Walk {
         depth_left: max_depth,
@@ -460,7 +464,7 @@ mod tests {
             for depth in [1, 2, 16, 32] {
                 let parsed = parse_object(text.as_bytes(), depth, "claims");
                 let mut kept = Keep(Map::new());
-                let scanned = walk_object(text.as_bytes(), depth, "claims", &mut kept);
+                let scanned = walk_object(text, depth, "claims", &mut kept);
                 match (parsed, scanned) {
                     (Ok(full), Ok(())) => {
                         for name in ["iss", "aud", "exp", "iat", "x"] {

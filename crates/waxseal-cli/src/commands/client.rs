@@ -2,12 +2,12 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context as _, anyhow};
-use waxseal_server::{GrantType, Server};
+use waxseal_server::GrantType;
 
-use super::serve::{config, init_logging, runtime};
+use super::serve::{config, init_logging};
+use super::user::with_service;
+use crate::Outcome;
 use crate::cli::{ClientAddArgs, Grant};
-use crate::{Failure, Outcome};
 
 fn grant_type(grant: Grant) -> GrantType {
     match grant {
@@ -23,25 +23,19 @@ pub fn add(args: &ClientAddArgs) -> Outcome {
     if grants.is_empty() {
         grants.push(GrantType::ClientCredentials);
     }
-    let config = config(&args.data.data_dir)?;
-    runtime()?.block_on(async move {
-        let server = Server::open(config)
-            .await
-            .context("cannot open the data directory")
-            .map_err(Failure::usage)?;
-        let added = server
-            .service()
-            .add_client(&args.name, &grants, &args.scopes)
-            .await;
-        server.close().await;
-        let client = added.map_err(|e| Failure::usage(anyhow!(e)))?;
-        let grants: Vec<&str> = grants.iter().map(|g| g.as_str()).collect();
-        println!("added client {:?} (grants: {})", args.name, grants.join(" "));
-        println!("client_id:     {}", client.client_id);
-        println!("client_secret: {}", client.client_secret.as_str());
-        eprintln!(
-            "The secret is shown only this once and stored only as a hash: keep it in a secret store now."
-        );
-        Ok(ExitCode::SUCCESS)
-    })
+    let client = with_service(config(&args.data.data_dir)?, async |service| {
+        service.add_client(&args.name, &grants, &args.scopes).await
+    })?;
+    let grants: Vec<&str> = grants.iter().map(|g| g.as_str()).collect();
+    println!(
+        "added client {:?} (grants: {})",
+        args.name,
+        grants.join(" ")
+    );
+    println!("client_id:     {}", client.client_id);
+    println!("client_secret: {}", client.client_secret.as_str());
+    eprintln!(
+        "The secret is shown only this once and stored only as a hash: keep it in a secret store now."
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -31,25 +31,15 @@ fn password_from_stdin() -> Result<Zeroizing<String>, Failure> {
 pub fn add(args: &UserAddArgs) -> Outcome {
     init_logging();
     let password = password_from_stdin()?;
-    let config = config(&args.data.data_dir)?;
-    runtime()?.block_on(async move {
-        let server = Server::open(config)
-            .await
-            .context("cannot open the data directory")
-            .map_err(Failure::usage)?;
-        let added = server
-            .service()
-            .add_user(&args.name, &password, &args.scopes)
-            .await;
-        server.close().await;
-        added.map_err(|e| Failure::usage(anyhow!(e)))?;
-        println!("added user {:?}", args.name);
-        Ok(ExitCode::SUCCESS)
-    })
+    with_service(config(&args.data.data_dir)?, async |service| {
+        service.add_user(&args.name, &password, &args.scopes).await
+    })?;
+    println!("added user {:?}", args.name);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Opens the data directory, runs `op` on the service, closes the database whatever `op` returned.
-fn with_service<T>(
+pub(super) fn with_service<T>(
     config: Config,
     op: impl AsyncFnOnce(&AuthService) -> waxseal_server::Result<T>,
 ) -> Result<T, Failure> {

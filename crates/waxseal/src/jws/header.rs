@@ -201,7 +201,7 @@ impl Header {
     /// Parses a protected header from its decoded JSON text, strictly, in one pass for the usual members.
     pub(crate) fn parse(raw: Vec<u8>, max_depth: usize) -> Result<Header> {
         let mut sink = HeaderSink::default();
-        json::walk_object(&raw, max_depth, "header", &mut sink)?;
+        json::walk_object(json::utf8(&raw, "header")?, max_depth, "header", &mut sink)?;
         if sink.needs_full {
             return Header::from_members(json::parse_object(&raw, max_depth, "header")?, &|_| true);
         }

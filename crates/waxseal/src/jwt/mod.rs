@@ -252,9 +252,10 @@ impl Verifier {
     ) -> Result<(Cow<'_, Header>, Claims<T>)> {
         let (header, payload) = self.jws.verify_compact_shared(token)?;
         // One strict pass reads the registered claims; the caller's type is built only once they are valid.
+        let text = json::utf8(&payload, "JWT payload")?;
         let mut sink = ClaimsSink::new(&self.required);
         json::walk_object(
-            &payload,
+            text,
             self.jws.limits_ref().max_json_depth,
             "claims",
             &mut sink,
@@ -280,9 +281,6 @@ impl Verifier {
                 json::parse_object(&payload, self.jws.limits_ref().max_json_depth, "claims")?;
             check(&header, &object).map_err(|reason| Error::new(ErrorKind::Rejected, reason))?;
         }
-        // walk_object checked that the payload is UTF-8; reading it as text spares serde_json checking every string.
-        let text = std::str::from_utf8(&payload)
-            .map_err(|_| Error::malformed("JWT claims are not UTF-8"))?;
         let custom = serde_json::from_str::<T>(text).map_err(|e| {
             Error::new(
                 ErrorKind::Claims,
@@ -453,7 +451,7 @@ impl Signer {
     /// Signs `claims`, which must serialize to a JSON object; registered claims must have their proper types, and
     /// no member may appear twice (as can happen with `#[serde(flatten)]`).
     pub fn sign(&self, claims: &impl Serialize) -> Result<String> {
-        let payload = serde_json::to_vec(claims).map_err(|e| {
+        let payload = serde_json::to_string(claims).map_err(|e| {
             Error::new(
                 ErrorKind::Claims,
                 format!("claims could not be serialized: {e}"),
