@@ -106,6 +106,10 @@ into DATA_DIR/master.key (mode 0600).")]
     #[command(subcommand)]
     Client(ClientCommand),
 
+    /// Manage the auth server's signing keys, in the same data directory as `waxseal serve`.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+
     /// Print a shell completion script.
     #[command(after_help = "Examples:
   waxseal completions bash > /etc/bash_completion.d/waxseal
@@ -299,7 +303,8 @@ pub struct DataDirArg {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// A TOML file of settings (keys: data_dir, listen, issuer, audience, access_ttl, refresh_idle_ttl,
-    /// refresh_absolute_ttl); flags and WAXSEAL_* variables override it.
+    /// refresh_absolute_ttl, signing_alg, allow_symmetric_signing, key_rotation); flags and WAXSEAL_* variables
+    /// override it.
     #[arg(long, env = "WAXSEAL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Print the effective settings (as TOML) and exit; the master key is never shown, only where it comes from.
@@ -327,6 +332,33 @@ pub struct ServeArgs {
     /// A session ends this long after login, however active [default: 30d].
     #[arg(long, env = "WAXSEAL_REFRESH_ABSOLUTE_TTL", value_name = "DURATION", value_parser = duration)]
     pub refresh_absolute_ttl: Option<Duration>,
+    /// The signing algorithm: ES256, ES384, ES512, EdDSA, RS256/384/512, PS256/384/512; HS256/384/512 only with
+    /// --allow-symmetric-signing. Changing it rotates the key [default: ES256].
+    #[arg(long, env = "WAXSEAL_SIGNING_ALG", value_name = "ALG")]
+    pub signing_alg: Option<String>,
+    /// Allow HMAC signing (HS256/384/512): every verifier then holds a secret that can mint tokens.
+    #[arg(long, env = "WAXSEAL_ALLOW_SYMMETRIC_SIGNING")]
+    pub allow_symmetric_signing: bool,
+    /// Schedule a new signing key this long after the current one began signing, or `off` [default: 90d].
+    #[arg(long, env = "WAXSEAL_KEY_ROTATION", value_name = "DURATION|off", value_parser = rotation)]
+    pub key_rotation: Option<Rotation>,
+}
+
+/// A key-rotation interval, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// Only manual rotation.
+    Off,
+    /// Every so long.
+    Every(Duration),
+}
+
+/// `off`, or a [`duration`].
+pub fn rotation(text: &str) -> Result<Rotation, String> {
+    if text.trim() == "off" {
+        return Ok(Rotation::Off);
+    }
+    duration(text).map(Rotation::Every)
 }
 
 /// A lifetime such as `90s`, `15m`, `1h`, `7d` or `2w`.
@@ -411,6 +443,31 @@ pub enum ClientCommand {
 The client authenticates at POST /oauth/token, /oauth/revoke and /oauth/introspect with
 client_secret_basic (Authorization: Basic) or client_secret_post (client_id and client_secret in the form).")]
     Add(ClientAddArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the signing keys: which one signs, which are published ahead or kept for tokens still valid.
+    List(DataDirArg),
+    /// Publish a new signing key now; it starts signing once JWKS caches have seen it (the old key stays
+    /// published until every token it signed has expired).
+    #[command(after_help = "Examples:
+  waxseal keys rotate
+  waxseal keys rotate --alg EdDSA
+
+A running `waxseal serve` on the same data directory publishes the new key within a second and
+signs with it from the time printed. Its configured --signing-alg wins over --alg at the next
+rotation it schedules.")]
+    Rotate(KeysRotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysRotateArgs {
+    /// The new key's algorithm [default: the current key's].
+    #[arg(long, value_name = "ALG")]
+    pub alg: Option<String>,
+    #[command(flatten)]
+    pub data: DataDirArg,
 }
 
 /// An OAuth grant type a client may use.

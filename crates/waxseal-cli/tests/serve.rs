@@ -23,6 +23,9 @@ fn waxseal() -> Command {
         .env_remove("WAXSEAL_ACCESS_TTL")
         .env_remove("WAXSEAL_REFRESH_IDLE_TTL")
         .env_remove("WAXSEAL_REFRESH_ABSOLUTE_TTL")
+        .env_remove("WAXSEAL_SIGNING_ALG")
+        .env_remove("WAXSEAL_ALLOW_SYMMETRIC_SIGNING")
+        .env_remove("WAXSEAL_KEY_ROTATION")
         .env_remove("RUST_LOG");
     cmd
 }
@@ -576,4 +579,134 @@ fn user_set_password_ends_the_sessions_of_a_running_server() {
     let (clean, err) = terminate(child);
     assert!(clean, "{err}");
     assert!(!err.contains(new), "the password in the log: {err}");
+}
+
+/// `waxseal keys ARGS… --data-dir DIR`: (code, stdout, stderr).
+fn keys(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = waxseal()
+        .arg("keys")
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn keys_list_and_rotate_publish_a_key_before_it_signs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (code, _, err) = user_add(&data, "alice", &format!("{PASSWORD}\n"));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = keys(&data, &["list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.is_empty() && err.contains("no signing keys yet"),
+        "{out}{err}"
+    );
+
+    let (child, _) = serve(&data);
+    assert!(terminate(child).0);
+    let (code, out, err) = keys(&data, &["list"]);
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{out}");
+    assert!(
+        rows[0].contains(" ES256 ") && rows[0].contains(" active "),
+        "{out}"
+    );
+
+    let (code, out, err) = keys(&data, &["rotate", "--alg", "EdDSA"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("published key") && out.contains("(EdDSA)"),
+        "{out}"
+    );
+    assert!(out.contains("it signs new tokens from"), "{out}");
+    let (_, out, _) = keys(&data, &["list"]);
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert!(
+        rows[1].contains(" EdDSA ") && rows[1].contains(" pending "),
+        "{out}"
+    );
+    assert!(rows[1].contains("published; signs from"), "{out}");
+
+    let (code, _, err) = keys(&data, &["rotate"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("already published and waiting to sign"),
+        "{err}"
+    );
+    let (code, _, err) = keys(&data, &["rotate", "--alg", "none"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--alg"), "{err}");
+}
+
+#[test]
+fn serve_signs_with_the_configured_algorithm_and_hmac_needs_the_allowance() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = waxseal()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--signing-alg",
+            "EdDSA",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    while !banner.contains("signing key") {
+        assert!(stdout.read_line(&mut banner).unwrap() > 0, "{banner}");
+    }
+    assert!(banner.contains("signing key     EdDSA, kid "), "{banner}");
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    assert!(terminate(child).0);
+
+    let (code, out, err) = print_config(
+        Some("signing_alg = \"PS256\"\nkey_rotation = \"30d\"\n"),
+        &[("WAXSEAL_KEY_ROTATION", "off")],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let shown = printed(&out);
+    assert_eq!(shown["signing_alg"].as_str(), Some("PS256"), "{out}");
+    assert_eq!(shown["key_rotation"].as_str(), Some("off"), "{out}");
+    assert_eq!(
+        shown["allow_symmetric_signing"].as_bool(),
+        Some(false),
+        "{out}"
+    );
+
+    let (code, _, err) = print_config(None, &[], &["--signing-alg", "HS256"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--allow-symmetric-signing"), "{err}");
+    let (code, out, err) = print_config(
+        None,
+        &[],
+        &["--signing-alg", "HS256", "--allow-symmetric-signing"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(printed(&out)["signing_alg"].as_str(), Some("HS256"));
+    for (flags, reason) in [
+        (["--signing-alg", "ES256K"], "does not sign with ES256K"),
+        (["--signing-alg", "none"], "signing algorithm \"none\""),
+        (["--key-rotation", "1h"], "minimum of once a day"),
+    ] {
+        let (code, _, err) = print_config(None, &[], &flags);
+        assert_eq!(code, 2, "{flags:?}");
+        assert!(err.contains(reason), "{flags:?}: {err}");
+    }
 }

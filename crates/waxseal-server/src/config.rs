@@ -4,12 +4,22 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use waxseal::Algorithm;
+
 use crate::error::{Error, Result};
-use crate::keyring::MasterKey;
+use crate::keyring::SIGNING_ALGORITHMS;
+use crate::master_key::MasterKey;
 
 /// The longest access-token lifetime the server accepts. Access tokens cannot be recalled from every cache that
 /// holds them, so their lifetime bounds how long a leaked one is useful.
 pub const MAX_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(60 * 60);
+
+/// Allowance for clock skew between this server and resource servers, matching the core verifier's default.
+pub const CLOCK_LEEWAY: Duration = Duration::from_secs(60);
+
+/// The shortest scheduled key-rotation interval: rotating faster only grows the JWKS (a retired key stays published
+/// for an hour) without making a stolen key less useful than revoking it would.
+pub const MIN_KEY_ROTATION_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Everything the server needs to start. [`Config::default`] is a working, loopback-only setup.
 ///
@@ -44,6 +54,13 @@ pub struct Config {
     /// The key that encrypts signing keys at rest. `None`: read `master.key` from the data directory, generating it
     /// on first start.
     pub master_key: Option<MasterKey>,
+    /// The algorithm of the signing key. Changing it rotates to a new key (published before it signs).
+    pub signing_alg: Algorithm,
+    /// HMAC signing (HS256/384/512) is refused unless this is set: every service that verifies must then hold the
+    /// secret, and so can mint tokens, and the JWKS publishes nothing.
+    pub allow_symmetric_signing: bool,
+    /// A new signing key is scheduled this long after the current one began to sign; `None`: only manual rotation.
+    pub key_rotation_interval: Option<Duration>,
 }
 
 impl Default for Config {
@@ -59,6 +76,9 @@ impl Default for Config {
             refresh_absolute_ttl: Duration::from_secs(30 * 24 * 60 * 60),
             jwks_max_age: Duration::from_secs(5 * 60),
             master_key: None,
+            signing_alg: Algorithm::ES256,
+            allow_symmetric_signing: false,
+            key_rotation_interval: Some(Duration::from_secs(90 * 24 * 60 * 60)),
         }
     }
 }
@@ -95,6 +115,34 @@ impl Config {
             return Err(Error::config(
                 "issuer, audience and client id must not be empty",
             ));
+        }
+        self.validate_signing()
+    }
+
+    fn validate_signing(&self) -> Result<()> {
+        let alg = self.signing_alg;
+        if !SIGNING_ALGORITHMS.contains(&alg) {
+            let names: Vec<String> = SIGNING_ALGORITHMS.iter().map(ToString::to_string).collect();
+            return Err(Error::config(format!(
+                "the server does not sign with {alg}: not every JOSE library verifies it; choose one of {}",
+                names.join(", ")
+            )));
+        }
+        if alg.is_symmetric() && !self.allow_symmetric_signing {
+            return Err(Error::config(format!(
+                "{alg} signs with a shared secret: every service that verifies the tokens must hold it and could \
+                 mint its own, and the JWKS cannot publish it. Prefer ES256 or EdDSA; to use {alg} anyway, allow \
+                 symmetric signing explicitly (--allow-symmetric-signing)"
+            )));
+        }
+        if let Some(interval) = self.key_rotation_interval
+            && interval < MIN_KEY_ROTATION_INTERVAL
+        {
+            return Err(Error::config(format!(
+                "key rotation every {} s is more often than the minimum of once a day; a compromised key is \
+                 replaced with `waxseal keys rotate`, not by rotating constantly",
+                interval.as_secs()
+            )));
         }
         Ok(())
     }
@@ -137,6 +185,51 @@ mod tests {
             !shown.contains("5a5a") && !shown.contains("90, 90"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn symmetric_signing_needs_an_explicit_allowance() {
+        let hs = Config {
+            signing_alg: Algorithm::HS256,
+            ..Config::default()
+        };
+        let err = hs.validate().unwrap_err();
+        assert!(err.message().contains("--allow-symmetric-signing"), "{err}");
+        let allowed = Config {
+            allow_symmetric_signing: true,
+            ..hs
+        };
+        assert!(allowed.validate().is_ok());
+    }
+
+    #[test]
+    fn only_widely_verifiable_algorithms_sign() {
+        let k1 = Config {
+            signing_alg: Algorithm::ES256K,
+            ..Config::default()
+        };
+        assert!(k1.validate().unwrap_err().message().contains("ES256, "));
+        for alg in SIGNING_ALGORITHMS.into_iter().filter(|a| !a.is_symmetric()) {
+            let config = Config {
+                signing_alg: alg,
+                ..Config::default()
+            };
+            assert!(config.validate().is_ok(), "{alg}");
+        }
+    }
+
+    #[test]
+    fn rotation_more_often_than_daily_is_refused() {
+        let config = Config {
+            key_rotation_interval: Some(Duration::from_secs(3600)),
+            ..Config::default()
+        };
+        assert!(config.validate().is_err());
+        let off = Config {
+            key_rotation_interval: None,
+            ..Config::default()
+        };
+        assert!(off.validate().is_ok());
     }
 
     #[test]

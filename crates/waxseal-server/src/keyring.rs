@@ -1,238 +1,290 @@
-//! Signing keys at rest and in use.
+//! Signing keys in use, and their life: published before they sign, retired when a successor signs, unpublished
+//! and destroyed once every token they signed has expired.
 //!
-//! Private keys are stored encrypted with AES-256-GCM under a 32-byte master key, the key's `kid` bound in as
-//! associated data so a ciphertext cannot be moved to another row. The master key comes from the configuration
-//! (`WAXSEAL_MASTER_KEY` in the CLI) or from `master.key` in the data directory, generated on first start.
+//! Resource servers cache the JWKS (`Cache-Control: max-age`, [`crate::Config::jwks_max_age`]). A key that signed
+//! the moment it was created would make every cache that fetched the JWKS a second earlier reject its tokens until
+//! the cache expires, so a new key is published first and signs only after [`publish_delay`]: by then every cache
+//! that honours the max-age has seen it. The one exception is the very first key, which nobody can have cached.
+//! A key that stops signing stays published for [`RETIRED_KEY_PUBLISHED_FOR`] (the longest access-token lifetime the
+//! server allows, plus the clock leeway) so the tokens it signed verify until they expire, whatever lifetime was
+//! configured when they were issued.
+//!
+//! Everything here is computed from two stored times per key (`created_at`: published; `activates_at`: signs), so
+//! several processes on one store agree on which key signs without coordinating writes.
 
-use std::fmt;
-use std::fs;
-use std::io::Write as _;
-use std::path::Path;
+use std::collections::HashMap;
+use std::time::Duration;
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use waxseal::jws::HeaderBuilder;
-use waxseal::jwt::Signer;
-use waxseal::{Algorithm, Jwk, KeySet, SigningKey};
+use waxseal::jwt::{Signer, Verifier};
+use waxseal::{Algorithm, Jwk, KeySet, SigningKey, VerifyingKey};
 use zeroize::Zeroizing;
 
+use crate::config::{CLOCK_LEEWAY, Config, MAX_ACCESS_TOKEN_TTL};
 use crate::error::{Error, Result};
-use crate::store::{KeyStore, StoredKey};
+use crate::master_key::MasterKey;
+use crate::store::StoredKey;
 
-/// The 32-byte key that encrypts signing keys at rest. Never shown by `Debug`.
-#[derive(Clone)]
-pub struct MasterKey(Zeroizing<[u8; 32]>);
+/// How long a retired key stays published: the longest access-token lifetime plus the clock leeway.
+pub const RETIRED_KEY_PUBLISHED_FOR: Duration =
+    Duration::from_secs(MAX_ACCESS_TOKEN_TTL.as_secs() + CLOCK_LEEWAY.as_secs());
 
-impl fmt::Debug for MasterKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MasterKey(<redacted>)")
+/// How long a new key is published before it signs: one JWKS cache lifetime plus the clock leeway.
+pub fn publish_delay(config: &Config) -> Duration {
+    config.jwks_max_age + CLOCK_LEEWAY
+}
+
+/// Where a key is in its life at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Published, signing from its activation time on.
+    Pending,
+    /// Signs new tokens.
+    Active,
+    /// No longer signs; published until `until` (Unix seconds) so the tokens it signed still verify.
+    Retired {
+        /// When it leaves the JWKS.
+        until: u64,
+    },
+    /// Every token it signed has expired: unpublished, and deleted at the next key maintenance.
+    Expired,
+}
+
+impl KeyState {
+    /// A word for people (`waxseal keys list`).
+    pub fn label(self) -> &'static str {
+        match self {
+            KeyState::Pending => "pending",
+            KeyState::Active => "active",
+            KeyState::Retired { .. } => "retired",
+            KeyState::Expired => "expired",
+        }
+    }
+
+    fn is_published(self) -> bool {
+        !matches!(self, KeyState::Expired)
     }
 }
 
-impl MasterKey {
-    /// Parses a master key written as 64 hexadecimal digits or as 43 characters of unpadded base64url.
-    ///
-    /// ```
-    /// let key = waxseal_server::MasterKey::parse(&"ab".repeat(32))?;
-    /// assert_eq!(format!("{key:?}"), "MasterKey(<redacted>)");
-    /// # Ok::<(), waxseal_server::Error>(())
-    /// ```
-    pub fn parse(text: &str) -> Result<MasterKey> {
-        let text = text.trim();
-        let mut key = Zeroizing::new([0u8; 32]);
-        if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            for (i, pair) in text.as_bytes().chunks_exact(2).enumerate() {
-                let digits = std::str::from_utf8(pair).unwrap_or("00");
-                key[i] = u8::from_str_radix(digits, 16).unwrap_or(0);
-            }
-            return Ok(MasterKey(key));
-        }
-        let bytes = Zeroizing::new(URL_SAFE_NO_PAD.decode(text).map_err(|_| bad_master_key())?);
-        if bytes.len() != 32 {
-            return Err(bad_master_key());
-        }
-        key.copy_from_slice(&bytes);
-        Ok(MasterKey(key))
-    }
-
-    /// A fresh random master key.
-    pub fn generate() -> Result<MasterKey> {
-        let mut key = Zeroizing::new([0u8; 32]);
-        aws_lc_rs::rand::fill(&mut key[..])
-            .map_err(|_| Error::crypto("could not generate a master key"))?;
-        Ok(MasterKey(key))
-    }
-
-    fn encoded(&self) -> Zeroizing<String> {
-        Zeroizing::new(URL_SAFE_NO_PAD.encode(&self.0[..]))
-    }
-
-    fn aead(&self) -> Result<LessSafeKey> {
-        let key = UnboundKey::new(&AES_256_GCM, &self.0[..])
-            .map_err(|_| Error::crypto("AES-256-GCM key setup failed"))?;
-        Ok(LessSafeKey::new(key))
-    }
-
-    /// Encrypts `plaintext` with `aad` bound in: `nonce || ciphertext || tag`.
-    pub(crate) fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
-        let mut nonce = [0u8; NONCE_LEN];
-        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| Error::crypto("no randomness"))?;
-        let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + 16);
-        out.extend_from_slice(&nonce);
-        let mut body = plaintext.to_vec();
-        self.aead()?
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad),
-                &mut body,
-            )
-            .map_err(|_| Error::crypto("AES-256-GCM encryption failed"))?;
-        out.extend_from_slice(&body);
-        Ok(out)
-    }
-
-    /// Decrypts what [`MasterKey::seal`] produced; fails when the key, the data or `aad` differ.
-    pub(crate) fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let wrong = || {
-            Error::config(
-                "a stored signing key cannot be decrypted: the master key (WAXSEAL_MASTER_KEY or master.key) \
-                 is not the one it was encrypted with, or the database is damaged",
-            )
-        };
-        if sealed.len() < NONCE_LEN + 16 {
-            return Err(wrong());
-        }
-        let (nonce, body) = sealed.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| wrong())?;
-        let mut body = Zeroizing::new(body.to_vec());
-        let len = self
-            .aead()?
-            .open_in_place(nonce, Aad::from(aad), &mut body)
-            .map_err(|_| wrong())?
-            .len();
-        body.truncate(len);
-        Ok(body)
-    }
-
-    /// Reads `path`, or creates it (mode 0600) holding a new key. Returns the key and whether it was created.
-    pub(crate) fn load_or_create(path: &Path) -> Result<(MasterKey, bool)> {
-        match fs::read_to_string(path) {
-            Ok(text) => {
-                let key = MasterKey::parse(&text).map_err(|_| {
-                    Error::config(format!(
-                        "{} does not hold a master key (64 hex digits or 43 base64url characters)",
-                        path.display()
-                    ))
-                })?;
-                Ok((key, false))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = MasterKey::generate()?;
-                let mut options = fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::OpenOptionsExt as _;
-                    options.mode(0o600);
+/// The state of each of `keys` at `now`. `keys` must be in the store's order: by activation time, then creation
+/// time, then kid — the active key is the last one whose activation time has come, and a key retires when the next
+/// one activates.
+pub(crate) fn key_states(keys: &[StoredKey], now: u64) -> Vec<KeyState> {
+    let active = keys.iter().rposition(|k| k.activates_at <= now);
+    keys.iter()
+        .enumerate()
+        .map(|(i, key)| match active {
+            Some(a) if i == a => KeyState::Active,
+            Some(a) if i < a => {
+                let retired_at = keys[i + 1].activates_at.max(key.activates_at);
+                let until = retired_at.saturating_add(RETIRED_KEY_PUBLISHED_FOR.as_secs());
+                if now >= until {
+                    KeyState::Expired
+                } else {
+                    KeyState::Retired { until }
                 }
-                let mut file = options
-                    .open(path)
-                    .map_err(|e| Error::io(format!("cannot create {}: {e}", path.display())))?;
-                let mut text = key.encoded();
-                text.push('\n');
-                file.write_all(text.as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map_err(|e| Error::io(format!("cannot write {}: {e}", path.display())))?;
-                Ok((key, true))
             }
-            Err(e) => Err(Error::io(format!("cannot read {}: {e}", path.display()))),
-        }
-    }
+            _ => KeyState::Pending,
+        })
+        .collect()
 }
 
-fn bad_master_key() -> Error {
-    Error::config(
-        "the master key must be 32 bytes written as 64 hex digits or 43 base64url characters",
-    )
+/// The algorithms the server may sign with: those every mainstream JOSE library verifies.
+pub const SIGNING_ALGORITHMS: [Algorithm; 13] = [
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::ES512,
+    Algorithm::EdDSA,
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::HS256,
+    Algorithm::HS384,
+    Algorithm::HS512,
+];
+
+/// Generates a key for `alg` and seals its private half under `master`. RSA generation takes a good fraction of a
+/// second, so this runs on the blocking pool.
+pub(crate) async fn generate(
+    alg: Algorithm,
+    master: &MasterKey,
+    now: u64,
+    activates_at: u64,
+) -> Result<StoredKey> {
+    let key = tokio::task::spawn_blocking(move || SigningKey::generate(alg))
+        .await
+        .map_err(|_| Error::crypto("key generation was interrupted"))?
+        .map_err(|e| Error::crypto(format!("could not generate a {alg} signing key: {e}")))?;
+    // An HMAC secret gets a random kid: its thumbprint would let anyone holding a token test guesses offline.
+    let kid = match key.kid() {
+        Some(kid) => kid.to_owned(),
+        None => crate::service::random_id()?,
+    };
+    let private = Zeroizing::new(
+        key.to_jwk()
+            .map_err(|e| Error::crypto(format!("key export failed: {e}")))?
+            .to_json(),
+    );
+    Ok(StoredKey {
+        encrypted_private_key: master.seal(private.as_bytes(), kid.as_bytes())?,
+        kid,
+        alg: alg.to_string(),
+        created_at: now,
+        activates_at,
+    })
 }
 
-/// The keys in use: the current signer, a verifier for every published key, and the JWKS document.
+/// The keys in use at one moment: the current signer, verifiers for every published key, and the JWKS document.
+/// Rebuilt (never mutated) when the set of published keys or the signing key changes.
 pub(crate) struct Keyring {
-    pub(crate) signer: Signer,
+    /// `None` until a key has been generated (an admin command on a data directory `waxseal serve` never opened).
+    signer: Option<Signer>,
+    /// The signing key's kid, empty without one.
     pub(crate) kid: String,
-    pub(crate) verifying_keys: KeySet,
+    /// One verifier per kind of key: HMAC secrets and public keys never share a verifier (a key set refuses the
+    /// mix), so during a change between the two kinds there are two.
+    verifiers: Vec<Verifier>,
+    /// The public keys as a JWK Set; HMAC secrets are never published.
     pub(crate) jwks: String,
+    /// The algorithms of the published keys, each once, in key order.
+    pub(crate) algorithms: Vec<Algorithm>,
+    /// What this keyring was built from: (kid, signs?) of each published key. Equal → nothing to rebuild.
+    identity: Vec<(String, bool)>,
+    /// Decrypted keys by kid, so a rebuild decrypts only keys it has not seen.
+    decrypted: HashMap<String, SigningKey>,
 }
 
 impl Keyring {
-    /// Loads and decrypts every stored key; generates and stores an ES256 key if there is none.
-    pub(crate) async fn load(
-        store: &dyn KeyStore,
-        master: &MasterKey,
-        now: u64,
-    ) -> Result<Keyring> {
-        let mut stored = store.keys().await?;
-        if stored.iter().all(|k| k.retired_at.is_some()) {
-            let key = SigningKey::generate(Algorithm::ES256)
-                .map_err(|e| Error::crypto(format!("could not generate a signing key: {e}")))?;
-            let kid = key
-                .kid()
-                .ok_or_else(|| Error::crypto("generated key has no kid"))?
-                .to_owned();
-            let private = Zeroizing::new(
-                key.to_jwk()
-                    .map_err(|e| Error::crypto(format!("key export failed: {e}")))?
-                    .to_json(),
-            );
-            let record = StoredKey {
-                encrypted_private_key: master.seal(private.as_bytes(), kid.as_bytes())?,
-                kid,
-                alg: key.algorithm().to_string(),
-                created_at: now,
-                retired_at: None,
-            };
-            store.insert_key(&record).await?;
-            tracing::info!(kid = %record.kid, alg = %record.alg, "generated a signing key");
-            stored.push(record);
+    /// An empty keyring: cannot sign, verifies nothing.
+    pub(crate) fn empty() -> Keyring {
+        Keyring {
+            signer: None,
+            kid: String::new(),
+            verifiers: Vec::new(),
+            jwks: "{\"keys\":[]}".into(),
+            algorithms: Vec::new(),
+            identity: Vec::new(),
+            decrypted: HashMap::new(),
         }
-        let mut current = None;
-        let mut public = Vec::new();
-        let mut jwks = Vec::new();
-        for record in &stored {
-            let plain = master.open(&record.encrypted_private_key, record.kid.as_bytes())?;
-            let text = std::str::from_utf8(&plain)
-                .map_err(|_| Error::storage("a stored signing key is not UTF-8"))?;
-            let jwk = Jwk::from_json(text).map_err(|e| {
-                Error::storage(format!("stored key {}: {}", record.kid, kind_of(&e)))
-            })?;
-            let key = SigningKey::from_jwk(&jwk)
-                .map_err(|e| Error::storage(format!("stored key {}: {}", record.kid, kind_of(&e))))?
-                .with_kid(record.kid.clone());
-            let public_jwk = key
-                .public_jwk()
-                .map_err(|e| Error::crypto(format!("public key export failed: {e}")))?;
-            jwks.push(public_jwk.to_json());
-            public.push(
-                key.verifying_key()
-                    .map_err(|e| Error::crypto(format!("verifying key failed: {e}")))?,
-            );
-            if record.retired_at.is_none() {
-                current = Some(key);
-            }
-        }
-        let current = current.ok_or_else(|| Error::crypto("no active signing key"))?;
-        let signer = Signer::with_header(&current, &HeaderBuilder::new().typ("at+jwt"))
-            .map_err(|e| Error::crypto(format!("signer setup failed: {e}")))?;
-        let verifying_keys =
-            KeySet::new(public).map_err(|e| Error::crypto(format!("key set failed: {e}")))?;
-        Ok(Keyring {
-            signer,
-            kid: current.kid().unwrap_or_default().to_owned(),
-            verifying_keys,
-            jwks: format!("{{\"keys\":[{}]}}", jwks.join(",")),
+    }
+
+    /// The signer of new tokens.
+    pub(crate) fn signer(&self) -> Result<&Signer> {
+        self.signer.as_ref().ok_or_else(|| {
+            Error::config(
+                "there is no signing key yet: start `waxseal serve` on this data directory once to create one",
+            )
         })
     }
+
+    /// The verifiers of the published keys (one, or two during a change between HMAC and public keys).
+    pub(crate) fn verifiers(&self) -> &[Verifier] {
+        &self.verifiers
+    }
+
+    /// Whether `keys` in `states` would build a keyring different from this one.
+    pub(crate) fn differs(&self, keys: &[StoredKey], states: &[KeyState]) -> bool {
+        self.identity != identity(keys, states)
+    }
+
+    /// Builds the keyring for `keys` in `states`, reusing this one's decrypted keys. `verifier` configures a
+    /// verifier over a key set (issuer, audience, clock: the service's business).
+    pub(crate) fn rebuild(
+        &self,
+        keys: &[StoredKey],
+        states: &[KeyState],
+        master: &MasterKey,
+        verifier: impl Fn(KeySet) -> Verifier,
+    ) -> Result<Keyring> {
+        let mut decrypted = HashMap::new();
+        let mut signer = None;
+        let mut kid = String::new();
+        let mut public_keys: Vec<VerifyingKey> = Vec::new();
+        let mut secrets: Vec<VerifyingKey> = Vec::new();
+        let mut jwks: Vec<String> = Vec::new();
+        let mut algorithms: Vec<Algorithm> = Vec::new();
+        for (record, state) in keys.iter().zip(states) {
+            if !state.is_published() {
+                continue;
+            }
+            let key = match self.decrypted.get(&record.kid) {
+                Some(key) => key.clone(),
+                None => open(record, master)?,
+            };
+            let verifying = key
+                .verifying_key()
+                .map_err(|e| Error::crypto(format!("verifying key failed: {e}")))?;
+            if verifying.is_symmetric() {
+                secrets.push(verifying);
+            } else {
+                let public = key
+                    .public_jwk()
+                    .map_err(|e| Error::crypto(format!("public key export failed: {e}")))?;
+                jwks.push(public.to_json());
+                public_keys.push(verifying);
+            }
+            if !algorithms.contains(&key.algorithm()) {
+                algorithms.push(key.algorithm());
+            }
+            if *state == KeyState::Active {
+                signer = Some(
+                    Signer::with_header(&key, &HeaderBuilder::new().typ("at+jwt"))
+                        .map_err(|e| Error::crypto(format!("signer setup failed: {e}")))?,
+                );
+                record.kid.clone_into(&mut kid);
+            }
+            decrypted.insert(record.kid.clone(), key);
+        }
+        let mut verifiers = Vec::new();
+        for set in [public_keys, secrets] {
+            if !set.is_empty() {
+                let set =
+                    KeySet::new(set).map_err(|e| Error::crypto(format!("key set failed: {e}")))?;
+                verifiers.push(verifier(set));
+            }
+        }
+        Ok(Keyring {
+            signer,
+            kid,
+            verifiers,
+            jwks: format!("{{\"keys\":[{}]}}", jwks.join(",")),
+            algorithms,
+            identity: identity(keys, states),
+            decrypted,
+        })
+    }
+}
+
+fn identity(keys: &[StoredKey], states: &[KeyState]) -> Vec<(String, bool)> {
+    keys.iter()
+        .zip(states)
+        .filter(|(_, state)| state.is_published())
+        .map(|(key, state)| (key.kid.clone(), *state == KeyState::Active))
+        .collect()
+}
+
+/// Decrypts a stored key and checks it is what its row says.
+fn open(record: &StoredKey, master: &MasterKey) -> Result<SigningKey> {
+    let plain = master.open(&record.encrypted_private_key, record.kid.as_bytes())?;
+    let text = std::str::from_utf8(&plain)
+        .map_err(|_| Error::storage("a stored signing key is not UTF-8"))?;
+    let jwk = Jwk::from_json(text)
+        .map_err(|e| Error::storage(format!("stored key {}: {}", record.kid, kind_of(&e))))?;
+    let key = SigningKey::from_jwk(&jwk)
+        .map_err(|e| Error::storage(format!("stored key {}: {}", record.kid, kind_of(&e))))?
+        .with_kid(record.kid.clone());
+    if key.algorithm().to_string() != record.alg {
+        return Err(Error::storage(format!(
+            "stored key {} is a {} key but its row says {}",
+            record.kid,
+            key.algorithm(),
+            record.alg
+        )));
+    }
+    Ok(key)
 }
 
 /// What was wrong with a stored key, by kind only: the core's message could quote key material.
@@ -244,29 +296,47 @@ fn kind_of(e: &waxseal::Error) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn master_key_parses_hex_and_base64url() {
-        let hex = MasterKey::parse(&"0f".repeat(32)).map(|k| *k.0);
-        assert_eq!(hex.ok(), Some([0x0f; 32]));
-        let b64 = URL_SAFE_NO_PAD.encode([7u8; 32]);
-        assert_eq!(MasterKey::parse(&b64).map(|k| *k.0).ok(), Some([7; 32]));
-        assert!(MasterKey::parse("short").is_err());
-        assert!(MasterKey::parse(&"zz".repeat(32)).is_err());
+    fn key(kid: &str, created_at: u64, activates_at: u64) -> StoredKey {
+        StoredKey {
+            kid: kid.into(),
+            alg: "ES256".into(),
+            encrypted_private_key: Vec::new(),
+            created_at,
+            activates_at,
+        }
     }
 
     #[test]
-    fn sealed_keys_open_only_with_the_same_key_and_kid() {
-        let key = MasterKey::generate().ok();
-        let other = MasterKey::generate().ok();
-        let (Some(key), Some(other)) = (key, other) else {
-            panic!("no randomness")
-        };
-        let sealed = key.seal(b"private", b"kid-1").unwrap_or_default();
+    fn a_key_is_pending_until_it_activates_then_retires_when_the_next_one_does() {
+        let hour = RETIRED_KEY_PUBLISHED_FOR.as_secs();
+        let keys = [key("a", 0, 0), key("b", 100, 400)];
         assert_eq!(
-            key.open(&sealed, b"kid-1").ok().map(|p| p.to_vec()),
-            Some(b"private".to_vec())
+            key_states(&keys, 399),
+            [KeyState::Active, KeyState::Pending]
         );
-        assert!(key.open(&sealed, b"kid-2").is_err());
-        assert!(other.open(&sealed, b"kid-1").is_err());
+        assert_eq!(
+            key_states(&keys, 400),
+            [KeyState::Retired { until: 400 + hour }, KeyState::Active]
+        );
+        assert_eq!(
+            key_states(&keys, 400 + hour),
+            [KeyState::Expired, KeyState::Active]
+        );
+    }
+
+    #[test]
+    fn before_any_activation_every_key_is_pending() {
+        assert_eq!(key_states(&[key("a", 0, 10)], 5), [KeyState::Pending]);
+        assert!(key_states(&[], 5).is_empty());
+    }
+
+    #[test]
+    fn a_key_overtaken_before_it_signed_retires_at_once() {
+        // b and c were both scheduled; c activated first in order, b never signed past c's activation.
+        let keys = [key("a", 0, 0), key("b", 10, 50), key("c", 20, 50)];
+        let states = key_states(&keys, 60);
+        assert_eq!(states[2], KeyState::Active);
+        assert!(matches!(states[1], KeyState::Retired { .. }));
+        assert!(matches!(states[0], KeyState::Retired { .. }));
     }
 }

@@ -19,6 +19,12 @@
 //! disabling or deleting the user ends every session at once; a server on the same data directory picks the
 //! change up from the store within [`DENYLIST_RELOAD_INTERVAL`].
 //!
+//! Access tokens are signed with [`Config::signing_alg`] (ES256 by default; EdDSA, RSA and PSS too; HMAC only with
+//! [`Config::allow_symmetric_signing`]). Keys rotate on a schedule ([`Config::key_rotation_interval`]), on request
+//! ([`AuthService::rotate_keys`], `waxseal keys rotate`) and when the configured algorithm changes; a new key is
+//! published in the JWKS [`publish_delay`] before it signs, and a retired one stays published for
+//! [`RETIRED_KEY_PUBLISHED_FOR`] and is then deleted (see the `keyring` module).
+//!
 //! Layers point one way: [`routes`] (HTTP only) → [`service`] (the flows, no HTTP types) → [`store`] (traits) ←
 //! [`store::sqlite`] (the embedded default). The `waxseal serve` command is a thin shell over [`Server`].
 //!
@@ -35,6 +41,7 @@
 mod config;
 mod error;
 mod keyring;
+mod master_key;
 pub mod routes;
 pub mod service;
 pub mod store;
@@ -44,11 +51,12 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use config::{Config, MAX_ACCESS_TOKEN_TTL};
+pub use config::{CLOCK_LEEWAY, Config, MAX_ACCESS_TOKEN_TTL, MIN_KEY_ROTATION_INTERVAL};
 pub use error::{Error, ErrorKind, Result};
-pub use keyring::MasterKey;
+pub use keyring::{KeyState, RETIRED_KEY_PUBLISHED_FOR, SIGNING_ALGORITHMS, publish_delay};
+pub use master_key::MasterKey;
 pub use service::{
-    AccessClaims, AuthService, ClientToken, Introspection, NewClient, TokenPair, UserInfo,
+    AccessClaims, AuthService, ClientToken, Introspection, KeyInfo, NewClient, TokenPair, UserInfo,
 };
 pub use store::{Client, GrantType};
 pub use throttle::{
@@ -62,7 +70,9 @@ use store::sqlite::SqliteStore;
 pub const DATABASE_FILE: &str = "waxseal.db";
 /// How often a serving process merges the persisted denylist into its in-memory copy, so that a revocation made
 /// by another process on the same data directory (`waxseal user set-password`, `disable`, `delete`) rejects
-/// existing access tokens here within this time. One indexed read of small tables per interval.
+/// existing access tokens here within this time, and maintains its keys (a key rotated by `waxseal keys rotate`
+/// is published within this time; a pending key starts signing within this time of its activation). A few
+/// indexed reads of small tables per interval.
 pub const DENYLIST_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 /// The name of the generated master-key file in the data directory.
 pub const MASTER_KEY_FILE: &str = "master.key";
@@ -98,14 +108,29 @@ fn create_data_dir(dir: &Path) -> Result<()> {
 
 impl Server {
     /// Opens the server described by `config` with the system clock. On first start this creates the data
-    /// directory (mode 0700), the database, the master-key file (unless a master key is configured) and an ES256
-    /// signing key.
+    /// directory (mode 0700), the database, the master-key file (unless a master key is configured) and a signing
+    /// key of [`Config::signing_alg`]; later it rotates the key when that algorithm changed or a scheduled rotation
+    /// is due ([`AuthService::manage_keys`]).
     pub async fn open(config: Config) -> Result<Server> {
         Self::open_with_clock(config, Arc::new(SystemClock)).await
     }
 
     /// [`Server::open`] with an injected clock (tests move time instead of sleeping).
     pub async fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Server> {
+        let server = Self::open_admin_with_clock(config, clock).await?;
+        server.service.manage_keys().await?;
+        Ok(server)
+    }
+
+    /// Opens the data directory for an admin command (`waxseal user`, `client`, `keys`): like [`Server::open`],
+    /// but it never creates or rotates a signing key — the admin command does not know the algorithm or schedule
+    /// `waxseal serve` is configured with.
+    pub async fn open_admin(config: Config) -> Result<Server> {
+        Self::open_admin_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`Server::open_admin`] with an injected clock.
+    pub async fn open_admin_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Server> {
         config.validate()?;
         create_data_dir(&config.data_dir)?;
         let master_key = match &config.master_key {
@@ -158,6 +183,9 @@ impl Server {
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
+                if let Err(e) = service.manage_keys().await {
+                    tracing::warn!(error = %e, "key maintenance failed; signing with the keys in use");
+                }
                 if let Err(e) = service.reload_denylist().await {
                     tracing::warn!(error = %e, "cannot reload the denylist from the store");
                 }

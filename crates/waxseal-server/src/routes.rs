@@ -836,7 +836,7 @@ async fn jwks(State(service): State<Arc<AuthService>>) -> Response {
             CONTENT_TYPE,
             HeaderValue::from_static("application/jwk-set+json"),
         )],
-        service.jwks().to_owned(),
+        service.jwks(),
     )
         .into_response();
     cache_publicly(&mut response, service.config().jwks_max_age);

@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -19,13 +18,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
-use waxseal::ErrorKind as JwtErrorKind;
 use waxseal::jwt::{Claims, Clock, NumericDate, Verifier};
+use waxseal::{Algorithm, ErrorKind as JwtErrorKind, KeySet};
 use zeroize::Zeroizing;
 
-use crate::config::Config;
+use crate::config::{CLOCK_LEEWAY as LEEWAY, Config};
 use crate::error::{Error, ErrorKind, Result};
-use crate::keyring::{Keyring, MasterKey};
+use crate::keyring::{self, KeyState, Keyring};
+use crate::master_key::MasterKey;
 use crate::store::{
     Client, DenylistSnapshot, GrantType, RefreshTokenRecord, Rotation, Store, TokenFamily, User,
 };
@@ -39,8 +39,6 @@ pub const MAX_PASSWORD_LEN: usize = 1024;
 pub const MAX_CLIENT_NAME_LEN: usize = 128;
 /// Longest `client_id` looked up; the server's own are 22 characters.
 const MAX_CLIENT_ID_LEN: usize = 128;
-/// Allowance for clock skew between this server and resource servers, matching the core verifier's default.
-const LEEWAY: Duration = Duration::from_secs(60);
 
 /// The claims of an access token beyond the registered ones (RFC 9068 §2.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +126,21 @@ pub struct UserInfo {
     pub created_at: u64,
 }
 
+/// A signing key as the admin commands show it: never the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key id: the RFC 7638 thumbprint (random for an HMAC secret).
+    pub kid: String,
+    /// The JWS algorithm it signs with.
+    pub alg: String,
+    /// Where it is in its life now.
+    pub state: KeyState,
+    /// Unix seconds: published from then on.
+    pub created_at: u64,
+    /// Unix seconds: signs from then on.
+    pub activates_at: u64,
+}
+
 /// The in-memory side of the denylist: every protected request checks it in O(1).
 #[derive(Debug, Default)]
 struct Denylist {
@@ -195,8 +208,10 @@ pub struct AuthService {
     store: Arc<dyn Store>,
     config: Config,
     clock: Arc<dyn Clock>,
-    keyring: Keyring,
-    verifier: Verifier,
+    master_key: MasterKey,
+    /// Swapped whole when the published keys or the signing key change (key maintenance, another process's
+    /// rotation); readers take a snapshot.
+    keyring: RwLock<Arc<Keyring>>,
     denylist: RwLock<Denylist>,
     /// Failed-login backoff per account and client address (in memory).
     throttle: LoginThrottle,
@@ -208,7 +223,7 @@ impl std::fmt::Debug for AuthService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthService")
             .field("issuer", &self.config.issuer)
-            .field("kid", &self.keyring.kid)
+            .field("kid", &self.keyring().kid)
             .finish_non_exhaustive()
     }
 }
@@ -219,7 +234,8 @@ fn random_token() -> Result<Zeroizing<String>> {
     Ok(Zeroizing::new(URL_SAFE_NO_PAD.encode(&bytes[..])))
 }
 
-fn random_id() -> Result<String> {
+/// 128 random bits, base64url: session ids, token ids, client ids, HMAC key ids.
+pub(crate) fn random_id() -> Result<String> {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| Error::crypto("no randomness"))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
@@ -343,7 +359,8 @@ fn resolve_scope(requested: Option<&str>, allowed: &[String]) -> Result<Vec<Stri
 }
 
 impl AuthService {
-    /// Builds the service: loads (or on first start creates) the signing key and the persisted denylist.
+    /// Builds the service over the stored keys and the persisted denylist. It creates no key: on a store without
+    /// one it cannot sign until [`AuthService::manage_keys`] runs (the server does that at start).
     pub async fn new(
         store: Arc<dyn Store>,
         config: Config,
@@ -352,26 +369,177 @@ impl AuthService {
     ) -> Result<AuthService> {
         config.validate()?;
         let now = clock.now().secs();
-        let keyring = Keyring::load(store.as_ref(), master_key, now).await?;
-        let verifier = Verifier::new(keyring.verifying_keys.clone())
-            .issuer(config.issuer.clone())
-            .audience(config.audience.clone())
-            .typ("at+jwt")
-            .require(["sub", "jti", "iat", "exp"])
-            .leeway(LEEWAY)
-            .clock(SharedClock(clock.clone()));
         let denylist = Denylist::from_snapshot(store.load_denylist(now).await?);
         let dummy_hash: Arc<str> = hash_password(random_token()?).await?.into();
-        Ok(AuthService {
+        let service = AuthService {
             store,
             config,
             clock,
-            keyring,
-            verifier,
+            master_key: master_key.clone(),
+            keyring: RwLock::new(Arc::new(Keyring::empty())),
             denylist: RwLock::new(denylist),
             throttle: LoginThrottle::new(),
             dummy_hash,
+        };
+        service.reload_keys().await?;
+        Ok(service)
+    }
+
+    /// The keys in use now.
+    fn keyring(&self) -> Arc<Keyring> {
+        self.keyring
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// A verifier of this server's access tokens over `keys`.
+    fn access_verifier(&self, keys: KeySet) -> Verifier {
+        Verifier::new(keys)
+            .issuer(self.config.issuer.clone())
+            .audience(self.config.audience.clone())
+            .typ("at+jwt")
+            .require(["sub", "jti", "iat", "exp"])
+            .leeway(LEEWAY)
+            .clock(SharedClock(self.clock.clone()))
+    }
+
+    /// Reads the stored keys, deletes those whose tokens have all expired, and switches this process to the
+    /// keys in force now (a key that reached its activation time signs from here on). Cheap when nothing changed:
+    /// one read of a small table.
+    pub async fn reload_keys(&self) -> Result<()> {
+        let now = self.now();
+        let mut keys = self.store.keys().await?;
+        let states = keyring::key_states(&keys, now);
+        for (key, _) in keys
+            .iter()
+            .zip(&states)
+            .filter(|(_, s)| **s == KeyState::Expired)
+        {
+            self.store.delete_key(&key.kid).await?;
+            tracing::info!(kid = %key.kid, "deleted a retired signing key: every token it signed has expired");
+        }
+        let (keys, states): (Vec<_>, Vec<_>) = keys
+            .drain(..)
+            .zip(states)
+            .filter(|(_, s)| *s != KeyState::Expired)
+            .unzip();
+        let current = self.keyring();
+        if !current.differs(&keys, &states) {
+            return Ok(());
+        }
+        let next = current.rebuild(&keys, &states, &self.master_key, |set| {
+            self.access_verifier(set)
+        })?;
+        if next.kid != current.kid && !next.kid.is_empty() {
+            tracing::info!(kid = %next.kid, "signing with a new key");
+        }
+        *self
+            .keyring
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(next);
+        Ok(())
+    }
+
+    /// What `waxseal serve` does at start and then periodically: creates the first key; rotates when the
+    /// configured algorithm differs from the newest key's or the scheduled rotation is due (the new key is
+    /// published at once and signs after [`keyring::publish_delay`]); then [`AuthService::reload_keys`].
+    pub async fn manage_keys(&self) -> Result<()> {
+        let now = self.now();
+        let alg = self.config.signing_alg;
+        if alg.is_symmetric() {
+            tracing::warn!(
+                %alg,
+                "signing with a shared secret: only services holding it can verify, and they can mint tokens too"
+            );
+        }
+        let keys = self.store.keys().await?;
+        let delay = keyring::publish_delay(&self.config).as_secs();
+        let activation = match keys.last() {
+            // The first key signs at once: nobody can have cached a JWKS without it.
+            None => Some(now),
+            Some(newest) if newest.alg != alg.to_string() => {
+                tracing::info!(from = %newest.alg, to = %alg, "the signing algorithm changed: rotating");
+                Some(now.saturating_add(delay))
+            }
+            Some(newest) => self.config.key_rotation_interval.and_then(|interval| {
+                let due = newest.activates_at.saturating_add(interval.as_secs());
+                (due <= now.saturating_add(delay)).then(|| {
+                    tracing::info!("scheduled key rotation");
+                    due.max(now.saturating_add(delay))
+                })
+            }),
+        };
+        if let Some(activates_at) = activation {
+            let key = keyring::generate(alg, &self.master_key, now, activates_at).await?;
+            self.store.insert_key(&key).await?;
+            tracing::info!(kid = %key.kid, %alg, activates_at, "generated a signing key");
+        }
+        self.reload_keys().await
+    }
+
+    /// Manual rotation (`waxseal keys rotate`): a new key of `alg` (default: the newest key's algorithm), published
+    /// now, signing after [`keyring::publish_delay`]. Refused while another key is still waiting to sign.
+    pub async fn rotate_keys(&self, alg: Option<Algorithm>) -> Result<KeyInfo> {
+        let now = self.now();
+        let keys = self.store.keys().await?;
+        let states = keyring::key_states(&keys, now);
+        if let Some((pending, _)) = keys
+            .iter()
+            .zip(&states)
+            .find(|(_, s)| **s == KeyState::Pending)
+        {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "key {} is already published and waiting to sign (from {}); rotate again after that",
+                    pending.kid, pending.activates_at
+                ),
+            ));
+        }
+        let newest = keys
+            .last()
+            .map(|k| Algorithm::from_name(&k.alg))
+            .transpose()
+            .map_err(|_| Error::storage("the newest key's algorithm is not known"))?;
+        let alg = alg.or(newest).unwrap_or(self.config.signing_alg);
+        // Symmetric signing stays allowed where the server was already configured for it.
+        Config {
+            signing_alg: alg,
+            allow_symmetric_signing: self.config.allow_symmetric_signing
+                || newest.is_some_and(Algorithm::is_symmetric),
+            ..self.config.clone()
+        }
+        .validate()?;
+        let activates_at = now.saturating_add(keyring::publish_delay(&self.config).as_secs());
+        let key = keyring::generate(alg, &self.master_key, now, activates_at).await?;
+        self.store.insert_key(&key).await?;
+        tracing::info!(kid = %key.kid, %alg, activates_at, "signing key rotation scheduled");
+        self.reload_keys().await?;
+        Ok(KeyInfo {
+            kid: key.kid,
+            alg: key.alg,
+            state: KeyState::Pending,
+            created_at: key.created_at,
+            activates_at,
         })
+    }
+
+    /// Every stored key and its state now.
+    pub async fn list_keys(&self) -> Result<Vec<KeyInfo>> {
+        let keys = self.store.keys().await?;
+        let states = keyring::key_states(&keys, self.now());
+        Ok(keys
+            .into_iter()
+            .zip(states)
+            .map(|(key, state)| KeyInfo {
+                kid: key.kid,
+                alg: key.alg,
+                state,
+                created_at: key.created_at,
+                activates_at: key.activates_at,
+            })
+            .collect())
     }
 
     fn now(&self) -> u64 {
@@ -383,26 +551,23 @@ impl AuthService {
         &self.config
     }
 
-    /// The `kid` of the key that signs new tokens.
-    pub fn signing_kid(&self) -> &str {
-        &self.keyring.kid
+    /// The `kid` of the key that signs new tokens (empty before the first key exists).
+    pub fn signing_kid(&self) -> String {
+        self.keyring().kid.clone()
     }
 
-    /// The public keys as a JWK Set document.
-    pub fn jwks(&self) -> &str {
-        &self.keyring.jwks
+    /// The public keys as a JWK Set document (HMAC secrets are never in it).
+    pub fn jwks(&self) -> String {
+        self.keyring().jwks.clone()
     }
 
     /// The JWS algorithms of the published keys, each once, in key order (for the discovery documents).
     pub fn signing_algorithms(&self) -> Vec<String> {
-        let mut algs: Vec<String> = Vec::new();
-        for key in self.keyring.verifying_keys.keys() {
-            let alg = key.algorithm().to_string();
-            if !algs.contains(&alg) {
-                algs.push(alg);
-            }
-        }
-        algs
+        self.keyring()
+            .algorithms
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     /// Whether the store answers a trivial query (the readiness probe).
@@ -656,8 +821,8 @@ impl AuthService {
             .expires_at(NumericDate::from_secs(now.saturating_add(ttl)))
             .jwt_id(random_id()?);
         let access_token = self
-            .keyring
-            .signer
+            .keyring()
+            .signer()?
             .sign(&claims)
             .map_err(|e| Error::crypto(format!("signing failed: {e}")))?;
         Ok((access_token, ttl))
@@ -988,10 +1153,7 @@ impl AuthService {
 
     /// Verifies an access token: signature, issuer, audience, `typ: at+jwt`, lifetime, then the denylist.
     pub fn verify_access(&self, token: &str) -> Result<Claims<AccessClaims>> {
-        let claims = self
-            .verifier
-            .verify::<AccessClaims>(token)
-            .map_err(|e| invalid_token(describe(&e)))?;
+        let claims = self.verify_signed(token)?;
         let sub = claims.registered.sub.as_deref().unwrap_or_default();
         let jti = claims.registered.jti.as_deref().unwrap_or_default();
         let iat = claims.registered.iat.map_or(0, NumericDate::secs);
@@ -1002,6 +1164,29 @@ impl AuthService {
             return Err(invalid_token("the token has been revoked"));
         }
         Ok(claims)
+    }
+
+    /// Signature and claims by the verifier of the token's kind of key; the second verifier (present only during a
+    /// change between HMAC and public keys) is asked only when the first has no key for the token.
+    fn verify_signed(&self, token: &str) -> Result<Claims<AccessClaims>> {
+        let keyring = self.keyring();
+        let mut outcome = Err(invalid_token("the server has no key to verify tokens with"));
+        for verifier in keyring.verifiers() {
+            match verifier.verify::<AccessClaims>(token) {
+                Ok(claims) => return Ok(claims),
+                Err(e) => {
+                    let try_next = matches!(
+                        e.kind(),
+                        JwtErrorKind::KeyNotFound | JwtErrorKind::AlgorithmNotAllowed
+                    );
+                    outcome = Err(invalid_token(describe(&e)));
+                    if !try_next {
+                        break;
+                    }
+                }
+            }
+        }
+        outcome
     }
 
     /// Ends the access token's session (and the refresh token's, if it is the same user's), denying the access

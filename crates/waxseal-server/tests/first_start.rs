@@ -12,7 +12,7 @@ async fn first_start_creates_a_private_data_dir_a_key_file_and_an_encrypted_key(
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("data");
     let server = TestServer::start(&dir, TestClock::new()).await;
-    let kid = server.service.signing_kid().to_owned();
+    let kid = server.service.signing_kid();
     server.stop().await;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&dir), 0o700);
@@ -65,7 +65,7 @@ async fn a_configured_master_key_needs_no_key_file() {
     };
     let kid = {
         let server = Server::open(config.clone()).await.unwrap();
-        let kid = server.service().signing_kid().to_owned();
+        let kid = server.service().signing_kid();
         server.close().await;
         kid
     };

@@ -159,7 +159,7 @@ async fn restart_keeps_users_sessions_revocations_and_signing_key() {
     let clock = TestClock::new();
     let server = TestServer::start(dir.path(), clock.clone()).await;
     server.add_user("erin", &[]).await;
-    let kid = server.service.signing_kid().to_owned();
+    let kid = server.service.signing_kid();
     let (live_access, live_refresh) = server.login_ok("erin").await;
     let (dead_access, _) = server.login_ok("erin").await;
     assert_eq!(server.logout(&dead_access, None, false).await, 204);
@@ -555,7 +555,10 @@ async fn issued_tokens_verify_against_the_served_jwks() {
         "kid is the RFC 7638 thumbprint"
     );
     let keys = waxseal::KeySet::from_jwks(&jwks).unwrap();
-    assert_eq!(keys.keys()[0].kid(), Some(server.service.signing_kid()));
+    assert_eq!(
+        keys.keys()[0].kid(),
+        Some(server.service.signing_kid().as_str())
+    );
     let claims = waxseal::jwt::Verifier::new(keys)
         .issuer("http://127.0.0.1:8080")
         .audience("waxseal-api")

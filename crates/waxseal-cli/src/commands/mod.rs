@@ -6,6 +6,7 @@ mod keys;
 mod serve;
 mod settings;
 mod sign;
+mod signing_keys;
 mod user;
 mod verify;
 
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, ClientCommand, Command, UserCommand};
+use crate::cli::{Cli, ClientCommand, Command, KeysCommand, UserCommand};
 use crate::style::Style;
 use crate::{Outcome, lint};
 
@@ -35,6 +36,8 @@ pub fn run(command: Command, style: Style) -> Outcome {
         Command::User(UserCommand::Delete(args)) => user::delete(&args),
         Command::User(UserCommand::SetPassword(args)) => user::set_password(&args),
         Command::Client(ClientCommand::Add(args)) => client::add(&args),
+        Command::Keys(KeysCommand::List(data)) => signing_keys::list(&data),
+        Command::Keys(KeysCommand::Rotate(args)) => signing_keys::rotate(&args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -52,27 +52,41 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(Failure::usage)
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Listens for SIGINT (Ctrl-C) and SIGTERM from the moment it is called (inside the runtime) and returns a future
+/// that completes on the first of them. Installing the handlers before the server announces itself matters: a
+/// signal that arrived between the announcement and the first poll of a lazily installed handler would kill the
+/// process without a graceful shutdown.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).ok();
+        let mut terminate = signal(SignalKind::terminate()).ok();
+        async move {
+            let interrupted = async {
+                match interrupt.as_mut() {
+                    Some(s) => drop(s.recv().await),
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let terminated = async {
+                match terminate.as_mut() {
+                    Some(s) => drop(s.recv().await),
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = interrupted => {},
+                () = terminated => {},
             }
-            Err(_) => std::future::pending::<()>().await,
+            tracing::info!("shutting down: finishing requests in flight");
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing requests in flight");
+    }
 }
 
 pub fn run(args: &ServeArgs, style: Style) -> Outcome {
@@ -84,6 +98,7 @@ pub fn run(args: &ServeArgs, style: Style) -> Outcome {
     init_logging();
     let mut config = settings.config;
     runtime()?.block_on(async move {
+        let shutdown = shutdown_signal();
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))
@@ -108,7 +123,11 @@ pub fn run(args: &ServeArgs, style: Style) -> Outcome {
         let dir = data_dir.display();
         println!("{} listening on {}", style.bold("waxseal serve"), style.cyan(&url));
         println!("  data directory  {dir}");
-        println!("  signing key     ES256, kid {}", server.service().signing_kid());
+        println!(
+            "  signing key     {}, kid {}",
+            server.config().signing_alg,
+            server.service().signing_kid()
+        );
         println!("  login           POST {url}/login        {{\"username\",\"password\"}}");
         println!("  protected API   GET  {url}/api/me       Authorization: Bearer <access_token>");
         println!("  refresh         POST {url}/refresh      {{\"refresh_token\"}}");
@@ -123,7 +142,7 @@ pub fn run(args: &ServeArgs, style: Style) -> Outcome {
         );
         println!("Press Ctrl-C to stop.");
         server
-            .serve(listener, shutdown_signal())
+            .serve(listener, shutdown)
             .await
             .context("the server failed")
             .map_err(Failure::usage)?;

@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use serde::{Deserialize, Serialize};
+use waxseal::Algorithm;
 use waxseal_server::{Config, MASTER_KEY_FILE};
 
 use super::serve::config as base_config;
 use crate::Failure;
-use crate::cli::{ServeArgs, duration};
+use crate::cli::{Rotation, ServeArgs, duration, rotation};
 
 /// The settings file, and the `--print-config` output (so the output is itself a valid settings file).
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -35,6 +36,13 @@ struct SettingsFile {
     refresh_idle_ttl: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_absolute_ttl: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signing_alg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allow_symmetric_signing: Option<bool>,
+    /// A duration, or `off`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_rotation: Option<String>,
 }
 
 /// The effective settings of `waxseal serve`.
@@ -126,6 +134,25 @@ impl Settings {
             file.refresh_absolute_ttl.as_ref(),
             defaults.refresh_absolute_ttl,
         )?;
+        if let Some(name) = args.signing_alg.clone().or(file.signing_alg) {
+            config.signing_alg = Algorithm::from_name(&name)
+                .map_err(|e| Failure::usage(anyhow!("signing algorithm {name:?}: {e}")))?;
+        }
+        config.allow_symmetric_signing =
+            args.allow_symmetric_signing || file.allow_symmetric_signing.unwrap_or(false);
+        let rotation = match (args.key_rotation, file.key_rotation.as_deref()) {
+            (Some(r), _) => Some(r),
+            (None, Some(text)) => Some(
+                rotation(text)
+                    .map_err(|e| Failure::usage(anyhow!("config file key key_rotation: {e}")))?,
+            ),
+            (None, None) => None,
+        };
+        match rotation {
+            Some(Rotation::Off) => config.key_rotation_interval = None,
+            Some(Rotation::Every(every)) => config.key_rotation_interval = Some(every),
+            None => {}
+        }
         config
             .validate()
             .map_err(|e| Failure::usage(anyhow!("the configuration is not usable: {e}")))?;
@@ -148,6 +175,12 @@ impl Settings {
             access_ttl: Some(format_duration(c.access_token_ttl)),
             refresh_idle_ttl: Some(format_duration(c.refresh_idle_ttl)),
             refresh_absolute_ttl: Some(format_duration(c.refresh_absolute_ttl)),
+            signing_alg: Some(c.signing_alg.to_string()),
+            allow_symmetric_signing: Some(c.allow_symmetric_signing),
+            key_rotation: Some(
+                c.key_rotation_interval
+                    .map_or_else(|| "off".to_owned(), format_duration),
+            ),
         };
         let body = toml::to_string(&shown)
             .context("cannot render the settings")

@@ -44,7 +44,7 @@ pub(super) fn with_service<T>(
     op: impl AsyncFnOnce(&AuthService) -> waxseal_server::Result<T>,
 ) -> Result<T, Failure> {
     runtime()?.block_on(async move {
-        let server = Server::open(config)
+        let server = Server::open_admin(config)
             .await
             .context("cannot open the data directory")
             .map_err(Failure::usage)?;

@@ -174,10 +174,10 @@ pub struct StoredKey {
     pub alg: String,
     /// AES-256-GCM `nonce || ciphertext || tag`, with the kid as associated data.
     pub encrypted_private_key: Vec<u8>,
-    /// Unix seconds.
+    /// Unix seconds: published in the JWKS from then on.
     pub created_at: u64,
-    /// Set when the key stops signing; it stays published until its tokens expire.
-    pub retired_at: Option<u64>,
+    /// Unix seconds: signs from then on, until a key with a later activation time activates.
+    pub activates_at: u64,
 }
 
 impl std::fmt::Debug for StoredKey {
@@ -186,7 +186,7 @@ impl std::fmt::Debug for StoredKey {
             .field("kid", &self.kid)
             .field("alg", &self.alg)
             .field("created_at", &self.created_at)
-            .field("retired_at", &self.retired_at)
+            .field("activates_at", &self.activates_at)
             .finish_non_exhaustive()
     }
 }
@@ -281,8 +281,10 @@ pub trait SessionStore: Send + Sync {
 pub trait KeyStore: Send + Sync {
     /// Stores a new key.
     fn insert_key<'a>(&'a self, key: &'a StoredKey) -> BoxFuture<'a, StoreResult<()>>;
-    /// Every key, oldest first.
+    /// Every key, by activation time.
     fn keys(&self) -> BoxFuture<'_, StoreResult<Vec<StoredKey>>>;
+    /// Deletes a key (its private half is destroyed with the row); no error when there is none.
+    fn delete_key<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, StoreResult<()>>;
 }
 
 /// The persisted side of the denylist.

@@ -465,14 +465,14 @@ impl KeyStore for SqliteStore {
     fn insert_key<'a>(&'a self, key: &'a StoredKey) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {
             sqlx::query(
-                "INSERT INTO signing_keys (kid, alg, private_key, created_at, retired_at) \
+                "INSERT INTO signing_keys (kid, alg, private_key, created_at, activates_at) \
                  VALUES (?, ?, ?, ?, ?)",
             )
             .bind(&key.kid)
             .bind(&key.alg)
             .bind(&key.encrypted_private_key)
             .bind(ts(key.created_at))
-            .bind(key.retired_at.map(ts))
+            .bind(ts(key.activates_at))
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
@@ -483,8 +483,8 @@ impl KeyStore for SqliteStore {
     fn keys(&self) -> BoxFuture<'_, StoreResult<Vec<StoredKey>>> {
         Box::pin(async move {
             let rows = sqlx::query(
-                "SELECT kid, alg, private_key, created_at, retired_at FROM signing_keys \
-                 ORDER BY created_at, kid",
+                "SELECT kid, alg, private_key, created_at, activates_at FROM signing_keys \
+                 ORDER BY activates_at, created_at, kid",
             )
             .fetch_all(&self.pool)
             .await
@@ -496,10 +496,21 @@ impl KeyStore for SqliteStore {
                         alg: row.try_get("alg").map_err(backend)?,
                         encrypted_private_key: row.try_get("private_key").map_err(backend)?,
                         created_at: secs(row.try_get("created_at").map_err(backend)?),
-                        retired_at: opt_secs(row.try_get("retired_at").map_err(backend)?),
+                        activates_at: secs(row.try_get("activates_at").map_err(backend)?),
                     })
                 })
                 .collect()
+        })
+    }
+
+    fn delete_key<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query("DELETE FROM signing_keys WHERE kid = ?")
+                .bind(kid)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(())
         })
     }
 }

@@ -1,0 +1,70 @@
+//! `waxseal keys …`: the auth server's signing keys, against the data directory `waxseal serve` uses.
+
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use waxseal::Algorithm;
+use waxseal_server::KeyState;
+
+use super::serve::{config, init_logging};
+use super::user::with_service;
+use crate::cli::{DataDirArg, KeysRotateArgs};
+use crate::{Failure, Outcome};
+
+/// What the state means for the key's publication and signing, with the times that matter.
+fn describe(state: KeyState, activates_at: u64) -> String {
+    match state {
+        KeyState::Pending => format!("published; signs from {}", crate::time::utc(activates_at)),
+        KeyState::Active => "signs new tokens".to_owned(),
+        KeyState::Retired { until } => format!(
+            "published until {} for the tokens it signed",
+            crate::time::utc(until)
+        ),
+        KeyState::Expired => "unpublished; deleted at the server's next key check".to_owned(),
+    }
+}
+
+pub fn list(data: &DataDirArg) -> Outcome {
+    init_logging();
+    let keys = with_service(config(&data.data_dir)?, async |s| s.list_keys().await)?;
+    if keys.is_empty() {
+        eprintln!("no signing keys yet; `waxseal serve` creates the first one when it starts");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = keys.iter().map(|k| k.kid.len()).max().unwrap_or(0).max(3);
+    println!(
+        "{:<width$}  {:<6}  {:<8}  {:<23}  NOTE",
+        "KID", "ALG", "STATE", "CREATED"
+    );
+    for key in keys {
+        println!(
+            "{:<width$}  {:<6}  {:<8}  {:<23}  {}",
+            key.kid,
+            key.alg,
+            key.state.label(),
+            crate::time::utc(key.created_at),
+            describe(key.state, key.activates_at)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn rotate(args: &KeysRotateArgs) -> Outcome {
+    init_logging();
+    let alg = args
+        .alg
+        .as_deref()
+        .map(Algorithm::from_name)
+        .transpose()
+        .map_err(|e| Failure::usage(anyhow!("--alg: {e}")))?;
+    let key = with_service(config(&args.data.data_dir)?, async |s| {
+        s.rotate_keys(alg).await
+    })?;
+    println!("published key {} ({})", key.kid, key.alg);
+    println!(
+        "it signs new tokens from {}, once JWKS caches have seen it;",
+        crate::time::utc(key.activates_at)
+    );
+    println!("the current key stays published until every token it signed has expired.");
+    Ok(ExitCode::SUCCESS)
+}
