@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{PASSWORD, TestClock, TestServer, assert_invalid_token, config};
@@ -29,14 +30,19 @@ async fn refused_within(server: &TestServer, access: &str, limit: Duration) {
 }
 
 /// A second process's view of the same data directory, as an admin command opens it.
-async fn admin(dir: &std::path::Path) -> Server {
-    Server::open(config(dir)).await.expect("second open")
+/// A second process's view of the data directory, as `waxseal user …` opens it. It shares the server's clock: with
+/// the system clock it would stamp "not before" times a second or two after the server's frozen test time.
+async fn admin(dir: &std::path::Path, clock: Arc<TestClock>) -> Server {
+    Server::open_admin_with_clock(config(dir), clock)
+        .await
+        .expect("second open")
 }
 
 #[tokio::test]
 async fn user_list_shows_names_flags_scopes_and_never_hashes() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path(), TestClock::new()).await;
+    let clock = TestClock::new();
+    let server = TestServer::start(dir.path(), clock.clone()).await;
     server
         .add_user("bob", &["read:orders", "write:orders"])
         .await;
@@ -62,12 +68,13 @@ async fn user_list_shows_names_flags_scopes_and_never_hashes() {
 #[tokio::test]
 async fn password_change_ends_every_session_in_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path(), TestClock::new()).await;
+    let clock = TestClock::new();
+    let server = TestServer::start(dir.path(), clock.clone()).await;
     server.add_user("alice", &[]).await;
     let (access_1, refresh_1) = server.login_ok("alice").await;
     let (access_2, refresh_2) = server.login_ok("alice").await;
 
-    let other = admin(dir.path()).await;
+    let other = admin(dir.path(), clock.clone()).await;
     other
         .service()
         .set_password("alice", "a brand new passphrase")
@@ -87,7 +94,8 @@ async fn password_change_ends_every_session_in_a_running_server() {
 #[tokio::test]
 async fn password_change_in_the_serving_process_ends_sessions_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path(), TestClock::new()).await;
+    let clock = TestClock::new();
+    let server = TestServer::start(dir.path(), clock.clone()).await;
     server.add_user("alice", &[]).await;
     let (access, _) = server.login_ok("alice").await;
     server
@@ -103,11 +111,12 @@ async fn password_change_in_the_serving_process_ends_sessions_at_once() {
 #[tokio::test]
 async fn disable_ends_every_session_and_enable_allows_login_again() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path(), TestClock::new()).await;
+    let clock = TestClock::new();
+    let server = TestServer::start(dir.path(), clock.clone()).await;
     server.add_user("carol", &[]).await;
     let (access, refresh) = server.login_ok("carol").await;
 
-    let other = admin(dir.path()).await;
+    let other = admin(dir.path(), clock.clone()).await;
     other
         .service()
         .set_user_disabled("carol", true)
@@ -124,7 +133,8 @@ async fn disable_ends_every_session_and_enable_allows_login_again() {
         .unwrap();
     other.close().await;
     let (fresh, _) = server.login_ok("carol").await;
-    assert_eq!(server.get_with("/api/me", &fresh).await.0, 200);
+    let (status, _, body) = server.get_with("/api/me", &fresh).await;
+    assert_eq!(status, 200, "{body}");
     // Enabling does not bring the ended sessions back.
     assert_eq!(server.get_with("/api/me", &access).await.0, 401);
     server.stop().await;
@@ -133,11 +143,12 @@ async fn disable_ends_every_session_and_enable_allows_login_again() {
 #[tokio::test]
 async fn delete_ends_every_session_and_the_name_is_free_again() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path(), TestClock::new()).await;
+    let clock = TestClock::new();
+    let server = TestServer::start(dir.path(), clock.clone()).await;
     server.add_user("dave", &[]).await;
     let (access, refresh) = server.login_ok("dave").await;
 
-    let other = admin(dir.path()).await;
+    let other = admin(dir.path(), clock.clone()).await;
     other.service().delete_user("dave").await.unwrap();
     other.close().await;
     refused_within(&server, &access, Duration::from_secs(5)).await;
@@ -148,7 +159,8 @@ async fn delete_ends_every_session_and_the_name_is_free_again() {
     // A new account under the same name is a different subject: the old tokens stay refused.
     server.add_user("dave", &[]).await;
     let (fresh, _) = server.login_ok("dave").await;
-    assert_eq!(server.get_with("/api/me", &fresh).await.0, 200);
+    let (status, _, body) = server.get_with("/api/me", &fresh).await;
+    assert_eq!(status, 200, "{body}");
     assert_eq!(server.get_with("/api/me", &access).await.0, 401);
     server.stop().await;
 }
@@ -156,7 +168,7 @@ async fn delete_ends_every_session_and_the_name_is_free_again() {
 #[tokio::test]
 async fn admin_commands_on_an_unknown_user_fail_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let server = admin(dir.path()).await;
+    let server = admin(dir.path(), TestClock::new()).await;
     let service = server.service();
     for result in [
         service.set_user_disabled("nobody", true).await,
