@@ -306,3 +306,28 @@ fn jwks_parsing_skips_what_it_cannot_use_and_says_why() {
     assert!(set.skipped().iter().any(|s| s.contains("private")));
     round_trip(&es, &set.keys()[0]);
 }
+
+#[test]
+fn a_published_jwks_never_yields_secret_keys() {
+    let es = SigningKey::generate(Algorithm::ES256).unwrap();
+    let doc = serde_json::json!({"keys": [
+        es.public_jwk().unwrap(),
+        {"kty": "oct", "alg": "HS256", "kid": "s", "k": "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"},
+        {"kty": "oct", "alg": "RS256", "kid": "confused", "k": "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"},
+    ]})
+    .to_string();
+    let set = KeySet::from_published_jwks(&doc, &waxseal::Limits::default()).unwrap();
+    assert_eq!(set.keys().len(), 1);
+    assert!(set.keys().iter().all(|k| !k.is_symmetric()));
+    assert_eq!(set.skipped().len(), 2, "{:?}", set.skipped());
+    assert!(
+        set.skipped()[0].contains("secret (oct)"),
+        "{:?}",
+        set.skipped()
+    );
+    // Only secrets: nothing usable, an error rather than an empty set.
+    let secrets = serde_json::json!({"keys": [{"kty": "oct", "alg": "HS256", "k": "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"}]});
+    assert!(
+        KeySet::from_published_jwks(&secrets.to_string(), &waxseal::Limits::default()).is_err()
+    );
+}

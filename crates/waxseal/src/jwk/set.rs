@@ -51,6 +51,17 @@ impl KeySet {
 
     /// [`KeySet::from_jwks`] with explicit limits on document size and key count.
     pub fn from_jwks_with_limits(text: &str, limits: &Limits) -> Result<KeySet> {
+        Self::parse_jwks(text, limits, false)
+    }
+
+    /// A JWK Set fetched from an issuer (`jwks_uri`): like [`KeySet::from_jwks_with_limits`], but secret (`oct`)
+    /// keys are skipped too. A published document holding an HMAC secret is a leak or an injection, and trusting
+    /// it would let anyone who read the document sign tokens.
+    pub fn from_published_jwks(text: &str, limits: &Limits) -> Result<KeySet> {
+        Self::parse_jwks(text, limits, true)
+    }
+
+    fn parse_jwks(text: &str, limits: &Limits, public_only: bool) -> Result<KeySet> {
         if text.len() > limits.max_jwks_bytes {
             return Err(Error::limit(format!(
                 "JWK Set is {} bytes; the limit is {}",
@@ -76,6 +87,11 @@ impl KeySet {
                 if jwk.kty != "oct" && jwk.is_private() {
                     return Err(Error::invalid_key(
                         "a published key set must not contain private keys",
+                    ));
+                }
+                if public_only && jwk.kty == "oct" {
+                    return Err(Error::invalid_key(
+                        "a published key set must not contain secret (oct) keys",
                     ));
                 }
                 Self::expand(&jwk)
