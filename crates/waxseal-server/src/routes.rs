@@ -29,7 +29,7 @@ use tower_http::trace::TraceLayer;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind};
-use crate::service::{AccessClaims, AuthService, TokenPair};
+use crate::service::{AccessClaims, AuthService, GrantedTokens, TokenPair};
 use crate::store::{Client, GrantType};
 use waxseal::jwt::Claims;
 
@@ -698,7 +698,7 @@ async fn oauth_token_inner(
         ));
     };
     let scope = params.get("scope");
-    let issued = match grant {
+    let issued: Result<GrantedTokens, Error> = match grant {
         GrantType::Password => {
             let username = params.require("username")?;
             let password = params.require("password")?;
@@ -711,28 +711,19 @@ async fn oauth_token_inner(
             service
                 .refresh_for_client(&client, refresh_token, scope)
                 .await
+                .map(GrantedTokens::from)
         }
-        GrantType::ClientCredentials => {
-            let token = service
-                .client_credentials_grant(&client, scope)
-                .map_err(|e| OAuthError::from_service(&e, basic))?;
-            return Ok(Json(OAuthTokenResponse {
-                access_token: &token.access_token,
-                token_type: "Bearer",
-                expires_in: token.expires_in,
-                refresh_token: None,
-                scope: token.scope.as_deref(),
-            })
-            .into_response());
-        }
+        GrantType::ClientCredentials => service
+            .client_credentials_grant(&client, scope)
+            .map(GrantedTokens::from),
     };
-    let pair = issued.map_err(|e| OAuthError::from_service(&e, basic))?;
+    let granted = issued.map_err(|e| OAuthError::from_service(&e, basic))?;
     Ok(Json(OAuthTokenResponse {
-        access_token: &pair.access_token,
+        access_token: &granted.access_token,
         token_type: "Bearer",
-        expires_in: pair.expires_in,
-        refresh_token: Some(&pair.refresh_token),
-        scope: pair.scope.as_deref(),
+        expires_in: granted.expires_in,
+        refresh_token: granted.refresh_token.as_deref().map(String::as_str),
+        scope: granted.scope.as_deref(),
     })
     .into_response())
 }

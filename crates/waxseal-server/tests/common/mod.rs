@@ -1,6 +1,8 @@
 //! Shared fixtures: a real server on a loopback port over a real SQLite file, a clock tests can move, a client.
 #![allow(dead_code)]
 
+pub mod db;
+
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
