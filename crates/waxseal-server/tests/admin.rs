@@ -103,11 +103,16 @@ async fn password_change_in_the_serving_process_ends_sessions_at_once() {
 #[tokio::test]
 async fn disable_ends_every_session_and_enable_allows_login_again() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path(), TestClock::new()).await;
+    let clock = TestClock::new();
+    let server = TestServer::start(dir.path(), clock.clone()).await;
     server.add_user("carol", &[]).await;
     let (access, refresh) = server.login_ok("carol").await;
 
-    let other = admin(dir.path()).await;
+    // On the serving process's clock: the re-enabled user's fresh token below is issued at the test clock's second,
+    // which must not fall before a "not before" taken from the wall clock a second later.
+    let other = Server::open_with_clock(config(dir.path()), clock.clone())
+        .await
+        .expect("second open");
     other
         .service()
         .set_user_disabled("carol", true)
