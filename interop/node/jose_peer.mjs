@@ -8,6 +8,10 @@
 //   {"op": "verify", "alg": "ES256", "jwk": {...public or oct JWK...}, "token": "...",
 //    "issuer": "...", "audience": "..."}            (issuer and audience optional)
 //       -> {"claims": {...}}
+//   {"op": "verify_jwks", "jwks": {...JWK Set...}, "token": "...", "algorithms": ["ES256"],
+//    "issuer": "...", "audience": "...", "typ": "at+jwt"}    (verifies like a resource server: the key is picked
+//       -> {"claims": {...}, "header": {...}}                from the set by the token's kid; exp, iat and sub
+//                                                              are required; typ, issuer, audience optional)
 //   {"op": "info"} -> {"peer": "node", "versions": {...}, "algorithms": [...], "unsupported": {...}}
 //
 // Any failure answers {"error": "..."} and exits 1. Batch mode: {"requests": [...]} answers {"responses": [...]},
@@ -16,7 +20,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
-import { importJWK, jwtVerify, SignJWT } from 'jose';
+import { createLocalJWKSet, importJWK, jwtVerify, SignJWT } from 'jose';
 
 const ALGORITHMS = [
   'HS256', 'HS384', 'HS512',
@@ -64,6 +68,16 @@ async function verify(req) {
   return { claims: payload };
 }
 
+async function verifyJwks(req) {
+  const { jwks, token, algorithms, issuer, audience, typ } = req;
+  const options = { algorithms, requiredClaims: ['exp', 'iat', 'sub'] };
+  if (issuer !== undefined) options.issuer = issuer;
+  if (audience !== undefined) options.audience = audience;
+  if (typ !== undefined) options.typ = typ;
+  const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwks), options);
+  return { claims: payload, header: protectedHeader };
+}
+
 function info() {
   return {
     peer: 'node',
@@ -73,7 +87,7 @@ function info() {
   };
 }
 
-const OPS = { sign, verify, info };
+const OPS = { sign, verify, verify_jwks: verifyJwks, info };
 
 async function handle(req) {
   try {

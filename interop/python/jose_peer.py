@@ -9,6 +9,10 @@ Reads one JSON request on stdin, writes one JSON response on stdout.
    "issuer": "...", "audience": "..."}            (issuer and audience optional)
       -> {"claims": {...}}
   Either may add "library": "pyjwt" (the default) or "joserfc" to pick the implementation.
+  {"op": "verify_jwks", "jwks": {...JWK Set...}, "token": "...", "algorithms": ["ES256"],
+   "issuer": "...", "audience": "...", "typ": "at+jwt"}   (PyJWT; verifies like a resource server: the key is
+      -> {"claims": {...}, "header": {...}}                 picked from the set by the token's kid; exp, iat and
+                                                             sub are required; typ, issuer, audience optional)
   {"op": "info"} -> {"peer": "python", "versions": {...}, "algorithms": [...]}
 
 Any failure answers {"error": "..."} and exits 1. Batch mode: {"requests": [...]} answers {"responses": [...]}, one
@@ -105,6 +109,27 @@ def verify(req):
     return {"claims": claims, "library": library}
 
 
+def verify_jwks(req):
+    jwks, token, algorithms = req["jwks"], req["token"], req["algorithms"]
+    kid = jwt.get_unverified_header(token).get("kid")
+    try:
+        key = jwt.PyJWKSet.from_dict(jwks)[kid]
+    except KeyError:
+        raise ValueError(f"no key with kid {kid!r} in the JWK Set") from None
+    decoded = jwt.decode_complete(
+        token,
+        key.key,
+        algorithms=algorithms,
+        issuer=req.get("issuer"),
+        audience=req.get("audience"),
+        options={"require": ["exp", "iat", "sub"]},
+    )
+    typ = req.get("typ")
+    if typ is not None and decoded["header"].get("typ") != typ:
+        raise ValueError(f"typ {decoded['header'].get('typ')!r} is not {typ!r}")
+    return {"claims": decoded["payload"], "header": decoded["header"]}
+
+
 def info(req):
     """What this peer can do: with "library": "joserfc", only joserfc's algorithms; else PyJWT's plus the fallback."""
     versions = {"python": sys.version.split()[0], "PyJWT": jwt.__version__, "cryptography": cryptography.__version__}
@@ -120,7 +145,7 @@ def info(req):
     return {"peer": "python", "versions": versions, "algorithms": supported}
 
 
-OPS = {"sign": sign, "verify": verify, "info": info}
+OPS = {"sign": sign, "verify": verify, "verify_jwks": verify_jwks, "info": info}
 
 
 def handle(req):

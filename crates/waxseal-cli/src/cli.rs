@@ -443,6 +443,29 @@ pub enum ClientCommand {
 The client authenticates at POST /oauth/token, /oauth/revoke and /oauth/introspect with
 client_secret_basic (Authorization: Basic) or client_secret_post (client_id and client_secret in the form).")]
     Add(ClientAddArgs),
+    /// List the OAuth clients: id, name, grants, scopes, when created (never secrets or their hashes).
+    List(DataDirArg),
+    /// Delete a client, ending every session it started and refusing every token it was given.
+    #[command(after_help = "Examples:
+  waxseal client list
+  waxseal client delete 3q2-7wAAAAB1vN1x0h7r9Q
+
+Existing access tokens are refused by a running `waxseal serve` on the same data directory within a second.")]
+    Delete(ClientIdArgs),
+    /// Give a client a new secret, printed once; the old secret stops working at once.
+    #[command(after_help = "Examples:
+  waxseal client rotate-secret 3q2-7wAAAAB1vN1x0h7r9Q
+
+Tokens already issued to the client stay valid; delete the client to end them.")]
+    RotateSecret(ClientIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClientIdArgs {
+    /// The client_id (`waxseal client list` shows them).
+    pub client_id: String,
+    #[command(flatten)]
+    pub data: DataDirArg,
 }
 
 #[derive(Debug, Subcommand)]

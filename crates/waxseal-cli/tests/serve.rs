@@ -270,6 +270,8 @@ fn serve_and_user_help_have_examples() {
         &["user", "add"],
         &["user", "set-password"],
         &["client", "add"],
+        &["client", "delete"],
+        &["client", "rotate-secret"],
     ] {
         let out = waxseal().args(sub).arg("--help").output().unwrap();
         assert!(out.status.success());
@@ -581,10 +583,10 @@ fn user_set_password_ends_the_sessions_of_a_running_server() {
     assert!(!err.contains(new), "the password in the log: {err}");
 }
 
-/// `waxseal keys ARGS… --data-dir DIR`: (code, stdout, stderr).
-fn keys(dir: &Path, args: &[&str]) -> (i32, String, String) {
+/// `waxseal COMMAND ARGS… --data-dir DIR` (an admin command: `keys`, `client`): (code, stdout, stderr).
+fn admin(command: &str, dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = waxseal()
-        .arg("keys")
+        .arg(command)
         .args(args)
         .arg("--data-dir")
         .arg(dir)
@@ -603,7 +605,7 @@ fn keys_list_and_rotate_publish_a_key_before_it_signs() {
     let data = dir.path().join("data");
     let (code, _, err) = user_add(&data, "alice", &format!("{PASSWORD}\n"));
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = keys(&data, &["list"]);
+    let (code, out, err) = admin("keys", &data, &["list"]);
     assert_eq!(code, 0, "{err}");
     assert!(
         out.is_empty() && err.contains("no signing keys yet"),
@@ -612,7 +614,7 @@ fn keys_list_and_rotate_publish_a_key_before_it_signs() {
 
     let (child, _) = serve(&data);
     assert!(terminate(child).0);
-    let (code, out, err) = keys(&data, &["list"]);
+    let (code, out, err) = admin("keys", &data, &["list"]);
     assert_eq!(code, 0, "{err}");
     let rows: Vec<&str> = out.lines().skip(1).collect();
     assert_eq!(rows.len(), 1, "{out}");
@@ -621,14 +623,14 @@ fn keys_list_and_rotate_publish_a_key_before_it_signs() {
         "{out}"
     );
 
-    let (code, out, err) = keys(&data, &["rotate", "--alg", "EdDSA"]);
+    let (code, out, err) = admin("keys", &data, &["rotate", "--alg", "EdDSA"]);
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("published key") && out.contains("(EdDSA)"),
         "{out}"
     );
     assert!(out.contains("it signs new tokens from"), "{out}");
-    let (_, out, _) = keys(&data, &["list"]);
+    let (_, out, _) = admin("keys", &data, &["list"]);
     let rows: Vec<&str> = out.lines().skip(1).collect();
     assert_eq!(rows.len(), 2, "{out}");
     assert!(
@@ -637,13 +639,13 @@ fn keys_list_and_rotate_publish_a_key_before_it_signs() {
     );
     assert!(rows[1].contains("published; signs from"), "{out}");
 
-    let (code, _, err) = keys(&data, &["rotate"]);
+    let (code, _, err) = admin("keys", &data, &["rotate"]);
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("already published and waiting to sign"),
         "{err}"
     );
-    let (code, _, err) = keys(&data, &["rotate", "--alg", "none"]);
+    let (code, _, err) = admin("keys", &data, &["rotate", "--alg", "none"]);
     assert_eq!(code, 2);
     assert!(err.contains("--alg"), "{err}");
 }
@@ -708,5 +710,164 @@ fn serve_signs_with_the_configured_algorithm_and_hmac_needs_the_allowance() {
         let (code, _, err) = print_config(None, &[], &flags);
         assert_eq!(code, 2, "{flags:?}");
         assert!(err.contains(reason), "{flags:?}: {err}");
+    }
+}
+
+/// `POST /oauth/token` with a form body and client_secret_post: (status, JSON body).
+fn token_request(addr: &str, form: &str) -> (u16, serde_json::Value) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST /oauth/token HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split_once("\r\n\r\n").unwrap().1;
+    (status, serde_json::from_str(body).unwrap())
+}
+
+#[test]
+fn client_list_rotate_secret_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (code, out, err) = admin("client", &data, &["list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.is_empty() && err.contains("no clients yet"),
+        "{out}{err}"
+    );
+    assert_eq!(user_add(&data, "alice", &format!("{PASSWORD}\n")).0, 0);
+    let (code, out, err) = client_add(
+        &data,
+        &[
+            "mobile-app",
+            "--grant",
+            "password",
+            "--grant",
+            "refresh_token",
+            "--scope",
+            "read:orders",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let id = field(&out, "client_id:").to_owned();
+    let old_secret = field(&out, "client_secret:").to_owned();
+    let (code, out, _) = client_add(&data, &["batch"]);
+    assert_eq!(code, 0);
+    let batch_secret = field(&out, "client_secret:").to_owned();
+
+    let (code, out, err) = admin("client", &data, &["list"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].starts_with("CLIENT_ID") && lines[0].contains("GRANTS"),
+        "{out}"
+    );
+    assert!(
+        lines[1].contains("batch") && lines[1].contains("client_credentials"),
+        "{out}"
+    );
+    assert!(lines[1].ends_with('-'), "no scopes: {out}");
+    assert!(
+        lines[2].starts_with(&id)
+            && lines[2].contains("mobile-app")
+            && lines[2].contains("password refresh_token")
+            && lines[2].ends_with("read:orders")
+            && lines[2].contains(" UTC"),
+        "{out}"
+    );
+    for secret in [&old_secret, &batch_secret] {
+        assert!(
+            !out.contains(secret.as_str()) && !err.contains(secret.as_str()),
+            "a secret is shown"
+        );
+    }
+    assert!(!out.to_lowercase().contains("hash"), "{out}");
+
+    let (child, addr) = serve(&data);
+    let password_grant = |secret: &str| {
+        token_request(
+            &addr,
+            &format!(
+                "grant_type=password&username=alice&password={}&client_id={id}&client_secret={secret}",
+                PASSWORD.replace(' ', "+")
+            ),
+        )
+    };
+    let (status, body) = password_grant(&old_secret);
+    assert_eq!(status, 200, "{body}");
+    let first_access = body["access_token"].as_str().unwrap().to_owned();
+    let first_refresh = body["refresh_token"].as_str().unwrap().to_owned();
+
+    // Rotation: the new secret is printed once, the old one is refused by the running server at once.
+    let (code, out, err) = admin("client", &data, &["rotate-secret", &id]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("rotated the secret of client {id}")),
+        "{out}"
+    );
+    let new_secret = field(&out, "client_secret:").to_owned();
+    assert_eq!(new_secret.len(), 43);
+    assert_ne!(new_secret, old_secret);
+    assert!(
+        err.contains("old secret no longer works") && !err.contains(&new_secret),
+        "{err}"
+    );
+    let (status, body) = password_grant(&old_secret);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    let (status, body) = password_grant(&new_secret);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(me(&addr, &first_access), 200, "a rotation revokes nothing");
+
+    // Deletion: its sessions end in the running server, its refresh tokens are refused.
+    let (code, out, err) = admin("client", &data, &["delete", &id]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("deleted client {id}")), "{out}");
+    refused_soon(&addr, &first_access);
+    let (status, body) = token_request(
+        &addr,
+        &format!(
+            "grant_type=refresh_token&refresh_token={first_refresh}&client_id={id}&client_secret={new_secret}"
+        ),
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    let (status, _) = http(
+        &addr,
+        "POST",
+        "/refresh",
+        Some(&format!(r#"{{"refresh_token":"{first_refresh}"}}"#)),
+    );
+    assert_eq!(status, 401);
+    let (_, out, _) = admin("client", &data, &["list"]);
+    assert!(!out.contains(&id) && out.contains("batch"), "{out}");
+
+    for args in [
+        &["delete", id.as_str()][..],
+        &["rotate-secret", id.as_str()],
+    ] {
+        let (code, out, err) = admin("client", &data, args);
+        assert_eq!(code, 2, "{args:?}: {out}");
+        assert!(
+            err.contains("no client with id") && err.contains("client list"),
+            "{err}"
+        );
+    }
+    let (clean, err) = terminate(child);
+    assert!(clean, "{err}");
+    for secret in [&old_secret, &new_secret, &first_refresh] {
+        assert!(!err.contains(secret.as_str()), "a secret in the log");
     }
 }

@@ -56,7 +56,8 @@ pub use error::{Error, ErrorKind, Result};
 pub use keyring::{KeyState, RETIRED_KEY_PUBLISHED_FOR, SIGNING_ALGORITHMS, publish_delay};
 pub use master_key::MasterKey;
 pub use service::{
-    AccessClaims, AuthService, ClientToken, Introspection, KeyInfo, NewClient, TokenPair, UserInfo,
+    AccessClaims, AuthService, ClientInfo, ClientToken, GrantedTokens, Introspection, KeyInfo,
+    NewClient, PRUNE_BATCH, PRUNE_INTERVAL, PruneReport, TokenPair, UserInfo,
 };
 pub use store::{Client, GrantType};
 pub use throttle::{
@@ -171,7 +172,8 @@ impl Server {
     }
 
     /// Serves HTTP on `listener` until `shutdown` completes, then lets in-flight requests finish and closes the
-    /// database.
+    /// database. Meanwhile it merges the store's denylist every [`DENYLIST_RELOAD_INTERVAL`] and prunes the store
+    /// every [`PRUNE_INTERVAL`] (see [`AuthService::prune`]).
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -191,6 +193,7 @@ impl Server {
                 }
             }
         });
+        let pruner = service::spawn_pruner(self.service.clone());
         let app = self
             .router()
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -198,6 +201,7 @@ impl Server {
             .with_graceful_shutdown(shutdown)
             .await;
         reloader.abort();
+        pruner.abort();
         self.service.close().await;
         served.map_err(|e| Error::from_io("serving HTTP failed", &e))
     }

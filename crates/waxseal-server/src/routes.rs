@@ -8,9 +8,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, FormRejection, JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{
-    ConnectInfo, DefaultBodyLimit, Form, FromRequest, FromRequestParts, Query, Request, State,
+    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Query, Request, State,
 };
 use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
@@ -29,9 +29,15 @@ use tower_http::trace::TraceLayer;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind};
-use crate::service::{AccessClaims, AuthService, TokenPair};
+use crate::service::{AccessClaims, AuthService, GrantedTokens, TokenPair};
 use crate::store::{Client, GrantType};
 use waxseal::jwt::Claims;
+
+mod form;
+mod object;
+
+use form::{FormBody, FormError};
+use object::ObjectOnly;
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -57,6 +63,7 @@ pub fn router(service: Arc<AuthService>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Spans carry the method and path only: never the query string or headers, where a client might put a
         // token.
@@ -234,15 +241,16 @@ fn bytes_rejection(rejection: &BytesRejection) -> ApiError {
 }
 
 /// A JSON body whose rejections are this API's errors: 415 for another content type, 413 for a body over
-/// [`MAX_BODY_BYTES`], 400 for bad JSON or fields that do not fit (unknown fields included).
+/// [`MAX_BODY_BYTES`], 400 for bad JSON, a body that is not a JSON object, or fields that do not fit (unknown
+/// or repeated ones included).
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(JsonBody(value)),
+        match Json::<ObjectOnly<T>>::from_request(req, state).await {
+            Ok(Json(ObjectOnly(value))) => Ok(JsonBody(value)),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::BadRequest(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "the request body must be JSON with Content-Type: application/json",
@@ -269,6 +277,12 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Err(ApiError::MissingToken);
     };
+    if repeated_authorization(headers) {
+        return Err(ApiError::BadRequest(
+            StatusCode::BAD_REQUEST,
+            ONE_AUTHORIZATION,
+        ));
+    }
     let value = value
         .to_str()
         .map_err(|_| ApiError::InvalidToken("the Authorization header is not ASCII".into()))?;
@@ -394,12 +408,14 @@ async fn logout(
                 "the request body must be JSON with Content-Type: application/json",
             ));
         }
-        let request: RefreshRequest = serde_json::from_slice(&body).map_err(|_| {
-            ApiError::BadRequest(
+        let request = serde_json::from_slice::<ObjectOnly<RefreshRequest>>(&body)
+            .ok()
+            .map(|ObjectOnly(r)| r)
+            .filter(|r| !r.refresh_token.is_empty())
+            .ok_or(ApiError::BadRequest(
                 StatusCode::BAD_REQUEST,
                 "the body must be {\"refresh_token\": \"...\"} or empty",
-            )
-        })?;
+            ))?;
         Some(request.refresh_token)
     };
     service
@@ -507,40 +523,42 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
-/// The parameters of a form-encoded OAuth request. A parameter without a value counts as absent and none may be
-/// repeated (RFC 6749 §3.1); unknown ones are ignored.
+/// The parameters of a form-encoded OAuth request. A parameter without a value counts as absent, none may be
+/// included more than once, not even with an empty value (RFC 6749 §3.1, §3.2); unknown ones are ignored.
 struct OAuthParams(HashMap<String, Zeroizing<String>>);
 
 impl OAuthParams {
-    fn parse(form: Result<Form<Vec<(String, String)>>, FormRejection>) -> Result<Self, OAuthError> {
-        let Form(pairs) = form.map_err(|rejection| match rejection {
-            FormRejection::InvalidFormContentType(_) => OAuthError::new(
+    fn parse(FormBody(form): FormBody) -> Result<Self, OAuthError> {
+        let pairs = form.map_err(|e| match e {
+            FormError::ContentType => OAuthError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "invalid_request",
                 "the request body must be Content-Type: application/x-www-form-urlencoded",
             ),
-            FormRejection::BytesRejection(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                OAuthError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "invalid_request",
-                    "the request body is too large",
-                )
+            FormError::TooLarge => OAuthError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                "the request body is too large",
+            ),
+            FormError::Malformed => OAuthError::invalid_request(
+                "the request body is not a valid form: UTF-8 text, each % followed by two hex digits",
+            ),
+            FormError::Unreadable => {
+                OAuthError::invalid_request("the request body could not be read")
             }
-            _ => OAuthError::invalid_request("the request body is not a valid form"),
         })?;
         let mut params = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
         for (name, value) in pairs {
-            let value = Zeroizing::new(value);
-            if value.is_empty() {
-                continue;
-            }
-            if params.contains_key(&name) {
+            if !seen.insert(name.clone()) {
                 let name: String = name.chars().take(40).collect();
                 return Err(OAuthError::invalid_request(format!(
                     "the parameter {name} is repeated"
                 )));
             }
-            params.insert(name, value);
+            if !value.is_empty() {
+                params.insert(name, value);
+            }
         }
         Ok(OAuthParams(params))
     }
@@ -587,6 +605,9 @@ fn client_credentials(
     headers: &HeaderMap,
     params: &OAuthParams,
 ) -> Result<ClientCredentials, OAuthError> {
+    if repeated_authorization(headers) {
+        return Err(OAuthError::invalid_request(ONE_AUTHORIZATION));
+    }
     let Some(value) = headers.get(AUTHORIZATION) else {
         return match (params.get("client_id"), params.get("client_secret")) {
             (Some(id), Some(secret)) => Ok(ClientCredentials {
@@ -643,7 +664,7 @@ fn client_credentials(
 async fn oauth_client(
     service: &AuthService,
     headers: &HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    form: FormBody,
     required: &str,
 ) -> Result<(OAuthParams, Client, bool), OAuthError> {
     let params = OAuthParams::parse(form)?;
@@ -672,7 +693,7 @@ async fn oauth_token(
     State(service): State<Arc<AuthService>>,
     Peer(address): Peer,
     headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    form: FormBody,
 ) -> Response {
     no_store(
         match oauth_token_inner(&service, address, &headers, form).await {
@@ -686,7 +707,7 @@ async fn oauth_token_inner(
     service: &AuthService,
     address: Option<IpAddr>,
     headers: &HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    form: FormBody,
 ) -> Result<Response, OAuthError> {
     let (params, client, basic) = oauth_client(service, headers, form, "grant_type").await?;
     let grant = params.require("grant_type")?;
@@ -698,7 +719,7 @@ async fn oauth_token_inner(
         ));
     };
     let scope = params.get("scope");
-    let issued = match grant {
+    let issued: Result<GrantedTokens, Error> = match grant {
         GrantType::Password => {
             let username = params.require("username")?;
             let password = params.require("password")?;
@@ -711,28 +732,19 @@ async fn oauth_token_inner(
             service
                 .refresh_for_client(&client, refresh_token, scope)
                 .await
+                .map(GrantedTokens::from)
         }
-        GrantType::ClientCredentials => {
-            let token = service
-                .client_credentials_grant(&client, scope)
-                .map_err(|e| OAuthError::from_service(&e, basic))?;
-            return Ok(Json(OAuthTokenResponse {
-                access_token: &token.access_token,
-                token_type: "Bearer",
-                expires_in: token.expires_in,
-                refresh_token: None,
-                scope: token.scope.as_deref(),
-            })
-            .into_response());
-        }
+        GrantType::ClientCredentials => service
+            .client_credentials_grant(&client, scope)
+            .map(GrantedTokens::from),
     };
-    let pair = issued.map_err(|e| OAuthError::from_service(&e, basic))?;
+    let granted = issued.map_err(|e| OAuthError::from_service(&e, basic))?;
     Ok(Json(OAuthTokenResponse {
-        access_token: &pair.access_token,
+        access_token: &granted.access_token,
         token_type: "Bearer",
-        expires_in: pair.expires_in,
-        refresh_token: Some(&pair.refresh_token),
-        scope: pair.scope.as_deref(),
+        expires_in: granted.expires_in,
+        refresh_token: granted.refresh_token.as_deref().map(String::as_str),
+        scope: granted.scope.as_deref(),
     })
     .into_response())
 }
@@ -741,7 +753,7 @@ async fn oauth_token_inner(
 async fn oauth_revoke(
     State(service): State<Arc<AuthService>>,
     headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    form: FormBody,
 ) -> Response {
     let revoked = async {
         let (params, client, basic) = oauth_client(&service, &headers, form, "token").await?;
@@ -764,7 +776,7 @@ async fn oauth_revoke(
 async fn oauth_introspect(
     State(service): State<Arc<AuthService>>,
     headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    form: FormBody,
 ) -> Response {
     let introspected = async {
         let (params, _client, basic) = oauth_client(&service, &headers, form, "token").await?;
@@ -910,6 +922,22 @@ async fn readyz(State(service): State<Arc<AuthService>>) -> Response {
 
 async fn not_found() -> ApiError {
     ApiError::BadRequest(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+/// 405 with the JSON error body (the router adds `Allow`).
+async fn method_not_allowed() -> ApiError {
+    ApiError::BadRequest(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this endpoint does not take that method; the Allow header lists those it takes",
+    )
+}
+
+/// RFC 9110 §5.3: Authorization is not a list, so a second one is malformed — and which of the two a proxy in
+/// front acted on is unknowable.
+const ONE_AUTHORIZATION: &str = "send one Authorization header, not several";
+
+fn repeated_authorization(headers: &HeaderMap) -> bool {
+    headers.get_all(AUTHORIZATION).iter().nth(1).is_some()
 }
 
 #[cfg(test)]

@@ -31,6 +31,15 @@ use crate::store::{
 };
 use crate::throttle::LoginThrottle;
 
+mod clients;
+mod granted;
+mod prune;
+
+pub use clients::ClientInfo;
+pub use granted::GrantedTokens;
+pub(crate) use prune::spawn_pruner;
+pub use prune::{PRUNE_BATCH, PRUNE_INTERVAL, PruneReport};
+
 /// Longest accepted username, in bytes.
 pub const MAX_USERNAME_LEN: usize = 64;
 /// Longest accepted password, in bytes (argon2 would take more; nobody types more).
@@ -1026,6 +1035,9 @@ impl AuthService {
 
     /// The resource owner password credentials grant (RFC 6749 §4.3): a session for the user on behalf of
     /// `client`, with the requested scope (default: all the user has that the client may ask for).
+    ///
+    /// Only a client allowed the `refresh_token` grant gets a refresh token; any other gets the access token alone
+    /// (§4.3.3), in a session that ends with it (see [`AuthService::start_unrefreshable_session`]).
     pub async fn password_grant(
         &self,
         client: &Client,
@@ -1033,7 +1045,7 @@ impl AuthService {
         password: &str,
         scope: Option<&str>,
         address: Option<IpAddr>,
-    ) -> Result<TokenPair> {
+    ) -> Result<GrantedTokens> {
         if !client.grant_types.contains(&GrantType::Password) {
             return Err(unauthorized_client(GrantType::Password));
         }
@@ -1051,8 +1063,15 @@ impl AuthService {
             .cloned()
             .collect();
         let granted = resolve_scope(scope, &allowed)?.join(" ");
-        self.start_session(&user, Some(client.client_id.clone()), Some(granted))
-            .await
+        if !client.grant_types.contains(&GrantType::RefreshToken) {
+            return self
+                .start_unrefreshable_session(&user, client, granted)
+                .await;
+        }
+        let pair = self
+            .start_session(&user, Some(client.client_id.clone()), Some(granted))
+            .await?;
+        Ok(pair.into())
     }
 
     /// The client credentials grant (RFC 6749 §4.4): an access token whose subject is the client itself, no

@@ -670,3 +670,59 @@ async fn client_secret_is_stored_only_as_its_hash() {
     assert_eq!(&client.secret_hash[..], digest.as_ref());
     assert!(!format!("{client:?}").contains(&secret));
 }
+
+#[tokio::test]
+async fn password_grant_issues_no_refresh_token_to_a_client_without_the_refresh_token_grant() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), TestClock::new()).await;
+    server.add_user("ivy", &["a"]).await;
+    let (id, secret) = server.add_client("no-refresh", &[Password], &["a"]).await;
+    let auth = basic(&id, &secret);
+    let grant = [
+        ("grant_type", "password"),
+        ("username", "ivy"),
+        ("password", PASSWORD),
+    ];
+    let r = server.oauth(TOKEN, Some(&auth), &grant).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_no_store(&r);
+    assert!(
+        r.body.get("refresh_token").is_none(),
+        "RFC 6749 §4.3.3: no refresh token the client could never use: {r:?}"
+    );
+    assert_eq!(
+        (r.body["token_type"].as_str(), r.body["scope"].as_str()),
+        (Some("Bearer"), Some("a"))
+    );
+    // A session that ends with its access token, so ending the user's sessions ends the token at once.
+    assert_eq!(
+        common::db::scalar(
+            dir.path(),
+            "SELECT expires_at - created_at FROM token_families"
+        )
+        .await,
+        900
+    );
+    let access = str_of(&r, "access_token").to_owned();
+    let (status, _, me) = server.get_with("/api/me", &access).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(
+        (me["client_id"].as_str(), me["scope"].as_str()),
+        (Some(id.as_str()), Some("a"))
+    );
+    assert!(me["sid"].is_string(), "{me}");
+    let r = server
+        .oauth(INTROSPECT, Some(&auth), &[("token", &access)])
+        .await;
+    assert_eq!(
+        (r.body["active"].as_bool(), r.body["username"].as_str()),
+        (Some(true), Some("ivy")),
+        "{r:?}"
+    );
+
+    // The user's sessions ending ends this token too.
+    server.service.set_user_disabled("ivy", true).await.unwrap();
+    let (status, challenge, _) = server.get_with("/api/me", &access).await;
+    common::assert_invalid_token(status, challenge.as_deref(), "revoked");
+    server.stop().await;
+}

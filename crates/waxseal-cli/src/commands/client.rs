@@ -7,7 +7,7 @@ use waxseal_server::GrantType;
 use super::serve::{config, init_logging};
 use super::user::with_service;
 use crate::Outcome;
-use crate::cli::{ClientAddArgs, Grant};
+use crate::cli::{ClientAddArgs, ClientIdArgs, DataDirArg, Grant};
 
 fn grant_type(grant: Grant) -> GrantType {
     match grant {
@@ -36,6 +36,74 @@ pub fn add(args: &ClientAddArgs) -> Outcome {
     println!("client_secret: {}", client.client_secret.as_str());
     eprintln!(
         "The secret is shown only this once and stored only as a hash: keep it in a secret store now."
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn list(data: &DataDirArg) -> Outcome {
+    init_logging();
+    let clients = with_service(config(&data.data_dir)?, async |s| s.list_clients().await)?;
+    if clients.is_empty() {
+        eprintln!("no clients yet; add one with `waxseal client add NAME --grant GRANT`");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let id_width = clients
+        .iter()
+        .map(|c| c.client_id.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("CLIENT_ID".len());
+    let name_width = clients
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("NAME".len());
+    println!(
+        "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  SCOPES",
+        "CLIENT_ID", "NAME", "CREATED", "GRANTS"
+    );
+    for client in clients {
+        let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+        let scopes = if client.scopes.is_empty() {
+            "-".to_owned()
+        } else {
+            client.scopes.join(" ")
+        };
+        println!(
+            "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  {scopes}",
+            client.client_id,
+            client.name,
+            crate::time::utc(client.created_at),
+            grants.join(" ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn delete(args: &ClientIdArgs) -> Outcome {
+    init_logging();
+    with_service(config(&args.data.data_dir)?, async |s| {
+        s.delete_client(&args.client_id).await
+    })?;
+    println!(
+        "deleted client {}; every session it started has ended and its tokens are refused",
+        args.client_id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn rotate_secret(args: &ClientIdArgs) -> Outcome {
+    init_logging();
+    let client = with_service(config(&args.data.data_dir)?, async |s| {
+        s.rotate_client_secret(&args.client_id).await
+    })?;
+    println!("rotated the secret of client {}", client.client_id);
+    println!("client_id:     {}", client.client_id);
+    println!("client_secret: {}", client.client_secret.as_str());
+    eprintln!(
+        "The old secret no longer works. The new one is shown only this once and stored only as a hash: keep it in \
+         a secret store now."
     );
     Ok(ExitCode::SUCCESS)
 }

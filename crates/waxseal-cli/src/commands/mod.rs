@@ -36,6 +36,9 @@ pub fn run(command: Command, style: Style) -> Outcome {
         Command::User(UserCommand::Delete(args)) => user::delete(&args),
         Command::User(UserCommand::SetPassword(args)) => user::set_password(&args),
         Command::Client(ClientCommand::Add(args)) => client::add(&args),
+        Command::Client(ClientCommand::List(data)) => client::list(&data),
+        Command::Client(ClientCommand::Delete(args)) => client::delete(&args),
+        Command::Client(ClientCommand::RotateSecret(args)) => client::rotate_secret(&args),
         Command::Keys(KeysCommand::List(data)) => signing_keys::list(&data),
         Command::Keys(KeysCommand::Rotate(args)) => signing_keys::rotate(&args),
         Command::Completions { shell } => {

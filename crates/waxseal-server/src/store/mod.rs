@@ -235,6 +235,25 @@ pub trait ClientStore: Send + Sync {
     /// Looks a client up by `client_id`.
     fn client_by_id<'a>(&'a self, client_id: &'a str)
     -> BoxFuture<'a, StoreResult<Option<Client>>>;
+    /// Every client, by name then `client_id`.
+    fn list_clients(&self) -> BoxFuture<'_, StoreResult<Vec<Client>>>;
+    /// Replaces a client's secret digest; `false` when there is no such client.
+    fn set_client_secret_hash<'a>(
+        &'a self,
+        client_id: &'a str,
+        secret_hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+    /// In one transaction: revokes every session the client started at `now` (denying each `sid` until
+    /// `deny_until`), sets the "not before" of the client's own subject (its client-credentials tokens) to
+    /// `not_before`, and deletes the client. Returns the revoked sids, or `None` when there is no such client
+    /// (nothing changes then).
+    fn delete_client<'a>(
+        &'a self,
+        client_id: &'a str,
+        now: u64,
+        deny_until: u64,
+        not_before: u64,
+    ) -> BoxFuture<'a, StoreResult<Option<Vec<String>>>>;
 }
 
 /// Sessions (token families) and their refresh tokens.
@@ -295,8 +314,56 @@ pub trait DenylistStore: Send + Sync {
     fn load_denylist(&self, now: u64) -> BoxFuture<'_, StoreResult<DenylistSnapshot>>;
 }
 
+/// Rows that no request can need any more, which [`PruneStore::prune_batch`] deletes. Which rows those are at a
+/// given time is the service's policy (`crate::service::prune`); the store only deletes what is older than the
+/// cutoff it is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Prunable {
+    /// Refresh tokens never used whose idle limit is at or before the cutoff. Consumed tokens are never pruned on
+    /// their own: presenting one again is how reuse is detected, so they go with their family.
+    UnusedRefreshTokens,
+    /// Every refresh token of a family whose absolute limit is at or before the cutoff (deleted before the family,
+    /// so deleting a family never cascades into an unbounded number of rows).
+    TokensOfEndedFamilies,
+    /// Token families whose absolute limit is at or before the cutoff and which hold no refresh token any more.
+    EndedFamilies,
+    /// Denied access-token ids denied until at or before the cutoff.
+    DeniedJtis,
+    /// Denied sessions denied until at or before the cutoff.
+    DeniedSids,
+    /// "Not before" entries set at or before the cutoff.
+    UserNotBefore,
+}
+
+impl Prunable {
+    /// Every kind, in the order a pruning pass takes them (a family's tokens before the family).
+    pub const ALL: [Prunable; 6] = [
+        Prunable::UnusedRefreshTokens,
+        Prunable::TokensOfEndedFamilies,
+        Prunable::EndedFamilies,
+        Prunable::DeniedJtis,
+        Prunable::DeniedSids,
+        Prunable::UserNotBefore,
+    ];
+}
+
+/// Deleting rows nobody needs any more, a bounded batch at a time.
+pub trait PruneStore: Send + Sync {
+    /// Deletes at most `limit` rows of kind `what` at or before `cutoff` (Unix seconds) in one short write, and
+    /// returns how many it deleted: fewer than `limit` means none is left. A batch holds the write lock only as long
+    /// as deleting `limit` rows takes, so pruning a large backlog never stalls logins and refreshes.
+    fn prune_batch(
+        &self,
+        what: Prunable,
+        cutoff: u64,
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<u64>>;
+}
+
 /// Everything the server stores.
-pub trait Store: UserStore + ClientStore + SessionStore + KeyStore + DenylistStore {
+pub trait Store:
+    UserStore + ClientStore + SessionStore + KeyStore + DenylistStore + PruneStore
+{
     /// Closes connections; the store is unusable afterwards.
     fn close(&self) -> BoxFuture<'_, ()>;
     /// Answers a trivial query: `Ok` when the backend can serve requests (the readiness probe).

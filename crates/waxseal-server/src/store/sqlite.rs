@@ -18,6 +18,8 @@ use super::{
     TokenFamily, User, UserStore,
 };
 
+mod prune;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The SQLite store. Cheap to clone (a connection pool).
@@ -155,6 +157,70 @@ impl ClientStore for SqliteStore {
             .await
             .map_err(map_err)?;
             row.as_ref().map(client_from_row).transpose()
+        })
+    }
+
+    fn list_clients(&self) -> BoxFuture<'_, StoreResult<Vec<Client>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at \
+                 FROM clients ORDER BY name, client_id",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+            rows.iter().map(client_from_row).collect()
+        })
+    }
+
+    fn set_client_secret_hash<'a>(
+        &'a self,
+        client_id: &'a str,
+        secret_hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(async move {
+            let done = sqlx::query("UPDATE clients SET secret_hash = ? WHERE client_id = ?")
+                .bind(&secret_hash[..])
+                .bind(client_id)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn delete_client<'a>(
+        &'a self,
+        client_id: &'a str,
+        now: u64,
+        deny_until: u64,
+        not_before: u64,
+    ) -> BoxFuture<'a, StoreResult<Option<Vec<String>>>> {
+        Box::pin(async move {
+            let mut tx = self.immediate().await?;
+            let deleted = sqlx::query("DELETE FROM clients WHERE client_id = ?")
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+            if deleted == 0 {
+                return Ok(None);
+            }
+            let sids: Vec<String> = sqlx::query_scalar(
+                "SELECT sid FROM token_families WHERE client_id = ? AND revoked_at IS NULL",
+            )
+            .bind(client_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            for sid in &sids {
+                revoke_in(&mut tx, sid, now, deny_until).await?;
+            }
+            // Client-credentials tokens have the client as their subject and no session.
+            set_not_before(&mut tx, client_id, not_before).await?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(Some(sids))
         })
     }
 }
@@ -307,6 +373,24 @@ async fn revoke_in(
     Ok(())
 }
 
+/// Access tokens of `subject` issued before `now` are refused from now on (a later time already set stays).
+async fn set_not_before(
+    tx: &mut Transaction<'static, Sqlite>,
+    subject: &str,
+    now: u64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO user_not_before (user_id, not_before) VALUES (?, ?) \
+         ON CONFLICT(user_id) DO UPDATE SET not_before = max(not_before, excluded.not_before)",
+    )
+    .bind(subject)
+    .bind(ts(now))
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
 impl SessionStore for SqliteStore {
     fn create_session<'a>(
         &'a self,
@@ -446,15 +530,7 @@ impl SessionStore for SqliteStore {
             for sid in &sids {
                 revoke_in(&mut tx, sid, now, deny_until).await?;
             }
-            sqlx::query(
-                "INSERT INTO user_not_before (user_id, not_before) VALUES (?, ?) \
-                 ON CONFLICT(user_id) DO UPDATE SET not_before = max(not_before, excluded.not_before)",
-            )
-            .bind(user_id)
-            .bind(ts(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+            set_not_before(&mut tx, user_id, now).await?;
             tx.commit().await.map_err(map_err)?;
             Ok(sids)
         })

@@ -1,6 +1,9 @@
 //! Shared fixtures: a real server on a loopback port over a real SQLite file, a clock tests can move, a client.
 #![allow(dead_code)]
 
+pub mod db;
+pub mod peers;
+
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -22,6 +25,12 @@ pub struct TestClock(AtomicU64);
 impl TestClock {
     pub fn new() -> Arc<TestClock> {
         Arc::new(TestClock(AtomicU64::new(NumericDate::now().secs())))
+    }
+
+    /// A clock standing at `secs` (Unix seconds), e.g. in the past to issue tokens already expired by the wall
+    /// clock that other implementations check against.
+    pub fn at(secs: u64) -> Arc<TestClock> {
+        Arc::new(TestClock(AtomicU64::new(secs)))
     }
 
     pub fn advance(&self, by: Duration) {

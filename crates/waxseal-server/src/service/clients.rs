@@ -1,0 +1,112 @@
+//! OAuth client administration (`waxseal client list|delete|rotate-secret`): never showing a secret or its hash,
+//! and ending a deleted client's sessions the way deleting a user ends the user's.
+
+use super::{AuthService, MAX_CLIENT_ID_LEN, NewClient, random_token, sha256};
+use crate::error::{Error, ErrorKind, Result};
+use crate::store::GrantType;
+use zeroize::Zeroizing;
+
+/// An OAuth client as the admin commands show it: never its secret nor the secret's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The public identifier.
+    pub client_id: String,
+    /// A name for people.
+    pub name: String,
+    /// The grants the client may use.
+    pub grant_types: Vec<GrantType>,
+    /// The most its tokens may carry.
+    pub scopes: Vec<String>,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+fn no_such_client(client_id: &str) -> Error {
+    Error::new(
+        ErrorKind::InvalidRequest,
+        format!(
+            "no client with id {:?}; `waxseal client list` shows the ids",
+            client_id
+                .chars()
+                .take(MAX_CLIENT_ID_LEN)
+                .collect::<String>()
+        ),
+    )
+}
+
+impl AuthService {
+    /// Every registered client, by name.
+    pub async fn list_clients(&self) -> Result<Vec<ClientInfo>> {
+        Ok(self
+            .store
+            .list_clients()
+            .await?
+            .into_iter()
+            .map(|c| ClientInfo {
+                client_id: c.client_id,
+                name: c.name,
+                grant_types: c.grant_types,
+                scopes: c.scopes,
+                created_at: c.created_at,
+            })
+            .collect())
+    }
+
+    /// Gives a client a new secret (256 random bits, returned here and nowhere else); the old one stops working at
+    /// once, in every process on the store, since each client authentication reads the store. Tokens already issued
+    /// stay valid: a rotation is hygiene, not a revocation (delete the client for that).
+    pub async fn rotate_client_secret(&self, client_id: &str) -> Result<NewClient> {
+        if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
+            return Err(no_such_client(client_id));
+        }
+        let client_secret: Zeroizing<String> = random_token()?;
+        if !self
+            .store
+            .set_client_secret_hash(client_id, &sha256(&client_secret))
+            .await?
+        {
+            return Err(no_such_client(client_id));
+        }
+        tracing::info!(client_id, "client secret rotated");
+        Ok(NewClient {
+            client_id: client_id.to_owned(),
+            client_secret,
+        })
+    }
+
+    /// Deletes a client and ends everything it was given: every session it started is revoked (its refresh tokens
+    /// refused, its access tokens denied) and its client-credentials tokens are refused, in this process at once and
+    /// in another serving the same store within [`crate::DENYLIST_RELOAD_INTERVAL`].
+    pub async fn delete_client(&self, client_id: &str) -> Result<()> {
+        if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
+            return Err(no_such_client(client_id));
+        }
+        let now = self.now();
+        let deny_until = self.sid_deny_until(now);
+        // A deleted client is never issued another token, so even those issued within this second are refused
+        // (`iat` has one-second resolution; a user's "not before" must let a login right after a change through).
+        let not_before = now.saturating_add(1);
+        let Some(sids) = self
+            .store
+            .delete_client(client_id, now, deny_until, not_before)
+            .await?
+        else {
+            return Err(no_such_client(client_id));
+        };
+        let ended = sids.len();
+        let mut denylist = self.write_denylist();
+        // A client-credentials token's subject is its client.
+        let nbf = denylist
+            .not_before
+            .entry(client_id.to_owned())
+            .or_insert(not_before);
+        *nbf = (*nbf).max(not_before);
+        for sid in sids {
+            denylist.sids.insert(sid, deny_until);
+        }
+        denylist.prune(now);
+        drop(denylist);
+        tracing::info!(client_id, sessions = ended, "client deleted");
+        Ok(())
+    }
+}
