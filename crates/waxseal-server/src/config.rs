@@ -7,6 +7,9 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::keyring::MasterKey;
 
+/// The default size of the verified-token cache, in tokens: a few kilobytes each, so about 10 MB when full.
+pub const DEFAULT_VERIFIED_TOKEN_CACHE: usize = 16_384;
+
 /// The longest access-token lifetime the server accepts. Access tokens cannot be recalled from every cache that
 /// holds them, so their lifetime bounds how long a leaked one is useful.
 pub const MAX_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(60 * 60);
@@ -44,6 +47,20 @@ pub struct Config {
     /// The key that encrypts signing keys at rest. `None`: read `master.key` from the data directory, generating it
     /// on first start.
     pub master_key: Option<MasterKey>,
+    /// How many verified access tokens to remember so that a token presented again skips signature verification
+    /// (see [`crate::verified_cache`]); 0 turns the cache off.
+    pub verified_token_cache: usize,
+    /// Serve HTTPS with this certificate and key; `None` serves plain HTTP (loopback, or behind a TLS proxy).
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of the TLS certificate chain and its private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first (PEM, one or more `CERTIFICATE` blocks).
+    pub cert: PathBuf,
+    /// The private key of the leaf certificate (PEM: PKCS#8, SEC1 or PKCS#1).
+    pub key: PathBuf,
 }
 
 impl Default for Config {
@@ -59,6 +76,8 @@ impl Default for Config {
             refresh_absolute_ttl: Duration::from_secs(30 * 24 * 60 * 60),
             jwks_max_age: Duration::from_secs(5 * 60),
             master_key: None,
+            verified_token_cache: DEFAULT_VERIFIED_TOKEN_CACHE,
+            tls: None,
         }
     }
 }

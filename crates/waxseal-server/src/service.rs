@@ -30,6 +30,7 @@ use crate::store::{
     Client, DenylistSnapshot, GrantType, RefreshTokenRecord, Rotation, Store, TokenFamily, User,
 };
 use crate::throttle::LoginThrottle;
+use crate::verified_cache::{TokenDigest, Validity, VerifiedCache};
 
 /// Longest accepted username, in bytes.
 pub const MAX_USERNAME_LEN: usize = 64;
@@ -110,7 +111,7 @@ pub struct ClientToken {
 #[derive(Debug, Clone)]
 pub struct Introspection {
     /// The verified claims.
-    pub claims: Claims<AccessClaims>,
+    pub claims: Arc<Claims<AccessClaims>>,
     /// The user's login name, when the token was issued to a user.
     pub username: Option<String>,
 }
@@ -181,6 +182,17 @@ impl Denylist {
     }
 }
 
+/// The verifier of this server's access tokens over `keys`.
+fn access_verifier(keys: waxseal::KeySet, config: &Config, clock: Arc<dyn Clock>) -> Verifier {
+    Verifier::new(keys)
+        .issuer(config.issuer.clone())
+        .audience(config.audience.clone())
+        .typ("at+jwt")
+        .require(["sub", "jti", "iat", "exp"])
+        .leeway(LEEWAY)
+        .clock(SharedClock(clock))
+}
+
 /// Adapts a shared clock to what the core verifier takes.
 struct SharedClock(Arc<dyn Clock>);
 
@@ -197,6 +209,9 @@ pub struct AuthService {
     clock: Arc<dyn Clock>,
     keyring: Keyring,
     verifier: Verifier,
+    /// Access tokens that passed `verifier`, so a token presented again skips the signature check. Emptied
+    /// whenever the verifying keys change ([`AuthService::verifying_keys_changed`]).
+    verified: VerifiedCache<Claims<AccessClaims>>,
     denylist: RwLock<Denylist>,
     /// Failed-login backoff per account and client address (in memory).
     throttle: LoginThrottle,
@@ -353,13 +368,9 @@ impl AuthService {
         config.validate()?;
         let now = clock.now().secs();
         let keyring = Keyring::load(store.as_ref(), master_key, now).await?;
-        let verifier = Verifier::new(keyring.verifying_keys.clone())
-            .issuer(config.issuer.clone())
-            .audience(config.audience.clone())
-            .typ("at+jwt")
-            .require(["sub", "jti", "iat", "exp"])
-            .leeway(LEEWAY)
-            .clock(SharedClock(clock.clone()));
+        let verifier = access_verifier(keyring.verifying_keys.clone(), &config, clock.clone());
+        // A new cache for a new key set; whatever replaces the keys later calls `verifying_keys_changed`.
+        let verified = VerifiedCache::new(config.verified_token_cache);
         let denylist = Denylist::from_snapshot(store.load_denylist(now).await?);
         let dummy_hash: Arc<str> = hash_password(random_token()?).await?.into();
         Ok(AuthService {
@@ -368,6 +379,7 @@ impl AuthService {
             clock,
             keyring,
             verifier,
+            verified,
             denylist: RwLock::new(denylist),
             throttle: LoginThrottle::new(),
             dummy_hash,
@@ -987,11 +999,30 @@ impl AuthService {
     }
 
     /// Verifies an access token: signature, issuer, audience, `typ: at+jwt`, lifetime, then the denylist.
-    pub fn verify_access(&self, token: &str) -> Result<Claims<AccessClaims>> {
-        let claims = self
-            .verifier
-            .verify::<AccessClaims>(token)
-            .map_err(|e| invalid_token(describe(&e)))?;
+    ///
+    /// A token that fully verified before is found in the verified-token cache by its SHA-256 and skips the
+    /// signature and claim checks; its lifetime (with the same leeway) and the denylist are still checked on
+    /// every call, so a revocation or an expiry refuses a cached token at once. The claims are shared, not copied.
+    pub fn verify_access(&self, token: &str) -> Result<Arc<Claims<AccessClaims>>> {
+        let now = self.now();
+        let digest = TokenDigest::of(token);
+        let claims = match self.verified.get(&digest, now) {
+            Some(claims) => claims,
+            None => {
+                // Read before verifying: if the keys change meanwhile, the insert below is refused.
+                let generation = self.verified.generation();
+                let claims = Arc::new(
+                    self.verifier
+                        .verify::<AccessClaims>(token)
+                        .map_err(|e| invalid_token(describe(&e)))?,
+                );
+                if let Some(validity) = validity(&claims) {
+                    self.verified
+                        .insert(generation, digest, claims.clone(), validity, now);
+                }
+                claims
+            }
+        };
         let sub = claims.registered.sub.as_deref().unwrap_or_default();
         let jti = claims.registered.jti.as_deref().unwrap_or_default();
         let iat = claims.registered.iat.map_or(0, NumericDate::secs);
@@ -1002,6 +1033,17 @@ impl AuthService {
             return Err(invalid_token("the token has been revoked"));
         }
         Ok(claims)
+    }
+
+    /// Empties the verified-token cache. Whatever changes the verifying key set (adding, retiring or removing a
+    /// key) must call it, so no token is accepted on the strength of a key that is no longer trusted.
+    pub fn verifying_keys_changed(&self) {
+        self.verified.clear();
+    }
+
+    /// How many verified access tokens are cached.
+    pub fn verified_tokens_cached(&self) -> usize {
+        self.verified.len()
     }
 
     /// Ends the access token's session (and the refresh token's, if it is the same user's), denying the access
@@ -1071,6 +1113,18 @@ impl AuthService {
     pub async fn close(&self) {
         self.store.close().await;
     }
+}
+
+/// The seconds in which the server's verifier accepts a token with these claims: `nbf` and `exp` widened by the
+/// same [`LEEWAY`]. `None` (never cached) without `exp`, which the verifier requires anyway.
+fn validity(claims: &Claims<AccessClaims>) -> Option<Validity> {
+    let leeway = LEEWAY.as_secs();
+    let until = claims.registered.exp?.secs().saturating_add(leeway);
+    let from = claims
+        .registered
+        .nbf
+        .map_or(0, |nbf| nbf.secs().saturating_sub(leeway));
+    Some(Validity { from, until })
 }
 
 /// What to tell a client about a rejected access token: the core error's message for validation failures (they
@@ -1150,6 +1204,44 @@ mod tests {
             GrantType::ALL.map(Some)
         );
         assert_eq!(GrantType::parse("implicit"), None);
+    }
+
+    /// What key rotation will do when it drops a key: swap the verifier, then call the hook. A token cached while
+    /// its key was trusted must then be refused, exactly as the verifier alone would refuse it.
+    #[tokio::test]
+    async fn a_cached_token_is_refused_once_its_key_is_no_longer_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sqlite::SqliteStore::open(&dir.path().join("db"))
+            .await
+            .unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(waxseal::jwt::SystemClock);
+        let config = Config::default();
+        let mut service = AuthService::new(
+            Arc::new(store),
+            config.clone(),
+            clock.clone(),
+            &MasterKey::generate().unwrap(),
+        )
+        .await
+        .unwrap();
+        let custom = AccessClaims {
+            client_id: "c".into(),
+            scope: None,
+            sid: None,
+        };
+        let (token, _) = service
+            .sign_access("user-1", custom, service.now())
+            .unwrap();
+        assert!(service.verify_access(&token).is_ok());
+        assert_eq!(service.verified_tokens_cached(), 1);
+
+        let other = waxseal::SigningKey::generate(waxseal::Algorithm::ES256).unwrap();
+        let other = waxseal::KeySet::new(vec![other.verifying_key().unwrap()]).unwrap();
+        service.verifier = access_verifier(other, &config, clock);
+        service.verifying_keys_changed();
+        let err = service.verify_access(&token).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidToken);
+        assert_eq!(service.verified_tokens_cached(), 0);
     }
 
     #[test]
