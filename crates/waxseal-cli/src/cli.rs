@@ -303,8 +303,8 @@ pub struct DataDirArg {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// A TOML file of settings (keys: data_dir, listen, issuer, audience, access_ttl, refresh_idle_ttl,
-    /// refresh_absolute_ttl, signing_alg, allow_symmetric_signing, key_rotation); flags and WAXSEAL_* variables
-    /// override it.
+    /// refresh_absolute_ttl, signing_alg, allow_symmetric_signing, key_rotation, tls_cert, tls_key, token_cache);
+    /// flags and WAXSEAL_* variables override it.
     #[arg(long, env = "WAXSEAL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Print the effective settings (as TOML) and exit; the master key is never shown, only where it comes from.
@@ -332,6 +332,17 @@ pub struct ServeArgs {
     /// A session ends this long after login, however active [default: 30d].
     #[arg(long, env = "WAXSEAL_REFRESH_ABSOLUTE_TTL", value_name = "DURATION", value_parser = duration)]
     pub refresh_absolute_ttl: Option<Duration>,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key. The default issuer becomes
+    /// https://ADDR.
+    #[arg(long, env = "WAXSEAL_TLS_CERT", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, SEC1 or PKCS#1, unencrypted).
+    #[arg(long, env = "WAXSEAL_TLS_KEY", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+    /// How many verified access tokens to remember, so a token presented again skips signature verification;
+    /// 0 turns the cache off [default: 16384].
+    #[arg(long, env = "WAXSEAL_TOKEN_CACHE", value_name = "N")]
+    pub token_cache: Option<usize>,
     /// The signing algorithm: ES256, ES384, ES512, EdDSA, RS256/384/512, PS256/384/512; HS256/384/512 only with
     /// --allow-symmetric-signing. Changing it rotates the key [default: ES256].
     #[arg(long, env = "WAXSEAL_SIGNING_ALG", value_name = "ALG")]

@@ -26,6 +26,9 @@ fn waxseal() -> Command {
         .env_remove("WAXSEAL_SIGNING_ALG")
         .env_remove("WAXSEAL_ALLOW_SYMMETRIC_SIGNING")
         .env_remove("WAXSEAL_KEY_ROTATION")
+        .env_remove("WAXSEAL_TLS_CERT")
+        .env_remove("WAXSEAL_TLS_KEY")
+        .env_remove("WAXSEAL_TOKEN_CACHE")
         .env_remove("RUST_LOG");
     cmd
 }
@@ -411,6 +414,77 @@ fn bad_settings_exit_2_with_the_reason() {
     let (code, _, err) = print_config(None, &[("WAXSEAL_ACCESS_TTL", "3h")], &[]);
     assert_eq!(code, 2);
     assert!(err.contains("maximum of 3600 s"), "{err}");
+}
+
+#[test]
+fn tls_settings_make_the_default_issuer_https_and_come_in_pairs() {
+    let (code, out, err) = print_config(
+        Some("tls_key = \"/etc/waxseal/key.pem\"\ntoken_cache = 100\n"),
+        &[("WAXSEAL_TLS_CERT", "/etc/waxseal/cert.pem")],
+        &["--listen", "127.0.0.1:8443"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let shown = printed(&out);
+    assert_eq!(
+        shown["issuer"].as_str(),
+        Some("https://127.0.0.1:8443"),
+        "{out}"
+    );
+    assert_eq!(
+        shown["tls_cert"].as_str(),
+        Some("/etc/waxseal/cert.pem"),
+        "{out}"
+    );
+    assert_eq!(
+        shown["tls_key"].as_str(),
+        Some("/etc/waxseal/key.pem"),
+        "{out}"
+    );
+    assert_eq!(shown["token_cache"].as_integer(), Some(100), "{out}");
+
+    let (code, out, err) = print_config(None, &[], &[]);
+    assert_eq!(code, 0, "{err}");
+    let shown = printed(&out);
+    assert!(
+        shown.get("tls_cert").is_none(),
+        "TLS is off by default: {out}"
+    );
+    assert_eq!(shown["token_cache"].as_integer(), Some(16_384), "{out}");
+
+    let (code, _, err) = print_config(None, &[], &["--tls-cert", "cert.pem"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("without its key") && err.contains("--tls-key"),
+        "{err}"
+    );
+    let (code, _, err) = print_config(None, &[("WAXSEAL_TLS_KEY", "key.pem")], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("without its certificate") && err.contains("--tls-cert"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_with_an_unreadable_certificate_exits_2_before_creating_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = waxseal()
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(dir.path().join("nope.crt"))
+        .arg("--tls-key")
+        .arg(dir.path().join("nope.key"))
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot read the TLS certificate") && err.contains("nope.crt"),
+        "{err}"
+    );
+    assert!(!data.exists());
 }
 
 /// `waxseal user ARGS… --data-dir DIR` with `stdin`: (code, stdout, stderr).

@@ -10,6 +10,9 @@ use crate::error::{Error, Result};
 use crate::keyring::SIGNING_ALGORITHMS;
 use crate::master_key::MasterKey;
 
+/// The default size of the verified-token cache, in tokens: a few kilobytes each, so about 10 MB when full.
+pub const DEFAULT_VERIFIED_TOKEN_CACHE: usize = 16_384;
+
 /// The longest access-token lifetime the server accepts. Access tokens cannot be recalled from every cache that
 /// holds them, so their lifetime bounds how long a leaked one is useful.
 pub const MAX_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(60 * 60);
@@ -61,6 +64,20 @@ pub struct Config {
     pub allow_symmetric_signing: bool,
     /// A new signing key is scheduled this long after the current one began to sign; `None`: only manual rotation.
     pub key_rotation_interval: Option<Duration>,
+    /// How many verified access tokens to remember so that a token presented again skips signature verification
+    /// (see [`crate::verified_cache`]); 0 turns the cache off.
+    pub verified_token_cache: usize,
+    /// Serve HTTPS with this certificate and key; `None` serves plain HTTP (loopback, or behind a TLS proxy).
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of the TLS certificate chain and its private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first (PEM, one or more `CERTIFICATE` blocks).
+    pub cert: PathBuf,
+    /// The private key of the leaf certificate (PEM: PKCS#8, SEC1 or PKCS#1).
+    pub key: PathBuf,
 }
 
 impl Default for Config {
@@ -79,6 +96,8 @@ impl Default for Config {
             signing_alg: Algorithm::ES256,
             allow_symmetric_signing: false,
             key_rotation_interval: Some(Duration::from_secs(90 * 24 * 60 * 60)),
+            verified_token_cache: DEFAULT_VERIFIED_TOKEN_CACHE,
+            tls: None,
         }
     }
 }

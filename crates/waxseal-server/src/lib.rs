@@ -46,12 +46,17 @@ pub mod routes;
 pub mod service;
 pub mod store;
 mod throttle;
+mod tls;
+pub mod verified_cache;
 
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use config::{CLOCK_LEEWAY, Config, MAX_ACCESS_TOKEN_TTL, MIN_KEY_ROTATION_INTERVAL};
+pub use config::{
+    CLOCK_LEEWAY, Config, DEFAULT_VERIFIED_TOKEN_CACHE, MAX_ACCESS_TOKEN_TTL,
+    MIN_KEY_ROTATION_INTERVAL, TlsFiles,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use keyring::{KeyState, RETIRED_KEY_PUBLISHED_FOR, SIGNING_ALGORITHMS, publish_delay};
 pub use master_key::MasterKey;
@@ -89,6 +94,8 @@ impl Error {
 #[derive(Debug)]
 pub struct Server {
     service: Arc<AuthService>,
+    /// The TLS configuration when [`Config::tls`] is set, loaded and checked at open.
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 fn create_data_dir(dir: &Path) -> Result<()> {
@@ -118,6 +125,13 @@ impl Server {
 
     /// [`Server::open`] with an injected clock (tests move time instead of sleeping).
     pub async fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Server> {
+        let alg = config.signing_alg;
+        if alg.is_symmetric() {
+            tracing::warn!(
+                %alg,
+                "signing with a shared secret: only services holding it can verify, and they can mint tokens too"
+            );
+        }
         let server = Self::open_admin_with_clock(config, clock).await?;
         server.service.manage_keys().await?;
         Ok(server)
@@ -133,6 +147,8 @@ impl Server {
     /// [`Server::open_admin`] with an injected clock.
     pub async fn open_admin_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Server> {
         config.validate()?;
+        // Before anything is created: a wrong certificate path must not leave a fresh data directory behind.
+        let tls = config.tls.as_ref().map(tls::load).transpose()?;
         create_data_dir(&config.data_dir)?;
         let master_key = match &config.master_key {
             Some(key) => key.clone(),
@@ -153,6 +169,7 @@ impl Server {
         let service = AuthService::new(Arc::new(store), config, clock, &master_key).await?;
         Ok(Server {
             service: Arc::new(service),
+            tls,
         })
     }
 
@@ -171,9 +188,16 @@ impl Server {
         routes::router(self.service.clone())
     }
 
-    /// Serves HTTP on `listener` until `shutdown` completes, then lets in-flight requests finish and closes the
-    /// database. Meanwhile it merges the store's denylist every [`DENYLIST_RELOAD_INTERVAL`] and prunes the store
-    /// every [`PRUNE_INTERVAL`] (see [`AuthService::prune`]).
+    /// Whether [`Server::serve`] speaks HTTPS ([`Config::tls`] is set).
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Serves HTTP — HTTPS when [`Config::tls`] is set — on `listener` until `shutdown` completes, then lets
+    /// in-flight requests finish and closes the database. Meanwhile it merges the store's denylist every
+    /// [`DENYLIST_RELOAD_INTERVAL`] and prunes the store every [`PRUNE_INTERVAL`] (see [`AuthService::prune`]).
+    /// Warns when the listener is reachable beyond loopback without TLS: tokens and passwords would cross the
+    /// network in clear text.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -194,12 +218,27 @@ impl Server {
             }
         });
         let pruner = service::spawn_pruner(self.service.clone());
-        let app = self
-            .router()
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        if let Ok(addr) = listener.local_addr()
+            && !addr.ip().is_loopback()
+            && self.tls.is_none()
+        {
+            tracing::warn!(
+                %addr,
+                "listening beyond loopback without TLS: passwords and tokens cross the network in clear text; \
+                 set --tls-cert and --tls-key, or put a TLS-terminating proxy in front"
+            );
+        }
+        let served = match &self.tls {
+            Some(config) => tls::serve(listener, config.clone(), self.router(), shutdown).await,
+            None => {
+                let app = self
+                    .router()
+                    .into_make_service_with_connect_info::<std::net::SocketAddr>();
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        };
         reloader.abort();
         pruner.abort();
         self.service.close().await;

@@ -787,7 +787,7 @@ async fn oauth_introspect(
     };
     no_store(match introspected.await {
         Ok(Some(found)) => {
-            let mut document = serde_json::to_value(&found.claims)
+            let mut document = serde_json::to_value(&*found.claims)
                 .ok()
                 .and_then(|v| match v {
                     serde_json::Value::Object(map) => Some(map),
@@ -811,7 +811,7 @@ async fn me(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let claims = service.verify_access(bearer(&headers)?)?;
-    Ok(Json(claims).into_response())
+    Ok(Json(&*claims).into_response())
 }
 
 /// A verified access token that carries `scope`, or the RFC 6750 error saying why not.
@@ -819,7 +819,7 @@ fn require_scope(
     service: &AuthService,
     headers: &HeaderMap,
     scope: &'static str,
-) -> Result<Claims<AccessClaims>, ApiError> {
+) -> Result<Arc<Claims<AccessClaims>>, ApiError> {
     let claims = service.verify_access(bearer(headers)?)?;
     let granted = claims
         .custom
@@ -839,7 +839,7 @@ async fn admin(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let claims = require_scope(&service, &headers, ADMIN_SCOPE)?;
-    Ok(Json(claims).into_response())
+    Ok(Json(&*claims).into_response())
 }
 
 async fn jwks(State(service): State<Arc<AuthService>>) -> Response {

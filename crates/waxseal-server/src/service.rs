@@ -30,6 +30,7 @@ use crate::store::{
     Client, DenylistSnapshot, GrantType, RefreshTokenRecord, Rotation, Store, TokenFamily, User,
 };
 use crate::throttle::LoginThrottle;
+use crate::verified_cache::{TokenDigest, Validity, VerifiedCache};
 
 mod clients;
 mod granted;
@@ -117,7 +118,7 @@ pub struct ClientToken {
 #[derive(Debug, Clone)]
 pub struct Introspection {
     /// The verified claims.
-    pub claims: Claims<AccessClaims>,
+    pub claims: Arc<Claims<AccessClaims>>,
     /// The user's login name, when the token was issued to a user.
     pub username: Option<String>,
 }
@@ -221,6 +222,12 @@ pub struct AuthService {
     /// Swapped whole when the published keys or the signing key change (key maintenance, another process's
     /// rotation); readers take a snapshot.
     keyring: RwLock<Arc<Keyring>>,
+    /// Serializes key maintenance and rotation in this process, so two passes cannot both decide a rotation is due
+    /// and create two keys.
+    key_maintenance: tokio::sync::Mutex<()>,
+    /// Access tokens that passed verification, so a token presented again skips the signature check. Emptied
+    /// whenever the keyring changes ([`AuthService::reload_keys`]).
+    verified: VerifiedCache<Claims<AccessClaims>>,
     denylist: RwLock<Denylist>,
     /// Failed-login backoff per account and client address (in memory).
     throttle: LoginThrottle,
@@ -378,6 +385,7 @@ impl AuthService {
     ) -> Result<AuthService> {
         config.validate()?;
         let now = clock.now().secs();
+        let verified = VerifiedCache::new(config.verified_token_cache);
         let denylist = Denylist::from_snapshot(store.load_denylist(now).await?);
         let dummy_hash: Arc<str> = hash_password(random_token()?).await?.into();
         let service = AuthService {
@@ -386,6 +394,8 @@ impl AuthService {
             clock,
             master_key: master_key.clone(),
             keyring: RwLock::new(Arc::new(Keyring::empty())),
+            key_maintenance: tokio::sync::Mutex::new(()),
+            verified,
             denylist: RwLock::new(denylist),
             throttle: LoginThrottle::new(),
             dummy_hash,
@@ -447,6 +457,9 @@ impl AuthService {
             .keyring
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(next);
+        // After the swap: a verification that read the cache generation before this clear cannot insert, and one
+        // that read it after sees the new keyring.
+        self.verifying_keys_changed();
         Ok(())
     }
 
@@ -454,14 +467,9 @@ impl AuthService {
     /// configured algorithm differs from the newest key's or the scheduled rotation is due (the new key is
     /// published at once and signs after [`keyring::publish_delay`]); then [`AuthService::reload_keys`].
     pub async fn manage_keys(&self) -> Result<()> {
+        let _one_at_a_time = self.key_maintenance.lock().await;
         let now = self.now();
         let alg = self.config.signing_alg;
-        if alg.is_symmetric() {
-            tracing::warn!(
-                %alg,
-                "signing with a shared secret: only services holding it can verify, and they can mint tokens too"
-            );
-        }
         let keys = self.store.keys().await?;
         let delay = keyring::publish_delay(&self.config).as_secs();
         let activation = match keys.last() {
@@ -490,6 +498,7 @@ impl AuthService {
     /// Manual rotation (`waxseal keys rotate`): a new key of `alg` (default: the newest key's algorithm), published
     /// now, signing after [`keyring::publish_delay`]. Refused while another key is still waiting to sign.
     pub async fn rotate_keys(&self, alg: Option<Algorithm>) -> Result<KeyInfo> {
+        let _one_at_a_time = self.key_maintenance.lock().await;
         let now = self.now();
         let keys = self.store.keys().await?;
         let states = keyring::key_states(&keys, now);
@@ -1171,8 +1180,26 @@ impl AuthService {
     }
 
     /// Verifies an access token: signature, issuer, audience, `typ: at+jwt`, lifetime, then the denylist.
-    pub fn verify_access(&self, token: &str) -> Result<Claims<AccessClaims>> {
-        let claims = self.verify_signed(token)?;
+    ///
+    /// A token that fully verified before is found in the verified-token cache by its SHA-256 and skips the
+    /// signature and claim checks; its lifetime (with the same leeway) and the denylist are still checked on
+    /// every call, so a revocation or an expiry refuses a cached token at once. The claims are shared, not copied.
+    pub fn verify_access(&self, token: &str) -> Result<Arc<Claims<AccessClaims>>> {
+        let now = self.now();
+        let digest = TokenDigest::of(token);
+        let claims = match self.verified.get(&digest, now) {
+            Some(claims) => claims,
+            None => {
+                // Read before verifying: if the keys change meanwhile, the insert below is refused.
+                let generation = self.verified.generation();
+                let claims = Arc::new(self.verify_signed(token)?);
+                if let Some(validity) = validity(&claims) {
+                    self.verified
+                        .insert(generation, digest, claims.clone(), validity, now);
+                }
+                claims
+            }
+        };
         let sub = claims.registered.sub.as_deref().unwrap_or_default();
         let jti = claims.registered.jti.as_deref().unwrap_or_default();
         let iat = claims.registered.iat.map_or(0, NumericDate::secs);
@@ -1206,6 +1233,17 @@ impl AuthService {
             }
         }
         outcome
+    }
+
+    /// Empties the verified-token cache. Whatever changes the verifying key set (adding, retiring or removing a
+    /// key) must call it, so no token is accepted on the strength of a key that is no longer trusted.
+    pub fn verifying_keys_changed(&self) {
+        self.verified.clear();
+    }
+
+    /// How many verified access tokens are cached.
+    pub fn verified_tokens_cached(&self) -> usize {
+        self.verified.len()
     }
 
     /// Ends the access token's session (and the refresh token's, if it is the same user's), denying the access
@@ -1275,6 +1313,18 @@ impl AuthService {
     pub async fn close(&self) {
         self.store.close().await;
     }
+}
+
+/// The seconds in which the server's verifier accepts a token with these claims: `nbf` and `exp` widened by the
+/// same [`LEEWAY`]. `None` (never cached) without `exp`, which the verifier requires anyway.
+fn validity(claims: &Claims<AccessClaims>) -> Option<Validity> {
+    let leeway = LEEWAY.as_secs();
+    let until = claims.registered.exp?.secs().saturating_add(leeway);
+    let from = claims
+        .registered
+        .nbf
+        .map_or(0, |nbf| nbf.secs().saturating_sub(leeway));
+    Some(Validity { from, until })
 }
 
 /// What to tell a client about a rejected access token: the core error's message for validation failures (they
@@ -1354,6 +1404,54 @@ mod tests {
             GrantType::ALL.map(Some)
         );
         assert_eq!(GrantType::parse("implicit"), None);
+    }
+
+    /// A token cached while its key was trusted is refused once the key is gone from the store, exactly as the
+    /// verifier alone would refuse it: every keyring change empties the cache.
+    #[tokio::test]
+    async fn a_cached_token_is_refused_once_its_key_is_no_longer_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            crate::store::sqlite::SqliteStore::open(&dir.path().join("db"))
+                .await
+                .unwrap(),
+        );
+        let clock: Arc<dyn Clock> = Arc::new(waxseal::jwt::SystemClock);
+        let service = AuthService::new(
+            store.clone(),
+            Config::default(),
+            clock,
+            &MasterKey::generate().unwrap(),
+        )
+        .await
+        .unwrap();
+        service.manage_keys().await.unwrap();
+        let custom = AccessClaims {
+            client_id: "c".into(),
+            scope: None,
+            sid: None,
+        };
+        let (token, _) = service
+            .sign_access("user-1", custom, service.now())
+            .unwrap();
+        assert!(service.verify_access(&token).is_ok());
+        assert_eq!(service.verified_tokens_cached(), 1);
+
+        // A rotation changes the keyring: the cache starts over, and the old key's token still verifies.
+        service.rotate_keys(None).await.unwrap();
+        assert_eq!(service.verified_tokens_cached(), 0);
+        assert!(service.verify_access(&token).is_ok());
+        assert_eq!(service.verified_tokens_cached(), 1);
+
+        // The signing key's row removed behind the service's back (as another process's pruning would).
+        let kid = service.signing_kid();
+        crate::store::KeyStore::delete_key(store.as_ref(), &kid)
+            .await
+            .unwrap();
+        service.reload_keys().await.unwrap();
+        let err = service.verify_access(&token).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidToken);
+        assert_eq!(service.verified_tokens_cached(), 0);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use waxseal_server::{Config, MasterKey, Server};
 
-use super::settings::Settings;
+use super::settings::{Settings, derived_issuer};
 use crate::cli::ServeArgs;
 use crate::style::Style;
 use crate::{Failure, Outcome};
@@ -109,17 +109,15 @@ pub fn run(args: &ServeArgs, style: Style) -> Outcome {
             .map_err(Failure::usage)?;
         config.listen = addr;
         if settings.issuer_is_derived {
-            config.issuer = format!("http://{addr}");
-        }
-        if !addr.ip().is_loopback() {
-            tracing::warn!(%addr, "listening beyond loopback without TLS: put a TLS-terminating proxy in front");
+            config.issuer = derived_issuer(&config, addr);
         }
         let data_dir = config.data_dir.clone();
         let server = Server::open(config)
             .await
             .context("the server could not start")
             .map_err(Failure::usage)?;
-        let url = format!("http://{addr}");
+        let scheme = if server.is_tls() { "https" } else { "http" };
+        let url = format!("{scheme}://{addr}");
         let dir = data_dir.display();
         println!("{} listening on {}", style.bold("waxseal serve"), style.cyan(&url));
         println!("  data directory  {dir}");
@@ -128,6 +126,9 @@ pub fn run(args: &ServeArgs, style: Style) -> Outcome {
             server.config().signing_alg,
             server.service().signing_kid()
         );
+        if let Some(tls) = &server.config().tls {
+            println!("  TLS             {} (key {})", tls.cert.display(), tls.key.display());
+        }
         println!("  login           POST {url}/login        {{\"username\",\"password\"}}");
         println!("  protected API   GET  {url}/api/me       Authorization: Bearer <access_token>");
         println!("  refresh         POST {url}/refresh      {{\"refresh_token\"}}");

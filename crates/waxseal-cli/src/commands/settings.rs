@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use serde::{Deserialize, Serialize};
 use waxseal::Algorithm;
-use waxseal_server::{Config, MASTER_KEY_FILE};
+use waxseal_server::{Config, MASTER_KEY_FILE, TlsFiles};
 
 use super::serve::config as base_config;
 use crate::Failure;
@@ -43,6 +43,12 @@ struct SettingsFile {
     /// A duration, or `off`.
     #[serde(skip_serializing_if = "Option::is_none")]
     key_rotation: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_key: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_cache: Option<usize>,
 }
 
 /// The effective settings of `waxseal serve`.
@@ -74,6 +80,16 @@ fn file_duration(key: &str, value: Option<&String>) -> anyhow::Result<Option<Dur
         .transpose()
 }
 
+/// The issuer when none is configured: the server's own URL, `https://` when it serves TLS.
+pub(super) fn derived_issuer(config: &Config, addr: SocketAddr) -> String {
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{addr}")
+}
+
 /// `15m`, `7d`: the largest unit that divides the lifetime exactly.
 fn format_duration(d: Duration) -> String {
     let secs = d.as_secs();
@@ -100,9 +116,30 @@ impl Settings {
             .unwrap_or(defaults.data_dir);
         let mut config = base_config(&data_dir)?;
         config.listen = args.listen.or(file.listen).unwrap_or(defaults.listen);
+        config.tls = match (
+            args.tls_cert.clone().or(file.tls_cert),
+            args.tls_key.clone().or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(Failure::usage(anyhow!(
+                    "a TLS certificate was given without its key: set --tls-key (WAXSEAL_TLS_KEY, tls_key) too"
+                )));
+            }
+            (None, Some(_)) => {
+                return Err(Failure::usage(anyhow!(
+                    "a TLS key was given without its certificate: set --tls-cert (WAXSEAL_TLS_CERT, tls_cert) too"
+                )));
+            }
+        };
+        config.verified_token_cache = args
+            .token_cache
+            .or(file.token_cache)
+            .unwrap_or(defaults.verified_token_cache);
         let issuer = args.issuer.clone().or(file.issuer);
         let issuer_is_derived = issuer.is_none();
-        config.issuer = issuer.unwrap_or_else(|| format!("http://{}", config.listen));
+        config.issuer = issuer.unwrap_or_else(|| derived_issuer(&config, config.listen));
         config.audience = args
             .audience
             .clone()
@@ -181,6 +218,9 @@ impl Settings {
                 c.key_rotation_interval
                     .map_or_else(|| "off".to_owned(), format_duration),
             ),
+            tls_cert: c.tls.as_ref().map(|t| t.cert.clone()),
+            tls_key: c.tls.as_ref().map(|t| t.key.clone()),
+            token_cache: Some(c.verified_token_cache),
         };
         let body = toml::to_string(&shown)
             .context("cannot render the settings")

@@ -7,8 +7,8 @@ pub mod peers;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -17,6 +17,35 @@ use tokio::task::JoinHandle;
 use waxseal_server::{AuthService, Clock, Config, NumericDate, Server};
 
 pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Log output captured in memory: give a clone to `tracing_subscriber::fmt().with_writer(move || c.clone())`.
+#[derive(Clone, Default)]
+pub struct Capture(pub Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        String::from_utf8(bytes).expect("logs are UTF-8")
+    }
+}
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// A clock that stands still until a test moves it.
 #[derive(Debug)]
@@ -53,7 +82,7 @@ pub struct TestServer {
     handle: JoinHandle<waxseal_server::Result<()>>,
 }
 
-async fn bind() -> tokio::net::TcpListener {
+pub async fn bind() -> tokio::net::TcpListener {
     tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .expect("bind loopback")
@@ -85,26 +114,53 @@ impl TestServer {
         Self::start_on(listener, config, clock).await
     }
 
+    /// A server on `listener` with `config.tls` set, and `client` (which must trust its certificate) for it.
+    pub async fn start_https(
+        listener: tokio::net::TcpListener,
+        config: Config,
+        clock: Arc<TestClock>,
+        client: reqwest::Client,
+    ) -> TestServer {
+        Self::start_on_with(listener, config, clock, "https", client).await
+    }
+
     async fn start_on(
         listener: tokio::net::TcpListener,
         config: Config,
         clock: Arc<TestClock>,
     ) -> TestServer {
+        Self::start_on_with(listener, config, clock, "http", reqwest::Client::new()).await
+    }
+
+    async fn start_on_with(
+        listener: tokio::net::TcpListener,
+        config: Config,
+        clock: Arc<TestClock>,
+        scheme: &str,
+        client: reqwest::Client,
+    ) -> TestServer {
         let server = Server::open_with_clock(config, clock)
             .await
             .expect("server opens");
         let service = server.service().clone();
-        let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let url = format!("{scheme}://{}", listener.local_addr().expect("local addr"));
         let (tx, rx) = oneshot::channel();
         let handle = tokio::spawn(server.serve(listener, async {
             let _ = rx.await;
         }));
         TestServer {
             url,
-            client: reqwest::Client::new(),
+            client,
             service,
             shutdown: Some(tx),
             handle,
+        }
+    }
+
+    /// Starts the graceful shutdown without waiting for it; [`TestServer::stop`] then waits for it to end.
+    pub fn begin_stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
         }
     }
 

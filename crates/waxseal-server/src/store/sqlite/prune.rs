@@ -1,5 +1,5 @@
 //! [`PruneStore`] for SQLite: each batch is one `DELETE … WHERE key IN (SELECT … LIMIT n)` statement, its own
-//! transaction, found through the indexes of `0003_prune_indexes.sql`.
+//! transaction, found through the indexes of `0004_prune_indexes.sql`.
 
 use super::{SqliteStore, map_err, ts};
 use crate::store::{BoxFuture, Prunable, PruneStore, StoreResult};
