@@ -17,7 +17,10 @@
 //! [`ACCOUNT_FREE_FAILURES`] and the constants next to it). `GET /api/admin` shows a route that requires a scope: a
 //! valid token without `admin` gets 403 `insufficient_scope` (RFC 6750 §3.1). Changing a user's password,
 //! disabling or deleting the user ends every session at once; a server on the same data directory picks the
-//! change up from the store within [`DENYLIST_RELOAD_INTERVAL`].
+//! change up from the store within [`DENYLIST_RELOAD_INTERVAL`]. Deleting a client ([`AuthService::delete_client`])
+//! ends its sessions and tokens the same way; rotating its secret ([`AuthService::rotate_client_secret`]) refuses the
+//! old one at once. A serving process prunes expired rows every [`PRUNE_INTERVAL`] ([`AuthService::prune`]), keeping
+//! consumed refresh tokens until their session ends so that reuse is detected as long as it matters.
 //!
 //! Access tokens are signed with [`Config::signing_alg`] (ES256 by default; EdDSA, RSA and PSS too; HMAC only with
 //! [`Config::allow_symmetric_signing`]). Keys rotate on a schedule ([`Config::key_rotation_interval`]), on request

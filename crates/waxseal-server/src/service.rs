@@ -1046,7 +1046,7 @@ impl AuthService {
     /// `client`, with the requested scope (default: all the user has that the client may ask for).
     ///
     /// Only a client allowed the `refresh_token` grant gets a refresh token; any other gets the access token alone
-    /// (§4.3.3), in a session that ends with it (see [`AuthService::start_unrefreshable_session`]).
+    /// (§4.3.3), in a session that ends when it expires (the session is how a user's tokens are ended at once).
     pub async fn password_grant(
         &self,
         client: &Client,

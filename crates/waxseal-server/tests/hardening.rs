@@ -9,6 +9,8 @@
 
 mod common;
 
+use std::fmt::Write as _;
+
 use common::{PASSWORD, TestClock, TestServer, basic, db};
 use reqwest::header::HeaderValue;
 use reqwest::{Method, RequestBuilder};
@@ -279,7 +281,7 @@ fn form_rows(t: &mut Table<'_>, endpoint: &'static str, auth: &str, good: &str, 
     t.add(endpoint, "huge Authorization", request, 401);
     let request = form(t).header(
         "authorization",
-        HeaderValue::from_bytes(b"Basic \xff\xfe").unwrap(),
+        HeaderValue::from_bytes(b"Basic \xff\xfe").expect("obs-text is a valid header value"),
     );
     t.add(endpoint, "Authorization not UTF-8", request, 401);
     let request = form(t)
@@ -309,7 +311,8 @@ fn bearer_rows(t: &mut Table<'_>, endpoint: &'static str, valid: &str) {
             "token not UTF-8",
             get(t).header(
                 "authorization",
-                HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap(),
+                HeaderValue::from_bytes(b"Bearer \xff\xfe")
+                    .expect("obs-text is a valid header value"),
             ),
             401,
         ),
@@ -546,7 +549,9 @@ async fn every_endpoint_refuses_every_kind_of_bad_input_with_a_clear_4xx_and_cha
 async fn raw(server: &TestServer, request: Vec<u8>) -> (String, String) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let address = server.url.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect to the test server");
     // The server may answer and close before it has read everything: a failed write is part of the answer.
     let _ = stream.write_all(&request).await;
     let mut answer = Vec::new();
@@ -567,11 +572,11 @@ async fn headers_past_what_the_http_parser_takes_are_refused_with_431_and_the_se
         "GET /api/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
         "a".repeat(1024 * 1024)
     );
-    let mut many = String::from("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
-    for i in 0..200 {
-        many.push_str(&format!("X-Header-{i}: {i}\r\n"));
-    }
-    many.push_str("\r\n");
+    let headers = (0..200).fold(String::new(), |mut out, i| {
+        let _ = write!(out, "X-Header-{i}: {i}\r\n");
+        out
+    });
+    let many = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n");
     for (what, request) in [("a 1 MiB header", huge), ("200 headers", many)] {
         let (status, rest) = raw(&server, request.into_bytes()).await;
         assert!(

@@ -34,14 +34,16 @@ async fn jwks(server: &TestServer) -> Value {
         .get(server.at("/.well-known/jwks.json"))
         .send()
         .await
-        .unwrap();
+        .expect("GET the JWKS");
     assert_eq!(response.status().as_u16(), 200);
-    serde_json::from_str(&response.text().await.unwrap()).unwrap()
+    serde_json::from_str(&response.text().await.expect("the JWKS body")).expect("the JWKS is JSON")
 }
 
 fn flip_signature_byte(token: &str) -> String {
-    let (input, signature) = token.rsplit_once('.').unwrap();
-    let mut bytes = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    let (input, signature) = token.rsplit_once('.').expect("a token the server issued");
+    let mut bytes = URL_SAFE_NO_PAD
+        .decode(signature)
+        .expect("a token the server issued");
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(bytes))
@@ -50,8 +52,12 @@ fn flip_signature_byte(token: &str) -> String {
 /// The same signature over claims naming another subject.
 fn swap_subject(token: &str) -> String {
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-    let mut claims: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+    let mut claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(&parts[1])
+            .expect("a token the server issued"),
+    )
+    .expect("a token the server issued");
     claims["sub"] = json!("someone-else");
     parts[1] = URL_SAFE_NO_PAD.encode(claims.to_string());
     parts.join(".")

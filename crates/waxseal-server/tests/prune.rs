@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use common::{TestClock, TestServer, assert_invalid_token, db, tokens};
 use waxseal_server::PruneReport;
-use waxseal_server::store::{DenylistStore as _, Prunable, PruneStore as _, Store as _};
+use waxseal_server::store::{
+    DenylistStore as _, Prunable, PruneStore as _, RefreshTokenRecord, Rotation, SessionStore as _,
+    Store as _, TokenFamily, UserStore as _,
+};
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 /// The longest access-token lifetime plus the verifier's leeway.
@@ -180,7 +183,7 @@ async fn denylist_and_not_before_rows_stay_exactly_as_long_as_a_token_they_refus
     let (status, challenge, _) = server.get_with("/api/me", &carol).await;
     assert_invalid_token(status, challenge.as_deref(), "expired");
 
-    clock.advance(GRACE - Duration::from_secs(961));
+    clock.advance(Duration::from_secs(GRACE.as_secs() - 961));
     assert_eq!(server.service.prune().await.unwrap().user_not_before, 0);
     clock.advance(Duration::from_secs(1));
     assert_eq!(server.service.prune().await.unwrap().user_not_before, 1);
@@ -231,6 +234,65 @@ async fn a_backlog_is_deleted_in_bounded_batches() {
         .await
         .unwrap();
     assert_eq!(left, ["live-0", "live-1", "live-2"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn ended_sessions_with_many_tokens_are_deleted_a_bounded_batch_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let server = TestServer::start(dir.path(), clock.clone()).await;
+    server.add_user("frank", &[]).await;
+    let now = waxseal_server::Clock::now(clock.as_ref()).secs();
+    let store = waxseal_server::store::sqlite::SqliteStore::open(&dir.path().join("waxseal.db"))
+        .await
+        .unwrap();
+    let user = store.user_by_name("frank").await.unwrap().unwrap();
+    // Seven sessions that ended at `now + 10`, each with five refresh tokens (four consumed), and one still live.
+    for session in 0..8_u64 {
+        let family = TokenFamily {
+            sid: format!("sid-{session}"),
+            user_id: user.id.clone(),
+            created_at: now,
+            expires_at: if session < 7 { now + 10 } else { now + 100_000 },
+            revoked_at: None,
+            client_id: None,
+            scope: None,
+        };
+        let record = |n: u64| RefreshTokenRecord {
+            hash: [u8::try_from(session * 10 + n).unwrap(); 32],
+            sid: family.sid.clone(),
+            created_at: now,
+            expires_at: now + 50_000,
+        };
+        store.create_session(&family, &record(0)).await.unwrap();
+        for n in 1..5 {
+            let presented = [u8::try_from(session * 10 + n - 1).unwrap(); 32];
+            let rotated = store
+                .rotate_refresh_token(&presented, &record(n), now, now + 1000)
+                .await
+                .unwrap();
+            assert!(matches!(rotated, Rotation::Rotated(_)), "{rotated:?}");
+        }
+    }
+    store.close().await;
+    assert_eq!(rows(dir.path()).await[..2], [40, 8]);
+
+    clock.advance(Duration::from_secs(10) + GRACE + Duration::from_secs(1));
+    let report = server.service.prune_in_batches(3).await.unwrap();
+    assert_eq!(
+        (report.refresh_tokens, report.token_families),
+        (35, 7),
+        "{report:?}"
+    );
+    assert_eq!(
+        rows(dir.path()).await[..2],
+        [5, 1],
+        "the live session is whole"
+    );
+    // Three rows a write: the 7 unused last tokens (their idle limit capped at their session's end) in 3 writes,
+    // the 28 consumed ones in 10 rounds of a tokens write and a families write, one write for each other kind.
+    assert_eq!(report.batches, 3 + 2 * 10 + 3, "{report:?}");
     server.stop().await;
 }
 

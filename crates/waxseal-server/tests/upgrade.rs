@@ -20,13 +20,13 @@ const DAY: u64 = 24 * 3600;
 /// records with the same version, description and checksum as the embedded one) run on a new database, then a
 /// user and a live session written the way that release wrote them.
 async fn first_release_database(data: &Path, now: u64, refresh_token: &str) {
-    let old = tempfile::tempdir().unwrap();
+    let old = tempfile::tempdir().expect("build the first-release database");
     std::fs::copy(
         Path::new(MIGRATIONS).join("0001_initial.sql"),
         old.path().join("0001_initial.sql"),
     )
-    .unwrap();
-    std::fs::create_dir_all(data).unwrap();
+    .expect("build the first-release database");
+    std::fs::create_dir_all(data).expect("build the first-release database");
     let options = SqliteConnectOptions::new()
         .filename(data.join(waxseal_server::DATABASE_FILE))
         .create_if_missing(true)
@@ -36,18 +36,18 @@ async fn first_release_database(data: &Path, now: u64, refresh_token: &str) {
         .max_connections(1)
         .connect_with(options)
         .await
-        .unwrap();
+        .expect("build the first-release database");
     sqlx::migrate::Migrator::new(old.path())
         .await
-        .unwrap()
+        .expect("build the first-release database")
         .run(&pool)
         .await
-        .unwrap();
+        .expect("build the first-release database");
     let hash: PasswordHash = argon2::Argon2::default()
         .hash_password(PASSWORD.as_bytes())
-        .unwrap();
-    let now = i64::try_from(now).unwrap();
-    let day = i64::try_from(DAY).unwrap();
+        .expect("build the first-release database");
+    let now = i64::try_from(now).expect("build the first-release database");
+    let day = i64::try_from(DAY).expect("build the first-release database");
     sqlx::query(
         "INSERT INTO users (id, username, password_hash, disabled, scopes, created_at) \
          VALUES ('old-user-id', 'olduser', ?, 0, 'read:orders', ?)",
@@ -56,7 +56,7 @@ async fn first_release_database(data: &Path, now: u64, refresh_token: &str) {
     .bind(now - 2 * day)
     .execute(&pool)
     .await
-    .unwrap();
+    .expect("build the first-release database");
     sqlx::query(
         "INSERT INTO token_families (sid, user_id, created_at, expires_at, revoked_at) \
          VALUES ('old-session', 'old-user-id', ?, ?, NULL)",
@@ -65,7 +65,7 @@ async fn first_release_database(data: &Path, now: u64, refresh_token: &str) {
     .bind(now + 29 * day)
     .execute(&pool)
     .await
-    .unwrap();
+    .expect("build the first-release database");
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, refresh_token.as_bytes());
     sqlx::query(
         "INSERT INTO refresh_tokens (hash, sid, created_at, expires_at, used_at) \
@@ -76,12 +76,12 @@ async fn first_release_database(data: &Path, now: u64, refresh_token: &str) {
     .bind(now + 6 * day)
     .execute(&pool)
     .await
-    .unwrap();
+    .expect("build the first-release database");
     let tables: Vec<String> =
         sqlx::query_scalar("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
             .fetch_all(&pool)
             .await
-            .unwrap();
+            .expect("build the first-release database");
     assert!(
         !tables.iter().any(|t| t == "clients"),
         "the first release had no clients table: {tables:?}"

@@ -323,9 +323,11 @@ pub enum Prunable {
     /// their own: presenting one again is how reuse is detected, so they go with their family.
     UnusedRefreshTokens,
     /// Every refresh token of a family whose absolute limit is at or before the cutoff (deleted before the family,
-    /// so deleting a family never cascades into an unbounded number of rows).
+    /// so deleting a family never cascades into an unbounded number of rows), families in order of that limit.
     TokensOfEndedFamilies,
-    /// Token families whose absolute limit is at or before the cutoff and which hold no refresh token any more.
+    /// Token families whose absolute limit is at or before the cutoff and which hold no refresh token any more,
+    /// looked for among the first `limit` ended families only: fewer than `limit` deleted means none is left only
+    /// once their tokens are gone. Run alternately with [`Prunable::TokensOfEndedFamilies`].
     EndedFamilies,
     /// Denied access-token ids denied until at or before the cutoff.
     DeniedJtis,
@@ -333,18 +335,6 @@ pub enum Prunable {
     DeniedSids,
     /// "Not before" entries set at or before the cutoff.
     UserNotBefore,
-}
-
-impl Prunable {
-    /// Every kind, in the order a pruning pass takes them (a family's tokens before the family).
-    pub const ALL: [Prunable; 6] = [
-        Prunable::UnusedRefreshTokens,
-        Prunable::TokensOfEndedFamilies,
-        Prunable::EndedFamilies,
-        Prunable::DeniedJtis,
-        Prunable::DeniedSids,
-        Prunable::UserNotBefore,
-    ];
 }
 
 /// Deleting rows nobody needs any more, a bounded batch at a time.

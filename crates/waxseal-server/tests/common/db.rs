@@ -1,6 +1,7 @@
 //! Reading the server's SQLite file directly, as an operator with `sqlite3` would: row counts and a full dump, so
 //! tests can say what is stored without going through the code under test.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
@@ -62,7 +63,7 @@ pub async fn dump(dir: &Path) -> String {
         .fetch_all(&pool)
         .await
         .expect("dump rows");
-        out.push_str(&format!("{table}: {}\n", rows.join(" | ")));
+        let _ = writeln!(out, "{table}: {}", rows.join(" | "));
     }
     pool.close().await;
     out

@@ -43,21 +43,25 @@ fn pinned(package: &str) -> String {
     let root = repo_root();
     if package == "jose" {
         let lock: Value = serde_json::from_str(
-            &std::fs::read_to_string(root.join("interop/node/package-lock.json")).unwrap(),
+            &std::fs::read_to_string(root.join("interop/node/package-lock.json"))
+                .expect("read interop/node/package-lock.json"),
         )
-        .unwrap();
+        .expect("package-lock.json is JSON");
         return lock["packages"]["node_modules/jose"]["version"]
             .as_str()
             .expect("package-lock.json pins jose")
             .to_owned();
     }
-    std::fs::read_to_string(root.join("interop/python/requirements.txt"))
-        .unwrap()
+    let requirements = std::fs::read_to_string(root.join("interop/python/requirements.txt"))
+        .expect("read interop/python/requirements.txt");
+    let pin = requirements
         .lines()
         .filter_map(|l| l.split('#').next()?.trim().split_once("=="))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case(package))
-        .map(|(_, v)| v.trim().to_owned())
-        .unwrap_or_else(|| panic!("requirements.txt pins no {package}"))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case(package));
+    match pin {
+        Some((_, version)) => version.trim().to_owned(),
+        None => panic!("requirements.txt pins no {package}"),
+    }
 }
 
 impl Peer {
@@ -71,12 +75,12 @@ impl Peer {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", self.program))?;
-        let input = serde_json::to_vec(&json!({ "requests": requests })).unwrap();
+        let input = json!({ "requests": requests }).to_string();
         child
             .stdin
             .take()
-            .unwrap()
-            .write_all(&input)
+            .ok_or_else(|| format!("{}: no standard input", self.name))?
+            .write_all(input.as_bytes())
             .map_err(|e| format!("{}: cannot write the requests: {e}", self.name))?;
         let out = child.wait_with_output().map_err(|e| e.to_string())?;
         if !out.status.success() {

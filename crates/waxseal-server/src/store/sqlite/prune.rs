@@ -11,14 +11,18 @@ fn statement(what: Prunable) -> &'static str {
             "DELETE FROM refresh_tokens WHERE hash IN (SELECT hash FROM refresh_tokens \
              WHERE used_at IS NULL AND expires_at <= ? LIMIT ?)"
         }
+        // Both walk the ended families in the order of their expiry index, the tokens step emptying a prefix of them
+        // and the families step deleting the empty ones among the first `limit`: run alternately, neither rescans
+        // what the other has finished, so a backlog costs time linear in its size.
         Prunable::TokensOfEndedFamilies => {
             "DELETE FROM refresh_tokens WHERE hash IN (SELECT t.hash FROM token_families f \
-             JOIN refresh_tokens t ON t.sid = f.sid WHERE f.expires_at <= ? LIMIT ?)"
+             JOIN refresh_tokens t ON t.sid = f.sid WHERE f.expires_at <= ? \
+             ORDER BY f.expires_at LIMIT ?)"
         }
         Prunable::EndedFamilies => {
-            "DELETE FROM token_families WHERE sid IN (SELECT f.sid FROM token_families f \
-             WHERE f.expires_at <= ? \
-             AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.sid = f.sid) LIMIT ?)"
+            "DELETE FROM token_families WHERE sid IN (SELECT f.sid FROM \
+             (SELECT sid FROM token_families WHERE expires_at <= ? ORDER BY expires_at LIMIT ?) f \
+             WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.sid = f.sid))"
         }
         Prunable::DeniedJtis => {
             "DELETE FROM denied_jtis WHERE jti IN (SELECT jti FROM denied_jtis \
