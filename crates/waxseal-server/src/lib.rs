@@ -19,6 +19,12 @@
 //! disabling or deleting the user ends every session at once; a server on the same data directory picks the
 //! change up from the store within [`DENYLIST_RELOAD_INTERVAL`].
 //!
+//! Operations: `GET /metrics` serves Prometheus counters (logins, refreshes, reuse detections, revocations, tokens
+//! issued per grant) and request-latency histograms by route template, each server with its own recorder (see
+//! [`metrics`]); `GET /openapi.json` is the OpenAPI 3.1 description of every route. For browser apps, cookie mode
+//! ([`Config::refresh_cookie`]) keeps the refresh token in an `HttpOnly` cookie guarded by a CSRF token and an
+//! `Origin` check (see [`routes::cookie`]).
+//!
 //! Layers point one way: [`routes`] (HTTP only) → [`service`] (the flows, no HTTP types) → [`store`] (traits) ←
 //! [`store::sqlite`] (the embedded default). The `waxseal serve` command is a thin shell over [`Server`].
 //!
@@ -35,6 +41,7 @@
 mod config;
 mod error;
 mod keyring;
+pub mod metrics;
 pub mod routes;
 pub mod service;
 pub mod store;
@@ -163,6 +170,15 @@ impl Server {
                 }
             }
         });
+        let service = self.service.clone();
+        let metrics_upkeep = tokio::spawn(async move {
+            let mut every = tokio::time::interval(metrics::UPKEEP_INTERVAL);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                service.metrics().run_upkeep();
+            }
+        });
         let app = self
             .router()
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -170,6 +186,7 @@ impl Server {
             .with_graceful_shutdown(shutdown)
             .await;
         reloader.abort();
+        metrics_upkeep.abort();
         self.service.close().await;
         served.map_err(|e| Error::from_io("serving HTTP failed", &e))
     }

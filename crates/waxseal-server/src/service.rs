@@ -26,10 +26,13 @@ use zeroize::Zeroizing;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::keyring::{Keyring, MasterKey};
+use crate::metrics::Metrics;
 use crate::store::{
     Client, DenylistSnapshot, GrantType, RefreshTokenRecord, Rotation, Store, TokenFamily, User,
 };
 use crate::throttle::LoginThrottle;
+
+mod csrf;
 
 /// Longest accepted username, in bytes.
 pub const MAX_USERNAME_LEN: usize = 64;
@@ -68,6 +71,8 @@ pub struct TokenPair {
     pub refresh_expires_in: u64,
     /// The space-separated scope of the access token, if any.
     pub scope: Option<String>,
+    /// The session (token family) both tokens belong to. Not a secret: the access token carries it as `sid`.
+    pub sid: String,
 }
 
 impl std::fmt::Debug for TokenPair {
@@ -202,6 +207,10 @@ pub struct AuthService {
     throttle: LoginThrottle,
     /// A hash of a random password, verified when the user does not exist so that case costs the same time.
     dummy_hash: Arc<str>,
+    /// This server's counters (see [`crate::metrics`]).
+    metrics: Metrics,
+    /// The key of cookie mode's CSRF tokens, derived from the master key.
+    csrf: csrf::CsrfKey,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -362,6 +371,7 @@ impl AuthService {
             .clock(SharedClock(clock.clone()));
         let denylist = Denylist::from_snapshot(store.load_denylist(now).await?);
         let dummy_hash: Arc<str> = hash_password(random_token()?).await?.into();
+        let csrf = csrf::CsrfKey::new(master_key.derive_hmac_key(csrf::CSRF_KEY_PURPOSE)?);
         Ok(AuthService {
             store,
             config,
@@ -371,6 +381,8 @@ impl AuthService {
             denylist: RwLock::new(denylist),
             throttle: LoginThrottle::new(),
             dummy_hash,
+            metrics: Metrics::new()?,
+            csrf,
         })
     }
 
@@ -381,6 +393,11 @@ impl AuthService {
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// This server's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The `kid` of the key that signs new tokens.
@@ -539,6 +556,8 @@ impl AuthService {
             denylist.sids.insert(sid, deny_until);
         }
         denylist.prune(now);
+        drop(denylist);
+        self.metrics.revocations.admin.increment(1);
         Ok(())
     }
 
@@ -570,6 +589,7 @@ impl AuthService {
             .begin(&account, address, self.now())
             .map_err(|wait| {
                 tracing::info!("login throttled");
+                self.metrics.logins.throttled.increment(1);
                 Error::throttled(wait)
             })?;
         let user = if username.len() <= MAX_USERNAME_LEN {
@@ -588,10 +608,12 @@ impl AuthService {
         match user {
             Some(user) if matches && !user.disabled => {
                 self.throttle.succeeded(&attempt);
+                self.metrics.logins.ok.increment(1);
                 Ok(user)
             }
             _ => {
                 tracing::info!("login failed");
+                self.metrics.logins.failed.increment(1);
                 Err(invalid_credentials())
             }
         }
@@ -608,7 +630,9 @@ impl AuthService {
         address: Option<IpAddr>,
     ) -> Result<TokenPair> {
         let user = self.check_password(username, password, address).await?;
-        self.start_session(&user, None, None).await
+        let pair = self.start_session(&user, None, None).await?;
+        self.metrics.issued.login.increment(1);
+        Ok(pair)
     }
 
     /// Starts a session (token family) for `user`, on behalf of `client_id` with `scope` when an OAuth client
@@ -701,6 +725,7 @@ impl AuthService {
             refresh_token,
             refresh_expires_in,
             scope,
+            sid: family.sid.clone(),
         })
     }
 
@@ -713,7 +738,18 @@ impl AuthService {
     /// Exchanges a refresh token for a new pair, consuming it. A token presented a second time means it was
     /// stolen (or the client is broken): the whole session is revoked, its access tokens included.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
-        self.rotate(refresh_token, None, None).await
+        let rotated = self.rotate(refresh_token, None, None).await;
+        self.count_refresh(rotated.is_ok(), &self.metrics.issued.refresh);
+        rotated
+    }
+
+    fn count_refresh(&self, ok: bool, issued: &::metrics::Counter) {
+        if ok {
+            self.metrics.refreshes.ok.increment(1);
+            issued.increment(1);
+        } else {
+            self.metrics.refreshes.failed.increment(1);
+        }
     }
 
     /// [`AuthService::refresh`] for an authenticated OAuth client (RFC 6749 §6): the token must have been issued
@@ -724,10 +760,13 @@ impl AuthService {
         refresh_token: &str,
         scope: Option<&str>,
     ) -> Result<TokenPair> {
-        if !client.grant_types.contains(&GrantType::RefreshToken) {
-            return Err(unauthorized_client(GrantType::RefreshToken));
-        }
-        self.rotate(refresh_token, Some(client), scope).await
+        let rotated = if client.grant_types.contains(&GrantType::RefreshToken) {
+            self.rotate(refresh_token, Some(client), scope).await
+        } else {
+            Err(unauthorized_client(GrantType::RefreshToken))
+        };
+        self.count_refresh(rotated.is_ok(), &self.metrics.issued.refresh_token);
+        rotated
     }
 
     async fn rotate(
@@ -767,6 +806,7 @@ impl AuthService {
                 self.write_denylist()
                     .sids
                     .insert(family.sid.clone(), deny_until);
+                self.metrics.refreshes.reuse_detected.increment(1);
                 tracing::warn!(
                     sid = %family.sid,
                     user_id = %family.user_id,
@@ -886,8 +926,11 @@ impl AuthService {
             .cloned()
             .collect();
         let granted = resolve_scope(scope, &allowed)?.join(" ");
-        self.start_session(&user, Some(client.client_id.clone()), Some(granted))
-            .await
+        let pair = self
+            .start_session(&user, Some(client.client_id.clone()), Some(granted))
+            .await?;
+        self.metrics.issued.password.increment(1);
+        Ok(pair)
     }
 
     /// The client credentials grant (RFC 6749 §4.4): an access token whose subject is the client itself, no
@@ -911,6 +954,7 @@ impl AuthService {
             },
             self.now(),
         )?;
+        self.metrics.issued.client_credentials.increment(1);
         tracing::info!(client_id = %client.client_id, "client credentials token issued");
         Ok(ClientToken {
             access_token,
@@ -959,6 +1003,7 @@ impl AuthService {
                 denylist.sids.insert(family.sid.clone(), deny_until);
                 denylist.prune(now);
                 drop(denylist);
+                self.metrics.revocations.oauth_revoke.increment(1);
                 tracing::info!(sid = %family.sid, client_id = %client.client_id, "session revoked");
             }
             return Ok(());
@@ -982,6 +1027,7 @@ impl AuthService {
         denylist.jtis.insert(jti, until);
         denylist.prune(now);
         drop(denylist);
+        self.metrics.revocations.oauth_revoke.increment(1);
         tracing::info!(client_id = %claims.custom.client_id, "access token revoked");
         Ok(())
     }
@@ -1051,6 +1097,13 @@ impl AuthService {
         }
         denylist.prune(now);
         drop(denylist);
+        let revocations = &self.metrics.revocations;
+        let via = if all {
+            &revocations.logout_all
+        } else {
+            &revocations.logout
+        };
+        via.increment(1);
         tracing::info!(user_id = %sub, all, "logout");
         Ok(())
     }
@@ -1160,6 +1213,7 @@ mod tests {
             refresh_token: Zeroizing::new("secret-refresh".into()),
             refresh_expires_in: 2,
             scope: None,
+            sid: "sid".into(),
         };
         assert!(!format!("{pair:?}").contains("secret-refresh"));
     }
