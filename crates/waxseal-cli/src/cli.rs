@@ -90,6 +90,7 @@ pub enum Command {
   waxseal serve --data-dir /var/lib/waxseal --listen 127.0.0.1:9000
   WAXSEAL_MASTER_KEY=$(cat /run/secrets/waxseal-master) waxseal serve
   waxseal serve --config /etc/waxseal.toml --access-ttl 5m --print-config
+  waxseal serve --issuer https://auth.example.com --refresh-cookie     refresh tokens in HttpOnly cookies
 
 Each setting comes from its flag, else its WAXSEAL_* variable, else the --config file, else the default.
 Discovery: /.well-known/openid-configuration and /.well-known/oauth-authorization-server.
@@ -299,7 +300,7 @@ pub struct DataDirArg {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// A TOML file of settings (keys: data_dir, listen, issuer, audience, access_ttl, refresh_idle_ttl,
-    /// refresh_absolute_ttl); flags and WAXSEAL_* variables override it.
+    /// refresh_absolute_ttl, refresh_cookie); flags and WAXSEAL_* variables override it.
     #[arg(long, env = "WAXSEAL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Print the effective settings (as TOML) and exit; the master key is never shown, only where it comes from.
@@ -327,6 +328,19 @@ pub struct ServeArgs {
     /// A session ends this long after login, however active [default: 30d].
     #[arg(long, env = "WAXSEAL_REFRESH_ABSOLUTE_TTL", value_name = "DURATION", value_parser = duration)]
     pub refresh_absolute_ttl: Option<Duration>,
+    /// Cookie mode, for browser apps: the refresh token goes in an HttpOnly cookie (Path=/refresh) instead of the
+    /// JSON body, and POST /refresh needs the login response's csrf_token in X-CSRF-Token. Needs an https issuer
+    /// (or http on loopback) [default: false].
+    #[arg(
+        long,
+        env = "WAXSEAL_REFRESH_COOKIE",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub refresh_cookie: Option<bool>,
 }
 
 /// A lifetime such as `90s`, `15m`, `1h`, `7d` or `2w`.

@@ -35,6 +35,8 @@ struct SettingsFile {
     refresh_idle_ttl: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_absolute_ttl: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_cookie: Option<bool>,
 }
 
 /// The effective settings of `waxseal serve`.
@@ -126,6 +128,10 @@ impl Settings {
             file.refresh_absolute_ttl.as_ref(),
             defaults.refresh_absolute_ttl,
         )?;
+        config.refresh_cookie = args
+            .refresh_cookie
+            .or(file.refresh_cookie)
+            .unwrap_or(defaults.refresh_cookie);
         config
             .validate()
             .map_err(|e| Failure::usage(anyhow!("the configuration is not usable: {e}")))?;
@@ -148,6 +154,7 @@ impl Settings {
             access_ttl: Some(format_duration(c.access_token_ttl)),
             refresh_idle_ttl: Some(format_duration(c.refresh_idle_ttl)),
             refresh_absolute_ttl: Some(format_duration(c.refresh_absolute_ttl)),
+            refresh_cookie: Some(c.refresh_cookie),
         };
         let body = toml::to_string(&shown)
             .context("cannot render the settings")
