@@ -90,6 +90,7 @@ pub enum Command {
   waxseal serve --data-dir /var/lib/waxseal --listen 127.0.0.1:9000
   WAXSEAL_MASTER_KEY=$(cat /run/secrets/waxseal-master) waxseal serve
   waxseal serve --config /etc/waxseal.toml --access-ttl 5m --print-config
+  waxseal serve --issuer https://auth.example.com --refresh-cookie     refresh tokens in HttpOnly cookies
 
 Each setting comes from its flag, else its WAXSEAL_* variable, else the --config file, else the default.
 Discovery: /.well-known/openid-configuration and /.well-known/oauth-authorization-server.
@@ -303,8 +304,8 @@ pub struct DataDirArg {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// A TOML file of settings (keys: data_dir, listen, issuer, audience, access_ttl, refresh_idle_ttl,
-    /// refresh_absolute_ttl, signing_alg, allow_symmetric_signing, key_rotation, tls_cert, tls_key, token_cache);
-    /// flags and WAXSEAL_* variables override it.
+    /// refresh_absolute_ttl, signing_alg, allow_symmetric_signing, key_rotation, tls_cert, tls_key, token_cache,
+    /// refresh_cookie); flags and WAXSEAL_* variables override it.
     #[arg(long, env = "WAXSEAL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Print the effective settings (as TOML) and exit; the master key is never shown, only where it comes from.
@@ -332,6 +333,19 @@ pub struct ServeArgs {
     /// A session ends this long after login, however active [default: 30d].
     #[arg(long, env = "WAXSEAL_REFRESH_ABSOLUTE_TTL", value_name = "DURATION", value_parser = duration)]
     pub refresh_absolute_ttl: Option<Duration>,
+    /// Cookie mode, for browser apps: the refresh token goes in an HttpOnly cookie (Path=/refresh) instead of the
+    /// JSON body, and POST /refresh needs the login response's csrf_token in X-CSRF-Token. Needs an https issuer
+    /// (or http on loopback) [default: false].
+    #[arg(
+        long,
+        env = "WAXSEAL_REFRESH_COOKIE",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub refresh_cookie: Option<bool>,
     /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key. The default issuer becomes
     /// https://ADDR.
     #[arg(long, env = "WAXSEAL_TLS_CERT", value_name = "PEM")]

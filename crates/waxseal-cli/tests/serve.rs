@@ -29,6 +29,7 @@ fn waxseal() -> Command {
         .env_remove("WAXSEAL_TLS_CERT")
         .env_remove("WAXSEAL_TLS_KEY")
         .env_remove("WAXSEAL_TOKEN_CACHE")
+        .env_remove("WAXSEAL_REFRESH_COOKIE")
         .env_remove("RUST_LOG");
     cmd
 }
@@ -43,9 +44,15 @@ fn user_add(dir: &Path, name: &str, stdin: &str) -> (i32, String, String) {
 
 /// Starts `waxseal serve` on a free port; returns the child and the base URL's host:port.
 fn serve(dir: &Path) -> (Child, String) {
+    serve_with(dir, &[])
+}
+
+/// [`serve`] with extra flags.
+fn serve_with(dir: &Path, flags: &[&str]) -> (Child, String) {
     let mut child = waxseal()
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
+        .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -80,6 +87,18 @@ fn http_with(
     headers: &str,
     body: Option<&str>,
 ) -> (u16, String) {
+    let (status, _, body) = http_full(addr, method, path, headers, body);
+    (status, body)
+}
+
+/// One HTTP/1.1 request with extra header lines; returns (status, response head, body).
+fn http_full(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: Option<&str>,
+) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
     let body = body.unwrap_or("");
     write!(
@@ -92,8 +111,8 @@ fn http_with(
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let status = response[9..12].parse().unwrap();
-    let body = response.split_once("\r\n\r\n").unwrap().1.to_owned();
-    (status, body)
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (status, head.to_owned(), body.to_owned())
 }
 
 fn terminate(child: Child) -> (bool, String) {
@@ -944,4 +963,109 @@ fn client_list_rotate_secret_and_delete() {
     for secret in [&old_secret, &new_secret, &first_refresh] {
         assert!(!err.contains(secret.as_str()), "a secret in the log");
     }
+}
+
+#[test]
+fn refresh_cookie_comes_from_the_flag_the_variable_or_the_file() {
+    let shown = |file: Option<&str>, env: &[(&str, &str)], flags: &[&str]| {
+        let (code, out, err) = print_config(file, env, flags);
+        assert_eq!(code, 0, "{err}");
+        printed(&out)["refresh_cookie"].as_bool()
+    };
+    let on = Some("refresh_cookie = true\n");
+    assert_eq!(shown(None, &[], &[]), Some(false), "off by default");
+    assert_eq!(shown(on, &[], &[]), Some(true));
+    assert_eq!(
+        shown(on, &[("WAXSEAL_REFRESH_COOKIE", "false")], &[]),
+        Some(false)
+    );
+    assert_eq!(
+        shown(None, &[("WAXSEAL_REFRESH_COOKIE", "1")], &[]),
+        Some(true)
+    );
+    assert_eq!(
+        shown(
+            on,
+            &[("WAXSEAL_REFRESH_COOKIE", "true")],
+            &["--refresh-cookie=false"]
+        ),
+        Some(false)
+    );
+    assert_eq!(
+        shown(
+            None,
+            &[("WAXSEAL_REFRESH_COOKIE", "no")],
+            &["--refresh-cookie"]
+        ),
+        Some(true)
+    );
+
+    // Browsers keep Secure cookies only from https (or loopback): a plain-http public issuer is refused.
+    let (code, _, err) = print_config(None, &[], &["--refresh-cookie", "--listen", "0.0.0.0:8080"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cookie mode needs an https issuer"), "{err}");
+    let (code, out, err) = print_config(
+        None,
+        &[],
+        &[
+            "--refresh-cookie",
+            "--listen",
+            "0.0.0.0:8080",
+            "--issuer",
+            "https://auth.example.com",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(printed(&out)["refresh_cookie"].as_bool(), Some(true));
+    let (code, _, err) = print_config(Some("refresh_cookie = \"yes\"\n"), &[], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("refresh_cookie"), "{err}");
+}
+
+#[test]
+fn serve_in_cookie_mode_sets_the_refresh_cookie_and_serves_metrics_and_openapi() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (code, _, err) = user_add(&data, "alice", &format!("{PASSWORD}\n"));
+    assert_eq!(code, 0, "{err}");
+    let (child, addr) = serve_with(&data, &["--refresh-cookie"]);
+    let (status, head, body) = http_full(
+        &addr,
+        "POST",
+        "/login",
+        "",
+        Some(&format!(
+            r#"{{"username":"alice","password":"{PASSWORD}"}}"#
+        )),
+    );
+    assert_eq!(status, 200, "{body}");
+    let cookie = head
+        .lines()
+        .find_map(|line| line.strip_prefix("set-cookie: "))
+        .unwrap_or_else(|| panic!("no Set-Cookie in {head}"));
+    assert!(cookie.starts_with("__Secure-waxseal-refresh="), "{cookie}");
+    assert!(
+        cookie.ends_with("; Path=/refresh; Max-Age=604800; HttpOnly; Secure; SameSite=Strict"),
+        "{cookie}"
+    );
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        body.get("refresh_token").is_none() && body["csrf_token"].is_string(),
+        "{body}"
+    );
+    let (status, metrics) = http(&addr, "GET", "/metrics", None);
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("waxseal_logins_total{result=\"ok\"} 1"),
+        "{metrics}"
+    );
+    let (status, openapi) = http(&addr, "GET", "/openapi.json", None);
+    assert_eq!(status, 200);
+    let openapi: serde_json::Value = serde_json::from_str(&openapi).unwrap();
+    assert!(
+        openapi["paths"]["/refresh"]["post"]["requestBody"].is_null(),
+        "cookie mode is documented"
+    );
+    let (stopped, _) = terminate(child);
+    assert!(stopped);
 }

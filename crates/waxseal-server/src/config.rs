@@ -69,6 +69,10 @@ pub struct Config {
     pub verified_token_cache: usize,
     /// Serve HTTPS with this certificate and key; `None` serves plain HTTP (loopback, or behind a TLS proxy).
     pub tls: Option<TlsFiles>,
+    /// Cookie mode, for browser apps: `POST /login` and `POST /refresh` put the refresh token in an `HttpOnly`
+    /// cookie instead of the JSON body, and `POST /refresh` reads it from there, guarded by a CSRF token and an
+    /// `Origin` check (see the `routes` module). The issuer must then be an `https` URL, or `http` on loopback.
+    pub refresh_cookie: bool,
 }
 
 /// The PEM files of the TLS certificate chain and its private key.
@@ -98,6 +102,7 @@ impl Default for Config {
             key_rotation_interval: Some(Duration::from_secs(90 * 24 * 60 * 60)),
             verified_token_cache: DEFAULT_VERIFIED_TOKEN_CACHE,
             tls: None,
+            refresh_cookie: false,
         }
     }
 }
@@ -135,6 +140,16 @@ impl Config {
                 "issuer, audience and client id must not be empty",
             ));
         }
+        if self.refresh_cookie {
+            let issuer = PublicUrl::parse(&self.issuer)?;
+            if !issuer.secure && !issuer.loopback {
+                return Err(Error::config(format!(
+                    "cookie mode needs an https issuer: browsers keep Secure cookies only from https (or http on \
+                     loopback), and {} is neither; set the issuer to the https URL clients use",
+                    issuer.origin
+                )));
+            }
+        }
         self.validate_signing()
     }
 
@@ -164,6 +179,74 @@ impl Config {
             )));
         }
         Ok(())
+    }
+}
+
+/// The parts of the issuer, the server's public base URL, that cookie mode needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PublicUrl {
+    /// The origin browsers send in `Origin` (RFC 6454): lowercase scheme and host, the port only when not the
+    /// scheme's default.
+    pub(crate) origin: String,
+    /// The path prefix the server is served under, without a trailing `/` (empty at the root).
+    pub(crate) path: String,
+    /// `https`.
+    pub(crate) secure: bool,
+    /// The host is `localhost` or a loopback address.
+    pub(crate) loopback: bool,
+}
+
+impl PublicUrl {
+    /// Parses an absolute `http` or `https` URL without user info, query or fragment.
+    pub(crate) fn parse(url: &str) -> Result<PublicUrl> {
+        let bad = |why: &str| {
+            Error::config(format!(
+                "the issuer {:?} is not usable for cookie mode: {why}; write it as https://host[:port][/path]",
+                url.chars().take(100).collect::<String>()
+            ))
+        };
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        let (secure, default_port) = match scheme.as_str() {
+            "https" => (true, "443"),
+            "http" => (false, "80"),
+            _ => return Err(bad("the scheme is not http or https")),
+        };
+        if rest.contains(['?', '#']) {
+            return Err(bad("it has a query or fragment"));
+        }
+        let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+        if authority.is_empty() || authority.contains('@') {
+            return Err(bad("the host is missing or has user info"));
+        }
+        let (host, port) = match authority.rfind(':') {
+            Some(i) if !authority[i..].contains(']') => {
+                (&authority[..i], Some(&authority[i + 1..]))
+            }
+            _ => (authority, None),
+        };
+        if host.is_empty()
+            || port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(bad("the host or port is not valid"));
+        }
+        let host = host.to_ascii_lowercase();
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let loopback = bare == "localhost"
+            || bare.ends_with(".localhost")
+            || bare
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        let origin = match port {
+            Some(port) if port != default_port => format!("{scheme}://{host}:{port}"),
+            _ => format!("{scheme}://{host}"),
+        };
+        Ok(PublicUrl {
+            origin,
+            path: path.trim_end_matches('/').to_owned(),
+            secure,
+            loopback,
+        })
     }
 }
 
@@ -238,6 +321,41 @@ mod tests {
     }
 
     #[test]
+    fn the_issuer_gives_the_origin_and_path_browsers_see() {
+        let url = |s: &str| PublicUrl::parse(s).unwrap();
+        assert_eq!(
+            url("https://Auth.Example.com").origin,
+            "https://auth.example.com"
+        );
+        assert_eq!(
+            url("https://auth.example.com:443/").origin,
+            "https://auth.example.com"
+        );
+        assert_eq!(
+            url("https://auth.example.com:8443/id/").origin,
+            "https://auth.example.com:8443"
+        );
+        assert_eq!(url("https://auth.example.com:8443/id/").path, "/id");
+        assert_eq!(url("http://127.0.0.1:8080").path, "");
+        assert!(url("http://127.0.0.1:8080").loopback);
+        assert!(url("http://[::1]:8080").loopback);
+        assert_eq!(url("http://[::1]:8080").origin, "http://[::1]:8080");
+        assert!(url("http://localhost").loopback);
+        assert!(!url("http://10.0.0.1").loopback);
+        for bad in [
+            "auth.example.com",
+            "ftp://x",
+            "https://",
+            "https://u@x",
+            "https://x:y",
+            "https://x/?a",
+            "https://x:",
+        ] {
+            assert!(PublicUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn rotation_more_often_than_daily_is_refused() {
         let config = Config {
             key_rotation_interval: Some(Duration::from_secs(3600)),
@@ -249,6 +367,29 @@ mod tests {
             ..Config::default()
         };
         assert!(off.validate().is_ok());
+    }
+
+    #[test]
+    fn cookie_mode_needs_an_https_or_loopback_issuer() {
+        let with = |issuer: &str| Config {
+            refresh_cookie: true,
+            issuer: issuer.into(),
+            ..Config::default()
+        };
+        assert!(with("https://auth.example.com").validate().is_ok());
+        assert!(with("http://127.0.0.1:8080").validate().is_ok());
+        let err = with("http://auth.example.com").validate().unwrap_err();
+        assert!(err.message().contains("https issuer"), "{err}");
+        assert!(with("waxseal").validate().is_err());
+        assert!(
+            Config {
+                issuer: "waxseal".into(),
+                ..Config::default()
+            }
+            .validate()
+            .is_ok(),
+            "only cookie mode cares"
+        );
     }
 
     #[test]

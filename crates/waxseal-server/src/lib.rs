@@ -28,6 +28,12 @@
 //! published in the JWKS [`publish_delay`] before it signs, and a retired one stays published for
 //! [`RETIRED_KEY_PUBLISHED_FOR`] and is then deleted (see the `keyring` module).
 //!
+//! Operations: `GET /metrics` serves Prometheus counters (logins, refreshes, reuse detections, revocations, tokens
+//! issued per grant) and request-latency histograms by route template, each server with its own recorder (see
+//! [`metrics`]); `GET /openapi.json` is the OpenAPI 3.1 description of every route. For browser apps, cookie mode
+//! ([`Config::refresh_cookie`]) keeps the refresh token in an `HttpOnly` cookie guarded by a CSRF token and an
+//! `Origin` check (see [`routes::cookie`]).
+//!
 //! Layers point one way: [`routes`] (HTTP only) → [`service`] (the flows, no HTTP types) → [`store`] (traits) ←
 //! [`store::sqlite`] (the embedded default). The `waxseal serve` command is a thin shell over [`Server`].
 //!
@@ -45,6 +51,7 @@ mod config;
 mod error;
 mod keyring;
 mod master_key;
+pub mod metrics;
 pub mod routes;
 pub mod service;
 pub mod store;
@@ -220,6 +227,15 @@ impl Server {
                 }
             }
         });
+        let service = self.service.clone();
+        let metrics_upkeep = tokio::spawn(async move {
+            let mut every = tokio::time::interval(metrics::UPKEEP_INTERVAL);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                service.metrics().run_upkeep();
+            }
+        });
         let pruner = service::spawn_pruner(self.service.clone());
         if let Ok(addr) = listener.local_addr()
             && !addr.ip().is_loopback()
@@ -244,6 +260,7 @@ impl Server {
         };
         reloader.abort();
         pruner.abort();
+        metrics_upkeep.abort();
         self.service.close().await;
         served.map_err(|e| Error::from_io("serving HTTP failed", &e))
     }

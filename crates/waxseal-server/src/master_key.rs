@@ -64,6 +64,18 @@ impl MasterKey {
         Zeroizing::new(URL_SAFE_NO_PAD.encode(&self.0[..]))
     }
 
+    /// An HMAC-SHA256 key for `purpose`, derived from the master key with HKDF-SHA256 (RFC 5869): one configured
+    /// secret serves several uses, and no derived key reveals the master key or another purpose's key.
+    pub(crate) fn derive_hmac_key(&self, purpose: &[u8]) -> Result<aws_lc_rs::hmac::Key> {
+        use aws_lc_rs::{hkdf, hmac};
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"waxseal").extract(&self.0[..]);
+        let info = [purpose];
+        let okm = prk
+            .expand(&info, hmac::HMAC_SHA256)
+            .map_err(|_| Error::crypto("key derivation failed"))?;
+        Ok(hmac::Key::from(okm))
+    }
+
     fn aead(&self) -> Result<LessSafeKey> {
         let key = UnboundKey::new(&AES_256_GCM, &self.0[..])
             .map_err(|_| Error::crypto("AES-256-GCM key setup failed"))?;

@@ -2,6 +2,11 @@
 //!
 //! Every client mistake is a 4xx with a JSON body `{"error", "error_description"}`; descriptions are fixed texts or
 //! bounded, never an echo of the request. Errors become responses in one place, [`ApiError`]'s `IntoResponse`.
+//!
+//! The router is built from one list of routes ([`served_routes`]); every handler carries its OpenAPI description
+//! (`#[utoipa::path]`), `GET /openapi.json` serves the document and a test checks that the two lists agree. Every
+//! request's latency is recorded under its matched route template (see [`crate::metrics`]).
+//! Cookie mode (refresh tokens in an `HttpOnly` cookie, with CSRF protection) is described in [`cookie`].
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -10,15 +15,18 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{
-    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Query, Request, State,
+    ConnectInfo, DefaultBodyLimit, FromRef, FromRequest, FromRequestParts, MatchedPath, Query,
+    Request, State,
 };
+use axum::handler::Handler;
 use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -26,18 +34,24 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tower_http::trace::TraceLayer;
+use utoipa::{IntoParams, ToSchema};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind};
+use crate::metrics::RequestLatency;
 use crate::service::{AccessClaims, AuthService, GrantedTokens, TokenPair};
 use crate::store::{Client, GrantType};
 use waxseal::jwt::Claims;
 
+pub mod cookie;
 mod form;
 mod object;
+pub mod openapi;
 
+use cookie::CookieMode;
 use form::{FormBody, FormError};
 use object::ObjectOnly;
+use openapi::ErrorBody;
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -45,32 +59,121 @@ const REALM: &str = "waxseal";
 /// The scope `GET /api/admin` requires.
 pub const ADMIN_SCOPE: &str = "admin";
 
+/// What handlers can extract with `State`: the service, cookie mode and the rendered OpenAPI document.
+#[derive(Clone)]
+struct AppState {
+    service: Arc<AuthService>,
+    cookies: CookieMode,
+    openapi: Bytes,
+}
+
+impl FromRef<AppState> for Arc<AuthService> {
+    fn from_ref(state: &AppState) -> Self {
+        state.service.clone()
+    }
+}
+
+impl FromRef<AppState> for CookieMode {
+    fn from_ref(state: &AppState) -> Self {
+        state.cookies.clone()
+    }
+}
+
+/// Routes being assembled, and the list of what they serve.
+struct Routes {
+    router: Router<AppState>,
+    served: Vec<(&'static str, Method)>,
+}
+
+impl Routes {
+    fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(path, Method::GET, get(handler))
+    }
+
+    fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(path, Method::POST, post(handler))
+    }
+
+    fn add(mut self, path: &'static str, method: Method, endpoint: MethodRouter<AppState>) -> Self {
+        self.served.push((path, method));
+        self.router = self.router.route(path, endpoint);
+        self
+    }
+}
+
+/// Every route, with the one method it answers. The router is built from this list only.
+fn routes() -> Routes {
+    Routes {
+        router: Router::new(),
+        served: Vec::new(),
+    }
+    .post("/login", login)
+    .post("/refresh", refresh)
+    .post("/logout", logout)
+    .post("/oauth/token", oauth_token)
+    .post("/oauth/revoke", oauth_revoke)
+    .post("/oauth/introspect", oauth_introspect)
+    .get("/api/me", me)
+    .get("/api/protected", protected)
+    .get("/api/admin", admin)
+    .get("/.well-known/jwks.json", jwks)
+    .get("/.well-known/openid-configuration", openid_configuration)
+    .get(
+        "/.well-known/oauth-authorization-server",
+        oauth_authorization_server,
+    )
+    .get("/healthz", healthz)
+    .get("/readyz", readyz)
+    .get("/metrics", prometheus_metrics)
+    .get("/openapi.json", openapi_json)
+}
+
+/// The path and method of every route the router serves (the OpenAPI test compares them with the document).
+pub fn served_routes() -> Vec<(&'static str, Method)> {
+    routes().served
+}
+
 /// The server's routes over `service`.
 pub fn router(service: Arc<AuthService>) -> Router {
-    Router::new()
-        .route("/login", post(login))
-        .route("/refresh", post(refresh))
-        .route("/logout", post(logout))
-        .route("/oauth/token", post(oauth_token))
-        .route("/oauth/revoke", post(oauth_revoke))
-        .route("/oauth/introspect", post(oauth_introspect))
-        .route("/api/me", get(me))
-        .route("/api/protected", get(me))
-        .route("/api/admin", get(admin))
-        .route("/.well-known/jwks.json", get(jwks))
-        .route("/.well-known/openid-configuration", get(discovery))
-        .route("/.well-known/oauth-authorization-server", get(discovery))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+    let Routes { router, served } = routes();
+    let templates: Vec<&'static str> = served.iter().map(|(path, _)| *path).collect();
+    let latency = Arc::new(service.metrics().request_latency(&templates));
+    let cookies = CookieMode::new(service.config());
+    let state = AppState {
+        openapi: Bytes::from(openapi::document(cookies.enabled())),
+        cookies,
+        service,
+    };
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(from_fn_with_state(latency, observe))
         // Spans carry the method and path only: never the query string or headers, where a client might put a
         // token.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
         }))
-        .with_state(service)
+        .with_state(state)
+}
+
+/// Records the request's latency under its matched route template (never the raw path).
+async fn observe(
+    State(latency): State<Arc<RequestLatency>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    latency.record(
+        route.as_ref().map(MatchedPath::as_str),
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }
 
 /// Everything a handler can fail with, and the one place errors become responses.
@@ -90,6 +193,8 @@ pub enum ApiError {
     BadRequest(StatusCode, &'static str),
     /// Too many failed logins: 429 with `Retry-After` in seconds.
     Throttled(u64),
+    /// A cookie-mode request failed the CSRF defences (foreign `Origin`, missing or wrong `X-CSRF-Token`): 403.
+    CsrfRejected(&'static str),
     /// The request is well-formed but refused (e.g. a duplicate).
     Refused(StatusCode, String),
     /// Our fault; details are logged, not sent.
@@ -191,6 +296,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::BadRequest(status, description) => {
                 (status, body("invalid_request", description)).into_response()
+            }
+            ApiError::CsrfRejected(description) => {
+                (StatusCode::FORBIDDEN, body("csrf_rejected", description)).into_response()
             }
             ApiError::Refused(status, description) => {
                 (status, body("invalid_request", &description)).into_response()
@@ -299,32 +407,46 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     }
 }
 
-#[derive(Deserialize)]
+/// `POST /login`'s body.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LoginRequest {
+pub(crate) struct LoginRequest {
+    /// The login name.
     username: String,
+    /// The password.
     password: String,
 }
 
-#[derive(Deserialize)]
+/// `POST /refresh`'s body, and the optional body of `POST /logout`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RefreshRequest {
+pub(crate) struct RefreshRequest {
+    /// The refresh token of the last login or refresh response.
     refresh_token: String,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct LogoutQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct LogoutQuery {
+    /// `true` ends every session of the user, not only this one.
     #[serde(default)]
     all: bool,
 }
 
-#[derive(Serialize)]
-struct TokenResponse<'a> {
+/// A new access token and refresh token (`POST /login`, `POST /refresh`).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TokenResponse<'a> {
+    /// The access token: a JWT (`typ: at+jwt`, RFC 9068) to send as `Authorization: Bearer`.
     access_token: &'a str,
+    /// Always `Bearer`.
+    #[schema(value_type = String, example = "Bearer")]
     token_type: &'static str,
+    /// Seconds until the access token expires.
     expires_in: u64,
+    /// The refresh token: opaque, usable once.
     refresh_token: &'a str,
+    /// Seconds until the refresh token expires unless used.
     refresh_expires_in: u64,
 }
 
@@ -361,31 +483,103 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     }
 }
 
+/// `POST /login`.
+#[utoipa::path(
+    post,
+    path = "/login",
+    tag = "session",
+    summary = "Log in with a username and password",
+    description = "Checks the password (argon2id) and starts a session. Failed logins are throttled per account \
+                   and per client address.",
+    request_body(content = LoginRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "A new session", body = TokenResponse,
+         headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, description = "The body is not valid JSON or does not have the expected fields", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: the username or password is wrong, or the account is disabled", body = ErrorBody),
+        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 429, description = "Too many failed logins", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 500, description = "The server failed; details are in its log", body = ErrorBody),
+    )
+)]
 async fn login(
     State(service): State<Arc<AuthService>>,
+    State(cookies): State<CookieMode>,
     Peer(address): Peer,
+    headers: HeaderMap,
     JsonBody(request): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
+    cookies.check_origin(&headers, &service)?;
     let pair = service
         .login(&request.username, &request.password, address)
         .await?;
-    Ok(token_response(&pair))
+    Ok(cookies.token_response(&service, &pair))
 }
 
+/// `POST /refresh`.
+#[utoipa::path(
+    post,
+    path = "/refresh",
+    tag = "session",
+    summary = "Exchange a refresh token for new tokens",
+    description = "Rotates the refresh token: the one presented is consumed. Presenting a consumed token again \
+                   revokes the whole session.",
+    request_body(content = RefreshRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "New tokens in the same session", body = TokenResponse,
+         headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, description = "The body is not valid JSON or does not have the expected fields", body = ErrorBody),
+        (status = 401, description = "`invalid_grant`: the refresh token is unknown, expired, revoked or was already used", body = ErrorBody),
+        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 500, description = "The server failed; details are in its log", body = ErrorBody),
+    )
+)]
 async fn refresh(
     State(service): State<Arc<AuthService>>,
-    JsonBody(request): JsonBody<RefreshRequest>,
+    State(cookies): State<CookieMode>,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    if let Some(policy) = cookies.policy() {
+        return Ok(cookie::refresh(&service, policy, request).await);
+    }
+    let JsonBody(request) = JsonBody::<RefreshRequest>::from_request(request, &()).await?;
     let pair = service.refresh(&request.refresh_token).await?;
     Ok(token_response(&pair))
 }
 
+/// `POST /logout`.
+#[utoipa::path(
+    post,
+    path = "/logout",
+    tag = "session",
+    summary = "End the session",
+    description = "Ends the access token's session (and the refresh token's, when given and the same user's) \
+                   and denies the access token at once. `all=true` ends every session of the user.",
+    params(LogoutQuery),
+    request_body(content = Option<RefreshRequest>, content_type = "application/json",
+                 description = "Optional: a refresh token whose session to end as well"),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 400, description = "A query parameter other than `all=true|false`, or a body that is not `{\"refresh_token\"}` or `null`", body = ErrorBody),
+        (status = 401, description = "The access token is missing or refused", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
+        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
+        (status = 415, description = "A body that is not `application/json`", body = ErrorBody),
+        (status = 500, description = "The server failed; details are in its log", body = ErrorBody),
+    )
+)]
 async fn logout(
     State(service): State<Arc<AuthService>>,
+    State(cookies): State<CookieMode>,
     query: Result<Query<LogoutQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
+    cookies.check_origin(&headers, &service)?;
     let token = bearer(&headers)?;
     let Query(query) = query.map_err(|_| {
         ApiError::BadRequest(
@@ -408,20 +602,21 @@ async fn logout(
                 "the request body must be JSON with Content-Type: application/json",
             ));
         }
-        let request = serde_json::from_slice::<ObjectOnly<RefreshRequest>>(&body)
+        // `null` is the JSON for "no refresh token", like an empty body; anything else must be the object.
+        let request = serde_json::from_slice::<Option<ObjectOnly<RefreshRequest>>>(&body)
             .ok()
-            .map(|ObjectOnly(r)| r)
-            .filter(|r| !r.refresh_token.is_empty())
+            .map(|r| r.map(|ObjectOnly(r)| r))
+            .filter(|r| r.as_ref().is_none_or(|r| !r.refresh_token.is_empty()))
             .ok_or(ApiError::BadRequest(
                 StatusCode::BAD_REQUEST,
-                "the body must be {\"refresh_token\": \"...\"} or empty",
+                "the body must be {\"refresh_token\": \"...\"}, null or empty",
             ))?;
-        Some(request.refresh_token)
+        request.map(|r| r.refresh_token)
     };
     service
         .logout(token, refresh_token.as_deref(), query.all)
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(cookies.logged_out())
 }
 
 /// An RFC 6749 §5.2 error of the `/oauth/*` endpoints.
@@ -677,18 +872,50 @@ async fn oauth_client(
     Ok((params, client, credentials.basic))
 }
 
-#[derive(Serialize)]
-struct OAuthTokenResponse<'a> {
+/// The successful answer of the token endpoint (RFC 6749 §5.1).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OAuthTokenResponse<'a> {
+    /// The access token: a JWT (`typ: at+jwt`, RFC 9068).
     access_token: &'a str,
+    /// Always `Bearer`.
+    #[schema(value_type = String, example = "Bearer")]
     token_type: &'static str,
+    /// Seconds until the access token expires.
     expires_in: u64,
+    /// The refresh token (not for the client_credentials grant).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     refresh_token: Option<&'a str>,
+    /// The granted scope, space-separated, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     scope: Option<&'a str>,
 }
 
 /// `POST /oauth/token` (RFC 6749 §4.3, §4.4, §6).
+#[utoipa::path(
+    post,
+    path = "/oauth/token",
+    tag = "oauth",
+    summary = "OAuth 2.0 token endpoint (RFC 6749)",
+    description = "The `password`, `refresh_token` and `client_credentials` grants. The client authenticates with \
+                   HTTP Basic (`client_secret_basic`) or with `client_id` and `client_secret` in the body \
+                   (`client_secret_post`), never both. A parameter may not be repeated; an empty one counts as absent.",
+    request_body(content = openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security(("client_basic" = []), ()),
+    responses(
+        (status = 200, description = "Tokens issued", body = OAuthTokenResponse,
+         headers(("Cache-Control" = String, description = "`no-store`"), ("Pragma" = String, description = "`no-cache`"))),
+        (status = 400, description = "RFC 6749 §5.2: `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type` or `invalid_scope`", body = ErrorBody),
+        (status = 401, description = "`invalid_client`: client authentication failed", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "`Basic realm=\"waxseal\"` when the client used Basic or sent no credentials"))),
+        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
+        (status = 415, description = "The body is not `application/x-www-form-urlencoded`", body = ErrorBody),
+        (status = 429, description = "`slow_down`: too many failed logins (password grant)", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 500, description = "The server failed; details are in its log", body = ErrorBody),
+    )
+)]
 async fn oauth_token(
     State(service): State<Arc<AuthService>>,
     Peer(address): Peer,
@@ -750,6 +977,26 @@ async fn oauth_token_inner(
 }
 
 /// `POST /oauth/revoke` (RFC 7009): 200 whether or not the token was known.
+#[utoipa::path(
+    post,
+    path = "/oauth/revoke",
+    tag = "oauth",
+    summary = "Revoke a token (RFC 7009)",
+    description = "A refresh token ends its session; an access token is denied until it expires. Unknown tokens \
+                   and tokens of other clients change nothing and are answered 200 too.",
+    request_body(content = openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security(("client_basic" = []), ()),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke",
+         headers(("Cache-Control" = String, description = "`no-store`"), ("Pragma" = String, description = "`no-cache`"))),
+        (status = 400, description = "`invalid_request`: `token` missing or a parameter repeated", body = ErrorBody),
+        (status = 401, description = "`invalid_client`: client authentication failed", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "`Basic realm=\"waxseal\"` when the client used Basic or sent no credentials"))),
+        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
+        (status = 415, description = "The body is not `application/x-www-form-urlencoded`", body = ErrorBody),
+        (status = 500, description = "The server failed; details are in its log", body = ErrorBody),
+    )
+)]
 async fn oauth_revoke(
     State(service): State<Arc<AuthService>>,
     headers: HeaderMap,
@@ -773,6 +1020,24 @@ async fn oauth_revoke(
 }
 
 /// `POST /oauth/introspect` (RFC 7662): the claims of an active access token, `{"active": false}` otherwise.
+#[utoipa::path(
+    post,
+    path = "/oauth/introspect",
+    tag = "oauth",
+    summary = "Introspect a token (RFC 7662)",
+    request_body(content = openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security(("client_basic" = []), ()),
+    responses(
+        (status = 200, description = "The claims of an active access token, or `{\"active\": false}`", body = openapi::IntrospectionResponse,
+         headers(("Cache-Control" = String, description = "`no-store`"), ("Pragma" = String, description = "`no-cache`"))),
+        (status = 400, description = "`invalid_request`: `token` missing or a parameter repeated", body = ErrorBody),
+        (status = 401, description = "`invalid_client`: client authentication failed", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "`Basic realm=\"waxseal\"` when the client used Basic or sent no credentials"))),
+        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
+        (status = 415, description = "The body is not `application/x-www-form-urlencoded`", body = ErrorBody),
+        (status = 500, description = "The server failed; details are in its log", body = ErrorBody),
+    )
+)]
 async fn oauth_introspect(
     State(service): State<Arc<AuthService>>,
     headers: HeaderMap,
@@ -806,12 +1071,45 @@ async fn oauth_introspect(
     })
 }
 
+/// `GET /api/me`: the verified claims of the caller's access token.
+#[utoipa::path(
+    get,
+    path = "/api/me",
+    tag = "resource",
+    summary = "The claims of the caller's access token",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The verified claims", body = openapi::AccessTokenClaims),
+        (status = 401, description = "The access token is missing or refused", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
+    )
+)]
 async fn me(
     State(service): State<Arc<AuthService>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let claims = service.verify_access(bearer(&headers)?)?;
     Ok(Json(&*claims).into_response())
+}
+
+/// `GET /api/protected`: the example protected resource, answering like `GET /api/me`.
+#[utoipa::path(
+    get,
+    path = "/api/protected",
+    tag = "resource",
+    summary = "An example protected resource: any valid access token",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The verified claims", body = openapi::AccessTokenClaims),
+        (status = 401, description = "The access token is missing or refused", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
+    )
+)]
+async fn protected(
+    service: State<Arc<AuthService>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    me(service, headers).await
 }
 
 /// A verified access token that carries `scope`, or the RFC 6750 error saying why not.
@@ -834,6 +1132,20 @@ fn require_scope(
 }
 
 /// `GET /api/admin`: the token's claims, for tokens with the `admin` scope only (the example of a scoped route).
+#[utoipa::path(
+    get,
+    path = "/api/admin",
+    tag = "resource",
+    summary = "An example scoped resource: access tokens with the `admin` scope",
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "The verified claims", body = openapi::AccessTokenClaims),
+        (status = 401, description = "The access token is missing or refused", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
+        (status = 403, description = "`insufficient_scope`: the token lacks `admin`", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "RFC 6750 challenge naming the scope"))),
+    )
+)]
 async fn admin(
     State(service): State<Arc<AuthService>>,
     headers: HeaderMap,
@@ -842,6 +1154,17 @@ async fn admin(
     Ok(Json(&*claims).into_response())
 }
 
+/// `GET /.well-known/jwks.json`.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "discovery",
+    summary = "The public keys that verify access tokens (RFC 7517 JWK Set)",
+    responses(
+        (status = 200, description = "The JWK Set", body = openapi::JwkSet, content_type = "application/jwk-set+json",
+         headers(("Cache-Control" = String, description = "`public, max-age=…`"))),
+    )
+)]
 async fn jwks(State(service): State<Arc<AuthService>>) -> Response {
     let mut response = (
         [(
@@ -892,12 +1215,50 @@ fn discovery_document(service: &AuthService) -> serde_json::Value {
     })
 }
 
-async fn discovery(State(service): State<Arc<AuthService>>) -> Response {
-    let mut response = Json(discovery_document(&service)).into_response();
+fn discovery(service: &AuthService) -> Response {
+    let mut response = Json(discovery_document(service)).into_response();
     cache_publicly(&mut response, service.config().jwks_max_age);
     response
 }
 
+/// `GET /.well-known/openid-configuration`.
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-configuration",
+    tag = "discovery",
+    summary = "OpenID Connect Discovery 1.0 metadata",
+    responses(
+        (status = 200, description = "The server's metadata", body = openapi::DiscoveryDocument,
+         headers(("Cache-Control" = String, description = "`public, max-age=…`"))),
+    )
+)]
+async fn openid_configuration(State(service): State<Arc<AuthService>>) -> Response {
+    discovery(&service)
+}
+
+/// `GET /.well-known/oauth-authorization-server`.
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    tag = "discovery",
+    summary = "OAuth 2.0 authorization server metadata (RFC 8414)",
+    responses(
+        (status = 200, description = "The server's metadata", body = openapi::DiscoveryDocument,
+         headers(("Cache-Control" = String, description = "`public, max-age=…`"))),
+    )
+)]
+async fn oauth_authorization_server(State(service): State<Arc<AuthService>>) -> Response {
+    discovery(&service)
+}
+
+/// `GET /healthz`.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    summary = "Liveness: the process answers",
+    responses((status = 200, description = "Alive", body = openapi::Health)),
+)]
 async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
@@ -906,6 +1267,16 @@ async fn healthz() -> Json<serde_json::Value> {
 const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Ready when the store answers within [`READY_TIMEOUT`]; 503 otherwise, so a load balancer stops sending traffic.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    summary = "Readiness: the store answers",
+    responses(
+        (status = 200, description = "Ready", body = openapi::Health),
+        (status = 503, description = "The store does not answer", body = openapi::Unavailable),
+    )
+)]
 async fn readyz(State(service): State<Arc<AuthService>>) -> Response {
     let reason = match tokio::time::timeout(READY_TIMEOUT, service.ready()).await {
         Ok(Ok(())) => return Json(json!({ "status": "ready" })).into_response(),
@@ -916,6 +1287,46 @@ async fn readyz(State(service): State<Arc<AuthService>>) -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         Json(json!({ "status": "unavailable", "reason": "the store does not answer" })),
+    )
+        .into_response()
+}
+
+/// The media type of the Prometheus text exposition format.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    summary = "Prometheus metrics",
+    description = "Counters of logins, refreshes, reuse detections, revocations and issued tokens, and request \
+                   latency histograms by route template, method and status class.",
+    responses(
+        (status = 200, description = "The Prometheus text exposition format, version 0.0.4", body = String,
+         content_type = "text/plain"),
+    )
+)]
+async fn prometheus_metrics(State(service): State<Arc<AuthService>>) -> Response {
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static(PROMETHEUS_TEXT))],
+        service.metrics().render(),
+    )
+        .into_response()
+}
+
+/// `GET /openapi.json`.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    summary = "This document: OpenAPI 3.1",
+    responses((status = 200, description = "The OpenAPI document", body = Object)),
+)]
+async fn openapi_json(State(document): State<AppState>) -> Response {
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        document.openapi,
     )
         .into_response()
 }

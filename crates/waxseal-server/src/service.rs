@@ -26,6 +26,7 @@ use crate::config::{CLOCK_LEEWAY as LEEWAY, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::keyring::{self, KeyState, Keyring};
 use crate::master_key::MasterKey;
+use crate::metrics::Metrics;
 use crate::store::{
     Client, DenylistSnapshot, GrantType, RefreshTokenRecord, Rotation, Store, TokenFamily, User,
 };
@@ -40,6 +41,8 @@ pub use clients::ClientInfo;
 pub use granted::GrantedTokens;
 pub(crate) use prune::spawn_pruner;
 pub use prune::{PRUNE_BATCH, PRUNE_INTERVAL, PruneReport};
+
+mod csrf;
 
 /// Longest accepted username, in bytes.
 pub const MAX_USERNAME_LEN: usize = 64;
@@ -76,6 +79,8 @@ pub struct TokenPair {
     pub refresh_expires_in: u64,
     /// The space-separated scope of the access token, if any.
     pub scope: Option<String>,
+    /// The session (token family) both tokens belong to. Not a secret: the access token carries it as `sid`.
+    pub sid: String,
 }
 
 impl std::fmt::Debug for TokenPair {
@@ -233,6 +238,10 @@ pub struct AuthService {
     throttle: LoginThrottle,
     /// A hash of a random password, verified when the user does not exist so that case costs the same time.
     dummy_hash: Arc<str>,
+    /// This server's counters (see [`crate::metrics`]).
+    metrics: Metrics,
+    /// The key of cookie mode's CSRF tokens, derived from the master key.
+    csrf: csrf::CsrfKey,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -388,6 +397,7 @@ impl AuthService {
         let verified = VerifiedCache::new(config.verified_token_cache);
         let denylist = Denylist::from_snapshot(store.load_denylist(now).await?);
         let dummy_hash: Arc<str> = hash_password(random_token()?).await?.into();
+        let csrf = csrf::CsrfKey::new(master_key.derive_hmac_key(csrf::CSRF_KEY_PURPOSE)?);
         let service = AuthService {
             store,
             config,
@@ -399,6 +409,8 @@ impl AuthService {
             denylist: RwLock::new(denylist),
             throttle: LoginThrottle::new(),
             dummy_hash,
+            metrics: Metrics::new()?,
+            csrf,
         };
         service.reload_keys().await?;
         Ok(service)
@@ -569,6 +581,11 @@ impl AuthService {
         &self.config
     }
 
+    /// This server's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// The `kid` of the key that signs new tokens (empty before the first key exists).
     pub fn signing_kid(&self) -> String {
         self.keyring().kid.clone()
@@ -722,6 +739,8 @@ impl AuthService {
             denylist.sids.insert(sid, deny_until);
         }
         denylist.prune(now);
+        drop(denylist);
+        self.metrics.revocations.admin.increment(1);
         Ok(())
     }
 
@@ -753,6 +772,7 @@ impl AuthService {
             .begin(&account, address, self.now())
             .map_err(|wait| {
                 tracing::info!("login throttled");
+                self.metrics.logins.throttled.increment(1);
                 Error::throttled(wait)
             })?;
         let user = if username.len() <= MAX_USERNAME_LEN {
@@ -771,10 +791,12 @@ impl AuthService {
         match user {
             Some(user) if matches && !user.disabled => {
                 self.throttle.succeeded(&attempt);
+                self.metrics.logins.ok.increment(1);
                 Ok(user)
             }
             _ => {
                 tracing::info!("login failed");
+                self.metrics.logins.failed.increment(1);
                 Err(invalid_credentials())
             }
         }
@@ -791,7 +813,9 @@ impl AuthService {
         address: Option<IpAddr>,
     ) -> Result<TokenPair> {
         let user = self.check_password(username, password, address).await?;
-        self.start_session(&user, None, None).await
+        let pair = self.start_session(&user, None, None).await?;
+        self.metrics.issued.login.increment(1);
+        Ok(pair)
     }
 
     /// Starts a session (token family) for `user`, on behalf of `client_id` with `scope` when an OAuth client
@@ -884,6 +908,7 @@ impl AuthService {
             refresh_token,
             refresh_expires_in,
             scope,
+            sid: family.sid.clone(),
         })
     }
 
@@ -896,7 +921,18 @@ impl AuthService {
     /// Exchanges a refresh token for a new pair, consuming it. A token presented a second time means it was
     /// stolen (or the client is broken): the whole session is revoked, its access tokens included.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
-        self.rotate(refresh_token, None, None).await
+        let rotated = self.rotate(refresh_token, None, None).await;
+        self.count_refresh(rotated.is_ok(), &self.metrics.issued.refresh);
+        rotated
+    }
+
+    fn count_refresh(&self, ok: bool, issued: &::metrics::Counter) {
+        if ok {
+            self.metrics.refreshes.ok.increment(1);
+            issued.increment(1);
+        } else {
+            self.metrics.refreshes.failed.increment(1);
+        }
     }
 
     /// [`AuthService::refresh`] for an authenticated OAuth client (RFC 6749 §6): the token must have been issued
@@ -907,10 +943,13 @@ impl AuthService {
         refresh_token: &str,
         scope: Option<&str>,
     ) -> Result<TokenPair> {
-        if !client.grant_types.contains(&GrantType::RefreshToken) {
-            return Err(unauthorized_client(GrantType::RefreshToken));
-        }
-        self.rotate(refresh_token, Some(client), scope).await
+        let rotated = if client.grant_types.contains(&GrantType::RefreshToken) {
+            self.rotate(refresh_token, Some(client), scope).await
+        } else {
+            Err(unauthorized_client(GrantType::RefreshToken))
+        };
+        self.count_refresh(rotated.is_ok(), &self.metrics.issued.refresh_token);
+        rotated
     }
 
     async fn rotate(
@@ -950,6 +989,7 @@ impl AuthService {
                 self.write_denylist()
                     .sids
                     .insert(family.sid.clone(), deny_until);
+                self.metrics.refreshes.reuse_detected.increment(1);
                 tracing::warn!(
                     sid = %family.sid,
                     user_id = %family.user_id,
@@ -1072,6 +1112,7 @@ impl AuthService {
             .cloned()
             .collect();
         let granted = resolve_scope(scope, &allowed)?.join(" ");
+        self.metrics.issued.password.increment(1);
         if !client.grant_types.contains(&GrantType::RefreshToken) {
             return self
                 .start_unrefreshable_session(&user, client, granted)
@@ -1104,6 +1145,7 @@ impl AuthService {
             },
             self.now(),
         )?;
+        self.metrics.issued.client_credentials.increment(1);
         tracing::info!(client_id = %client.client_id, "client credentials token issued");
         Ok(ClientToken {
             access_token,
@@ -1152,6 +1194,7 @@ impl AuthService {
                 denylist.sids.insert(family.sid.clone(), deny_until);
                 denylist.prune(now);
                 drop(denylist);
+                self.metrics.revocations.oauth_revoke.increment(1);
                 tracing::info!(sid = %family.sid, client_id = %client.client_id, "session revoked");
             }
             return Ok(());
@@ -1175,6 +1218,7 @@ impl AuthService {
         denylist.jtis.insert(jti, until);
         denylist.prune(now);
         drop(denylist);
+        self.metrics.revocations.oauth_revoke.increment(1);
         tracing::info!(client_id = %claims.custom.client_id, "access token revoked");
         Ok(())
     }
@@ -1293,6 +1337,13 @@ impl AuthService {
         }
         denylist.prune(now);
         drop(denylist);
+        let revocations = &self.metrics.revocations;
+        let via = if all {
+            &revocations.logout_all
+        } else {
+            &revocations.logout
+        };
+        via.increment(1);
         tracing::info!(user_id = %sub, all, "logout");
         Ok(())
     }
@@ -1462,6 +1513,7 @@ mod tests {
             refresh_token: Zeroizing::new("secret-refresh".into()),
             refresh_expires_in: 2,
             scope: None,
+            sid: "sid".into(),
         };
         assert!(!format!("{pair:?}").contains("secret-refresh"));
     }

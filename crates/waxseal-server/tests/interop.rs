@@ -79,7 +79,7 @@ async fn server_issued_access_tokens_verify_with_pyjwt_and_node_jose() {
     let (status, _, me) = server.get_with("/api/me", &access).await;
     assert_eq!(status, 200, "{me}");
     let jwks = jwks(&server).await;
-    let kid = server.service.signing_kid().to_owned();
+    let kid = server.service.signing_kid();
     server.stop().await;
     // Another server, another key: its tokens are not this key set's.
     let elsewhere_dir = tempfile::tempdir().unwrap();

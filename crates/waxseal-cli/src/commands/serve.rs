@@ -131,10 +131,18 @@ pub fn run(args: &ServeArgs, style: Style) -> Outcome {
         }
         println!("  login           POST {url}/login        {{\"username\",\"password\"}}");
         println!("  protected API   GET  {url}/api/me       Authorization: Bearer <access_token>");
-        println!("  refresh         POST {url}/refresh      {{\"refresh_token\"}}");
+        if server.config().refresh_cookie {
+            println!(
+                "  refresh         POST {url}/refresh      cookie mode: the refresh cookie + X-CSRF-Token: <csrf_token>"
+            );
+        } else {
+            println!("  refresh         POST {url}/refresh      {{\"refresh_token\"}}");
+        }
         println!("  logout          POST {url}/logout");
         println!("  public keys     GET  {url}/.well-known/jwks.json");
         println!("  discovery       GET  {url}/.well-known/openid-configuration");
+        println!("  metrics         GET  {url}/metrics");
+        println!("  API description GET  {url}/openapi.json");
         println!("  issuer          {}", server.config().issuer);
         println!();
         println!("Add a user (from another terminal):");

@@ -49,6 +49,8 @@ struct SettingsFile {
     tls_key: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     token_cache: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_cookie: Option<bool>,
 }
 
 /// The effective settings of `waxseal serve`.
@@ -190,6 +192,10 @@ impl Settings {
             Some(Rotation::Every(every)) => config.key_rotation_interval = Some(every),
             None => {}
         }
+        config.refresh_cookie = args
+            .refresh_cookie
+            .or(file.refresh_cookie)
+            .unwrap_or(defaults.refresh_cookie);
         config
             .validate()
             .map_err(|e| Failure::usage(anyhow!("the configuration is not usable: {e}")))?;
@@ -221,6 +227,7 @@ impl Settings {
             tls_cert: c.tls.as_ref().map(|t| t.cert.clone()),
             tls_key: c.tls.as_ref().map(|t| t.key.clone()),
             token_cache: Some(c.verified_token_cache),
+            refresh_cookie: Some(c.refresh_cookie),
         };
         let body = toml::to_string(&shown)
             .context("cannot render the settings")

@@ -105,6 +105,7 @@ mod tests {
             refresh_token: Zeroizing::new("secret-refresh".into()),
             refresh_expires_in: 2,
             scope: None,
+            sid: "session".into(),
         });
         let shown = format!("{granted:?}");
         assert!(
