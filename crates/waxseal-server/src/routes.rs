@@ -901,7 +901,7 @@ pub(crate) struct OAuthTokenResponse<'a> {
     description = "The `password`, `refresh_token` and `client_credentials` grants. The client authenticates with \
                    HTTP Basic (`client_secret_basic`) or with `client_id` and `client_secret` in the body \
                    (`client_secret_post`), never both. A parameter may not be repeated; an empty one counts as absent.",
-    request_body(content = openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = openapi::TokenRequest, content_type = "application/x-www-form-urlencoded"),
     security(("client_basic" = []), ()),
     responses(
         (status = 200, description = "Tokens issued", body = OAuthTokenResponse,
@@ -984,7 +984,7 @@ async fn oauth_token_inner(
     summary = "Revoke a token (RFC 7009)",
     description = "A refresh token ends its session; an access token is denied until it expires. Unknown tokens \
                    and tokens of other clients change nothing and are answered 200 too.",
-    request_body(content = openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = openapi::TokenLookup, content_type = "application/x-www-form-urlencoded"),
     security(("client_basic" = []), ()),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke",
@@ -1025,7 +1025,7 @@ async fn oauth_revoke(
     path = "/oauth/introspect",
     tag = "oauth",
     summary = "Introspect a token (RFC 7662)",
-    request_body(content = openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = openapi::TokenLookup, content_type = "application/x-www-form-urlencoded"),
     security(("client_basic" = []), ()),
     responses(
         (status = 200, description = "The claims of an active access token, or `{\"active\": false}`", body = openapi::IntrospectionResponse,

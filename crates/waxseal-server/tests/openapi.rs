@@ -584,3 +584,68 @@ async fn cookie_mode_responses_match_their_schemas() {
     );
     server.stop().await;
 }
+
+/// What schemathesis found: the forms must say that unknown parameters are single strings (a repeated one is
+/// refused), that an empty optional parameter is fine (it counts as absent) and which parameters each grant needs.
+#[tokio::test]
+async fn the_oauth_forms_describe_what_the_server_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), TestClock::new()).await;
+    let doc = fetch_document(&server).await;
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["TokenRequest"]["oneOf"].as_array().map(Vec::len),
+        Some(3)
+    );
+    assert_eq!(
+        schemas["PasswordGrant"]["required"],
+        json!(["grant_type", "username", "password"])
+    );
+    assert_eq!(
+        schemas["RefreshTokenGrant"]["required"],
+        json!(["grant_type", "refresh_token"])
+    );
+    assert_eq!(schemas["TokenLookup"]["required"], json!(["token"]));
+    for form in [
+        "PasswordGrant",
+        "RefreshTokenGrant",
+        "ClientCredentialsGrant",
+        "TokenLookup",
+    ] {
+        assert_eq!(
+            schemas[form]["additionalProperties"],
+            json!({"type": "string"}),
+            "{form}"
+        );
+    }
+
+    let (client_id, secret) = server
+        .add_client("app", &[GrantType::ClientCredentials], &[])
+        .await;
+    let auth = basic(&client_id, &secret);
+    let empty_scope = server
+        .oauth(
+            "/oauth/token",
+            Some(&auth),
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", ""),
+                ("extra", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(empty_scope.status, 200, "{empty_scope:?}");
+    let repeated = server
+        .oauth(
+            "/oauth/revoke",
+            Some(&auth),
+            &[("token", "t"), ("extra", "1"), ("extra", "2")],
+        )
+        .await;
+    repeated.assert_error(400, "invalid_request");
+    server
+        .oauth("/oauth/revoke", Some(&auth), &[("token", "")])
+        .await
+        .assert_error(400, "invalid_request");
+    server.stop().await;
+}

@@ -29,33 +29,113 @@ pub struct ErrorBody {
     error_description: String,
 }
 
-/// The parameters of the `/oauth/*` endpoints, form-encoded; each endpoint reads the ones it needs and ignores
-/// the others. An empty value counts as absent; a repeated one is refused.
+/// The parameters of `POST /oauth/token`, form-encoded (RFC 6749 §4.3.2, §4.4.2, §6): one shape per grant. An
+/// empty value counts as absent (RFC 6749 §3.1), a repeated one is refused and unknown ones are ignored.
+/// `client_secret` in the body and `Authorization: Basic` together are refused (RFC 6749 §2.3: one authentication
+/// method per request), as is a body `client_id` that differs from Basic's.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum TokenRequest {
+    Password(PasswordGrant),
+    RefreshToken(RefreshTokenGrant),
+    ClientCredentials(ClientCredentialsGrant),
+}
+
+/// `grant_type=password`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum PasswordGrantType {
+    Password,
+}
+
+/// `grant_type=refresh_token`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum RefreshTokenGrantType {
+    RefreshToken,
+}
+
+/// `grant_type=client_credentials`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum ClientCredentialsGrantType {
+    ClientCredentials,
+}
+
+/// The resource owner password credentials grant (RFC 6749 §4.3.2).
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)]
-pub(crate) struct TokenForm {
-    /// `/oauth/token`: `password`, `refresh_token` or `client_credentials`.
-    #[serde(default)]
-    grant_type: String,
-    /// The password grant: the user's login name.
-    #[serde(default)]
+pub(crate) struct PasswordGrant {
+    grant_type: PasswordGrantType,
+    /// The user's login name.
+    #[schema(min_length = 1)]
     username: String,
-    /// The password grant: the user's password.
-    #[serde(default)]
+    /// The user's password.
+    #[schema(min_length = 1)]
     password: String,
-    /// The refresh_token grant: the refresh token.
-    #[serde(default)]
-    refresh_token: String,
-    /// The requested scope, space-separated; at most what the client and user may have.
+    /// The requested scope, space-separated; at most what the client and the user may have.
     #[serde(default)]
     scope: String,
-    /// `/oauth/revoke` and `/oauth/introspect`: the token.
+    /// `client_secret_post`: the client's id.
     #[serde(default)]
+    client_id: String,
+    /// `client_secret_post`: the client's secret. Never together with Basic.
+    #[serde(default)]
+    client_secret: String,
+}
+
+/// Refreshing (RFC 6749 §6): the refresh token is consumed and a new one issued.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct RefreshTokenGrant {
+    grant_type: RefreshTokenGrantType,
+    /// The refresh token, issued to this client.
+    #[schema(min_length = 1)]
+    refresh_token: String,
+    /// A narrower scope than the session's, space-separated.
+    #[serde(default)]
+    scope: String,
+    /// `client_secret_post`: the client's id.
+    #[serde(default)]
+    client_id: String,
+    /// `client_secret_post`: the client's secret. Never together with Basic.
+    #[serde(default)]
+    client_secret: String,
+}
+
+/// The client credentials grant (RFC 6749 §4.4.2): a token for the client itself, no refresh token.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ClientCredentialsGrant {
+    grant_type: ClientCredentialsGrantType,
+    /// The requested scope, space-separated; at most what the client may have.
+    #[serde(default)]
+    scope: String,
+    /// `client_secret_post`: the client's id.
+    #[serde(default)]
+    client_id: String,
+    /// `client_secret_post`: the client's secret. Never together with Basic.
+    #[serde(default)]
+    client_secret: String,
+}
+
+/// The parameters of `POST /oauth/revoke` (RFC 7009 §2.1) and `POST /oauth/introspect` (RFC 7662 §2.1),
+/// form-encoded. An empty value counts as absent, a repeated one is refused and unknown ones are ignored.
+/// `client_secret` in the body and `Authorization: Basic` together are refused (RFC 6749 §2.3).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct TokenLookup {
+    /// The token.
+    #[schema(min_length = 1)]
     token: String,
-    /// `/oauth/revoke` and `/oauth/introspect`: `access_token` or `refresh_token`, a hint only.
+    /// `access_token` or `refresh_token`: only orders the lookups; other values are ignored.
     #[serde(default)]
     token_type_hint: String,
-    /// `client_secret_post`: the client's id (with Basic: may repeat the Basic one).
+    /// `client_secret_post`: the client's id.
     #[serde(default)]
     client_id: String,
     /// `client_secret_post`: the client's secret. Never together with Basic.
@@ -214,6 +294,33 @@ impl Modify for SecuritySchemes {
     }
 }
 
+/// The `/oauth/*` forms: unknown parameters are ignored, but like every parameter they may appear only once, so
+/// each is one string (an array would be sent as a repeated parameter, which RFC 6749 §3.1 forbids).
+struct FormParameters;
+
+impl Modify for FormParameters {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for name in [
+            "PasswordGrant",
+            "RefreshTokenGrant",
+            "ClientCredentialsGrant",
+            "TokenLookup",
+        ] {
+            if let Some(RefOr::T(Schema::Object(form))) = components.schemas.get_mut(name) {
+                let one_string = ObjectBuilder::new().schema_type(Type::String).build();
+                form.additional_properties = Some(Box::new(AdditionalProperties::RefOr(RefOr::T(
+                    Schema::Object(one_string),
+                ))));
+            }
+        }
+    }
+}
+
 /// The whole API as the handlers describe it (body mode).
 #[derive(OpenApi)]
 #[openapi(
@@ -241,7 +348,7 @@ impl Modify for SecuritySchemes {
         super::openapi_json,
     ),
     components(schemas(ErrorBody, LoginRequest, RefreshRequest, TokenResponse, OAuthTokenResponse)),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &FormParameters),
     tags(
         (name = "session", description = "Login, refresh and logout for first-party apps"),
         (name = "oauth", description = "OAuth 2.0 endpoints for registered clients"),
