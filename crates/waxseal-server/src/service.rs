@@ -4,15 +4,12 @@
 //! Nothing here knows about HTTP. Time comes from an injected [`Clock`], so expiry is tested without sleeping.
 //! Secrets the server generates (refresh tokens, client secrets) are 256 random bits stored as their SHA-256: a
 //! refresh token is found by its digest, a client secret's digest is compared in constant time. Passwords are
-//! argon2id on the blocking pool so a burst of logins never stalls token verification.
+//! argon2id on the blocking pool, at most cores − 1 at once, so a burst of logins never stalls token verification.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
-use argon2::Argon2;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -32,9 +29,11 @@ use crate::store::{
 };
 use crate::throttle::LoginThrottle;
 use crate::verified_cache::{TokenDigest, Validity, VerifiedCache};
+use password::{hash_password, password_matches};
 
 mod clients;
 mod granted;
+mod password;
 mod prune;
 
 pub use clients::ClientInfo;
@@ -278,29 +277,6 @@ fn refresh_token_digest(token: &str) -> Option<[u8; 32]> {
     }
     let d = digest(&SHA256, token.as_bytes());
     d.as_ref().try_into().ok()
-}
-
-async fn hash_password(password: Zeroizing<String>) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|h: PasswordHash| h.to_string())
-            .map_err(|_| Error::crypto("password hashing failed"))
-    })
-    .await
-    .map_err(|_| Error::crypto("password hashing was interrupted"))?
-}
-
-async fn password_matches(password: Zeroizing<String>, phc: Arc<str>) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&phc).is_ok_and(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-    })
-    .await
-    .unwrap_or(false)
 }
 
 fn check_password_shape(password: &str) -> Result<()> {

@@ -50,7 +50,7 @@ impl PruneStore for SqliteStore {
             let done = sqlx::query(statement(what))
                 .bind(ts(cutoff))
                 .bind(i64::from(limit))
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(map_err)?;
             Ok(done.rows_affected())
