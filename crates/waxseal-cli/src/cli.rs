@@ -42,7 +42,14 @@ pub enum Command {
     #[command(after_help = "Examples:
   waxseal verify --key public.pem --iss https://auth.example.com --aud api TOKEN
   waxseal verify --key jwks.json --typ at+jwt - < token.txt
-  waxseal verify --secret-file secret.bin --alg HS256 TOKEN")]
+  waxseal verify --secret-file secret.bin --alg HS256 TOKEN
+  waxseal verify --jwks https://auth.example.com/.well-known/jwks.json --aud api TOKEN
+  waxseal verify --issuer https://accounts.google.com --aud my-client-id TOKEN
+
+Give exactly one of --key, --secret-file, --jwks and --issuer. --issuer fetches
+ISSUER/.well-known/openid-configuration (else RFC 8414 metadata), refuses a document naming another
+issuer, then verifies with its jwks_uri's keys; tokens must carry that issuer as iss. Exit 2 when
+the keys cannot be had (not https, unreachable, unusable document), 1 when the token is rejected.")]
     Verify(VerifyArgs),
 
     /// Sign claims into a compact JWT.
@@ -152,14 +159,34 @@ pub struct KeySource {
     pub secret_file: Option<PathBuf>,
 }
 
+/// Where `verify` gets its keys: exactly one of a local key, a secret, a JWK Set (URL or file) or an issuer.
+#[derive(Debug, Args)]
+#[group(id = "key_source", required = true, multiple = false)]
+pub struct VerifyKeySource {
+    /// Key file: PEM (public or private key, certificate), JWK or JWK Set; the format is detected.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// File of raw HMAC secret bytes (used as they are, newline included).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// The issuer's published JWK Set: an https URL (http only to a loopback address), fetched once, or a local
+    /// file of it. Private and secret (oct) keys in it are ignored, as a published set must not hold them.
+    #[arg(long, value_name = "URL|FILE")]
+    pub jwks: Option<String>,
+    /// Discover the issuer's JWK Set from its metadata (OpenID Connect discovery, else RFC 8414) and require the
+    /// token's `iss` to be exactly this URL. https only (http only to a loopback address).
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     #[command(flatten)]
-    pub keys: KeySource,
+    pub keys: VerifyKeySource,
     /// Accept only these algorithms (narrows what the key allows; never widens it).
     #[arg(long = "alg", value_name = "ALG")]
     pub algs: Vec<String>,
-    /// Accepted issuer (repeatable). Without it, `iss` is not checked.
+    /// Accepted issuer (repeatable). Without it, `iss` is not checked (with --issuer, it must be the issuer).
     #[arg(long = "iss", value_name = "ISS")]
     pub issuers: Vec<String>,
     /// Accepted audience (repeatable). Without it, `aud` is not checked.

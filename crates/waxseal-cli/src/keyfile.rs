@@ -66,12 +66,16 @@ fn secret(path: &Path) -> Result<Zeroizing<Vec<u8>>, Failure> {
     Ok(secret)
 }
 
-/// Every verifying key the source allows: one per algorithm a key can serve, narrowed by `--alg`.
-pub fn verifying_keys(source: &KeySource, narrow: &[Algorithm]) -> Result<KeySet, Failure> {
+/// Every verifying key of a key file or a secret file: one per algorithm a key can serve, narrowed by `--alg`.
+pub fn verifying_keys(
+    key: Option<&Path>,
+    secret_file: Option<&Path>,
+    narrow: &[Algorithm],
+) -> Result<KeySet, Failure> {
     let allowed = |alg: Algorithm| narrow.is_empty() || narrow.contains(&alg);
     let mut keys = Vec::new();
     let mut problems = Vec::new();
-    if let Some(path) = &source.secret_file {
+    if let Some(path) = secret_file {
         let secret = secret(path)?;
         for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
             .into_iter()
@@ -82,7 +86,7 @@ pub fn verifying_keys(source: &KeySource, narrow: &[Algorithm]) -> Result<KeySet
                 Err(e) => problems.push(e.to_string()),
             }
         }
-    } else if let Some(path) = &source.key {
+    } else if let Some(path) = key {
         for jwk in read_jwks(path)? {
             let algs = jwk
                 .algorithms()

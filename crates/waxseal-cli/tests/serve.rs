@@ -1069,3 +1069,56 @@ fn serve_in_cookie_mode_sets_the_refresh_cookie_and_serves_metrics_and_openapi()
     let (stopped, _) = terminate(child);
     assert!(stopped);
 }
+
+/// `waxseal verify ARGS TOKEN`: (code, stdout, stderr).
+fn verify(args: &[&str], token: &str) -> (i32, String, String) {
+    let out = waxseal()
+        .env_remove("WAXSEAL_NOW")
+        .arg("verify")
+        .args(args)
+        .arg(token)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn verify_issuer_and_jwks_url_check_the_tokens_of_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert_eq!(user_add(&data, "alice", PASSWORD).0, 0);
+    let (child, addr) = serve(&data);
+    let (status, body) = login(&addr, "alice", PASSWORD);
+    assert_eq!(status, 200, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let access = body["access_token"].as_str().unwrap();
+    let issuer = format!("http://{addr}");
+
+    // Discovery from the server's own metadata, then its JWKS; iss and aud as the server issues them.
+    let (code, out, err) = verify(&["--issuer", &issuer, "--aud", "waxseal-api"], access);
+    assert_eq!(code, 0, "{err}");
+    let claims: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(claims["iss"], issuer.as_str());
+    assert_eq!(claims["scope"], "read:orders");
+    let (code, _, err) = verify(
+        &[
+            "--jwks",
+            &format!("{issuer}/.well-known/jwks.json"),
+            "--aud",
+            "waxseal-api",
+        ],
+        access,
+    );
+    assert_eq!(code, 0, "{err}");
+    // Another audience is still another audience.
+    let (code, _, err) = verify(&["--issuer", &issuer, "--aud", "billing"], access);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("ERR_JWT_AUDIENCE"), "{err}");
+
+    let (stopped, _) = terminate(child);
+    assert!(stopped);
+}
