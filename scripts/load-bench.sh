@@ -119,7 +119,8 @@ measure "repeated token" "$work/repeated.txt" \
 
 step "2. minting access tokens (client_credentials) for the fresh-token run"
 mkdir -p "$work/minted"
-WAXSEAL_BENCH_OUT="$work/minted" wrk -t2 -c16 -d"$((seconds * 2))s" -s "$load/mint.lua" "$base" \
+# Enough for 30,000 fresh requests a second through the whole run.
+WAXSEAL_BENCH_OUT="$work/minted" wrk -t2 -c16 -d"$((seconds * 4))s" -s "$load/mint.lua" "$base" \
     -- "$client_id" "$client_secret" >"$work/mint.txt"
 cat "$work"/minted/tokens-*.txt >"$work/tokens.txt"
 minted=$(wc -l <"$work/tokens.txt")
@@ -138,7 +139,12 @@ echo "bare: $bare verifications/s, ${bare_cpu} µs CPU each" >&2
 
 step "2b. GET /api/me, each token once, 64 connections"
 measure "fresh token per request" "$work/fresh.txt" \
-    -t2 -c64 -d"$((seconds * 4))s" --latency -s "$load/fresh.lua" "$base/api/me" -- "$work/tokens.txt" 2
+    -t2 -c64 -d"${seconds}s" --latency -s "$load/fresh.lua" "$base/api/me" -- "$work/tokens.txt" 2
+if grep -q 'fresh tokens exhausted' "$work/fresh.txt"; then
+    grep 'fresh tokens exhausted' "$work/fresh.txt" >&2
+    echo "load-bench: not enough minted tokens for a fresh token per request; shorten the run" >&2
+    failed=1
+fi
 fresh=$(awk '/Requests\/sec:/ {print $2}' "$work/fresh.txt")
 results+=("fresh / bare = $(awk -v f="$fresh" -v b="$bare" 'BEGIN { printf "%.2f", f / b }')")
 
