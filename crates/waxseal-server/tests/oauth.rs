@@ -191,28 +191,12 @@ async fn refresh_token_grant_rotates_detects_reuse_and_binds_tokens_to_their_cli
     assert_eq!(server.refresh(&refresh1).await.0, 401);
     // A narrower scope for the new access token; a wider one is refused without consuming the token.
     let r = server
-        .oauth(
-            TOKEN,
-            Some(&auth),
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh1),
-                ("scope", "a c"),
-            ],
-        )
+        .refresh_grant(&auth, &refresh1, &[("scope", "a c")])
         .await;
     r.assert_error(400, "invalid_scope");
 
     let r = server
-        .oauth(
-            TOKEN,
-            Some(&auth),
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh1),
-                ("scope", "a"),
-            ],
-        )
+        .refresh_grant(&auth, &refresh1, &[("scope", "a")])
         .await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_no_store(&r);
@@ -224,16 +208,7 @@ async fn refresh_token_grant_rotates_detects_reuse_and_binds_tokens_to_their_cli
     assert_eq!((status, &me["scope"]), (200, &"a".into()), "{me}");
 
     // The successor is usable, and keeps the session's full scope when none is asked.
-    let r = server
-        .oauth(
-            TOKEN,
-            Some(&auth),
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh2),
-            ],
-        )
-        .await;
+    let r = server.refresh_grant(&auth, &refresh2, &[]).await;
     assert_eq!((r.status, &r.body["scope"]), (200, &"a b".into()), "{r:?}");
     let refresh3 = str_of(&r, "refresh_token").to_owned();
 
@@ -255,16 +230,7 @@ async fn refresh_token_grant_rotates_detects_reuse_and_binds_tokens_to_their_cli
         str_of(&r, "error_description").contains("already used"),
         "{r:?}"
     );
-    let r = server
-        .oauth(
-            TOKEN,
-            Some(&auth),
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh3),
-            ],
-        )
-        .await;
+    let r = server.refresh_grant(&auth, &refresh3, &[]).await;
     r.assert_error(400, "invalid_grant");
     for access in [&access1, &access2] {
         let (status, challenge, _) = server.get_with("/api/me", access).await;
@@ -273,16 +239,7 @@ async fn refresh_token_grant_rotates_detects_reuse_and_binds_tokens_to_their_cli
 
     // A POST /login session's refresh token is not any OAuth client's.
     let (_, login_refresh) = server.login_ok("frank").await;
-    let r = server
-        .oauth(
-            TOKEN,
-            Some(&auth),
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &login_refresh),
-            ],
-        )
-        .await;
+    let r = server.refresh_grant(&auth, &login_refresh, &[]).await;
     r.assert_error(400, "invalid_grant");
     assert_eq!(server.refresh(&login_refresh).await.0, 200, "not consumed");
     server.stop().await;
@@ -577,16 +534,7 @@ async fn revocation_then_introspection_shows_inactive_and_the_api_rejects() {
         .oauth(INTROSPECT, Some(&auth), &[("token", &access2)])
         .await;
     assert_eq!(r.body, serde_json::json!({"active": false}));
-    let r = server
-        .oauth(
-            TOKEN,
-            Some(&auth),
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh2),
-            ],
-        )
-        .await;
+    let r = server.refresh_grant(&auth, &refresh2, &[]).await;
     r.assert_error(400, "invalid_grant");
 
     // Unknown and garbage tokens: revocation is 200, introspection inactive.

@@ -176,6 +176,12 @@ impl TestServer {
         format!("{}{path}", self.url)
     }
 
+    /// The body of a GET without credentials.
+    pub async fn get_text(&self, path: &str) -> String {
+        let response = self.client.get(self.at(path)).send().await.expect("GET");
+        response.text().await.expect("the body")
+    }
+
     pub async fn add_user(&self, name: &str, scopes: &[&str]) {
         let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
         self.service
@@ -267,6 +273,17 @@ pub fn tokens(body: &Value) -> (String, String) {
 }
 
 /// Asserts an RFC 6750 invalid_token rejection.
+/// A `POST /refresh` answer refusing a refresh token presented a second time (reuse: the family is revoked).
+pub fn assert_reuse_refused(status: u16, body: &Value) {
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("already used")),
+        "{body}"
+    );
+}
+
 pub fn assert_invalid_token(status: u16, challenge: Option<&str>, containing: &str) {
     assert_eq!(status, 401);
     let challenge = challenge.expect("WWW-Authenticate present");
@@ -387,6 +404,22 @@ impl TestServer {
             pragma,
             challenge,
         }
+    }
+
+    /// `POST /oauth/token` with the refresh_token grant, client_secret_basic, and any further parameters.
+    pub async fn refresh_grant(
+        &self,
+        authorization: &str,
+        refresh_token: &str,
+        more: &[(&str, &str)],
+    ) -> OAuthResponse {
+        let mut params = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        params.extend_from_slice(more);
+        self.oauth("/oauth/token", Some(authorization), &params)
+            .await
     }
 
     /// POSTs a form to an `/oauth/*` endpoint.
