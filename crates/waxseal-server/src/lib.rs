@@ -57,7 +57,6 @@ pub mod service;
 pub mod store;
 mod throttle;
 mod tls;
-pub mod verified_cache;
 
 use std::future::Future;
 use std::path::Path;
@@ -79,6 +78,8 @@ pub use throttle::{
     ACCOUNT_FREE_FAILURES, ADDRESS_FREE_FAILURES, BASE_DELAY_SECS, FORGET_AFTER, MAX_DELAY_SECS,
 };
 pub use waxseal::jwt::{Clock, NumericDate, SystemClock};
+/// The verified-token cache, which lives in `waxseal-axum` so every protected service can have one.
+pub use waxseal_axum::verified_cache;
 
 use store::sqlite::SqliteStore;
 
