@@ -167,7 +167,10 @@ impl std::fmt::Debug for Authenticated {
 }
 
 impl Authenticated {
-    pub(crate) fn new<T: TokenClaims>(claims: Arc<jwt::Claims<T>>, realm: Option<Arc<str>>) -> Self {
+    pub(crate) fn new<T: TokenClaims>(
+        claims: Arc<jwt::Claims<T>>,
+        realm: Option<Arc<str>>,
+    ) -> Self {
         Authenticated { claims, realm }
     }
 
@@ -225,8 +228,9 @@ impl Authenticated {
 }
 
 pub(crate) fn not_behind_the_layer(what: &str) -> Error {
-    let message =
-        format!("{what} needs BearerAuthLayer in front of this route (Router::layer or route_layer)");
+    let message = format!(
+        "{what} needs BearerAuthLayer in front of this route (Router::layer or route_layer)"
+    );
     tracing::error!("{message}");
     Error::misconfigured(message)
 }

@@ -237,7 +237,9 @@ impl<V: TokenVerifier, T: TokenClaims, R: RevocationCheck<T>> BearerAuthLayer<V,
     /// verifier (and then cached).
     async fn verified(&self, token: &str) -> Result<Arc<Claims<T>>, Error> {
         let Some(cache) = &self.cache else {
-            return Ok(Arc::new(self.verifier.verify_token::<T>(token).await?.claims));
+            return Ok(Arc::new(
+                self.verifier.verify_token::<T>(token).await?.claims,
+            ));
         };
         let keys = self.verifier.key_generation().await?;
         if self.cache_keys.load(Ordering::Acquire) != keys {

@@ -36,7 +36,10 @@ use crate::error::Error;
 /// );
 /// # Ok::<(), waxseal_axum::Error>(())
 /// ```
-pub fn bearer_token<'h>(headers: &'h HeaderMap, cookie: Option<&str>) -> Result<Option<&'h str>, Error> {
+pub fn bearer_token<'h>(
+    headers: &'h HeaderMap,
+    cookie: Option<&str>,
+) -> Result<Option<&'h str>, Error> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     if let Some(value) = values.next() {
         if values.next().is_some() {
@@ -116,9 +119,9 @@ fn token_text(bytes: &[u8]) -> Result<&str, Error> {
         .rposition(|&b| b != b'=')
         .map_or(0, |at| at + 1);
     let valid = body_end > 0
-        && bytes[..body_end]
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'));
+        && bytes[..body_end].iter().all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        });
     match std::str::from_utf8(bytes) {
         Ok(text) if valid => Ok(text),
         _ => Err(Error::invalid_token(
@@ -163,10 +166,21 @@ mod tests {
     #[test]
     fn the_authorization_header_per_rfc_6750() {
         let ok = |v: &[u8]| kind(&[("authorization", v)], None);
-        assert_eq!(ok(b"Bearer abc.DEF-_~+/=="), Ok(Some("abc.DEF-_~+/==".into())));
-        assert_eq!(ok(b"bearer   abc"), Ok(Some("abc".into())), "scheme case and 1*SP");
+        assert_eq!(
+            ok(b"Bearer abc.DEF-_~+/=="),
+            Ok(Some("abc.DEF-_~+/==".into()))
+        );
+        assert_eq!(
+            ok(b"bearer   abc"),
+            Ok(Some("abc".into())),
+            "scheme case and 1*SP"
+        );
         assert_eq!(ok(b"BEARER abc  "), Ok(Some("abc".into())));
-        assert_eq!(ok(b"Basic dXNlcjpwYXNz"), Ok(None), "another scheme: no token");
+        assert_eq!(
+            ok(b"Basic dXNlcjpwYXNz"),
+            Ok(None),
+            "another scheme: no token"
+        );
         assert_eq!(ok(b"Bearerabc"), Ok(None), "not the Bearer scheme");
         assert_eq!(ok(b"Bearer"), Err(ErrorKind::InvalidToken));
         assert_eq!(ok(b"Bearer   "), Err(ErrorKind::InvalidToken));
@@ -176,10 +190,20 @@ mod tests {
         assert_eq!(ok(b"Bearer a,b"), Err(ErrorKind::InvalidToken));
         assert_eq!(ok(b"Bearer \"abc\""), Err(ErrorKind::InvalidToken));
         assert_eq!(ok(b"Bearer ==="), Err(ErrorKind::InvalidToken));
-        assert_eq!(ok(b"Bearer a=b"), Err(ErrorKind::InvalidToken), "= only at the end");
+        assert_eq!(
+            ok(b"Bearer a=b"),
+            Err(ErrorKind::InvalidToken),
+            "= only at the end"
+        );
         assert_eq!(kind(&[], None), Ok(None));
         assert_eq!(
-            kind(&[("authorization", b"Bearer a"), ("authorization", b"Bearer a")], None),
+            kind(
+                &[
+                    ("authorization", b"Bearer a"),
+                    ("authorization", b"Bearer a")
+                ],
+                None
+            ),
             Err(ErrorKind::InvalidRequest)
         );
     }
@@ -187,19 +211,46 @@ mod tests {
     #[test]
     fn the_cookie_only_when_no_bearer_header() {
         let c = Some("at");
-        assert_eq!(kind(&[("cookie", b"x=1; at=tok.en; y=2")], c), Ok(Some("tok.en".into())));
-        assert_eq!(kind(&[("cookie", b"at=\"tok\"")], c), Ok(Some("tok".into())));
-        assert_eq!(kind(&[("cookie", b"x=1"), ("cookie", b"at=tok")], c), Ok(Some("tok".into())));
-        assert_eq!(kind(&[("cookie", b"at=tok")], None), Ok(None), "no cookie configured");
-        assert_eq!(kind(&[("cookie", b"at=")], c), Ok(None), "an emptied cookie is none");
-        assert_eq!(kind(&[("cookie", b"xat=tok; atx=tok")], c), Ok(None), "names match exactly");
+        assert_eq!(
+            kind(&[("cookie", b"x=1; at=tok.en; y=2")], c),
+            Ok(Some("tok.en".into()))
+        );
+        assert_eq!(
+            kind(&[("cookie", b"at=\"tok\"")], c),
+            Ok(Some("tok".into()))
+        );
+        assert_eq!(
+            kind(&[("cookie", b"x=1"), ("cookie", b"at=tok")], c),
+            Ok(Some("tok".into()))
+        );
+        assert_eq!(
+            kind(&[("cookie", b"at=tok")], None),
+            Ok(None),
+            "no cookie configured"
+        );
+        assert_eq!(
+            kind(&[("cookie", b"at=")], c),
+            Ok(None),
+            "an emptied cookie is none"
+        );
+        assert_eq!(
+            kind(&[("cookie", b"xat=tok; atx=tok")], c),
+            Ok(None),
+            "names match exactly"
+        );
         assert_eq!(
             kind(&[("cookie", b"at=a"), ("cookie", b"at=b")], c),
             Err(ErrorKind::InvalidRequest)
         );
-        assert_eq!(kind(&[("cookie", b"at=a b")], c), Err(ErrorKind::InvalidToken));
         assert_eq!(
-            kind(&[("authorization", b"Bearer head"), ("cookie", b"at=tok")], c),
+            kind(&[("cookie", b"at=a b")], c),
+            Err(ErrorKind::InvalidToken)
+        );
+        assert_eq!(
+            kind(
+                &[("authorization", b"Bearer head"), ("cookie", b"at=tok")],
+                c
+            ),
             Ok(Some("head".into())),
             "the header wins"
         );
