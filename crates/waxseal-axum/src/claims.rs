@@ -310,17 +310,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn scopes_of(value: Value) -> Vec<String> {
+    fn scopes_of(value: &Value) -> Vec<String> {
         value.scopes().iter().map(str::to_owned).collect()
     }
 
     #[test]
     fn scopes_from_scope_or_scp() {
-        assert_eq!(scopes_of(json!({"scope": " a  b:c "})), ["a", "b:c"]);
-        assert_eq!(scopes_of(json!({"scp": ["a", 3, "b"]})), ["a", "b"]);
-        assert_eq!(scopes_of(json!({"scope": "a", "scp": ["b"]})), ["a"]);
-        assert!(scopes_of(json!({"scope": 3})).is_empty());
-        assert!(scopes_of(json!([])).is_empty());
+        assert_eq!(scopes_of(&json!({"scope": " a  b:c "})), ["a", "b:c"]);
+        assert_eq!(scopes_of(&json!({"scp": ["a", 3, "b"]})), ["a", "b"]);
+        assert_eq!(scopes_of(&json!({"scope": "a", "scp": ["b"]})), ["a"]);
+        assert!(scopes_of(&json!({"scope": 3})).is_empty());
+        assert!(scopes_of(&json!([])).is_empty());
         let list = vec!["x".to_owned()];
         assert!(Scopes::list(&list).contains("x"));
         assert!(!Scopes::space_separated(Some("administrator")).contains("admin"));

@@ -1,5 +1,7 @@
 //! The verified-token cache and the revocation hook through the layer: a repeated token skips verification, yet a
 //! revocation, an expiry or a key change refuses it at once, and nothing that failed verification is ever cached.
+// Fixture helpers unwrap too: a broken fixture should stop the test where it broke.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! Every refusal over real HTTP: status, `WWW-Authenticate` and JSON body exactly as RFC 6750 §3 says, and
 //! descriptions that stay valid quoted-strings and short whatever the attacker sends.
+// Fixture helpers unwrap too: a broken fixture should stop the test where it broke.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! What handlers get: typed claims from a typed layer or from the default JSON map, the type-erased view, optional
 //! authentication, the cookie as a token source, and clear 500s (never panics) when the wiring is wrong.
+// Fixture helpers unwrap too: a broken fixture should stop the test where it broke.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! The layer over a remote JWK Set, against a small fake issuer on loopback: tokens verify with the published keys,
 //! a rotation is picked up, a key the issuer withdrew no longer lets a cached token in, and an issuer that cannot be
 //! reached makes the layer answer 503 — never let a request through.
+// Fixture helpers unwrap too: a broken fixture should stop the test where it broke.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! Per-route requirements behind the layer: scopes (all, any; `scope` strings and `scp` arrays), audiences, custom
 //! predicates with their message; and the wiring mistakes they report instead of letting requests through.
+// Fixture helpers unwrap too: a broken fixture should stop the test where it broke.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -34,6 +34,10 @@
 //! ([`Config::refresh_cookie`]) keeps the refresh token in an `HttpOnly` cookie guarded by a CSRF token and an
 //! `Origin` check (see [`routes::cookie`]).
 //!
+//! The protected routes (`/api/*`) are behind `waxseal-axum`'s `BearerAuthLayer`, plugged with this server's keys
+//! ([`AccessTokenVerifier`]), its denylist ([`Denylisted`]) and its verified-token cache, the one
+//! [`AuthService::verify_access`] shares and the service empties on every key change.
+//!
 //! Layers point one way: [`routes`] (HTTP only) → [`service`] (the flows, no HTTP types) → [`store`] (traits) ←
 //! [`store::sqlite`] (the embedded default). The `waxseal serve` command is a thin shell over [`Server`].
 //!
@@ -70,8 +74,9 @@ pub use error::{Error, ErrorKind, Result};
 pub use keyring::{KeyState, RETIRED_KEY_PUBLISHED_FOR, SIGNING_ALGORITHMS, publish_delay};
 pub use master_key::MasterKey;
 pub use service::{
-    AccessClaims, AuthService, ClientInfo, ClientToken, GrantedTokens, Introspection, KeyInfo,
-    NewClient, PRUNE_BATCH, PRUNE_INTERVAL, PruneReport, TokenPair, UserInfo,
+    AccessClaims, AccessTokenVerifier, AuthService, ClientInfo, ClientToken, Denylisted,
+    GrantedTokens, Introspection, KeyInfo, NewClient, PRUNE_BATCH, PRUNE_INTERVAL, PruneReport,
+    TokenPair, UserInfo,
 };
 pub use store::{Client, GrantType};
 pub use throttle::{
