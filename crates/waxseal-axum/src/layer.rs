@@ -236,7 +236,8 @@ impl<V: TokenVerifier, T: TokenClaims, R: RevocationCheck<T>> BearerAuthLayer<V,
     /// The token's claims: from the cache when it holds them and the verifier's time window allows, else from the
     /// verifier (and then cached).
     async fn verified(&self, token: &str) -> Result<Arc<Claims<T>>, Error> {
-        let Some(cache) = &self.cache else {
+        // A cache of capacity 0 (turned off by configuration) is not even asked.
+        let Some(cache) = self.cache.as_ref().filter(|c| c.capacity() > 0) else {
             return Ok(Arc::new(
                 self.verifier.verify_token::<T>(token).await?.claims,
             ));

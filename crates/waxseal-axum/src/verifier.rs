@@ -79,6 +79,8 @@ fn remote_error(e: &waxseal_remote::Error) -> Error {
     }
 }
 
+/// The cache's windows are checked against the system clock ([`TokenVerifier::now`]'s default), which is what a
+/// `RemoteVerifier` uses unless a clock is configured into it.
 impl TokenVerifier for RemoteVerifier {
     async fn verify_token<T: DeserializeOwned + Send + 'static>(
         &self,
