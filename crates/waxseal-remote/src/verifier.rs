@@ -1,6 +1,7 @@
 //! A [`Verifier`] over a [`RemoteKeySet`]: rebuilt when the keys change, asking for newer keys (within the key
 //! set's cooldown) when a token names a `kid` it does not know.
 
+use std::ops::RangeInclusive;
 use std::sync::{Arc, RwLock};
 
 use serde::de::DeserializeOwned;
@@ -91,18 +92,35 @@ impl RemoteVerifier {
     /// Verifies `token`: signature by a key of the set, then the configured rules, then `T`. An unknown `kid` asks
     /// the key set for newer keys once (see [`RemoteKeySet::keys_newer_than`]).
     pub async fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<Claims<T>> {
+        self.verify_with_window(token)
+            .await
+            .map(|(claims, _)| claims)
+    }
+
+    /// [`RemoteVerifier::verify`], also returning the Unix seconds during which the rules accept this token
+    /// ([`Verifier::accepted_during`]), for caches of verified tokens.
+    pub async fn verify_with_window<T: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<(Claims<T>, RangeInclusive<u64>)> {
         let keys = self.keys.keys().await?;
-        match self.verifier_for(&keys).verify::<T>(token) {
+        let verifier = self.verifier_for(&keys);
+        let verified = match verifier.verify::<T>(token) {
             Err(e) if e.kind() == waxseal::ErrorKind::KeyNotFound => {
                 match self.keys.keys_newer_than(keys.generation).await? {
-                    Some(newer) => self
-                        .verifier_for(&newer)
-                        .verify(token)
-                        .map_err(Error::token),
-                    None => Err(Error::token(e)),
+                    Some(newer) => {
+                        let verifier = self.verifier_for(&newer);
+                        let claims = verifier.verify::<T>(token).map_err(Error::token)?;
+                        let window = verifier.accepted_during(&claims.registered);
+                        return Ok((claims, window));
+                    }
+                    None => Err(e),
                 }
             }
-            outcome => outcome.map_err(Error::token),
-        }
+            outcome => outcome,
+        };
+        let claims = verified.map_err(Error::token)?;
+        let window = verifier.accepted_during(&claims.registered);
+        Ok((claims, window))
     }
 }

@@ -34,6 +34,10 @@
 //! ([`Config::refresh_cookie`]) keeps the refresh token in an `HttpOnly` cookie guarded by a CSRF token and an
 //! `Origin` check (see [`routes::cookie`]).
 //!
+//! The protected routes (`/api/*`) are behind `waxseal-axum`'s `BearerAuthLayer`, plugged with this server's keys
+//! ([`AccessTokenVerifier`]), its denylist ([`Denylisted`]) and its verified-token cache, the one
+//! [`AuthService::verify_access`] shares and the service empties on every key change.
+//!
 //! Layers point one way: [`routes`] (HTTP only) → [`service`] (the flows, no HTTP types) → [`store`] (traits) ←
 //! [`store::sqlite`] (the embedded default). The `waxseal serve` command is a thin shell over [`Server`].
 //!
@@ -57,7 +61,6 @@ pub mod service;
 pub mod store;
 mod throttle;
 mod tls;
-pub mod verified_cache;
 
 use std::future::Future;
 use std::path::Path;
@@ -71,14 +74,17 @@ pub use error::{Error, ErrorKind, Result};
 pub use keyring::{KeyState, RETIRED_KEY_PUBLISHED_FOR, SIGNING_ALGORITHMS, publish_delay};
 pub use master_key::MasterKey;
 pub use service::{
-    AccessClaims, AuthService, ClientInfo, ClientToken, GrantedTokens, Introspection, KeyInfo,
-    NewClient, PRUNE_BATCH, PRUNE_INTERVAL, PruneReport, TokenPair, UserInfo,
+    AccessClaims, AccessTokenVerifier, AuthService, ClientInfo, ClientToken, Denylisted,
+    GrantedTokens, Introspection, KeyInfo, NewClient, PRUNE_BATCH, PRUNE_INTERVAL, PruneReport,
+    TokenPair, UserInfo,
 };
 pub use store::{Client, GrantType};
 pub use throttle::{
     ACCOUNT_FREE_FAILURES, ADDRESS_FREE_FAILURES, BASE_DELAY_SECS, FORGET_AFTER, MAX_DELAY_SECS,
 };
 pub use waxseal::jwt::{Clock, NumericDate, SystemClock};
+/// The verified-token cache, which lives in `waxseal-axum` so every protected service can have one.
+pub use waxseal_axum::verified_cache;
 
 use store::sqlite::SqliteStore;
 

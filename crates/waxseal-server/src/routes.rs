@@ -39,9 +39,11 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind};
 use crate::metrics::RequestLatency;
-use crate::service::{AccessClaims, AuthService, GrantedTokens, TokenPair};
+use crate::service::{
+    AccessClaims, AccessTokenVerifier, AuthService, Denylisted, GrantedTokens, TokenPair,
+};
 use crate::store::{Client, GrantType};
-use waxseal::jwt::Claims;
+use waxseal_axum::{BearerAuthLayer, Claims, RequireScope};
 
 pub mod cookie;
 mod form;
@@ -101,8 +103,13 @@ impl Routes {
     }
 }
 
-/// Every route, with the one method it answers. The router is built from this list only.
-fn routes() -> Routes {
+/// Every route, with the one method it answers. The router is built from this list only. `auth` protects the
+/// `/api/*` routes: `None` only when the list alone is wanted ([`served_routes`]).
+fn routes(auth: Option<&AccessLayer>) -> Routes {
+    let guarded = |endpoint: MethodRouter<AppState>| match auth {
+        Some(auth) => endpoint.route_layer(auth.clone()),
+        None => endpoint,
+    };
     Routes {
         router: Router::new(),
         served: Vec::new(),
@@ -113,9 +120,14 @@ fn routes() -> Routes {
     .post("/oauth/token", oauth_token)
     .post("/oauth/revoke", oauth_revoke)
     .post("/oauth/introspect", oauth_introspect)
-    .get("/api/me", me)
-    .get("/api/protected", protected)
-    .get("/api/admin", admin)
+    .add("/api/me", Method::GET, guarded(get(me)))
+    .add("/api/protected", Method::GET, guarded(get(protected)))
+    .add(
+        "/api/admin",
+        Method::GET,
+        // The scope is checked after the layer verified the token: route layers added later run first.
+        guarded(get(admin).route_layer(RequireScope::all([ADMIN_SCOPE]))),
+    )
     .get("/.well-known/jwks.json", jwks)
     .get("/.well-known/openid-configuration", openid_configuration)
     .get(
@@ -128,14 +140,26 @@ fn routes() -> Routes {
     .get("/openapi.json", openapi_json)
 }
 
+/// The bearer layer of the protected routes: the service's keys and rules, its verified-token cache (the one
+/// [`AuthService::verify_access`] uses, emptied by the service when its keys change) and its denylist.
+type AccessLayer = BearerAuthLayer<AccessTokenVerifier, AccessClaims, Denylisted>;
+
+fn access_layer(service: &Arc<AuthService>) -> AccessLayer {
+    BearerAuthLayer::new(AccessTokenVerifier(service.clone()))
+        .claims::<AccessClaims>()
+        .with_cache(service.verified_cache())
+        .realm(REALM)
+        .revocation(Denylisted(service.clone()))
+}
+
 /// The path and method of every route the router serves (the OpenAPI test compares them with the document).
 pub fn served_routes() -> Vec<(&'static str, Method)> {
-    routes().served
+    routes(None).served
 }
 
 /// The server's routes over `service`.
 pub fn router(service: Arc<AuthService>) -> Router {
-    let Routes { router, served } = routes();
+    let Routes { router, served } = routes(Some(&access_layer(&service)));
     let templates: Vec<&'static str> = served.iter().map(|(path, _)| *path).collect();
     let latency = Arc::new(service.metrics().request_latency(&templates));
     let cookies = CookieMode::new(service.config());
@@ -179,12 +203,9 @@ async fn observe(
 /// Everything a handler can fail with, and the one place errors become responses.
 #[derive(Debug)]
 pub enum ApiError {
-    /// No credentials at all on a protected route (RFC 6750 §3.1: no error code).
-    MissingToken,
-    /// The access token was refused.
-    InvalidToken(String),
-    /// A valid token without the scope the route requires (RFC 6750 §3.1): 403.
-    InsufficientScope(&'static str),
+    /// The bearer token is missing, malformed or refused: the RFC 6750 response of `waxseal_axum`, the same as the
+    /// protected routes' layer gives.
+    Bearer(waxseal_axum::Error),
     /// Login failed; one body for every reason.
     InvalidCredentials,
     /// The refresh token was refused.
@@ -220,53 +241,7 @@ fn quoted_safe(text: &str) -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            ApiError::MissingToken => {
-                let mut response = (
-                    StatusCode::UNAUTHORIZED,
-                    body(
-                        "invalid_request",
-                        "an access token is required: Authorization: Bearer <token>",
-                    ),
-                )
-                    .into_response();
-                response.headers_mut().insert(
-                    WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"waxseal\""),
-                );
-                response
-            }
-            ApiError::InvalidToken(description) => {
-                let description = quoted_safe(&description);
-                let challenge = format!(
-                    "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{description}\""
-                );
-                let mut response = (
-                    StatusCode::UNAUTHORIZED,
-                    body("invalid_token", &description),
-                )
-                    .into_response();
-                if let Ok(value) = HeaderValue::from_str(&challenge) {
-                    response.headers_mut().insert(WWW_AUTHENTICATE, value);
-                }
-                response
-            }
-            ApiError::InsufficientScope(scope) => {
-                let mut response = (
-                    StatusCode::FORBIDDEN,
-                    body(
-                        "insufficient_scope",
-                        &format!("this resource requires the scope {scope}"),
-                    ),
-                )
-                    .into_response();
-                let challenge = format!(
-                    "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\""
-                );
-                if let Ok(value) = HeaderValue::from_str(&challenge) {
-                    response.headers_mut().insert(WWW_AUTHENTICATE, value);
-                }
-                response
-            }
+            ApiError::Bearer(e) => e.with_realm(Some(REALM.into())).into_response(),
             ApiError::InvalidCredentials => (
                 StatusCode::UNAUTHORIZED,
                 body(
@@ -319,7 +294,9 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e.kind() {
             ErrorKind::InvalidCredentials => ApiError::InvalidCredentials,
-            ErrorKind::InvalidToken => ApiError::InvalidToken(e.message().to_owned()),
+            ErrorKind::InvalidToken => {
+                ApiError::Bearer(waxseal_axum::Error::invalid_token(e.message().to_owned()))
+            }
             ErrorKind::InvalidGrant => ApiError::InvalidGrant(e.message().to_owned()),
             ErrorKind::InvalidRequest => {
                 ApiError::Refused(StatusCode::BAD_REQUEST, e.message().to_owned())
@@ -380,30 +357,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// The bearer token of a request, or the RFC 6750 error.
+/// The bearer token of a request (the `Authorization` header only), or the RFC 6750 error. For `POST /logout`, which
+/// needs the token itself; the `/api/*` routes are behind the layer.
 fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let Some(value) = headers.get(AUTHORIZATION) else {
-        return Err(ApiError::MissingToken);
-    };
-    if repeated_authorization(headers) {
-        return Err(ApiError::BadRequest(
-            StatusCode::BAD_REQUEST,
-            ONE_AUTHORIZATION,
-        ));
-    }
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::InvalidToken("the Authorization header is not ASCII".into()))?;
-    match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-            let token = token.trim();
-            if token.is_empty() {
-                Err(ApiError::InvalidToken("the bearer token is empty".into()))
-            } else {
-                Ok(token)
-            }
-        }
-        _ => Err(ApiError::MissingToken),
+    match waxseal_axum::bearer_token(headers, None) {
+        Ok(Some(token)) => Ok(token),
+        Ok(None) => Err(ApiError::Bearer(waxseal_axum::Error::missing_token(
+            "an access token is required: Authorization: Bearer <token>",
+        ))),
+        Err(e) => Err(ApiError::Bearer(e)),
     }
 }
 
@@ -1080,16 +1042,14 @@ async fn oauth_introspect(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The verified claims", body = openapi::AccessTokenClaims),
+        (status = 400, description = "`invalid_request`: several Authorization headers, or several tokens in one", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
         (status = 401, description = "The access token is missing or refused", body = ErrorBody,
          headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
     )
 )]
-async fn me(
-    State(service): State<Arc<AuthService>>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let claims = service.verify_access(bearer(&headers)?)?;
-    Ok(Json(&*claims).into_response())
+async fn me(Claims(claims): Claims<AccessClaims>) -> Response {
+    Json(&*claims).into_response()
 }
 
 /// `GET /api/protected`: the example protected resource, answering like `GET /api/me`.
@@ -1101,34 +1061,14 @@ async fn me(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The verified claims", body = openapi::AccessTokenClaims),
+        (status = 400, description = "`invalid_request`: several Authorization headers, or several tokens in one", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
         (status = 401, description = "The access token is missing or refused", body = ErrorBody,
          headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
     )
 )]
-async fn protected(
-    service: State<Arc<AuthService>>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    me(service, headers).await
-}
-
-/// A verified access token that carries `scope`, or the RFC 6750 error saying why not.
-fn require_scope(
-    service: &AuthService,
-    headers: &HeaderMap,
-    scope: &'static str,
-) -> Result<Arc<Claims<AccessClaims>>, ApiError> {
-    let claims = service.verify_access(bearer(headers)?)?;
-    let granted = claims
-        .custom
-        .scope
-        .as_deref()
-        .is_some_and(|s| s.split(' ').any(|s| s == scope));
-    if granted {
-        Ok(claims)
-    } else {
-        Err(ApiError::InsufficientScope(scope))
-    }
+async fn protected(claims: Claims<AccessClaims>) -> Response {
+    me(claims).await
 }
 
 /// `GET /api/admin`: the token's claims, for tokens with the `admin` scope only (the example of a scoped route).
@@ -1140,18 +1080,16 @@ fn require_scope(
     security(("bearer" = ["admin"])),
     responses(
         (status = 200, description = "The verified claims", body = openapi::AccessTokenClaims),
+        (status = 400, description = "`invalid_request`: several Authorization headers, or several tokens in one", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
         (status = 401, description = "The access token is missing or refused", body = ErrorBody,
          headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
         (status = 403, description = "`insufficient_scope`: the token lacks `admin`", body = ErrorBody,
          headers(("WWW-Authenticate" = String, description = "RFC 6750 challenge naming the scope"))),
     )
 )]
-async fn admin(
-    State(service): State<Arc<AuthService>>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let claims = require_scope(&service, &headers, ADMIN_SCOPE)?;
-    Ok(Json(&*claims).into_response())
+async fn admin(claims: Claims<AccessClaims>) -> Response {
+    me(claims).await
 }
 
 /// `GET /.well-known/jwks.json`.

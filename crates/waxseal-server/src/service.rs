@@ -13,9 +13,10 @@ use std::sync::{Arc, RwLock};
 use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
-use waxseal::jwt::{Claims, Clock, NumericDate, Verifier};
+use waxseal::jwt::{Claims, Clock, NumericDate, RegisteredClaims, Verifier};
 use waxseal::{Algorithm, ErrorKind as JwtErrorKind, KeySet};
 use zeroize::Zeroizing;
 
@@ -28,9 +29,11 @@ use crate::store::{
     Client, DenylistSnapshot, GrantType, RefreshTokenRecord, Rotation, Store, TokenFamily, User,
 };
 use crate::throttle::LoginThrottle;
-use crate::verified_cache::{TokenDigest, Validity, VerifiedCache};
 use password::{hash_password, password_matches};
+use waxseal_axum::verified_cache::{TokenDigest, Validity, VerifiedCache};
 
+mod bearer;
+pub use bearer::{AccessTokenVerifier, Denylisted};
 mod clients;
 mod granted;
 mod password;
@@ -230,8 +233,9 @@ pub struct AuthService {
     /// and create two keys.
     key_maintenance: tokio::sync::Mutex<()>,
     /// Access tokens that passed verification, so a token presented again skips the signature check. Emptied
-    /// whenever the keyring changes ([`AuthService::reload_keys`]).
-    verified: VerifiedCache<Claims<AccessClaims>>,
+    /// whenever the keyring changes ([`AuthService::reload_keys`]). Shared with the bearer layer of the protected
+    /// routes ([`AuthService::verified_cache`]), which fills it from requests.
+    verified: Arc<VerifiedCache<Claims<AccessClaims>>>,
     denylist: RwLock<Denylist>,
     /// Failed-login backoff per account and client address (in memory).
     throttle: LoginThrottle,
@@ -370,7 +374,7 @@ impl AuthService {
     ) -> Result<AuthService> {
         config.validate()?;
         let now = clock.now().secs();
-        let verified = VerifiedCache::new(config.verified_token_cache);
+        let verified = Arc::new(VerifiedCache::new(config.verified_token_cache));
         let denylist = Denylist::from_snapshot(store.load_denylist(now).await?);
         let dummy_hash: Arc<str> = hash_password(random_token()?).await?.into();
         let csrf = csrf::CsrfKey::new(master_key.derive_hmac_key(csrf::CSRF_KEY_PURPOSE)?);
@@ -1212,33 +1216,36 @@ impl AuthService {
             None => {
                 // Read before verifying: if the keys change meanwhile, the insert below is refused.
                 let generation = self.verified.generation();
-                let claims = Arc::new(self.verify_signed(token)?);
-                if let Some(validity) = validity(&claims) {
+                let claims = Arc::new(self.verify_signed::<AccessClaims>(token)?);
+                if let Some(validity) = validity(&claims.registered) {
                     self.verified
                         .insert(generation, digest, claims.clone(), validity, now);
                 }
                 claims
             }
         };
-        let sub = claims.registered.sub.as_deref().unwrap_or_default();
-        let jti = claims.registered.jti.as_deref().unwrap_or_default();
-        let iat = claims.registered.iat.map_or(0, NumericDate::secs);
-        if self
-            .read_denylist()
-            .refuses(jti, claims.custom.sid.as_deref(), sub, iat)
-        {
+        if self.is_revoked(&claims) {
             return Err(invalid_token("the token has been revoked"));
         }
         Ok(claims)
     }
 
+    /// Whether the denylist refuses a verified access token: its `jti`, its session, or its user's "not before".
+    pub fn is_revoked(&self, claims: &Claims<AccessClaims>) -> bool {
+        let sub = claims.registered.sub.as_deref().unwrap_or_default();
+        let jti = claims.registered.jti.as_deref().unwrap_or_default();
+        let iat = claims.registered.iat.map_or(0, NumericDate::secs);
+        self.read_denylist()
+            .refuses(jti, claims.custom.sid.as_deref(), sub, iat)
+    }
+
     /// Signature and claims by the verifier of the token's kind of key; the second verifier (present only during a
     /// change between HMAC and public keys) is asked only when the first has no key for the token.
-    fn verify_signed(&self, token: &str) -> Result<Claims<AccessClaims>> {
+    fn verify_signed<T: DeserializeOwned>(&self, token: &str) -> Result<Claims<T>> {
         let keyring = self.keyring();
         let mut outcome = Err(invalid_token("the server has no key to verify tokens with"));
         for verifier in keyring.verifiers() {
-            match verifier.verify::<AccessClaims>(token) {
+            match verifier.verify::<T>(token) {
                 Ok(claims) => return Ok(claims),
                 Err(e) => {
                     let try_next = matches!(
@@ -1253,6 +1260,12 @@ impl AuthService {
             }
         }
         outcome
+    }
+
+    /// The verified-token cache, shared by [`AuthService::verify_access`] and the bearer layer of the protected
+    /// routes; this service empties it whenever its keys change.
+    pub fn verified_cache(&self) -> Arc<VerifiedCache<Claims<AccessClaims>>> {
+        self.verified.clone()
     }
 
     /// Empties the verified-token cache. Whatever changes the verifying key set (adding, retiring or removing a
@@ -1344,11 +1357,10 @@ impl AuthService {
 
 /// The seconds in which the server's verifier accepts a token with these claims: `nbf` and `exp` widened by the
 /// same [`LEEWAY`]. `None` (never cached) without `exp`, which the verifier requires anyway.
-fn validity(claims: &Claims<AccessClaims>) -> Option<Validity> {
+fn validity(claims: &RegisteredClaims) -> Option<Validity> {
     let leeway = LEEWAY.as_secs();
-    let until = claims.registered.exp?.secs().saturating_add(leeway);
+    let until = claims.exp?.secs().saturating_add(leeway);
     let from = claims
-        .registered
         .nbf
         .map_or(0, |nbf| nbf.secs().saturating_sub(leeway));
     Some(Validity { from, until })

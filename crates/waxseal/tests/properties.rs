@@ -54,6 +54,43 @@ proptest! {
         prop_assert_eq!(verified.registered.sub, Some(sub));
     }
 
+    /// A cache of verified tokens relies on it: `accepted_during` says exactly when `verify` accepts the token.
+    #[test]
+    fn accepted_during_is_exactly_when_verify_accepts(
+        exp in prop::option::of(900u64..1_100),
+        nbf in prop::option::of(900u64..1_100),
+        iat in prop::option::of(900u64..1_100),
+        leeway in 0u64..40,
+        require_exp in any::<bool>(),
+        reject_future_iat in any::<bool>(),
+        max_age in prop::option::of(0u64..100),
+        now in 850u64..1_250,
+    ) {
+        use waxseal::jwt::{FixedClock, NumericDate};
+        let key = SigningKey::from_secret(&[7; 32], Algorithm::HS256).unwrap();
+        let mut claims = Map::new();
+        for (name, value) in [("exp", exp), ("nbf", nbf), ("iat", iat)] {
+            if let Some(value) = value {
+                claims.insert(name.into(), json!(value));
+            }
+        }
+        let token = Signer::new(&key).sign(&claims).unwrap();
+        let mut verifier = Verifier::new(key.verifying_key().unwrap())
+            .leeway(std::time::Duration::from_secs(leeway))
+            .require_exp(require_exp)
+            .clock(FixedClock(NumericDate::from_secs(now)));
+        if reject_future_iat {
+            verifier = verifier.reject_future_iat();
+        }
+        if let Some(age) = max_age {
+            verifier = verifier.max_age(std::time::Duration::from_secs(age));
+        }
+        let registered = decode_unverified(&token).unwrap();
+        let registered: waxseal::jwt::RegisteredClaims = serde_json::from_value(Value::Object(registered.claims.unwrap())).unwrap();
+        let window = verifier.accepted_during(&registered);
+        prop_assert_eq!(verifier.verify::<Map<String, Value>>(&token).is_ok(), window.contains(&now), "{:?}", window);
+    }
+
     #[test]
     fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
         let text = String::from_utf8_lossy(&bytes);

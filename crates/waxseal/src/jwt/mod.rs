@@ -290,6 +290,56 @@ impl Verifier {
         Ok((header, Claims { registered, custom }))
     }
 
+    /// What this verifier's clock says now.
+    pub fn now(&self) -> NumericDate {
+        self.clock.now()
+    }
+
+    /// The Unix seconds during which this verifier accepts a token with these registered claims as far as time goes
+    /// (`exp`, `nbf`, and the `iat` rules of [`Verifier::reject_future_iat`] and [`Verifier::max_age`], leeway
+    /// included); every other check it makes does not depend on the time. A cache of verified tokens keeps this
+    /// window with each entry: a token that passed [`Verifier::verify`] once passes again exactly while `now` is
+    /// inside it, so the cache answers as the verifier would.
+    ///
+    /// ```
+    /// use waxseal::jwt::{NumericDate, RegisteredClaims, Verifier};
+    /// # let key = waxseal::SigningKey::generate(waxseal::Algorithm::ES256)?;
+    /// let verifier = Verifier::new(key.verifying_key()?); // 60 s leeway by default
+    /// let claims = RegisteredClaims { exp: Some(NumericDate::from_secs(1_000)), ..Default::default() };
+    /// assert_eq!(verifier.accepted_during(&claims), 0..=1_060);
+    /// # Ok::<(), waxseal::Error>(())
+    /// ```
+    // An empty window is `1..=0`: deliberately reversed, it contains no second.
+    #[allow(clippy::reversed_empty_ranges)]
+    pub fn accepted_during(&self, claims: &RegisteredClaims) -> std::ops::RangeInclusive<u64> {
+        let mut from = 0;
+        let mut until = u64::MAX;
+        if let Some(exp) = claims.exp {
+            until = exp.secs().saturating_add(self.leeway);
+        } else if self.require_exp {
+            // Never accepted: an empty window.
+            return 1..=0;
+        }
+        if let Some(nbf) = claims.nbf {
+            from = nbf.secs().saturating_sub(self.leeway);
+        }
+        if let Some(iat) = claims.iat {
+            if self.reject_future_iat {
+                from = from.max(iat.secs().saturating_sub(self.leeway));
+            }
+            if let Some(max_age) = self.max_age {
+                until = until.min(
+                    iat.secs()
+                        .saturating_add(max_age)
+                        .saturating_add(self.leeway),
+                );
+            }
+        } else if self.max_age.is_some() {
+            return 1..=0;
+        }
+        from..=until
+    }
+
     fn validate(&self, header: &Header, claims: &RegisteredClaims) -> Result<()> {
         if let Some(expected) = &self.typ {
             let found = header.typ.as_deref().unwrap_or("");

@@ -26,8 +26,9 @@
 //! * **Sharded locks.** Sixteen `RwLock`ed shards chosen by the digest; a hit takes a read lock and sets its
 //!   "referenced" bit atomically, so hits on several cores do not serialize.
 //!
-//! The cache is generic over the claims type and knows nothing of the server, so any service that verifies
-//! tokens can hold one.
+//! The cache is generic over the claims type and knows nothing of HTTP: [`crate::BearerAuthLayer::cache`] puts one in
+//! front of any verifier, and code that verifies tokens outside a request (the auth server's logout, introspection
+//! and revocation) can share the layer's cache through [`crate::BearerAuthLayer::with_cache`].
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -73,8 +74,19 @@ pub struct Validity {
 }
 
 impl Validity {
-    fn contains(&self, now: u64) -> bool {
+    /// Whether `now` is inside the window.
+    pub fn contains(&self, now: u64) -> bool {
         self.from <= now && now <= self.until
+    }
+}
+
+/// From [`waxseal::jwt::Verifier::accepted_during`]; an empty range gives a window that contains no second.
+impl From<std::ops::RangeInclusive<u64>> for Validity {
+    fn from(range: std::ops::RangeInclusive<u64>) -> Self {
+        Validity {
+            from: *range.start(),
+            until: *range.end(),
+        }
     }
 }
 
@@ -222,7 +234,7 @@ impl<C> Shard<C> {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use waxseal_server::verified_cache::{TokenDigest, Validity, VerifiedCache};
+/// use waxseal_axum::verified_cache::{TokenDigest, Validity, VerifiedCache};
 ///
 /// let cache: VerifiedCache<String> = VerifiedCache::new(1024);
 /// let token = "eyJ...a verified token";

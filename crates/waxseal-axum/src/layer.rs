@@ -1,0 +1,305 @@
+//! [`BearerAuthLayer`]: find the token, verify it (or find it in the verified-token cache), ask the revocation
+//! check, then hand the request on with an [`Authenticated`] in its extensions — or answer with the RFC 6750 error.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use axum::http::{HeaderMap, Request, Response};
+use serde_json::{Map, Value};
+use tower::{Layer, Service};
+use waxseal::jwt::Claims;
+
+use crate::claims::{Authenticated, TokenClaims};
+use crate::error::{Error, quoted_safe};
+use crate::token::bearer_token;
+use crate::verified_cache::{TokenDigest, VerifiedCache};
+use crate::verifier::{NoRevocation, RevocationCheck, TokenVerifier};
+
+/// Protects every route under it: a request gets through only with a valid bearer token, its claims in the
+/// request for [`crate::Claims`] and [`Authenticated`] to extract.
+///
+/// * `V` verifies ([`TokenVerifier`]: a core `Verifier`, a `RemoteVerifier`, your own).
+/// * `T` is the claims type kept per token ([`TokenClaims`]); by default the whole claims object as a JSON map,
+///   from which handlers can still extract their own types. [`BearerAuthLayer::claims`] picks a struct instead, so
+///   it is deserialized once per token (and cached with it) rather than per extraction.
+/// * `R` is the revocation check, none by default ([`BearerAuthLayer::revocation`]).
+///
+/// Safe defaults: the `Authorization` header only, no cache, no realm, every request must carry a token. Options:
+/// [`cookie`](BearerAuthLayer::cookie), [`cache`](BearerAuthLayer::cache), [`revocation`](BearerAuthLayer::revocation),
+/// [`realm`](BearerAuthLayer::realm), [`optional`](BearerAuthLayer::optional).
+pub struct BearerAuthLayer<V, T = Map<String, Value>, R = NoRevocation> {
+    verifier: Arc<V>,
+    revocation: Arc<R>,
+    cache: Option<Arc<VerifiedCache<Claims<T>>>>,
+    /// The key generation the cache was last emptied for; shared by every route the layer covers.
+    cache_keys: Arc<AtomicU64>,
+    cookie: Option<Arc<str>>,
+    realm: Option<Arc<str>>,
+    optional: bool,
+    claims: PhantomData<fn() -> T>,
+}
+
+impl<V, T, R> Clone for BearerAuthLayer<V, T, R> {
+    fn clone(&self) -> Self {
+        BearerAuthLayer {
+            verifier: self.verifier.clone(),
+            revocation: self.revocation.clone(),
+            cache: self.cache.clone(),
+            cache_keys: self.cache_keys.clone(),
+            cookie: self.cookie.clone(),
+            realm: self.realm.clone(),
+            optional: self.optional,
+            claims: PhantomData,
+        }
+    }
+}
+
+impl<V, T, R> std::fmt::Debug for BearerAuthLayer<V, T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BearerAuthLayer")
+            .field("claims", &std::any::type_name::<T>())
+            .field("cookie", &self.cookie)
+            .field("cache", &self.cache.as_ref().map(|c| c.capacity()))
+            .field("realm", &self.realm)
+            .field("optional", &self.optional)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<V: TokenVerifier> BearerAuthLayer<V> {
+    /// A layer that lets through only requests whose `Authorization: Bearer` token `verifier` accepts.
+    pub fn new(verifier: V) -> Self {
+        BearerAuthLayer {
+            verifier: Arc::new(verifier),
+            revocation: Arc::new(NoRevocation),
+            cache: None,
+            cache_keys: Arc::new(AtomicU64::new(0)),
+            cookie: None,
+            realm: None,
+            optional: false,
+            claims: PhantomData,
+        }
+    }
+}
+
+impl<V: TokenVerifier, T: TokenClaims, R: RevocationCheck<T>> BearerAuthLayer<V, T, R> {
+    /// Keeps the claims as `U` (verified into it once per token). Call it before [`BearerAuthLayer::cache`] or
+    /// [`BearerAuthLayer::revocation`], whose types depend on it: a cache set earlier is replaced by an empty one of
+    /// the same capacity, and the revocation check is reset to none.
+    pub fn claims<U: TokenClaims>(self) -> BearerAuthLayer<V, U, NoRevocation> {
+        BearerAuthLayer {
+            verifier: self.verifier,
+            revocation: Arc::new(NoRevocation),
+            cache: self
+                .cache
+                .map(|c| Arc::new(VerifiedCache::new(c.capacity()))),
+            cache_keys: self.cache_keys,
+            cookie: self.cookie,
+            realm: self.realm,
+            optional: self.optional,
+            claims: PhantomData,
+        }
+    }
+
+    /// Also takes the token from the cookie `name` when the request has no `Authorization: Bearer` header (the
+    /// header wins; a cookie sent twice is refused). For browser apps that keep the access token in an `HttpOnly`
+    /// cookie — protect state-changing routes against CSRF yourself (`SameSite`, an `Origin` check), as for any
+    /// cookie credential.
+    #[must_use]
+    pub fn cookie(mut self, name: impl Into<String>) -> Self {
+        self.cookie = Some(name.into().into());
+        self
+    }
+
+    /// Keeps up to about `capacity` verified tokens so that a token seen again skips the signature check (see
+    /// [`crate::verified_cache`] for what keeps that safe: exact token bytes as the key, the verifier's time window
+    /// checked on every hit, emptied when the verifier's keys change). The revocation check still runs on every
+    /// request.
+    #[must_use]
+    pub fn cache(mut self, capacity: usize) -> Self {
+        self.cache = Some(Arc::new(VerifiedCache::new(capacity)));
+        self
+    }
+
+    /// Uses `cache`, shared with code that verifies tokens outside a request (and that must then insert only what
+    /// the same verifier accepted, and [`VerifiedCache::clear`] it when the keys change).
+    #[must_use]
+    pub fn with_cache(mut self, cache: Arc<VerifiedCache<Claims<T>>>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The layer's cache, if it has one: to empty it when keys change outside the verifier's knowledge, or to see
+    /// how full it is.
+    pub fn token_cache(&self) -> Option<&Arc<VerifiedCache<Claims<T>>>> {
+        self.cache.as_ref()
+    }
+
+    /// Asks `check` on every request whether the verified token has been revoked.
+    pub fn revocation<R2: RevocationCheck<T>>(self, check: R2) -> BearerAuthLayer<V, T, R2> {
+        BearerAuthLayer {
+            verifier: self.verifier,
+            revocation: Arc::new(check),
+            cache: self.cache,
+            cache_keys: self.cache_keys,
+            cookie: self.cookie,
+            realm: self.realm,
+            optional: self.optional,
+            claims: PhantomData,
+        }
+    }
+
+    /// The `realm` of every challenge (RFC 7235 §2.2). Characters a quoted-string cannot hold are replaced.
+    #[must_use]
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Some(quoted_safe(realm.into().into()).into());
+        self
+    }
+
+    /// Lets requests without any token through, unauthenticated (handlers take `Option<Claims<T>>` or
+    /// `Option<Authenticated>`); a token that is present must still be valid. For routes that serve everyone but
+    /// show more to signed-in users.
+    #[must_use]
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+}
+
+impl<S, V, T, R> Layer<S> for BearerAuthLayer<V, T, R> {
+    type Service = BearerAuth<S, V, T, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BearerAuth {
+            inner,
+            shared: Arc::new(self.clone()),
+        }
+    }
+}
+
+/// The 401 of a request without a token.
+pub(crate) fn missing_token() -> Error {
+    Error::missing_token("an access token is required: Authorization: Bearer <token>")
+}
+
+/// Left in a request without a token that an [`BearerAuthLayer::optional`] layer let through, so that a route
+/// requirement behind it answers 401 with the layer's challenge rather than a wiring error.
+#[derive(Debug, Clone)]
+pub(crate) struct Anonymous {
+    pub(crate) realm: Option<Arc<str>>,
+}
+
+/// The service [`BearerAuthLayer`] wraps around a route.
+pub struct BearerAuth<S, V, T = Map<String, Value>, R = NoRevocation> {
+    inner: S,
+    shared: Arc<BearerAuthLayer<V, T, R>>,
+}
+
+impl<S: Clone, V, T, R> Clone for BearerAuth<S, V, T, R> {
+    fn clone(&self) -> Self {
+        BearerAuth {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S: std::fmt::Debug, V, T, R> std::fmt::Debug for BearerAuth<S, V, T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BearerAuth")
+            .field("inner", &self.inner)
+            .field("layer", &self.shared)
+            .finish()
+    }
+}
+
+impl<V: TokenVerifier, T: TokenClaims, R: RevocationCheck<T>> BearerAuthLayer<V, T, R> {
+    /// The whole check of one request's headers: `Ok(None)` only for a request without a token under
+    /// [`BearerAuthLayer::optional`].
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Authenticated>, Error> {
+        let token = match bearer_token(headers, self.cookie.as_deref())? {
+            Some(token) => token,
+            None if self.optional => return Ok(None),
+            None => return Err(missing_token()),
+        };
+        let claims = self.verified(token).await?;
+        if self.revocation.is_revoked(&claims).await? {
+            return Err(Error::invalid_token("the token has been revoked"));
+        }
+        Ok(Some(Authenticated::new(claims, self.realm.clone())))
+    }
+
+    /// The token's claims: from the cache when it holds them and the verifier's time window allows, else from the
+    /// verifier (and then cached).
+    async fn verified(&self, token: &str) -> Result<Arc<Claims<T>>, Error> {
+        // A cache of capacity 0 (turned off by configuration) is not even asked.
+        let Some(cache) = self.cache.as_ref().filter(|c| c.capacity() > 0) else {
+            return Ok(Arc::new(
+                self.verifier.verify_token::<T>(token).await?.claims,
+            ));
+        };
+        let keys = self.verifier.key_generation().await?;
+        if self.cache_keys.load(Ordering::Acquire) != keys {
+            // Emptied before the new generation is recorded: a request that sees it recorded finds no entry
+            // verified under the old keys.
+            cache.clear();
+            self.cache_keys.store(keys, Ordering::Release);
+        }
+        let now = self.verifier.now();
+        let digest = TokenDigest::of(token);
+        if let Some(claims) = cache.get(&digest, now) {
+            return Ok(claims);
+        }
+        // Read before verifying: if the keys change meanwhile, the insert is refused.
+        let generation = cache.generation();
+        let verified = self.verifier.verify_token::<T>(token).await?;
+        let claims = Arc::new(verified.claims);
+        cache.insert(generation, digest, claims.clone(), verified.valid, now);
+        Ok(claims)
+    }
+}
+
+impl<S, V, T, R, B, ResBody> Service<Request<B>> for BearerAuth<S, V, T, R>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    V: TokenVerifier,
+    T: TokenClaims,
+    R: RevocationCheck<T>,
+    B: Send + 'static,
+    ResBody: From<String> + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<ResBody>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        // The clone that was driven to readiness serves this request (tower's usual dance).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            match shared.authenticate(request.headers()).await {
+                Ok(Some(auth)) => {
+                    request.extensions_mut().insert(auth);
+                    inner.call(request).await
+                }
+                Ok(None) => {
+                    request.extensions_mut().insert(Anonymous {
+                        realm: shared.realm.clone(),
+                    });
+                    inner.call(request).await
+                }
+                Err(e) => Ok(e.with_realm(shared.realm.clone()).to_response()),
+            }
+        })
+    }
+}
