@@ -27,7 +27,7 @@ done
 step() { printf '\n== %s\n' "$*" >&2; }
 
 step "building the release binaries"
-cargo build --release --quiet -p waxseal-cli -p waxseal-bench --example verify_rate --manifest-path "$root/Cargo.toml"
+cargo build --release --quiet -p waxseal-cli -p waxseal-bench --bin waxseal --example verify_rate --manifest-path "$root/Cargo.toml"
 target=${CARGO_TARGET_DIR:-$root/target}
 waxseal="$target/release/waxseal"
 verify_rate="$target/release/examples/verify_rate"
