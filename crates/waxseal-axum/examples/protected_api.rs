@@ -178,7 +178,7 @@ async fn whoami(Claims(claims): Claims<Access>) -> Json<Value> {
     Json(json!({
         "sub": registered.sub,
         "iss": registered.iss,
-        "exp": registered.exp.map(|d| d.secs()),
+        "exp": registered.exp.map(waxseal::jwt::NumericDate::secs),
         "scope": claims.custom.scope,
         "client_id": claims.custom.client_id,
         "sid": claims.custom.sid,
