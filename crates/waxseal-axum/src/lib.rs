@@ -69,6 +69,15 @@
 //! * **Per-route requirements** — route layers after the main one: [`RequireScope`] (all or any), [`RequireAudience`],
 //!   [`RequireClaims`] (any predicate, with a message), or your own [`Requirement`].
 //!
+//! ## Examples
+//!
+//! * `examples/protected_api.rs` — an orders API trusting a running `waxseal serve` through its discovery document
+//!   and JWK Set: `cargo run -p waxseal-axum --example protected_api`. Its docs say what a resource server holding
+//!   only public keys cannot see (a logout at the auth server).
+//! * `examples/workload_identity.rs` — a deploy service accepting GitHub Actions OIDC tokens from one repository
+//!   and branch, and Kubernetes service-account tokens from one namespace and account: typed claims and
+//!   [`RequireClaims`] policies.
+//!
 //! ## Errors
 //!
 //! Every refusal is an [`Error`] with a [`ErrorKind`] and becomes its response in one place; the [`error`] module has

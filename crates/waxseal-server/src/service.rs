@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine as _;
@@ -490,6 +491,19 @@ impl AuthService {
     /// Manual rotation (`waxseal keys rotate`): a new key of `alg` (default: the newest key's algorithm), published
     /// now, signing after [`keyring::publish_delay`]. Refused while another key is still waiting to sign.
     pub async fn rotate_keys(&self, alg: Option<Algorithm>) -> Result<KeyInfo> {
+        self.rotate_keys_signing_after(alg, keyring::publish_delay(&self.config))
+            .await
+    }
+
+    /// [`AuthService::rotate_keys`] with the new key signing `signs_after` from now instead of after the publish
+    /// delay: for when the current key must stop signing sooner (it leaked). A verifier that cached the JWKS
+    /// without the new key then sees an unknown `kid` and has to refetch the JWKS (waxseal-remote and most JOSE
+    /// libraries do, within their refetch cooldown); one that does not refuses new tokens until its cache expires.
+    pub async fn rotate_keys_signing_after(
+        &self,
+        alg: Option<Algorithm>,
+        signs_after: Duration,
+    ) -> Result<KeyInfo> {
         let _one_at_a_time = self.key_maintenance.lock().await;
         let now = self.now();
         let keys = self.store.keys().await?;
@@ -521,7 +535,7 @@ impl AuthService {
             ..self.config.clone()
         }
         .validate()?;
-        let activates_at = now.saturating_add(keyring::publish_delay(&self.config).as_secs());
+        let activates_at = now.saturating_add(signs_after.as_secs());
         let key = keyring::generate(alg, &self.master_key, now, activates_at).await?;
         self.store.insert_key(&key).await?;
         tracing::info!(kid = %key.kid, %alg, activates_at, "signing key rotation scheduled");

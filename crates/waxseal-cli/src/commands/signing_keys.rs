@@ -58,7 +58,10 @@ pub fn rotate(args: &KeysRotateArgs) -> Outcome {
         .transpose()
         .map_err(|e| Failure::usage(anyhow!("--alg: {e}")))?;
     let key = with_service(config(&args.data.data_dir)?, async |s| {
-        s.rotate_keys(alg).await
+        match args.signs_after {
+            Some(delay) => s.rotate_keys_signing_after(alg, delay).await,
+            None => s.rotate_keys(alg).await,
+        }
     })?;
     println!("published key {} ({})", key.kid, key.alg);
     println!(
