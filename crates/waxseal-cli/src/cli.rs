@@ -529,7 +529,7 @@ pub enum KeysCommand {
     #[command(after_help = "Examples:
   waxseal keys rotate
   waxseal keys rotate --alg EdDSA
-  waxseal keys rotate --signs-after 0s     # the current key leaked: stop signing with it now
+  waxseal keys rotate --signs-after 0s     # sign with the new key at once (verifiers must refetch the JWKS)
 
 A running `waxseal serve` on the same data directory publishes the new key within a second and
 signs with it from the time printed. Its configured --signing-alg wins over --alg at the next
@@ -543,7 +543,7 @@ pub struct KeysRotateArgs {
     #[arg(long, value_name = "ALG")]
     pub alg: Option<String>,
     /// How long the new key is published before it signs [default: one JWKS cache lifetime plus the clock
-    /// leeway, 6m]. Shorter (e.g. 0s after a leak) means verifiers holding a cached JWKS see an unknown kid and
+    /// leeway, 6m]. Shorter means verifiers holding a cached JWKS see an unknown kid and
     /// must refetch it — waxseal-remote and most JOSE libraries do, within their refetch cooldown.
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub signs_after: Option<Duration>,
