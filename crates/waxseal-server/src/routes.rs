@@ -45,6 +45,8 @@ use waxseal::jwt::Claims;
 
 pub mod cookie;
 mod form;
+#[doc(hidden)]
+pub mod fuzzing;
 mod object;
 pub mod openapi;
 
