@@ -47,6 +47,8 @@ use waxseal_axum::{BearerAuthLayer, Claims, RequireScope};
 
 pub mod cookie;
 mod form;
+#[doc(hidden)]
+pub mod fuzzing;
 mod object;
 pub mod openapi;
 

@@ -59,7 +59,7 @@ impl<S: Send + Sync> FromRequest<S> for FormBody {
 
 /// Splits on `&` and `=`, undoes `+` and `%XX`; empty pairs (`a=1&&b=2`) are skipped, a pair without `=` is a name
 /// with an empty value.
-fn parse(body: &[u8]) -> Result<Vec<(String, Zeroizing<String>)>, FormError> {
+pub(super) fn parse(body: &[u8]) -> Result<Vec<(String, Zeroizing<String>)>, FormError> {
     let text = std::str::from_utf8(body).map_err(|_| FormError::Malformed)?;
     text.split('&')
         .filter(|pair| !pair.is_empty())

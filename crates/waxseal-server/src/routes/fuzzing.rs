@@ -1,0 +1,95 @@
+//! The request-body parsers of the routes, reachable by the fuzz targets (`fuzz/`) and their regression test.
+//!
+//! Not an API: hidden from the documentation and free to change. Each function calls the very parser a handler
+//! calls, in the handler's order, and stops where the handler would hand over to the service (which needs a store);
+//! nothing here re-implements parsing.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, HeaderValue};
+
+use super::form::{FormBody, parse};
+use super::object::ObjectOnly;
+use super::{LoginRequest, OAuthParams, RefreshRequest, client_credentials};
+
+/// An `application/x-www-form-urlencoded` body as the `/oauth/*` handlers read it: the pairs in order, or `None`
+/// when the body is refused as malformed.
+pub fn form(body: &[u8]) -> Option<Vec<(String, String)>> {
+    parse(body)
+        .ok()
+        .map(|pairs| pairs.into_iter().map(|(n, v)| (n, v.to_string())).collect())
+}
+
+/// An `/oauth/*` request as far as it can go without a store: the form parsed, the endpoint's `required` parameter
+/// present, the client's credentials read from `authorization` (the `Authorization` header's value) or the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthRequest {
+    /// The parameters that had a value (empty ones count as absent).
+    pub params: BTreeMap<String, String>,
+    /// The client's `client_id`.
+    pub client_id: String,
+    /// The client's secret.
+    pub client_secret: String,
+    /// True when the credentials came from `Authorization: Basic`.
+    pub basic: bool,
+}
+
+/// Why an `/oauth/*` request was refused: the HTTP status and the RFC 6749 §5.2 error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OAuthRefusal {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `error` member of the response.
+    pub error: &'static str,
+}
+
+/// Parses an `/oauth/token` (`required` = `grant_type`), `/oauth/revoke` or `/oauth/introspect` (`token`) request
+/// the way `oauth_client` does before it asks the service to authenticate the client.
+pub fn oauth_request(
+    authorization: Option<&[u8]>,
+    body: &[u8],
+    required: &str,
+) -> Result<OAuthRequest, OAuthRefusal> {
+    let mut headers = HeaderMap::new();
+    if let Some(value) = authorization {
+        // Bytes that cannot be a header value never reach a handler: hyper refuses them first.
+        let value = HeaderValue::from_bytes(value).map_err(|_| OAuthRefusal {
+            status: 400,
+            error: "invalid_header",
+        })?;
+        headers.insert(AUTHORIZATION, value);
+    }
+    let refusal = |e: super::OAuthError| OAuthRefusal {
+        status: e.status.as_u16(),
+        error: e.error,
+    };
+    let params = OAuthParams::parse(FormBody(parse(body))).map_err(refusal)?;
+    params.require(required).map_err(refusal)?;
+    let credentials = client_credentials(&headers, &params).map_err(refusal)?;
+    Ok(OAuthRequest {
+        params: params
+            .0
+            .iter()
+            .map(|(n, v)| (n.clone(), v.to_string()))
+            .collect(),
+        client_id: credentials.client_id.to_string(),
+        client_secret: credentials.secret.to_string(),
+        basic: credentials.basic,
+    })
+}
+
+/// A `POST /login` body as its extractor reads it (content type aside): `(username, password)`.
+pub fn login(body: &[u8]) -> Option<(String, String)> {
+    Json::<ObjectOnly<LoginRequest>>::from_bytes(body)
+        .ok()
+        .map(|Json(ObjectOnly(r))| (r.username, r.password))
+}
+
+/// A `POST /refresh` body as its extractor reads it (content type aside): the refresh token.
+pub fn refresh(body: &[u8]) -> Option<String> {
+    Json::<ObjectOnly<RefreshRequest>>::from_bytes(body)
+        .ok()
+        .map(|Json(ObjectOnly(r))| r.refresh_token)
+}

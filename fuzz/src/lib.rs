@@ -1,0 +1,8 @@
+//! The properties the fuzz targets check. `corpus.rs`, `jose.rs` and `server.rs` are also compiled into the
+//! workspace's `fuzz_regressions` tests (with `#[path]`), which replay `fuzz/regressions/` through the same functions.
+
+pub mod corpus;
+pub mod jose;
+pub mod server;
+
+pub use corpus::{Outcome, Seed};
