@@ -5,66 +5,28 @@
 // Fixture helpers unwrap too: a broken fixture should stop the test where it broke.
 #![allow(clippy::unwrap_used)]
 
+mod common;
 #[path = "../../waxseal-axum/examples/protected_api.rs"]
 mod protected_api;
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use waxseal_remote::Options;
 
-const PASSWORD: &str = "a long passphrase for the end-to-end test";
+use common::server_command as waxseal;
 
-fn waxseal() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_waxseal"));
-    for var in [
-        "WAXSEAL_MASTER_KEY",
-        "WAXSEAL_DATA_DIR",
-        "WAXSEAL_LISTEN",
-        "WAXSEAL_CONFIG",
-        "WAXSEAL_ISSUER",
-        "WAXSEAL_AUDIENCE",
-        "WAXSEAL_ACCESS_TTL",
-        "WAXSEAL_SIGNING_ALG",
-        "WAXSEAL_KEY_ROTATION",
-        "WAXSEAL_TLS_CERT",
-        "WAXSEAL_TLS_KEY",
-        "WAXSEAL_TOKEN_CACHE",
-        "WAXSEAL_REFRESH_COOKIE",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd
-}
+const PASSWORD: &str = "a long passphrase for the end-to-end test";
 
 /// Runs an admin command (`user add`, `keys rotate`) on `data`; returns its stdout, failing the test on failure.
 fn admin(data: &Path, args: &[&str], stdin: &str) -> String {
-    let mut child = waxseal()
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "waxseal {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let (code, out, err) =
+        common::run_with_stdin(waxseal().args(args).arg("--data-dir").arg(data), stdin);
+    assert!(code == 0, "waxseal {args:?}: {err}");
+    out
 }
 
 /// A running `waxseal serve`, stopped when dropped (also when an assertion fails).

@@ -5,34 +5,16 @@
 // closed), so it cannot linger when the assertion fires.
 #![allow(clippy::unwrap_used, clippy::zombie_processes)]
 
+mod common;
+
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-const PASSWORD: &str = "a long passphrase for the cli test";
+use common::server_command as waxseal;
 
-fn waxseal() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_waxseal"));
-    cmd.env_remove("WAXSEAL_MASTER_KEY")
-        .env_remove("WAXSEAL_DATA_DIR")
-        .env_remove("WAXSEAL_LISTEN")
-        .env_remove("WAXSEAL_CONFIG")
-        .env_remove("WAXSEAL_ISSUER")
-        .env_remove("WAXSEAL_AUDIENCE")
-        .env_remove("WAXSEAL_ACCESS_TTL")
-        .env_remove("WAXSEAL_REFRESH_IDLE_TTL")
-        .env_remove("WAXSEAL_REFRESH_ABSOLUTE_TTL")
-        .env_remove("WAXSEAL_SIGNING_ALG")
-        .env_remove("WAXSEAL_ALLOW_SYMMETRIC_SIGNING")
-        .env_remove("WAXSEAL_KEY_ROTATION")
-        .env_remove("WAXSEAL_TLS_CERT")
-        .env_remove("WAXSEAL_TLS_KEY")
-        .env_remove("WAXSEAL_TOKEN_CACHE")
-        .env_remove("WAXSEAL_REFRESH_COOKIE")
-        .env_remove("RUST_LOG");
-    cmd
-}
+const PASSWORD: &str = "a long passphrase for the cli test";
 
 fn user_add(dir: &Path, name: &str, stdin: &str) -> (i32, String, String) {
     user(
@@ -508,27 +490,9 @@ fn serve_with_an_unreadable_certificate_exits_2_before_creating_anything() {
 
 /// `waxseal user ARGS… --data-dir DIR` with `stdin`: (code, stdout, stderr).
 fn user(dir: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = waxseal()
-        .arg("user")
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+    common::run_with_stdin(
+        waxseal().arg("user").args(args).arg("--data-dir").arg(dir),
+        stdin,
     )
 }
 

@@ -23,6 +23,42 @@ pub fn waxseal() -> Command {
     cmd
 }
 
+/// The `waxseal` binary as a plain process (servers run in the background), with every `WAXSEAL_*` setting and
+/// `RUST_LOG` cleared from the environment, so only the test's own arguments and variables count.
+pub fn server_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_waxseal"));
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("WAXSEAL_") {
+            cmd.env_remove(var);
+        }
+    }
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+/// Runs `cmd` with `stdin` written to its standard input: (exit code, stdout, stderr).
+pub fn run_with_stdin(cmd: &mut std::process::Command, stdin: &str) -> (i32, String, String) {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().expect("killed by a signal"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// The `waxseal` binary with the clock fixed at `now`.
 pub fn waxseal_at(now: u64) -> Command {
     let mut cmd = waxseal();
