@@ -69,10 +69,102 @@ pub struct Config {
     pub verified_token_cache: usize,
     /// Serve HTTPS with this certificate and key; `None` serves plain HTTP (loopback, or behind a TLS proxy).
     pub tls: Option<TlsFiles>,
+    /// Where the state lives: the embedded SQLite file in [`Config::data_dir`] (the default), another SQLite file,
+    /// or PostgreSQL, shared by several instances. The data directory is still used for the master-key file.
+    pub database: Database,
+    /// The most connections each process opens to PostgreSQL (ignored for SQLite).
+    pub database_max_connections: u32,
     /// Cookie mode, for browser apps: `POST /login` and `POST /refresh` put the refresh token in an `HttpOnly`
     /// cookie instead of the JSON body, and `POST /refresh` reads it from there, guarded by a CSRF token and an
     /// `Origin` check (see the `routes` module). The issuer must then be an `https` URL, or `http` on loopback.
     pub refresh_cookie: bool,
+}
+
+/// Which database holds the server's state, from a `--database-url`.
+///
+/// ```
+/// use waxseal_server::Database;
+/// let db = Database::parse("postgres://waxseal:hunter2@db.internal/auth").unwrap();
+/// assert_eq!(db.to_string(), "PostgreSQL at postgres://waxseal:***@db.internal/auth");
+/// assert!(!format!("{db:?}").contains("hunter2"));
+/// assert_eq!(Database::parse("sqlite:///var/lib/waxseal/auth.db").unwrap(),
+///            Database::Sqlite("/var/lib/waxseal/auth.db".into()));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum Database {
+    /// SQLite in `DATA_DIR/waxseal.db`: no URL given.
+    #[default]
+    Embedded,
+    /// SQLite in this file (`sqlite://PATH`; `sqlite:///abs/path` for an absolute one).
+    Sqlite(PathBuf),
+    /// PostgreSQL (`postgres://…` or `postgresql://…`). The URL may carry a password: it is shown only redacted.
+    Postgres(String),
+}
+
+impl Database {
+    /// Reads a database URL; the error says which schemes are understood and never shows a password.
+    pub fn parse(url: &str) -> Result<Database> {
+        let url = url.trim();
+        let lower = url.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            return Ok(Database::Postgres(url.to_owned()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(Error::config(
+                    "the database URL sqlite:// names no file; write sqlite://PATH (sqlite:///abs/path for an \
+                     absolute path), or give no URL for DATA_DIR/waxseal.db",
+                ));
+            }
+            return Ok(Database::Sqlite(PathBuf::from(path)));
+        }
+        let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+        Err(Error::config(format!(
+            "the database URL must start with postgres://, postgresql:// or sqlite:// (got {}); give no URL for the \
+             embedded SQLite database in the data directory",
+            if scheme.is_empty()
+                || scheme.len() > 20
+                || !scheme.bytes().all(|b| b.is_ascii_alphanumeric())
+            {
+                "something else".to_owned()
+            } else {
+                format!("{scheme}://…")
+            }
+        )))
+    }
+
+    /// Whether several instances can share it.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Database::Postgres(_))
+    }
+}
+
+/// For logs and `--print-config`: the password never shows.
+impl std::fmt::Display for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Embedded => f.write_str("SQLite in the data directory"),
+            Database::Sqlite(path) => write!(f, "SQLite at {}", path.display()),
+            Database::Postgres(url) => write!(
+                f,
+                "PostgreSQL at {}",
+                crate::store::postgres::redact_url(url)
+            ),
+        }
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Embedded => f.write_str("Embedded"),
+            Database::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Database::Postgres(url) => f
+                .debug_tuple("Postgres")
+                .field(&crate::store::postgres::redact_url(url))
+                .finish(),
+        }
+    }
 }
 
 /// The PEM files of the TLS certificate chain and its private key.
@@ -102,6 +194,8 @@ impl Default for Config {
             key_rotation_interval: Some(Duration::from_secs(90 * 24 * 60 * 60)),
             verified_token_cache: DEFAULT_VERIFIED_TOKEN_CACHE,
             tls: None,
+            database: Database::Embedded,
+            database_max_connections: crate::store::postgres::DEFAULT_MAX_CONNECTIONS,
             refresh_cookie: false,
         }
     }
@@ -389,6 +483,34 @@ mod tests {
             .validate()
             .is_ok(),
             "only cookie mode cares"
+        );
+    }
+
+    #[test]
+    fn database_urls_select_the_backend_and_errors_never_show_them() {
+        assert_eq!(
+            Database::parse("postgresql://u:p@h/db").unwrap(),
+            Database::Postgres("postgresql://u:p@h/db".into())
+        );
+        assert_eq!(
+            Database::parse("sqlite://data/auth.db").unwrap(),
+            Database::Sqlite("data/auth.db".into())
+        );
+        assert!(Database::parse("sqlite://").is_err());
+        let err = Database::parse("mysql://root:hunter2@h/db").unwrap_err();
+        assert!(err.message().contains("mysql://…"), "{err}");
+        let err = Database::parse("hunter2").unwrap_err();
+        assert!(!err.message().contains("hunter2"), "{err}");
+        let shown = format!(
+            "{:?}",
+            Config {
+                database: Database::parse("postgres://u:hunter2@h/db").unwrap(),
+                ..Config::default()
+            }
+        );
+        assert!(
+            !shown.contains("hunter2") && shown.contains("u:***@h"),
+            "{shown}"
         );
     }
 

@@ -4,6 +4,10 @@ use std::fmt;
 
 use crate::store::StoreError;
 
+/// The `Retry-After` of a 503 while the database is unreachable: a few seconds, about how long a PostgreSQL restart
+/// or fail-over takes, so clients neither hammer the server nor wait much longer than needed.
+pub const UNAVAILABLE_RETRY_AFTER: u64 = 5;
+
 /// What kind of failure an [`Error`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -30,6 +34,8 @@ pub enum ErrorKind {
     Config,
     /// The database failed.
     Storage,
+    /// The database cannot be reached right now: retry after [`Error::retry_after`] seconds (HTTP 503).
+    Unavailable,
     /// The network or the file system failed.
     Io,
     /// A cryptographic operation failed for a reason that is not the input's fault.
@@ -63,7 +69,7 @@ impl Error {
         }
     }
 
-    /// For [`ErrorKind::Throttled`]: the seconds to wait before trying again.
+    /// For [`ErrorKind::Throttled`] and [`ErrorKind::Unavailable`]: the seconds to wait before trying again.
     pub fn retry_after(&self) -> Option<u64> {
         self.retry_after
     }
@@ -113,6 +119,13 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict => Error::new(ErrorKind::Conflict, "already exists"),
+            StoreError::Unavailable(msg) => Error {
+                retry_after: Some(UNAVAILABLE_RETRY_AFTER),
+                ..Error::new(
+                    ErrorKind::Unavailable,
+                    format!("the database is unreachable: {msg}"),
+                )
+            },
             StoreError::Backend(msg) => Error::storage(msg),
         }
     }

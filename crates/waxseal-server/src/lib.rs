@@ -67,7 +67,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use config::{
-    CLOCK_LEEWAY, Config, DEFAULT_VERIFIED_TOKEN_CACHE, MAX_ACCESS_TOKEN_TTL,
+    CLOCK_LEEWAY, Config, DEFAULT_VERIFIED_TOKEN_CACHE, Database, MAX_ACCESS_TOKEN_TTL,
     MIN_KEY_ROTATION_INTERVAL, TlsFiles,
 };
 pub use error::{Error, ErrorKind, Result};
@@ -86,6 +86,8 @@ pub use waxseal::jwt::{Clock, NumericDate, SystemClock};
 /// The verified-token cache, which lives in `waxseal-axum` so every protected service can have one.
 pub use waxseal_axum::verified_cache;
 
+use store::Store;
+use store::postgres::PostgresStore;
 use store::sqlite::SqliteStore;
 
 /// The name of the database file in the data directory.
@@ -128,6 +130,22 @@ fn create_data_dir(dir: &Path) -> Result<()> {
             &e,
         )
     })
+}
+
+/// Opens the store `config` selects ([`Config::database`]), applying its migrations. The data directory must exist
+/// for the embedded database.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = match &config.database {
+        Database::Embedded => {
+            Arc::new(SqliteStore::open(&config.data_dir.join(DATABASE_FILE)).await?)
+        }
+        Database::Sqlite(path) => Arc::new(SqliteStore::open(path).await?),
+        Database::Postgres(url) => {
+            Arc::new(PostgresStore::open(url, config.database_max_connections).await?)
+        }
+    };
+    tracing::debug!(database = %config.database, "store opened");
+    Ok(store)
 }
 
 impl Server {
@@ -181,8 +199,8 @@ impl Server {
                 key
             }
         };
-        let store = SqliteStore::open(&config.data_dir.join(DATABASE_FILE)).await?;
-        let service = AuthService::new(Arc::new(store), config, clock, &master_key).await?;
+        let store = open_store(&config).await?;
+        let service = AuthService::new(store, config, clock, &master_key).await?;
         Ok(Server {
             service: Arc::new(service),
             tls,

@@ -37,7 +37,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::{IntoParams, ToSchema};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, UNAVAILABLE_RETRY_AFTER};
 use crate::metrics::RequestLatency;
 use crate::service::{
     AccessClaims, AccessTokenVerifier, AuthService, Denylisted, GrantedTokens, TokenPair,
@@ -216,6 +216,8 @@ pub enum ApiError {
     BadRequest(StatusCode, &'static str),
     /// Too many failed logins: 429 with `Retry-After` in seconds.
     Throttled(u64),
+    /// The database is unreachable: 503 with `Retry-After` in seconds.
+    Unavailable(u64),
     /// A cookie-mode request failed the CSRF defences (foreign `Origin`, missing or wrong `X-CSRF-Token`): 403.
     CsrfRejected(&'static str),
     /// The request is well-formed but refused (e.g. a duplicate).
@@ -271,6 +273,20 @@ impl IntoResponse for ApiError {
                     .insert(RETRY_AFTER, HeaderValue::from(seconds));
                 response
             }
+            ApiError::Unavailable(seconds) => {
+                let mut response = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    body(
+                        "temporarily_unavailable",
+                        "the server cannot reach its database; retry after the Retry-After seconds",
+                    ),
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(seconds));
+                response
+            }
             ApiError::BadRequest(status, description) => {
                 (status, body("invalid_request", description)).into_response()
             }
@@ -305,6 +321,10 @@ impl From<Error> for ApiError {
             }
             ErrorKind::Conflict => ApiError::Refused(StatusCode::CONFLICT, e.message().to_owned()),
             ErrorKind::Throttled => ApiError::Throttled(e.retry_after().unwrap_or(1)),
+            ErrorKind::Unavailable => {
+                tracing::warn!(error = %e, "request refused: the database is unreachable");
+                ApiError::Unavailable(e.retry_after().unwrap_or(UNAVAILABLE_RETRY_AFTER))
+            }
             _ => {
                 tracing::error!(error = %e, "request failed");
                 ApiError::Internal
@@ -638,6 +658,17 @@ impl OAuthError {
             ErrorKind::UnauthorizedClient => (StatusCode::BAD_REQUEST, "unauthorized_client"),
             ErrorKind::InvalidScope => (StatusCode::BAD_REQUEST, "invalid_scope"),
             ErrorKind::InvalidRequest => (StatusCode::BAD_REQUEST, "invalid_request"),
+            ErrorKind::Unavailable => {
+                tracing::warn!(error = %e, "request refused: the database is unreachable");
+                return OAuthError {
+                    retry_after: Some(e.retry_after().unwrap_or(UNAVAILABLE_RETRY_AFTER)),
+                    ..Self::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "temporarily_unavailable",
+                        "the server cannot reach its database; retry after the Retry-After seconds",
+                    )
+                };
+            }
             _ => {
                 tracing::error!(error = %e, "request failed");
                 return Self::new(

@@ -482,8 +482,16 @@ impl AuthService {
         };
         if let Some(activates_at) = activation {
             let key = keyring::generate(alg, &self.master_key, now, activates_at).await?;
-            self.store.insert_key(&key).await?;
-            tracing::info!(kid = %key.kid, %alg, activates_at, "generated a signing key");
+            // Several instances on one database may all decide to rotate at the same moment: only the first to
+            // store its key does; the others find the keys changed and take that key at the reload below.
+            let seen: Vec<String> = keys.iter().map(|k| k.kid.clone()).collect();
+            if self.store.insert_key_if_unchanged(&key, &seen).await? {
+                tracing::info!(kid = %key.kid, %alg, activates_at, "generated a signing key");
+            } else {
+                tracing::info!(
+                    "another process changed the signing keys first; using its decision"
+                );
+            }
         }
         self.reload_keys().await
     }
@@ -538,7 +546,14 @@ impl AuthService {
         .validate()?;
         let activates_at = now.saturating_add(signs_after.as_secs());
         let key = keyring::generate(alg, &self.master_key, now, activates_at).await?;
-        self.store.insert_key(&key).await?;
+        let seen: Vec<String> = keys.iter().map(|k| k.kid.clone()).collect();
+        if !self.store.insert_key_if_unchanged(&key, &seen).await? {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                "another process changed the signing keys at the same time (a scheduled rotation, or another \
+                 `waxseal keys rotate`); see `waxseal keys list` and rotate again if still needed",
+            ));
+        }
         tracing::info!(kid = %key.kid, %alg, activates_at, "signing key rotation scheduled");
         self.reload_keys().await?;
         Ok(KeyInfo {

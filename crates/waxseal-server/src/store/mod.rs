@@ -2,8 +2,10 @@
 //!
 //! Every method that must be atomic is one method here (e.g. [`SessionStore::rotate_refresh_token`]), so each
 //! backend can implement it as one transaction instead of the service composing reads and writes that could race.
-//! The embedded default is [`sqlite::SqliteStore`].
+//! The embedded default is [`sqlite::SqliteStore`]; [`postgres::PostgresStore`] is for several instances sharing
+//! one database.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
@@ -19,9 +21,35 @@ pub enum StoreError {
     /// A unique constraint refused the write (e.g. the username is taken).
     #[error("already exists")]
     Conflict,
+    /// The database cannot be reached (connection refused or lost, server shutting down, pool exhausted): the
+    /// request may succeed when retried later.
+    #[error("the database is unreachable: {0}")]
+    Unavailable(String),
     /// The backend failed (I/O, corruption, a migration that does not apply).
     #[error("storage backend failed: {0}")]
     Backend(String),
+}
+
+/// Unix seconds as the databases' 64-bit signed integer, saturating.
+pub(crate) fn ts(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX)
+}
+
+/// A stored 64-bit time as Unix seconds (a negative one, which nothing writes, as 0).
+pub(crate) fn secs(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+pub(crate) fn opt_secs(v: Option<i64>) -> Option<u64> {
+    v.map(secs)
+}
+
+/// Whether the kids read from the store are exactly `seen`, in any order.
+pub(crate) fn same_kids(mut stored: Vec<String>, seen: &[String]) -> bool {
+    let mut seen = seen.to_vec();
+    stored.sort_unstable();
+    seen.sort_unstable();
+    stored == seen
 }
 
 /// The result of every store operation.
@@ -300,6 +328,16 @@ pub trait SessionStore: Send + Sync {
 pub trait KeyStore: Send + Sync {
     /// Stores a new key.
     fn insert_key<'a>(&'a self, key: &'a StoredKey) -> BoxFuture<'a, StoreResult<()>>;
+    /// Stores `key` only if the stored keys are still exactly those whose kids are `seen` (in any order), checked
+    /// and inserted under a lock every process on the store takes (PostgreSQL: a transaction-scoped advisory
+    /// lock; SQLite: its write lock). `false`: another process changed the keys since they were read — nothing is
+    /// stored, and the caller decides again from a fresh read. This is how several instances agree on one key
+    /// rotation: each decides from what it read, and only the first decision stored counts.
+    fn insert_key_if_unchanged<'a>(
+        &'a self,
+        key: &'a StoredKey,
+        seen: &'a [String],
+    ) -> BoxFuture<'a, StoreResult<bool>>;
     /// Every key, by activation time.
     fn keys(&self) -> BoxFuture<'_, StoreResult<Vec<StoredKey>>>;
     /// Deletes a key (its private half is destroyed with the row); no error when there is none.

@@ -15,7 +15,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use super::{
     BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, GrantType, KeyStore,
     RefreshTokenRecord, Rotation, SessionStore, Store, StoreError, StoreResult, StoredKey,
-    TokenFamily, User, UserStore,
+    TokenFamily, User, UserStore, opt_secs, secs, ts,
 };
 
 mod prune;
@@ -46,19 +46,6 @@ fn map_err(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
         _ => backend(e),
     }
-}
-
-/// Unix seconds as SQLite's INTEGER (i64), saturating.
-fn ts(secs: u64) -> i64 {
-    i64::try_from(secs).unwrap_or(i64::MAX)
-}
-
-fn secs(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-fn opt_secs(v: Option<i64>) -> Option<u64> {
-    v.map(secs)
 }
 
 impl SqliteStore {
@@ -552,22 +539,49 @@ impl SessionStore for SqliteStore {
     }
 }
 
+async fn insert_key_in(tx: &mut Transaction<'static, Sqlite>, key: &StoredKey) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, alg, private_key, created_at, activates_at) \
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(&key.kid)
+    .bind(&key.alg)
+    .bind(&key.encrypted_private_key)
+    .bind(ts(key.created_at))
+    .bind(ts(key.activates_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
 impl KeyStore for SqliteStore {
     fn insert_key<'a>(&'a self, key: &'a StoredKey) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO signing_keys (kid, alg, private_key, created_at, activates_at) \
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(&key.kid)
-            .bind(&key.alg)
-            .bind(&key.encrypted_private_key)
-            .bind(ts(key.created_at))
-            .bind(ts(key.activates_at))
-            .execute(&self.writer)
-            .await
-            .map_err(map_err)?;
-            Ok(())
+            let mut tx = self.immediate().await?;
+            insert_key_in(&mut tx, key).await?;
+            tx.commit().await.map_err(map_err)
+        })
+    }
+
+    fn insert_key_if_unchanged<'a>(
+        &'a self,
+        key: &'a StoredKey,
+        seen: &'a [String],
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(async move {
+            // The write lock, taken up front, serialises this with every other writer of the file.
+            let mut tx = self.immediate().await?;
+            let stored: Vec<String> = sqlx::query_scalar("SELECT kid FROM signing_keys")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            if !super::same_kids(stored, seen) {
+                return Ok(false);
+            }
+            insert_key_in(&mut tx, key).await?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(true)
         })
     }
 

@@ -1,0 +1,873 @@
+//! The shared backend: PostgreSQL, for several `waxseal serve` instances behind one load balancer. Same tables and
+//! semantics as [`super::sqlite`], its own migrations (`migrations-postgres/`) compiled into the binary, a pool of
+//! connections per process.
+//!
+//! Transactions run at PostgreSQL's default READ COMMITTED level. What must not race is decided by row locks and
+//! rows affected, not by snapshots: refresh-token rotation consumes the token with one conditional `UPDATE`, which
+//! a concurrent presentation of the same token waits on and then re-evaluates — of any number of processes, exactly
+//! one sees a row updated. Key rotation, which inserts into a table that may be empty, takes a transaction-scoped
+//! advisory lock instead ([`KEY_ROTATION_LOCK`]).
+
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+
+use super::{
+    BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, GrantType, KeyStore,
+    RefreshTokenRecord, Rotation, SessionStore, Store, StoreError, StoreResult, StoredKey,
+    TokenFamily, User, UserStore, opt_secs, secs, ts,
+};
+
+mod prune;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations-postgres");
+
+/// The default size of each process's connection pool: enough for the request concurrency of a few cores; N
+/// instances open up to N times this many connections, which must stay under the server's `max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+
+/// How long a request waits for a connection before it is answered "unavailable": long enough to ride out a burst,
+/// short enough that a client sees 503 instead of timing out itself when PostgreSQL is down.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The advisory-lock key under which instances decide and store a key rotation (`"waxseal"` as a big-endian
+/// integer, so it stays clear of other applications' small numbers on a shared server).
+pub const KEY_ROTATION_LOCK: i64 = 0x0077_6178_7365_616c;
+
+/// The PostgreSQL store. Cheap to clone (a connection pool).
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// SQLSTATE codes meaning "the server cannot serve you now": class 08 (connection exception), 53300
+/// (too_many_connections), 57P01-57P03 (shutting down, crashed, starting up).
+fn unavailable_code(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03")
+}
+
+fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        sqlx::Error::Database(db) if db.code().is_some_and(|c| unavailable_code(&c)) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        _ => backend(e),
+    }
+}
+
+/// `url` with its password (in the user info or a `password` query parameter) replaced by `***`, for logs and
+/// error messages. A URL that does not parse is not shown at all: it could be a password pasted in the wrong place.
+pub fn redact_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "<a URL that does not parse; not shown>".to_owned();
+    };
+    if parsed.password().is_some() {
+        // Cannot fail: a URL with a password has a host.
+        let _ = parsed.set_password(Some("***"));
+    }
+    if parsed.query_pairs().any(|(k, _)| k == "password") {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "password" { "***".into() } else { v };
+                (k.into_owned(), v.into_owned())
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
+/// `text` with every password `url` carries replaced by `***` (as written and percent-decoded).
+fn scrub(text: &str, url: &str) -> String {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return "(details not shown: they could quote the URL)".to_owned();
+    };
+    let mut secrets: Vec<String> = parsed
+        .query_pairs()
+        .filter(|(k, _)| k == "password")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    if let Some(raw) = parsed.password() {
+        secrets.push(raw.to_owned());
+        secrets.extend(
+            url::form_urlencoded::parse(format!("p={raw}").as_bytes()).map(|(_, v)| v.into_owned()),
+        );
+    }
+    let mut text = text.to_owned();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        text = text.replace(secret.as_str(), "***");
+    }
+    text
+}
+
+/// What [`PostgresStore::migrate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migrated {
+    /// Version and description of each migration applied now, in order.
+    pub applied: Vec<(i64, String)>,
+    /// How many were already applied before.
+    pub already: usize,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://…` or `postgresql://…`) with a pool of at most `max_connections` and applies
+    /// the embedded migrations (several processes starting at once take turns: sqlx's migrator holds an advisory
+    /// lock while it runs).
+    pub async fn open(url: &str, max_connections: u32) -> StoreResult<PostgresStore> {
+        let store = Self::connect(url, max_connections).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without applying migrations (`waxseal migrate` reports what it applies).
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<PostgresStore> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| {
+            StoreError::Backend(format!(
+                "the PostgreSQL URL {} is not usable: {}",
+                redact_url(url),
+                scrub(&e.to_string(), url)
+            ))
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|e| match map_err(e) {
+                StoreError::Unavailable(why) => StoreError::Unavailable(format!(
+                    "cannot connect to {}: {}",
+                    redact_url(url),
+                    scrub(&why, url)
+                )),
+                StoreError::Backend(why) => StoreError::Backend(format!(
+                    "cannot connect to {}: {}",
+                    redact_url(url),
+                    scrub(&why, url)
+                )),
+                other => other,
+            })?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// Applies the embedded migrations not yet applied.
+    pub async fn migrate(&self) -> StoreResult<Migrated> {
+        use sqlx::migrate::Migrate as _;
+        let before: Vec<i64> = {
+            let mut conn = self.pool.acquire().await.map_err(map_err)?;
+            conn.ensure_migrations_table("_sqlx_migrations")
+                .await
+                .map_err(backend)?;
+            conn.list_applied_migrations("_sqlx_migrations")
+                .await
+                .map_err(backend)?
+                .into_iter()
+                .map(|m| m.version)
+                .collect()
+        };
+        MIGRATOR.run(&self.pool).await.map_err(backend)?;
+        let applied = MIGRATOR
+            .iter()
+            .filter(|m| !before.contains(&m.version))
+            .map(|m| (m.version, m.description.to_string()))
+            .collect();
+        Ok(Migrated {
+            applied,
+            already: before.len(),
+        })
+    }
+
+    /// The connection pool (for tests and tools that inspect the database).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(map_err)
+    }
+}
+
+fn user_from_row(row: &PgRow) -> StoreResult<User> {
+    let scopes: String = row.try_get("scopes").map_err(backend)?;
+    Ok(User {
+        id: row.try_get("id").map_err(backend)?,
+        username: row.try_get("username").map_err(backend)?,
+        password_hash: row.try_get("password_hash").map_err(backend)?,
+        disabled: row.try_get("disabled").map_err(backend)?,
+        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        created_at: secs(row.try_get("created_at").map_err(backend)?),
+    })
+}
+
+fn family_from_row(row: &PgRow) -> StoreResult<TokenFamily> {
+    Ok(TokenFamily {
+        sid: row.try_get("sid").map_err(backend)?,
+        user_id: row.try_get("user_id").map_err(backend)?,
+        created_at: secs(row.try_get("created_at").map_err(backend)?),
+        expires_at: secs(row.try_get("expires_at").map_err(backend)?),
+        revoked_at: opt_secs(row.try_get("revoked_at").map_err(backend)?),
+        client_id: row.try_get("client_id").map_err(backend)?,
+        scope: row.try_get("scope").map_err(backend)?,
+    })
+}
+
+fn client_from_row(row: &PgRow) -> StoreResult<Client> {
+    let hash: Vec<u8> = row.try_get("secret_hash").map_err(backend)?;
+    let grants: String = row.try_get("grant_types").map_err(backend)?;
+    let scopes: String = row.try_get("scopes").map_err(backend)?;
+    Ok(Client {
+        client_id: row.try_get("client_id").map_err(backend)?,
+        secret_hash: hash
+            .try_into()
+            .map_err(|_| backend("a client secret hash is not 32 bytes"))?,
+        name: row.try_get("name").map_err(backend)?,
+        grant_types: grants
+            .split_whitespace()
+            .filter_map(GrantType::parse)
+            .collect(),
+        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        created_at: secs(row.try_get("created_at").map_err(backend)?),
+    })
+}
+
+impl ClientStore for PostgresStore {
+    fn create_client<'a>(&'a self, client: &'a Client) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+            sqlx::query(
+                "INSERT INTO clients (client_id, secret_hash, name, grant_types, scopes, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&client.client_id)
+            .bind(&client.secret_hash[..])
+            .bind(&client.name)
+            .bind(grants.join(" "))
+            .bind(client.scopes.join(" "))
+            .bind(ts(client.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(())
+        })
+    }
+
+    fn client_by_id<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<Client>>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at \
+                 FROM clients WHERE client_id = $1",
+            )
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+            row.as_ref().map(client_from_row).transpose()
+        })
+    }
+
+    fn list_clients(&self) -> BoxFuture<'_, StoreResult<Vec<Client>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at \
+                 FROM clients ORDER BY name, client_id",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+            rows.iter().map(client_from_row).collect()
+        })
+    }
+
+    fn set_client_secret_hash<'a>(
+        &'a self,
+        client_id: &'a str,
+        secret_hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(async move {
+            let done = sqlx::query("UPDATE clients SET secret_hash = $1 WHERE client_id = $2")
+                .bind(&secret_hash[..])
+                .bind(client_id)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn delete_client<'a>(
+        &'a self,
+        client_id: &'a str,
+        now: u64,
+        deny_until: u64,
+        not_before: u64,
+    ) -> BoxFuture<'a, StoreResult<Option<Vec<String>>>> {
+        Box::pin(async move {
+            let mut tx = self.begin().await?;
+            let deleted = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+            if deleted == 0 {
+                return Ok(None);
+            }
+            let sids: Vec<String> = sqlx::query_scalar(
+                "UPDATE token_families SET revoked_at = $1 \
+                 WHERE client_id = $2 AND revoked_at IS NULL RETURNING sid",
+            )
+            .bind(ts(now))
+            .bind(client_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            deny_sids(&mut tx, &sids, deny_until).await?;
+            // Client-credentials tokens have the client as their subject and no session.
+            set_not_before(&mut tx, client_id, not_before).await?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(Some(sids))
+        })
+    }
+}
+
+impl UserStore for PostgresStore {
+    fn create_user<'a>(&'a self, user: &'a User) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO users (id, username, password_hash, disabled, scopes, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&user.id)
+            .bind(&user.username)
+            .bind(&user.password_hash)
+            .bind(user.disabled)
+            .bind(user.scopes.join(" "))
+            .bind(ts(user.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(())
+        })
+    }
+
+    fn user_by_name<'a>(&'a self, username: &'a str) -> BoxFuture<'a, StoreResult<Option<User>>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "SELECT id, username, password_hash, disabled, scopes, created_at \
+                 FROM users WHERE username = $1",
+            )
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+            row.as_ref().map(user_from_row).transpose()
+        })
+    }
+
+    fn user_by_id<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<Option<User>>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "SELECT id, username, password_hash, disabled, scopes, created_at \
+                 FROM users WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+            row.as_ref().map(user_from_row).transpose()
+        })
+    }
+
+    fn set_user_disabled<'a>(
+        &'a self,
+        username: &'a str,
+        disabled: bool,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(async move {
+            let done = sqlx::query("UPDATE users SET disabled = $1 WHERE username = $2")
+                .bind(disabled)
+                .bind(username)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn list_users(&self) -> BoxFuture<'_, StoreResult<Vec<User>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT id, username, password_hash, disabled, scopes, created_at FROM users \
+                 ORDER BY username",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+            rows.iter().map(user_from_row).collect()
+        })
+    }
+
+    fn set_password_hash<'a>(
+        &'a self,
+        user_id: &'a str,
+        password_hash: &'a str,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(async move {
+            let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(password_hash)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn delete_user<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(async move {
+            let done = sqlx::query("DELETE FROM users WHERE id = $1")
+                .bind(user_id)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+}
+
+async fn insert_refresh_token(
+    tx: &mut Transaction<'static, Postgres>,
+    token: &RefreshTokenRecord,
+    sid: &str,
+    expires_at: u64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (hash, sid, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&token.hash[..])
+    .bind(sid)
+    .bind(ts(token.created_at))
+    .bind(ts(expires_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+/// Denies each of `sids` until `until` (a later time already set stays).
+async fn deny_sids(
+    tx: &mut Transaction<'static, Postgres>,
+    sids: &[String],
+    until: u64,
+) -> StoreResult<()> {
+    if sids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO denied_sids (sid, expires_at) SELECT s, $2 FROM UNNEST($1::text[]) AS s \
+         ON CONFLICT (sid) DO UPDATE SET expires_at = GREATEST(denied_sids.expires_at, EXCLUDED.expires_at)",
+    )
+    .bind(sids)
+    .bind(ts(until))
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+async fn revoke_in(
+    tx: &mut Transaction<'static, Postgres>,
+    sid: &str,
+    now: u64,
+    deny_until: u64,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE token_families SET revoked_at = $1 WHERE sid = $2 AND revoked_at IS NULL")
+        .bind(ts(now))
+        .bind(sid)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    deny_sids(tx, &[sid.to_owned()], deny_until).await
+}
+
+/// Access tokens of `subject` issued before `now` are refused from now on (a later time already set stays).
+async fn set_not_before(
+    tx: &mut Transaction<'static, Postgres>,
+    subject: &str,
+    now: u64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO user_not_before (user_id, not_before) VALUES ($1, $2) \
+         ON CONFLICT (user_id) DO UPDATE \
+         SET not_before = GREATEST(user_not_before.not_before, EXCLUDED.not_before)",
+    )
+    .bind(subject)
+    .bind(ts(now))
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+impl SessionStore for PostgresStore {
+    fn create_session<'a>(
+        &'a self,
+        family: &'a TokenFamily,
+        first: &'a RefreshTokenRecord,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let mut tx = self.begin().await?;
+            sqlx::query(
+                "INSERT INTO token_families \
+                 (sid, user_id, created_at, expires_at, revoked_at, client_id, scope) \
+                 VALUES ($1, $2, $3, $4, NULL, $5, $6)",
+            )
+            .bind(&family.sid)
+            .bind(&family.user_id)
+            .bind(ts(family.created_at))
+            .bind(ts(family.expires_at))
+            .bind(&family.client_id)
+            .bind(&family.scope)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let expires = first.expires_at.min(family.expires_at);
+            insert_refresh_token(&mut tx, first, &family.sid, expires).await?;
+            tx.commit().await.map_err(map_err)
+        })
+    }
+
+    fn rotate_refresh_token<'a>(
+        &'a self,
+        presented: &'a [u8; 32],
+        successor: &'a RefreshTokenRecord,
+        now: u64,
+        deny_until: u64,
+    ) -> BoxFuture<'a, StoreResult<Rotation>> {
+        Box::pin(async move {
+            let mut tx = self.begin().await?;
+            // Rows affected decides who wins: a concurrent presentation blocks on this row until the first
+            // transaction ends, then re-checks `used_at IS NULL` against the committed row and updates nothing.
+            let consumed = sqlx::query(
+                "UPDATE refresh_tokens SET used_at = $1 \
+                 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1",
+            )
+            .bind(ts(now))
+            .bind(&presented[..])
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected()
+                == 1;
+            let Some(row) = sqlx::query(
+                "SELECT t.used_at AS used_at, f.sid AS sid, f.user_id AS user_id, \
+                 f.created_at AS created_at, f.expires_at AS expires_at, f.revoked_at AS revoked_at, \
+                 f.client_id AS client_id, f.scope AS scope \
+                 FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = $1",
+            )
+            .bind(&presented[..])
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?
+            else {
+                return Ok(Rotation::Unknown);
+            };
+            let family = family_from_row(&row)?;
+            if family.revoked_at.is_some() {
+                return Ok(Rotation::Revoked);
+            }
+            if consumed {
+                if family.expires_at <= now {
+                    return Ok(Rotation::Expired);
+                }
+                let expires = successor.expires_at.min(family.expires_at);
+                insert_refresh_token(&mut tx, successor, &family.sid, expires).await?;
+                tx.commit().await.map_err(map_err)?;
+                return Ok(Rotation::Rotated(family));
+            }
+            let used_at: Option<i64> = row.try_get("used_at").map_err(backend)?;
+            if used_at.is_some() {
+                revoke_in(&mut tx, &family.sid, now, deny_until).await?;
+                tx.commit().await.map_err(map_err)?;
+                return Ok(Rotation::Reused(TokenFamily {
+                    revoked_at: Some(now),
+                    ..family
+                }));
+            }
+            Ok(Rotation::Expired)
+        })
+    }
+
+    fn family_of_token<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, StoreResult<Option<TokenFamily>>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "SELECT f.sid AS sid, f.user_id AS user_id, f.created_at AS created_at, \
+                 f.expires_at AS expires_at, f.revoked_at AS revoked_at, \
+                 f.client_id AS client_id, f.scope AS scope \
+                 FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = $1",
+            )
+            .bind(&hash[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+            row.as_ref().map(family_from_row).transpose()
+        })
+    }
+
+    fn revoke_session<'a>(
+        &'a self,
+        sid: &'a str,
+        now: u64,
+        deny_until: u64,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let mut tx = self.begin().await?;
+            revoke_in(&mut tx, sid, now, deny_until).await?;
+            tx.commit().await.map_err(map_err)
+        })
+    }
+
+    fn revoke_all_sessions<'a>(
+        &'a self,
+        user_id: &'a str,
+        now: u64,
+        deny_until: u64,
+    ) -> BoxFuture<'a, StoreResult<Vec<String>>> {
+        Box::pin(async move {
+            let mut tx = self.begin().await?;
+            let sids: Vec<String> = sqlx::query_scalar(
+                "UPDATE token_families SET revoked_at = $1 \
+                 WHERE user_id = $2 AND revoked_at IS NULL RETURNING sid",
+            )
+            .bind(ts(now))
+            .bind(user_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            deny_sids(&mut tx, &sids, deny_until).await?;
+            set_not_before(&mut tx, user_id, now).await?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(sids)
+        })
+    }
+}
+
+async fn insert_key_in(
+    tx: &mut Transaction<'static, Postgres>,
+    key: &StoredKey,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, alg, private_key, created_at, activates_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&key.kid)
+    .bind(&key.alg)
+    .bind(&key.encrypted_private_key)
+    .bind(ts(key.created_at))
+    .bind(ts(key.activates_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+impl KeyStore for PostgresStore {
+    fn insert_key<'a>(&'a self, key: &'a StoredKey) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let mut tx = self.begin().await?;
+            insert_key_in(&mut tx, key).await?;
+            tx.commit().await.map_err(map_err)
+        })
+    }
+
+    fn insert_key_if_unchanged<'a>(
+        &'a self,
+        key: &'a StoredKey,
+        seen: &'a [String],
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(async move {
+            let mut tx = self.begin().await?;
+            // Held until commit or rollback; a second instance waits here, then reads the key the first stored.
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(KEY_ROTATION_LOCK)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            let stored: Vec<String> = sqlx::query_scalar("SELECT kid FROM signing_keys")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            if !super::same_kids(stored, seen) {
+                return Ok(false);
+            }
+            insert_key_in(&mut tx, key).await?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(true)
+        })
+    }
+
+    fn keys(&self) -> BoxFuture<'_, StoreResult<Vec<StoredKey>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT kid, alg, private_key, created_at, activates_at FROM signing_keys \
+                 ORDER BY activates_at, created_at, kid",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+            rows.iter()
+                .map(|row| {
+                    Ok(StoredKey {
+                        kid: row.try_get("kid").map_err(backend)?,
+                        alg: row.try_get("alg").map_err(backend)?,
+                        encrypted_private_key: row.try_get("private_key").map_err(backend)?,
+                        created_at: secs(row.try_get("created_at").map_err(backend)?),
+                        activates_at: secs(row.try_get("activates_at").map_err(backend)?),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn delete_key<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query("DELETE FROM signing_keys WHERE kid = $1")
+                .bind(kid)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(())
+        })
+    }
+}
+
+impl DenylistStore for PostgresStore {
+    fn deny_jti<'a>(&'a self, jti: &'a str, until: u64) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO denied_jtis (jti, expires_at) VALUES ($1, $2) \
+                 ON CONFLICT (jti) DO UPDATE \
+                 SET expires_at = GREATEST(denied_jtis.expires_at, EXCLUDED.expires_at)",
+            )
+            .bind(jti)
+            .bind(ts(until))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(())
+        })
+    }
+
+    fn load_denylist(&self, now: u64) -> BoxFuture<'_, StoreResult<DenylistSnapshot>> {
+        Box::pin(async move {
+            let pairs = |rows: Vec<(String, i64)>| -> Vec<(String, u64)> {
+                rows.into_iter().map(|(k, v)| (k, secs(v))).collect()
+            };
+            let jtis =
+                sqlx::query_as("SELECT jti, expires_at FROM denied_jtis WHERE expires_at > $1")
+                    .bind(ts(now))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+            let sids =
+                sqlx::query_as("SELECT sid, expires_at FROM denied_sids WHERE expires_at > $1")
+                    .bind(ts(now))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+            let not_before = sqlx::query_as("SELECT user_id, not_before FROM user_not_before")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(DenylistSnapshot {
+                jtis: pairs(jtis),
+                sids: pairs(sids),
+                not_before: pairs(not_before),
+            })
+        })
+    }
+}
+
+impl Store for PostgresStore {
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.pool.close().await;
+        })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query("SELECT 1")
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_shown_without_their_password() {
+        assert_eq!(
+            redact_url("postgres://waxseal:s3cr%2Ft@db.internal:5432/auth?sslmode=require"),
+            "postgres://waxseal:***@db.internal:5432/auth?sslmode=require"
+        );
+        let shown = redact_url("postgresql://u@h/db?password=hunter2&application_name=x");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("application_name=x"), "{shown}");
+        assert_eq!(
+            redact_url("postgres://u@h/db"),
+            "postgres://u@h/db",
+            "nothing to hide"
+        );
+        assert!(!redact_url("hunter2 postgres://").contains("hunter2"));
+    }
+
+    #[test]
+    fn messages_lose_the_password_as_written_and_decoded() {
+        let url = "postgres://u:p%40ss@h/db";
+        assert_eq!(scrub("bad p%40ss and p@ss", url), "bad *** and ***");
+    }
+
+    #[test]
+    fn connection_failures_are_unavailable_not_backend_errors() {
+        assert!(matches!(
+            map_err(sqlx::Error::PoolTimedOut),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            map_err(sqlx::Error::Io(std::io::Error::from(
+                std::io::ErrorKind::ConnectionRefused
+            ))),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            map_err(sqlx::Error::RowNotFound),
+            StoreError::Backend(_)
+        ));
+        assert!(unavailable_code("08006") && unavailable_code("57P01"));
+        assert!(!unavailable_code("23505"));
+    }
+}
