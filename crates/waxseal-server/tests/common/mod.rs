@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod peers;
+pub mod pg;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;

@@ -1,0 +1,661 @@
+//! The store contract: one body per property, run against both backends — SQLite in a temporary file and a fresh
+//! PostgreSQL database — so that the flows in `service` behave the same whichever one an operator picks.
+//! Each body gets two handles on the same database (`a`, `b`), as two processes would have.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use waxseal_server::store::postgres::PostgresStore;
+use waxseal_server::store::sqlite::SqliteStore;
+use waxseal_server::store::{
+    Client, GrantType, Prunable, RefreshTokenRecord, Rotation, Store, StoreError, StoredKey,
+    TokenFamily, User,
+};
+
+use common::pg::TestDatabase;
+
+type Shared = Arc<dyn Store>;
+
+const NOW: u64 = 1_700_000_000;
+
+fn user(id: &str, name: &str) -> User {
+    User {
+        id: id.into(),
+        username: name.into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        disabled: false,
+        scopes: vec!["read".into(), "write".into()],
+        created_at: NOW,
+    }
+}
+
+fn client(id: &str, name: &str) -> Client {
+    Client {
+        client_id: id.into(),
+        secret_hash: [7; 32],
+        name: name.into(),
+        grant_types: vec![GrantType::Password, GrantType::RefreshToken],
+        scopes: vec!["read".into()],
+        created_at: NOW,
+    }
+}
+
+fn family(sid: &str, user_id: &str, client_id: Option<&str>) -> TokenFamily {
+    TokenFamily {
+        sid: sid.into(),
+        user_id: user_id.into(),
+        created_at: NOW,
+        expires_at: NOW + 1000,
+        revoked_at: None,
+        client_id: client_id.map(Into::into),
+        scope: client_id.map(|_| "read".into()),
+    }
+}
+
+fn token(byte: u8, sid: &str, expires_at: u64) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        hash: [byte; 32],
+        sid: sid.into(),
+        created_at: NOW,
+        expires_at,
+    }
+}
+
+fn key(kid: &str, created_at: u64, activates_at: u64) -> StoredKey {
+    StoredKey {
+        kid: kid.into(),
+        alg: "ES256".into(),
+        encrypted_private_key: vec![1, 2, 3, kid.len() as u8],
+        created_at,
+        activates_at,
+    }
+}
+
+async fn with_session(store: &Shared, sid: &str, first: u8) {
+    store
+        .create_session(&family(sid, "u1", None), &token(first, sid, NOW + 100))
+        .await
+        .unwrap();
+}
+
+async fn users(a: Shared, b: Shared) {
+    a.create_user(&user("u2", "zoe")).await.unwrap();
+    a.create_user(&user("u1", "alice")).await.unwrap();
+    assert!(matches!(
+        b.create_user(&user("u3", "alice")).await,
+        Err(StoreError::Conflict)
+    ));
+    let alice = b.user_by_name("alice").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            alice.id.as_str(),
+            alice.scopes.clone(),
+            alice.disabled,
+            alice.created_at
+        ),
+        (
+            "u1",
+            vec!["read".to_owned(), "write".to_owned()],
+            false,
+            NOW
+        )
+    );
+    assert_eq!(b.user_by_id("u2").await.unwrap().unwrap().username, "zoe");
+    assert!(b.user_by_name("nobody").await.unwrap().is_none());
+    assert!(b.user_by_id("nobody").await.unwrap().is_none());
+    let names: Vec<String> = b
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(names, ["alice", "zoe"]);
+
+    assert!(a.set_user_disabled("alice", true).await.unwrap());
+    assert!(b.user_by_id("u1").await.unwrap().unwrap().disabled);
+    assert!(a.set_user_disabled("alice", false).await.unwrap());
+    assert!(!b.user_by_id("u1").await.unwrap().unwrap().disabled);
+    assert!(!a.set_user_disabled("nobody", true).await.unwrap());
+
+    assert!(a.set_password_hash("u1", "$argon2id$new").await.unwrap());
+    assert_eq!(
+        b.user_by_id("u1").await.unwrap().unwrap().password_hash,
+        "$argon2id$new"
+    );
+    assert!(!a.set_password_hash("nobody", "x").await.unwrap());
+
+    // Deleting a user deletes the sessions with it.
+    with_session(&a, "s1", 1).await;
+    assert!(b.family_of_token(&[1; 32]).await.unwrap().is_some());
+    assert!(a.delete_user("u1").await.unwrap());
+    assert!(!a.delete_user("u1").await.unwrap());
+    assert!(b.family_of_token(&[1; 32]).await.unwrap().is_none());
+    assert!(b.user_by_name("alice").await.unwrap().is_none());
+}
+
+async fn clients(a: Shared, b: Shared) {
+    a.create_client(&client("c2", "billing")).await.unwrap();
+    a.create_client(&client("c1", "billing")).await.unwrap();
+    a.create_client(&client("c0", "zz")).await.unwrap();
+    assert!(matches!(
+        b.create_client(&client("c1", "other")).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        b.client_by_id("c1").await.unwrap().unwrap(),
+        client("c1", "billing")
+    );
+    assert!(b.client_by_id("nope").await.unwrap().is_none());
+    let ids: Vec<String> = b
+        .list_clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
+    assert_eq!(ids, ["c1", "c2", "c0"], "by name, then id");
+    assert!(a.set_client_secret_hash("c1", &[9; 32]).await.unwrap());
+    assert_eq!(
+        b.client_by_id("c1").await.unwrap().unwrap().secret_hash,
+        [9; 32]
+    );
+    assert!(!a.set_client_secret_hash("nope", &[9; 32]).await.unwrap());
+
+    // Deleting a client ends the sessions it started (and only those) and refuses its own tokens.
+    a.create_user(&user("u1", "alice")).await.unwrap();
+    a.create_session(&family("s1", "u1", Some("c1")), &token(1, "s1", NOW + 100))
+        .await
+        .unwrap();
+    a.create_session(&family("s2", "u1", Some("c1")), &token(2, "s2", NOW + 100))
+        .await
+        .unwrap();
+    a.create_session(&family("s3", "u1", Some("c2")), &token(3, "s3", NOW + 100))
+        .await
+        .unwrap();
+    a.revoke_session("s2", NOW, NOW + 50).await.unwrap();
+    assert_eq!(
+        a.delete_client("nope", NOW, NOW + 60, NOW).await.unwrap(),
+        None
+    );
+    let revoked = b
+        .delete_client("c1", NOW + 1, NOW + 60, NOW + 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        revoked,
+        ["s1"],
+        "already revoked sessions are not revoked again"
+    );
+    assert!(a.client_by_id("c1").await.unwrap().is_none());
+    assert_eq!(
+        a.family_of_token(&[1; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(NOW + 1)
+    );
+    assert_eq!(
+        a.family_of_token(&[3; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
+    let denied = a.load_denylist(NOW).await.unwrap();
+    assert!(denied.sids.contains(&("s1".into(), NOW + 60)), "{denied:?}");
+    assert!(
+        denied.not_before.contains(&("c1".into(), NOW + 2)),
+        "{denied:?}"
+    );
+    assert!(
+        a.delete_client("c1", NOW, NOW, NOW)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn rotation(a: Shared, b: Shared) {
+    a.create_user(&user("u1", "alice")).await.unwrap();
+    with_session(&a, "s1", 1).await;
+    let created = b.family_of_token(&[1; 32]).await.unwrap().unwrap();
+    assert_eq!(created, family("s1", "u1", None));
+    assert!(matches!(
+        a.create_session(&family("s1", "u1", None), &token(9, "s1", NOW + 100))
+            .await,
+        Err(StoreError::Conflict)
+    ));
+
+    // The first presentation rotates; the successor is in the same family.
+    let got = b
+        .rotate_refresh_token(&[1; 32], &token(2, "s1", NOW + 200), NOW + 10, NOW + 900)
+        .await
+        .unwrap();
+    assert_eq!(got, Rotation::Rotated(created.clone()));
+    assert_eq!(
+        a.family_of_token(&[2; 32]).await.unwrap().unwrap().sid,
+        "s1"
+    );
+    // The second is reuse: the family is revoked and its sid denied.
+    let got = a
+        .rotate_refresh_token(&[1; 32], &token(3, "s1", NOW + 200), NOW + 11, NOW + 900)
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        Rotation::Reused(TokenFamily {
+            revoked_at: Some(NOW + 11),
+            ..created.clone()
+        })
+    );
+    assert!(
+        a.family_of_token(&[3; 32]).await.unwrap().is_none(),
+        "no successor on reuse"
+    );
+    assert!(
+        b.load_denylist(NOW)
+            .await
+            .unwrap()
+            .sids
+            .contains(&("s1".into(), NOW + 900))
+    );
+    // The successor now belongs to a revoked family.
+    let got = b
+        .rotate_refresh_token(&[2; 32], &token(4, "s1", NOW + 200), NOW + 12, NOW + 900)
+        .await
+        .unwrap();
+    assert_eq!(got, Rotation::Revoked);
+    let got = b
+        .rotate_refresh_token(&[0xee; 32], &token(5, "s1", NOW + 200), NOW, NOW)
+        .await
+        .unwrap();
+    assert_eq!(got, Rotation::Unknown);
+}
+
+async fn expiry(a: Shared, b: Shared) {
+    a.create_user(&user("u1", "alice")).await.unwrap();
+    // Idle limit: the token expires at NOW + 100.
+    with_session(&a, "s1", 1).await;
+    let got = b
+        .rotate_refresh_token(&[1; 32], &token(2, "s1", NOW + 500), NOW + 100, NOW)
+        .await
+        .unwrap();
+    assert_eq!(got, Rotation::Expired);
+    assert!(a.family_of_token(&[2; 32]).await.unwrap().is_none());
+    // Absolute limit: a successor's idle limit is capped by its family's end (NOW + 1000).
+    with_session(&a, "s2", 3).await;
+    let got = b
+        .rotate_refresh_token(&[3; 32], &token(4, "s2", NOW + 5000), NOW + 50, NOW)
+        .await
+        .unwrap();
+    assert!(matches!(got, Rotation::Rotated(_)), "{got:?}");
+    let got = b
+        .rotate_refresh_token(&[4; 32], &token(5, "s2", NOW + 5000), NOW + 1000, NOW)
+        .await
+        .unwrap();
+    assert_eq!(got, Rotation::Expired);
+    // The first token's idle limit is capped by its family's end too: min(NOW + 100, NOW + 10).
+    let long = TokenFamily {
+        expires_at: NOW + 10,
+        ..family("s3", "u1", None)
+    };
+    a.create_session(&long, &token(6, "s3", NOW + 100))
+        .await
+        .unwrap();
+    let got = b
+        .rotate_refresh_token(&[6; 32], &token(7, "s3", NOW + 100), NOW + 20, NOW)
+        .await
+        .unwrap();
+    assert_eq!(got, Rotation::Expired);
+    // Refused unconsumed: presented before the family ended, it still rotates.
+    let got = b
+        .rotate_refresh_token(&[6; 32], &token(7, "s3", NOW + 100), NOW + 5, NOW)
+        .await
+        .unwrap();
+    assert!(matches!(got, Rotation::Rotated(_)), "{got:?}");
+}
+
+async fn revocation(a: Shared, b: Shared) {
+    a.create_user(&user("u1", "alice")).await.unwrap();
+    a.create_user(&user("u2", "bob")).await.unwrap();
+    with_session(&a, "s1", 1).await;
+    with_session(&a, "s2", 2).await;
+    with_session(&a, "s3", 3).await;
+    a.create_session(&family("t1", "u2", None), &token(4, "t1", NOW + 100))
+        .await
+        .unwrap();
+    b.revoke_session("s1", NOW + 1, NOW + 30).await.unwrap();
+    // Revoking again keeps the first revocation time and the later deny time.
+    b.revoke_session("s1", NOW + 2, NOW + 20).await.unwrap();
+    assert_eq!(
+        a.family_of_token(&[1; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(NOW + 1)
+    );
+    let mut revoked = a
+        .revoke_all_sessions("u1", NOW + 3, NOW + 40)
+        .await
+        .unwrap();
+    revoked.sort();
+    assert_eq!(revoked, ["s2", "s3"]);
+    assert_eq!(
+        b.family_of_token(&[4; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None,
+        "other users untouched"
+    );
+    let denied = b.load_denylist(NOW).await.unwrap();
+    let sids: HashSet<(String, u64)> = denied.sids.into_iter().collect();
+    let want: HashSet<(String, u64)> = [("s1", NOW + 30), ("s2", NOW + 40), ("s3", NOW + 40)]
+        .map(|(s, t)| (s.to_owned(), t))
+        .into();
+    assert_eq!(sids, want);
+    assert_eq!(denied.not_before, [("u1".to_owned(), NOW + 3)]);
+    // "Not before" only moves forward.
+    a.revoke_all_sessions("u1", NOW + 1, NOW + 40)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.load_denylist(NOW).await.unwrap().not_before,
+        [("u1".to_owned(), NOW + 3)]
+    );
+}
+
+async fn denylist(a: Shared, b: Shared) {
+    a.deny_jti("j1", NOW + 10).await.unwrap();
+    a.deny_jti("j1", NOW + 5).await.unwrap();
+    a.deny_jti("j2", NOW + 20).await.unwrap();
+    b.revoke_session("gone", NOW, NOW + 10).await.unwrap();
+    let at = |t| {
+        let b = b.clone();
+        async move {
+            let mut jtis = b.load_denylist(t).await.unwrap().jtis;
+            jtis.sort();
+            jtis
+        }
+    };
+    assert_eq!(
+        at(NOW).await,
+        [("j1".to_owned(), NOW + 10), ("j2".to_owned(), NOW + 20)]
+    );
+    assert_eq!(
+        at(NOW + 10).await,
+        [("j2".to_owned(), NOW + 20)],
+        "in force until strictly before"
+    );
+    assert!(b.load_denylist(NOW + 10).await.unwrap().sids.is_empty());
+    assert_eq!(
+        b.load_denylist(NOW + 9).await.unwrap().sids,
+        [("gone".to_owned(), NOW + 10)]
+    );
+}
+
+async fn keys(a: Shared, b: Shared) {
+    a.insert_key(&key("k2", 10, 50)).await.unwrap();
+    a.insert_key(&key("k1", 20, 50)).await.unwrap();
+    a.insert_key(&key("k0", 30, 40)).await.unwrap();
+    assert!(matches!(
+        a.insert_key(&key("k0", 1, 1)).await,
+        Err(StoreError::Conflict)
+    ));
+    let stored = b.keys().await.unwrap();
+    let order: Vec<&str> = stored.iter().map(|k| k.kid.as_str()).collect();
+    assert_eq!(
+        order,
+        ["k0", "k2", "k1"],
+        "by activation, then creation, then kid"
+    );
+    assert_eq!(
+        stored[0].encrypted_private_key,
+        key("k0", 30, 40).encrypted_private_key
+    );
+    assert_eq!(
+        (
+            stored[0].created_at,
+            stored[0].activates_at,
+            stored[0].alg.as_str()
+        ),
+        (30, 40, "ES256")
+    );
+    b.delete_key("k2").await.unwrap();
+    b.delete_key("k2").await.unwrap();
+    let seen: Vec<String> = vec!["k1".into(), "k0".into()];
+    assert!(
+        !a.insert_key_if_unchanged(&key("k3", 60, 60), &["k0".into()])
+            .await
+            .unwrap()
+    );
+    assert!(
+        a.insert_key_if_unchanged(&key("k3", 60, 60), &seen)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !b.insert_key_if_unchanged(&key("k4", 60, 60), &seen)
+            .await
+            .unwrap(),
+        "k3 came since"
+    );
+    assert_eq!(b.keys().await.unwrap().len(), 3);
+}
+
+async fn one_key_rotation_wins(a: Shared, b: Shared) {
+    a.insert_key(&key("k0", 0, 0)).await.unwrap();
+    let seen = vec!["k0".to_owned()];
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                store
+                    .insert_key_if_unchanged(&key(&format!("new{i}"), 5, 5), &seen)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        won += usize::from(task.await.unwrap());
+    }
+    assert_eq!(won, 1);
+    assert_eq!(a.keys().await.unwrap().len(), 2);
+}
+
+async fn concurrent_presentations_rotate_once(a: Shared, b: Shared) {
+    a.create_user(&user("u1", "alice")).await.unwrap();
+    for round in 0..5u8 {
+        let sid = format!("s{round}");
+        let first = round * 50;
+        a.create_session(&family(&sid, "u1", None), &token(first, &sid, NOW + 100))
+            .await
+            .unwrap();
+        let tasks: Vec<_> = (0..12u8)
+            .map(|i| {
+                let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let sid = sid.clone();
+                tokio::spawn(async move {
+                    store
+                        .rotate_refresh_token(
+                            &[first; 32],
+                            &token(first + 1 + i, &sid, NOW + 100),
+                            NOW + 1,
+                            NOW + 99,
+                        )
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut rotated = 0;
+        let mut reused = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Rotation::Rotated(_) => rotated += 1,
+                Rotation::Reused(_) => reused += 1,
+                Rotation::Revoked => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(rotated, 1, "round {round}");
+        assert!(reused >= 1, "round {round}");
+        let now = a.family_of_token(&[first; 32]).await.unwrap().unwrap();
+        assert!(
+            now.revoked_at.is_some(),
+            "the family is revoked after reuse"
+        );
+    }
+}
+
+async fn pruning(a: Shared, b: Shared) {
+    a.create_user(&user("u1", "alice")).await.unwrap();
+    // Unused tokens past their idle limit go; a consumed one stays with its family.
+    with_session(&a, "s1", 1).await;
+    with_session(&a, "s2", 2).await;
+    with_session(&a, "s3", 3).await;
+    a.rotate_refresh_token(&[3; 32], &token(4, "s3", NOW + 200), NOW + 1, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.prune_batch(Prunable::UnusedRefreshTokens, NOW + 100, 1)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        b.prune_batch(Prunable::UnusedRefreshTokens, NOW + 100, 10)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        b.prune_batch(Prunable::UnusedRefreshTokens, NOW + 100, 10)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        a.family_of_token(&[3; 32]).await.unwrap().is_some(),
+        "consumed: kept"
+    );
+    // Ended families: their tokens first, then the families.
+    assert_eq!(
+        b.prune_batch(Prunable::EndedFamilies, NOW + 999, 10)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        b.prune_batch(Prunable::TokensOfEndedFamilies, NOW + 1000, 10)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        b.prune_batch(Prunable::EndedFamilies, NOW + 1000, 10)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        b.prune_batch(Prunable::EndedFamilies, NOW + 1000, 10)
+            .await
+            .unwrap(),
+        0
+    );
+    // Denylist rows go once their time has passed.
+    a.deny_jti("j1", NOW).await.unwrap();
+    a.deny_jti("j2", NOW + 5).await.unwrap();
+    a.revoke_session("x", NOW, NOW).await.unwrap();
+    a.revoke_all_sessions("u1", NOW, NOW).await.unwrap();
+    assert_eq!(
+        b.prune_batch(Prunable::DeniedJtis, NOW, 10).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        b.prune_batch(Prunable::DeniedSids, NOW, 10).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        b.prune_batch(Prunable::UserNotBefore, NOW - 1, 10)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        b.prune_batch(Prunable::UserNotBefore, NOW, 10)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        a.load_denylist(0).await.unwrap().jtis,
+        [("j2".to_owned(), NOW + 5)]
+    );
+}
+
+async fn ping_and_close(a: Shared, b: Shared) {
+    a.ping().await.unwrap();
+    b.close().await;
+    assert!(b.ping().await.is_err(), "a closed store does not answer");
+    a.ping().await.unwrap();
+}
+
+/// Runs each body against SQLite (a temporary file opened twice) and PostgreSQL (a fresh database, two pools).
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let path = dir.path().join("waxseal.db");
+                    let a: super::Shared = std::sync::Arc::new(super::SqliteStore::open(&path).await.unwrap());
+                    let b: super::Shared = std::sync::Arc::new(super::SqliteStore::open(&path).await.unwrap());
+                    super::$name(a.clone(), b.clone()).await;
+                    a.close().await;
+                    b.close().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = super::TestDatabase::create().await else { return };
+                    let a: super::Shared = std::sync::Arc::new(super::PostgresStore::open(&db.url, 8).await.unwrap());
+                    let b: super::Shared = std::sync::Arc::new(super::PostgresStore::open(&db.url, 8).await.unwrap());
+                    super::$name(a.clone(), b.clone()).await;
+                    a.close().await;
+                    b.close().await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    users,
+    clients,
+    rotation,
+    expiry,
+    revocation,
+    denylist,
+    keys,
+    one_key_rotation_wins,
+    concurrent_presentations_rotate_once,
+    pruning,
+    ping_and_close,
+);
