@@ -1,16 +1,15 @@
-//! The auth flow seen from outside: real HTTP on loopback, a real SQLite file in a temporary directory.
+//! The auth flow seen from outside: real HTTP on loopback, a real SQLite file in a temporary directory; the flows that
+//! depend most on the store also on a fresh PostgreSQL database (`on_both_backends!` at the end).
 
 mod common;
 
 use std::time::Duration;
 
-use common::{PASSWORD, TestClock, TestServer, assert_invalid_token, tokens};
+use common::{Backing, PASSWORD, TestClock, TestServer, assert_invalid_token, tokens};
 use serde_json::{Value, json};
 
-#[tokio::test]
-async fn whole_flow_login_me_refresh_logout() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path(), TestClock::new()).await;
+async fn whole_flow_login_me_refresh_logout(backing: Backing) {
+    let server = backing.start(TestClock::new()).await;
     server
         .add_user("alice", &["read:orders", "write:orders"])
         .await;
@@ -61,10 +60,8 @@ async fn whole_flow_login_me_refresh_logout() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn refresh_rotates_and_consumes_the_old_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path(), TestClock::new()).await;
+async fn refresh_rotates_and_consumes_the_old_token(backing: Backing) {
+    let server = backing.start(TestClock::new()).await;
     server.add_user("bob", &[]).await;
     let (_, refresh) = server.login_ok("bob").await;
     let (status, body) = server.refresh(&refresh).await;
@@ -78,10 +75,8 @@ async fn refresh_rotates_and_consumes_the_old_token() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn reused_refresh_token_revokes_the_family() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path(), TestClock::new()).await;
+async fn reused_refresh_token_revokes_the_family(backing: Backing) {
+    let server = backing.start(TestClock::new()).await;
     server.add_user("carol", &[]).await;
     let (access1, refresh1) = server.login_ok("carol").await;
     // Another session of the same user must survive the theft response.
@@ -108,10 +103,8 @@ async fn reused_refresh_token_revokes_the_family() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fifty_concurrent_refreshes_of_one_token_yield_exactly_one_success() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path(), TestClock::new()).await;
+async fn fifty_concurrent_refreshes_of_one_token_yield_exactly_one_success(backing: Backing) {
+    let server = backing.start(TestClock::new()).await;
     server.add_user("dave", &[]).await;
     let (_, refresh) = server.login_ok("dave").await;
     let mut tasks = Vec::new();
@@ -146,11 +139,9 @@ async fn fifty_concurrent_refreshes_of_one_token_yield_exactly_one_success() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn restart_keeps_users_sessions_revocations_and_signing_key() {
-    let dir = tempfile::tempdir().unwrap();
+async fn restart_keeps_users_sessions_revocations_and_signing_key(backing: Backing) {
     let clock = TestClock::new();
-    let server = TestServer::start(dir.path(), clock.clone()).await;
+    let server = backing.start(clock.clone()).await;
     server.add_user("erin", &[]).await;
     let kid = server.service.signing_kid();
     let (live_access, live_refresh) = server.login_ok("erin").await;
@@ -162,7 +153,7 @@ async fn restart_keeps_users_sessions_revocations_and_signing_key() {
     let jwks_before = server.get_text("/.well-known/jwks.json").await;
     server.stop().await;
 
-    let server = TestServer::start(dir.path(), clock).await;
+    let server = backing.start(clock).await;
     assert_eq!(
         server.service.signing_kid(),
         kid,
@@ -427,11 +418,9 @@ async fn access_token_expires_with_the_injected_clock() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn refresh_token_idle_and_absolute_limits_end_sessions() {
-    let dir = tempfile::tempdir().unwrap();
+async fn refresh_token_idle_and_absolute_limits_end_sessions(backing: Backing) {
     let clock = TestClock::new();
-    let server = TestServer::start(dir.path(), clock.clone()).await;
+    let server = backing.start(clock.clone()).await;
     server.add_user("judy", &[]).await;
     let day = Duration::from_secs(24 * 3600);
 
@@ -477,10 +466,8 @@ async fn refresh_token_idle_and_absolute_limits_end_sessions() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn logout_all_ends_every_session() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path(), TestClock::new()).await;
+async fn logout_all_ends_every_session(backing: Backing) {
+    let server = backing.start(TestClock::new()).await;
     server.add_user("mallory", &[]).await;
     server.add_user("niaj", &[]).await;
     let (a1, r1) = server.login_ok("mallory").await;
@@ -556,3 +543,13 @@ async fn issued_tokens_verify_against_the_served_jwks() {
     );
     server.stop().await;
 }
+
+on_both_backends!(
+    whole_flow_login_me_refresh_logout,
+    refresh_rotates_and_consumes_the_old_token,
+    reused_refresh_token_revokes_the_family,
+    fifty_concurrent_refreshes_of_one_token_yield_exactly_one_success,
+    restart_keeps_users_sessions_revocations_and_signing_key,
+    refresh_token_idle_and_absolute_limits_end_sessions,
+    logout_all_ends_every_session,
+);

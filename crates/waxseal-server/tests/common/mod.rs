@@ -89,6 +89,69 @@ pub async fn bind() -> tokio::net::TcpListener {
         .expect("bind loopback")
 }
 
+/// Where a test server keeps its state: the SQLite file in a temporary data directory, or a fresh PostgreSQL
+/// database (with the temporary directory still holding the master key). Dropped after the server stops.
+pub struct Backing {
+    pub dir: tempfile::TempDir,
+    pub pg: Option<pg::TestDatabase>,
+}
+
+impl Backing {
+    pub fn sqlite() -> Backing {
+        Backing {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+            pg: None,
+        }
+    }
+
+    /// `None` (the test skips, loudly) when PostgreSQL is unreachable and not required.
+    pub async fn postgres() -> Option<Backing> {
+        Some(Backing {
+            pg: Some(pg::TestDatabase::create().await?),
+            ..Backing::sqlite()
+        })
+    }
+
+    pub fn config(&self) -> Config {
+        Config {
+            database: match &self.pg {
+                Some(db) => waxseal_server::Database::Postgres(db.url.clone()),
+                None => waxseal_server::Database::Embedded,
+            },
+            ..config(self.dir.path())
+        }
+    }
+
+    pub async fn start(&self, clock: Arc<TestClock>) -> TestServer {
+        TestServer::start_with(self.config(), clock).await
+    }
+}
+
+/// Generates, for each `async fn name(backing: Backing)` listed, a test `sqlite::name` and a test
+/// `postgres::name` running it on that backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::common::Backing::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(backing) = super::common::Backing::postgres().await else { return };
+                    super::$name(backing).await;
+                }
+            )*
+        }
+    };
+}
+
 pub fn config(dir: &Path) -> Config {
     Config {
         data_dir: dir.to_path_buf(),
