@@ -91,7 +91,8 @@ the keys cannot be had (not https, unreachable, unusable document), 1 when the t
   waxseal lint --key public.pem --json TOKEN")]
     Lint(LintArgs),
 
-    /// Run the auth server: login, protected API, refresh with rotation, logout, JWKS; SQLite in the data directory.
+    /// Run the auth server: login, protected API, refresh with rotation, logout, JWKS; SQLite in the data directory
+    /// or PostgreSQL.
     #[command(after_help = "Examples:
   waxseal serve                                   first start creates ./waxseal-data and a signing key
   waxseal serve --data-dir /var/lib/waxseal --listen 127.0.0.1:9000
@@ -100,11 +101,21 @@ the keys cannot be had (not https, unreachable, unusable document), 1 when the t
   waxseal serve --issuer https://auth.example.com --refresh-cookie     refresh tokens in HttpOnly cookies
 
 Each setting comes from its flag, else its WAXSEAL_* variable, else the --config file, else the default.
+Several instances share one PostgreSQL database: WAXSEAL_DATABASE_URL=postgres://USER:PASSWORD@HOST/DB
+(each needs the same master key).
 Discovery: /.well-known/openid-configuration and /.well-known/oauth-authorization-server.
 
 The master key (64 hex digits) encrypts the signing keys at rest; without WAXSEAL_MASTER_KEY one is generated
 into DATA_DIR/master.key (mode 0600).")]
     Serve(ServeArgs),
+
+    /// Apply the database migrations of this version and exit (`waxseal serve` applies them too, at start).
+    #[command(after_help = "Examples:
+  WAXSEAL_DATABASE_URL=postgres://waxseal@db.internal/waxseal waxseal migrate
+  waxseal migrate --data-dir /var/lib/waxseal
+
+Prints each migration applied. Several processes migrating at once take turns (a database lock).")]
+    Migrate(DataDirArg),
 
     /// Manage the auth server's users, in the same data directory as `waxseal serve`.
     #[command(subcommand)]
@@ -324,6 +335,15 @@ pub struct DataDirArg {
         value_name = "DIR"
     )]
     pub data_dir: PathBuf,
+    /// The database: postgres://USER@HOST/DB (or postgresql://) for PostgreSQL, sqlite://PATH for a SQLite file
+    /// elsewhere [default: DATA_DIR/waxseal.db]. With a password in it, prefer the variable: flags show in `ps`.
+    #[arg(
+        long,
+        env = "WAXSEAL_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
 }
 
 /// `waxseal serve`'s settings. Each one comes from its flag, else its `WAXSEAL_*` variable, else the `--config` TOML
@@ -342,6 +362,19 @@ pub struct ServeArgs {
     /// [default: ./waxseal-data].
     #[arg(long, env = "WAXSEAL_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The database: postgres://USER@HOST/DB (or postgresql://) for PostgreSQL, sqlite://PATH for a SQLite file
+    /// elsewhere [default: DATA_DIR/waxseal.db]. With a password in it, prefer the variable: flags show in `ps`.
+    #[arg(
+        long,
+        env = "WAXSEAL_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// The most connections this process opens to PostgreSQL; N instances open up to N times as many
+    /// [default: 10].
+    #[arg(long, env = "WAXSEAL_DATABASE_MAX_CONNECTIONS", value_name = "N")]
+    pub database_max_connections: Option<u32>,
     /// The address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "WAXSEAL_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,

@@ -132,20 +132,33 @@ fn create_data_dir(dir: &Path) -> Result<()> {
     })
 }
 
-/// Opens the store `config` selects ([`Config::database`]), applying its migrations. The data directory must exist
-/// for the embedded database.
+/// Opens the store `config` selects ([`Config::database`]), applying its migrations; for the embedded database,
+/// creates the data directory first.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
-    let store: Arc<dyn Store> = match &config.database {
+    Ok(open_store_migrated(config).await?.0)
+}
+
+/// [`open_store`], saying which migrations it applied (`waxseal migrate`).
+pub async fn open_store_migrated(config: &Config) -> Result<(Arc<dyn Store>, store::Migrated)> {
+    fn shared<S: Store + 'static>(
+        (store, migrated): (S, store::Migrated),
+    ) -> (Arc<dyn Store>, store::Migrated) {
+        (Arc::new(store), migrated)
+    }
+    let opened = match &config.database {
         Database::Embedded => {
-            Arc::new(SqliteStore::open(&config.data_dir.join(DATABASE_FILE)).await?)
+            create_data_dir(&config.data_dir)?;
+            shared(SqliteStore::open_migrated(&config.data_dir.join(DATABASE_FILE)).await?)
         }
-        Database::Sqlite(path) => Arc::new(SqliteStore::open(path).await?),
+        Database::Sqlite(path) => shared(SqliteStore::open_migrated(path).await?),
         Database::Postgres(url) => {
-            Arc::new(PostgresStore::open(url, config.database_max_connections).await?)
+            shared(PostgresStore::open_migrated(url, config.database_max_connections).await?)
         }
     };
-    tracing::debug!(database = %config.database, "store opened");
-    Ok(store)
+    for (version, description) in &opened.1.applied {
+        tracing::info!(database = %config.database, version, description, "applied a migration");
+    }
+    Ok(opened)
 }
 
 impl Server {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use waxseal_server::GrantType;
 
-use super::serve::{config, init_logging};
+use super::serve::{admin_config, init_logging};
 use super::user::with_service;
 use crate::Outcome;
 use crate::cli::{ClientAddArgs, ClientIdArgs, DataDirArg, Grant};
@@ -23,7 +23,7 @@ pub fn add(args: &ClientAddArgs) -> Outcome {
     if grants.is_empty() {
         grants.push(GrantType::ClientCredentials);
     }
-    let client = with_service(config(&args.data.data_dir)?, async |service| {
+    let client = with_service(admin_config(&args.data)?, async |service| {
         service.add_client(&args.name, &grants, &args.scopes).await
     })?;
     let grants: Vec<&str> = grants.iter().map(|g| g.as_str()).collect();
@@ -42,7 +42,7 @@ pub fn add(args: &ClientAddArgs) -> Outcome {
 
 pub fn list(data: &DataDirArg) -> Outcome {
     init_logging();
-    let clients = with_service(config(&data.data_dir)?, async |s| s.list_clients().await)?;
+    let clients = with_service(admin_config(data)?, async |s| s.list_clients().await)?;
     if clients.is_empty() {
         eprintln!("no clients yet; add one with `waxseal client add NAME --grant GRANT`");
         return Ok(ExitCode::SUCCESS);
@@ -83,7 +83,7 @@ pub fn list(data: &DataDirArg) -> Outcome {
 
 pub fn delete(args: &ClientIdArgs) -> Outcome {
     init_logging();
-    with_service(config(&args.data.data_dir)?, async |s| {
+    with_service(admin_config(&args.data)?, async |s| {
         s.delete_client(&args.client_id).await
     })?;
     println!(
@@ -95,7 +95,7 @@ pub fn delete(args: &ClientIdArgs) -> Outcome {
 
 pub fn rotate_secret(args: &ClientIdArgs) -> Outcome {
     init_logging();
-    let client = with_service(config(&args.data.data_dir)?, async |s| {
+    let client = with_service(admin_config(&args.data)?, async |s| {
         s.rotate_client_secret(&args.client_id).await
     })?;
     println!("rotated the secret of client {}", client.client_id);

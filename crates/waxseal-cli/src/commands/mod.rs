@@ -3,6 +3,7 @@
 mod client;
 mod decode;
 mod keys;
+mod migrate;
 mod serve;
 mod settings;
 mod sign;
@@ -29,6 +30,7 @@ pub fn run(command: Command, style: Style) -> Outcome {
         Command::Convert(args) => keys::convert(&args),
         Command::Lint(args) => lint::run(&args, style),
         Command::Serve(args) => serve::run(&args, style),
+        Command::Migrate(data) => migrate::run(&data),
         Command::User(UserCommand::Add(args)) => user::add(&args),
         Command::User(UserCommand::List(data)) => user::list(&data),
         Command::User(UserCommand::Disable(args)) => user::set_disabled(&args, true),

@@ -4,10 +4,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use waxseal_server::{Config, MasterKey, Server};
+use waxseal_server::{Config, Database, MasterKey, Server};
 
 use super::settings::{Settings, derived_issuer};
-use crate::cli::ServeArgs;
+use crate::cli::{DataDirArg, ServeArgs};
 use crate::style::Style;
 use crate::{Failure, Outcome};
 
@@ -28,6 +28,23 @@ pub(super) fn config(data_dir: &Path) -> Result<Config, Failure> {
         data_dir: data_dir.to_path_buf(),
         master_key,
         ..Config::default()
+    })
+}
+
+/// The database a `--database-url` selects; none: the embedded one.
+pub(super) fn database(url: Option<&str>) -> Result<Database, Failure> {
+    url.filter(|u| !u.trim().is_empty())
+        .map(Database::parse)
+        .transpose()
+        .map(Option::unwrap_or_default)
+        .map_err(|e| Failure::usage(anyhow::anyhow!(e)))
+}
+
+/// The configuration of an admin command (`user`, `client`, `keys`, `migrate`): data directory and database.
+pub(super) fn admin_config(data: &DataDirArg) -> Result<Config, Failure> {
+    Ok(Config {
+        database: database(data.database_url.as_deref())?,
+        ..config(&data.data_dir)?
     })
 }
 
@@ -121,6 +138,7 @@ pub fn run(args: &ServeArgs, style: Style) -> Outcome {
         let dir = data_dir.display();
         println!("{} listening on {}", style.bold("waxseal serve"), style.cyan(&url));
         println!("  data directory  {dir}");
+        println!("  database        {}", server.config().database);
         println!(
             "  signing key     {}, kid {}",
             server.config().signing_alg,

@@ -12,9 +12,10 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use serde::{Deserialize, Serialize};
 use waxseal::Algorithm;
-use waxseal_server::{Config, MASTER_KEY_FILE, TlsFiles};
+use waxseal_server::store::postgres::redact_url;
+use waxseal_server::{Config, Database, MASTER_KEY_FILE, TlsFiles};
 
-use super::serve::config as base_config;
+use super::serve::{config as base_config, database};
 use crate::Failure;
 use crate::cli::{Rotation, ServeArgs, duration, rotation};
 
@@ -51,6 +52,11 @@ struct SettingsFile {
     token_cache: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_cookie: Option<bool>,
+    /// Shown with its password as `***`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_max_connections: Option<u32>,
 }
 
 /// The effective settings of `waxseal serve`.
@@ -117,6 +123,16 @@ impl Settings {
             .or(file.data_dir)
             .unwrap_or(defaults.data_dir);
         let mut config = base_config(&data_dir)?;
+        config.database = database(args.database_url.clone().or(file.database_url).as_deref())?;
+        config.database_max_connections = args
+            .database_max_connections
+            .or(file.database_max_connections)
+            .unwrap_or(defaults.database_max_connections);
+        if config.database_max_connections == 0 {
+            return Err(Failure::usage(anyhow!(
+                "the database pool needs at least one connection (--database-max-connections)"
+            )));
+        }
         config.listen = args.listen.or(file.listen).unwrap_or(defaults.listen);
         config.tls = match (
             args.tls_cert.clone().or(file.tls_cert),
@@ -228,6 +244,15 @@ impl Settings {
             tls_key: c.tls.as_ref().map(|t| t.key.clone()),
             token_cache: Some(c.verified_token_cache),
             refresh_cookie: Some(c.refresh_cookie),
+            database_url: match &c.database {
+                Database::Embedded => None,
+                Database::Sqlite(path) => Some(format!("sqlite://{}", path.display())),
+                Database::Postgres(url) => Some(redact_url(url)),
+            },
+            database_max_connections: c
+                .database
+                .is_postgres()
+                .then_some(c.database_max_connections),
         };
         let body = toml::to_string(&shown)
             .context("cannot render the settings")

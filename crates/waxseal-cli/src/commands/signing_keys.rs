@@ -6,7 +6,7 @@ use anyhow::anyhow;
 use waxseal::Algorithm;
 use waxseal_server::KeyState;
 
-use super::serve::{config, init_logging};
+use super::serve::{admin_config, init_logging};
 use super::user::with_service;
 use crate::cli::{DataDirArg, KeysRotateArgs};
 use crate::{Failure, Outcome};
@@ -26,7 +26,7 @@ fn describe(state: KeyState, activates_at: u64) -> String {
 
 pub fn list(data: &DataDirArg) -> Outcome {
     init_logging();
-    let keys = with_service(config(&data.data_dir)?, async |s| s.list_keys().await)?;
+    let keys = with_service(admin_config(data)?, async |s| s.list_keys().await)?;
     if keys.is_empty() {
         eprintln!("no signing keys yet; `waxseal serve` creates the first one when it starts");
         return Ok(ExitCode::SUCCESS);
@@ -57,7 +57,7 @@ pub fn rotate(args: &KeysRotateArgs) -> Outcome {
         .map(Algorithm::from_name)
         .transpose()
         .map_err(|e| Failure::usage(anyhow!("--alg: {e}")))?;
-    let key = with_service(config(&args.data.data_dir)?, async |s| {
+    let key = with_service(admin_config(&args.data)?, async |s| {
         match args.signs_after {
             Some(delay) => s.rotate_keys_signing_after(alg, delay).await,
             None => s.rotate_keys(alg).await,

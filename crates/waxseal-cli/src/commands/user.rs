@@ -7,7 +7,7 @@ use anyhow::{Context as _, anyhow};
 use waxseal_server::{AuthService, Config, Server};
 use zeroize::Zeroizing;
 
-use super::serve::{config, init_logging, runtime};
+use super::serve::{admin_config, init_logging, runtime};
 use crate::cli::{DataDirArg, UserAddArgs, UserNameArgs, UserSetPasswordArgs};
 use crate::{Failure, Outcome};
 
@@ -31,7 +31,7 @@ fn password_from_stdin() -> Result<Zeroizing<String>, Failure> {
 pub fn add(args: &UserAddArgs) -> Outcome {
     init_logging();
     let password = password_from_stdin()?;
-    with_service(config(&args.data.data_dir)?, async |service| {
+    with_service(admin_config(&args.data)?, async |service| {
         service.add_user(&args.name, &password, &args.scopes).await
     })?;
     println!("added user {:?}", args.name);
@@ -46,7 +46,7 @@ pub(super) fn with_service<T>(
     runtime()?.block_on(async move {
         let server = Server::open_admin(config)
             .await
-            .context("cannot open the data directory")
+            .context("cannot open the data directory or the database")
             .map_err(Failure::usage)?;
         let done = op(server.service()).await;
         server.close().await;
@@ -56,7 +56,7 @@ pub(super) fn with_service<T>(
 
 pub fn list(data: &DataDirArg) -> Outcome {
     init_logging();
-    let users = with_service(config(&data.data_dir)?, async |s| s.list_users().await)?;
+    let users = with_service(admin_config(data)?, async |s| s.list_users().await)?;
     if users.is_empty() {
         eprintln!("no users yet; add one with `waxseal user add NAME --password-stdin`");
         return Ok(ExitCode::SUCCESS);
@@ -89,7 +89,7 @@ pub fn list(data: &DataDirArg) -> Outcome {
 
 pub fn set_disabled(args: &UserNameArgs, disabled: bool) -> Outcome {
     init_logging();
-    with_service(config(&args.data.data_dir)?, async |s| {
+    with_service(admin_config(&args.data)?, async |s| {
         s.set_user_disabled(&args.name, disabled).await
     })?;
     if disabled {
@@ -105,7 +105,7 @@ pub fn set_disabled(args: &UserNameArgs, disabled: bool) -> Outcome {
 
 pub fn delete(args: &UserNameArgs) -> Outcome {
     init_logging();
-    with_service(config(&args.data.data_dir)?, async |s| {
+    with_service(admin_config(&args.data)?, async |s| {
         s.delete_user(&args.name).await
     })?;
     println!(
@@ -118,7 +118,7 @@ pub fn delete(args: &UserNameArgs) -> Outcome {
 pub fn set_password(args: &UserSetPasswordArgs) -> Outcome {
     init_logging();
     let password = password_from_stdin()?;
-    with_service(config(&args.data.data_dir)?, async |s| {
+    with_service(admin_config(&args.data)?, async |s| {
         s.set_password(&args.name, &password).await
     })?;
     println!(

@@ -30,6 +30,15 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// What opening a store applied of its embedded migrations (`waxseal migrate` prints it).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Migrated {
+    /// Version and description of each migration applied now, in order.
+    pub applied: Vec<(i64, String)>,
+    /// How many had been applied before.
+    pub already: usize,
+}
+
 /// Unix seconds as the databases' 64-bit signed integer, saturating.
 pub(crate) fn ts(secs: u64) -> i64 {
     i64::try_from(secs).unwrap_or(i64::MAX)

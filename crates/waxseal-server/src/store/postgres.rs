@@ -12,10 +12,10 @@ use std::str::FromStr as _;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Connection as _, Postgres, Row, Transaction};
 
 use super::{
-    BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, GrantType, KeyStore,
+    BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, GrantType, KeyStore, Migrated,
     RefreshTokenRecord, Rotation, SessionStore, Store, StoreError, StoreResult, StoredKey,
     TokenFamily, User, UserStore, opt_secs, secs, ts,
 };
@@ -113,57 +113,59 @@ fn scrub(text: &str, url: &str) -> String {
     text
 }
 
-/// What [`PostgresStore::migrate`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Migrated {
-    /// Version and description of each migration applied now, in order.
-    pub applied: Vec<(i64, String)>,
-    /// How many were already applied before.
-    pub already: usize,
-}
-
 impl PostgresStore {
     /// Connects to `url` (`postgres://…` or `postgresql://…`) with a pool of at most `max_connections` and applies
     /// the embedded migrations (several processes starting at once take turns: sqlx's migrator holds an advisory
     /// lock while it runs).
     pub async fn open(url: &str, max_connections: u32) -> StoreResult<PostgresStore> {
-        let store = Self::connect(url, max_connections).await?;
-        store.migrate().await?;
-        Ok(store)
+        Ok(Self::open_migrated(url, max_connections).await?.0)
     }
 
-    /// Connects without applying migrations (`waxseal migrate` reports what it applies).
-    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<PostgresStore> {
-        let options = PgConnectOptions::from_str(url).map_err(|e| {
-            StoreError::Backend(format!(
-                "the PostgreSQL URL {} is not usable: {}",
-                redact_url(url),
-                scrub(&e.to_string(), url)
-            ))
-        })?;
+    /// [`PostgresStore::open`], saying which migrations it applied.
+    pub async fn open_migrated(
+        url: &str,
+        max_connections: u32,
+    ) -> StoreResult<(PostgresStore, Migrated)> {
+        let store = Self::connect(url, max_connections).await?;
+        let migrated = store.migrate().await?;
+        Ok((store, migrated))
+    }
+
+    async fn connect(url: &str, max_connections: u32) -> StoreResult<PostgresStore> {
+        let unusable = |e: sqlx::Error| {
+            let why = scrub(&e.to_string(), url);
+            let shown = redact_url(url);
+            match map_err(e) {
+                StoreError::Unavailable(_) => {
+                    StoreError::Unavailable(format!("cannot connect to {shown}: {why}"))
+                }
+                StoreError::Conflict | StoreError::Backend(_) => {
+                    StoreError::Backend(format!("cannot use {shown}: {why}"))
+                }
+            }
+        };
+        let options = PgConnectOptions::from_str(url)
+            .map_err(unusable)?
+            // NOTICEs ("relation already exists, skipping") are not worth a log line each.
+            .options([("client_min_messages", "warning")]);
+        // One connection first, for its precise error: the pool would only say that it timed out.
+        sqlx::ConnectOptions::connect(&options)
+            .await
+            .map_err(unusable)?
+            .close()
+            .await
+            .map_err(unusable)?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await
-            .map_err(|e| match map_err(e) {
-                StoreError::Unavailable(why) => StoreError::Unavailable(format!(
-                    "cannot connect to {}: {}",
-                    redact_url(url),
-                    scrub(&why, url)
-                )),
-                StoreError::Backend(why) => StoreError::Backend(format!(
-                    "cannot connect to {}: {}",
-                    redact_url(url),
-                    scrub(&why, url)
-                )),
-                other => other,
-            })?;
+            .map_err(unusable)?;
         Ok(PostgresStore { pool })
     }
 
     /// Applies the embedded migrations not yet applied.
-    pub async fn migrate(&self) -> StoreResult<Migrated> {
+    async fn migrate(&self) -> StoreResult<Migrated> {
         use sqlx::migrate::Migrate as _;
         let before: Vec<i64> = {
             let mut conn = self.pool.acquire().await.map_err(map_err)?;

@@ -13,7 +13,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, GrantType, KeyStore,
+    BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, GrantType, KeyStore, Migrated,
     RefreshTokenRecord, Rotation, SessionStore, Store, StoreError, StoreResult, StoredKey,
     TokenFamily, User, UserStore, opt_secs, secs, ts,
 };
@@ -51,6 +51,11 @@ fn map_err(e: sqlx::Error) -> StoreError {
 impl SqliteStore {
     /// Opens (creating if missing) the database file at `path` and applies the embedded migrations.
     pub async fn open(path: &Path) -> StoreResult<SqliteStore> {
+        Ok(Self::open_migrated(path).await?.0)
+    }
+
+    /// [`SqliteStore::open`], saying which migrations it applied.
+    pub async fn open_migrated(path: &Path) -> StoreResult<(SqliteStore, Migrated)> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .journal_mode(SqliteJournalMode::Wal)
@@ -64,13 +69,34 @@ impl SqliteStore {
             .connect_with(options.clone().create_if_missing(true))
             .await
             .map_err(backend)?;
+        let before: Vec<i64> = {
+            use sqlx::migrate::Migrate as _;
+            let mut conn = writer.acquire().await.map_err(map_err)?;
+            conn.ensure_migrations_table("_sqlx_migrations")
+                .await
+                .map_err(backend)?;
+            conn.list_applied_migrations("_sqlx_migrations")
+                .await
+                .map_err(backend)?
+                .into_iter()
+                .map(|m| m.version)
+                .collect()
+        };
         MIGRATOR.run(&writer).await.map_err(backend)?;
+        let migrated = Migrated {
+            applied: MIGRATOR
+                .iter()
+                .filter(|m| !before.contains(&m.version))
+                .map(|m| (m.version, m.description.to_string()))
+                .collect(),
+            already: before.len(),
+        };
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
             .connect_with(options.read_only(true))
             .await
             .map_err(backend)?;
-        Ok(SqliteStore { writer, reader })
+        Ok((SqliteStore { writer, reader }, migrated))
     }
 
     async fn immediate(&self) -> StoreResult<Transaction<'static, Sqlite>> {
