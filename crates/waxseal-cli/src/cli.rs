@@ -117,6 +117,25 @@ into DATA_DIR/master.key (mode 0600).")]
 Prints each migration applied. Several processes migrating at once take turns (a database lock).")]
     Migrate(DataDirArg),
 
+    /// Write every user, client, signing key, session and revocation as one JSON document on standard output.
+    #[command(after_help = "Examples:
+  waxseal export --data-dir /var/lib/waxseal > waxseal-dump.json
+  WAXSEAL_DATABASE_URL=postgres://waxseal@db.internal/waxseal waxseal export > dump.json
+
+The dump holds password hashes and refresh-token digests (no secret in clear; signing keys stay sealed
+under the master key): keep it private. Stop the server first, or refreshes made after the export are lost.")]
+    Export(DataDirArg),
+
+    /// Load a dump written by `waxseal export` into an empty database, in one transaction.
+    #[command(after_help = "Examples:
+  WAXSEAL_MASTER_KEY=$(cat old-data-dir/master.key) WAXSEAL_DATABASE_URL=postgres://waxseal@db/waxseal \\
+      waxseal import < waxseal-dump.json
+
+The target needs the exported deployment's master key (WAXSEAL_MASTER_KEY, or its master.key in
+--data-dir): every signing key is checked to open with it before anything is written. A target that already
+holds users, clients, keys or sessions is refused unless --replace, which deletes all of it first.")]
+    Import(ImportArgs),
+
     /// Manage the auth server's users, in the same data directory as `waxseal serve`.
     #[command(subcommand)]
     User(UserCommand),
@@ -483,6 +502,18 @@ Existing access tokens are refused by a running `waxseal serve` on the same data
 
 Existing access tokens are refused by a running `waxseal serve` on the same data directory within a second.")]
     SetPassword(UserSetPasswordArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The dump to read, or `-` for standard input.
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    pub input: PathBuf,
+    /// Delete everything in the target database first (in the same transaction as the import).
+    #[arg(long)]
+    pub replace: bool,
+    #[command(flatten)]
+    pub data: DataDirArg,
 }
 
 #[derive(Debug, Args)]

@@ -61,6 +61,7 @@ pub mod service;
 pub mod store;
 mod throttle;
 mod tls;
+pub mod transfer;
 
 use std::future::Future;
 use std::path::Path;
@@ -130,6 +131,19 @@ fn create_data_dir(dir: &Path) -> Result<()> {
             &e,
         )
     })
+}
+
+/// The master key `config` names ([`Config::master_key`], else `DATA_DIR/master.key` when that file exists),
+/// without ever generating one: `None` when there is neither.
+pub fn existing_master_key(config: &Config) -> Result<Option<MasterKey>> {
+    if let Some(key) = &config.master_key {
+        return Ok(Some(key.clone()));
+    }
+    let path = config.data_dir.join(MASTER_KEY_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    MasterKey::load_or_create(&path).map(|(key, _)| Some(key))
 }
 
 /// Opens the store `config` selects ([`Config::database`]), applying its migrations; for the embedded database,

@@ -606,6 +606,66 @@ async fn pruning(a: Shared, b: Shared) {
     );
 }
 
+async fn transfer(a: Shared, b: Shared) {
+    a.create_user(&user("u1", "alice")).await.unwrap();
+    a.create_client(&client("c1", "app")).await.unwrap();
+    a.insert_key(&key("k1", 1, 1)).await.unwrap();
+    a.create_session(&family("s1", "u1", Some("c1")), &token(1, "s1", NOW + 100))
+        .await
+        .unwrap();
+    a.rotate_refresh_token(&[1; 32], &token(2, "s1", NOW + 100), NOW + 1, NOW)
+        .await
+        .unwrap();
+    with_session(&a, "s2", 3).await;
+    a.revoke_all_sessions("u1", NOW + 2, NOW + 500)
+        .await
+        .unwrap();
+    a.deny_jti("j1", NOW + 5).await.unwrap();
+    let json = |c: &waxseal_server::store::Contents| {
+        serde_json::to_string(&waxseal_server::transfer::Dump::new(c, 0)).unwrap()
+    };
+    let before = a.export_all().await.unwrap();
+    assert_eq!(
+        (
+            before.users.len(),
+            before.clients.len(),
+            before.keys.len(),
+            before.families.len()
+        ),
+        (1, 1, 1, 2)
+    );
+    assert_eq!(
+        before
+            .refresh_tokens
+            .iter()
+            .filter(|t| t.used_at == Some(NOW + 1))
+            .count(),
+        1
+    );
+    assert_eq!(before.denylist.jtis, [("j1".to_owned(), NOW + 5)]);
+    assert_eq!(before.denylist.sids.len(), 2);
+    assert!(
+        !b.import_all(&before, false).await.unwrap(),
+        "not empty: refused"
+    );
+    a.delete_user("u1").await.unwrap();
+    assert!(
+        !b.import_all(&before, false).await.unwrap(),
+        "a client and a key are still there"
+    );
+    assert!(b.import_all(&before, true).await.unwrap());
+    assert_eq!(
+        json(&a.export_all().await.unwrap()),
+        json(&before),
+        "the same rows back"
+    );
+    // A failing import changes nothing: one transaction.
+    let mut broken = before.clone();
+    broken.users.push(user("u9", "alice"));
+    assert!(b.import_all(&broken, true).await.is_err());
+    assert_eq!(json(&a.export_all().await.unwrap()), json(&before));
+}
+
 async fn ping_and_close(a: Shared, b: Shared) {
     a.ping().await.unwrap();
     b.close().await;
@@ -657,5 +717,6 @@ contract!(
     one_key_rotation_wins,
     concurrent_presentations_rotate_once,
     pruning,
+    transfer,
     ping_and_close,
 );

@@ -8,6 +8,7 @@ mod serve;
 mod settings;
 mod sign;
 mod signing_keys;
+mod transfer;
 mod user;
 mod verify;
 
@@ -31,6 +32,8 @@ pub fn run(command: Command, style: Style) -> Outcome {
         Command::Lint(args) => lint::run(&args, style),
         Command::Serve(args) => serve::run(&args, style),
         Command::Migrate(data) => migrate::run(&data),
+        Command::Export(data) => transfer::export(&data),
+        Command::Import(args) => transfer::import(&args),
         Command::User(UserCommand::Add(args)) => user::add(&args),
         Command::User(UserCommand::List(data)) => user::list(&data),
         Command::User(UserCommand::Disable(args)) => user::set_disabled(&args, true),

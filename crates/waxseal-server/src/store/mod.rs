@@ -397,9 +397,48 @@ pub trait PruneStore: Send + Sync {
     ) -> BoxFuture<'_, StoreResult<u64>>;
 }
 
+/// A refresh token with whether it was consumed: what [`TransferStore`] moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRefreshToken {
+    /// The token as [`SessionStore`] stores it (`expires_at` already capped by its family's end).
+    pub record: RefreshTokenRecord,
+    /// When it was presented and rotated; a consumed token is kept so that presenting it again is detected.
+    pub used_at: Option<u64>,
+}
+
+/// Every row the server stores, for moving a deployment to another database (`waxseal export` / `import`).
+#[derive(Debug, Clone, Default)]
+pub struct Contents {
+    /// Users.
+    pub users: Vec<User>,
+    /// OAuth clients.
+    pub clients: Vec<Client>,
+    /// Signing keys, still sealed under the master key.
+    pub keys: Vec<StoredKey>,
+    /// Sessions, revoked or not.
+    pub families: Vec<TokenFamily>,
+    /// Refresh tokens, consumed or not.
+    pub refresh_tokens: Vec<StoredRefreshToken>,
+    /// Denied jtis and sids and "not before" times, every row (also those no longer in force).
+    pub denylist: DenylistSnapshot,
+}
+
+/// Copying everything in or out at once.
+pub trait TransferStore: Send + Sync {
+    /// Every row, read in one transaction (a consistent snapshot even while the server runs).
+    fn export_all(&self) -> BoxFuture<'_, StoreResult<Contents>>;
+    /// In one transaction: writes every row of `contents`. Refused — `false`, nothing written — when the store
+    /// already holds a user, client, key or session, unless `replace`, which deletes everything first.
+    fn import_all<'a>(
+        &'a self,
+        contents: &'a Contents,
+        replace: bool,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+}
+
 /// Everything the server stores.
 pub trait Store:
-    UserStore + ClientStore + SessionStore + KeyStore + DenylistStore + PruneStore
+    UserStore + ClientStore + SessionStore + KeyStore + DenylistStore + PruneStore + TransferStore
 {
     /// Closes connections; the store is unusable afterwards.
     fn close(&self) -> BoxFuture<'_, ()>;

@@ -21,6 +21,7 @@ use super::{
 };
 
 mod prune;
+mod transfer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations-postgres");
 

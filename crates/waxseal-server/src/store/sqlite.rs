@@ -19,6 +19,7 @@ use super::{
 };
 
 mod prune;
+mod transfer;
 
 /// Read-only connections: enough for every core to read while others wait on I/O.
 const READERS: u32 = 8;

@@ -1,0 +1,274 @@
+//! [`TransferStore`] for PostgreSQL: a REPEATABLE READ transaction for a consistent export, one transaction holding
+//! the tables locked against other writers for an import.
+
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, Row, Transaction};
+
+use super::{
+    PostgresStore, backend, client_from_row, family_from_row, insert_key_in, map_err, user_from_row,
+};
+use crate::store::{
+    BoxFuture, Contents, DenylistSnapshot, RefreshTokenRecord, StoreResult, StoredKey,
+    StoredRefreshToken, TransferStore, opt_secs, secs, ts,
+};
+
+/// Tables in an order that deletes children before their parents.
+const TABLES: [&str; 8] = [
+    "refresh_tokens",
+    "token_families",
+    "users",
+    "clients",
+    "signing_keys",
+    "denied_jtis",
+    "denied_sids",
+    "user_not_before",
+];
+
+fn key_from_row(row: &PgRow) -> StoreResult<StoredKey> {
+    Ok(StoredKey {
+        kid: row.try_get("kid").map_err(backend)?,
+        alg: row.try_get("alg").map_err(backend)?,
+        encrypted_private_key: row.try_get("private_key").map_err(backend)?,
+        created_at: secs(row.try_get("created_at").map_err(backend)?),
+        activates_at: secs(row.try_get("activates_at").map_err(backend)?),
+    })
+}
+
+fn token_from_row(row: &PgRow) -> StoreResult<StoredRefreshToken> {
+    let hash: Vec<u8> = row.try_get("hash").map_err(backend)?;
+    Ok(StoredRefreshToken {
+        record: RefreshTokenRecord {
+            hash: hash
+                .try_into()
+                .map_err(|_| backend("a refresh-token hash is not 32 bytes"))?,
+            sid: row.try_get("sid").map_err(backend)?,
+            created_at: secs(row.try_get("created_at").map_err(backend)?),
+            expires_at: secs(row.try_get("expires_at").map_err(backend)?),
+        },
+        used_at: opt_secs(row.try_get("used_at").map_err(backend)?),
+    })
+}
+
+async fn pairs(
+    tx: &mut Transaction<'static, Postgres>,
+    sql: &'static str,
+) -> StoreResult<Vec<(String, u64)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(sql)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    Ok(rows.into_iter().map(|(k, v)| (k, secs(v))).collect())
+}
+
+async fn write_all(tx: &mut Transaction<'static, Postgres>, c: &Contents) -> StoreResult<()> {
+    for u in &c.users {
+        sqlx::query(
+            "INSERT INTO users (id, username, password_hash, disabled, scopes, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&u.id)
+        .bind(&u.username)
+        .bind(&u.password_hash)
+        .bind(u.disabled)
+        .bind(u.scopes.join(" "))
+        .bind(ts(u.created_at))
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    }
+    for cl in &c.clients {
+        let grants: Vec<&str> = cl.grant_types.iter().map(|g| g.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO clients (client_id, secret_hash, name, grant_types, scopes, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&cl.client_id)
+        .bind(&cl.secret_hash[..])
+        .bind(&cl.name)
+        .bind(grants.join(" "))
+        .bind(cl.scopes.join(" "))
+        .bind(ts(cl.created_at))
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    }
+    for key in &c.keys {
+        insert_key_in(tx, key).await?;
+    }
+    for f in &c.families {
+        sqlx::query(
+            "INSERT INTO token_families \
+             (sid, user_id, created_at, expires_at, revoked_at, client_id, scope) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&f.sid)
+        .bind(&f.user_id)
+        .bind(ts(f.created_at))
+        .bind(ts(f.expires_at))
+        .bind(f.revoked_at.map(ts))
+        .bind(&f.client_id)
+        .bind(&f.scope)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    }
+    for t in &c.refresh_tokens {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (hash, sid, created_at, expires_at, used_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&t.record.hash[..])
+        .bind(&t.record.sid)
+        .bind(ts(t.record.created_at))
+        .bind(ts(t.record.expires_at))
+        .bind(t.used_at.map(ts))
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    }
+    let d = &c.denylist;
+    for (sql, rows) in [
+        (
+            "INSERT INTO denied_jtis (jti, expires_at) VALUES ($1, $2)",
+            &d.jtis,
+        ),
+        (
+            "INSERT INTO denied_sids (sid, expires_at) VALUES ($1, $2)",
+            &d.sids,
+        ),
+        (
+            "INSERT INTO user_not_before (user_id, not_before) VALUES ($1, $2)",
+            &d.not_before,
+        ),
+    ] {
+        for (id, time) in rows {
+            sqlx::query(sql)
+                .bind(id)
+                .bind(ts(*time))
+                .execute(&mut **tx)
+                .await
+                .map_err(map_err)?;
+        }
+    }
+    Ok(())
+}
+
+impl TransferStore for PostgresStore {
+    fn export_all(&self) -> BoxFuture<'_, StoreResult<Contents>> {
+        Box::pin(async move {
+            // One snapshot for every table, whatever the instances write meanwhile.
+            let mut tx = self
+                .pool
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .await
+                .map_err(map_err)?;
+            let users = sqlx::query(
+                "SELECT id, username, password_hash, disabled, scopes, created_at FROM users ORDER BY id",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let clients = sqlx::query(
+                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at FROM clients \
+                 ORDER BY client_id",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let keys = sqlx::query(
+                "SELECT kid, alg, private_key, created_at, activates_at FROM signing_keys \
+                 ORDER BY activates_at, created_at, kid",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let families = sqlx::query(
+                "SELECT sid, user_id, created_at, expires_at, revoked_at, client_id, scope \
+                 FROM token_families ORDER BY sid",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let tokens = sqlx::query(
+                "SELECT hash, sid, created_at, expires_at, used_at FROM refresh_tokens ORDER BY hash",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let denylist = DenylistSnapshot {
+                jtis: pairs(
+                    &mut tx,
+                    "SELECT jti, expires_at FROM denied_jtis ORDER BY jti",
+                )
+                .await?,
+                sids: pairs(
+                    &mut tx,
+                    "SELECT sid, expires_at FROM denied_sids ORDER BY sid",
+                )
+                .await?,
+                not_before: pairs(
+                    &mut tx,
+                    "SELECT user_id, not_before FROM user_not_before ORDER BY user_id",
+                )
+                .await?,
+            };
+            Ok(Contents {
+                users: users
+                    .iter()
+                    .map(user_from_row)
+                    .collect::<StoreResult<_>>()?,
+                clients: clients
+                    .iter()
+                    .map(client_from_row)
+                    .collect::<StoreResult<_>>()?,
+                keys: keys.iter().map(key_from_row).collect::<StoreResult<_>>()?,
+                families: families
+                    .iter()
+                    .map(family_from_row)
+                    .collect::<StoreResult<_>>()?,
+                refresh_tokens: tokens
+                    .iter()
+                    .map(token_from_row)
+                    .collect::<StoreResult<_>>()?,
+                denylist,
+            })
+        })
+    }
+
+    fn import_all<'a>(
+        &'a self,
+        contents: &'a Contents,
+        replace: bool,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(async move {
+            let mut tx = self.begin().await?;
+            // Other writers (an instance started too early) wait until the import is committed or rolled back.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+                TABLES.join(", ")
+            )))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let used: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM clients) \
+                 OR EXISTS (SELECT 1 FROM signing_keys) OR EXISTS (SELECT 1 FROM token_families)",
+            )
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            if used && !replace {
+                return Ok(false);
+            }
+            for table in TABLES {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            }
+            write_all(&mut tx, contents).await?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(true)
+        })
+    }
+}

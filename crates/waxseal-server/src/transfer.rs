@@ -1,0 +1,443 @@
+//! Moving a deployment from one database to another (`waxseal export` / `waxseal import`), typically the embedded
+//! SQLite to PostgreSQL when one instance is no longer enough, without logging anybody out.
+//!
+//! The dump is a versioned JSON document holding every row: users with their argon2id hashes, clients with their
+//! secret digests, signing keys still sealed under the master key (which the operator copies separately: the dump
+//! alone cannot sign), sessions with their refresh-token digests — consumed ones included, so that a token used
+//! before the move is still detected as reused after it —, denied `jti`s and `sid`s, and per-user "not before"
+//! times. It holds no secret in clear, but password hashes and digests are worth protecting: keep it mode 0600.
+//!
+//! Import is one transaction, refused on a store that already holds users, clients, keys or sessions unless
+//! `replace` is asked for, and only after the keys were checked to open with the master key the target will use.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::master_key::MasterKey;
+use crate::store::{
+    Client, Contents, DenylistSnapshot, GrantType, RefreshTokenRecord, Store, StoredKey,
+    StoredRefreshToken, TokenFamily, User,
+};
+
+/// The `format` member of every dump.
+pub const FORMAT: &str = "waxseal-dump";
+/// The version this build writes and reads. A later build reads older versions; this one refuses newer ones.
+pub const VERSION: u32 = 1;
+
+/// A whole deployment, as `waxseal export` writes it. Binary values are base64url without padding; times are Unix
+/// seconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dump {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// [`VERSION`] when written by this build.
+    pub version: u32,
+    /// When it was written.
+    pub exported_at: u64,
+    /// Accounts.
+    pub users: Vec<DumpUser>,
+    /// OAuth clients.
+    pub clients: Vec<DumpClient>,
+    /// Signing keys, sealed under the master key.
+    pub signing_keys: Vec<DumpKey>,
+    /// Sessions (token families).
+    pub sessions: Vec<DumpSession>,
+    /// Refresh tokens, as SHA-256 digests.
+    pub refresh_tokens: Vec<DumpRefreshToken>,
+    /// Revoked access-token ids.
+    pub denied_jtis: Vec<DumpDenied>,
+    /// Revoked sessions.
+    pub denied_sids: Vec<DumpDenied>,
+    /// Per-subject "not before" times.
+    pub not_before: Vec<DumpDenied>,
+}
+
+/// A user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DumpUser {
+    pub id: String,
+    pub username: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    pub disabled: bool,
+    pub scopes: Vec<String>,
+    pub created_at: u64,
+}
+
+/// An OAuth client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DumpClient {
+    pub client_id: String,
+    /// SHA-256 of the secret, base64url.
+    pub secret_sha256: String,
+    pub name: String,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub created_at: u64,
+}
+
+/// A signing key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DumpKey {
+    pub kid: String,
+    pub alg: String,
+    /// AES-256-GCM under the master key (nonce, ciphertext, tag; the kid as associated data), base64url.
+    pub sealed_private_key: String,
+    pub created_at: u64,
+    pub activates_at: u64,
+}
+
+/// A session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DumpSession {
+    pub sid: String,
+    pub user_id: String,
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub revoked_at: Option<u64>,
+    pub client_id: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// A refresh token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DumpRefreshToken {
+    /// SHA-256 of the opaque token, base64url.
+    pub sha256: String,
+    pub sid: String,
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub used_at: Option<u64>,
+}
+
+/// A denylist entry: an id and a time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DumpDenied {
+    pub id: String,
+    pub time: u64,
+}
+
+fn bad(what: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorKind::InvalidRequest,
+        format!("the dump is not usable: {what}"),
+    )
+}
+
+fn digest(text: &str, what: &str) -> Result<[u8; 32]> {
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| bad(format!("a {what} is not 32 bytes of base64url")))
+}
+
+fn denied(rows: &[(String, u64)]) -> Vec<DumpDenied> {
+    rows.iter()
+        .map(|(id, time)| DumpDenied {
+            id: id.clone(),
+            time: *time,
+        })
+        .collect()
+}
+
+fn pairs(rows: &[DumpDenied]) -> Vec<(String, u64)> {
+    rows.iter().map(|d| (d.id.clone(), d.time)).collect()
+}
+
+impl Dump {
+    /// The dump of `contents`, written at `now`.
+    pub fn new(contents: &Contents, now: u64) -> Dump {
+        Dump {
+            format: FORMAT.into(),
+            version: VERSION,
+            exported_at: now,
+            users: contents
+                .users
+                .iter()
+                .map(|u| DumpUser {
+                    id: u.id.clone(),
+                    username: u.username.clone(),
+                    password_hash: u.password_hash.clone(),
+                    disabled: u.disabled,
+                    scopes: u.scopes.clone(),
+                    created_at: u.created_at,
+                })
+                .collect(),
+            clients: contents
+                .clients
+                .iter()
+                .map(|c| DumpClient {
+                    client_id: c.client_id.clone(),
+                    secret_sha256: URL_SAFE_NO_PAD.encode(c.secret_hash),
+                    name: c.name.clone(),
+                    grant_types: c.grant_types.iter().map(|g| g.as_str().into()).collect(),
+                    scopes: c.scopes.clone(),
+                    created_at: c.created_at,
+                })
+                .collect(),
+            signing_keys: contents
+                .keys
+                .iter()
+                .map(|k| DumpKey {
+                    kid: k.kid.clone(),
+                    alg: k.alg.clone(),
+                    sealed_private_key: URL_SAFE_NO_PAD.encode(&k.encrypted_private_key),
+                    created_at: k.created_at,
+                    activates_at: k.activates_at,
+                })
+                .collect(),
+            sessions: contents
+                .families
+                .iter()
+                .map(|f| DumpSession {
+                    sid: f.sid.clone(),
+                    user_id: f.user_id.clone(),
+                    created_at: f.created_at,
+                    expires_at: f.expires_at,
+                    revoked_at: f.revoked_at,
+                    client_id: f.client_id.clone(),
+                    scope: f.scope.clone(),
+                })
+                .collect(),
+            refresh_tokens: contents
+                .refresh_tokens
+                .iter()
+                .map(|t| DumpRefreshToken {
+                    sha256: URL_SAFE_NO_PAD.encode(t.record.hash),
+                    sid: t.record.sid.clone(),
+                    created_at: t.record.created_at,
+                    expires_at: t.record.expires_at,
+                    used_at: t.used_at,
+                })
+                .collect(),
+            denied_jtis: denied(&contents.denylist.jtis),
+            denied_sids: denied(&contents.denylist.sids),
+            not_before: denied(&contents.denylist.not_before),
+        }
+    }
+
+    /// Reads a dump, refusing another format or a newer version.
+    pub fn from_json(text: &str) -> Result<Dump> {
+        #[derive(Deserialize)]
+        struct Head {
+            format: Option<String>,
+            version: Option<u32>,
+        }
+        let head: Head = serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
+        if head.format.as_deref() != Some(FORMAT) {
+            return Err(bad(format!(
+                "it is not a waxseal dump (no \"format\": \"{FORMAT}\")"
+            )));
+        }
+        match head.version {
+            Some(VERSION) => {}
+            Some(v) => {
+                return Err(bad(format!(
+                    "it is version {v}, and this waxseal reads version {VERSION}: import it with the waxseal that \
+                     wrote it, or a later one"
+                )));
+            }
+            None => return Err(bad("it has no version")),
+        }
+        serde_json::from_str(text).map_err(|e| bad(e))
+    }
+
+    /// The rows to store.
+    pub fn contents(&self) -> Result<Contents> {
+        Ok(Contents {
+            users: self
+                .users
+                .iter()
+                .map(|u| User {
+                    id: u.id.clone(),
+                    username: u.username.clone(),
+                    password_hash: u.password_hash.clone(),
+                    disabled: u.disabled,
+                    scopes: u.scopes.clone(),
+                    created_at: u.created_at,
+                })
+                .collect(),
+            clients: self
+                .clients
+                .iter()
+                .map(|c| {
+                    Ok(Client {
+                        client_id: c.client_id.clone(),
+                        secret_hash: digest(&c.secret_sha256, "client secret digest")?,
+                        name: c.name.clone(),
+                        grant_types: c
+                            .grant_types
+                            .iter()
+                            .map(|g| {
+                                GrantType::parse(g)
+                                    .ok_or_else(|| bad(format!("unknown grant type {g:?}")))
+                            })
+                            .collect::<Result<_>>()?,
+                        scopes: c.scopes.clone(),
+                        created_at: c.created_at,
+                    })
+                })
+                .collect::<Result<_>>()?,
+            keys: self
+                .signing_keys
+                .iter()
+                .map(|k| {
+                    Ok(StoredKey {
+                        kid: k.kid.clone(),
+                        alg: k.alg.clone(),
+                        encrypted_private_key: URL_SAFE_NO_PAD
+                            .decode(&k.sealed_private_key)
+                            .map_err(|_| bad(format!("key {}: not base64url", k.kid)))?,
+                        created_at: k.created_at,
+                        activates_at: k.activates_at,
+                    })
+                })
+                .collect::<Result<_>>()?,
+            families: self
+                .sessions
+                .iter()
+                .map(|s| TokenFamily {
+                    sid: s.sid.clone(),
+                    user_id: s.user_id.clone(),
+                    created_at: s.created_at,
+                    expires_at: s.expires_at,
+                    revoked_at: s.revoked_at,
+                    client_id: s.client_id.clone(),
+                    scope: s.scope.clone(),
+                })
+                .collect(),
+            refresh_tokens: self
+                .refresh_tokens
+                .iter()
+                .map(|t| {
+                    Ok(StoredRefreshToken {
+                        record: RefreshTokenRecord {
+                            hash: digest(&t.sha256, "refresh-token digest")?,
+                            sid: t.sid.clone(),
+                            created_at: t.created_at,
+                            expires_at: t.expires_at,
+                        },
+                        used_at: t.used_at,
+                    })
+                })
+                .collect::<Result<_>>()?,
+            denylist: DenylistSnapshot {
+                jtis: pairs(&self.denied_jtis),
+                sids: pairs(&self.denied_sids),
+                not_before: pairs(&self.not_before),
+            },
+        })
+    }
+
+    /// How many rows of each kind, for progress and summaries.
+    pub fn counts(&self) -> [(&'static str, usize); 8] {
+        [
+            ("users", self.users.len()),
+            ("clients", self.clients.len()),
+            ("signing keys", self.signing_keys.len()),
+            ("sessions", self.sessions.len()),
+            ("refresh tokens", self.refresh_tokens.len()),
+            ("denied jtis", self.denied_jtis.len()),
+            ("denied sids", self.denied_sids.len()),
+            ("not-before times", self.not_before.len()),
+        ]
+    }
+
+    /// Checks that every signing key opens with `master`: importing keys the target cannot decrypt would leave it
+    /// unable to sign or verify.
+    pub fn check_keys(&self, master: &MasterKey) -> Result<()> {
+        for key in &self.signing_keys {
+            let sealed = URL_SAFE_NO_PAD
+                .decode(&key.sealed_private_key)
+                .map_err(|_| bad(format!("key {}: not base64url", key.kid)))?;
+            master.open(&sealed, key.kid.as_bytes()).map_err(|_| {
+                Error::config(format!(
+                    "signing key {} in the dump does not open with this master key: give the target the master key \
+                     of the exported deployment (its WAXSEAL_MASTER_KEY, or its DATA_DIR/master.key copied into \
+                     --data-dir)",
+                    key.kid
+                ))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads every row of `store` into a dump written at `now`.
+pub async fn export(store: &dyn Store, now: u64) -> Result<Dump> {
+    Ok(Dump::new(&store.export_all().await?, now))
+}
+
+/// Writes `dump` into `store` in one transaction; [`ErrorKind::Conflict`] when the store is not empty and `replace`
+/// is not set (nothing is written then).
+pub async fn import(store: &dyn Store, dump: &Dump, replace: bool) -> Result<()> {
+    let contents = dump.contents()?;
+    if store.import_all(&contents, replace).await? {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::Conflict,
+            "the target database already holds users, clients, keys or sessions; import into an empty database, \
+             or replace everything in it with --replace",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_formats_and_newer_versions_are_refused_by_name() {
+        let err = Dump::from_json("{\"users\": []}").unwrap_err();
+        assert!(err.message().contains("not a waxseal dump"), "{err}");
+        let err = Dump::from_json("{\"format\": \"waxseal-dump\", \"version\": 2}").unwrap_err();
+        assert!(err.message().contains("version 2"), "{err}");
+        let err = Dump::from_json("[").unwrap_err();
+        assert!(err.message().contains("not JSON"), "{err}");
+    }
+
+    #[test]
+    fn a_dump_reads_back_to_the_same_rows() {
+        let contents = Contents {
+            clients: vec![Client {
+                client_id: "c".into(),
+                secret_hash: [3; 32],
+                name: "n".into(),
+                grant_types: vec![GrantType::ClientCredentials],
+                scopes: vec!["s".into()],
+                created_at: 1,
+            }],
+            refresh_tokens: vec![StoredRefreshToken {
+                record: RefreshTokenRecord {
+                    hash: [9; 32],
+                    sid: "s".into(),
+                    created_at: 1,
+                    expires_at: 2,
+                },
+                used_at: Some(2),
+            }],
+            ..Contents::default()
+        };
+        let text = serde_json::to_string(&Dump::new(&contents, 5)).unwrap();
+        let back = Dump::from_json(&text).unwrap().contents().unwrap();
+        assert_eq!(back.clients, contents.clients);
+        assert_eq!(back.refresh_tokens, contents.refresh_tokens);
+    }
+}
