@@ -66,17 +66,19 @@ pub fn import(args: &ImportArgs) -> Outcome {
     }
     let dump = Dump::from_json(&text).map_err(|e| Failure::usage(anyhow!(e)))?;
     eprintln!("read {}", counts(&dump));
-    let master = waxseal_server::existing_master_key(&config)
-        .map_err(|e| Failure::usage(anyhow!(e)))?
-        .ok_or_else(|| {
-            Failure::usage(anyhow!(
-                "no master key: the imported signing keys are sealed under the exported deployment's master key; \
-                 set WAXSEAL_MASTER_KEY to it, or copy its master.key into {}",
-                config.data_dir.display()
-            ))
-        })?;
-    dump.check_keys(&master)
-        .map_err(|e| Failure::usage(anyhow!(e)))?;
+    if !dump.signing_keys.is_empty() {
+        let master = waxseal_server::existing_master_key(&config)
+            .map_err(|e| Failure::usage(anyhow!(e)))?
+            .ok_or_else(|| {
+                Failure::usage(anyhow!(
+                    "no master key: the imported signing keys are sealed under the exported deployment's master \
+                     key; set WAXSEAL_MASTER_KEY to it, or copy its master.key into {}",
+                    config.data_dir.display()
+                ))
+            })?;
+        dump.check_keys(&master)
+            .map_err(|e| Failure::usage(anyhow!(e)))?;
+    }
     runtime()?.block_on(async {
         let store = waxseal_server::open_store(&config)
             .await
