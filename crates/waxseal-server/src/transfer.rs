@@ -255,7 +255,7 @@ impl Dump {
             }
             None => return Err(bad("it has no version")),
         }
-        serde_json::from_str(text).map_err(|e| bad(e))
+        serde_json::from_str(text).map_err(bad)
     }
 
     /// The rows to store.

@@ -1,5 +1,7 @@
 //! The auth flow seen from outside: real HTTP on loopback, a real SQLite file in a temporary directory; the flows that
 //! depend most on the store also on a fresh PostgreSQL database (`on_both_backends!` at the end).
+// The bodies shared by the SQLite and PostgreSQL variants are plain functions, not `#[test]`s.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

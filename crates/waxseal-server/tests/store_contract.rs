@@ -1,6 +1,8 @@
 //! The store contract: one body per property, run against both backends — SQLite in a temporary file and a fresh
 //! PostgreSQL database — so that the flows in `service` behave the same whichever one an operator picks.
 //! Each body gets two handles on the same database (`a`, `b`), as two processes would have.
+// The bodies shared by the SQLite and PostgreSQL variants are plain functions, not `#[test]`s.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
