@@ -1,6 +1,6 @@
 //! A fresh PostgreSQL database per test on the server the machine runs (`WAXSEAL_TEST_DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/test`), dropped when the test ends, so tests run in parallel and repeat.
-//! Unreachable: the test says so loudly and skips — or fails with `WAXSEAL_REQUIRE_SERVICES=1` (CI).
+//! Unreachable: the test says so loudly and skips — or fails with `WAXSEAL_REQUIRE_SERVICES=1` or `CI=true`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -16,7 +16,7 @@ pub fn admin_url() -> String {
 }
 
 fn required() -> bool {
-    std::env::var("WAXSEAL_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+    super::peers::services_required()
 }
 
 /// A database created for one test; dropped (connections and all) when this is dropped, even after a panic.
