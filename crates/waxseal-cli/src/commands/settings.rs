@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use serde::{Deserialize, Serialize};
 use waxseal::Algorithm;
-use waxseal_server::{Config, MASTER_KEY_FILE, TlsFiles};
+use waxseal_server::{Config, MASTER_KEY_FILE, SecretUrl, TlsFiles};
 
 use super::serve::config as base_config;
 use crate::Failure;
@@ -51,6 +51,11 @@ struct SettingsFile {
     token_cache: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_cookie: Option<bool>,
+    /// Shown with its password replaced by `***`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis_key_prefix: Option<String>,
 }
 
 /// The effective settings of `waxseal serve`.
@@ -196,6 +201,16 @@ impl Settings {
             .refresh_cookie
             .or(file.refresh_cookie)
             .unwrap_or(defaults.refresh_cookie);
+        config.redis_url = args
+            .redis_url
+            .clone()
+            .or(file.redis_url)
+            .map(SecretUrl::new);
+        config.redis_key_prefix = args
+            .redis_key_prefix
+            .clone()
+            .or(file.redis_key_prefix)
+            .unwrap_or(defaults.redis_key_prefix);
         config
             .validate()
             .map_err(|e| Failure::usage(anyhow!("the configuration is not usable: {e}")))?;
@@ -228,6 +243,8 @@ impl Settings {
             tls_key: c.tls.as_ref().map(|t| t.key.clone()),
             token_cache: Some(c.verified_token_cache),
             refresh_cookie: Some(c.refresh_cookie),
+            redis_url: c.redis_url.as_ref().map(ToString::to_string),
+            redis_key_prefix: c.redis_url.as_ref().map(|_| c.redis_key_prefix.clone()),
         };
         let body = toml::to_string(&shown)
             .context("cannot render the settings")

@@ -4,6 +4,7 @@
 //! backend can implement it as one transaction instead of the service composing reads and writes that could race.
 //! The embedded default is [`sqlite::SqliteStore`].
 
+pub mod redis;
 pub mod sqlite;
 
 use std::future::Future;
@@ -191,8 +192,8 @@ impl std::fmt::Debug for StoredKey {
     }
 }
 
-/// The persisted denylist, loaded into memory at start.
-#[derive(Debug, Clone, Default)]
+/// Denylist entries: the persisted denylist loaded into memory at start, or revocations being announced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DenylistSnapshot {
     /// Revoked access-token ids, with the time until which they must stay denied (their `exp`).
     pub jtis: Vec<(String, u64)>,

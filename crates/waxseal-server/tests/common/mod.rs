@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod peers;
+pub mod redis;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
