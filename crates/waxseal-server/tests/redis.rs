@@ -11,11 +11,12 @@ use std::future::Future;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::basic;
 use common::redis::{OwnRedis, shared_redis, unique_prefix};
 use common::{PASSWORD, TestClock, TestServer, config};
 use serde_json::Value;
 use tempfile::TempDir;
-use waxseal_server::{Config, SecretUrl, Server};
+use waxseal_server::{Config, GrantType, SecretUrl, Server};
 
 /// Polls `condition` every 10 ms until it holds; panics after `limit`. Returns how long it took.
 async fn within<F, Fut>(limit: Duration, what: &str, mut condition: F) -> Duration
@@ -41,20 +42,30 @@ fn redis_config(dir: &Path, url: &str, prefix: &str) -> Config {
 
 /// Two data directories with the same master key, signing key and user `alice`, but separate databases.
 async fn twin_dirs() -> (TempDir, TempDir) {
+    twin_dirs_with_client().await.0
+}
+
+/// [`twin_dirs`], with a client-credentials client in both: `(dirs, (client_id, client_secret))`.
+async fn twin_dirs_with_client() -> ((TempDir, TempDir), (String, String)) {
     let a = tempfile::tempdir().expect("temp dir");
     let b = tempfile::tempdir().expect("temp dir");
     let server = Server::open(config(a.path())).await.expect("server opens");
-    server
-        .service()
+    let service = server.service();
+    service
         .add_user("alice", PASSWORD, &[])
         .await
         .expect("user added");
+    let client = service
+        .add_client("svc", &[GrantType::ClientCredentials], &[])
+        .await
+        .expect("client added");
+    let credentials = (client.client_id.clone(), client.client_secret.to_string());
     server.close().await;
     for entry in std::fs::read_dir(a.path()).expect("read the data dir") {
         let entry = entry.expect("entry");
         std::fs::copy(entry.path(), b.path().join(entry.file_name())).expect("copy");
     }
-    (a, b)
+    ((a, b), credentials)
 }
 
 async fn readiness(server: &TestServer) -> Value {
@@ -250,6 +261,79 @@ async fn a_server_starts_while_redis_is_down_and_uses_it_once_it_answers() {
         me_status(&b, &access).await == 401
     })
     .await;
+    a.stop().await;
+    b.stop().await;
+}
+
+/// The issue's measurement: 1,000 revocations on A (RFC 7009 revocation of client-credentials access tokens), each
+/// timed from A's answer to the moment B's verifier refuses the token. Printed as p50/p99/max; the assertion is
+/// loose (a 2-core CI machine stalls), the figure in docs/BENCHMARKS.md is this test's output.
+#[tokio::test]
+async fn revocation_propagation_over_a_thousand_revocations() {
+    let Some(url) = shared_redis("revocation_propagation_over_a_thousand_revocations") else {
+        return;
+    };
+    let prefix = unique_prefix("delay");
+    let ((dir_a, dir_b), (id, secret)) = twin_dirs_with_client().await;
+    let a =
+        TestServer::start_with(redis_config(dir_a.path(), &url, &prefix), TestClock::new()).await;
+    let b =
+        TestServer::start_with(redis_config(dir_b.path(), &url, &prefix), TestClock::new()).await;
+    wait_redis(&a, "up").await;
+    wait_redis(&b, "up").await;
+    let auth = basic(&id, &secret);
+    // From A's answer (what a client was told), and from the start of the request (which includes A's own work).
+    let mut delays = Vec::with_capacity(1000);
+    let mut since_request = Vec::with_capacity(1000);
+    for _ in 0..1000 {
+        let issued = a
+            .oauth(
+                "/oauth/token",
+                Some(&auth),
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        assert_eq!(issued.status, 200, "{issued:?}");
+        let token = issued.body["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        assert!(
+            b.service.verify_access(&token).is_ok(),
+            "B accepts A's token"
+        );
+        let requested = Instant::now();
+        let revoked = a
+            .oauth("/oauth/revoke", Some(&auth), &[("token", &token)])
+            .await;
+        assert_eq!(revoked.status, 200, "{revoked:?}");
+        let acknowledged = Instant::now();
+        while b.service.verify_access(&token).is_ok() {
+            assert!(
+                acknowledged.elapsed() < Duration::from_secs(5),
+                "B still accepts a token revoked 5 s ago"
+            );
+            tokio::task::yield_now().await;
+        }
+        delays.push(acknowledged.elapsed());
+        since_request.push(requested.elapsed());
+    }
+    let summary = |delays: &mut Vec<Duration>| {
+        delays.sort();
+        let at = |q: f64| delays[((delays.len() - 1) as f64 * q) as usize];
+        (at(0.5), at(0.99), delays[delays.len() - 1])
+    };
+    let (p50, p99, max) = summary(&mut delays);
+    let (r50, r99, rmax) = summary(&mut since_request);
+    eprintln!(
+        "revocation propagation through Redis over {} revocations: after A's answer p50 {p50:?}, p99 {p99:?}, \
+         max {max:?}; after the revocation request p50 {r50:?}, p99 {r99:?}, max {rmax:?}",
+        delays.len()
+    );
+    assert!(
+        p99 < Duration::from_millis(250),
+        "p99 {p99:?} (target 50 ms)"
+    );
     a.stop().await;
     b.stop().await;
 }
