@@ -371,7 +371,7 @@ pub struct DataDirArg {
 pub struct ServeArgs {
     /// A TOML file of settings (keys: data_dir, listen, issuer, audience, access_ttl, refresh_idle_ttl,
     /// refresh_absolute_ttl, signing_alg, allow_symmetric_signing, key_rotation, tls_cert, tls_key, token_cache,
-    /// refresh_cookie); flags and WAXSEAL_* variables override it.
+    /// refresh_cookie, redis_url, redis_key_prefix); flags and WAXSEAL_* variables override it.
     #[arg(long, env = "WAXSEAL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Print the effective settings (as TOML) and exit; the master key is never shown, only where it comes from.
@@ -446,6 +446,15 @@ pub struct ServeArgs {
     /// Schedule a new signing key this long after the current one began signing, or `off` [default: 90d].
     #[arg(long, env = "WAXSEAL_KEY_ROTATION", value_name = "DURATION|off", value_parser = rotation)]
     pub key_rotation: Option<Rotation>,
+    /// Redis, for several instances: a logout on one is honoured by all within milliseconds, and failed logins
+    /// are counted across them. The database stays the source of truth; while Redis is down, instances learn of
+    /// revocations from it within a second. Example: redis://:PASSWORD@10.0.0.5:6379/0.
+    #[arg(long, env = "WAXSEAL_REDIS_URL", value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// What this deployment's Redis keys and channel start with, so deployments can share a Redis
+    /// [default: waxseal].
+    #[arg(long, env = "WAXSEAL_REDIS_KEY_PREFIX", value_name = "PREFIX")]
+    pub redis_key_prefix: Option<String>,
 }
 
 /// A key-rotation interval, or none.

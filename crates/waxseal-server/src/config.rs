@@ -78,6 +78,41 @@ pub struct Config {
     /// cookie instead of the JSON body, and `POST /refresh` reads it from there, guarded by a CSRF token and an
     /// `Origin` check (see the `routes` module). The issuer must then be an `https` URL, or `http` on loopback.
     pub refresh_cookie: bool,
+    /// Redis, for several instances: revocations reach every instance at once and login throttling is counted
+    /// across them (see [`crate::store::redis`]). `None`: one instance, or several that learn of each other's
+    /// revocations from the database within [`crate::DENYLIST_RELOAD_INTERVAL`].
+    pub redis_url: Option<SecretUrl>,
+    /// What every Redis key and channel of this deployment starts with, so several deployments can share a Redis.
+    pub redis_key_prefix: String,
+}
+
+/// A connection URL that may hold a password. `Debug` and `Display` show it with the password replaced, so the
+/// configuration can be logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> SecretUrl {
+        SecretUrl(url.into())
+    }
+
+    /// The URL with its password, for connecting.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::store::postgres::redact_url(&self.0))
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretUrl({self})")
+    }
 }
 
 /// Which database holds the server's state, from a `--database-url`.
@@ -197,6 +232,8 @@ impl Default for Config {
             database: Database::Embedded,
             database_max_connections: crate::store::postgres::DEFAULT_MAX_CONNECTIONS,
             refresh_cookie: false,
+            redis_url: None,
+            redis_key_prefix: "waxseal".into(),
         }
     }
 }
@@ -228,6 +265,14 @@ impl Config {
                 self.refresh_idle_ttl.as_secs(),
                 self.refresh_absolute_ttl.as_secs()
             )));
+        }
+        if self.redis_key_prefix.is_empty()
+            || self.redis_key_prefix.len() > 64
+            || !self.redis_key_prefix.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(Error::config(
+                "the Redis key prefix must be 1 to 64 printable ASCII characters without spaces",
+            ));
         }
         if self.issuer.is_empty() || self.audience.is_empty() || self.client_id.is_empty() {
             return Err(Error::config(
@@ -347,6 +392,23 @@ impl PublicUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_url_never_shows_its_password() {
+        let shown = |url: &str| SecretUrl::new(url).to_string();
+        assert_eq!(
+            shown("redis://:hunter2@10.0.0.5:6379/0"),
+            "redis://:***@10.0.0.5:6379/0"
+        );
+        assert_eq!(
+            shown("postgres://app:p%40ss@db/waxseal?sslmode=require"),
+            "postgres://app:***@db/waxseal?sslmode=require"
+        );
+        assert_eq!(shown("redis://user@host"), "redis://user@host");
+        assert_eq!(shown("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert!(!shown("hunter2").contains("hunter2"));
+        assert!(!format!("{:?}", SecretUrl::new("redis://:hunter2@h")).contains("hunter2"));
+    }
 
     #[test]
     fn defaults_are_valid() {

@@ -69,7 +69,7 @@ use std::sync::Arc;
 
 pub use config::{
     CLOCK_LEEWAY, Config, DEFAULT_VERIFIED_TOKEN_CACHE, Database, MAX_ACCESS_TOKEN_TTL,
-    MIN_KEY_ROTATION_INTERVAL, TlsFiles,
+    MIN_KEY_ROTATION_INTERVAL, SecretUrl, TlsFiles,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use keyring::{KeyState, RETIRED_KEY_PUBLISHED_FOR, SIGNING_ALGORITHMS, publish_delay};
@@ -288,6 +288,8 @@ impl Server {
             }
         });
         let pruner = service::spawn_pruner(self.service.clone());
+        let service = self.service.clone();
+        let subscriber = tokio::spawn(async move { service.listen().await });
         if let Ok(addr) = listener.local_addr()
             && !addr.ip().is_loopback()
             && self.tls.is_none()
@@ -311,6 +313,7 @@ impl Server {
         };
         reloader.abort();
         pruner.abort();
+        subscriber.abort();
         metrics_upkeep.abort();
         self.service.close().await;
         served.map_err(|e| Error::from_io("serving HTTP failed", &e))

@@ -84,6 +84,19 @@ pub(crate) struct Issued {
     pub(crate) client_credentials: Counter,
 }
 
+/// Revocation announcements through Redis (all zero without Redis).
+#[derive(Debug)]
+pub(crate) struct Announcements {
+    /// Published to the other instances.
+    pub(crate) sent: Counter,
+    /// Not tried: the subscription was down, so the database reload carries the revocation.
+    pub(crate) skipped: Counter,
+    /// Tried and failed; the database reload carries the revocation.
+    pub(crate) failed: Counter,
+    /// Heard from any instance (this one's own included) and merged into the denylist.
+    pub(crate) received: Counter,
+}
+
 /// Cookie-mode requests refused before the refresh token was looked at.
 #[derive(Debug)]
 pub(crate) struct CsrfRefusals {
@@ -100,6 +113,7 @@ pub struct Metrics {
     pub(crate) revocations: Revocations,
     pub(crate) issued: Issued,
     pub(crate) csrf_refusals: CsrfRefusals,
+    pub(crate) announcements: Announcements,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -160,6 +174,11 @@ impl Metrics {
             "waxseal_csrf_refusals_total",
             "Cookie-mode requests refused for a foreign Origin or a missing or wrong X-CSRF-Token.",
         );
+        describe(
+            r,
+            "waxseal_revocation_announcements_total",
+            "Revocations announced to other instances through Redis, by result, and announcements received.",
+        );
         recorder.describe_histogram(
             KeyName::from(REQUEST_DURATION),
             Some(Unit::Seconds),
@@ -197,6 +216,19 @@ impl Metrics {
             origin: counter(r, "waxseal_csrf_refusals_total", ("reason", "origin")),
             token: counter(r, "waxseal_csrf_refusals_total", ("reason", "csrf_token")),
         };
+        let announced = |value| {
+            counter(
+                r,
+                "waxseal_revocation_announcements_total",
+                ("result", value),
+            )
+        };
+        let announcements = Announcements {
+            sent: announced("sent"),
+            skipped: announced("skipped"),
+            failed: announced("failed"),
+            received: announced("received"),
+        };
         let handle = recorder.handle();
         Ok(Metrics {
             recorder: Arc::new(recorder),
@@ -206,6 +238,7 @@ impl Metrics {
             revocations,
             issued,
             csrf_refusals,
+            announcements,
         })
     }
 

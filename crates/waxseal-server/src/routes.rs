@@ -42,6 +42,7 @@ use crate::metrics::RequestLatency;
 use crate::service::{
     AccessClaims, AccessTokenVerifier, AuthService, Denylisted, GrantedTokens, TokenPair,
 };
+use crate::store::redis::BusState;
 use crate::store::{Client, GrantType};
 use waxseal_axum::{BearerAuthLayer, Claims, RequireScope};
 
@@ -1243,14 +1244,29 @@ const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
     path = "/readyz",
     tag = "operations",
     summary = "Readiness: the store answers",
+    description = "200 while the database answers. With Redis configured, `status` is `degraded` while this \
+                   instance is not subscribed to revocation announcements: it still serves every request, other \
+                   instances' revocations reach it by database reload, and login throttling is per instance.",
     responses(
-        (status = 200, description = "Ready", body = openapi::Health),
+        (status = 200, description = "Ready (or degraded but serving)", body = openapi::Ready),
         (status = 503, description = "The store does not answer", body = openapi::Unavailable),
     )
 )]
 async fn readyz(State(service): State<Arc<AuthService>>) -> Response {
     let reason = match tokio::time::timeout(READY_TIMEOUT, service.ready()).await {
-        Ok(Ok(())) => return Json(json!({ "status": "ready" })).into_response(),
+        Ok(Ok(())) => {
+            let body = match service.redis_state() {
+                None => json!({ "status": "ready" }),
+                Some(BusState::Up) => json!({ "status": "ready", "redis": "up" }),
+                Some(BusState::Down | BusState::Unknown) => json!({
+                    "status": "degraded",
+                    "redis": "down",
+                    "reason": "not subscribed to Redis: revocations from other instances arrive by database \
+                               reload, login throttling is per instance",
+                }),
+            };
+            return Json(body).into_response();
+        }
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!("no answer within {} s", READY_TIMEOUT.as_secs()),
     };

@@ -26,10 +26,11 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::keyring::{self, KeyState, Keyring};
 use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
+use crate::store::redis::{BusState, RedisBus};
 use crate::store::{
     Client, DenylistSnapshot, GrantType, RefreshTokenRecord, Rotation, Store, TokenFamily, User,
 };
-use crate::throttle::LoginThrottle;
+use crate::throttle::{Attempt, LoginThrottle};
 use password::{hash_password, password_matches};
 use waxseal_axum::verified_cache::{TokenDigest, Validity, VerifiedCache};
 
@@ -238,8 +239,11 @@ pub struct AuthService {
     /// routes ([`AuthService::verified_cache`]), which fills it from requests.
     verified: Arc<VerifiedCache<Claims<AccessClaims>>>,
     denylist: RwLock<Denylist>,
-    /// Failed-login backoff per account and client address (in memory).
+    /// Failed-login backoff per account and client address: this process's counters, used when there is no
+    /// Redis or it does not answer.
     throttle: LoginThrottle,
+    /// Redis, when configured: revocation announcements and shared throttle counters.
+    bus: Option<Arc<RedisBus>>,
     /// A hash of a random password, verified when the user does not exist so that case costs the same time.
     dummy_hash: Arc<str>,
     /// This server's counters (see [`crate::metrics`]).
@@ -379,6 +383,13 @@ impl AuthService {
         let denylist = Denylist::from_snapshot(store.load_denylist(now).await?);
         let dummy_hash: Arc<str> = hash_password(random_token()?).await?.into();
         let csrf = csrf::CsrfKey::new(master_key.derive_hmac_key(csrf::CSRF_KEY_PURPOSE)?);
+        let bus = match &config.redis_url {
+            Some(url) => Some(Arc::new(RedisBus::new(
+                url.expose(),
+                &config.redis_key_prefix,
+            )?)),
+            None => None,
+        };
         let service = AuthService {
             store,
             config,
@@ -389,6 +400,7 @@ impl AuthService {
             verified,
             denylist: RwLock::new(denylist),
             throttle: LoginThrottle::new(),
+            bus,
             dummy_hash,
             metrics: Metrics::new()?,
             csrf,
@@ -733,8 +745,7 @@ impl AuthService {
     }
 
     /// Revokes every session of the user and sets the user's "not before" to now, in the store and in this
-    /// process's denylist. Another process serving the same store sees it at its next
-    /// [`AuthService::reload_denylist`] (`Server::serve` runs one every [`crate::DENYLIST_RELOAD_INTERVAL`]).
+    /// process's denylist (see [`AuthService::revoked`] for how other processes learn of it).
     async fn end_all_sessions(&self, user_id: &str) -> Result<()> {
         let now = self.now();
         let deny_until = self.sid_deny_until(now);
@@ -742,14 +753,12 @@ impl AuthService {
             .store
             .revoke_all_sessions(user_id, now, deny_until)
             .await?;
-        let mut denylist = self.write_denylist();
-        let nbf = denylist.not_before.entry(user_id.to_owned()).or_insert(now);
-        *nbf = (*nbf).max(now);
-        for sid in sids {
-            denylist.sids.insert(sid, deny_until);
-        }
-        denylist.prune(now);
-        drop(denylist);
+        self.revoked(DenylistSnapshot {
+            sids: sids.into_iter().map(|sid| (sid, deny_until)).collect(),
+            not_before: vec![(user_id.to_owned(), now)],
+            ..DenylistSnapshot::default()
+        })
+        .await;
         self.metrics.revocations.admin.increment(1);
         Ok(())
     }
@@ -759,10 +768,100 @@ impl AuthService {
     pub async fn reload_denylist(&self) -> Result<()> {
         let now = self.now();
         let snapshot = self.store.load_denylist(now).await?;
-        let mut denylist = self.write_denylist();
-        denylist.merge(snapshot);
-        denylist.prune(now);
+        self.merge_denylist(snapshot, now);
         Ok(())
+    }
+
+    fn merge_denylist(&self, entries: DenylistSnapshot, now: u64) {
+        let mut denylist = self.write_denylist();
+        denylist.merge(entries);
+        denylist.prune(now);
+    }
+
+    /// Takes revocations already written to the store into effect: in this process at once, and — with Redis —
+    /// announced to every other instance, which merges them within a round trip ([`AuthService::listen`]).
+    /// Without Redis, or while it is unreachable, other instances find them at their next
+    /// [`AuthService::reload_denylist`] (`Server::serve` runs one every [`crate::DENYLIST_RELOAD_INTERVAL`]).
+    /// A failed announcement is logged, not returned: the revocation is in force and durable either way.
+    async fn revoked(&self, entries: DenylistSnapshot) {
+        let now = self.now();
+        let Some(bus) = &self.bus else {
+            self.merge_denylist(entries, now);
+            return;
+        };
+        self.merge_denylist(entries.clone(), now);
+        let announced = &self.metrics.announcements;
+        match bus.announce(&entries, now).await {
+            Ok(true) => announced.sent.increment(1),
+            Ok(false) => announced.skipped.increment(1),
+            Err(e) => {
+                announced.failed.increment(1);
+                tracing::warn!(
+                    error = %e,
+                    "cannot announce a revocation through Redis; other instances find it in the database within \
+                     the reload interval"
+                );
+            }
+        }
+    }
+
+    /// With Redis configured: subscribes to revocation announcements and merges each into this process's
+    /// denylist, resubscribing whenever the subscription fails and reloading from the store after each
+    /// (re)subscription. Runs until aborted (`Server::serve` spawns it); returns at once without Redis.
+    pub async fn listen(&self) {
+        let Some(bus) = &self.bus else { return };
+        bus.run_subscriber(
+            || self.now(),
+            || async {
+                if let Err(e) = self.reload_denylist().await {
+                    tracing::warn!(error = %e, "cannot reload the denylist after subscribing to Redis");
+                }
+            },
+            |entries| {
+                self.metrics.announcements.received.increment(1);
+                self.merge_denylist(entries, self.now());
+            },
+        )
+        .await;
+    }
+
+    /// What this server knows of Redis; `None` without Redis.
+    pub fn redis_state(&self) -> Option<BusState> {
+        self.bus.as_ref().map(|bus| bus.state())
+    }
+
+    /// Lets a login attempt start or says how many seconds to wait: counted in Redis, shared by every instance,
+    /// when it is configured and answers; else in this process.
+    async fn begin_attempt(
+        &self,
+        account: String,
+        address: Option<IpAddr>,
+    ) -> std::result::Result<Attempt, u64> {
+        let now = self.now();
+        if let Some(bus) = &self.bus {
+            match bus.throttle_begin(&account, address, now).await {
+                Ok(Ok(())) => return Ok(Attempt::shared(account, address)),
+                Ok(Err(wait)) => return Err(wait),
+                Err(e) => {
+                    tracing::debug!(error = %e, "throttling in this process: Redis does not answer");
+                }
+            }
+        }
+        self.throttle.begin(account, address, now)
+    }
+
+    async fn attempt_succeeded(&self, attempt: &Attempt) {
+        if !attempt.is_shared() {
+            self.throttle.succeeded(attempt);
+            return;
+        }
+        if let Some(bus) = &self.bus
+            && let Err(e) = bus
+                .throttle_succeeded(attempt.account(), attempt.address())
+                .await
+        {
+            tracing::debug!(error = %e, "cannot reset the shared login throttle: Redis does not answer");
+        }
     }
 
     /// Checks a username and password. Every failure is the same [`ErrorKind::InvalidCredentials`], and an
@@ -777,14 +876,11 @@ impl AuthService {
         address: Option<IpAddr>,
     ) -> Result<User> {
         let account: String = username.chars().take(MAX_USERNAME_LEN).collect();
-        let attempt = self
-            .throttle
-            .begin(&account, address, self.now())
-            .map_err(|wait| {
-                tracing::info!("login throttled");
-                self.metrics.logins.throttled.increment(1);
-                Error::throttled(wait)
-            })?;
+        let attempt = self.begin_attempt(account, address).await.map_err(|wait| {
+            tracing::info!("login throttled");
+            self.metrics.logins.throttled.increment(1);
+            Error::throttled(wait)
+        })?;
         let user = if username.len() <= MAX_USERNAME_LEN {
             self.store.user_by_name(username).await?
         } else {
@@ -800,7 +896,7 @@ impl AuthService {
         let matches = password_matches(password, hash).await && !too_long;
         match user {
             Some(user) if matches && !user.disabled => {
-                self.throttle.succeeded(&attempt);
+                self.attempt_succeeded(&attempt).await;
                 self.metrics.logins.ok.increment(1);
                 Ok(user)
             }
@@ -996,9 +1092,11 @@ impl AuthService {
         {
             Rotation::Rotated(family) => family,
             Rotation::Reused(family) => {
-                self.write_denylist()
-                    .sids
-                    .insert(family.sid.clone(), deny_until);
+                self.revoked(DenylistSnapshot {
+                    sids: vec![(family.sid.clone(), deny_until)],
+                    ..DenylistSnapshot::default()
+                })
+                .await;
                 self.metrics.refreshes.reuse_detected.increment(1);
                 tracing::warn!(
                     sid = %family.sid,
@@ -1200,10 +1298,11 @@ impl AuthService {
                 self.store
                     .revoke_session(&family.sid, now, deny_until)
                     .await?;
-                let mut denylist = self.write_denylist();
-                denylist.sids.insert(family.sid.clone(), deny_until);
-                denylist.prune(now);
-                drop(denylist);
+                self.revoked(DenylistSnapshot {
+                    sids: vec![(family.sid.clone(), deny_until)],
+                    ..DenylistSnapshot::default()
+                })
+                .await;
                 self.metrics.revocations.oauth_revoke.increment(1);
                 tracing::info!(sid = %family.sid, client_id = %client.client_id, "session revoked");
             }
@@ -1224,10 +1323,11 @@ impl AuthService {
             .map_or(now, NumericDate::secs)
             .saturating_add(LEEWAY.as_secs());
         self.store.deny_jti(&jti, until).await?;
-        let mut denylist = self.write_denylist();
-        denylist.jtis.insert(jti, until);
-        denylist.prune(now);
-        drop(denylist);
+        self.revoked(DenylistSnapshot {
+            jtis: vec![(jti, until)],
+            ..DenylistSnapshot::default()
+        })
+        .await;
         self.metrics.revocations.oauth_revoke.increment(1);
         tracing::info!(client_id = %claims.custom.client_id, "access token revoked");
         Ok(())
@@ -1328,14 +1428,15 @@ impl AuthService {
             .saturating_add(LEEWAY.as_secs());
         let deny_until = self.sid_deny_until(now);
         self.store.deny_jti(&jti, exp).await?;
-        self.write_denylist().jtis.insert(jti, exp);
-        let revoked = if all {
-            let sids = self
-                .store
+        let mut revoked = DenylistSnapshot {
+            jtis: vec![(jti, exp)],
+            ..DenylistSnapshot::default()
+        };
+        let sids = if all {
+            revoked.not_before.push((sub.clone(), now));
+            self.store
                 .revoke_all_sessions(&sub, now, deny_until)
-                .await?;
-            self.write_denylist().not_before.insert(sub.clone(), now);
-            sids
+                .await?
         } else {
             let mut sids: Vec<String> = claims.custom.sid.iter().cloned().collect();
             if let Some(digest) = refresh_token.and_then(refresh_token_digest)
@@ -1350,12 +1451,8 @@ impl AuthService {
             }
             sids
         };
-        let mut denylist = self.write_denylist();
-        for sid in revoked {
-            denylist.sids.insert(sid, deny_until);
-        }
-        denylist.prune(now);
-        drop(denylist);
+        revoked.sids = sids.into_iter().map(|sid| (sid, deny_until)).collect();
+        self.revoked(revoked).await;
         let revocations = &self.metrics.revocations;
         let via = if all {
             &revocations.logout_all

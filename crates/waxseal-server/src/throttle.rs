@@ -101,11 +101,36 @@ pub(crate) struct LoginThrottle {
     state: Mutex<(Counters<String>, Counters<IpAddr>)>,
 }
 
-/// An attempt the throttle let through; report how it ended with [`LoginThrottle::succeeded`].
+/// An attempt the throttle let through; report how it ended with [`LoginThrottle::succeeded`] — or, when it was
+/// counted in Redis ([`Attempt::is_shared`]), with the Redis counterpart.
 #[derive(Debug)]
 pub(crate) struct Attempt {
     account: String,
     address: Option<IpAddr>,
+    shared: bool,
+}
+
+impl Attempt {
+    /// An attempt counted in Redis.
+    pub(crate) fn shared(account: String, address: Option<IpAddr>) -> Attempt {
+        Attempt {
+            account,
+            address,
+            shared: true,
+        }
+    }
+
+    pub(crate) fn is_shared(&self) -> bool {
+        self.shared
+    }
+
+    pub(crate) fn account(&self) -> &str {
+        &self.account
+    }
+
+    pub(crate) fn address(&self) -> Option<IpAddr> {
+        self.address
+    }
 }
 
 impl LoginThrottle {
@@ -128,11 +153,10 @@ impl LoginThrottle {
     /// seconds to wait (at least 1) while either is throttled.
     pub(crate) fn begin(
         &self,
-        account: &str,
+        account: String,
         address: Option<IpAddr>,
         now: u64,
     ) -> Result<Attempt, u64> {
-        let account = account.to_owned();
         let mut state = self.lock();
         let (accounts, addresses) = &mut *state;
         let wait = accounts
@@ -145,7 +169,11 @@ impl LoginThrottle {
         if let Some(address) = &address {
             addresses.fail(address, now);
         }
-        Ok(Attempt { account, address })
+        Ok(Attempt {
+            account,
+            address,
+            shared: false,
+        })
     }
 
     /// The attempt succeeded: its account starts afresh and its address gets the failure back.
@@ -175,10 +203,14 @@ mod tests {
     fn counters_are_forgotten_after_a_quiet_hour() {
         let throttle = LoginThrottle::new();
         for _ in 0..=ACCOUNT_FREE_FAILURES {
-            throttle.begin("mallory", None, 100).unwrap();
+            throttle.begin("mallory".into(), None, 100).unwrap();
         }
-        assert_eq!(throttle.begin("mallory", None, 100).unwrap_err(), 1);
-        throttle.begin("mallory", None, 100 + FORGET_AFTER).unwrap();
-        throttle.begin("mallory", None, 100 + FORGET_AFTER).unwrap();
+        assert_eq!(throttle.begin("mallory".into(), None, 100).unwrap_err(), 1);
+        throttle
+            .begin("mallory".into(), None, 100 + FORGET_AFTER)
+            .unwrap();
+        throttle
+            .begin("mallory".into(), None, 100 + FORGET_AFTER)
+            .unwrap();
     }
 }

@@ -13,7 +13,7 @@ use anyhow::{Context as _, anyhow};
 use serde::{Deserialize, Serialize};
 use waxseal::Algorithm;
 use waxseal_server::store::postgres::redact_url;
-use waxseal_server::{Config, Database, MASTER_KEY_FILE, TlsFiles};
+use waxseal_server::{Config, Database, MASTER_KEY_FILE, SecretUrl, TlsFiles};
 
 use super::serve::{config as base_config, database};
 use crate::Failure;
@@ -57,6 +57,11 @@ struct SettingsFile {
     database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     database_max_connections: Option<u32>,
+    /// Shown with its password replaced by `***`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis_key_prefix: Option<String>,
 }
 
 /// The effective settings of `waxseal serve`.
@@ -212,6 +217,16 @@ impl Settings {
             .refresh_cookie
             .or(file.refresh_cookie)
             .unwrap_or(defaults.refresh_cookie);
+        config.redis_url = args
+            .redis_url
+            .clone()
+            .or(file.redis_url)
+            .map(SecretUrl::new);
+        config.redis_key_prefix = args
+            .redis_key_prefix
+            .clone()
+            .or(file.redis_key_prefix)
+            .unwrap_or(defaults.redis_key_prefix);
         config
             .validate()
             .map_err(|e| Failure::usage(anyhow!("the configuration is not usable: {e}")))?;
@@ -253,6 +268,8 @@ impl Settings {
                 .database
                 .is_postgres()
                 .then_some(c.database_max_connections),
+            redis_url: c.redis_url.as_ref().map(ToString::to_string),
+            redis_key_prefix: c.redis_url.as_ref().map(|_| c.redis_key_prefix.clone()),
         };
         let body = toml::to_string(&shown)
             .context("cannot render the settings")

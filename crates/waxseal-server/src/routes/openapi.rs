@@ -258,6 +258,19 @@ pub(crate) struct Health {
     status: String,
 }
 
+/// `GET /readyz` when the store answers.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Ready {
+    /// `ready`; `degraded` when Redis is configured but not subscribed (requests are still served).
+    status: String,
+    /// With Redis configured: `up` or `down`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis: Option<String>,
+    /// With `degraded`: what does not work as configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
 /// `GET /readyz` when the store does not answer.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Unavailable {

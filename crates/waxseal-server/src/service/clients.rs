@@ -3,7 +3,7 @@
 
 use super::{AuthService, MAX_CLIENT_ID_LEN, NewClient, random_token, sha256};
 use crate::error::{Error, ErrorKind, Result};
-use crate::store::GrantType;
+use crate::store::{DenylistSnapshot, GrantType};
 use zeroize::Zeroizing;
 
 /// An OAuth client as the admin commands show it: never its secret nor the secret's hash.
@@ -94,18 +94,13 @@ impl AuthService {
             return Err(no_such_client(client_id));
         };
         let ended = sids.len();
-        let mut denylist = self.write_denylist();
-        // A client-credentials token's subject is its client.
-        let nbf = denylist
-            .not_before
-            .entry(client_id.to_owned())
-            .or_insert(not_before);
-        *nbf = (*nbf).max(not_before);
-        for sid in sids {
-            denylist.sids.insert(sid, deny_until);
-        }
-        denylist.prune(now);
-        drop(denylist);
+        self.revoked(DenylistSnapshot {
+            sids: sids.into_iter().map(|sid| (sid, deny_until)).collect(),
+            // A client-credentials token's subject is its client.
+            not_before: vec![(client_id.to_owned(), not_before)],
+            ..DenylistSnapshot::default()
+        })
+        .await;
         tracing::info!(client_id, sessions = ended, "client deleted");
         Ok(())
     }

@@ -6,6 +6,7 @@
 //! one database.
 
 pub mod postgres;
+pub mod redis;
 pub mod sqlite;
 
 use std::future::Future;
@@ -228,8 +229,8 @@ impl std::fmt::Debug for StoredKey {
     }
 }
 
-/// The persisted denylist, loaded into memory at start.
-#[derive(Debug, Clone, Default)]
+/// Denylist entries: the persisted denylist loaded into memory at start, or revocations being announced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DenylistSnapshot {
     /// Revoked access-token ids, with the time until which they must stay denied (their `exp`).
     pub jtis: Vec<(String, u64)>,

@@ -4,6 +4,7 @@
 pub mod db;
 pub mod peers;
 pub mod pg;
+pub mod redis;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;

@@ -1,0 +1,454 @@
+//! Redis, for several instances behind a load balancer: revocations announced to every instance at once, and
+//! login throttling counted across instances.
+//!
+//! The database stays the source of truth. A revocation is written there first and announced here second; each
+//! instance subscribes to the revocation channel and merges what it hears into its in-memory denylist. The reload
+//! from the database every [`crate::DENYLIST_RELOAD_INTERVAL`] goes on regardless, so a message that never arrives
+//! (Redis down, a subscriber reconnecting, an announcement that failed) delays a revocation by at most that
+//! interval — and an instance that (re)subscribes reloads at once, because it may have missed messages.
+//!
+//! Redis is trusted with availability, not with authentication: a message can only add denylist entries, never
+//! remove one, and their times are clamped to what this server could have written, so whoever can write to Redis
+//! can log users out, never in. While the subscription is down the bus reports [`BusState::Down`], announcements
+//! are skipped (the database reload carries them) and throttling falls back to per-instance counters: no request
+//! waits on or fails because of Redis.
+//!
+//! Besides the channel, each revoked `jti` and `sid` is a key (`PREFIX:revoked:jti:ID`) expiring when the tokens
+//! it denies have expired, so services without a subscription can ask Redis directly.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncConnectionConfig, IntoConnectionInfo as _, ProtocolVersion, PushKind, Value};
+use serde::{Deserialize, Serialize};
+
+use super::{DenylistSnapshot, StoreError, StoreResult};
+use crate::config::{CLOCK_LEEWAY, MAX_ACCESS_TOKEN_TTL};
+use crate::throttle::{
+    ACCOUNT_FREE_FAILURES, ADDRESS_FREE_FAILURES, BASE_DELAY_SECS, FORGET_AFTER, MAX_DELAY_SECS,
+};
+
+/// How long a command may take before Redis counts as down for it: far above a healthy round trip on a LAN,
+/// far below what a login may wait.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// How often the subscriber pings, so a silently dropped connection is noticed within about this time.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The wait before subscribing again after the subscription failed.
+pub const RESUBSCRIBE_DELAY: Duration = Duration::from_millis(500);
+
+/// Entries per announcement: a client deletion may end thousands of sessions; each message stays small.
+const ENTRIES_PER_MESSAGE: usize = 500;
+
+/// The longest id a message may carry (ours are 22 characters; usernames are bounded well below this).
+const MAX_ID_LEN: usize = 256;
+
+/// What the subscription knows of Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusState {
+    /// No subscriber has run yet (an admin command): announcements are tried once, with [`COMMAND_TIMEOUT`].
+    Unknown,
+    /// Subscribed: revocations arrive as they happen.
+    Up,
+    /// Not subscribed: announcements are skipped, the database reload carries revocations.
+    Down,
+}
+
+impl BusState {
+    fn from_u8(v: u8) -> BusState {
+        match v {
+            1 => BusState::Up,
+            2 => BusState::Down,
+            _ => BusState::Unknown,
+        }
+    }
+
+    fn as_u8(self) -> u8 {
+        match self {
+            BusState::Unknown => 0,
+            BusState::Up => 1,
+            BusState::Down => 2,
+        }
+    }
+}
+
+/// A revocation announcement as it crosses Redis: `[id, unix seconds]` pairs.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Message {
+    #[serde(default)]
+    jti: Vec<(String, u64)>,
+    #[serde(default)]
+    sid: Vec<(String, u64)>,
+    #[serde(default)]
+    nbf: Vec<(String, u64)>,
+}
+
+/// The revocation channel and the shared throttle counters on one Redis.
+pub struct RedisBus {
+    client: redis::Client,
+    commands: ConnectionManager,
+    prefix: String,
+    state: AtomicU8,
+}
+
+impl std::fmt::Debug for RedisBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBus")
+            .field("prefix", &self.prefix)
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+fn backend(e: &redis::RedisError) -> StoreError {
+    // A RedisError names the failed command and the server's reply, never the URL's password.
+    StoreError::Backend(format!("redis: {e}"))
+}
+
+/// Keeps only the entries of `entries` that could be real, clamping each time to at most `latest`.
+fn plausible(entries: Vec<(String, u64)>, latest: u64) -> Vec<(String, u64)> {
+    entries
+        .into_iter()
+        .filter(|(id, _)| !id.is_empty() && id.len() <= MAX_ID_LEN)
+        .map(|(id, at)| (id, at.min(latest)))
+        .collect()
+}
+
+/// The throttle step, atomically for every key given: the wait if any key is blocked (nothing counted), else
+/// each key's failure counted in advance, its backoff set and its expiry pushed to an hour after this failure.
+/// ARGV: now, base delay, max delay, forget-after, then each key's free failures.
+const THROTTLE_BEGIN: &str = r"
+local now = tonumber(ARGV[1])
+local wait = 0
+for _, key in ipairs(KEYS) do
+  local blocked = tonumber(redis.call('HGET', key, 'blocked_until') or '0')
+  if blocked > now and blocked - now > wait then wait = blocked - now end
+end
+if wait > 0 then return wait end
+local base, max, forget = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+for i, key in ipairs(KEYS) do
+  local failures = redis.call('HINCRBY', key, 'failures', 1)
+  local over = failures - tonumber(ARGV[4 + i]) - 1
+  local delay = 0
+  if over >= 0 then delay = math.min(base * 2 ^ math.min(over, 30), max) end
+  redis.call('HSET', key, 'blocked_until', now + delay)
+  redis.call('EXPIRE', key, forget)
+end
+return 0
+";
+
+/// A success: the account (KEYS[1]) starts afresh; the address (KEYS[2], if given) gets one failure back.
+const THROTTLE_SUCCEEDED: &str = r"
+redis.call('DEL', KEYS[1])
+if KEYS[2] and tonumber(redis.call('HGET', KEYS[2], 'failures') or '0') > 0 then
+  redis.call('HINCRBY', KEYS[2], 'failures', -1)
+end
+return 0
+";
+
+impl RedisBus {
+    /// A bus on the Redis at `url` with keys and channel under `prefix`. Connects lazily: a server starts while
+    /// Redis is down and uses it once it answers.
+    pub fn new(url: &str, prefix: &str) -> StoreResult<RedisBus> {
+        let info = url.into_connection_info().map_err(|e| {
+            StoreError::Backend(format!(
+                "the Redis URL is not valid ({:?}); expected redis://[:PASSWORD@]HOST[:PORT][/DB]",
+                e.kind()
+            ))
+        })?;
+        // RESP3: the subscriber receives messages as pushes on a connection that can still answer PING.
+        let redis = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let client =
+            redis::Client::open(info.set_redis_settings(redis)).map_err(|e| backend(&e))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(COMMAND_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_number_of_retries(1);
+        let commands = ConnectionManager::new_lazy_with_config(client.clone(), config)
+            .map_err(|e| backend(&e))?;
+        Ok(RedisBus {
+            client,
+            commands,
+            prefix: prefix.to_owned(),
+            state: AtomicU8::new(BusState::Unknown.as_u8()),
+        })
+    }
+
+    /// What the subscription knows of Redis now.
+    pub fn state(&self) -> BusState {
+        BusState::from_u8(self.state.load(Ordering::Relaxed))
+    }
+
+    fn set_state(&self, state: BusState) {
+        self.state.store(state.as_u8(), Ordering::Relaxed);
+    }
+
+    fn channel(&self) -> String {
+        format!("{}:revocations", self.prefix)
+    }
+
+    /// Answers PING within [`COMMAND_TIMEOUT`].
+    pub async fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.commands.clone();
+        with_timeout(redis::cmd("PING").query_async::<()>(&mut conn)).await
+    }
+
+    /// Announces revocations to every subscribed instance and records each `jti` and `sid` as a key expiring
+    /// when its tokens have expired. Skipped (`Ok(false)`) while the subscription is down: Redis is then
+    /// presumably unreachable and the database reload carries the revocation.
+    pub async fn announce(&self, revoked: &DenylistSnapshot, now: u64) -> StoreResult<bool> {
+        if self.state() == BusState::Down {
+            return Ok(false);
+        }
+        let channel = self.channel();
+        let mut pipe = redis::pipe();
+        for (kind, entries) in [("jti", &revoked.jtis), ("sid", &revoked.sids)] {
+            for (id, until) in entries {
+                let ttl = until.saturating_sub(now).max(1);
+                pipe.cmd("SET")
+                    .arg(format!("{}:revoked:{kind}:{id}", self.prefix))
+                    .arg(until)
+                    .arg("EX")
+                    .arg(ttl)
+                    .ignore();
+            }
+        }
+        let chunks = |entries: &[(String, u64)]| -> Vec<Vec<(String, u64)>> {
+            entries
+                .chunks(ENTRIES_PER_MESSAGE)
+                .map(<[_]>::to_vec)
+                .collect()
+        };
+        let mut messages: Vec<Message> = Vec::new();
+        for chunk in chunks(&revoked.jtis) {
+            messages.push(Message {
+                jti: chunk,
+                ..Message::default()
+            });
+        }
+        for chunk in chunks(&revoked.sids) {
+            messages.push(Message {
+                sid: chunk,
+                ..Message::default()
+            });
+        }
+        for chunk in chunks(&revoked.not_before) {
+            messages.push(Message {
+                nbf: chunk,
+                ..Message::default()
+            });
+        }
+        for message in &messages {
+            let payload = serde_json::to_string(message)
+                .map_err(|e| StoreError::Backend(format!("cannot encode a revocation: {e}")))?;
+            pipe.cmd("PUBLISH").arg(&channel).arg(payload).ignore();
+        }
+        let mut conn = self.commands.clone();
+        with_timeout(pipe.query_async::<()>(&mut conn)).await?;
+        Ok(true)
+    }
+
+    /// Decodes an announcement, keeping only what this server could have written at `now`.
+    fn decode(payload: &[u8], now: u64) -> Option<DenylistSnapshot> {
+        let message: Message = serde_json::from_slice(payload).ok()?;
+        // A denial lasts at most the longest access-token lifetime plus leeway from now (with a minute of clock
+        // skew between instances); a "not before" is at most a second ahead (a deleted client's).
+        let latest_until = now + MAX_ACCESS_TOKEN_TTL.as_secs() + CLOCK_LEEWAY.as_secs() + 60;
+        let latest_nbf = now + 60;
+        Some(DenylistSnapshot {
+            jtis: plausible(message.jti, latest_until),
+            sids: plausible(message.sid, latest_until),
+            not_before: plausible(message.nbf, latest_nbf),
+        })
+    }
+
+    /// Subscribes to the revocation channel and hands every announcement to `revoked` until the task is
+    /// aborted; reconnects after [`RESUBSCRIBE_DELAY`] whenever the subscription fails, and calls `caught_up`
+    /// after each (re)subscription so that what was missed meanwhile is read from the database.
+    pub async fn run_subscriber<C, F, R>(&self, now: impl Fn() -> u64, caught_up: C, revoked: R)
+    where
+        C: Fn() -> F,
+        F: Future<Output = ()>,
+        R: Fn(DenylistSnapshot),
+    {
+        loop {
+            match self.subscribe_once(&now, &caught_up, &revoked).await {
+                Ok(()) => tracing::warn!(
+                    "lost the Redis subscription; revocations arrive by database reload"
+                ),
+                Err(e) => {
+                    if self.state() != BusState::Down {
+                        tracing::warn!(
+                            error = %e,
+                            "Redis unreachable: revocations arrive by database reload and login throttling is \
+                             per instance until it answers; check --redis-url and that Redis is running"
+                        );
+                    }
+                }
+            }
+            self.set_state(BusState::Down);
+            tokio::time::sleep(RESUBSCRIBE_DELAY).await;
+        }
+    }
+
+    /// One subscription, until it fails.
+    async fn subscribe_once<C, F, R>(
+        &self,
+        now: &impl Fn() -> u64,
+        caught_up: &C,
+        revoked: &R,
+    ) -> StoreResult<()>
+    where
+        C: Fn() -> F,
+        F: Future<Output = ()>,
+        R: Fn(DenylistSnapshot),
+    {
+        let (tx, mut pushes) = tokio::sync::mpsc::unbounded_channel();
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(COMMAND_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_push_sender(tx);
+        let mut conn = with_timeout(
+            self.client
+                .get_multiplexed_async_connection_with_config(&config),
+        )
+        .await?;
+        with_timeout(conn.subscribe(self.channel())).await?;
+        let was_down = self.state() == BusState::Down;
+        self.set_state(BusState::Up);
+        if was_down {
+            tracing::info!("Redis subscription restored; revocations arrive at once again");
+        }
+        caught_up().await;
+        let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                push = pushes.recv() => {
+                    let Some(push) = push else { return Ok(()) };
+                    match push.kind {
+                        PushKind::Message => {
+                            if let Some(Value::BulkString(payload)) = push.data.get(1) {
+                                match Self::decode(payload, now()) {
+                                    Some(snapshot) => revoked(snapshot),
+                                    None => tracing::warn!("ignored a malformed revocation announcement"),
+                                }
+                            }
+                        }
+                        PushKind::Disconnection => return Ok(()),
+                        _ => {}
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    with_timeout(redis::cmd("PING").query_async::<()>(&mut conn)).await?;
+                }
+            }
+        }
+    }
+
+    fn throttle_keys(&self, account: &str, address: Option<std::net::IpAddr>) -> Vec<String> {
+        let mut keys = vec![format!("{}:throttle:account:{account}", self.prefix)];
+        if let Some(address) = address {
+            keys.push(format!("{}:throttle:address:{address}", self.prefix));
+        }
+        keys
+    }
+
+    /// The shared form of [`crate::throttle::LoginThrottle::begin`]: `Ok(Ok(()))` lets the attempt start (counted
+    /// as a failure until [`RedisBus::throttle_succeeded`]), `Ok(Err(wait))` refuses it for `wait` seconds.
+    /// `Err` when Redis does not answer: the caller falls back to its own counters.
+    pub async fn throttle_begin(
+        &self,
+        account: &str,
+        address: Option<std::net::IpAddr>,
+        now: u64,
+    ) -> StoreResult<Result<(), u64>> {
+        if self.state() == BusState::Down {
+            return Err(StoreError::Backend(
+                "redis: the subscription is down".into(),
+            ));
+        }
+        let keys = self.throttle_keys(account, address);
+        let script = redis::Script::new(THROTTLE_BEGIN);
+        let mut invocation = script.prepare_invoke();
+        for key in &keys {
+            invocation.key(key);
+        }
+        invocation
+            .arg(now)
+            .arg(BASE_DELAY_SECS)
+            .arg(MAX_DELAY_SECS)
+            .arg(FORGET_AFTER)
+            .arg(ACCOUNT_FREE_FAILURES)
+            .arg(ADDRESS_FREE_FAILURES);
+        let mut conn = self.commands.clone();
+        let wait: u64 = with_timeout(invocation.invoke_async(&mut conn)).await?;
+        Ok(if wait == 0 { Ok(()) } else { Err(wait) })
+    }
+
+    /// The shared form of [`crate::throttle::LoginThrottle::succeeded`].
+    pub async fn throttle_succeeded(
+        &self,
+        account: &str,
+        address: Option<std::net::IpAddr>,
+    ) -> StoreResult<()> {
+        let keys = self.throttle_keys(account, address);
+        let script = redis::Script::new(THROTTLE_SUCCEEDED);
+        let mut invocation = script.prepare_invoke();
+        for key in &keys {
+            invocation.key(key);
+        }
+        let mut conn = self.commands.clone();
+        with_timeout(invocation.invoke_async::<()>(&mut conn)).await
+    }
+}
+
+/// `command`, failed after [`COMMAND_TIMEOUT`] whatever the connection's own timeouts do.
+async fn with_timeout<T>(command: impl Future<Output = redis::RedisResult<T>>) -> StoreResult<T> {
+    match tokio::time::timeout(COMMAND_TIMEOUT, command).await {
+        Ok(result) => result.map_err(|e| backend(&e)),
+        Err(_) => Err(StoreError::Backend(format!(
+            "redis: no answer within {} ms",
+            COMMAND_TIMEOUT.as_millis()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announcements_cannot_deny_beyond_what_the_server_could_write() {
+        let now = 1_000_000;
+        let payload = serde_json::to_vec(&serde_json::json!({
+            "jti": [["a", now + 10], ["b", u64::MAX], ["", now], ["x".repeat(300), now]],
+            "nbf": [["user", u64::MAX]],
+            "unknown": true,
+        }))
+        .unwrap();
+        let s = RedisBus::decode(&payload, now).unwrap();
+        let latest = now + MAX_ACCESS_TOKEN_TTL.as_secs() + CLOCK_LEEWAY.as_secs() + 60;
+        assert_eq!(
+            s.jtis,
+            vec![("a".to_owned(), now + 10), ("b".to_owned(), latest)]
+        );
+        assert_eq!(s.not_before, vec![("user".to_owned(), now + 60)]);
+        assert!(RedisBus::decode(b"not json", now).is_none());
+        assert!(RedisBus::decode(b"{\"jti\": 5}", now).is_none());
+    }
+
+    #[test]
+    fn a_malformed_url_names_the_expected_form_without_echoing_it() {
+        let e = RedisBus::new("redis://:hunter2@[bad", "p")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("redis://"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+}
