@@ -98,7 +98,7 @@ fn mann_whitney(a: &[f64], b: &[f64]) -> (f64, f64) {
     let mut i = 0;
     while i < all.len() {
         let mut j = i;
-        while j + 1 < all.len() && all[j + 1].0 == all[i].0 {
+        while j + 1 < all.len() && all[j + 1].0.total_cmp(&all[i].0).is_eq() {
             j += 1;
         }
         let tied = (j - i + 1) as f64;
