@@ -29,7 +29,8 @@
 //! [`RETIRED_KEY_PUBLISHED_FOR`] and is then deleted (see the `keyring` module).
 //!
 //! Operations: `GET /metrics` serves Prometheus counters (logins, refreshes, reuse detections, revocations, tokens
-//! issued per grant) and request-latency histograms by route template, each server with its own recorder (see
+//! issued per grant), gauges of the in-memory denylist and verified-token cache, and request-latency histograms by
+//! route template, each server with its own recorder (see
 //! [`metrics`]); `GET /openapi.json` is the OpenAPI 3.1 description of every route. For browser apps, cookie mode
 //! ([`Config::refresh_cookie`]) keeps the refresh token in an `HttpOnly` cookie guarded by a CSRF token and an
 //! `Origin` check (see [`routes::cookie`]).

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use ::metrics::{Counter, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, Unit};
+use ::metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 use crate::error::{Error, Result};
@@ -104,7 +104,22 @@ pub(crate) struct CsrfRefusals {
     pub(crate) token: Counter,
 }
 
-/// The metrics of one server: counters the flows bump and the request-latency histograms.
+/// Sizes of the in-memory state that follows traffic, set from that state each time the metrics are rendered
+/// ([`crate::AuthService::render_metrics`]), so a scrape shows whether they stay bounded.
+#[derive(Debug)]
+pub(crate) struct Sizes {
+    /// Denied access-token ids held in memory, expired ones included until the next amortised prune.
+    pub(crate) denied_jtis: Gauge,
+    /// Denied sessions held in memory, likewise.
+    pub(crate) denied_sids: Gauge,
+    /// Per-user "not before" entries held in memory.
+    pub(crate) not_before: Gauge,
+    /// Access tokens in the verified-token cache.
+    pub(crate) verified_tokens: Gauge,
+}
+
+/// The metrics of one server: counters the flows bump, gauges of in-memory state and the request-latency
+/// histograms.
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
@@ -114,6 +129,7 @@ pub struct Metrics {
     pub(crate) issued: Issued,
     pub(crate) csrf_refusals: CsrfRefusals,
     pub(crate) announcements: Announcements,
+    pub(crate) sizes: Sizes,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -179,6 +195,18 @@ impl Metrics {
             "waxseal_revocation_announcements_total",
             "Revocations announced to other instances through Redis, by result, and announcements received.",
         );
+        recorder.describe_gauge(
+            KeyName::from("waxseal_denylist_entries"),
+            None,
+            "Denylist entries held in memory, by kind (jti, sid, not_before); expired ones go at the next \
+             amortised prune, when the maps have doubled since the last."
+                .into(),
+        );
+        recorder.describe_gauge(
+            KeyName::from("waxseal_verified_tokens_cached"),
+            None,
+            "Access tokens in the verified-token cache.".into(),
+        );
         recorder.describe_histogram(
             KeyName::from(REQUEST_DURATION),
             Some(Unit::Seconds),
@@ -229,6 +257,19 @@ impl Metrics {
             failed: announced("failed"),
             received: announced("received"),
         };
+        let denylist = |kind: &'static str| {
+            let key = Key::from_parts("waxseal_denylist_entries", vec![Label::new("kind", kind)]);
+            r.register_gauge(&key, &METADATA)
+        };
+        let sizes = Sizes {
+            denied_jtis: denylist("jti"),
+            denied_sids: denylist("sid"),
+            not_before: denylist("not_before"),
+            verified_tokens: r.register_gauge(
+                &Key::from_static_name("waxseal_verified_tokens_cached"),
+                &METADATA,
+            ),
+        };
         let handle = recorder.handle();
         Ok(Metrics {
             recorder: Arc::new(recorder),
@@ -239,10 +280,12 @@ impl Metrics {
             issued,
             csrf_refusals,
             announcements,
+            sizes,
         })
     }
 
-    /// Everything, in the Prometheus text exposition format (version 0.0.4).
+    /// Everything, in the Prometheus text exposition format (version 0.0.4). The gauges show the state as of the
+    /// last [`crate::AuthService::render_metrics`], which sets them first.
     pub fn render(&self) -> String {
         self.handle.render()
     }

@@ -1287,8 +1287,9 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
     path = "/metrics",
     tag = "operations",
     summary = "Prometheus metrics",
-    description = "Counters of logins, refreshes, reuse detections, revocations and issued tokens, and request \
-                   latency histograms by route template, method and status class.",
+    description = "Counters of logins, refreshes, reuse detections, revocations and issued tokens, gauges of the \
+                   denylist entries and cached verified tokens held in memory, and request latency histograms by \
+                   route template, method and status class.",
     responses(
         (status = 200, description = "The Prometheus text exposition format, version 0.0.4", body = String,
          content_type = "text/plain"),
@@ -1297,7 +1298,7 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 async fn prometheus_metrics(State(service): State<Arc<AuthService>>) -> Response {
     (
         [(CONTENT_TYPE, HeaderValue::from_static(PROMETHEUS_TEXT))],
-        service.metrics().render(),
+        service.render_metrics(),
     )
         .into_response()
 }

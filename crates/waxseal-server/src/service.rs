@@ -608,6 +608,25 @@ impl AuthService {
         &self.metrics
     }
 
+    /// The metrics in the Prometheus text format, with the gauges of in-memory state (denylist entries,
+    /// verified-token cache) set from that state now: what `GET /metrics` serves.
+    pub fn render_metrics(&self) -> String {
+        let sizes = &self.metrics.sizes;
+        let (jtis, sids, not_before) = {
+            let denylist = self.read_denylist();
+            (
+                denylist.jtis.len(),
+                denylist.sids.len(),
+                denylist.not_before.len(),
+            )
+        };
+        sizes.denied_jtis.set(jtis as f64);
+        sizes.denied_sids.set(sids as f64);
+        sizes.not_before.set(not_before as f64);
+        sizes.verified_tokens.set(self.verified.len() as f64);
+        self.metrics.render()
+    }
+
     /// The `kid` of the key that signs new tokens (empty before the first key exists).
     pub fn signing_kid(&self) -> String {
         self.keyring().kid.clone()

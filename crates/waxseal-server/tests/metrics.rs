@@ -308,3 +308,81 @@ async fn each_server_counts_only_its_own_traffic() {
     a.stop().await;
     b.stop().await;
 }
+
+/// The value of a gauge, a whole number of entries.
+fn gauge(text: &str, name: &str) -> u64 {
+    value(text, name)
+}
+
+#[tokio::test]
+async fn denylist_gauges_follow_revocations_and_fall_when_expired_entries_are_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let server = TestServer::start(dir.path(), clock.clone()).await;
+    let jtis = "waxseal_denylist_entries{kind=\"jti\"}";
+    let sids = "waxseal_denylist_entries{kind=\"sid\"}";
+    let not_before = "waxseal_denylist_entries{kind=\"not_before\"}";
+    let cached = "waxseal_verified_tokens_cached";
+    let text = scrape(&server).await;
+    for name in [jtis, sids, not_before, cached] {
+        assert_eq!(gauge(&text, name), 0, "{name}");
+    }
+    assert!(
+        text.contains("# TYPE waxseal_denylist_entries gauge"),
+        "{text}"
+    );
+
+    // One logout denies its access token and its session; a logout of all sessions also sets a "not before".
+    server.add_user("alice", &[]).await;
+    server.add_user("bob", &[]).await;
+    let (access, _) = server.login_ok("alice").await;
+    assert_eq!(server.get_with("/api/me", &access).await.0, 200);
+    assert_eq!(server.logout(&access, None, false).await, 204);
+    let (access_b, _) = server.login_ok("bob").await;
+    assert_eq!(server.logout(&access_b, None, true).await, 204);
+    let text = scrape(&server).await;
+    assert_eq!(gauge(&text, jtis), 2);
+    assert_eq!(gauge(&text, sids), 2);
+    assert_eq!(gauge(&text, not_before), 1);
+    assert!(gauge(&text, cached) >= 1, "{text}");
+
+    // Fill the denylist to its first amortised prune with revoked client-credentials tokens, all still live.
+    let (client_id, secret) = server
+        .add_client("app", &[GrantType::ClientCredentials], &[])
+        .await;
+    let client = server
+        .service
+        .authenticate_client(&client_id, &secret)
+        .await
+        .unwrap();
+    let revoke = async |n: u64| {
+        for _ in 0..n {
+            let token = server
+                .service
+                .client_credentials_grant(&client, None)
+                .unwrap();
+            server
+                .service
+                .revoke(&client, &token.access_token, None)
+                .await
+                .unwrap();
+        }
+    };
+    revoke(1000).await;
+    let text = scrape(&server).await;
+    assert_eq!(gauge(&text, jtis), 1002);
+    assert_eq!(gauge(&text, sids), 2);
+
+    // Once every one of those tokens has expired (plus the leeway), the next revocation that reaches the
+    // threshold prunes them: only what is still in force remains.
+    clock.advance(server.service.config().access_token_ttl + std::time::Duration::from_secs(61));
+    revoke(20).await;
+    let text = scrape(&server).await;
+    assert!(
+        gauge(&text, jtis) <= 20,
+        "expired denials were not pruned: {}",
+        gauge(&text, jtis)
+    );
+    assert_eq!(gauge(&text, sids), 0);
+    server.stop().await;
+}
