@@ -385,7 +385,9 @@ pub(crate) struct LoginRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RefreshRequest {
-    /// The refresh token of the last login or refresh response.
+    /// The refresh token of the last login or refresh response. Never empty: `POST /logout` refuses `""` (400)
+    /// rather than guess whether it means "no refresh token".
+    #[schema(min_length = 1)]
     refresh_token: String,
 }
 
