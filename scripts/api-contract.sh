@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# API contract test: schemathesis generates requests from the server's own GET /openapi.json and checks every
+# response against it. A running `waxseal serve` (the debug build, the one `cargo test` builds anyway), a fresh data
+# directory, a user and an OAuth client made with the admin commands, then two passes over every operation:
+#
+#   anonymous      no credentials: what strangers can send, including generated Authorization headers;
+#   authenticated  the client's Basic credentials on the /oauth/* operations and an access token (fetched from
+#                  POST /oauth/token, fetched again whenever a generated POST /logout revoked it) on the bearer ones.
+#
+# Fails on any failed check. Reports (JUnit XML and the text output) go to $CARGO_TARGET_DIR/api-contract/ (default
+# target/api-contract/). Deterministic and bounded: a fixed seed, a fixed number of examples per operation, no
+# example database, and a hard time limit per pass. Needs python3 with scripts/requirements-api-contract.txt
+# (`bash .ci/deps` installs it).
+#
+# Environment: API_CONTRACT_SEED (default 20261124), API_CONTRACT_EXAMPLES (per operation and phase; default 100),
+# API_CONTRACT_TIMEOUT (seconds per pass before it is killed and fails; default 150).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seed="${API_CONTRACT_SEED:-20261124}"
+examples="${API_CONTRACT_EXAMPLES:-100}"
+pass_timeout="${API_CONTRACT_TIMEOUT:-150}"
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+reports="$target_dir/api-contract"
+requirements=scripts/requirements-api-contract.txt
+pinned=$(sed -n 's/^schemathesis==//p' "$requirements")
+
+# Only this script's settings reach the server.
+for var in $(compgen -e); do
+    case "$var" in WAXSEAL_* | RUST_LOG) unset "$var" ;; esac
+done
+
+work=$(mktemp -d)
+server=""
+cleanup() {
+    if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
+        kill -TERM "$server" 2>/dev/null || true
+        wait "$server" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# schemathesis through the python3 it was installed for, whatever the PATH holds.
+st="$work/schemathesis"
+printf '%s\n' '#!/usr/bin/env python3' 'import sys' 'from schemathesis.cli import schemathesis' \
+    'sys.argv[0] = "schemathesis"' 'sys.exit(schemathesis())' >"$st"
+chmod +x "$st"
+installed=$("$st" --version 2>/dev/null | sed -n 's/^schemathesis, version //p' || true)
+if [ "$installed" != "$pinned" ]; then
+    echo "schemathesis $pinned is needed (found: ${installed:-none}): run bash .ci/deps" >&2
+    exit 2
+fi
+
+started=$(date +%s)
+echo "   building the waxseal binary (debug)"
+cargo build --quiet -p waxseal-cli --bin waxseal
+bin="$target_dir/debug/waxseal"
+built=$(date +%s)
+
+data="$work/data"
+# A fresh master key in the environment, so nothing is written next to the database but the database.
+WAXSEAL_MASTER_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+export WAXSEAL_MASTER_KEY
+password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
+admin_failed() { echo "waxseal $1 failed:" >&2; cat "$work/admin.log" >&2; exit 1; }
+printf '%s\n' "$password" | "$bin" user add contract --password-stdin --scope admin --data-dir "$data" \
+    --color never >/dev/null 2>>"$work/admin.log" || admin_failed "user add"
+"$bin" client add contract --grant password --grant refresh_token --grant client_credentials --scope admin \
+    --data-dir "$data" --color never >"$work/client" 2>>"$work/admin.log" || admin_failed "client add"
+client_id=$(sed -n 's/^client_id: *//p' "$work/client")
+client_secret=$(sed -n 's/^client_secret: *//p' "$work/client")
+[ -n "$client_id" ] && [ -n "$client_secret" ] || { echo "waxseal client add printed no credentials" >&2; exit 1; }
+
+"$bin" serve --listen 127.0.0.1:0 --data-dir "$data" --color never >"$work/serve.out" 2>"$work/serve.log" &
+server=$!
+base=""
+for _ in $(seq 300); do
+    base=$(sed -n 's/^waxseal serve listening on \(http:[^ ]*\).*/\1/p' "$work/serve.out")
+    [ -n "$base" ] && break
+    kill -0 "$server" 2>/dev/null || { echo "waxseal serve exited:" >&2; cat "$work/serve.log" >&2; exit 1; }
+    sleep 0.1
+done
+[ -n "$base" ] || { echo "waxseal serve did not start listening in 30 s" >&2; cat "$work/serve.log" >&2; exit 1; }
+
+# Ready, and the user's password login works (the admin commands did their job) before anything is generated.
+python3 - "$base" "$password" <<'PY'
+import json, sys, time, urllib.error, urllib.request
+base, password = sys.argv[1], sys.argv[2]
+for _ in range(100):
+    try:
+        with urllib.request.urlopen(base + "/readyz", timeout=5) as r:
+            if r.status == 200:
+                break
+    except (urllib.error.URLError, OSError):
+        pass
+    time.sleep(0.1)
+else:
+    sys.exit("GET /readyz never answered 200")
+body = json.dumps({"username": "contract", "password": password}).encode()
+request = urllib.request.Request(base + "/login", body, {"Content-Type": "application/json"})
+with urllib.request.urlopen(request, timeout=30) as r:
+    assert r.status == 200 and "access_token" in json.load(r), "POST /login failed"
+PY
+echo "   waxseal serve at $base (data in a temporary directory), user and client added"
+
+# The configuration shared by both passes. Every check is on; each exception below names the check, the
+# operations and why.
+cat >"$work/common.toml" <<EOF
+seed = $seed
+
+[generation]
+max-examples = $examples
+# No example database: a failure found once is not replayed first next time, so every run is the same run.
+database = "none"
+
+[checks]
+enabled = true
+
+# The credentials are this run's throwaway ones: show the requests as sent, so the curl lines reproduce them.
+[output.sanitization]
+enabled = false
+EOF
+
+# Anonymous pass: schemathesis also generates the Authorization header of the bearer operations. A generated
+# value such as "Bearer a b" or "Bearer \x7f" is not an RFC 6750 token, and the server rightly answers it 400
+# invalid_request (documented, with its WWW-Authenticate); OpenAPI has no way to say what a bearer token looks like,
+# so positive_data_acceptance would count those 400s as valid requests refused. It stays on for every other
+# operation here and for these ones in the authenticated pass, where the header is a real token.
+cat "$work/common.toml" - >"$work/anonymous.toml" <<'EOF'
+
+[[operations]]
+include-path-regex = "^/(api/.*|logout)$"
+checks.positive_data_acceptance.enabled = false
+EOF
+
+# Authenticated pass. On the /oauth/* operations schemathesis sends the client's credentials with Basic and also
+# generates client_id and client_secret in the form, which the schema must allow (client_secret_post). RFC 6749
+# §2.3 forbids using both methods in one request and the server refuses that (400 invalid_request, documented);
+# OpenAPI cannot tie a body member to the absence of a header, so positive_data_acceptance is off for these three
+# operations in this pass only (the anonymous pass checks it, and the 400 itself still has to conform).
+cat "$work/common.toml" - >"$work/authenticated.toml" <<'EOF'
+
+[auth.openapi.client_basic]
+username = "${WAXSEAL_CONTRACT_CLIENT_ID}"
+password = "${WAXSEAL_CONTRACT_CLIENT_SECRET}"
+
+# Not a password login: generated logins soon throttle this address (429), and a token fetch must not be refused.
+[auth.dynamic.openapi.bearer]
+path = "/oauth/token"
+method = "post"
+payload_content_type = "application/x-www-form-urlencoded"
+payload = { grant_type = "client_credentials", scope = "admin", client_id = "${WAXSEAL_CONTRACT_CLIENT_ID}", client_secret = "${WAXSEAL_CONTRACT_CLIENT_SECRET}" }
+extract_selector = "/access_token"
+retry_on = [401]
+
+[[operations]]
+include-path-regex = "^/oauth/"
+checks.positive_data_acceptance.enabled = false
+EOF
+
+mkdir -p "$reports"
+failed=()
+for pass in anonymous authenticated; do
+    echo "== schemathesis $pinned: $pass pass (seed $seed, at most $examples examples per operation and phase)"
+    status=0
+    WAXSEAL_CONTRACT_CLIENT_ID="$client_id" WAXSEAL_CONTRACT_CLIENT_SECRET="$client_secret" \
+        timeout "$pass_timeout" "$st" --config-file "$work/$pass.toml" run "$base/openapi.json" \
+        --workers 2 --no-color \
+        --report junit,json --report-junit-path "$reports/$pass.junit.xml" \
+        --report-json-path "$reports/$pass.json" >"$reports/$pass.txt" 2>&1 || status=$?
+    if [ "$status" -ne 0 ]; then
+        failed+=("$pass")
+        cat "$reports/$pass.txt"
+        [ "$status" -eq 124 ] && echo "   the $pass pass was stopped after $pass_timeout s" >&2
+    else
+        # The summary: from the "SUMMARY" rule to the end.
+        sed -n '/= SUMMARY =/,$p' "$reports/$pass.txt"
+    fi
+done
+finished=$(date +%s)
+
+# What the two passes did, from their JSON reports.
+python3 - "$reports/anonymous.json" "$reports/authenticated.json" <<'PY' || true
+import json, sys
+for path in sys.argv[1:]:
+    try:
+        r = json.load(open(path))
+    except (OSError, ValueError):
+        continue
+    t, o = r["test_cases"], r["operations"]
+    print(f"   {path.rsplit('/', 1)[-1]}: {o['tested']} operations, {t['generated']} test cases, "
+          f"{t['with_failures']} with failures, {r['running_time']:.1f} s")
+PY
+if grep -q -E ' (ERROR|panicked)' "$work/serve.log"; then
+    echo "---- the server logged errors:" >&2
+    grep -E ' (ERROR|panicked)' "$work/serve.log" | head -n 20 >&2
+    failed+=("server log")
+fi
+echo "   build $((built - started)) s, server start and both passes $((finished - built)) s; reports in $reports/"
+if [ "${#failed[@]}" -ne 0 ]; then
+    echo "API CONTRACT BROKEN in: ${failed[*]} (the output above has each failure and a curl line to reproduce it)" >&2
+    exit 1
+fi
