@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
 # API contract test: schemathesis generates requests from the server's own GET /openapi.json and checks every
-# response against it. A running `waxseal serve` (the debug build, the one `cargo test` builds anyway), a fresh data
-# directory, a user and an OAuth client made with the admin commands, then two passes over every operation:
+# response against it. Two `waxseal serve` (the debug build, the one `cargo test` builds anyway) on free loopback
+# ports, each over a fresh data directory with a user and an OAuth client made by the admin commands, and three
+# passes over every operation:
 #
-#   anonymous      no credentials: what strangers can send, including generated Authorization headers;
-#   authenticated  the client's Basic credentials on the /oauth/* operations and an access token (fetched from
-#                  POST /oauth/token, fetched again whenever a generated POST /logout revoked it) on the bearer ones.
+#   anonymous         body mode, no credentials: what strangers can send, including generated Authorization headers;
+#   authenticated     body mode, the client's Basic credentials on the /oauth/* operations and an access token
+#                     (fetched from POST /oauth/token, and again whenever a generated POST /logout revoked it) on
+#                     the bearer ones;
+#   cookie-anonymous  cookie mode (--refresh-cookie), whose document differs, no credentials.
 #
 # Fails on any failed check. Reports (JUnit XML and the text output) go to $CARGO_TARGET_DIR/api-contract/ (default
 # target/api-contract/). Deterministic and bounded: a fixed seed, a fixed number of examples per operation, no
 # example database, and a hard time limit per pass. Needs python3 with scripts/requirements-api-contract.txt
 # (`bash .ci/deps` installs it).
 #
-# Environment: API_CONTRACT_SEED (default 20261124), API_CONTRACT_EXAMPLES (per operation and phase; default 100),
+# Environment: API_CONTRACT_SEED (default 20261124), API_CONTRACT_EXAMPLES (per operation and phase; default 300),
 # API_CONTRACT_TIMEOUT (seconds per pass before it is killed and fails; default 150).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seed="${API_CONTRACT_SEED:-20261124}"
-examples="${API_CONTRACT_EXAMPLES:-100}"
+examples="${API_CONTRACT_EXAMPLES:-300}"
 pass_timeout="${API_CONTRACT_TIMEOUT:-150}"
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 reports="$target_dir/api-contract"
@@ -31,12 +34,13 @@ for var in $(compgen -e); do
 done
 
 work=$(mktemp -d)
-server=""
+servers=()
 cleanup() {
-    if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
-        kill -TERM "$server" 2>/dev/null || true
-        wait "$server" 2>/dev/null || true
-    fi
+    local pid
+    for pid in "${servers[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -59,33 +63,35 @@ cargo build --quiet -p waxseal-cli --bin waxseal
 bin="$target_dir/debug/waxseal"
 built=$(date +%s)
 
-data="$work/data"
 # A fresh master key in the environment, so nothing is written next to the database but the database.
 WAXSEAL_MASTER_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 export WAXSEAL_MASTER_KEY
 password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
 admin_failed() { echo "waxseal $1 failed:" >&2; cat "$work/admin.log" >&2; exit 1; }
-printf '%s\n' "$password" | "$bin" user add contract --password-stdin --scope admin --data-dir "$data" \
-    --color never >/dev/null 2>>"$work/admin.log" || admin_failed "user add"
-"$bin" client add contract --grant password --grant refresh_token --grant client_credentials --scope admin \
-    --data-dir "$data" --color never >"$work/client" 2>>"$work/admin.log" || admin_failed "client add"
-client_id=$(sed -n 's/^client_id: *//p' "$work/client")
-client_secret=$(sed -n 's/^client_secret: *//p' "$work/client")
-[ -n "$client_id" ] && [ -n "$client_secret" ] || { echo "waxseal client add printed no credentials" >&2; exit 1; }
 
-"$bin" serve --listen 127.0.0.1:0 --data-dir "$data" --color never >"$work/serve.out" 2>"$work/serve.log" &
-server=$!
-base=""
-for _ in $(seq 300); do
-    base=$(sed -n 's/^waxseal serve listening on \(http:[^ ]*\).*/\1/p' "$work/serve.out")
-    [ -n "$base" ] && break
-    kill -0 "$server" 2>/dev/null || { echo "waxseal serve exited:" >&2; cat "$work/serve.log" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$base" ] || { echo "waxseal serve did not start listening in 30 s" >&2; cat "$work/serve.log" >&2; exit 1; }
-
-# Ready, and the user's password login works (the admin commands did their job) before anything is generated.
-python3 - "$base" "$password" <<'PY'
+# start NAME [FLAG…]: a data directory $work/NAME with the user `contract` (scope admin) and the OAuth client
+# `contract` (every grant, scope admin; its credentials in $work/NAME.client), and `waxseal serve` on a free
+# loopback port over it; sets $base. Returns once the server is ready and the user's password login works.
+start() {
+    local name="$1" data="$work/$1" pid
+    shift
+    printf '%s\n' "$password" | "$bin" user add contract --password-stdin --scope admin --data-dir "$data" \
+        --color never >/dev/null 2>>"$work/admin.log" || admin_failed "user add"
+    "$bin" client add contract --grant password --grant refresh_token --grant client_credentials --scope admin \
+        --data-dir "$data" --color never >"$work/$name.client" 2>>"$work/admin.log" || admin_failed "client add"
+    "$bin" serve --listen 127.0.0.1:0 --data-dir "$data" --color never "$@" \
+        >"$work/$name.out" 2>"$work/$name.log" &
+    pid=$!
+    servers+=("$pid")
+    base=""
+    for _ in $(seq 300); do
+        base=$(sed -n 's/^waxseal serve listening on \(http:[^ ]*\).*/\1/p' "$work/$name.out")
+        [ -n "$base" ] && break
+        kill -0 "$pid" 2>/dev/null || { echo "waxseal serve exited:" >&2; cat "$work/$name.log" >&2; exit 1; }
+        sleep 0.1
+    done
+    [ -n "$base" ] || { echo "waxseal serve did not listen within 30 s" >&2; cat "$work/$name.log" >&2; exit 1; }
+    python3 - "$base" "$password" <<'PY'
 import json, sys, time, urllib.error, urllib.request
 base, password = sys.argv[1], sys.argv[2]
 for _ in range(100):
@@ -103,9 +109,19 @@ request = urllib.request.Request(base + "/login", body, {"Content-Type": "applic
 with urllib.request.urlopen(request, timeout=30) as r:
     assert r.status == 200 and "access_token" in json.load(r), "POST /login failed"
 PY
-echo "   waxseal serve at $base (data in a temporary directory), user and client added"
+    echo "   waxseal serve $* at $base: ready, user and client added, the user's login works"
+}
 
-# The configuration shared by both passes. Every check is on; each exception below names the check, the
+start body
+body_base="$base"
+client_id=$(sed -n 's/^client_id: *//p' "$work/body.client")
+client_secret=$(sed -n 's/^client_secret: *//p' "$work/body.client")
+[ -n "$client_id" ] && [ -n "$client_secret" ] || { echo "waxseal client add printed no credentials" >&2; exit 1; }
+# Cookie mode serves another document (/login, /refresh and /logout with the cookie, X-CSRF-Token and 403s).
+start cookie --refresh-cookie
+cookie_base="$base"
+
+# The configuration shared by the passes. Every check is on; each exception below names the check, the
 # operations and why.
 cat >"$work/common.toml" <<EOF
 seed = $seed
@@ -162,11 +178,15 @@ EOF
 
 mkdir -p "$reports"
 failed=()
-for pass in anonymous authenticated; do
+# PASS CONFIG URL: body mode anonymous and authenticated, cookie mode anonymous (its bearer and /oauth/* operations
+# are the same code as in body mode; what differs is /login, /refresh and /logout without credentials).
+for run in "anonymous anonymous $body_base" "authenticated authenticated $body_base" \
+    "cookie-anonymous anonymous $cookie_base"; do
+    read -r pass config url <<<"$run"
     echo "== schemathesis $pinned: $pass pass (seed $seed, at most $examples examples per operation and phase)"
     status=0
     WAXSEAL_CONTRACT_CLIENT_ID="$client_id" WAXSEAL_CONTRACT_CLIENT_SECRET="$client_secret" \
-        timeout "$pass_timeout" "$st" --config-file "$work/$pass.toml" run "$base/openapi.json" \
+        timeout "$pass_timeout" "$st" --config-file "$work/$config.toml" run "$url/openapi.json" \
         --workers 2 --no-color \
         --report junit,json --report-junit-path "$reports/$pass.junit.xml" \
         --report-json-path "$reports/$pass.json" >"$reports/$pass.txt" 2>&1 || status=$?
@@ -182,7 +202,7 @@ done
 finished=$(date +%s)
 
 # What the two passes did, from their JSON reports.
-python3 - "$reports/anonymous.json" "$reports/authenticated.json" <<'PY' || true
+python3 - "$reports"/{anonymous,authenticated,cookie-anonymous}.json <<'PY' || true
 import json, sys
 for path in sys.argv[1:]:
     try:
@@ -193,12 +213,14 @@ for path in sys.argv[1:]:
     print(f"   {path.rsplit('/', 1)[-1]}: {o['tested']} operations, {t['generated']} test cases, "
           f"{t['with_failures']} with failures, {r['running_time']:.1f} s")
 PY
-if grep -q -E ' (ERROR|panicked)' "$work/serve.log"; then
-    echo "---- the server logged errors:" >&2
-    grep -E ' (ERROR|panicked)' "$work/serve.log" | head -n 20 >&2
-    failed+=("server log")
-fi
-echo "   build $((built - started)) s, server start and both passes $((finished - built)) s; reports in $reports/"
+for name in body cookie; do
+    if grep -q -E ' (ERROR|panicked)' "$work/$name.log"; then
+        echo "---- the $name-mode server logged errors:" >&2
+        grep -E ' (ERROR|panicked)' "$work/$name.log" | head -n 20 >&2
+        failed+=("$name-mode server log")
+    fi
+done
+echo "   build $((built - started)) s, servers and passes $((finished - built)) s; reports in $reports/"
 if [ "${#failed[@]}" -ne 0 ]; then
     echo "API CONTRACT BROKEN in: ${failed[*]} (the output above has each failure and a curl line to reproduce it)" >&2
     exit 1
