@@ -131,6 +131,10 @@ max-examples = $examples
 # No example database: a failure found once is not replayed first next time, so every run is the same run.
 database = "none"
 
+# Nor any state kept between runs (schemathesis would keep it in .schemathesis/ of the checkout).
+[cache]
+enabled = false
+
 [checks]
 enabled = true
 
