@@ -218,8 +218,14 @@ pub fn logout(data: &[u8]) -> Outcome {
     let query = parts.next().filter(|q| !q.is_empty());
     let content_type = parts.next().filter(|c| !c.is_empty());
     let body = parts.next().unwrap_or_default();
-    // The query read independently: `None` unless it is nothing or one `all=true|false`.
-    let pairs = lenient_query(query.unwrap_or_default());
+    // The query read independently: `None` unless it is nothing or one `all=true|false`. It ends at a `#`, where
+    // the URI's fragment begins (RFC 3986 §3.4; clients do not send one, and the URI parser drops it).
+    let query_part = query
+        .unwrap_or_default()
+        .split(|&b| b == b'#')
+        .next()
+        .unwrap_or_default();
+    let pairs = lenient_query(query_part);
     let expected_all = match pairs.as_slice() {
         [] => Some(false),
         [(name, value)] if name == "all" && (value == "true" || value == "false") => {
@@ -261,7 +267,7 @@ pub fn logout(data: &[u8]) -> Outcome {
         Some(request.all),
         expected_all,
         "query {:?} read as all={}",
-        String::from_utf8_lossy(query.unwrap_or_default()),
+        String::from_utf8_lossy(query_part),
         request.all
     );
     // … and the body is empty, JSON null, or exactly one non-empty string member `refresh_token`.
