@@ -550,9 +550,7 @@ async fn logout(
     let all = logout_query(&uri)?;
     let body = body.map_err(|e| bytes_rejection(&e))?;
     let refresh_token = logout_body(&headers, &body)?;
-    service
-        .logout(token, refresh_token.as_deref(), all)
-        .await?;
+    service.logout(token, refresh_token.as_deref(), all).await?;
     Ok(cookies.logged_out())
 }
 

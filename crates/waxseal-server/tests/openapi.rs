@@ -661,9 +661,11 @@ async fn an_empty_refresh_token_is_outside_the_documented_schema() {
     let token = &doc["components"]["schemas"]["RefreshRequest"]["properties"]["refresh_token"];
     assert_eq!(token["minLength"], json!(1), "{token}");
     for path in ["/refresh", "/logout"] {
-        let body = &doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"];
+        let body =
+            &doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"];
         assert!(
-            body.to_string().contains("#/components/schemas/RefreshRequest"),
+            body.to_string()
+                .contains("#/components/schemas/RefreshRequest"),
             "{path}: {body}"
         );
     }
