@@ -53,9 +53,10 @@ class Seeds:
                 if isinstance(claims, dict):
                     for flags, leeway in CLAIMS_FLAGS:
                         self.add("claims", bytes([flags, leeway]) + payload)
-        # The same token where the server reads tokens: introspection form, refresh body.
+        # The same token where the server reads tokens: introspection form, refresh and logout bodies.
         self.add("server_form", b"\x03Basic YXBwOnMzY3JldA==\ntoken=" + text.encode())
         self.add("server_json", json.dumps({"refresh_token": text}))
+        self.add("server_logout", "all=false\napplication/json\n" + json.dumps({"refresh_token": text}))
 
     def walk(self, value, key=None):
         if isinstance(value, dict):

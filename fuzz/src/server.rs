@@ -1,6 +1,6 @@
-//! The properties the server fuzz targets check: the request bodies of `POST /login`, `POST /refresh` and the
-//! `/oauth/*` forms (token, revocation, introspection), read by the server's own parsers
-//! (`waxseal_server::routes::fuzzing`).
+//! The properties the server fuzz targets check: the request bodies of `POST /login`, `POST /refresh`, the
+//! `/oauth/*` forms (token, revocation, introspection) and the query and body of `POST /logout`, read by the
+//! server's own parsers (`waxseal_server::routes::fuzzing`).
 //!
 //! Shared, like `jose.rs`, by the fuzz targets and `crates/waxseal-server/tests/fuzz_regressions.rs` (with `#[path]`).
 
@@ -174,6 +174,142 @@ pub fn json_bodies(data: &[u8]) -> Outcome {
     outcome
 }
 
+/// `application/x-www-form-urlencoded` read leniently, the way a browser's `URLSearchParams` does: empty segments
+/// skipped, `+` is a space, a `%` not followed by two hex digits kept as it is, bytes that are not UTF-8 replaced.
+fn lenient_query(query: &[u8]) -> Vec<(String, String)> {
+    let decode = |text: &[u8]| {
+        let mut out = Vec::with_capacity(text.len());
+        let mut i = 0;
+        while i < text.len() {
+            let hex = |b: u8| char::from(b).to_digit(16);
+            match text[i] {
+                b'+' => out.push(b' '),
+                b'%' => match (
+                    text.get(i + 1).and_then(|&b| hex(b)),
+                    text.get(i + 2).and_then(|&b| hex(b)),
+                ) {
+                    (Some(high), Some(low)) => {
+                        out.push(u8::try_from(high * 16 + low).expect("two hex digits are a byte"));
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                },
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    query
+        .split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.iter().position(|&b| b == b'=') {
+            Some(i) => (decode(&pair[..i]), decode(&pair[i + 1..])),
+            None => (decode(pair), String::new()),
+        })
+        .collect()
+}
+
+/// Target `server_logout`: a `POST /logout` request past its bearer token. The input is the query (the text up to
+/// the first newline; an empty one is no query), the `Content-Type` (up to the second newline; empty is none) and
+/// the body (the rest).
+pub fn logout(data: &[u8]) -> Outcome {
+    let mut parts = data.splitn(3, |&b| b == b'\n');
+    let query = parts.next().filter(|q| !q.is_empty());
+    let content_type = parts.next().filter(|c| !c.is_empty());
+    let body = parts.next().unwrap_or_default();
+    // The query read independently: `None` unless it is nothing or one `all=true|false`. It ends at a `#`, where
+    // the URI's fragment begins (RFC 3986 §3.4; clients do not send one, and the URI parser drops it).
+    let query_part = query
+        .unwrap_or_default()
+        .split(|&b| b == b'#')
+        .next()
+        .unwrap_or_default();
+    let pairs = lenient_query(query_part);
+    let expected_all = match pairs.as_slice() {
+        [] => Some(false),
+        [(name, value)] if name == "all" && (value == "true" || value == "false") => {
+            Some(value == "true")
+        }
+        _ => None,
+    };
+    let is_json = content_type
+        .and_then(|c| std::str::from_utf8(c).ok())
+        .and_then(|c| c.split(';').next())
+        .is_some_and(|c| c.trim().eq_ignore_ascii_case("application/json"));
+
+    let request = match fuzzing::logout(query, content_type, body) {
+        Ok(request) => request,
+        Err(status) => {
+            assert!(
+                status == 400 || status == 415,
+                "refused with {status}, not 400 or 415"
+            );
+            if status == 415 {
+                assert!(
+                    !body.is_empty() && !is_json,
+                    "415 for an empty body or a JSON one"
+                );
+            }
+            // What is certainly valid is never refused: a valid query with no body, or with a JSON `null`.
+            let trivial_body = body.is_empty() || (is_json && body == b"null");
+            let plain_header = content_type.is_none_or(header_ok);
+            assert!(
+                !(expected_all.is_some() && trivial_body && plain_header && uri_ok(query)),
+                "a valid logout request was refused with {status}"
+            );
+            return Outcome::Refused;
+        }
+    };
+
+    // Accepted: the query said exactly this, …
+    assert_eq!(
+        Some(request.all),
+        expected_all,
+        "query {:?} read as all={}",
+        String::from_utf8_lossy(query_part),
+        request.all
+    );
+    // … and the body is empty, JSON null, or exactly one non-empty string member `refresh_token`.
+    if body.is_empty() {
+        assert_eq!(request.refresh_token, None, "a token from an empty body");
+        return Outcome::Accepted;
+    }
+    assert!(
+        is_json,
+        "a body accepted without Content-Type: application/json"
+    );
+    let value: Value = serde_json::from_slice(body).expect("an accepted body is JSON");
+    match value {
+        Value::Null => assert_eq!(request.refresh_token, None, "a token from null"),
+        Value::Object(object) => {
+            assert_eq!(object.len(), 1, "unknown members accepted: {object:?}");
+            let token = object["refresh_token"]
+                .as_str()
+                .expect("refresh_token is a string");
+            assert!(!token.is_empty(), "an empty refresh token accepted");
+            assert_eq!(request.refresh_token.as_deref(), Some(token));
+        }
+        other => panic!("accepted a body that is neither null nor an object: {other}"),
+    }
+    Outcome::Accepted
+}
+
+/// Bytes that are certainly a header value hyper lets through (visible ASCII and spaces, not at the ends).
+fn header_ok(value: &[u8]) -> bool {
+    value.iter().all(|&b| b == b' ' || b.is_ascii_graphic())
+        && value.first() != Some(&b' ')
+        && value.last() != Some(&b' ')
+}
+
+/// Whether `/logout?QUERY` is certainly a request target hyper accepts (a conservative set of characters).
+fn uri_ok(query: Option<&[u8]>) -> bool {
+    query.is_none_or(|q| {
+        q.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"=&+-._~".contains(&b))
+    })
+}
+
 /// The seeds of the server targets: one request of each kind, and the malformed ones that must be refused.
 pub fn seeds() -> Vec<Seed> {
     let basic =
@@ -313,6 +449,43 @@ pub fn seeds() -> Vec<Seed> {
         ("attack-trailing-garbage", br#"{"refresh_token":"a"} x"#),
         ("attack-number-for-string", br#"{"refresh_token":1}"#),
     ];
+    // Query, newline, Content-Type, newline, body.
+    let logout: [(&str, &[u8]); 16] = [
+        ("ok-nothing", b"\n\n"),
+        ("ok-all-true", b"all=true\n\n"),
+        ("ok-all-escaped", b"%61ll=false&\n\n"),
+        ("ok-null", b"all=false\napplication/json\n null "),
+        (
+            "ok-refresh-token",
+            b"\napplication/json; charset=utf-8\n{\"refresh_token\":\"rt_abc-DEF_123\"}",
+        ),
+        ("ok-empty-body-any-type", b"all=true\ntext/plain\n"),
+        ("attack-unknown-parameter", b"all=true&admin=1\n\n"),
+        ("attack-not-a-bool", b"all=yes\n\n"),
+        ("attack-repeated-all", b"all=false&all=true\n\n"),
+        (
+            "attack-text-body",
+            b"\ntext/plain\n{\"refresh_token\":\"rt_abc\"}",
+        ),
+        (
+            "attack-no-content-type",
+            b"\n\n{\"refresh_token\":\"rt_abc\"}",
+        ),
+        (
+            "attack-empty-refresh-token",
+            b"\napplication/json\n{\"refresh_token\":\"\"}",
+        ),
+        ("attack-array-body", b"\napplication/json\n[\"rt_abc\"]"),
+        (
+            "attack-duplicate-member",
+            b"\napplication/json\n{\"refresh_token\":\"a\",\"refresh_token\":\"b\"}",
+        ),
+        (
+            "attack-unknown-member",
+            b"\napplication/json\n{\"refresh_token\":\"a\",\"all\":true}",
+        ),
+        ("attack-trailing-garbage", b"\napplication/json\nnull x"),
+    ];
     token_form
         .into_iter()
         .map(|(name, bytes)| ("server_form", name, bytes))
@@ -320,6 +493,11 @@ pub fn seeds() -> Vec<Seed> {
             json_bodies
                 .into_iter()
                 .map(|(name, bytes)| ("server_json", name, bytes.to_vec())),
+        )
+        .chain(
+            logout
+                .into_iter()
+                .map(|(name, bytes)| ("server_logout", name, bytes.to_vec())),
         )
         .map(|(target, name, bytes)| Seed {
             target,

@@ -13,7 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{
     ConnectInfo, DefaultBodyLimit, FromRef, FromRequest, FromRequestParts, MatchedPath, Query,
     Request, State,
@@ -23,7 +23,7 @@ use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
@@ -406,7 +406,9 @@ pub(crate) struct LoginRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RefreshRequest {
-    /// The refresh token of the last login or refresh response.
+    /// The refresh token of the last login or refresh response. Never empty: `POST /logout` refuses `""` (400)
+    /// rather than guess whether it means "no refresh token".
+    #[schema(min_length = 1)]
     refresh_token: String,
 }
 
@@ -560,48 +562,57 @@ async fn refresh(
 async fn logout(
     State(service): State<Arc<AuthService>>,
     State(cookies): State<CookieMode>,
-    query: Result<Query<LogoutQuery>, QueryRejection>,
+    uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     cookies.check_origin(&headers, &service)?;
     let token = bearer(&headers)?;
-    let Query(query) = query.map_err(|_| {
-        ApiError::BadRequest(
-            StatusCode::BAD_REQUEST,
-            "the only query parameter is all=true|false",
-        )
-    })?;
+    let all = logout_query(&uri)?;
     let body = body.map_err(|e| bytes_rejection(&e))?;
-    let refresh_token = if body.is_empty() {
-        None
-    } else {
-        let is_json = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-        if !is_json {
-            return Err(ApiError::BadRequest(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "the request body must be JSON with Content-Type: application/json",
-            ));
-        }
-        // `null` is the JSON for "no refresh token", like an empty body; anything else must be the object.
-        let request = serde_json::from_slice::<Option<ObjectOnly<RefreshRequest>>>(&body)
-            .ok()
-            .map(|r| r.map(|ObjectOnly(r)| r))
-            .filter(|r| r.as_ref().is_none_or(|r| !r.refresh_token.is_empty()))
-            .ok_or(ApiError::BadRequest(
-                StatusCode::BAD_REQUEST,
-                "the body must be {\"refresh_token\": \"...\"}, null or empty",
-            ))?;
-        request.map(|r| r.refresh_token)
-    };
-    service
-        .logout(token, refresh_token.as_deref(), query.all)
-        .await?;
+    let refresh_token = logout_body(&headers, &body)?;
+    service.logout(token, refresh_token.as_deref(), all).await?;
     Ok(cookies.logged_out())
+}
+
+/// `POST /logout`'s query: `all=true|false` or nothing.
+fn logout_query(uri: &Uri) -> Result<bool, ApiError> {
+    Query::<LogoutQuery>::try_from_uri(uri)
+        .map(|Query(query)| query.all)
+        .map_err(|_| {
+            ApiError::BadRequest(
+                StatusCode::BAD_REQUEST,
+                "the only query parameter is all=true|false",
+            )
+        })
+}
+
+/// `POST /logout`'s optional body: empty or JSON `null` (no refresh token), or `{"refresh_token": "…"}` with a
+/// non-empty token, as `Content-Type: application/json`.
+fn logout_body(headers: &HeaderMap, body: &[u8]) -> Result<Option<String>, ApiError> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::BadRequest(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the request body must be JSON with Content-Type: application/json",
+        ));
+    }
+    // `null` is the JSON for "no refresh token", like an empty body; anything else must be the object.
+    serde_json::from_slice::<Option<ObjectOnly<RefreshRequest>>>(body)
+        .ok()
+        .map(|r| r.map(|ObjectOnly(r)| r.refresh_token))
+        .filter(|token| token.as_ref().is_none_or(|token| !token.is_empty()))
+        .ok_or(ApiError::BadRequest(
+            StatusCode::BAD_REQUEST,
+            "the body must be {\"refresh_token\": \"...\"}, null or empty",
+        ))
 }
 
 /// An RFC 6749 §5.2 error of the `/oauth/*` endpoints.

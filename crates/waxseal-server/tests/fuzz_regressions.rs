@@ -27,10 +27,20 @@ fn server_json_corpus_keeps_its_properties() {
     replay("server_json", server::json_bodies);
 }
 
+#[test]
+fn server_logout_corpus_keeps_its_properties() {
+    replay("server_logout", server::logout);
+}
+
 /// The committed seeds are the ones `server.rs` describes.
 #[test]
 fn committed_seeds_are_the_fixtures() {
     let seeds: Vec<Seed> = server::seeds();
-    assert!(seeds.len() > 20, "seeds for both targets");
+    for target in ["server_form", "server_json", "server_logout"] {
+        assert!(
+            seeds.iter().filter(|s| s.target == target).count() >= 9,
+            "seeds for {target}"
+        );
+    }
     corpus::check_seeds(env!("CARGO_MANIFEST_DIR"), &seeds);
 }

@@ -649,3 +649,56 @@ async fn the_oauth_forms_describe_what_the_server_accepts() {
         .assert_error(400, "invalid_request");
     server.stop().await;
 }
+
+/// What schemathesis found (scripts/api-contract.sh): `POST /logout` refuses `{"refresh_token": ""}` with 400, so
+/// the document must not call an empty refresh token valid. Both operations that take the body say `minLength: 1`,
+/// and a request the schema allows is not refused as malformed.
+#[tokio::test]
+async fn an_empty_refresh_token_is_outside_the_documented_schema() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let server = TestServer::start(dir.path(), TestClock::new()).await;
+    let doc = fetch_document(&server).await;
+    let token = &doc["components"]["schemas"]["RefreshRequest"]["properties"]["refresh_token"];
+    assert_eq!(token["minLength"], json!(1), "{token}");
+    for path in ["/refresh", "/logout"] {
+        let body =
+            &doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"];
+        assert!(
+            body.to_string()
+                .contains("#/components/schemas/RefreshRequest"),
+            "{path}: {body}"
+        );
+    }
+
+    server.add_user("ada", &[]).await;
+    let (access, _) = server.login_ok("ada").await;
+    let c = &server.client;
+    let empty = json!({"refresh_token": ""});
+    let response = c
+        .post(server.at("/logout"))
+        .bearer_auth(&access)
+        .json(&empty)
+        .send()
+        .await
+        .expect("request sent");
+    let (status, body) = conforms(&doc, "POST", "/logout", response).await;
+    assert_eq!((status, &body["error"]), (400, &json!("invalid_request")));
+    let response = c
+        .post(server.at("/refresh"))
+        .json(&empty)
+        .send()
+        .await
+        .expect("request sent");
+    let (status, _) = conforms(&doc, "POST", "/refresh", response).await;
+    assert!((400..500).contains(&status), "{status}");
+    // The smallest body the schema allows is taken: the session ends.
+    let response = c
+        .post(server.at("/logout"))
+        .bearer_auth(&access)
+        .json(&json!({"refresh_token": "x"}))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(conforms(&doc, "POST", "/logout", response).await.0, 204);
+    server.stop().await;
+}

@@ -1,4 +1,5 @@
-//! The request-body parsers of the routes, reachable by the fuzz targets (`fuzz/`) and their regression test.
+//! The request-body (and query) parsers of the routes, reachable by the fuzz targets (`fuzz/`) and their regression
+//! test.
 //!
 //! Not an API: hidden from the documentation and free to change. Each function calls the very parser a handler
 //! calls, in the handler's order, and stops where the handler would hand over to the service (which needs a store);
@@ -8,11 +9,15 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 
 use super::form::{FormBody, parse};
 use super::object::ObjectOnly;
-use super::{LoginRequest, OAuthParams, RefreshRequest, client_credentials};
+use super::{
+    ApiError, LoginRequest, OAuthParams, RefreshRequest, client_credentials, logout_body,
+    logout_query,
+};
 
 /// An `application/x-www-form-urlencoded` body as the `/oauth/*` handlers read it: the pairs in order, or `None`
 /// when the body is refused as malformed.
@@ -92,4 +97,42 @@ pub fn refresh(body: &[u8]) -> Option<String> {
     Json::<ObjectOnly<RefreshRequest>>::from_bytes(body)
         .ok()
         .map(|Json(ObjectOnly(r))| r.refresh_token)
+}
+
+/// What `POST /logout` asks for besides the access token: `all` from the query, and the refresh token whose session
+/// to end as well, from the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutRequest {
+    /// `all=true`: every session of the user.
+    pub all: bool,
+    /// The refresh token of the body, if any.
+    pub refresh_token: Option<String>,
+}
+
+/// Reads a `POST /logout` request's query (the text after `?`, if any), `Content-Type` and body the way the handler
+/// does once the bearer token is found; a refusal is its HTTP status. A query or content type that cannot be part
+/// of an HTTP request (hyper refuses them before any handler) is refused with 400.
+pub fn logout(
+    query: Option<&[u8]>,
+    content_type: Option<&[u8]>,
+    body: &[u8],
+) -> Result<LogoutRequest, u16> {
+    let status = |e: ApiError| match e {
+        ApiError::BadRequest(status, _) => status.as_u16(),
+        _ => StatusCode::INTERNAL_SERVER_ERROR.as_u16(),
+    };
+    let mut target = b"/logout".to_vec();
+    if let Some(query) = query {
+        target.push(b'?');
+        target.extend_from_slice(query);
+    }
+    let uri = Uri::try_from(target).map_err(|_| 400_u16)?;
+    let mut headers = HeaderMap::new();
+    if let Some(value) = content_type {
+        let value = HeaderValue::from_bytes(value).map_err(|_| 400_u16)?;
+        headers.insert(CONTENT_TYPE, value);
+    }
+    let all = logout_query(&uri).map_err(status)?;
+    let refresh_token = logout_body(&headers, body).map_err(status)?;
+    Ok(LogoutRequest { all, refresh_token })
 }
