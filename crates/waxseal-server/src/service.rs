@@ -1088,7 +1088,11 @@ impl AuthService {
         };
         // Checked before the token is consumed: presenting another client's token must not use it up.
         let mut narrowed = None;
+        // Read before the token is consumed too: once the rotation has committed, nothing may fail, or the client
+        // is answered 503 ("retry") holding a token the store already calls used, and its retry revokes the session.
+        let mut owner = None;
         if let Some(family) = self.store.family_of_token(&digest).await? {
+            owner = self.store.user_by_id(&family.user_id).await?;
             if family.client_id.as_deref() != client.map(|c| c.client_id.as_str()) {
                 return Err(invalid_grant(
                     "the refresh token was not issued to this client",
@@ -1130,11 +1134,8 @@ impl AuthService {
             Rotation::Revoked => return Err(invalid_grant("the session has been revoked")),
             Rotation::Unknown => return Err(invalid_grant("the refresh token is not valid")),
         };
-        let user = self
-            .store
-            .user_by_id(&family.user_id)
-            .await?
-            .filter(|u| !u.disabled)
+        let user = owner
+            .filter(|u| u.id == family.user_id && !u.disabled)
             .ok_or_else(|| invalid_grant("the account is disabled"))?;
         self.pair(&user, &family, successor, now, narrowed)
     }
