@@ -556,7 +556,15 @@ impl AuthService {
             ..self.config.clone()
         }
         .validate()?;
-        let activates_at = now.saturating_add(signs_after.as_secs());
+        // Keys take turns by activation time in whole seconds, ties broken by creation time and then kid: a new key
+        // activating in the same second as the newest would lose half the time and never sign. It comes a second
+        // after the newest instead.
+        let after_newest = keys
+            .iter()
+            .map(|k| k.activates_at.saturating_add(1))
+            .max()
+            .unwrap_or(0);
+        let activates_at = now.saturating_add(signs_after.as_secs()).max(after_newest);
         let key = keyring::generate(alg, &self.master_key, now, activates_at).await?;
         let seen: Vec<String> = keys.iter().map(|k| k.kid.clone()).collect();
         if !self.store.insert_key_if_unchanged(&key, &seen).await? {
