@@ -301,7 +301,6 @@ async fn concurrent_refreshes_across_instances_let_exactly_one_through_and_revok
 
     for round in 0..3 {
         let (access, refresh) = http.login_ok(&bases[0], "alice").await;
-        const RACERS: usize = 30;
         let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));
         let mut racers = tokio::task::JoinSet::new();
         for i in 0..RACERS {
@@ -454,6 +453,13 @@ async fn a_key_rotated_on_a_signs_tokens_that_b_c_and_a_jwks_consumer_accept() {
     }
 }
 
+/// Concurrent presentations of one refresh token.
+const RACERS: usize = 30;
+/// Load clients of the fault test.
+const FAULT_CLIENTS: usize = 4;
+/// Load clients of the instance-kill test (even: on A until it dies; odd: on B).
+const KILL_CLIENTS: usize = 6;
+
 /// The stage of the fault test; load clients check their answers against it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -532,9 +538,8 @@ async fn redis_then_postgres_die_and_come_back_under_load_without_a_lost_refresh
     let revoked: Revoked = Arc::default();
 
     // Load: each client refreshes its own session, alternating between A and B.
-    const CLIENTS: usize = 4;
     let mut clients = tokio::task::JoinSet::new();
-    for id in 0..CLIENTS {
+    for id in 0..FAULT_CLIENTS {
         let (_, refresh) = http.login_ok(&bases[id % 2], "alice").await;
         let (http, bases, stage, stop, observed) = (
             http.clone(),
@@ -754,7 +759,7 @@ async fn redis_then_postgres_die_and_come_back_under_load_without_a_lost_refresh
     let restarted = Instant::now();
     let every_client_served = within(Duration::from_secs(20), || async {
         let observed = observed.lock().unwrap();
-        (0..CLIENTS).all(|id| observed.last_ok.get(&id).is_some_and(|t| *t > restarted))
+        (0..FAULT_CLIENTS).all(|id| observed.last_ok.get(&id).is_some_and(|t| *t > restarted))
     })
     .await;
     assert!(
@@ -839,11 +844,10 @@ async fn kill_9_of_an_instance_under_refresh_load_loses_no_refresh_token() {
     let http = Http::new();
 
     // Clients 0, 2, 4 use A until it dies, then B; clients 1, 3, 5 use B throughout.
-    const CLIENTS: usize = 6;
     let stop = Arc::new(AtomicBool::new(false));
     let a_dead = Arc::new(AtomicBool::new(false));
     let mut clients = tokio::task::JoinSet::new();
-    for id in 0..CLIENTS {
+    for id in 0..KILL_CLIENTS {
         let (_, refresh) = http.login_ok(&bases[id % 2], "alice").await;
         let (http, bases, stop, a_dead) =
             (http.clone(), bases.clone(), stop.clone(), a_dead.clone());
