@@ -556,7 +556,15 @@ impl AuthService {
             ..self.config.clone()
         }
         .validate()?;
-        let activates_at = now.saturating_add(signs_after.as_secs());
+        // Keys take turns by activation time in whole seconds, ties broken by creation time and then kid: a new key
+        // activating in the same second as the newest would lose half the time and never sign. It comes a second
+        // after the newest instead.
+        let after_newest = keys
+            .iter()
+            .map(|k| k.activates_at.saturating_add(1))
+            .max()
+            .unwrap_or(0);
+        let activates_at = now.saturating_add(signs_after.as_secs()).max(after_newest);
         let key = keyring::generate(alg, &self.master_key, now, activates_at).await?;
         let seen: Vec<String> = keys.iter().map(|k| k.kid.clone()).collect();
         if !self.store.insert_key_if_unchanged(&key, &seen).await? {
@@ -1088,7 +1096,11 @@ impl AuthService {
         };
         // Checked before the token is consumed: presenting another client's token must not use it up.
         let mut narrowed = None;
+        // Read before the token is consumed too: once the rotation has committed, nothing may fail, or the client
+        // is answered 503 ("retry") holding a token the store already calls used, and its retry revokes the session.
+        let mut owner = None;
         if let Some(family) = self.store.family_of_token(&digest).await? {
+            owner = self.store.user_by_id(&family.user_id).await?;
             if family.client_id.as_deref() != client.map(|c| c.client_id.as_str()) {
                 return Err(invalid_grant(
                     "the refresh token was not issued to this client",
@@ -1130,11 +1142,8 @@ impl AuthService {
             Rotation::Revoked => return Err(invalid_grant("the session has been revoked")),
             Rotation::Unknown => return Err(invalid_grant("the refresh token is not valid")),
         };
-        let user = self
-            .store
-            .user_by_id(&family.user_id)
-            .await?
-            .filter(|u| !u.disabled)
+        let user = owner
+            .filter(|u| u.id == family.user_id && !u.disabled)
             .ok_or_else(|| invalid_grant("the account is disabled"))?;
         self.pair(&user, &family, successor, now, narrowed)
     }

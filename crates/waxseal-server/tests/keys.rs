@@ -191,6 +191,35 @@ async fn a_rotated_key_is_published_before_it_signs_and_unpublished_after_its_la
 }
 
 #[tokio::test]
+async fn a_key_rotated_to_sign_at_once_signs_even_in_the_second_the_previous_key_began() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = TestClock::new();
+    let server = TestServer::start(dir.path(), clock.clone()).await;
+    server.add_user("alice", &[]).await;
+    // Each rotation lands in the second its predecessor began signing; before keys were ordered strictly, the
+    // random kid decided which of the two signed, so one of these rounds would keep the old key.
+    for round in 0..8 {
+        let new = server
+            .service
+            .rotate_keys_signing_after(None, Duration::ZERO)
+            .await
+            .expect("rotated");
+        let waited = new
+            .activates_at
+            .saturating_sub(waxseal_server::Clock::now(&*clock).secs());
+        assert!(waited <= 1, "round {round}: signs {waited} s from now");
+        clock.advance(Duration::from_secs(waited));
+        server.service.reload_keys().await.expect("reload");
+        assert_eq!(
+            alg_and_kid(&access_token(&server).await).1,
+            new.kid,
+            "round {round}: the key rotated to sign at once does not sign"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn changing_the_algorithm_rotates_with_the_new_key_published_first() {
     let dir = tempfile::tempdir().expect("tempdir");
     let clock = TestClock::new();
