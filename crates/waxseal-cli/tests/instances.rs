@@ -940,3 +940,67 @@ async fn kill_9_of_an_instance_under_refresh_load_loses_no_refresh_token() {
     let chains: Vec<Chain> = results.into_iter().map(|(_, chain, _)| chain).collect();
     assert_every_chain_works_exactly_once(&http, &chains, &bases[1]).await;
 }
+
+/// The migration path, as an operator runs it: a SQLite deployment with a live session is exported with
+/// `waxseal export`, the PostgreSQL schema applied with `waxseal migrate`, the dump loaded with `waxseal import`, and
+/// a server on PostgreSQL then accepts the access token and the refresh token issued before the move. A second
+/// import into the now non-empty database is refused and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_deployment_moves_to_postgresql_without_logging_anyone_out() {
+    let test = "sqlite_to_postgresql";
+    let Some((database, target)) = shared(test).await else {
+        return;
+    };
+    let sqlite = tempfile::tempdir().unwrap();
+    let source = Deployment::new(
+        format!("sqlite://{}", sqlite.path().join("waxseal.db").display()),
+        target.redis_url.clone(),
+        test,
+    );
+    source.add_user("alice");
+    let http = Http::new();
+    let (access, refresh) = {
+        let old = source.start(&["old"], &[]);
+        http.login_ok(&old[0].base(), "alice").await
+    };
+
+    let export = source.admin(&["export"]).output().unwrap();
+    assert!(
+        export.status.success(),
+        "export: {}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let dump = String::from_utf8(export.stdout).unwrap();
+    let migrate = target.admin(&["migrate"]).output().unwrap();
+    assert!(
+        migrate.status.success(),
+        "migrate: {}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let (code, _, err) = common::run_with_stdin(&mut target.admin(&["import"]), &dump);
+    assert_eq!(code, 0, "import: {err}");
+
+    let new = target.start(&["new"], &[]);
+    let base = new[0].base();
+    assert_eq!(
+        http.me(&base, &access).await,
+        200,
+        "the access token still verifies"
+    );
+    let refreshed = http.refresh(&base, &refresh).await;
+    assert_eq!(
+        refreshed.status, 200,
+        "the refresh token still works: {refreshed:?}"
+    );
+    let again = http.refresh(&base, &refresh).await;
+    assert_eq!(again.status, 401, "and reuse is still detected: {again:?}");
+
+    let (code, _, err) = common::run_with_stdin(&mut target.admin(&["import"]), &dump);
+    assert_ne!(
+        code, 0,
+        "a second import into a non-empty database is refused"
+    );
+    assert!(err.contains("--replace"), "{err}");
+    drop(new);
+    drop(database);
+}
