@@ -233,7 +233,10 @@ pub fn logout(data: &[u8]) -> Outcome {
         }
         _ => None,
     };
+    // A header value with bytes outside visible ASCII, tab and space cannot be read as text (`HeaderValue::to_str`),
+    // so it names no media type, however much of it looks like one.
     let is_json = content_type
+        .filter(|c| c.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)))
         .and_then(|c| std::str::from_utf8(c).ok())
         .and_then(|c| c.split(';').next())
         .is_some_and(|c| c.trim().eq_ignore_ascii_case("application/json"));
