@@ -81,6 +81,20 @@ async fn wait_redis(server: &TestServer, state: &str) {
     .await;
 }
 
+/// Servers on `dir_a` and `dir_b` sharing the Redis at `url` under `prefix`, once both are subscribed.
+async fn subscribed_pair(
+    dir_a: &TempDir,
+    dir_b: &TempDir,
+    url: &str,
+    prefix: &str,
+) -> (TestServer, TestServer) {
+    let a = TestServer::start_with(redis_config(dir_a.path(), url, prefix), TestClock::new()).await;
+    let b = TestServer::start_with(redis_config(dir_b.path(), url, prefix), TestClock::new()).await;
+    wait_redis(&a, "up").await;
+    wait_redis(&b, "up").await;
+    (a, b)
+}
+
 async fn me_status(server: &TestServer, token: &str) -> u16 {
     server.get_with("/api/me", token).await.0
 }
@@ -93,12 +107,7 @@ async fn a_logout_on_one_instance_is_refused_by_another_through_redis() {
     };
     let prefix = unique_prefix("propagation");
     let (dir_a, dir_b) = twin_dirs().await;
-    let a =
-        TestServer::start_with(redis_config(dir_a.path(), &url, &prefix), TestClock::new()).await;
-    let b =
-        TestServer::start_with(redis_config(dir_b.path(), &url, &prefix), TestClock::new()).await;
-    wait_redis(&a, "up").await;
-    wait_redis(&b, "up").await;
+    let (a, b) = subscribed_pair(&dir_a, &dir_b, &url, &prefix).await;
     assert_eq!(readiness(&b).await["status"], "ready");
 
     let mut delays = Vec::new();
@@ -131,12 +140,7 @@ async fn failed_logins_are_counted_across_instances() {
     };
     let prefix = unique_prefix("throttle");
     let (dir_a, dir_b) = twin_dirs().await;
-    let a =
-        TestServer::start_with(redis_config(dir_a.path(), &url, &prefix), TestClock::new()).await;
-    let b =
-        TestServer::start_with(redis_config(dir_b.path(), &url, &prefix), TestClock::new()).await;
-    wait_redis(&a, "up").await;
-    wait_redis(&b, "up").await;
+    let (a, b) = subscribed_pair(&dir_a, &dir_b, &url, &prefix).await;
     // Five free failures per account in all: three here and three there is one too many.
     for server in [&a, &b, &a, &b, &a, &b] {
         let (status, body) = server.login("alice", "wrong password").await;
@@ -275,12 +279,7 @@ async fn revocation_propagation_over_a_thousand_revocations() {
     };
     let prefix = unique_prefix("delay");
     let ((dir_a, dir_b), (id, secret)) = twin_dirs_with_client().await;
-    let a =
-        TestServer::start_with(redis_config(dir_a.path(), &url, &prefix), TestClock::new()).await;
-    let b =
-        TestServer::start_with(redis_config(dir_b.path(), &url, &prefix), TestClock::new()).await;
-    wait_redis(&a, "up").await;
-    wait_redis(&b, "up").await;
+    let (a, b) = subscribed_pair(&dir_a, &dir_b, &url, &prefix).await;
     let auth = basic(&id, &secret);
     // From A's answer (what a client was told), and from the start of the request (which includes A's own work).
     let mut delays = Vec::with_capacity(1000);
