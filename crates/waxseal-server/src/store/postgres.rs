@@ -245,25 +245,49 @@ fn client_from_row(row: &PgRow) -> StoreResult<Client> {
     })
 }
 
+/// Inserts a user row: [`UserStore::create_user`], and each user of an import.
+pub(super) async fn insert_user<'e>(db: impl sqlx::PgExecutor<'e>, user: &User) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO users (id, username, password_hash, disabled, scopes, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&user.id)
+    .bind(&user.username)
+    .bind(&user.password_hash)
+    .bind(user.disabled)
+    .bind(user.scopes.join(" "))
+    .bind(ts(user.created_at))
+    .execute(db)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+/// Inserts a client row: [`ClientStore::create_client`], and each client of an import.
+pub(super) async fn insert_client<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    client: &Client,
+) -> StoreResult<()> {
+    let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO clients (client_id, secret_hash, name, grant_types, scopes, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&client.client_id)
+    .bind(&client.secret_hash[..])
+    .bind(&client.name)
+    .bind(grants.join(" "))
+    .bind(client.scopes.join(" "))
+    .bind(ts(client.created_at))
+    .execute(db)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
 impl ClientStore for PostgresStore {
     fn create_client<'a>(&'a self, client: &'a Client) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move {
-            let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
-            sqlx::query(
-                "INSERT INTO clients (client_id, secret_hash, name, grant_types, scopes, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&client.client_id)
-            .bind(&client.secret_hash[..])
-            .bind(&client.name)
-            .bind(grants.join(" "))
-            .bind(client.scopes.join(" "))
-            .bind(ts(client.created_at))
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-            Ok(())
-        })
+        Box::pin(async move { insert_client(&self.pool, client).await })
     }
 
     fn client_by_id<'a>(
@@ -350,22 +374,7 @@ impl ClientStore for PostgresStore {
 
 impl UserStore for PostgresStore {
     fn create_user<'a>(&'a self, user: &'a User) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO users (id, username, password_hash, disabled, scopes, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&user.id)
-            .bind(&user.username)
-            .bind(&user.password_hash)
-            .bind(user.disabled)
-            .bind(user.scopes.join(" "))
-            .bind(ts(user.created_at))
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-            Ok(())
-        })
+        Box::pin(async move { insert_user(&self.pool, user).await })
     }
 
     fn user_by_name<'a>(&'a self, username: &'a str) -> BoxFuture<'a, StoreResult<Option<User>>> {

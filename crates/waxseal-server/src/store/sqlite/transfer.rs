@@ -4,7 +4,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    SqliteStore, backend, client_from_row, family_from_row, insert_key_in, map_err, user_from_row,
+    SqliteStore, backend, client_from_row, family_from_row, insert_client, insert_key_in,
+    insert_user, map_err, user_from_row,
 };
 use crate::store::{
     BoxFuture, Contents, DenylistSnapshot, RefreshTokenRecord, StoreResult, StoredKey,
@@ -60,36 +61,11 @@ async fn pairs(
 }
 
 async fn write_all(tx: &mut Transaction<'static, Sqlite>, c: &Contents) -> StoreResult<()> {
-    for u in &c.users {
-        sqlx::query(
-            "INSERT INTO users (id, username, password_hash, disabled, scopes, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&u.id)
-        .bind(&u.username)
-        .bind(&u.password_hash)
-        .bind(u.disabled)
-        .bind(u.scopes.join(" "))
-        .bind(ts(u.created_at))
-        .execute(&mut **tx)
-        .await
-        .map_err(map_err)?;
+    for user in &c.users {
+        insert_user(&mut **tx, user).await?;
     }
-    for cl in &c.clients {
-        let grants: Vec<&str> = cl.grant_types.iter().map(|g| g.as_str()).collect();
-        sqlx::query(
-            "INSERT INTO clients (client_id, secret_hash, name, grant_types, scopes, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&cl.client_id)
-        .bind(&cl.secret_hash[..])
-        .bind(&cl.name)
-        .bind(grants.join(" "))
-        .bind(cl.scopes.join(" "))
-        .bind(ts(cl.created_at))
-        .execute(&mut **tx)
-        .await
-        .map_err(map_err)?;
+    for client in &c.clients {
+        insert_client(&mut **tx, client).await?;
     }
     for key in &c.keys {
         insert_key_in(tx, key).await?;
