@@ -117,7 +117,9 @@ fn plausible(entries: Vec<(String, u64)>, latest: u64) -> Vec<(String, u64)> {
 }
 
 /// The throttle step, atomically for every key given: the wait if any key is blocked (nothing counted), else
-/// each key's failure counted in advance, its backoff set and its expiry pushed to an hour after this failure.
+/// each key's failure counted in advance, its backoff set once the free failures are spent, and its expiry pushed
+/// to an hour after this failure. A free failure writes no `blocked_until`: "blocked until my now" would read as a
+/// block on an instance whose clock is a second behind.
 /// ARGV: now, base delay, max delay, forget-after, then each key's free failures.
 const THROTTLE_BEGIN: &str = r"
 local now = tonumber(ARGV[1])
@@ -131,9 +133,9 @@ local base, max, forget = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]
 for i, key in ipairs(KEYS) do
   local failures = redis.call('HINCRBY', key, 'failures', 1)
   local over = failures - tonumber(ARGV[4 + i]) - 1
-  local delay = 0
-  if over >= 0 then delay = math.min(base * 2 ^ math.min(over, 30), max) end
-  redis.call('HSET', key, 'blocked_until', now + delay)
+  if over >= 0 then
+    redis.call('HSET', key, 'blocked_until', now + math.min(base * 2 ^ math.min(over, 30), max))
+  end
   redis.call('EXPIRE', key, forget)
 end
 return 0
