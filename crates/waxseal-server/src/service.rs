@@ -1053,7 +1053,9 @@ impl AuthService {
     }
 
     /// Exchanges a refresh token for a new pair, consuming it. A token presented a second time means it was
-    /// stolen (or the client is broken): the whole session is revoked, its access tokens included.
+    /// stolen (or the client is broken): the whole session is revoked, its access tokens included — unless it is
+    /// the session's most recently rotated token, back within [`Config::refresh_reuse_interval`] (a retry after a
+    /// lost answer), which gets a new pair in the same session a bounded number of times.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
         let rotated = self.rotate(refresh_token, None, None).await;
         self.count_refresh(rotated.is_ok(), &self.metrics.issued.refresh);

@@ -335,7 +335,7 @@ pub trait SessionStore: Send + Sync {
     ) -> BoxFuture<'a, StoreResult<()>>;
     /// In one transaction: consumes the token with digest `presented` if it is unused and unexpired at `now` and
     /// stores `successor` in its family; if it was already used, revokes the family and denies its `sid` until
-    /// `deny_until`.
+    /// `deny_until`. That is [`SessionStore::rotate_refresh_token_with_reuse`] without a reuse interval.
     fn rotate_refresh_token<'a>(
         &'a self,
         presented: &'a [u8; 32],
