@@ -370,7 +370,7 @@ pub struct DataDirArg {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// A TOML file of settings (keys: data_dir, listen, issuer, audience, access_ttl, refresh_idle_ttl,
-    /// refresh_absolute_ttl, signing_alg, allow_symmetric_signing, key_rotation, tls_cert, tls_key, token_cache,
+    /// refresh_absolute_ttl, refresh_reuse_interval, signing_alg, allow_symmetric_signing, key_rotation, tls_cert, tls_key, token_cache,
     /// refresh_cookie, redis_url, redis_key_prefix); flags and WAXSEAL_* variables override it.
     #[arg(long, env = "WAXSEAL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -412,6 +412,11 @@ pub struct ServeArgs {
     /// A session ends this long after login, however active [default: 30d].
     #[arg(long, env = "WAXSEAL_REFRESH_ABSOLUTE_TTL", value_name = "DURATION", value_parser = duration)]
     pub refresh_absolute_ttl: Option<Duration>,
+    /// For this long after a refresh token is used, presenting it again (a client retrying a refresh whose answer
+    /// it lost) gets a new pair in the same session, at most 3 times, instead of ending the session as reuse. A
+    /// thief holding that token can use it as long: keep it short. At most 60s; 0 or off: none [default: 0].
+    #[arg(long, env = "WAXSEAL_REFRESH_REUSE_INTERVAL", value_name = "DURATION", value_parser = reuse_interval)]
+    pub refresh_reuse_interval: Option<Duration>,
     /// Cookie mode, for browser apps: the refresh token goes in an HttpOnly cookie (Path=/refresh) instead of the
     /// JSON body, and POST /refresh needs the login response's csrf_token in X-CSRF-Token. Needs an https issuer
     /// (or http on loopback) [default: false].
@@ -472,6 +477,14 @@ pub fn rotation(text: &str) -> Result<Rotation, String> {
         return Ok(Rotation::Off);
     }
     duration(text).map(Rotation::Every)
+}
+
+/// `0` or `off` (no reuse interval), or a [`duration`].
+pub fn reuse_interval(text: &str) -> Result<Duration, String> {
+    if matches!(text.trim(), "0" | "off") {
+        return Ok(Duration::ZERO);
+    }
+    duration(text)
 }
 
 /// A lifetime such as `90s`, `15m`, `1h`, `7d` or `2w`.

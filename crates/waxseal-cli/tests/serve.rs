@@ -418,6 +418,62 @@ fn bad_settings_exit_2_with_the_reason() {
 }
 
 #[test]
+fn the_refresh_reuse_interval_is_off_by_default_settable_everywhere_and_at_most_a_minute() {
+    let shown = |file: Option<&str>, env: &[(&str, &str)], flags: &[&str]| {
+        let (code, out, err) = print_config(file, env, flags);
+        assert_eq!(code, 0, "{file:?} {env:?} {flags:?}: {err}");
+        printed(&out)["refresh_reuse_interval"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        shown(None, &[], &[]).as_deref(),
+        Some("0s"),
+        "off by default"
+    );
+    assert_eq!(
+        shown(None, &[], &["--refresh-reuse-interval", "30s"]).as_deref(),
+        Some("30s")
+    );
+    assert_eq!(
+        shown(Some("refresh_reuse_interval = \"10s\"\n"), &[], &[]).as_deref(),
+        Some("10s")
+    );
+    assert_eq!(
+        shown(
+            Some("refresh_reuse_interval = \"10s\"\n"),
+            &[("WAXSEAL_REFRESH_REUSE_INTERVAL", "off")],
+            &[]
+        )
+        .as_deref(),
+        Some("0s"),
+        "the variable over the file"
+    );
+    assert_eq!(
+        shown(None, &[], &["--refresh-reuse-interval", "0"]).as_deref(),
+        Some("0s")
+    );
+    let cases: [(Option<&str>, &[&str], &str); 3] = [
+        (None, &["--refresh-reuse-interval", "2m"], "maximum of 60 s"),
+        (
+            Some("refresh_reuse_interval = \"1h\"\n"),
+            &[],
+            "maximum of 60 s",
+        ),
+        (
+            Some("refresh_reuse_interval = \"15\"\n"),
+            &[],
+            "config file key refresh_reuse_interval",
+        ),
+    ];
+    for (file, flags, reason) in cases {
+        let (code, out, err) = print_config(file, &[], flags);
+        assert_eq!(code, 2, "{file:?} {flags:?}: {out}{err}");
+        assert!(err.contains(reason), "{file:?} {flags:?}: {err}");
+    }
+}
+
+#[test]
 fn tls_settings_make_the_default_issuer_https_and_come_in_pairs() {
     let (code, out, err) = print_config(
         Some("tls_key = \"/etc/waxseal/key.pem\"\ntoken_cache = 100\n"),

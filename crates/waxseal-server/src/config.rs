@@ -24,6 +24,18 @@ pub const CLOCK_LEEWAY: Duration = Duration::from_secs(60);
 /// for an hour) without making a stolen key less useful than revoking it would.
 pub const MIN_KEY_ROTATION_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// The longest refresh-token reuse interval the server accepts. The interval exists for a client retrying a refresh
+/// whose answer it did not get, which happens within seconds; for as long as it lasts, a thief holding the rotated
+/// token can also use it, so a long one only widens that window (Okta caps its grace period at the same minute).
+pub const MAX_REFRESH_REUSE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How many more pairs the refresh token rotated most recently may yield within the reuse interval. A lost answer
+/// is retried once, rarely twice (the retry's answer lost too); three covers that with room for one more retry,
+/// while each extra pair is one more refresh token a thief holding the rotated one could get. Fixed, not a
+/// setting: the interval's length is the trade-off an operator chooses, and past three retries in a minute the
+/// client has a problem a new login does not make worse.
+pub const MAX_REFRESH_REISSUES: u32 = 3;
+
 /// Everything the server needs to start. [`Config::default`] is a working, loopback-only setup.
 ///
 /// ```
@@ -52,6 +64,11 @@ pub struct Config {
     pub refresh_idle_ttl: Duration,
     /// A session (token family) ends this long after login, however active.
     pub refresh_absolute_ttl: Duration,
+    /// For this long after a refresh token is rotated, presenting it again yields a new pair in the same session
+    /// (at most [`MAX_REFRESH_REISSUES`] times) instead of revoking the session, for a client whose refresh answer
+    /// was lost; only the session's most recently rotated token qualifies. Zero (the default) turns it off: any
+    /// second presentation revokes the session. At most [`MAX_REFRESH_REUSE_INTERVAL`].
+    pub refresh_reuse_interval: Duration,
     /// How long clients may cache `/.well-known/jwks.json`.
     pub jwks_max_age: Duration,
     /// The key that encrypts signing keys at rest. `None`: read `master.key` from the data directory, generating it
@@ -222,6 +239,7 @@ impl Default for Config {
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_idle_ttl: Duration::from_secs(7 * 24 * 60 * 60),
             refresh_absolute_ttl: Duration::from_secs(30 * 24 * 60 * 60),
+            refresh_reuse_interval: Duration::ZERO,
             jwks_max_age: Duration::from_secs(5 * 60),
             master_key: None,
             signing_alg: Algorithm::ES256,
@@ -264,6 +282,15 @@ impl Config {
                 "refresh-token idle lifetime ({} s) is longer than the absolute session lifetime ({} s)",
                 self.refresh_idle_ttl.as_secs(),
                 self.refresh_absolute_ttl.as_secs()
+            )));
+        }
+        if self.refresh_reuse_interval > MAX_REFRESH_REUSE_INTERVAL {
+            return Err(Error::config(format!(
+                "refresh-token reuse interval {} s is longer than the maximum of {} s: it only has to cover a client \
+                 retrying a refresh whose answer was lost, and a thief holding the rotated token can use it as long; \
+                 a few seconds to 30 s is enough",
+                self.refresh_reuse_interval.as_secs(),
+                MAX_REFRESH_REUSE_INTERVAL.as_secs()
             )));
         }
         if self.redis_key_prefix.is_empty()
@@ -429,6 +456,23 @@ mod tests {
             ..Config::default()
         };
         assert!(hour.validate().is_ok());
+    }
+
+    #[test]
+    fn a_refresh_reuse_interval_longer_than_a_minute_is_refused() {
+        let config = Config {
+            refresh_reuse_interval: MAX_REFRESH_REUSE_INTERVAL + Duration::from_secs(1),
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
+        assert!(err.message().contains("maximum of 60 s"), "{err}");
+        let minute = Config {
+            refresh_reuse_interval: MAX_REFRESH_REUSE_INTERVAL,
+            ..Config::default()
+        };
+        assert!(minute.validate().is_ok());
+        assert_eq!(Config::default().refresh_reuse_interval, Duration::ZERO);
     }
 
     #[test]

@@ -72,6 +72,7 @@ pub use config::{
     CLOCK_LEEWAY, Config, DEFAULT_VERIFIED_TOKEN_CACHE, Database, MAX_ACCESS_TOKEN_TTL,
     MIN_KEY_ROTATION_INTERVAL, SecretUrl, TlsFiles,
 };
+pub use config::{MAX_REFRESH_REISSUES, MAX_REFRESH_REUSE_INTERVAL};
 pub use error::{Error, ErrorKind, Result};
 pub use keyring::{KeyState, RETIRED_KEY_PUBLISHED_FOR, SIGNING_ALGORITHMS, publish_delay};
 pub use master_key::MasterKey;

@@ -61,6 +61,8 @@ pub(crate) struct Refreshes {
     pub(crate) failed: Counter,
     /// A consumed refresh token presented again: its session was revoked.
     pub(crate) reuse_detected: Counter,
+    /// A consumed refresh token presented again within the reuse interval: a new pair in the same session.
+    pub(crate) reissued: Counter,
 }
 
 /// Revocations, one per operation that revoked something.
@@ -177,6 +179,12 @@ impl Metrics {
         );
         describe(
             r,
+            "waxseal_refresh_token_reissues_total",
+            "Refresh tokens presented again within the reuse interval (--refresh-reuse-interval), each answered \
+             with a new pair in the same session; counted apart from reuse, which revokes.",
+        );
+        describe(
+            r,
             "waxseal_revocations_total",
             "Revocations by how they were asked for (one per operation that revoked something).",
         );
@@ -222,6 +230,10 @@ impl Metrics {
             failed: counter(r, "waxseal_refreshes_total", ("result", "failed")),
             reuse_detected: r.register_counter(
                 &Key::from_static_name("waxseal_refresh_token_reuse_total"),
+                &METADATA,
+            ),
+            reissued: r.register_counter(
+                &Key::from_static_name("waxseal_refresh_token_reissues_total"),
                 &METADATA,
             ),
         };

@@ -28,7 +28,8 @@ use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
 use crate::store::redis::{BusState, RedisBus};
 use crate::store::{
-    Client, DenylistSnapshot, GrantType, RefreshTokenRecord, Rotation, Store, TokenFamily, User,
+    Client, DenylistSnapshot, GrantType, RefreshTokenRecord, ReuseAllowance, Rotation, Store,
+    TokenFamily, User,
 };
 use crate::throttle::{Attempt, LoginThrottle};
 use password::{hash_password, password_matches};
@@ -1052,7 +1053,9 @@ impl AuthService {
     }
 
     /// Exchanges a refresh token for a new pair, consuming it. A token presented a second time means it was
-    /// stolen (or the client is broken): the whole session is revoked, its access tokens included.
+    /// stolen (or the client is broken): the whole session is revoked, its access tokens included — unless it is
+    /// the session's most recently rotated token, back within [`Config::refresh_reuse_interval`] (a retry after a
+    /// lost answer), which gets a new pair in the same session a bounded number of times.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
         let rotated = self.rotate(refresh_token, None, None).await;
         self.count_refresh(rotated.is_ok(), &self.metrics.issued.refresh);
@@ -1116,12 +1119,25 @@ impl AuthService {
         let successor = random_token()?;
         let record = self.refresh_record(&successor, now)?;
         let deny_until = self.sid_deny_until(now);
+        let reuse = ReuseAllowance {
+            interval: self.config.refresh_reuse_interval.as_secs(),
+            max_reissues: crate::config::MAX_REFRESH_REISSUES,
+        };
         let family = match self
             .store
-            .rotate_refresh_token(&digest, &record, now, deny_until)
+            .rotate_refresh_token_with_reuse(&digest, &record, now, deny_until, reuse)
             .await?
         {
             Rotation::Rotated(family) => family,
+            Rotation::Reissued(family) => {
+                self.metrics.refreshes.reissued.increment(1);
+                tracing::info!(
+                    sid = %family.sid,
+                    user_id = %family.user_id,
+                    "a rotated refresh token presented again within the reuse interval; a new pair in the same session"
+                );
+                family
+            }
             Rotation::Reused(family) => {
                 self.revoked(DenylistSnapshot {
                     sids: vec![(family.sid.clone(), deny_until)],

@@ -10,6 +10,8 @@
 //! Import is one transaction, refused on a store that already holds users, clients, keys or sessions unless
 //! `replace` is asked for, and only after the keys were checked to open with the master key the target will use.
 
+use std::collections::HashMap;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -17,14 +19,16 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, ErrorKind, Result};
 use crate::master_key::MasterKey;
 use crate::store::{
-    Client, Contents, DenylistSnapshot, GrantType, RefreshTokenRecord, Store, StoredKey,
-    StoredRefreshToken, TokenFamily, User,
+    Client, Contents, DenylistSnapshot, FamilyRotation, GrantType, RefreshTokenRecord, Store,
+    StoredKey, StoredRefreshToken, TokenFamily, User,
 };
 
 /// The `format` member of every dump.
 pub const FORMAT: &str = "waxseal-dump";
-/// The version this build writes and reads. A later build reads older versions; this one refuses newer ones.
-pub const VERSION: u32 = 1;
+/// The version this build writes; it reads every version from 1 to this one and refuses newer ones. Version 2 added
+/// what the refresh-token reuse interval needs ([`DumpSession::rotated`], [`DumpRefreshToken::parent_sha256`]); a
+/// version 1 dump has neither, and its sessions go on as if none of them had rotated since the move.
+pub const VERSION: u32 = 2;
 
 /// A whole deployment, as `waxseal export` writes it. Binary values are base64url without padding; times are Unix
 /// seconds.
@@ -108,6 +112,21 @@ pub struct DumpSession {
     pub revoked_at: Option<u64>,
     pub client_id: Option<String>,
     pub scope: Option<String>,
+    /// The refresh token the session rotated most recently; absent when it never rotated (or in a version 1 dump).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated: Option<DumpRotated>,
+}
+
+/// The refresh token a session rotated most recently: the only one a reuse interval lets come back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DumpRotated {
+    /// SHA-256 of the token, base64url.
+    pub sha256: String,
+    /// When it was rotated.
+    pub at: u64,
+    /// How many pairs it yielded again since, within the reuse interval.
+    pub reissues: u32,
 }
 
 /// A refresh token.
@@ -121,6 +140,10 @@ pub struct DumpRefreshToken {
     pub created_at: u64,
     pub expires_at: u64,
     pub used_at: Option<u64>,
+    /// SHA-256 of the token it was issued for, base64url; absent for a session's first token (or in a version 1
+    /// dump).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_sha256: Option<String>,
 }
 
 /// A denylist entry: an id and a time.
@@ -163,6 +186,11 @@ fn pairs(rows: &[DumpDenied]) -> Vec<(String, u64)> {
 impl Dump {
     /// The dump of `contents`, written at `now`.
     pub fn new(contents: &Contents, now: u64) -> Dump {
+        let rotated: HashMap<&str, &FamilyRotation> = contents
+            .rotations
+            .iter()
+            .map(|r| (r.sid.as_str(), r))
+            .collect();
         Dump {
             format: FORMAT.into(),
             version: VERSION,
@@ -213,6 +241,11 @@ impl Dump {
                     revoked_at: f.revoked_at,
                     client_id: f.client_id.clone(),
                     scope: f.scope.clone(),
+                    rotated: rotated.get(f.sid.as_str()).map(|r| DumpRotated {
+                        sha256: URL_SAFE_NO_PAD.encode(r.hash),
+                        at: r.rotated_at,
+                        reissues: r.reissues,
+                    }),
                 })
                 .collect(),
             refresh_tokens: contents
@@ -224,6 +257,7 @@ impl Dump {
                     created_at: t.record.created_at,
                     expires_at: t.record.expires_at,
                     used_at: t.used_at,
+                    parent_sha256: t.parent.map(|p| URL_SAFE_NO_PAD.encode(p)),
                 })
                 .collect(),
             denied_jtis: denied(&contents.denylist.jtis),
@@ -246,7 +280,7 @@ impl Dump {
             )));
         }
         match head.version {
-            Some(VERSION) => {}
+            Some(1..=VERSION) => {}
             Some(v) => {
                 return Err(bad(format!(
                     "it is version {v}, and this waxseal reads version {VERSION}: import it with the waxseal that \
@@ -334,6 +368,25 @@ impl Dump {
                             expires_at: t.expires_at,
                         },
                         used_at: t.used_at,
+                        parent: t
+                            .parent_sha256
+                            .as_deref()
+                            .map(|p| digest(p, "refresh-token parent digest"))
+                            .transpose()?,
+                    })
+                })
+                .collect::<Result<_>>()?,
+            rotations: self
+                .sessions
+                .iter()
+                .filter_map(|s| {
+                    s.rotated.as_ref().map(|r| {
+                        Ok(FamilyRotation {
+                            sid: s.sid.clone(),
+                            hash: digest(&r.sha256, "rotated refresh-token digest")?,
+                            rotated_at: r.at,
+                            reissues: r.reissues,
+                        })
                     })
                 })
                 .collect::<Result<_>>()?,
@@ -407,8 +460,12 @@ mod tests {
     fn other_formats_and_newer_versions_are_refused_by_name() {
         let err = Dump::from_json("{\"users\": []}").unwrap_err();
         assert!(err.message().contains("not a waxseal dump"), "{err}");
-        let err = Dump::from_json("{\"format\": \"waxseal-dump\", \"version\": 2}").unwrap_err();
-        assert!(err.message().contains("version 2"), "{err}");
+        let newer = VERSION + 1;
+        let err = Dump::from_json(&format!(
+            "{{\"format\": \"waxseal-dump\", \"version\": {newer}}}"
+        ))
+        .unwrap_err();
+        assert!(err.message().contains(&format!("version {newer}")), "{err}");
         let err = Dump::from_json("[").unwrap_err();
         assert!(err.message().contains("not JSON"), "{err}");
     }
@@ -432,6 +489,22 @@ mod tests {
                     expires_at: 2,
                 },
                 used_at: Some(2),
+                parent: Some([8; 32]),
+            }],
+            rotations: vec![FamilyRotation {
+                sid: "s".into(),
+                hash: [8; 32],
+                rotated_at: 2,
+                reissues: 1,
+            }],
+            families: vec![TokenFamily {
+                sid: "s".into(),
+                user_id: "u".into(),
+                created_at: 1,
+                expires_at: 9,
+                revoked_at: None,
+                client_id: None,
+                scope: None,
             }],
             ..Contents::default()
         };
@@ -439,5 +512,19 @@ mod tests {
         let back = Dump::from_json(&text).unwrap().contents().unwrap();
         assert_eq!(back.clients, contents.clients);
         assert_eq!(back.refresh_tokens, contents.refresh_tokens);
+        assert_eq!(back.rotations, contents.rotations);
+    }
+
+    #[test]
+    fn a_version_1_dump_still_reads() {
+        let text = r#"{"format": "waxseal-dump", "version": 1, "exported_at": 5, "users": [], "clients": [],
+            "signing_keys": [], "sessions": [{"sid": "s", "user_id": "u", "created_at": 1, "expires_at": 9,
+            "revoked_at": null, "client_id": null, "scope": null}],
+            "refresh_tokens": [{"sha256": "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk", "sid": "s",
+            "created_at": 1, "expires_at": 2, "used_at": null}],
+            "denied_jtis": [], "denied_sids": [], "not_before": []}"#;
+        let back = Dump::from_json(text).unwrap().contents().unwrap();
+        assert_eq!(back.refresh_tokens[0].parent, None);
+        assert!(back.rotations.is_empty());
     }
 }

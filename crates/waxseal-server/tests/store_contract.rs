@@ -12,8 +12,8 @@ use std::sync::Arc;
 use waxseal_server::store::postgres::PostgresStore;
 use waxseal_server::store::sqlite::SqliteStore;
 use waxseal_server::store::{
-    Client, GrantType, Prunable, RefreshTokenRecord, Rotation, Store, StoreError, StoredKey,
-    TokenFamily, User,
+    Client, GrantType, Prunable, RefreshTokenRecord, ReuseAllowance, Rotation, Store, StoreError,
+    StoredKey, TokenFamily, User,
 };
 
 use common::pg::TestDatabase;
@@ -521,6 +521,253 @@ async fn concurrent_presentations_rotate_once(a: Shared, b: Shared) {
     }
 }
 
+/// A reuse interval of 30 s and at most 3 reissues, as the service passes it with `--refresh-reuse-interval 30s`.
+const REUSE: ReuseAllowance = ReuseAllowance {
+    interval: 30,
+    max_reissues: 3,
+};
+
+/// Presents the token with digest `[presented; 32]`, storing `[successor; 32]` in `sid` if it is accepted.
+async fn present(
+    store: &Shared,
+    presented: u8,
+    successor: u8,
+    sid: &str,
+    now: u64,
+    reuse: ReuseAllowance,
+) -> Rotation {
+    store
+        .rotate_refresh_token_with_reuse(
+            &[presented; 32],
+            &token(successor, sid, NOW + 500),
+            now,
+            NOW + 900,
+            reuse,
+        )
+        .await
+        .unwrap()
+}
+
+fn is_reused(got: &Rotation) -> bool {
+    matches!(got, Rotation::Reused(f) if f.revoked_at.is_some())
+}
+
+async fn reuse_interval(a: Shared, b: Shared) {
+    a.create_user(&user("u1", "alice")).await.unwrap();
+    let t = NOW + 10;
+    let live = family("s1", "u1", None);
+
+    // Within the interval (rotated at t, 30 s: up to t + 29), the rotated token yields a pair in the same family,
+    // and the successor its first presentation stored stays valid beside the new one.
+    with_session(&a, "s1", 1).await;
+    assert!(matches!(
+        present(&a, 1, 2, "s1", t, REUSE).await,
+        Rotation::Rotated(_)
+    ));
+    assert_eq!(
+        present(&b, 1, 3, "s1", t + 29, REUSE).await,
+        Rotation::Reissued(live.clone())
+    );
+    for successor in [2, 3] {
+        let family = a.family_of_token(&[successor; 32]).await.unwrap().unwrap();
+        assert_eq!(family, live, "successor {successor}");
+    }
+    assert_eq!(
+        present(&a, 2, 4, "s1", t + 30, REUSE).await,
+        Rotation::Rotated(live.clone()),
+        "the first successor still rotates"
+    );
+    // Its sibling, issued for the same parent, is now a superseded branch: presenting it is reuse.
+    assert!(is_reused(&present(&b, 3, 5, "s1", t + 31, REUSE).await));
+    assert_eq!(
+        present(&a, 4, 6, "s1", t + 32, REUSE).await,
+        Rotation::Revoked
+    );
+
+    // At the interval's end (t + 30) the rotated token is reuse again: the family is revoked.
+    with_session(&a, "s2", 11).await;
+    assert!(matches!(
+        present(&a, 11, 12, "s2", t, REUSE).await,
+        Rotation::Rotated(_)
+    ));
+    assert!(is_reused(&present(&b, 11, 13, "s2", t + 30, REUSE).await));
+    assert!(
+        a.family_of_token(&[13; 32]).await.unwrap().is_none(),
+        "no successor"
+    );
+    assert_eq!(
+        present(&a, 12, 14, "s2", t + 31, REUSE).await,
+        Rotation::Revoked
+    );
+    assert!(
+        b.load_denylist(NOW)
+            .await
+            .unwrap()
+            .sids
+            .contains(&("s2".into(), NOW + 900)),
+        "its sid denied"
+    );
+
+    // The bound: three reissues, the fourth presentation is reuse.
+    with_session(&a, "s3", 21).await;
+    assert!(matches!(
+        present(&a, 21, 22, "s3", t, REUSE).await,
+        Rotation::Rotated(_)
+    ));
+    for (n, successor) in [23, 24, 25].into_iter().enumerate() {
+        let store = if n % 2 == 0 { &a } else { &b };
+        assert!(
+            matches!(
+                present(store, 21, successor, "s3", t + 1, REUSE).await,
+                Rotation::Reissued(_)
+            ),
+            "reissue {n}"
+        );
+    }
+    assert!(is_reused(&present(&b, 21, 26, "s3", t + 2, REUSE).await));
+    assert_eq!(
+        present(&a, 25, 27, "s3", t + 3, REUSE).await,
+        Rotation::Revoked
+    );
+
+    // The retry's successor carries the session on; the first one is then a superseded branch.
+    with_session(&a, "s4", 31).await;
+    assert!(matches!(
+        present(&a, 31, 32, "s4", t, REUSE).await,
+        Rotation::Rotated(_)
+    ));
+    assert!(matches!(
+        present(&b, 31, 33, "s4", t + 1, REUSE).await,
+        Rotation::Reissued(_)
+    ));
+    assert!(matches!(
+        present(&a, 33, 34, "s4", t + 2, REUSE).await,
+        Rotation::Rotated(_)
+    ));
+    // The count starts again for the token rotated now.
+    assert!(matches!(
+        present(&b, 33, 35, "s4", t + 3, REUSE).await,
+        Rotation::Reissued(_)
+    ));
+    assert!(is_reused(&present(&a, 32, 36, "s4", t + 4, REUSE).await));
+
+    // An older ancestor is theft, however recently it was rotated.
+    with_session(&a, "s5", 41).await;
+    assert!(matches!(
+        present(&a, 41, 42, "s5", t, REUSE).await,
+        Rotation::Rotated(_)
+    ));
+    assert!(matches!(
+        present(&b, 42, 43, "s5", t + 1, REUSE).await,
+        Rotation::Rotated(_)
+    ));
+    assert!(is_reused(&present(&a, 41, 44, "s5", t + 2, REUSE).await));
+
+    // Without an allowance (the default), any second presentation is reuse, as before.
+    with_session(&a, "s6", 51).await;
+    assert!(matches!(
+        present(&a, 51, 52, "s6", t, ReuseAllowance::NONE).await,
+        Rotation::Rotated(_)
+    ));
+    assert!(is_reused(
+        &present(&b, 51, 53, "s6", t, ReuseAllowance::NONE).await
+    ));
+    // Nor does a store that rotated without an allowance let the token come back once one is given.
+    with_session(&a, "s7", 61).await;
+    a.rotate_refresh_token(&[61; 32], &token(62, "s7", NOW + 500), t, NOW + 900)
+        .await
+        .unwrap();
+    assert!(matches!(
+        present(&b, 61, 63, "s7", t + 1, REUSE).await,
+        Rotation::Reissued(_)
+    ));
+
+    // An ended family gives nothing, reissue or not.
+    let short = TokenFamily {
+        expires_at: t + 5,
+        ..family("s8", "u1", None)
+    };
+    a.create_session(&short, &token(71, "s8", NOW + 100))
+        .await
+        .unwrap();
+    assert!(matches!(
+        present(&a, 71, 72, "s8", t, REUSE).await,
+        Rotation::Rotated(_)
+    ));
+    assert!(!matches!(
+        present(&b, 71, 73, "s8", t + 5, REUSE).await,
+        Rotation::Reissued(_)
+    ));
+    assert!(a.family_of_token(&[73; 32]).await.unwrap().is_none());
+}
+
+async fn concurrent_reissues_stay_within_the_bound(a: Shared, b: Shared) {
+    a.create_user(&user("u1", "alice")).await.unwrap();
+    for round in 0..4u8 {
+        let sid = format!("s{round}");
+        let first = round * 50;
+        with_session(&a, &sid, first).await;
+        assert!(matches!(
+            present(&a, first, first + 1, &sid, NOW + 1, REUSE).await,
+            Rotation::Rotated(_)
+        ));
+        let tasks: Vec<_> = (0..12u8)
+            .map(|i| {
+                let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let sid = sid.clone();
+                tokio::spawn(async move {
+                    present(&store, first, first + 2 + i, &sid, NOW + 2, REUSE).await
+                })
+            })
+            .collect();
+        let (mut reissued, mut reused) = (0, 0);
+        for task in tasks {
+            match task.await.unwrap() {
+                Rotation::Reissued(_) => reissued += 1,
+                Rotation::Reused(_) => reused += 1,
+                Rotation::Revoked => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(
+            reissued, REUSE.max_reissues,
+            "round {round}: exactly the bound"
+        );
+        assert!(reused >= 1, "round {round}: past the bound, reuse");
+        let family = a.family_of_token(&[first; 32]).await.unwrap().unwrap();
+        assert!(family.revoked_at.is_some(), "round {round}");
+    }
+}
+
+async fn concurrent_siblings_continue_one_branch(a: Shared, b: Shared) {
+    a.create_user(&user("u1", "alice")).await.unwrap();
+    for round in 0..6u8 {
+        let sid = format!("s{round}");
+        let first = round * 40;
+        with_session(&a, &sid, first).await;
+        assert!(matches!(
+            present(&a, first, first + 1, &sid, NOW + 1, REUSE).await,
+            Rotation::Rotated(_)
+        ));
+        assert!(matches!(
+            present(&b, first, first + 2, &sid, NOW + 1, REUSE).await,
+            Rotation::Reissued(_)
+        ));
+        // Both siblings presented at once, through different handles: one carries the session on, the other is
+        // a superseded branch whichever comes first — never two live branches, never a deadlock.
+        let (x, y) = tokio::join!(
+            present(&a, first + 1, first + 3, &sid, NOW + 2, REUSE),
+            present(&b, first + 2, first + 4, &sid, NOW + 2, REUSE),
+        );
+        let rotated = [&x, &y]
+            .iter()
+            .filter(|r| matches!(r, Rotation::Rotated(_)))
+            .count();
+        assert_eq!(rotated, 1, "round {round}: {x:?} {y:?}");
+        assert!(is_reused(&x) || is_reused(&y), "round {round}: {x:?} {y:?}");
+    }
+}
+
 async fn pruning(a: Shared, b: Shared) {
     a.create_user(&user("u1", "alice")).await.unwrap();
     // Unused tokens past their idle limit go; a consumed one stays with its family.
@@ -644,6 +891,23 @@ async fn transfer(a: Shared, b: Shared) {
             .count(),
         1
     );
+    assert_eq!(
+        before
+            .rotations
+            .iter()
+            .map(|r| (r.sid.as_str(), r.hash, r.rotated_at))
+            .collect::<Vec<_>>(),
+        [("s1", [1; 32], NOW + 1)],
+        "which token each family rotated last moves too"
+    );
+    assert_eq!(
+        before
+            .refresh_tokens
+            .iter()
+            .find(|t| t.record.hash == [2; 32])
+            .and_then(|t| t.parent),
+        Some([1; 32])
+    );
     assert_eq!(before.denylist.jtis, [("j1".to_owned(), NOW + 5)]);
     assert_eq!(before.denylist.sids.len(), 2);
     assert!(
@@ -718,6 +982,9 @@ contract!(
     keys,
     one_key_rotation_wins,
     concurrent_presentations_rotate_once,
+    reuse_interval,
+    concurrent_reissues_stay_within_the_bound,
+    concurrent_siblings_continue_one_branch,
     pruning,
     transfer,
     ping_and_close,

@@ -17,7 +17,7 @@ use waxseal_server::{Config, Database, MASTER_KEY_FILE, SecretUrl, TlsFiles};
 
 use super::serve::{config as base_config, database};
 use crate::Failure;
-use crate::cli::{Rotation, ServeArgs, duration, rotation};
+use crate::cli::{Rotation, ServeArgs, duration, reuse_interval, rotation};
 
 /// The settings file, and the `--print-config` output (so the output is itself a valid settings file).
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -37,6 +37,9 @@ struct SettingsFile {
     refresh_idle_ttl: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_absolute_ttl: Option<String>,
+    /// A duration, or `0` / `off`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_reuse_interval: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     signing_alg: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -194,6 +197,14 @@ impl Settings {
             file.refresh_absolute_ttl.as_ref(),
             defaults.refresh_absolute_ttl,
         )?;
+        config.refresh_reuse_interval =
+            match (args.refresh_reuse_interval, &file.refresh_reuse_interval) {
+                (Some(d), _) => d,
+                (None, Some(text)) => reuse_interval(text).map_err(|e| {
+                    Failure::usage(anyhow!("config file key refresh_reuse_interval: {e}"))
+                })?,
+                (None, None) => defaults.refresh_reuse_interval,
+            };
         if let Some(name) = args.signing_alg.clone().or(file.signing_alg) {
             config.signing_alg = Algorithm::from_name(&name)
                 .map_err(|e| Failure::usage(anyhow!("signing algorithm {name:?}: {e}")))?;
@@ -249,6 +260,7 @@ impl Settings {
             access_ttl: Some(format_duration(c.access_token_ttl)),
             refresh_idle_ttl: Some(format_duration(c.refresh_idle_ttl)),
             refresh_absolute_ttl: Some(format_duration(c.refresh_absolute_ttl)),
+            refresh_reuse_interval: Some(format_duration(c.refresh_reuse_interval)),
             signing_alg: Some(c.signing_alg.to_string()),
             allow_symmetric_signing: Some(c.allow_symmetric_signing),
             key_rotation: Some(

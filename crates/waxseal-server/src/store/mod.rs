@@ -133,12 +133,43 @@ pub enum Rotation {
     Rotated(TokenFamily),
     /// The token had already been used: the family is now revoked (and its `sid` denied until `until`).
     Reused(TokenFamily),
+    /// The token had already been used, but it is the one its family rotated most recently and it came back within
+    /// the reuse interval and its bound ([`ReuseAllowance`]): the successor is stored beside the one its first
+    /// presentation got, which stays valid too. The session goes on.
+    Reissued(TokenFamily),
     /// The token or its family has expired.
     Expired,
     /// The family was already revoked.
     Revoked,
     /// No such token.
     Unknown,
+}
+
+/// How a consumed refresh token presented again may still yield a new pair instead of revoking its session: the
+/// reuse interval (`Config::refresh_reuse_interval`), for a client whose refresh answer was lost and which retries
+/// with the same token.
+///
+/// Only the token its family rotated most recently qualifies, at most `max_reissues` times and only for `interval`
+/// seconds after that rotation. [`ReuseAllowance::NONE`] (the default) makes every second presentation reuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReuseAllowance {
+    /// Seconds after its rotation during which the token may be presented again; 0: never.
+    pub interval: u64,
+    /// How many more pairs it may yield in that time.
+    pub max_reissues: u32,
+}
+
+impl ReuseAllowance {
+    /// No reuse interval: any second presentation of a token revokes its session.
+    pub const NONE: ReuseAllowance = ReuseAllowance {
+        interval: 0,
+        max_reissues: 0,
+    };
+
+    /// Whether any re-presentation can be allowed at all.
+    pub fn allows_any(self) -> bool {
+        self.interval > 0 && self.max_reissues > 0
+    }
 }
 
 /// An OAuth grant type (RFC 6749 §4) a client may be allowed to use.
@@ -304,13 +335,40 @@ pub trait SessionStore: Send + Sync {
     ) -> BoxFuture<'a, StoreResult<()>>;
     /// In one transaction: consumes the token with digest `presented` if it is unused and unexpired at `now` and
     /// stores `successor` in its family; if it was already used, revokes the family and denies its `sid` until
-    /// `deny_until`.
+    /// `deny_until`. That is [`SessionStore::rotate_refresh_token_with_reuse`] without a reuse interval.
     fn rotate_refresh_token<'a>(
         &'a self,
         presented: &'a [u8; 32],
         successor: &'a RefreshTokenRecord,
         now: u64,
         deny_until: u64,
+    ) -> BoxFuture<'a, StoreResult<Rotation>> {
+        self.rotate_refresh_token_with_reuse(
+            presented,
+            successor,
+            now,
+            deny_until,
+            ReuseAllowance::NONE,
+        )
+    }
+
+    /// [`SessionStore::rotate_refresh_token`] with a reuse interval, in one transaction:
+    ///
+    /// - an unused, unexpired token is consumed and `successor` stored, if its family still has it on its live
+    ///   branch (the token it was issued for is the one the family rotated most recently); a token of a superseded
+    ///   branch — a sibling issued by [`Rotation::Reissued`] after another sibling was rotated — revokes the family;
+    /// - a consumed token that is its family's most recently rotated one, presented less than `reuse.interval`
+    ///   seconds after that rotation and fewer than `reuse.max_reissues` times since, stores `successor` beside its
+    ///   first successor ([`Rotation::Reissued`]); the count is taken by one conditional `UPDATE` of the family row,
+    ///   so concurrent presentations through any number of processes never exceed it;
+    /// - any other consumed token revokes the family and denies its `sid` until `deny_until`.
+    fn rotate_refresh_token_with_reuse<'a>(
+        &'a self,
+        presented: &'a [u8; 32],
+        successor: &'a RefreshTokenRecord,
+        now: u64,
+        deny_until: u64,
+        reuse: ReuseAllowance,
     ) -> BoxFuture<'a, StoreResult<Rotation>>;
     /// The family of the refresh token with this digest, if any.
     fn family_of_token<'a>(
@@ -405,6 +463,22 @@ pub struct StoredRefreshToken {
     pub record: RefreshTokenRecord,
     /// When it was presented and rotated; a consumed token is kept so that presenting it again is detected.
     pub used_at: Option<u64>,
+    /// SHA-256 of the token it was issued for; `None` for a session's first token.
+    pub parent: Option<[u8; 32]>,
+}
+
+/// Which refresh token a family rotated most recently: the only one a reuse interval lets come back
+/// ([`SessionStore::rotate_refresh_token_with_reuse`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilyRotation {
+    /// The family.
+    pub sid: String,
+    /// SHA-256 of the token rotated most recently.
+    pub hash: [u8; 32],
+    /// Unix seconds: when it was rotated.
+    pub rotated_at: u64,
+    /// How many pairs it yielded again since, within the reuse interval.
+    pub reissues: u32,
 }
 
 /// Every row the server stores, for moving a deployment to another database (`waxseal export` / `import`).
@@ -420,6 +494,8 @@ pub struct Contents {
     pub families: Vec<TokenFamily>,
     /// Refresh tokens, consumed or not.
     pub refresh_tokens: Vec<StoredRefreshToken>,
+    /// For each family that has rotated a token, the one it rotated most recently.
+    pub rotations: Vec<FamilyRotation>,
     /// Denied jtis and sids and "not before" times, every row (also those no longer in force).
     pub denylist: DenylistSnapshot,
 }

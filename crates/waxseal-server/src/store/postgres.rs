@@ -16,8 +16,8 @@ use sqlx::{Connection as _, Postgres, Row, Transaction};
 
 use super::{
     BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, GrantType, KeyStore, Migrated,
-    RefreshTokenRecord, Rotation, SessionStore, Store, StoreError, StoreResult, StoredKey,
-    TokenFamily, User, UserStore, opt_secs, secs, ts,
+    RefreshTokenRecord, ReuseAllowance, Rotation, SessionStore, Store, StoreError, StoreResult,
+    StoredKey, TokenFamily, User, UserStore, opt_secs, secs, ts,
 };
 
 mod prune;
@@ -462,19 +462,23 @@ impl UserStore for PostgresStore {
     }
 }
 
+/// Stores `token` in family `sid`, issued for the token whose digest is `parent` (`None`: the session's first).
 async fn insert_refresh_token(
     tx: &mut Transaction<'static, Postgres>,
     token: &RefreshTokenRecord,
+    parent: Option<&[u8; 32]>,
     sid: &str,
     expires_at: u64,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO refresh_tokens (hash, sid, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO refresh_tokens (hash, sid, created_at, expires_at, parent_hash) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(&token.hash[..])
     .bind(sid)
     .bind(ts(token.created_at))
     .bind(ts(expires_at))
+    .bind(parent.map(|p| &p[..]))
     .execute(&mut **tx)
     .await
     .map_err(map_err)?;
@@ -559,17 +563,18 @@ impl SessionStore for PostgresStore {
             .await
             .map_err(map_err)?;
             let expires = first.expires_at.min(family.expires_at);
-            insert_refresh_token(&mut tx, first, &family.sid, expires).await?;
+            insert_refresh_token(&mut tx, first, None, &family.sid, expires).await?;
             tx.commit().await.map_err(map_err)
         })
     }
 
-    fn rotate_refresh_token<'a>(
+    fn rotate_refresh_token_with_reuse<'a>(
         &'a self,
         presented: &'a [u8; 32],
         successor: &'a RefreshTokenRecord,
         now: u64,
         deny_until: u64,
+        reuse: ReuseAllowance,
     ) -> BoxFuture<'a, StoreResult<Rotation>> {
         Box::pin(async move {
             let mut tx = self.begin().await?;
@@ -587,9 +592,9 @@ impl SessionStore for PostgresStore {
             .rows_affected()
                 == 1;
             let Some(row) = sqlx::query(
-                "SELECT t.used_at AS used_at, f.sid AS sid, f.user_id AS user_id, \
-                 f.created_at AS created_at, f.expires_at AS expires_at, f.revoked_at AS revoked_at, \
-                 f.client_id AS client_id, f.scope AS scope \
+                "SELECT t.used_at AS used_at, t.parent_hash AS parent_hash, f.sid AS sid, \
+                 f.user_id AS user_id, f.created_at AS created_at, f.expires_at AS expires_at, \
+                 f.revoked_at AS revoked_at, f.client_id AS client_id, f.scope AS scope \
                  FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = $1",
             )
             .bind(&presented[..])
@@ -603,25 +608,64 @@ impl SessionStore for PostgresStore {
             if family.revoked_at.is_some() {
                 return Ok(Rotation::Revoked);
             }
-            if consumed {
+            let used_at: Option<i64> = row.try_get("used_at").map_err(backend)?;
+            // Both family updates below are decided on the family row: a concurrent one waits for its lock, then
+            // re-evaluates its condition against the committed row. The token rows are always locked before the
+            // family row, never after, so two rotations cannot wait on each other.
+            let rotation: Option<fn(TokenFamily) -> Rotation> = if consumed {
                 if family.expires_at <= now {
                     return Ok(Rotation::Expired);
                 }
-                let expires = successor.expires_at.min(family.expires_at);
-                insert_refresh_token(&mut tx, successor, &family.sid, expires).await?;
-                tx.commit().await.map_err(map_err)?;
-                return Ok(Rotation::Rotated(family));
-            }
-            let used_at: Option<i64> = row.try_get("used_at").map_err(backend)?;
-            if used_at.is_some() {
+                let parent: Option<Vec<u8>> = row.try_get("parent_hash").map_err(backend)?;
+                // The family moves on only from the token it rotated last: a sibling of a token already rotated
+                // (both issued for the same parent within a reuse interval) is a superseded branch.
+                let advanced = sqlx::query(
+                    "UPDATE token_families SET rotated_hash = $1, rotated_at = $2, reissues = 0 \
+                     WHERE sid = $3 AND rotated_hash IS NOT DISTINCT FROM $4",
+                )
+                .bind(&presented[..])
+                .bind(ts(now))
+                .bind(&family.sid)
+                .bind(parent)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected()
+                    == 1;
+                advanced.then_some(Rotation::Rotated)
+            } else if used_at.is_some() {
+                let reissued = reuse.allows_any()
+                    && sqlx::query(
+                        "UPDATE token_families SET reissues = reissues + 1 \
+                         WHERE sid = $1 AND rotated_hash = $2 AND rotated_at > $3 AND reissues < $4 \
+                         AND revoked_at IS NULL AND expires_at > $5",
+                    )
+                    .bind(&family.sid)
+                    .bind(&presented[..])
+                    .bind(ts(now).saturating_sub(ts(reuse.interval)))
+                    .bind(i64::from(reuse.max_reissues))
+                    .bind(ts(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected()
+                        == 1;
+                reissued.then_some(Rotation::Reissued)
+            } else {
+                return Ok(Rotation::Expired);
+            };
+            let Some(rotation) = rotation else {
                 revoke_in(&mut tx, &family.sid, now, deny_until).await?;
                 tx.commit().await.map_err(map_err)?;
                 return Ok(Rotation::Reused(TokenFamily {
                     revoked_at: Some(now),
                     ..family
                 }));
-            }
-            Ok(Rotation::Expired)
+            };
+            let expires = successor.expires_at.min(family.expires_at);
+            insert_refresh_token(&mut tx, successor, Some(presented), &family.sid, expires).await?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(rotation(family))
         })
     }
 

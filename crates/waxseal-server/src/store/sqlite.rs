@@ -14,8 +14,8 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
     BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, GrantType, KeyStore, Migrated,
-    RefreshTokenRecord, Rotation, SessionStore, Store, StoreError, StoreResult, StoredKey,
-    TokenFamily, User, UserStore, opt_secs, secs, ts,
+    RefreshTokenRecord, ReuseAllowance, Rotation, SessionStore, Store, StoreError, StoreResult,
+    StoredKey, TokenFamily, User, UserStore, opt_secs, secs, ts,
 };
 
 mod prune;
@@ -371,19 +371,23 @@ impl UserStore for SqliteStore {
     }
 }
 
+/// Stores `token` in family `sid`, issued for the token whose digest is `parent` (`None`: the session's first).
 async fn insert_refresh_token(
     tx: &mut Transaction<'static, Sqlite>,
     token: &RefreshTokenRecord,
+    parent: Option<&[u8; 32]>,
     sid: &str,
     expires_at: u64,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO refresh_tokens (hash, sid, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO refresh_tokens (hash, sid, created_at, expires_at, parent_hash) \
+         VALUES (?, ?, ?, ?, ?)",
     )
     .bind(&token.hash[..])
     .bind(sid)
     .bind(ts(token.created_at))
     .bind(ts(expires_at))
+    .bind(parent.map(|p| &p[..]))
     .execute(&mut **tx)
     .await
     .map_err(map_err)?;
@@ -455,17 +459,18 @@ impl SessionStore for SqliteStore {
             .await
             .map_err(map_err)?;
             let expires = first.expires_at.min(family.expires_at);
-            insert_refresh_token(&mut tx, first, &family.sid, expires).await?;
+            insert_refresh_token(&mut tx, first, None, &family.sid, expires).await?;
             tx.commit().await.map_err(map_err)
         })
     }
 
-    fn rotate_refresh_token<'a>(
+    fn rotate_refresh_token_with_reuse<'a>(
         &'a self,
         presented: &'a [u8; 32],
         successor: &'a RefreshTokenRecord,
         now: u64,
         deny_until: u64,
+        reuse: ReuseAllowance,
     ) -> BoxFuture<'a, StoreResult<Rotation>> {
         Box::pin(async move {
             let mut tx = self.immediate().await?;
@@ -483,9 +488,9 @@ impl SessionStore for SqliteStore {
             .rows_affected()
                 == 1;
             let Some(row) = sqlx::query(
-                "SELECT t.used_at AS used_at, f.sid AS sid, f.user_id AS user_id, \
-                 f.created_at AS created_at, f.expires_at AS expires_at, f.revoked_at AS revoked_at, \
-                 f.client_id AS client_id, f.scope AS scope \
+                "SELECT t.used_at AS used_at, t.parent_hash AS parent_hash, f.sid AS sid, \
+                 f.user_id AS user_id, f.created_at AS created_at, f.expires_at AS expires_at, \
+                 f.revoked_at AS revoked_at, f.client_id AS client_id, f.scope AS scope \
                  FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = ?",
             )
             .bind(&presented[..])
@@ -499,25 +504,61 @@ impl SessionStore for SqliteStore {
             if family.revoked_at.is_some() {
                 return Ok(Rotation::Revoked);
             }
-            if consumed {
+            let used_at: Option<i64> = row.try_get("used_at").map_err(backend)?;
+            let rotation: Option<fn(TokenFamily) -> Rotation> = if consumed {
                 if family.expires_at <= now {
                     return Ok(Rotation::Expired);
                 }
-                let expires = successor.expires_at.min(family.expires_at);
-                insert_refresh_token(&mut tx, successor, &family.sid, expires).await?;
-                tx.commit().await.map_err(map_err)?;
-                return Ok(Rotation::Rotated(family));
-            }
-            let used_at: Option<i64> = row.try_get("used_at").map_err(backend)?;
-            if used_at.is_some() {
+                let parent: Option<Vec<u8>> = row.try_get("parent_hash").map_err(backend)?;
+                // The family moves on only from the token it rotated last: a sibling of a token already rotated
+                // (both issued for the same parent within a reuse interval) is a superseded branch.
+                let advanced = sqlx::query(
+                    "UPDATE token_families SET rotated_hash = ?, rotated_at = ?, reissues = 0 \
+                     WHERE sid = ? AND rotated_hash IS ?",
+                )
+                .bind(&presented[..])
+                .bind(ts(now))
+                .bind(&family.sid)
+                .bind(parent)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected()
+                    == 1;
+                advanced.then_some(Rotation::Rotated)
+            } else if used_at.is_some() {
+                let reissued = reuse.allows_any()
+                    && sqlx::query(
+                        "UPDATE token_families SET reissues = reissues + 1 \
+                         WHERE sid = ? AND rotated_hash = ? AND rotated_at > ? AND reissues < ? \
+                         AND revoked_at IS NULL AND expires_at > ?",
+                    )
+                    .bind(&family.sid)
+                    .bind(&presented[..])
+                    .bind(ts(now).saturating_sub(ts(reuse.interval)))
+                    .bind(i64::from(reuse.max_reissues))
+                    .bind(ts(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected()
+                        == 1;
+                reissued.then_some(Rotation::Reissued)
+            } else {
+                return Ok(Rotation::Expired);
+            };
+            let Some(rotation) = rotation else {
                 revoke_in(&mut tx, &family.sid, now, deny_until).await?;
                 tx.commit().await.map_err(map_err)?;
                 return Ok(Rotation::Reused(TokenFamily {
                     revoked_at: Some(now),
                     ..family
                 }));
-            }
-            Ok(Rotation::Expired)
+            };
+            let expires = successor.expires_at.min(family.expires_at);
+            insert_refresh_token(&mut tx, successor, Some(presented), &family.sid, expires).await?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(rotation(family))
         })
     }
 

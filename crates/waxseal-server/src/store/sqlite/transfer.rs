@@ -8,8 +8,8 @@ use super::{
     insert_user, map_err, user_from_row,
 };
 use crate::store::{
-    BoxFuture, Contents, DenylistSnapshot, RefreshTokenRecord, StoreResult, StoredKey,
-    StoredRefreshToken, TransferStore, opt_secs, secs, ts,
+    BoxFuture, Contents, DenylistSnapshot, FamilyRotation, RefreshTokenRecord, StoreResult,
+    StoredKey, StoredRefreshToken, TransferStore, opt_secs, secs, ts,
 };
 
 /// Tables in an order that deletes children before their parents.
@@ -46,6 +46,27 @@ fn token_from_row(row: &SqliteRow) -> StoreResult<StoredRefreshToken> {
             expires_at: secs(row.try_get("expires_at").map_err(backend)?),
         },
         used_at: opt_secs(row.try_get("used_at").map_err(backend)?),
+        parent: row
+            .try_get::<Option<Vec<u8>>, _>("parent_hash")
+            .map_err(backend)?
+            .map(|p| {
+                p.try_into()
+                    .map_err(|_| backend("a refresh token's parent hash is not 32 bytes"))
+            })
+            .transpose()?,
+    })
+}
+
+fn rotation_from_row(row: &SqliteRow) -> StoreResult<FamilyRotation> {
+    let hash: Vec<u8> = row.try_get("rotated_hash").map_err(backend)?;
+    let reissues: i64 = row.try_get("reissues").map_err(backend)?;
+    Ok(FamilyRotation {
+        sid: row.try_get("sid").map_err(backend)?,
+        hash: hash
+            .try_into()
+            .map_err(|_| backend("a family's rotated hash is not 32 bytes"))?,
+        rotated_at: secs(row.try_get("rotated_at").map_err(backend)?),
+        reissues: u32::try_from(reissues).unwrap_or(0),
     })
 }
 
@@ -89,17 +110,37 @@ async fn write_all(tx: &mut Transaction<'static, Sqlite>, c: &Contents) -> Store
     }
     for t in &c.refresh_tokens {
         sqlx::query(
-            "INSERT INTO refresh_tokens (hash, sid, created_at, expires_at, used_at) \
-             VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO refresh_tokens (hash, sid, created_at, expires_at, used_at, parent_hash) \
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&t.record.hash[..])
         .bind(&t.record.sid)
         .bind(ts(t.record.created_at))
         .bind(ts(t.record.expires_at))
         .bind(t.used_at.map(ts))
+        .bind(t.parent.as_ref().map(|p| &p[..]))
         .execute(&mut **tx)
         .await
         .map_err(map_err)?;
+    }
+    for r in &c.rotations {
+        let updated = sqlx::query(
+            "UPDATE token_families SET rotated_hash = ?, rotated_at = ?, reissues = ? WHERE sid = ?",
+        )
+        .bind(&r.hash[..])
+        .bind(ts(r.rotated_at))
+        .bind(i64::from(r.reissues))
+        .bind(&r.sid)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        if updated != 1 {
+            return Err(backend(format!(
+                "the rotation state of session {} names no session in the import",
+                r.sid.chars().take(40).collect::<String>()
+            )));
+        }
     }
     let d = &c.denylist;
     for (sql, rows) in [
@@ -161,7 +202,15 @@ impl TransferStore for SqliteStore {
             .await
             .map_err(map_err)?;
             let tokens = sqlx::query(
-                "SELECT hash, sid, created_at, expires_at, used_at FROM refresh_tokens ORDER BY hash",
+                "SELECT hash, sid, created_at, expires_at, used_at, parent_hash FROM refresh_tokens \
+                 ORDER BY hash",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let rotations = sqlx::query(
+                "SELECT sid, rotated_hash, COALESCE(rotated_at, 0) AS rotated_at, reissues \
+                 FROM token_families WHERE rotated_hash IS NOT NULL ORDER BY sid",
             )
             .fetch_all(&mut *tx)
             .await
@@ -200,6 +249,10 @@ impl TransferStore for SqliteStore {
                 refresh_tokens: tokens
                     .iter()
                     .map(token_from_row)
+                    .collect::<StoreResult<_>>()?,
+                rotations: rotations
+                    .iter()
+                    .map(rotation_from_row)
                     .collect::<StoreResult<_>>()?,
                 denylist,
             })
