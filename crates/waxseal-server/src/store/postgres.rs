@@ -834,6 +834,20 @@ impl Store for PostgresStore {
             Ok(())
         })
     }
+
+    /// A new connection with the pool's options and one round trip, then closed: it neither waits for a busy
+    /// pool nor trusts a pooled connection that a restart has cut.
+    fn probe(&self) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            let options = self.pool.connect_options();
+            let mut conn = sqlx::ConnectOptions::connect(&*options)
+                .await
+                .map_err(map_err)?;
+            let answered = conn.ping().await.map_err(map_err);
+            let _ = conn.close().await;
+            answered
+        })
+    }
 }
 
 #[cfg(test)]
