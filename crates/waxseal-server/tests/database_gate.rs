@@ -273,3 +273,61 @@ async fn an_unreachable_database_is_answered_at_once_until_a_probe_reaches_it() 
     assert_eq!(metric(&server, "waxseal_database_up").await, 1);
     server.stop().await;
 }
+
+/// A server whose connection slots are all taken refuses a fresh connection (53300) but still answers the pool's:
+/// the probe counts it as reachable, so a full server never opens the gate on an instance that can still serve.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_out_of_connection_slots_is_reachable_for_the_probe() {
+    use sqlx::Connection as _;
+    use waxseal_server::store::Store as _;
+    use waxseal_server::store::postgres::PostgresStore;
+
+    let Some(db) = pg::TestDatabase::create().await else {
+        return;
+    };
+    // Superusers ignore connection limits: the store connects as a role of its own, limited to one connection.
+    let database = db.url.rsplit('/').next().unwrap().to_owned();
+    let role = format!("waxseal_probe_{database}");
+    // On the server's admin database, so that dropping the test database does not cut it before the role goes.
+    let mut admin = sqlx::postgres::PgConnection::connect(&pg::admin_url())
+        .await
+        .unwrap();
+    let mut owner = sqlx::postgres::PgConnection::connect(&db.url)
+        .await
+        .unwrap();
+    let run = |sql: String| sqlx::raw_sql(sqlx::AssertSqlSafe(sql));
+    run(format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 1"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    run(format!("ALTER DATABASE {database} OWNER TO {role}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    run(format!("ALTER SCHEMA public OWNER TO {role}"))
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let _ = owner.close().await;
+    let mut url = url::Url::parse(&db.url).unwrap();
+    url.set_username(&role).unwrap();
+    let store = PostgresStore::open(url.as_str(), 1).await.unwrap();
+    store.ping().await.unwrap();
+    let fresh = sqlx::postgres::PgConnection::connect(url.as_str()).await;
+    assert!(
+        fresh.is_err(),
+        "the role's one connection slot is the pool's"
+    );
+    let probed = tokio::time::timeout(Duration::from_secs(5), store.probe()).await;
+    assert!(
+        matches!(probed, Ok(Ok(()))),
+        "a server out of slots whose pooled connection answers is reachable: {probed:?}"
+    );
+    store.close().await;
+    drop(db);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP ROLE {role}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let _ = admin.close().await;
+}
