@@ -5,7 +5,8 @@
 //! refresh token and treats a second presentation as theft, revoking the whole session; `POST /logout` revokes the
 //! session and denies the access token at once; `GET /.well-known/jwks.json` publishes the public keys, and the
 //! discovery documents (`/.well-known/openid-configuration`, RFC 8414's `/.well-known/oauth-authorization-server`)
-//! point at them. `GET /readyz` is 503 while the store does not answer.
+//! point at them. `GET /readyz` is 503 while the store does not answer. Once a probe finds the database unreachable,
+//! requests that need it are answered 503 at once until it answers again (see [`store::gate`]).
 //!
 //! For OAuth 2.0 clients (registered with [`AuthService::add_client`]; the secret is 256 random bits stored as its
 //! SHA-256): `POST /oauth/token` (RFC 6749: the `password`, `refresh_token` and `client_credentials` grants,
@@ -90,6 +91,7 @@ pub use waxseal::jwt::{Clock, NumericDate, SystemClock};
 pub use waxseal_axum::verified_cache;
 
 use store::Store;
+use store::gate::DatabaseState;
 use store::postgres::PostgresStore;
 use store::sqlite::SqliteStore;
 
@@ -272,6 +274,10 @@ impl Server {
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
+                if matches!(service.database_state(), DatabaseState::Down { .. }) {
+                    // The store's gate has logged the outage and probes for its end; every call would be refused.
+                    continue;
+                }
                 if let Err(e) = service.manage_keys().await {
                     tracing::warn!(error = %e, "key maintenance failed; signing with the keys in use");
                 }

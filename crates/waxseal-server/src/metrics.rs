@@ -120,6 +120,15 @@ pub(crate) struct Sizes {
     pub(crate) verified_tokens: Gauge,
 }
 
+/// Whether the database is reachable, as the store gate knows it (`crate::store::gate`).
+#[derive(Debug)]
+pub(crate) struct Database {
+    /// 1 while the database is reachable, 0 while the gate is open.
+    pub(crate) up: Gauge,
+    /// Store operations refused at once while the gate was open.
+    pub(crate) refused: Counter,
+}
+
 /// The metrics of one server: counters the flows bump, gauges of in-memory state and the request-latency
 /// histograms.
 pub struct Metrics {
@@ -132,6 +141,7 @@ pub struct Metrics {
     pub(crate) csrf_refusals: CsrfRefusals,
     pub(crate) announcements: Announcements,
     pub(crate) sizes: Sizes,
+    pub(crate) database: Database,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -215,6 +225,19 @@ impl Metrics {
             None,
             "Access tokens in the verified-token cache.".into(),
         );
+        recorder.describe_gauge(
+            KeyName::from("waxseal_database_up"),
+            None,
+            "1 while the database is reachable; 0 while a probe has found it unreachable and requests that need \
+             it are answered 503 at once."
+                .into(),
+        );
+        describe(
+            r,
+            "waxseal_database_refused_total",
+            "Store operations refused at once, without waiting for a connection, because the database was known \
+             to be unreachable (a request stops at its first).",
+        );
         recorder.describe_histogram(
             KeyName::from(REQUEST_DURATION),
             Some(Unit::Seconds),
@@ -282,6 +305,13 @@ impl Metrics {
                 &METADATA,
             ),
         };
+        let database = Database {
+            up: r.register_gauge(&Key::from_static_name("waxseal_database_up"), &METADATA),
+            refused: r.register_counter(
+                &Key::from_static_name("waxseal_database_refused_total"),
+                &METADATA,
+            ),
+        };
         let handle = recorder.handle();
         Ok(Metrics {
             recorder: Arc::new(recorder),
@@ -293,6 +323,7 @@ impl Metrics {
             csrf_refusals,
             announcements,
             sizes,
+            database,
         })
     }
 

@@ -42,6 +42,7 @@ use crate::metrics::RequestLatency;
 use crate::service::{
     AccessClaims, AccessTokenVerifier, AuthService, Denylisted, GrantedTokens, TokenPair,
 };
+use crate::store::gate::{DatabaseState, rfc3339};
 use crate::store::redis::BusState;
 use crate::store::{Client, GrantType};
 use waxseal_axum::{BearerAuthLayer, Claims, RequireScope};
@@ -1250,6 +1251,8 @@ async fn healthz() -> Json<serde_json::Value> {
 const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Ready when the store answers within [`READY_TIMEOUT`]; 503 otherwise, so a load balancer stops sending traffic.
+/// While the store's gate knows the database to be unreachable, the 503 comes at once, saying since when, without
+/// asking the database. Each body names the state of each dependency (`database`, and `redis` when configured).
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -1257,36 +1260,52 @@ const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
     summary = "Readiness: the store answers",
     description = "200 while the database answers. With Redis configured, `status` is `degraded` while this \
                    instance is not subscribed to revocation announcements: it still serves every request, other \
-                   instances' revocations reach it by database reload, and login throttling is per instance.",
+                   instances' revocations reach it by database reload, and login throttling is per instance. \
+                   503 while the database is unreachable (`database` says since when); access tokens still verify \
+                   on this instance meanwhile.",
     responses(
         (status = 200, description = "Ready (or degraded but serving)", body = openapi::Ready),
         (status = 503, description = "The store does not answer", body = openapi::Unavailable),
     )
 )]
 async fn readyz(State(service): State<Arc<AuthService>>) -> Response {
-    let reason = match tokio::time::timeout(READY_TIMEOUT, service.ready()).await {
-        Ok(Ok(())) => {
-            let body = match service.redis_state() {
-                None => json!({ "status": "ready" }),
-                Some(BusState::Up) => json!({ "status": "ready", "redis": "up" }),
-                Some(BusState::Down | BusState::Unknown) => json!({
-                    "status": "degraded",
-                    "redis": "down",
-                    "reason": "not subscribed to Redis: revocations from other instances arrive by database \
-                               reload, login throttling is per instance",
-                }),
+    let redis = service.redis_state().map(|state| match state {
+        BusState::Up => "up",
+        BusState::Down | BusState::Unknown => "down",
+    });
+    let (reason, database) = match service.database_state() {
+        DatabaseState::Down { since } => (
+            "the database is unreachable",
+            format!("unreachable since {}", rfc3339(since)),
+        ),
+        DatabaseState::Up => {
+            let why = match tokio::time::timeout(READY_TIMEOUT, service.ready()).await {
+                Ok(Ok(())) => {
+                    let body = match redis {
+                        None => json!({ "status": "ready", "database": "up" }),
+                        Some("up") => json!({ "status": "ready", "database": "up", "redis": "up" }),
+                        Some(_) => json!({
+                            "status": "degraded",
+                            "database": "up",
+                            "redis": "down",
+                            "reason": "not subscribed to Redis: revocations from other instances arrive by \
+                                       database reload, login throttling is per instance",
+                        }),
+                    };
+                    return Json(body).into_response();
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no answer within {} s", READY_TIMEOUT.as_secs()),
             };
-            return Json(body).into_response();
+            tracing::warn!(reason = %why, "not ready: the store does not answer");
+            ("the store does not answer", "not answering".to_owned())
         }
-        Ok(Err(e)) => e.to_string(),
-        Err(_) => format!("no answer within {} s", READY_TIMEOUT.as_secs()),
     };
-    tracing::warn!(%reason, "not ready: the store does not answer");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Json(json!({ "status": "unavailable", "reason": "the store does not answer" })),
-    )
-        .into_response()
+    let mut body = json!({ "status": "unavailable", "reason": reason, "database": database });
+    if let Some(redis) = redis {
+        body["redis"] = redis.into();
+    }
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
 /// The media type of the Prometheus text exposition format.

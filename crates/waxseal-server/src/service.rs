@@ -26,6 +26,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::keyring::{self, KeyState, Keyring};
 use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
+use crate::store::gate::{DatabaseState, GatedStore, StoreGate};
 use crate::store::redis::{BusState, RedisBus};
 use crate::store::{
     Client, DenylistSnapshot, GrantType, RefreshTokenRecord, ReuseAllowance, Rotation, Store,
@@ -225,7 +226,10 @@ impl Clock for SharedClock {
 
 /// The auth flows over a [`Store`].
 pub struct AuthService {
+    /// The store behind its gate, so an unreachable database costs a request no wait (see [`crate::store::gate`]).
     store: Arc<dyn Store>,
+    /// Whether the database is reachable, as the gate in front of `store` knows it.
+    database: StoreGate,
     config: Config,
     clock: Arc<dyn Clock>,
     master_key: MasterKey,
@@ -379,6 +383,12 @@ impl AuthService {
         master_key: &MasterKey,
     ) -> Result<AuthService> {
         config.validate()?;
+        let metrics = Metrics::new()?;
+        let database = StoreGate::new(
+            metrics.database.up.clone(),
+            metrics.database.refused.clone(),
+        );
+        let store: Arc<dyn Store> = Arc::new(GatedStore::new(store, database.clone()));
         let now = clock.now().secs();
         let verified = Arc::new(VerifiedCache::new(config.verified_token_cache));
         let denylist = Denylist::from_snapshot(store.load_denylist(now).await?);
@@ -393,6 +403,7 @@ impl AuthService {
         };
         let service = AuthService {
             store,
+            database,
             config,
             clock,
             master_key: master_key.clone(),
@@ -403,7 +414,7 @@ impl AuthService {
             throttle: LoginThrottle::new(),
             bus,
             dummy_hash,
-            metrics: Metrics::new()?,
+            metrics,
             csrf,
         };
         service.reload_keys().await?;
@@ -655,6 +666,12 @@ impl AuthService {
             .collect()
     }
 
+    /// Whether the database is reachable, as the store's gate knows it without asking the database: `Down` from
+    /// a failed probe until one gets through (`/readyz` says since when).
+    pub fn database_state(&self) -> DatabaseState {
+        self.database.state()
+    }
+
     /// Whether the store answers a trivial query (the readiness probe).
     pub async fn ready(&self) -> Result<()> {
         self.store.ping().await?;
@@ -904,16 +921,18 @@ impl AuthService {
         address: Option<IpAddr>,
     ) -> Result<User> {
         let account: String = username.chars().take(MAX_USERNAME_LEN).collect();
-        let attempt = self.begin_attempt(account, address).await.map_err(|wait| {
-            tracing::info!("login throttled");
-            self.metrics.logins.throttled.increment(1);
-            Error::throttled(wait)
-        })?;
+        // Looked up before the attempt counts: a login the database could not answer (503) checked no password,
+        // and counting it would throttle every client that retried through an outage.
         let user = if username.len() <= MAX_USERNAME_LEN {
             self.store.user_by_name(username).await?
         } else {
             None
         };
+        let attempt = self.begin_attempt(account, address).await.map_err(|wait| {
+            tracing::info!("login throttled");
+            self.metrics.logins.throttled.increment(1);
+            Error::throttled(wait)
+        })?;
         let hash = user.as_ref().map_or_else(
             || self.dummy_hash.clone(),
             |u| Arc::from(u.password_hash.as_str()),

@@ -263,6 +263,8 @@ pub(crate) struct Health {
 pub(crate) struct Ready {
     /// `ready`; `degraded` when Redis is configured but not subscribed (requests are still served).
     status: String,
+    /// `up`.
+    database: String,
     /// With Redis configured: `up` or `down`.
     #[serde(skip_serializing_if = "Option::is_none")]
     redis: Option<String>,
@@ -278,6 +280,11 @@ pub(crate) struct Unavailable {
     status: String,
     /// Why, without internals.
     reason: String,
+    /// `unreachable since <RFC 3339 time>` once a probe found the database unreachable, else `not answering`.
+    database: String,
+    /// With Redis configured: `up` or `down`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis: Option<String>,
 }
 
 /// The security schemes the operations refer to.

@@ -5,6 +5,7 @@
 //! The embedded default is [`sqlite::SqliteStore`]; [`postgres::PostgresStore`] is for several instances sharing
 //! one database.
 
+pub mod gate;
 pub mod postgres;
 pub mod redis;
 pub mod sqlite;
@@ -521,4 +522,10 @@ pub trait Store:
     fn close(&self) -> BoxFuture<'_, ()>;
     /// Answers a trivial query: `Ok` when the backend can serve requests (the readiness probe).
     fn ping(&self) -> BoxFuture<'_, StoreResult<()>>;
+    /// Whether the database accepts connections now, asked without the pool (which may be busy, or hold
+    /// connections a restart has cut): what [`gate::GatedStore`] probes with, under its own time limit. By
+    /// default [`Store::ping`].
+    fn probe(&self) -> BoxFuture<'_, StoreResult<()>> {
+        self.ping()
+    }
 }

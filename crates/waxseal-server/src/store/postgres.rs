@@ -878,6 +878,25 @@ impl Store for PostgresStore {
             Ok(())
         })
     }
+
+    /// A new connection with the pool's options and one round trip, then closed: it neither waits for a busy
+    /// pool nor trusts a pooled connection that a restart has cut. A server refusing only because all its
+    /// connection slots are taken (53300) is reachable: then the pool's own connections answer.
+    fn probe(&self) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            let options = self.pool.connect_options();
+            let mut conn = match sqlx::ConnectOptions::connect(&*options).await {
+                Ok(conn) => conn,
+                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("53300") => {
+                    return self.ping().await;
+                }
+                Err(e) => return Err(map_err(e)),
+            };
+            let answered = conn.ping().await.map_err(map_err);
+            let _ = conn.close().await;
+            answered
+        })
+    }
 }
 
 #[cfg(test)]
