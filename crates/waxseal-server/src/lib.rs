@@ -77,8 +77,8 @@ pub use keyring::{KeyState, RETIRED_KEY_PUBLISHED_FOR, SIGNING_ALGORITHMS, publi
 pub use master_key::MasterKey;
 pub use service::{
     AccessClaims, AccessTokenVerifier, AuthService, ClientInfo, ClientToken, Denylisted,
-    GrantedTokens, Introspection, KeyInfo, NewClient, PRUNE_BATCH, PRUNE_INTERVAL, PruneReport,
-    TokenPair, UserInfo,
+    GrantedTokens, Introspection, KeyInfo, KeyRevocation, NewClient, PRUNE_BATCH, PRUNE_INTERVAL,
+    PruneReport, TokenPair, UserInfo,
 };
 pub use store::{Client, GrantType};
 pub use throttle::{

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, ErrorKind, Result};
 use crate::master_key::MasterKey;
 use crate::store::{
-    Client, Contents, DenylistSnapshot, GrantType, RefreshTokenRecord, Store, StoredKey,
-    StoredRefreshToken, TokenFamily, User,
+    Client, Contents, DenylistSnapshot, GrantType, RefreshTokenRecord, RevokedKey, Store,
+    StoredKey, StoredRefreshToken, TokenFamily, User,
 };
 
 /// The `format` member of every dump.
@@ -43,6 +43,10 @@ pub struct Dump {
     pub clients: Vec<DumpClient>,
     /// Signing keys, sealed under the master key.
     pub signing_keys: Vec<DumpKey>,
+    /// Keys revoked because they leaked (`waxseal keys revoke`): only their records, never the keys. Absent from
+    /// dumps of deployments that never revoked one, which older builds then still read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked_signing_keys: Vec<DumpRevokedKey>,
     /// Sessions (token families).
     pub sessions: Vec<DumpSession>,
     /// Refresh tokens, as SHA-256 digests.
@@ -94,6 +98,17 @@ pub struct DumpKey {
     pub sealed_private_key: String,
     pub created_at: u64,
     pub activates_at: u64,
+}
+
+/// The record of a revoked signing key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DumpRevokedKey {
+    pub kid: String,
+    pub alg: String,
+    pub created_at: u64,
+    pub revoked_at: u64,
 }
 
 /// A session.
@@ -200,6 +215,16 @@ impl Dump {
                     sealed_private_key: URL_SAFE_NO_PAD.encode(&k.encrypted_private_key),
                     created_at: k.created_at,
                     activates_at: k.activates_at,
+                })
+                .collect(),
+            revoked_signing_keys: contents
+                .revoked_keys
+                .iter()
+                .map(|r| DumpRevokedKey {
+                    kid: r.kid.clone(),
+                    alg: r.alg.clone(),
+                    created_at: r.created_at,
+                    revoked_at: r.revoked_at,
                 })
                 .collect(),
             sessions: contents
@@ -309,6 +334,16 @@ impl Dump {
                     })
                 })
                 .collect::<Result<_>>()?,
+            revoked_keys: self
+                .revoked_signing_keys
+                .iter()
+                .map(|r| RevokedKey {
+                    kid: r.kid.clone(),
+                    alg: r.alg.clone(),
+                    created_at: r.created_at,
+                    revoked_at: r.revoked_at,
+                })
+                .collect(),
             families: self
                 .sessions
                 .iter()
@@ -388,6 +423,7 @@ pub async fn export(store: &dyn Store, now: u64) -> Result<Dump> {
 /// is not set (nothing is written then).
 pub async fn import(store: &dyn Store, dump: &Dump, replace: bool) -> Result<()> {
     let contents = dump.contents()?;
+    refuse_revoked_keys(&contents, &store.revoked_keys().await?)?;
     if store.import_all(&contents, replace).await? {
         Ok(())
     } else {
@@ -396,6 +432,29 @@ pub async fn import(store: &dyn Store, dump: &Dump, replace: bool) -> Result<()>
             "the target database already holds users, clients, keys or sessions; import into an empty database, \
              or replace everything in it with --replace",
         ))
+    }
+}
+
+/// Refuses contents holding a key that was revoked — in the target (`revoked`) or in the dump itself: importing a
+/// dump taken before a revocation must not bring the leaked key back.
+fn refuse_revoked_keys(contents: &Contents, revoked: &[RevokedKey]) -> Result<()> {
+    let record = |kid: &str| {
+        revoked
+            .iter()
+            .chain(&contents.revoked_keys)
+            .find(|r| r.kid == kid)
+    };
+    match contents.keys.iter().find_map(|k| record(&k.kid)) {
+        Some(r) => Err(Error::new(
+            ErrorKind::Conflict,
+            format!(
+                "signing key {} in the dump was revoked (at {}, Unix seconds) and must never sign or verify again; \
+                 the dump was taken before the revocation: export a new one, or delete that key from the dump's \
+                 signing_keys",
+                r.kid, r.revoked_at
+            ),
+        )),
+        None => Ok(()),
     }
 }
 
