@@ -527,7 +527,7 @@ impl AuthService {
 
     /// [`AuthService::rotate_keys`] with the new key signing `signs_after` from now instead of after the publish
     /// delay. The old key stays published (and valid) as after any rotation, so this is not the answer to a leaked
-    /// key, which must be withdrawn from the JWKS. A verifier that cached the JWKS
+    /// key, which must be withdrawn from the JWKS ([`AuthService::revoke_key`]). A verifier that cached the JWKS
     /// without the new key then sees an unknown `kid` and has to refetch the JWKS (waxseal-remote and most JOSE
     /// libraries do, within their refetch cooldown); one that does not refuses new tokens until its cache expires.
     pub async fn rotate_keys_signing_after(

@@ -5,10 +5,13 @@
 //! secret digests, signing keys still sealed under the master key (which the operator copies separately: the dump
 //! alone cannot sign), sessions with their refresh-token digests — consumed ones included, so that a token used
 //! before the move is still detected as reused after it —, denied `jti`s and `sid`s, and per-user "not before"
-//! times. It holds no secret in clear, but password hashes and digests are worth protecting: keep it mode 0600.
+//! times, and the records of revoked keys (kids only). It holds no secret in clear, but password hashes and digests
+//! are worth protecting: keep it mode 0600.
 //!
 //! Import is one transaction, refused on a store that already holds users, clients, keys or sessions unless
-//! `replace` is asked for, and only after the keys were checked to open with the master key the target will use.
+//! `replace` is asked for, and only after the keys were checked to open with the master key the target will use. A
+//! dump holding a key revoked in the target (or in the dump itself) is refused: it was taken before the revocation,
+//! and importing it would bring a leaked key back.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

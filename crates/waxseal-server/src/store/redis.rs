@@ -13,6 +13,9 @@
 //! are skipped (the database reload carries them) and throttling falls back to per-instance counters: no request
 //! waits on or fails because of Redis.
 //!
+//! A revoked signing key is announced on the same channel by kid; a receiver rereads its keys from the database at
+//! once (the message itself removes nothing), instead of at its next reload.
+//!
 //! Besides the channel, each revoked `jti` and `sid` is a key (`PREFIX:revoked:jti:ID`) expiring when the tokens
 //! it denies have expired, so services without a subscription can ask Redis directly.
 
