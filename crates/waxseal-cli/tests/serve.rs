@@ -744,6 +744,19 @@ fn keys_revoke_withdraws_a_leaked_key_from_a_running_server() {
     let (_, out, _) = admin("keys", &data, &["list"]);
     let leaked = listed_kid(&out, "active");
     assert_eq!(kid_of(&old), leaked);
+    let dump = dir.path().join("before.json");
+    let out = waxseal()
+        .arg("export")
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&dump, &out.stdout).unwrap();
 
     let (code, out, err) = admin("keys", &data, &["revoke", &leaked]);
     assert_eq!(code, 0, "{err}");
@@ -777,6 +790,15 @@ fn keys_revoke_withdraws_a_leaked_key_from_a_running_server() {
         err.contains("no signing key has kid \"no-such-kid\""),
         "{err}"
     );
+    // The dump taken before the revocation would bring the key back: refused, naming it.
+    let dump = dump.to_str().unwrap();
+    let (code, _, err) = admin("import", &data, &["--replace", "--input", dump]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!("signing key {leaked} in the dump was revoked")),
+        "{err}"
+    );
+    refused_soon(&addr, &old);
     let (clean, err) = terminate(child);
     assert!(clean, "{err}");
 }
