@@ -621,6 +621,40 @@ A running `waxseal serve` on the same data directory publishes the new key withi
 signs with it from the time printed. Its configured --signing-alg wins over --alg at the next
 rotation it schedules.")]
     Rotate(KeysRotateArgs),
+    /// Withdraw a leaked key at once: unpublished, every token it signed refused, its private half deleted;
+    /// a new key signs from now on if it was the signing key.
+    #[command(after_help = "Examples:
+  waxseal keys list
+  waxseal keys revoke 0f3X9r-ImW0c2jbqzOQy8P-yP5kS0I4O8mKzQnVwW8M
+  waxseal keys revoke 0f3X9r-ImW0c2jbqzOQy8P-yP5kS0I4O8mKzQnVwW8M --redis-url redis://10.0.0.5:6379/0
+
+Running `waxseal serve` instances on the same database stop accepting its tokens within a second, at once
+with --redis-url (the one they use). Users holding its tokens must refresh or sign in again. The kid is
+kept for good: the key can never come back, not even by importing an older dump.")]
+    Revoke(KeysRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysRevokeArgs {
+    /// The kid of the key to revoke (`waxseal keys list` shows them).
+    pub kid: String,
+    /// The algorithm of the key that replaces it, when it signed [default: the newest key's, the one
+    /// `waxseal serve` is configured with].
+    #[arg(long, value_name = "ALG")]
+    pub alg: Option<String>,
+    /// The Redis of the running instances: they are told at once instead of within a second.
+    #[arg(
+        long,
+        env = "WAXSEAL_REDIS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub redis_url: Option<String>,
+    /// Their --redis-key-prefix [default: waxseal].
+    #[arg(long, env = "WAXSEAL_REDIS_KEY_PREFIX", value_name = "PREFIX")]
+    pub redis_key_prefix: Option<String>,
+    #[command(flatten)]
+    pub data: DataDirArg,
 }
 
 #[derive(Debug, Args)]

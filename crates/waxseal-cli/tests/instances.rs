@@ -453,6 +453,96 @@ async fn a_key_rotated_on_a_signs_tokens_that_b_c_and_a_jwks_consumer_accept() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_revoked_by_the_admin_command_is_refused_by_every_instance_and_a_fresh_key_signs() {
+    let Some((_database, deployment)) = shared("key_revocation").await else {
+        return;
+    };
+    deployment.add_user("alice");
+    let instances = deployment.start(&["A", "B", "C"], &[]);
+    let [a, b, c] = [&instances[0], &instances[1], &instances[2]];
+    let http = Http::new();
+    for instance in [a, b, c] {
+        wait_redis(&http, instance, "up").await;
+    }
+    let (leaked_access, _) = http.login_ok(&a.base(), "alice").await;
+    let leaked = kid(&leaked_access);
+    for instance in [a, b, c] {
+        // Twice: the second answer comes from the instance's verified-token cache.
+        for _ in 0..2 {
+            assert_eq!(http.me(&instance.base(), &leaked_access).await, 200);
+        }
+    }
+
+    let out = deployment
+        .admin(&[
+            "keys",
+            "revoke",
+            &leaked,
+            "--redis-url",
+            &deployment.redis_url,
+            "--redis-key-prefix",
+            &deployment.prefix,
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "keys revoke: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("announced through Redis"), "{stdout}");
+    let revoked = Instant::now();
+
+    let delays = refused_everywhere(
+        &http,
+        &[a, b, c],
+        &leaked_access,
+        revoked,
+        Duration::from_secs(10),
+    )
+    .await;
+    eprintln!("the leaked key's token refused after {delays:?}");
+    let mut fresh = Vec::new();
+    for instance in [a, b, c] {
+        let jwks = http.get(&instance.base(), "/.well-known/jwks.json").await;
+        let kids: Vec<&str> = jwks.body["keys"]
+            .as_array()
+            .expect("a JWK Set")
+            .iter()
+            .filter_map(|k| k["kid"].as_str())
+            .collect();
+        assert!(
+            !kids.contains(&leaked.as_str()),
+            "{}: {kids:?}",
+            instance.name
+        );
+        let (access, _) = http.login_ok(&instance.base(), "alice").await;
+        assert_ne!(
+            kid(&access),
+            leaked,
+            "{} signs with a fresh key",
+            instance.name
+        );
+        fresh.push(access);
+    }
+    assert!(
+        fresh.iter().all(|t| kid(t) == kid(&fresh[0])),
+        "one fresh key for all instances"
+    );
+    for token in &fresh {
+        for instance in [a, b, c] {
+            assert_eq!(
+                http.me(&instance.base(), token).await,
+                200,
+                "{}",
+                instance.name
+            );
+        }
+    }
+}
+
 /// Concurrent presentations of one refresh token.
 const RACERS: usize = 30;
 /// Load clients of the fault test.

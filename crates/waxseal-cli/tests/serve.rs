@@ -763,6 +763,102 @@ fn keys_list_and_rotate_publish_a_key_before_it_signs() {
     assert!(err.contains("--alg"), "{err}");
 }
 
+/// The kid of the row of `waxseal keys list` in `state`.
+fn listed_kid(out: &str, state: &str) -> String {
+    out.lines()
+        .skip(1)
+        .find(|row| row.split_whitespace().nth(2) == Some(state))
+        .and_then(|row| row.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no {state} key in {out}"))
+        .to_owned()
+}
+
+/// The kid in a token's header.
+fn kid_of(token: &str) -> String {
+    waxseal::jwt::decode_unverified(token).unwrap().header["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn keys_revoke_withdraws_a_leaked_key_from_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert_eq!(user_add(&data, "alice", &format!("{PASSWORD}\n")).0, 0);
+    let (child, addr) = serve(&data);
+    let access = |addr: &str| {
+        let (status, body) = login(addr, "alice", PASSWORD);
+        assert_eq!(status, 200, "{body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    };
+    let old = access(&addr);
+    // Twice: the second answer comes from the verified-token cache, which the revocation must empty.
+    assert_eq!(me(&addr, &old), 200);
+    assert_eq!(me(&addr, &old), 200);
+    let (_, out, _) = admin("keys", &data, &["list"]);
+    let leaked = listed_kid(&out, "active");
+    assert_eq!(kid_of(&old), leaked);
+    let dump = dir.path().join("before.json");
+    let out = waxseal()
+        .arg("export")
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&dump, &out.stdout).unwrap();
+
+    let (code, out, err) = admin("keys", &data, &["revoke", &leaked]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("revoked key {leaked} (ES256)")),
+        "{out}"
+    );
+    assert!(out.contains("signs new tokens from"), "{out}");
+    assert!(out.contains("within a second"), "no Redis given: {out}");
+    assert!(out.contains("sign in again"), "{out}");
+    refused_soon(&addr, &old);
+    let (status, jwks) = http(&addr, "GET", "/.well-known/jwks.json", None);
+    assert_eq!(status, 200);
+    assert!(!jwks.contains(&leaked), "{jwks}");
+    let new = access(&addr);
+    assert_ne!(kid_of(&new), leaked, "a fresh key signs");
+    assert!(jwks.contains(&kid_of(&new)), "{jwks}");
+    assert_eq!(me(&addr, &new), 200);
+
+    let (_, out, _) = admin("keys", &data, &["list"]);
+    assert_eq!(listed_kid(&out, "revoked"), leaked, "{out}");
+    assert_eq!(listed_kid(&out, "active"), kid_of(&new), "{out}");
+    assert!(out.contains("its tokens refused"), "{out}");
+
+    let (code, _, err) = admin("keys", &data, &["revoke", &leaked]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("already revoked"), "{err}");
+    let (code, _, err) = admin("keys", &data, &["revoke", "no-such-kid"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no signing key has kid \"no-such-kid\""),
+        "{err}"
+    );
+    // The dump taken before the revocation would bring the key back: refused, naming it.
+    let dump = dump.to_str().unwrap();
+    let (code, _, err) = admin("import", &data, &["--replace", "--input", dump]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!("signing key {leaked} in the dump was revoked")),
+        "{err}"
+    );
+    refused_soon(&addr, &old);
+    let (clean, err) = terminate(child);
+    assert!(clean, "{err}");
+}
+
 #[test]
 fn serve_signs_with_the_configured_algorithm_and_hmac_needs_the_allowance() {
     let dir = tempfile::tempdir().unwrap();

@@ -48,6 +48,12 @@ pub enum KeyState {
     },
     /// Every token it signed has expired: unpublished, and deleted at the next key maintenance.
     Expired,
+    /// Withdrawn because it leaked (`waxseal keys revoke`): unpublished, its tokens refused, the key destroyed;
+    /// only the record of its kid is kept, so that it can never come back.
+    Revoked {
+        /// When it was revoked (Unix seconds).
+        at: u64,
+    },
 }
 
 impl KeyState {
@@ -58,11 +64,12 @@ impl KeyState {
             KeyState::Active => "active",
             KeyState::Retired { .. } => "retired",
             KeyState::Expired => "expired",
+            KeyState::Revoked { .. } => "revoked",
         }
     }
 
     fn is_published(self) -> bool {
-        !matches!(self, KeyState::Expired)
+        !matches!(self, KeyState::Expired | KeyState::Revoked { .. })
     }
 }
 

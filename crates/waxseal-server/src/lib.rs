@@ -27,7 +27,9 @@
 //! [`Config::allow_symmetric_signing`]). Keys rotate on a schedule ([`Config::key_rotation_interval`]), on request
 //! ([`AuthService::rotate_keys`], `waxseal keys rotate`) and when the configured algorithm changes; a new key is
 //! published in the JWKS [`publish_delay`] before it signs, and a retired one stays published for
-//! [`RETIRED_KEY_PUBLISHED_FOR`] and is then deleted (see the `keyring` module).
+//! [`RETIRED_KEY_PUBLISHED_FOR`] and is then deleted (see the `keyring` module). A leaked key is revoked instead
+//! ([`AuthService::revoke_key`], `waxseal keys revoke`): unpublished and its tokens refused at once, a new key signing
+//! at once in its place, its kid recorded so that it never comes back.
 //!
 //! Operations: `GET /metrics` serves Prometheus counters (logins, refreshes, reuse detections, revocations, tokens
 //! issued per grant), gauges of the in-memory denylist and verified-token cache, and request-latency histograms by
@@ -79,8 +81,8 @@ pub use keyring::{KeyState, RETIRED_KEY_PUBLISHED_FOR, SIGNING_ALGORITHMS, publi
 pub use master_key::MasterKey;
 pub use service::{
     AccessClaims, AccessTokenVerifier, AuthService, ClientInfo, ClientToken, Denylisted,
-    GrantedTokens, Introspection, KeyInfo, NewClient, PRUNE_BATCH, PRUNE_INTERVAL, PruneReport,
-    TokenPair, UserInfo,
+    GrantedTokens, Introspection, KeyInfo, KeyRevocation, NewClient, PRUNE_BATCH, PRUNE_INTERVAL,
+    PruneReport, TokenPair, UserInfo,
 };
 pub use store::{Client, GrantType};
 pub use throttle::{

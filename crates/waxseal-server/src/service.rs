@@ -40,11 +40,13 @@ mod bearer;
 pub use bearer::{AccessTokenVerifier, Denylisted};
 mod clients;
 mod granted;
+mod key_revocation;
 mod password;
 mod prune;
 
 pub use clients::ClientInfo;
 pub use granted::GrantedTokens;
+pub use key_revocation::KeyRevocation;
 pub(crate) use prune::spawn_pruner;
 pub use prune::{PRUNE_BATCH, PRUNE_INTERVAL, PruneReport};
 
@@ -158,7 +160,7 @@ pub struct KeyInfo {
     pub state: KeyState,
     /// Unix seconds: published from then on.
     pub created_at: u64,
-    /// Unix seconds: signs from then on.
+    /// Unix seconds: signs from then on (for a revoked key, whose activation is not kept: its creation).
     pub activates_at: u64,
 }
 
@@ -239,6 +241,11 @@ pub struct AuthService {
     /// Serializes key maintenance and rotation in this process, so two passes cannot both decide a rotation is due
     /// and create two keys.
     key_maintenance: tokio::sync::Mutex<()>,
+    /// Serializes [`AuthService::reload_keys`]: two reloads racing (the periodic one, one on a Redis announcement)
+    /// must not swap in the older read last — that could bring back a key revoked in between.
+    key_reload: tokio::sync::Mutex<()>,
+    /// Woken by a key revocation announced through Redis: [`AuthService::listen`] then rereads the keys at once.
+    keys_announced: tokio::sync::Notify,
     /// Access tokens that passed verification, so a token presented again skips the signature check. Emptied
     /// whenever the keyring changes ([`AuthService::reload_keys`]). Shared with the bearer layer of the protected
     /// routes ([`AuthService::verified_cache`]), which fills it from requests.
@@ -409,6 +416,8 @@ impl AuthService {
             master_key: master_key.clone(),
             keyring: RwLock::new(Arc::new(Keyring::empty())),
             key_maintenance: tokio::sync::Mutex::new(()),
+            key_reload: tokio::sync::Mutex::new(()),
+            keys_announced: tokio::sync::Notify::new(),
             verified,
             denylist: RwLock::new(denylist),
             throttle: LoginThrottle::new(),
@@ -444,6 +453,7 @@ impl AuthService {
     /// keys in force now (a key that reached its activation time signs from here on). Cheap when nothing changed:
     /// one read of a small table.
     pub async fn reload_keys(&self) -> Result<()> {
+        let _one_at_a_time = self.key_reload.lock().await;
         let now = self.now();
         let mut keys = self.store.keys().await?;
         let states = keyring::key_states(&keys, now);
@@ -529,7 +539,7 @@ impl AuthService {
 
     /// [`AuthService::rotate_keys`] with the new key signing `signs_after` from now instead of after the publish
     /// delay. The old key stays published (and valid) as after any rotation, so this is not the answer to a leaked
-    /// key, which must be withdrawn from the JWKS. A verifier that cached the JWKS
+    /// key, which must be withdrawn from the JWKS ([`AuthService::revoke_key`]). A verifier that cached the JWKS
     /// without the new key then sees an unknown `kid` and has to refetch the JWKS (waxseal-remote and most JOSE
     /// libraries do, within their refetch cooldown); one that does not refuses new tokens until its cache expires.
     pub async fn rotate_keys_signing_after(
@@ -597,10 +607,11 @@ impl AuthService {
         })
     }
 
-    /// Every stored key and its state now.
+    /// Every stored key and its state now, then every revoked key ([`KeyState::Revoked`]).
     pub async fn list_keys(&self) -> Result<Vec<KeyInfo>> {
         let keys = self.store.keys().await?;
         let states = keyring::key_states(&keys, self.now());
+        let revoked = self.store.revoked_keys().await?;
         Ok(keys
             .into_iter()
             .zip(states)
@@ -611,6 +622,13 @@ impl AuthService {
                 created_at: key.created_at,
                 activates_at: key.activates_at,
             })
+            .chain(revoked.into_iter().map(|r| KeyInfo {
+                kid: r.kid,
+                alg: r.alg,
+                state: KeyState::Revoked { at: r.revoked_at },
+                created_at: r.created_at,
+                activates_at: r.created_at,
+            }))
             .collect())
     }
 
@@ -852,10 +870,11 @@ impl AuthService {
 
     /// With Redis configured: subscribes to revocation announcements and merges each into this process's
     /// denylist, resubscribing whenever the subscription fails and reloading from the store after each
-    /// (re)subscription. Runs until aborted (`Server::serve` spawns it); returns at once without Redis.
+    /// (re)subscription; on an announced key revocation, rereads the keys from the store at once (see
+    /// [`AuthService::revoke_key`]). Runs until aborted (`Server::serve` spawns it); returns at once without Redis.
     pub async fn listen(&self) {
         let Some(bus) = &self.bus else { return };
-        bus.run_subscriber(
+        let subscriber = bus.run_subscriber(
             || self.now(),
             || async {
                 if let Err(e) = self.reload_denylist().await {
@@ -866,8 +885,12 @@ impl AuthService {
                 self.metrics.announcements.received.increment(1);
                 self.merge_denylist(entries, self.now());
             },
-        )
-        .await;
+            |kids| {
+                tracing::info!(?kids, "a signing key was revoked elsewhere; rereading the keys");
+                self.keys_announced.notify_one();
+            },
+        );
+        tokio::join!(subscriber, self.reload_keys_when_announced());
     }
 
     /// What this server knows of Redis; `None` without Redis.

@@ -5,10 +5,13 @@
 //! secret digests, signing keys still sealed under the master key (which the operator copies separately: the dump
 //! alone cannot sign), sessions with their refresh-token digests — consumed ones included, so that a token used
 //! before the move is still detected as reused after it —, denied `jti`s and `sid`s, and per-user "not before"
-//! times. It holds no secret in clear, but password hashes and digests are worth protecting: keep it mode 0600.
+//! times, and the records of revoked keys (kids only). It holds no secret in clear, but password hashes and digests
+//! are worth protecting: keep it mode 0600.
 //!
 //! Import is one transaction, refused on a store that already holds users, clients, keys or sessions unless
-//! `replace` is asked for, and only after the keys were checked to open with the master key the target will use.
+//! `replace` is asked for, and only after the keys were checked to open with the master key the target will use. A
+//! dump holding a key revoked in the target (or in the dump itself) is refused: it was taken before the revocation,
+//! and importing it would bring a leaked key back.
 
 use std::collections::HashMap;
 
@@ -19,7 +22,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, ErrorKind, Result};
 use crate::master_key::MasterKey;
 use crate::store::{
-    Client, Contents, DenylistSnapshot, FamilyRotation, GrantType, RefreshTokenRecord, Store,
+    Client, Contents, DenylistSnapshot, FamilyRotation, GrantType, RefreshTokenRecord, RevokedKey,
+    Store,
     StoredKey, StoredRefreshToken, TokenFamily, User,
 };
 
@@ -47,6 +51,10 @@ pub struct Dump {
     pub clients: Vec<DumpClient>,
     /// Signing keys, sealed under the master key.
     pub signing_keys: Vec<DumpKey>,
+    /// Keys revoked because they leaked (`waxseal keys revoke`): only their records, never the keys. Absent from
+    /// dumps of deployments that never revoked one, which older builds then still read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked_signing_keys: Vec<DumpRevokedKey>,
     /// Sessions (token families).
     pub sessions: Vec<DumpSession>,
     /// Refresh tokens, as SHA-256 digests.
@@ -98,6 +106,17 @@ pub struct DumpKey {
     pub sealed_private_key: String,
     pub created_at: u64,
     pub activates_at: u64,
+}
+
+/// The record of a revoked signing key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DumpRevokedKey {
+    pub kid: String,
+    pub alg: String,
+    pub created_at: u64,
+    pub revoked_at: u64,
 }
 
 /// A session.
@@ -230,6 +249,16 @@ impl Dump {
                     activates_at: k.activates_at,
                 })
                 .collect(),
+            revoked_signing_keys: contents
+                .revoked_keys
+                .iter()
+                .map(|r| DumpRevokedKey {
+                    kid: r.kid.clone(),
+                    alg: r.alg.clone(),
+                    created_at: r.created_at,
+                    revoked_at: r.revoked_at,
+                })
+                .collect(),
             sessions: contents
                 .families
                 .iter()
@@ -343,6 +372,16 @@ impl Dump {
                     })
                 })
                 .collect::<Result<_>>()?,
+            revoked_keys: self
+                .revoked_signing_keys
+                .iter()
+                .map(|r| RevokedKey {
+                    kid: r.kid.clone(),
+                    alg: r.alg.clone(),
+                    created_at: r.created_at,
+                    revoked_at: r.revoked_at,
+                })
+                .collect(),
             families: self
                 .sessions
                 .iter()
@@ -441,6 +480,7 @@ pub async fn export(store: &dyn Store, now: u64) -> Result<Dump> {
 /// is not set (nothing is written then).
 pub async fn import(store: &dyn Store, dump: &Dump, replace: bool) -> Result<()> {
     let contents = dump.contents()?;
+    refuse_revoked_keys(&contents, &store.revoked_keys().await?)?;
     if store.import_all(&contents, replace).await? {
         Ok(())
     } else {
@@ -449,6 +489,29 @@ pub async fn import(store: &dyn Store, dump: &Dump, replace: bool) -> Result<()>
             "the target database already holds users, clients, keys or sessions; import into an empty database, \
              or replace everything in it with --replace",
         ))
+    }
+}
+
+/// Refuses contents holding a key that was revoked — in the target (`revoked`) or in the dump itself: importing a
+/// dump taken before a revocation must not bring the leaked key back.
+fn refuse_revoked_keys(contents: &Contents, revoked: &[RevokedKey]) -> Result<()> {
+    let record = |kid: &str| {
+        revoked
+            .iter()
+            .chain(&contents.revoked_keys)
+            .find(|r| r.kid == kid)
+    };
+    match contents.keys.iter().find_map(|k| record(&k.kid)) {
+        Some(r) => Err(Error::new(
+            ErrorKind::Conflict,
+            format!(
+                "signing key {} in the dump was revoked (at {}, Unix seconds) and must never sign or verify again; \
+                 the dump was taken before the revocation: export a new one, or delete that key from the dump's \
+                 signing_keys",
+                r.kid, r.revoked_at
+            ),
+        )),
+        None => Ok(()),
     }
 }
 

@@ -46,6 +46,7 @@ pub fn run(command: Command, style: Style) -> Outcome {
         Command::Client(ClientCommand::RotateSecret(args)) => client::rotate_secret(&args),
         Command::Keys(KeysCommand::List(data)) => signing_keys::list(&data),
         Command::Keys(KeysCommand::Rotate(args)) => signing_keys::rotate(&args),
+        Command::Keys(KeysCommand::Revoke(args)) => signing_keys::revoke(&args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -261,6 +261,20 @@ impl std::fmt::Debug for StoredKey {
     }
 }
 
+/// The record of a key withdrawn by [`KeyStore::revoke_key_if_unchanged`]: the key itself is gone, its kid is kept
+/// for good so that the key can never be stored again (an import of an older dump is refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedKey {
+    /// The key id it had.
+    pub kid: String,
+    /// The JWS algorithm it signed with.
+    pub alg: String,
+    /// Unix seconds: when it was created.
+    pub created_at: u64,
+    /// Unix seconds: when it was revoked.
+    pub revoked_at: u64,
+}
+
 /// Denylist entries: the persisted denylist loaded into memory at start, or revocations being announced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DenylistSnapshot {
@@ -407,8 +421,20 @@ pub trait KeyStore: Send + Sync {
         key: &'a StoredKey,
         seen: &'a [String],
     ) -> BoxFuture<'a, StoreResult<bool>>;
-    /// Every key, by activation time.
+    /// Every key, by activation time; never a revoked one (even if a row of that kid were stored again).
     fn keys(&self) -> BoxFuture<'_, StoreResult<Vec<StoredKey>>>;
+    /// Withdraws a leaked key, under the same lock as [`KeyStore::insert_key_if_unchanged`] and only if the stored
+    /// keys are still exactly `seen`: in one transaction, deletes the key `revoked.kid` (its private half is
+    /// destroyed with the row), records `revoked` for good, and stores `replacement` if given. `false`: another
+    /// process changed the keys since they were read — nothing is written.
+    fn revoke_key_if_unchanged<'a>(
+        &'a self,
+        revoked: &'a RevokedKey,
+        replacement: Option<&'a StoredKey>,
+        seen: &'a [String],
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Every revoked key, in order of revocation.
+    fn revoked_keys(&self) -> BoxFuture<'_, StoreResult<Vec<RevokedKey>>>;
     /// Deletes a key (its private half is destroyed with the row); no error when there is none.
     fn delete_key<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, StoreResult<()>>;
 }
@@ -491,6 +517,8 @@ pub struct Contents {
     pub clients: Vec<Client>,
     /// Signing keys, still sealed under the master key.
     pub keys: Vec<StoredKey>,
+    /// The records of revoked keys, which an import adds to the target's and never deletes.
+    pub revoked_keys: Vec<RevokedKey>,
     /// Sessions, revoked or not.
     pub families: Vec<TokenFamily>,
     /// Refresh tokens, consumed or not.
@@ -506,7 +534,8 @@ pub trait TransferStore: Send + Sync {
     /// Every row, read in one transaction (a consistent snapshot even while the server runs).
     fn export_all(&self) -> BoxFuture<'_, StoreResult<Contents>>;
     /// In one transaction: writes every row of `contents`. Refused — `false`, nothing written — when the store
-    /// already holds a user, client, key or session, unless `replace`, which deletes everything first.
+    /// already holds a user, client, key or session, unless `replace`, which deletes everything first — except the
+    /// records of revoked keys, which stay.
     fn import_all<'a>(
         &'a self,
         contents: &'a Contents,

@@ -16,11 +16,13 @@ use sqlx::{Connection as _, Postgres, Row, Transaction};
 
 use super::{
     BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, GrantType, KeyStore, Migrated,
-    RefreshTokenRecord, ReuseAllowance, Rotation, SessionStore, Store, StoreError, StoreResult,
+    RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation, SessionStore, Store, StoreError,
+    StoreResult,
     StoredKey, TokenFamily, User, UserStore, opt_secs, secs, ts,
 };
 
 mod prune;
+mod revoked_keys;
 mod transfer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations-postgres");
@@ -783,7 +785,8 @@ impl KeyStore for PostgresStore {
     fn keys(&self) -> BoxFuture<'_, StoreResult<Vec<StoredKey>>> {
         Box::pin(async move {
             let rows = sqlx::query(
-                "SELECT kid, alg, private_key, created_at, activates_at FROM signing_keys \
+                "SELECT kid, alg, private_key, created_at, activates_at FROM signing_keys k \
+                 WHERE NOT EXISTS (SELECT 1 FROM revoked_keys r WHERE r.kid = k.kid) \
                  ORDER BY activates_at, created_at, kid",
             )
             .fetch_all(&self.pool)
@@ -801,6 +804,24 @@ impl KeyStore for PostgresStore {
                 })
                 .collect()
         })
+    }
+
+    fn revoke_key_if_unchanged<'a>(
+        &'a self,
+        revoked: &'a RevokedKey,
+        replacement: Option<&'a StoredKey>,
+        seen: &'a [String],
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(revoked_keys::revoke_if_unchanged(
+            self,
+            revoked,
+            replacement,
+            seen,
+        ))
+    }
+
+    fn revoked_keys(&self) -> BoxFuture<'_, StoreResult<Vec<RevokedKey>>> {
+        Box::pin(revoked_keys::all(&self.pool))
     }
 
     fn delete_key<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, StoreResult<()>> {

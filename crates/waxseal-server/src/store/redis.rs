@@ -13,6 +13,9 @@
 //! are skipped (the database reload carries them) and throttling falls back to per-instance counters: no request
 //! waits on or fails because of Redis.
 //!
+//! A revoked signing key is announced on the same channel by kid; a receiver rereads its keys from the database at
+//! once (the message itself removes nothing), instead of at its next reload.
+//!
 //! Besides the channel, each revoked `jti` and `sid` is a key (`PREFIX:revoked:jti:ID`) expiring when the tokens
 //! it denies have expired, so services without a subscription can ask Redis directly.
 
@@ -74,7 +77,7 @@ impl BusState {
     }
 }
 
-/// A revocation announcement as it crosses Redis: `[id, unix seconds]` pairs.
+/// A revocation announcement as it crosses Redis: `[id, unix seconds]` pairs, and the kids of revoked signing keys.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Message {
     #[serde(default)]
@@ -83,7 +86,21 @@ struct Message {
     sid: Vec<(String, u64)>,
     #[serde(default)]
     nbf: Vec<(String, u64)>,
+    /// Revoked signing keys. A receiver only rereads the keys from the database (the source of truth), so a forged
+    /// message costs a read, never a key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    kid: Vec<String>,
 }
+
+/// What one announcement said.
+#[derive(Debug)]
+struct Heard {
+    denylist: DenylistSnapshot,
+    revoked_kids: Vec<String>,
+}
+
+/// The most kids one announcement is heard with: a revocation names one.
+const MAX_KIDS_PER_MESSAGE: usize = 16;
 
 /// The revocation channel and the shared throttle counters on one Redis.
 pub struct RedisBus {
@@ -255,31 +272,73 @@ impl RedisBus {
         Ok(true)
     }
 
+    /// Announces that the signing key `kid` was revoked: every subscribed instance rereads its keys from the
+    /// database at once instead of at its next reload. Tried even while the subscription is down (an admin command
+    /// has none): it is one command, bounded by [`COMMAND_TIMEOUT`], and the database reload carries the revocation
+    /// if it fails.
+    pub async fn announce_key_revoked(&self, kid: &str) -> StoreResult<()> {
+        let message = Message {
+            kid: vec![kid.to_owned()],
+            ..Message::default()
+        };
+        let payload = serde_json::to_string(&message)
+            .map_err(|e| StoreError::Backend(format!("cannot encode a key revocation: {e}")))?;
+        let mut conn = self.commands.clone();
+        with_timeout(
+            redis::cmd("PUBLISH")
+                .arg(self.channel())
+                .arg(payload)
+                .query_async::<()>(&mut conn),
+        )
+        .await
+    }
+
     /// Decodes an announcement, keeping only what this server could have written at `now`.
-    fn decode(payload: &[u8], now: u64) -> Option<DenylistSnapshot> {
+    fn decode(payload: &[u8], now: u64) -> Option<Heard> {
         let message: Message = serde_json::from_slice(payload).ok()?;
         // A denial lasts at most the longest access-token lifetime plus leeway from now (with a minute of clock
         // skew between instances); a "not before" is at most a second ahead (a deleted client's).
         let latest_until = now + MAX_ACCESS_TOKEN_TTL.as_secs() + CLOCK_LEEWAY.as_secs() + 60;
         let latest_nbf = now + 60;
-        Some(DenylistSnapshot {
-            jtis: plausible(message.jti, latest_until),
-            sids: plausible(message.sid, latest_until),
-            not_before: plausible(message.nbf, latest_nbf),
+        Some(Heard {
+            denylist: DenylistSnapshot {
+                jtis: plausible(message.jti, latest_until),
+                sids: plausible(message.sid, latest_until),
+                not_before: plausible(message.nbf, latest_nbf),
+            },
+            revoked_kids: message
+                .kid
+                .into_iter()
+                .filter(|kid| !kid.is_empty() && kid.len() <= MAX_ID_LEN)
+                .take(MAX_KIDS_PER_MESSAGE)
+                .collect(),
         })
     }
 
-    /// Subscribes to the revocation channel and hands every announcement to `revoked` until the task is
-    /// aborted; reconnects after [`RESUBSCRIBE_DELAY`] whenever the subscription fails, and calls `caught_up`
-    /// after each (re)subscription so that what was missed meanwhile is read from the database.
-    pub async fn run_subscriber<C, F, R>(&self, now: impl Fn() -> u64, caught_up: C, revoked: R)
-    where
+    /// Subscribes to the revocation channel and hands every announcement to `revoked` (and the kids of revoked
+    /// signing keys, when it names any, to `keys_revoked`) until the task is aborted; reconnects after
+    /// [`RESUBSCRIBE_DELAY`] whenever the subscription fails, and calls `caught_up` after each (re)subscription so
+    /// that what was missed meanwhile is read from the database.
+    pub async fn run_subscriber<C, F, R, K>(
+        &self,
+        now: impl Fn() -> u64,
+        caught_up: C,
+        revoked: R,
+        keys_revoked: K,
+    ) where
         C: Fn() -> F,
         F: Future<Output = ()>,
         R: Fn(DenylistSnapshot),
+        K: Fn(Vec<String>),
     {
+        let heard = |heard: Heard| {
+            if !heard.revoked_kids.is_empty() {
+                keys_revoked(heard.revoked_kids);
+            }
+            revoked(heard.denylist);
+        };
         loop {
-            match self.subscribe_once(&now, &caught_up, &revoked).await {
+            match self.subscribe_once(&now, &caught_up, &heard).await {
                 Ok(()) => tracing::warn!(
                     "lost the Redis subscription; revocations arrive by database reload"
                 ),
@@ -308,7 +367,7 @@ impl RedisBus {
     where
         C: Fn() -> F,
         F: Future<Output = ()>,
-        R: Fn(DenylistSnapshot),
+        R: Fn(Heard),
     {
         let (tx, mut pushes) = tokio::sync::mpsc::unbounded_channel();
         let config = AsyncConnectionConfig::new()
@@ -434,7 +493,7 @@ mod tests {
             "unknown": true,
         }))
         .unwrap();
-        let s = RedisBus::decode(&payload, now).unwrap();
+        let s = RedisBus::decode(&payload, now).unwrap().denylist;
         let latest = now + MAX_ACCESS_TOKEN_TTL.as_secs() + CLOCK_LEEWAY.as_secs() + 60;
         assert_eq!(
             s.jtis,
@@ -443,6 +502,24 @@ mod tests {
         assert_eq!(s.not_before, vec![("user".to_owned(), now + 60)]);
         assert!(RedisBus::decode(b"not json", now).is_none());
         assert!(RedisBus::decode(b"{\"jti\": 5}", now).is_none());
+    }
+
+    #[test]
+    fn a_key_revocation_is_heard_by_kid_and_only_plausible_kids_count() {
+        let payload = serde_json::to_vec(&serde_json::json!({
+            "kid": ["k1", "", "x".repeat(300)],
+        }))
+        .unwrap();
+        let heard = RedisBus::decode(&payload, 5).unwrap();
+        assert_eq!(heard.revoked_kids, ["k1"]);
+        assert_eq!(heard.denylist, DenylistSnapshot::default());
+        let many: Vec<String> = (0..100).map(|i| format!("k{i}")).collect();
+        let payload = serde_json::to_vec(&serde_json::json!({ "kid": many })).unwrap();
+        let heard = RedisBus::decode(&payload, 5).unwrap();
+        assert_eq!(heard.revoked_kids.len(), MAX_KIDS_PER_MESSAGE);
+        // A denylist announcement says nothing of keys, and is encoded as before (no `kid` member).
+        let plain = serde_json::to_string(&Message::default()).unwrap();
+        assert!(!plain.contains("kid"), "{plain}");
     }
 
     #[test]

@@ -12,7 +12,8 @@ use crate::store::{
     StoredKey, StoredRefreshToken, TransferStore, opt_secs, secs, ts,
 };
 
-/// Tables in an order that deletes children before their parents.
+/// Tables in an order that deletes children before their parents. Not `revoked_keys`: a replacing import keeps
+/// those records, so that it cannot bring a revoked key back.
 const TABLES: [&str; 8] = [
     "refresh_tokens",
     "token_families",
@@ -87,6 +88,9 @@ async fn write_all(tx: &mut Transaction<'static, Sqlite>, c: &Contents) -> Store
     }
     for client in &c.clients {
         insert_client(&mut **tx, client).await?;
+    }
+    for revoked in &c.revoked_keys {
+        super::revoked_keys::record_in(tx, revoked).await?;
     }
     for key in &c.keys {
         insert_key_in(tx, key).await?;
@@ -194,6 +198,7 @@ impl TransferStore for SqliteStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(map_err)?;
+            let revoked_keys = super::revoked_keys::all(&mut *tx).await?;
             let families = sqlx::query(
                 "SELECT sid, user_id, created_at, expires_at, revoked_at, client_id, scope \
                  FROM token_families ORDER BY sid",
@@ -242,6 +247,7 @@ impl TransferStore for SqliteStore {
                     .map(client_from_row)
                     .collect::<StoreResult<_>>()?,
                 keys: keys.iter().map(key_from_row).collect::<StoreResult<_>>()?,
+                revoked_keys,
                 families: families
                     .iter()
                     .map(family_from_row)
