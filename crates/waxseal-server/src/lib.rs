@@ -55,6 +55,7 @@
 mod config;
 mod error;
 mod keyring;
+mod listener;
 mod master_key;
 pub mod metrics;
 pub mod routes;
@@ -74,6 +75,10 @@ pub use config::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use keyring::{KeyState, RETIRED_KEY_PUBLISHED_FOR, SIGNING_ALGORITHMS, publish_delay};
+pub use listener::{
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+};
 pub use master_key::MasterKey;
 pub use service::{
     AccessClaims, AccessTokenVerifier, AuthService, ClientInfo, ClientToken, Denylisted,
@@ -301,17 +306,15 @@ impl Server {
                  set --tls-cert and --tls-key, or put a TLS-terminating proxy in front"
             );
         }
-        let served = match &self.tls {
-            Some(config) => tls::serve(listener, config.clone(), self.router(), shutdown).await,
-            None => {
-                let app = self
-                    .router()
-                    .into_make_service_with_connect_info::<std::net::SocketAddr>();
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
-        };
+        let served = listener::serve(
+            listener,
+            self.tls.clone(),
+            self.router(),
+            listener::Limits::of(self.config()),
+            self.service.metrics().connections.clone(),
+            shutdown,
+        )
+        .await;
         reloader.abort();
         pruner.abort();
         subscriber.abort();
