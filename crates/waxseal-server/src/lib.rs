@@ -264,7 +264,9 @@ impl Server {
     /// in-flight requests finish and closes the database. Meanwhile it merges the store's denylist every
     /// [`DENYLIST_RELOAD_INTERVAL`] and prunes the store every [`PRUNE_INTERVAL`] (see [`AuthService::prune`]).
     /// Warns when the listener is reachable beyond loopback without TLS: tokens and passwords would cross the
-    /// network in clear text.
+    /// network in clear text. Every connection gets the listener's limits: [`Config::header_read_timeout`],
+    /// [`Config::idle_timeout`], [`Config::body_timeout`], [`Config::max_connections`] and
+    /// [`Config::max_connections_per_address`]; the soft open-file limit is raised to the hard one first.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,

@@ -10,8 +10,10 @@
 //!   request headers within [`Config::header_read_timeout`]; a kept-alive one may wait [`Config::idle_timeout`] for
 //!   the first byte of its next request, and then has the header read timeout for the rest of the head. A client
 //!   that sends nothing, or a header a byte at a time, is closed when its time is up.
-//! - **A body deadline** ([`body`]): the whole request body must arrive within [`Config::body_timeout`] of the
-//!   headers; a body trickled slower is cut off (the request fails with 400 and the connection is closed).
+//! - **A body deadline** (tower-http's `DeadlineBody`): the whole request body must arrive within
+//!   [`Config::body_timeout`] of the headers; a body trickled slower is cut off (the request fails with 400 and the
+//!   connection is closed). Not tower-http's `TimeoutBody`, whose timer restarts with every frame: a client sending
+//!   a byte just under the timeout each time would hold the request open indefinitely.
 //! - **Accept errors** (out of file descriptors) are counted in `waxseal_accept_errors_total`, logged at most once a
 //!   second, and followed by a short pause instead of a busy loop.
 //!
@@ -23,7 +25,6 @@
 //! Graceful shutdown is hyper-util's: stop accepting, let every connection finish its request in flight (and a
 //! connection in its TLS handshake finish that), then return.
 
-pub(crate) mod body;
 pub(crate) mod caps;
 pub(crate) mod fd_limit;
 pub(crate) mod head_timer;
@@ -41,6 +42,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+use tower_http::timeout::DeadlineBody;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -263,7 +265,7 @@ async fn serve_connection<S>(
     let service = tower::ServiceExt::map_request(
         router,
         move |request: hyper::Request<hyper::body::Incoming>| {
-            let mut request = request.map(|body| body::Deadline::new(body, body_timeout));
+            let mut request = request.map(|body| DeadlineBody::new(body_timeout, body));
             request
                 .extensions_mut()
                 .insert(ConnectInfo::<SocketAddr>(peer));
