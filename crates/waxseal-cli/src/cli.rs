@@ -370,8 +370,9 @@ pub struct DataDirArg {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// A TOML file of settings (keys: data_dir, listen, issuer, audience, access_ttl, refresh_idle_ttl,
-    /// refresh_absolute_ttl, refresh_reuse_interval, signing_alg, allow_symmetric_signing, key_rotation, tls_cert, tls_key, token_cache,
-    /// refresh_cookie, redis_url, redis_key_prefix); flags and WAXSEAL_* variables override it.
+    /// refresh_absolute_ttl, refresh_reuse_interval, signing_alg, allow_symmetric_signing, key_rotation, tls_cert,
+    /// tls_key, token_cache, refresh_cookie, redis_url, redis_key_prefix, header_read_timeout, idle_timeout,
+    /// body_timeout, max_connections, max_connections_per_address); flags and WAXSEAL_* variables override it.
     #[arg(long, env = "WAXSEAL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Print the effective settings (as TOML) and exit; the master key is never shown, only where it comes from.
@@ -460,6 +461,24 @@ pub struct ServeArgs {
     /// [default: waxseal].
     #[arg(long, env = "WAXSEAL_REDIS_KEY_PREFIX", value_name = "PREFIX")]
     pub redis_key_prefix: Option<String>,
+    /// How long a client has to send a request's headers (on a kept-alive connection: from the first byte of
+    /// the request) [default: 10s].
+    #[arg(long, env = "WAXSEAL_HEADER_READ_TIMEOUT", value_name = "DURATION", value_parser = duration)]
+    pub header_read_timeout: Option<Duration>,
+    /// How long a kept-alive connection may wait for its next request [default: 60s].
+    #[arg(long, env = "WAXSEAL_IDLE_TIMEOUT", value_name = "DURATION", value_parser = duration)]
+    pub idle_timeout: Option<Duration>,
+    /// How long a client has to send a request's whole body after its headers [default: 30s].
+    #[arg(long, env = "WAXSEAL_BODY_TIMEOUT", value_name = "DURATION", value_parser = duration)]
+    pub body_timeout: Option<Duration>,
+    /// The most client connections open at once; more are closed at once. Keep it under the open-file limit
+    /// [default: 10000].
+    #[arg(long, env = "WAXSEAL_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// The most client connections open at once from one address (IPv6: one /64). Behind a reverse proxy, every
+    /// connection comes from the proxy: raise it to --max-connections there [default: 256].
+    #[arg(long, env = "WAXSEAL_MAX_CONNECTIONS_PER_ADDRESS", value_name = "N")]
+    pub max_connections_per_address: Option<usize>,
 }
 
 /// A key-rotation interval, or none.

@@ -101,6 +101,20 @@ pub struct Config {
     pub redis_url: Option<SecretUrl>,
     /// What every Redis key and channel of this deployment starts with, so several deployments can share a Redis.
     pub redis_key_prefix: String,
+    /// How long a client has to send a request's headers: on a new connection from accept (after the TLS
+    /// handshake), on a kept-alive one from the first byte of the next request. See the `listener` module.
+    pub header_read_timeout: Duration,
+    /// How long a kept-alive connection may wait for the first byte of its next request before it is closed.
+    pub idle_timeout: Duration,
+    /// How long a client has to send a request's whole body, counted from when its headers were read.
+    pub body_timeout: Duration,
+    /// The most connections open at once; a new one beyond it is closed at once. Keep it under the open-file
+    /// limit (the server raises its soft limit to the hard one at start and warns when this does not fit).
+    pub max_connections: usize,
+    /// The most connections open at once from one client address (IPv6: one /64); a new one beyond it is closed
+    /// at once. Behind a reverse proxy every connection comes from the proxy: raise it to about
+    /// [`Config::max_connections`] there.
+    pub max_connections_per_address: usize,
 }
 
 /// A connection URL that may hold a password. `Debug` and `Display` show it with the password replaced, so the
@@ -252,6 +266,11 @@ impl Default for Config {
             refresh_cookie: false,
             redis_url: None,
             redis_key_prefix: "waxseal".into(),
+            header_read_timeout: crate::listener::DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: crate::listener::DEFAULT_IDLE_TIMEOUT,
+            body_timeout: crate::listener::DEFAULT_BODY_TIMEOUT,
+            max_connections: crate::listener::DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: crate::listener::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
         }
     }
 }
@@ -316,6 +335,7 @@ impl Config {
                 )));
             }
         }
+        crate::listener::validate(self)?;
         self.validate_signing()
     }
 

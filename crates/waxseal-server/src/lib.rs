@@ -58,6 +58,7 @@
 mod config;
 mod error;
 mod keyring;
+mod listener;
 mod master_key;
 pub mod metrics;
 pub mod routes;
@@ -78,6 +79,10 @@ pub use config::{
 pub use config::{MAX_REFRESH_REISSUES, MAX_REFRESH_REUSE_INTERVAL};
 pub use error::{Error, ErrorKind, Result};
 pub use keyring::{KeyState, RETIRED_KEY_PUBLISHED_FOR, SIGNING_ALGORITHMS, publish_delay};
+pub use listener::{
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+};
 pub use master_key::MasterKey;
 pub use service::{
     AccessClaims, AccessTokenVerifier, AuthService, ClientInfo, ClientToken, Denylisted,
@@ -264,7 +269,9 @@ impl Server {
     /// in-flight requests finish and closes the database. Meanwhile it merges the store's denylist every
     /// [`DENYLIST_RELOAD_INTERVAL`] and prunes the store every [`PRUNE_INTERVAL`] (see [`AuthService::prune`]).
     /// Warns when the listener is reachable beyond loopback without TLS: tokens and passwords would cross the
-    /// network in clear text.
+    /// network in clear text. Every connection gets the listener's limits: [`Config::header_read_timeout`],
+    /// [`Config::idle_timeout`], [`Config::body_timeout`], [`Config::max_connections`] and
+    /// [`Config::max_connections_per_address`]; the soft open-file limit is raised to the hard one first.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -310,17 +317,15 @@ impl Server {
                  set --tls-cert and --tls-key, or put a TLS-terminating proxy in front"
             );
         }
-        let served = match &self.tls {
-            Some(config) => tls::serve(listener, config.clone(), self.router(), shutdown).await,
-            None => {
-                let app = self
-                    .router()
-                    .into_make_service_with_connect_info::<std::net::SocketAddr>();
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
-        };
+        let served = listener::serve(
+            listener,
+            self.tls.clone(),
+            self.router(),
+            listener::Limits::of(self.config()),
+            self.service.metrics().connections.clone(),
+            shutdown,
+        )
+        .await;
         reloader.abort();
         pruner.abort();
         subscriber.abort();

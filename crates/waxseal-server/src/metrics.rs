@@ -106,6 +106,29 @@ pub(crate) struct CsrfRefusals {
     pub(crate) token: Counter,
 }
 
+/// The listener's connections. Cloned into the listener (each handle shares its series).
+#[derive(Debug, Clone)]
+pub(crate) struct Connections {
+    /// Connections open now.
+    pub(crate) open: Gauge,
+    /// Closed at once because [`crate::Config::max_connections`] were open.
+    pub(crate) refused_total: Counter,
+    /// Closed at once because [`crate::Config::max_connections_per_address`] from the address were open.
+    pub(crate) refused_per_address: Counter,
+    /// `accept` failures other than a connection reset before it was taken (out of file descriptors).
+    pub(crate) accept_errors: Counter,
+}
+
+impl Connections {
+    /// The counter of connections refused for `reason`.
+    pub(crate) fn refused(&self, reason: crate::listener::caps::Refused) -> &Counter {
+        match reason {
+            crate::listener::caps::Refused::Total => &self.refused_total,
+            crate::listener::caps::Refused::PerAddress => &self.refused_per_address,
+        }
+    }
+}
+
 /// Sizes of the in-memory state that follows traffic, set from that state each time the metrics are rendered
 /// ([`crate::AuthService::render_metrics`]), so a scrape shows whether they stay bounded.
 #[derive(Debug)]
@@ -142,6 +165,7 @@ pub struct Metrics {
     pub(crate) announcements: Announcements,
     pub(crate) sizes: Sizes,
     pub(crate) database: Database,
+    pub(crate) connections: Connections,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -238,6 +262,21 @@ impl Metrics {
             "Store operations refused at once, without waiting for a connection, because the database was known \
              to be unreachable (a request stops at its first).",
         );
+        describe(
+            r,
+            "waxseal_connections_refused_total",
+            "Connections closed at once by the connection caps, by which cap (total, per_address).",
+        );
+        describe(
+            r,
+            "waxseal_accept_errors_total",
+            "Failures to accept a connection (such as running out of file descriptors).",
+        );
+        recorder.describe_gauge(
+            KeyName::from("waxseal_connections_open"),
+            None,
+            "Client connections open now.".into(),
+        );
         recorder.describe_histogram(
             KeyName::from(REQUEST_DURATION),
             Some(Unit::Seconds),
@@ -312,6 +351,19 @@ impl Metrics {
                 &METADATA,
             ),
         };
+        let refused = |value| counter(r, "waxseal_connections_refused_total", ("cap", value));
+        let connections = Connections {
+            open: r.register_gauge(
+                &Key::from_static_name("waxseal_connections_open"),
+                &METADATA,
+            ),
+            refused_total: refused("total"),
+            refused_per_address: refused("per_address"),
+            accept_errors: r.register_counter(
+                &Key::from_static_name("waxseal_accept_errors_total"),
+                &METADATA,
+            ),
+        };
         let handle = recorder.handle();
         Ok(Metrics {
             recorder: Arc::new(recorder),
@@ -324,6 +376,7 @@ impl Metrics {
             announcements,
             sizes,
             database,
+            connections,
         })
     }
 

@@ -65,6 +65,16 @@ struct SettingsFile {
     redis_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     redis_key_prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    header_read_timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idle_timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body_timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_connections: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_connections_per_address: Option<usize>,
 }
 
 /// The effective settings of `waxseal serve`.
@@ -238,6 +248,32 @@ impl Settings {
             .clone()
             .or(file.redis_key_prefix)
             .unwrap_or(defaults.redis_key_prefix);
+        config.header_read_timeout = ttl(
+            args.header_read_timeout,
+            "header_read_timeout",
+            file.header_read_timeout.as_ref(),
+            defaults.header_read_timeout,
+        )?;
+        config.idle_timeout = ttl(
+            args.idle_timeout,
+            "idle_timeout",
+            file.idle_timeout.as_ref(),
+            defaults.idle_timeout,
+        )?;
+        config.body_timeout = ttl(
+            args.body_timeout,
+            "body_timeout",
+            file.body_timeout.as_ref(),
+            defaults.body_timeout,
+        )?;
+        config.max_connections = args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(defaults.max_connections);
+        config.max_connections_per_address = args
+            .max_connections_per_address
+            .or(file.max_connections_per_address)
+            .unwrap_or(defaults.max_connections_per_address);
         config
             .validate()
             .map_err(|e| Failure::usage(anyhow!("the configuration is not usable: {e}")))?;
@@ -282,6 +318,11 @@ impl Settings {
                 .then_some(c.database_max_connections),
             redis_url: c.redis_url.as_ref().map(ToString::to_string),
             redis_key_prefix: c.redis_url.as_ref().map(|_| c.redis_key_prefix.clone()),
+            header_read_timeout: Some(format_duration(c.header_read_timeout)),
+            idle_timeout: Some(format_duration(c.idle_timeout)),
+            body_timeout: Some(format_duration(c.body_timeout)),
+            max_connections: Some(c.max_connections),
+            max_connections_per_address: Some(c.max_connections_per_address),
         };
         let body = toml::to_string(&shown)
             .context("cannot render the settings")

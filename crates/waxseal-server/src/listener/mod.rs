@@ -1,0 +1,283 @@
+//! The listener: accepts TCP connections, optionally wraps them in TLS, and serves each with hyper's HTTP/1.1
+//! connection code, with the limits a server on the public internet needs so that slow or idle clients cannot make
+//! it unreachable.
+//!
+//! - **Connection caps**, in total and per client address ([`caps`]): a connection over either is closed at once,
+//!   before anything is read from it, and counted in `waxseal_connections_refused_total`. The total cap keeps the
+//!   process under its open-file limit, which is raised to the hard limit at start ([`fd_limit`]); the per-address
+//!   cap keeps one client from taking every slot.
+//! - **A header read timeout and a keep-alive idle timeout** ([`head_timer`]): a new connection must send its
+//!   request headers within [`Config::header_read_timeout`]; a kept-alive one may wait [`Config::idle_timeout`] for
+//!   the first byte of its next request, and then has the header read timeout for the rest of the head. A client
+//!   that sends nothing, or a header a byte at a time, is closed when its time is up.
+//! - **A body deadline** (tower-http's `DeadlineBody`): the whole request body must arrive within
+//!   [`Config::body_timeout`] of the headers; a body trickled slower is cut off (the request fails with 400 and the
+//!   connection is closed). Not tower-http's `TimeoutBody`, whose timer restarts with every frame: a client sending
+//!   a byte just under the timeout each time would hold the request open indefinitely.
+//! - **Accept errors** (out of file descriptors) are counted in `waxseal_accept_errors_total`, logged at most once a
+//!   second, and followed by a short pause instead of a busy loop.
+//!
+//! HTTPS speaks HTTP/1.1 only (ALPN `http/1.1`): the API is small JSON requests that gain nothing from HTTP/2's
+//! multiplexing, and HTTP/1.1 keeps HTTP/2's own denial-of-service surface (rapid reset, CONTINUATION floods,
+//! stream limits) out of an auth server. The TLS handshake has its own deadline ([`HANDSHAKE_TIMEOUT`]) and runs in
+//! the connection's task, never in the accept loop.
+//!
+//! Graceful shutdown is hyper-util's: stop accepting, let every connection finish its request in flight (and a
+//! connection in its TLS handshake finish that), then return.
+
+pub(crate) mod caps;
+pub(crate) mod fd_limit;
+pub(crate) mod head_timer;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower_http::timeout::DeadlineBody;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::metrics::Connections;
+
+/// The default [`Config::header_read_timeout`]: a browser or API client sends its headers in one packet, so
+/// 10 s is generous even over a slow mobile link, and short enough that a client holding connections open with
+/// partial headers gets few of them.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default [`Config::idle_timeout`]: longer than the 30–60 s keep-alive of common HTTP client pools, so a
+/// pooled connection is rarely closed under a client that is about to reuse it, and short enough that idle
+/// connections do not pile up.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default [`Config::body_timeout`]: the server's request bodies are small forms and JSON documents (a few
+/// kilobytes), which take well under a second even on a poor link; 30 s leaves room for a stalled mobile network
+/// without letting a client hold a request open by trickling.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default [`Config::max_connections`]: ten thousand connections cost about 10k file descriptors and a few
+/// tens of megabytes, within what a small server has and under the usual hard open-file limit of 2^19 or more.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// The default [`Config::max_connections_per_address`]: a browser opens at most 6 connections per host and an
+/// API client's pool a few dozen, and a NAT gateway or office network shares one address among many users; 256
+/// covers those while one address can hold at most 2.5 % of [`DEFAULT_MAX_CONNECTIONS`].
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
+/// How long a client may take to complete the TLS handshake.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest timeout accepted: anything longer protects nothing.
+const MAX_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// The most connections accepted as a cap: beyond this the cap is no longer a limit on any real machine.
+const MAX_CONNECTIONS_CAP: usize = 1_000_000;
+/// How long the accept loop pauses after an error that is not about one connection (out of file descriptors):
+/// long enough not to spin, short enough that service resumes as soon as connections close.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+/// Accept errors are logged at most once per this interval; the metric counts all of them.
+const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Checks the listener's settings; the error names the setting.
+pub(crate) fn validate(config: &Config) -> Result<()> {
+    for (name, flag, value) in [
+        (
+            "header read timeout",
+            "--header-read-timeout",
+            config.header_read_timeout,
+        ),
+        ("idle timeout", "--idle-timeout", config.idle_timeout),
+        ("body timeout", "--body-timeout", config.body_timeout),
+    ] {
+        if value.is_zero() || value > MAX_TIMEOUT {
+            return Err(Error::config(format!(
+                "the {name} must be more than 0 and at most 1 hour (got {} ms); set {flag} to something like 10s",
+                value.as_millis()
+            )));
+        }
+    }
+    if config.max_connections == 0 || config.max_connections > MAX_CONNECTIONS_CAP {
+        return Err(Error::config(format!(
+            "the connection cap must be from 1 to {MAX_CONNECTIONS_CAP} (got {}); set --max-connections",
+            config.max_connections
+        )));
+    }
+    if config.max_connections_per_address == 0
+        || config.max_connections_per_address > config.max_connections
+    {
+        return Err(Error::config(format!(
+            "the per-address connection cap must be from 1 to the total cap of {} (got {}); set \
+             --max-connections-per-address",
+            config.max_connections, config.max_connections_per_address
+        )));
+    }
+    Ok(())
+}
+
+/// The limits one listener applies, from the [`Config`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) body_timeout: Duration,
+    pub(crate) max_connections: usize,
+    pub(crate) max_connections_per_address: usize,
+}
+
+impl Limits {
+    pub(crate) fn of(config: &Config) -> Limits {
+        Limits {
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+            body_timeout: config.body_timeout,
+            max_connections: config.max_connections,
+            max_connections_per_address: config.max_connections_per_address,
+        }
+    }
+}
+
+/// Accept errors that concern one connection only (it was reset before we took it); anything else (out of file
+/// descriptors) is worth a pause.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Logs accept errors at most once per [`ACCEPT_ERROR_LOG_INTERVAL`], saying how many were not logged.
+#[derive(Debug, Default)]
+struct AcceptErrorLog {
+    last: Option<Instant>,
+    unlogged: u64,
+}
+
+impl AcceptErrorLog {
+    fn record(&mut self, e: &std::io::Error, max_connections: usize) {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|last| now.duration_since(last) < ACCEPT_ERROR_LOG_INTERVAL)
+        {
+            self.unlogged += 1;
+            return;
+        }
+        tracing::warn!(
+            error = %e,
+            not_logged_since_last = self.unlogged,
+            max_connections,
+            "cannot accept connections; if this is \"Too many open files\", lower --max-connections under the \
+             open-file limit (ulimit -n) or raise that limit"
+        );
+        self.last = Some(now);
+        self.unlogged = 0;
+    }
+}
+
+/// Serves `router` on `listener` — over TLS when `tls` is set — with `limits`, until `shutdown` completes; then
+/// waits for the connections in flight to finish their requests.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    router: Router,
+    limits: Limits,
+    metrics: Connections,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    fd_limit::raise_and_check(limits.max_connections);
+    let acceptor = tls.map(TlsAcceptor::from);
+    let caps = caps::ConnectionCaps::new(
+        limits.max_connections,
+        limits.max_connections_per_address,
+        metrics.open.clone(),
+    );
+    let graceful = GracefulShutdown::new();
+    let mut errors = AcceptErrorLog::default();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) if is_connection_error(&e) => continue,
+            Err(e) => {
+                metrics.accept_errors.increment(1);
+                errors.record(&e, limits.max_connections);
+                tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                continue;
+            }
+        };
+        let guard = match caps.admit(peer.ip()) {
+            Ok(guard) => guard,
+            Err(refused) => {
+                metrics.refused(refused).increment(1);
+                // Dropping the socket closes it; nothing has been read from it.
+                drop(tcp);
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        // Taken before the handshake, so a connection still shaking hands at shutdown is waited for too.
+        let watcher = graceful.watcher();
+        let router = router.clone();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            // Held for the life of the connection: its slot under the caps is freed when this task ends.
+            let _guard = guard;
+            match acceptor {
+                None => serve_connection(tcp, peer, router, limits, watcher).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, peer, router, limits, watcher).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                }
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Serves HTTP/1.1 on one connection with the header, idle and body limits, the peer address in each request's
+/// extensions (`ConnectInfo<SocketAddr>`, as `axum::serve` puts it).
+async fn serve_connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    router: Router,
+    limits: Limits,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (io, timer) = head_timer::watch(stream, limits.header_read_timeout, limits.idle_timeout);
+    let body_timeout = limits.body_timeout;
+    let service = tower::ServiceExt::map_request(
+        router,
+        move |request: hyper::Request<hyper::body::Incoming>| {
+            let mut request = request.map(|body| DeadlineBody::new(body_timeout, body));
+            request
+                .extensions_mut()
+                .insert(ConnectInfo::<SocketAddr>(peer));
+            request
+        },
+    );
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(timer)
+        // The timer decides between the header read and idle timeouts; this only switches it on.
+        .header_read_timeout(limits.header_read_timeout)
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
+    if let Err(e) = watcher.watch(connection).await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
