@@ -513,7 +513,9 @@ async fn login(
     tag = "session",
     summary = "Exchange a refresh token for new tokens",
     description = "Rotates the refresh token: the one presented is consumed. Presenting a consumed token again \
-                   revokes the whole session.",
+                   revokes the whole session — unless the server has a reuse interval (`--refresh-reuse-interval`) \
+                   and it is the session's most recently rotated token, back within it (a retry after a lost \
+                   answer): that gets new tokens in the same session, at most 3 times.",
     request_body(content = RefreshRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "New tokens in the same session", body = TokenResponse,
