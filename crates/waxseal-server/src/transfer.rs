@@ -23,8 +23,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::master_key::MasterKey;
 use crate::store::{
     Client, Contents, DenylistSnapshot, FamilyRotation, GrantType, RefreshTokenRecord, RevokedKey,
-    Store,
-    StoredKey, StoredRefreshToken, TokenFamily, User,
+    Store, StoredKey, StoredRefreshToken, TokenFamily, User,
 };
 
 /// The `format` member of every dump.

@@ -23,8 +23,8 @@ use metrics::{Counter, Gauge};
 
 use super::{
     BoxFuture, Client, ClientStore, Contents, DenylistSnapshot, DenylistStore, KeyStore, Prunable,
-    PruneStore, RefreshTokenRecord, Rotation, SessionStore, Store, StoreError, StoreResult,
-    StoredKey, TokenFamily, TransferStore, User, UserStore,
+    PruneStore, RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation, SessionStore, Store,
+    StoreError, StoreResult, StoredKey, TokenFamily, TransferStore, User, UserStore,
 };
 
 /// How often the database is probed while it is known to be unreachable: service resumes within about this time
@@ -334,16 +334,17 @@ impl SessionStore for GatedStore {
     ) -> BoxFuture<'a, StoreResult<()>> {
         self.guard(self.inner.create_session(family, first))
     }
-    fn rotate_refresh_token<'a>(
+    fn rotate_refresh_token_with_reuse<'a>(
         &'a self,
         presented: &'a [u8; 32],
         successor: &'a RefreshTokenRecord,
         now: u64,
         deny_until: u64,
+        reuse: ReuseAllowance,
     ) -> BoxFuture<'a, StoreResult<Rotation>> {
         self.guard(
             self.inner
-                .rotate_refresh_token(presented, successor, now, deny_until),
+                .rotate_refresh_token_with_reuse(presented, successor, now, deny_until, reuse),
         )
     }
     fn family_of_token<'a>(
@@ -383,6 +384,20 @@ impl KeyStore for GatedStore {
     }
     fn keys(&self) -> BoxFuture<'_, StoreResult<Vec<StoredKey>>> {
         self.guard(self.inner.keys())
+    }
+    fn revoke_key_if_unchanged<'a>(
+        &'a self,
+        revoked: &'a RevokedKey,
+        replacement: Option<&'a StoredKey>,
+        seen: &'a [String],
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        self.guard(
+            self.inner
+                .revoke_key_if_unchanged(revoked, replacement, seen),
+        )
+    }
+    fn revoked_keys(&self) -> BoxFuture<'_, StoreResult<Vec<RevokedKey>>> {
+        self.guard(self.inner.revoked_keys())
     }
     fn delete_key<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, StoreResult<()>> {
         self.guard(self.inner.delete_key(kid))

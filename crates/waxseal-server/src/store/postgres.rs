@@ -17,8 +17,7 @@ use sqlx::{Connection as _, Postgres, Row, Transaction};
 use super::{
     BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, GrantType, KeyStore, Migrated,
     RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation, SessionStore, Store, StoreError,
-    StoreResult,
-    StoredKey, TokenFamily, User, UserStore, opt_secs, secs, ts,
+    StoreResult, StoredKey, TokenFamily, User, UserStore, opt_secs, secs, ts,
 };
 
 mod prune;
