@@ -76,9 +76,9 @@ pub use error::{Error, ErrorKind, Result};
 pub use keyring::{KeyState, RETIRED_KEY_PUBLISHED_FOR, SIGNING_ALGORITHMS, publish_delay};
 pub use master_key::MasterKey;
 pub use service::{
-    AccessClaims, AccessTokenVerifier, AuthService, ClientInfo, ClientToken, Denylisted,
-    GrantedTokens, Introspection, KeyInfo, NewClient, PRUNE_BATCH, PRUNE_INTERVAL, PruneReport,
-    TokenPair, UserInfo,
+    AccessClaims, AccessTokenVerifier, AuthService, ClientInfo, ClientPermissions, ClientToken,
+    Denylisted, GrantedTokens, Introspected, Introspection, KeyInfo, NewClient, PRUNE_BATCH,
+    PRUNE_INTERVAL, PruneReport, RefreshIntrospection, TokenPair, UserInfo,
 };
 pub use store::{Client, GrantType};
 pub use throttle::{

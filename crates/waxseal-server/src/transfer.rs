@@ -81,6 +81,15 @@ pub struct DumpClient {
     pub grant_types: Vec<String>,
     pub scopes: Vec<String>,
     pub created_at: u64,
+    /// May introspect every client's access tokens. Written only when set, so that a dump without such a client
+    /// still imports into a build from before the permission existed (and one with it is refused there).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub may_introspect: bool,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// A signing key.
@@ -189,6 +198,7 @@ impl Dump {
                     grant_types: c.grant_types.iter().map(|g| g.as_str().into()).collect(),
                     scopes: c.scopes.clone(),
                     created_at: c.created_at,
+                    may_introspect: c.may_introspect,
                 })
                 .collect(),
             signing_keys: contents
@@ -291,6 +301,7 @@ impl Dump {
                             .collect::<Result<_>>()?,
                         scopes: c.scopes.clone(),
                         created_at: c.created_at,
+                        may_introspect: c.may_introspect,
                     })
                 })
                 .collect::<Result<_>>()?,
@@ -423,6 +434,7 @@ mod tests {
                 grant_types: vec![GrantType::ClientCredentials],
                 scopes: vec!["s".into()],
                 created_at: 1,
+                may_introspect: true,
             }],
             refresh_tokens: vec![StoredRefreshToken {
                 record: RefreshTokenRecord {
