@@ -766,6 +766,50 @@ fn sign_bad_header() {
 // keygen
 
 #[test]
+fn verify_a_keygen_secret_or_a_pem_key_answers_to_a_kid_it_never_had() {
+    let dir = tempfile::tempdir().unwrap();
+    let (secret, _) = keygen(dir.path(), "HS256", "hs256.jwk", &[]);
+    let (es256, public) = keygen(dir.path(), "ES256", "es256.jwk", &[]);
+    let (code, pem, err) = run_args(&[
+        "convert",
+        path_str(&write_json(
+            dir.path(),
+            "es256.public.jwk",
+            &public.unwrap(),
+        )),
+        "--to",
+        "pem",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let pem_file = dir.path().join("es256.pem");
+    std::fs::write(&pem_file, pem).unwrap();
+    // As another library would sign: the key under a kid of the issuer's choosing.
+    for (signing, verifying, kid) in [
+        (&secret, &secret, "other-library-key"),
+        (&es256, &pem_file, "auth0-key-1"),
+    ] {
+        let token = sign(&["--key", path_str(signing), "--kid", kid, "--exp", "5m"]);
+        assert_eq!(parts(&token).0["kid"], kid);
+        let (code, out, err) = run_args(&["verify", "--key", path_str(verifying), &token]);
+        assert_eq!(code, 0, "{kid}: {err}");
+        assert!(out.contains("\"exp\""), "{out}");
+    }
+    // Another secret under the same kid: a bad signature, not an unknown kid.
+    let (other, _) = keygen(dir.path(), "HS256", "other.jwk", &[]);
+    let token = sign(&[
+        "--key",
+        path_str(&other),
+        "--kid",
+        "other-library-key",
+        "--exp",
+        "5m",
+    ]);
+    let (code, _, err) = run_args(&["verify", "--key", path_str(&secret), &token]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("ERR_SIGNATURE_INVALID"), "{err}");
+}
+
+#[test]
 fn keygen_every_algorithm() {
     let dir = tempfile::tempdir().unwrap();
     for alg in Algorithm::ALL {

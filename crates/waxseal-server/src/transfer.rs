@@ -425,6 +425,31 @@ mod tests {
     }
 
     #[test]
+    fn the_introspection_permission_is_written_only_when_set_and_absent_means_off() {
+        let client = |may_introspect| DumpClient {
+            client_id: "c".into(),
+            secret_sha256: URL_SAFE_NO_PAD.encode([3; 32]),
+            name: "n".into(),
+            grant_types: vec!["client_credentials".into()],
+            scopes: vec![],
+            created_at: 1,
+            may_introspect,
+        };
+        let plain = serde_json::to_value(client(false)).unwrap();
+        assert!(plain.get("may_introspect").is_none(), "{plain}");
+        // A dump from a build before the permission existed reads back with it off.
+        let read: DumpClient = serde_json::from_value(plain).unwrap();
+        assert!(!read.may_introspect);
+        let marked = serde_json::to_value(client(true)).unwrap();
+        assert_eq!(marked["may_introspect"], true);
+        assert!(
+            serde_json::from_value::<DumpClient>(marked)
+                .unwrap()
+                .may_introspect
+        );
+    }
+
+    #[test]
     fn a_dump_reads_back_to_the_same_rows() {
         let contents = Contents {
             clients: vec![Client {
