@@ -596,6 +596,7 @@ pub enum ClientCommand {
     #[command(after_help = "Examples:
   waxseal client add billing-batch --grant client_credentials --scope read:invoices
   waxseal client add mobile-app --grant password --grant refresh_token --scope read:orders
+  waxseal client add orders-api --may-introspect     # a resource server checking every client's access tokens
 
 The client authenticates at POST /oauth/token, /oauth/revoke and /oauth/introspect with
 client_secret_basic (Authorization: Basic) or client_secret_post (client_id and client_secret in the form).")]
@@ -712,6 +713,10 @@ pub struct ClientAddArgs {
     /// A scope the client may ask for; repeat for several.
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scopes: Vec<String>,
+    /// Let the client introspect (RFC 7662) every client's access tokens, as a resource server does. Without it, a
+    /// client introspects only its own tokens.
+    #[arg(long)]
+    pub may_introspect: bool,
     #[command(flatten)]
     pub data: DataDirArg,
 }

@@ -601,35 +601,39 @@ fn sign_flags() {
     let fixed = parts(&es256_token(&["--jti", "id-1", "--aud", "only"])).1;
     assert_eq!(fixed["jti"], "id-1");
     assert_eq!(fixed["aud"], "only", "one --aud stays a string");
-    // A PEM key's kid is its thumbprint, so a token with another kid needs a JWK that names it.
+    // A PEM key has no kid of its own (its thumbprint is not one): it answers to the token's "key-7".
     let (code, _, err) = verify_es256(&token, &["--typ", "at+jwt", "--aud", "admin"]);
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("no key has kid \"key-7\""), "{err}");
-    let thumbprint = run_args(&["thumbprint", &fixture_str(EC_PUBLIC)]).1;
-    assert!(
-        err.contains(&format!(
-            "the keys given have kid \"{}\"",
-            thumbprint.trim()
-        )),
-        "the error names the kid the key has: {err}"
-    );
+    assert_eq!(code, 0, "{err}");
+    // A JWK that names its kid answers to that kid only, and the refusal says which kid the key has.
     let dir = tempfile::tempdir().unwrap();
     let (code, jwk, err) = run_args(&["convert", &fixture_str(EC_PUBLIC), "--to", "jwk"]);
     assert_eq!(code, 0, "{err}");
     let mut jwk: Value = serde_json::from_str(&jwk).unwrap();
+    let verify_with = |jwk: &Value, name: &str| {
+        let jwk = write_json(dir.path(), name, jwk);
+        run(waxseal_at(NOW).args([
+            "verify",
+            "--key",
+            path_str(&jwk),
+            "--typ",
+            "at+jwt",
+            "--aud",
+            "admin",
+            &token,
+        ]))
+    };
     jwk["kid"] = json!("key-7");
-    let jwk = write_json(dir.path(), "key-7.jwk", &jwk);
-    let (code, _, err) = run(waxseal_at(NOW).args([
-        "verify",
-        "--key",
-        path_str(&jwk),
-        "--typ",
-        "at+jwt",
-        "--aud",
-        "admin",
-        &token,
-    ]));
+    let (code, _, err) = verify_with(&jwk, "key-7.jwk");
     assert_eq!(code, 0, "{err}");
+    jwk["kid"] = json!("key-8");
+    let (code, _, err) = verify_with(&jwk, "key-8.jwk");
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(
+            "no key has kid \"key-7\" [ERR_KEY_NOT_FOUND] (the keys given have kid \"key-8\")"
+        ),
+        "the error names the kid the key has: {err}"
+    );
 }
 
 #[test]
@@ -760,6 +764,50 @@ fn sign_bad_header() {
 
 // ---------------------------------------------------------------------------------------------------------------
 // keygen
+
+#[test]
+fn verify_a_keygen_secret_or_a_pem_key_answers_to_a_kid_it_never_had() {
+    let dir = tempfile::tempdir().unwrap();
+    let (secret, _) = keygen(dir.path(), "HS256", "hs256.jwk", &[]);
+    let (es256, public) = keygen(dir.path(), "ES256", "es256.jwk", &[]);
+    let (code, pem, err) = run_args(&[
+        "convert",
+        path_str(&write_json(
+            dir.path(),
+            "es256.public.jwk",
+            &public.unwrap(),
+        )),
+        "--to",
+        "pem",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let pem_file = dir.path().join("es256.pem");
+    std::fs::write(&pem_file, pem).unwrap();
+    // As another library would sign: the key under a kid of the issuer's choosing.
+    for (signing, verifying, kid) in [
+        (&secret, &secret, "other-library-key"),
+        (&es256, &pem_file, "auth0-key-1"),
+    ] {
+        let token = sign(&["--key", path_str(signing), "--kid", kid, "--exp", "5m"]);
+        assert_eq!(parts(&token).0["kid"], kid);
+        let (code, out, err) = run_args(&["verify", "--key", path_str(verifying), &token]);
+        assert_eq!(code, 0, "{kid}: {err}");
+        assert!(out.contains("\"exp\""), "{out}");
+    }
+    // Another secret under the same kid: a bad signature, not an unknown kid.
+    let (other, _) = keygen(dir.path(), "HS256", "other.jwk", &[]);
+    let token = sign(&[
+        "--key",
+        path_str(&other),
+        "--kid",
+        "other-library-key",
+        "--exp",
+        "5m",
+    ]);
+    let (code, _, err) = run_args(&["verify", "--key", path_str(&secret), &token]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("ERR_SIGNATURE_INVALID"), "{err}");
+}
 
 #[test]
 fn keygen_every_algorithm() {

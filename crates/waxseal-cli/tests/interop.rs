@@ -370,3 +370,86 @@ fn cli_interop_with_pyjwt_and_node_jose() {
         eprintln!("CLI interop: no peer ran");
     }
 }
+
+/// Identity providers and other libraries name their keys by their own kid. A key given to `waxseal verify` without
+/// a kid of its own (a PEM public key, a `waxseal keygen --alg HS256` secret) must accept their tokens whatever kid
+/// they carry, and still refuse a signature by another key as a bad signature, not as an unknown kid.
+#[test]
+fn cli_verifies_peer_tokens_with_a_foreign_kid_using_keys_without_a_kid() {
+    let dir = tempfile::tempdir().unwrap();
+    let es256 = key(dir.path(), Algorithm::ES256);
+    let (code, pem, err) = run_args(&["convert", path_str(&es256.public_file), "--to", "pem"]);
+    assert_eq!(code, 0, "{err}");
+    let pem_file = dir.path().join("idp-public.pem");
+    std::fs::write(&pem_file, pem).unwrap();
+    let hs256 = key(dir.path(), Algorithm::HS256);
+    assert!(
+        hs256.private_jwk.get("kid").is_none(),
+        "keygen gives an HMAC secret no kid: {}",
+        hs256.private_jwk
+    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    let stranger = key(elsewhere.path(), Algorithm::ES256);
+    let now = now();
+    let claims = json!({"sub": "from-an-idp", "iat": now, "exp": now + 600});
+    let cases = [
+        (&es256, "auth0-key-1", &pem_file),
+        (&hs256, "other-library-key", &hs256.private_file),
+    ];
+    let mut problems = Vec::new();
+    let mut ran = 0;
+    for peer in peers() {
+        if let Err(why) = peer.probe() {
+            common::require_or_skip(
+                &format!("CLI foreign-kid interop with {}", peer.name),
+                &format!("the peer is not installed or not at its pinned version: {why}"),
+            );
+            continue;
+        }
+        let mut requests: Vec<Value> = cases
+            .iter()
+            .map(|(k, kid, _)| {
+                json!({"op": "sign", "alg": k.alg.name(), "jwk": k.private_jwk, "claims": claims, "kid": kid})
+            })
+            .collect();
+        requests.push(json!({
+            "op": "sign", "alg": "ES256", "jwk": stranger.private_jwk, "claims": claims, "kid": "auth0-key-1",
+        }));
+        let responses = peer.call(&requests).unwrap();
+        let tokens: Vec<&str> = responses
+            .iter()
+            .map(|r| {
+                r["token"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{} could not sign: {r}", peer.name))
+            })
+            .collect();
+        for ((k, kid, verify_key), token) in cases.iter().zip(&tokens) {
+            let header = parts(token).0;
+            assert_eq!(header["kid"], json!(kid), "{}: {header}", peer.name);
+            let (code, out, err) = run_args(&["verify", "--key", path_str(verify_key), token]);
+            if code == 0 && serde_json::from_str::<Value>(&out).ok().as_ref() == Some(&claims) {
+                continue;
+            }
+            problems.push(format!(
+                "{} {} token with kid {kid:?} -> waxseal verify --key {}: exit {code}: {err}{out}",
+                peer.name,
+                k.alg,
+                verify_key.file_name().unwrap().to_string_lossy()
+            ));
+        }
+        // Another key's token under the same foreign kid: refused for its signature.
+        let (code, _, err) = run_args(&["verify", "--key", path_str(&pem_file), tokens[2]]);
+        if code != 1 || !err.contains("ERR_SIGNATURE_INVALID") {
+            problems.push(format!(
+                "{}: another key's token gave exit {code}: {err}",
+                peer.name
+            ));
+        }
+        ran += 1;
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    if ran == 0 {
+        eprintln!("CLI foreign-kid interop: no peer ran");
+    }
+}

@@ -940,6 +940,35 @@ fn token_request(addr: &str, form: &str) -> (u16, serde_json::Value) {
 }
 
 #[test]
+fn client_add_may_introspect_is_recorded_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (code, out, err) = client_add(&data, &["orders-api", "--may-introspect"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("may introspect every client's access tokens"),
+        "{out}"
+    );
+    let rs = field(&out, "client_id:").to_owned();
+    let (code, out, err) = client_add(&data, &["app", "--grant", "password"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("introspect"), "{out}");
+    let app = field(&out, "client_id:").to_owned();
+    let (code, out, err) = admin("client", &data, &["list"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].contains("INTROSPECT"), "{out}");
+    let row = |id: &str| {
+        *lines
+            .iter()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("{id} not listed: {out}"))
+    };
+    assert!(row(&rs).contains("  all  "), "{out}");
+    assert!(row(&app).contains("  own  "), "{out}");
+}
+
+#[test]
 fn client_list_rotate_secret_and_delete() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

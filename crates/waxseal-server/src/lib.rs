@@ -85,9 +85,9 @@ pub use listener::{
 };
 pub use master_key::MasterKey;
 pub use service::{
-    AccessClaims, AccessTokenVerifier, AuthService, ClientInfo, ClientToken, Denylisted,
-    GrantedTokens, Introspection, KeyInfo, KeyRevocation, NewClient, PRUNE_BATCH, PRUNE_INTERVAL,
-    PruneReport, TokenPair, UserInfo,
+    AccessClaims, AccessTokenVerifier, AuthService, ClientInfo, ClientPermissions, ClientToken,
+    Denylisted, GrantedTokens, Introspected, Introspection, KeyInfo, KeyRevocation, NewClient,
+    PRUNE_BATCH, PRUNE_INTERVAL, PruneReport, RefreshIntrospection, TokenPair, UserInfo,
 };
 pub use store::{Client, GrantType};
 pub use throttle::{

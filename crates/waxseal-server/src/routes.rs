@@ -51,6 +51,7 @@ pub mod cookie;
 mod form;
 #[doc(hidden)]
 pub mod fuzzing;
+mod introspection;
 mod object;
 pub mod openapi;
 
@@ -1029,7 +1030,9 @@ async fn oauth_revoke(
     })
 }
 
-/// `POST /oauth/introspect` (RFC 7662): the claims of an active access token, `{"active": false}` otherwise.
+/// `POST /oauth/introspect` (RFC 7662): what an active token of the calling client is (an access token's claims, a
+/// refresh token's client, subject, scope and times), or any client's access token for a client that may
+/// introspect them; `{"active": false}` otherwise.
 #[utoipa::path(
     post,
     path = "/oauth/introspect",
@@ -1038,7 +1041,7 @@ async fn oauth_revoke(
     request_body(content = openapi::TokenLookup, content_type = "application/x-www-form-urlencoded"),
     security(("client_basic" = []), ()),
     responses(
-        (status = 200, description = "The claims of an active access token, or `{\"active\": false}`", body = openapi::IntrospectionResponse,
+        (status = 200, description = "For an active token the client may see — its own access and refresh tokens, and every client's access tokens when it was added with `--may-introspect` — the claims of an access token (`token_type: Bearer`) or the client, subject, username, scope, `iat` and `exp` of a refresh token (`token_type: refresh_token`); `{\"active\": false}` for everything else, another client's token included (RFC 7662 §2.2)", body = openapi::IntrospectionResponse,
          headers(("Cache-Control" = String, description = "`no-store`"), ("Pragma" = String, description = "`no-cache`"))),
         (status = 400, description = "`invalid_request`: `token` missing or a parameter repeated", body = ErrorBody),
         (status = 401, description = "`invalid_client`: client authentication failed", body = ErrorBody,
@@ -1054,29 +1057,14 @@ async fn oauth_introspect(
     form: FormBody,
 ) -> Response {
     let introspected = async {
-        let (params, _client, basic) = oauth_client(&service, &headers, form, "token").await?;
+        let (params, client, basic) = oauth_client(&service, &headers, form, "token").await?;
         service
-            .introspect(params.require("token")?)
+            .introspect_for(&client, params.require("token")?)
             .await
             .map_err(|e| OAuthError::from_service(&e, basic))
     };
     no_store(match introspected.await {
-        Ok(Some(found)) => {
-            let mut document = serde_json::to_value(&*found.claims)
-                .ok()
-                .and_then(|v| match v {
-                    serde_json::Value::Object(map) => Some(map),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            document.insert("active".into(), true.into());
-            document.insert("token_type".into(), "Bearer".into());
-            if let Some(username) = found.username {
-                document.insert("username".into(), username.into());
-            }
-            Json(document).into_response()
-        }
-        Ok(None) => Json(json!({ "active": false })).into_response(),
+        Ok(found) => Json(introspection::document(found)).into_response(),
         Err(e) => e.into_response(),
     })
 }

@@ -40,11 +40,13 @@ mod bearer;
 pub use bearer::{AccessTokenVerifier, Denylisted};
 mod clients;
 mod granted;
+mod introspection;
+pub use introspection::{Introspected, RefreshIntrospection};
 mod key_revocation;
 mod password;
 mod prune;
 
-pub use clients::ClientInfo;
+pub use clients::{ClientInfo, ClientPermissions};
 pub use granted::GrantedTokens;
 pub use key_revocation::KeyRevocation;
 pub(crate) use prune::spawn_pruner;
@@ -1214,6 +1216,19 @@ impl AuthService {
         grant_types: &[GrantType],
         scopes: &[String],
     ) -> Result<NewClient> {
+        self.add_client_with_permissions(name, grant_types, scopes, ClientPermissions::default())
+            .await
+    }
+
+    /// [`AuthService::add_client`], with what the client may do beyond its grants (e.g. introspect every client's
+    /// access tokens, as a resource server).
+    pub async fn add_client_with_permissions(
+        &self,
+        name: &str,
+        grant_types: &[GrantType],
+        scopes: &[String],
+        permissions: ClientPermissions,
+    ) -> Result<NewClient> {
         if name.is_empty() || name.len() > MAX_CLIENT_NAME_LEN || name.chars().any(char::is_control)
         {
             return Err(Error::new(
@@ -1244,6 +1259,7 @@ impl AuthService {
             grant_types: grants,
             scopes: scopes.to_vec(),
             created_at: self.now(),
+            may_introspect: permissions.may_introspect,
         };
         self.store.create_client(&client).await?;
         tracing::info!(client_id = %client.client_id, "client added");

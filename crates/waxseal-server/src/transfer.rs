@@ -92,6 +92,15 @@ pub struct DumpClient {
     pub grant_types: Vec<String>,
     pub scopes: Vec<String>,
     pub created_at: u64,
+    /// May introspect every client's access tokens. Written only when set, so that a dump without such a client
+    /// still imports into a build from before the permission existed (and one with it is refused there).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub may_introspect: bool,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// A signing key.
@@ -235,6 +244,7 @@ impl Dump {
                     grant_types: c.grant_types.iter().map(|g| g.as_str().into()).collect(),
                     scopes: c.scopes.clone(),
                     created_at: c.created_at,
+                    may_introspect: c.may_introspect,
                 })
                 .collect(),
             signing_keys: contents
@@ -353,6 +363,7 @@ impl Dump {
                             .collect::<Result<_>>()?,
                         scopes: c.scopes.clone(),
                         created_at: c.created_at,
+                        may_introspect: c.may_introspect,
                     })
                 })
                 .collect::<Result<_>>()?,
@@ -533,6 +544,31 @@ mod tests {
     }
 
     #[test]
+    fn the_introspection_permission_is_written_only_when_set_and_absent_means_off() {
+        let client = |may_introspect| DumpClient {
+            client_id: "c".into(),
+            secret_sha256: URL_SAFE_NO_PAD.encode([3; 32]),
+            name: "n".into(),
+            grant_types: vec!["client_credentials".into()],
+            scopes: vec![],
+            created_at: 1,
+            may_introspect,
+        };
+        let plain = serde_json::to_value(client(false)).unwrap();
+        assert!(plain.get("may_introspect").is_none(), "{plain}");
+        // A dump from a build before the permission existed reads back with it off.
+        let read: DumpClient = serde_json::from_value(plain).unwrap();
+        assert!(!read.may_introspect);
+        let marked = serde_json::to_value(client(true)).unwrap();
+        assert_eq!(marked["may_introspect"], true);
+        assert!(
+            serde_json::from_value::<DumpClient>(marked)
+                .unwrap()
+                .may_introspect
+        );
+    }
+
+    #[test]
     fn a_dump_reads_back_to_the_same_rows() {
         let contents = Contents {
             clients: vec![Client {
@@ -542,6 +578,7 @@ mod tests {
                 grant_types: vec![GrantType::ClientCredentials],
                 scopes: vec!["s".into()],
                 created_at: 1,
+                may_introspect: true,
             }],
             refresh_tokens: vec![StoredRefreshToken {
                 record: RefreshTokenRecord {

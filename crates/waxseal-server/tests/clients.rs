@@ -27,6 +27,7 @@ async fn client_list_shows_ids_names_grants_scopes_and_never_secrets() {
                 grant_types: vec![ClientCredentials],
                 scopes: vec![],
                 created_at: clients[0].created_at,
+                may_introspect: false,
             },
             ClientInfo {
                 client_id: web.clone(),
@@ -34,6 +35,7 @@ async fn client_list_shows_ids_names_grants_scopes_and_never_secrets() {
                 grant_types: vec![Password, RefreshToken],
                 scopes: vec!["read".into(), "write".into()],
                 created_at: clients[1].created_at,
+                may_introspect: false,
             },
         ]
     );

@@ -41,6 +41,7 @@ fn client(id: &str, name: &str) -> Client {
         grant_types: vec![GrantType::Password, GrantType::RefreshToken],
         scopes: vec!["read".into()],
         created_at: NOW,
+        may_introspect: false,
     }
 }
 
@@ -221,6 +222,65 @@ async fn clients(a: Shared, b: Shared) {
             .unwrap()
             .is_none()
     );
+}
+
+async fn introspection_reads(a: Shared, b: Shared) {
+    // The permission to introspect every client's access tokens is stored, read back and listed.
+    let resource_server = Client {
+        may_introspect: true,
+        ..client("rs", "orders-api")
+    };
+    a.create_client(&resource_server).await.unwrap();
+    a.create_client(&client("c1", "app")).await.unwrap();
+    assert_eq!(
+        b.client_by_id("rs").await.unwrap().unwrap(),
+        resource_server
+    );
+    assert!(!b.client_by_id("c1").await.unwrap().unwrap().may_introspect);
+    let listed: Vec<(String, bool)> = b
+        .list_clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.client_id, c.may_introspect))
+        .collect();
+    assert_eq!(listed, [("c1".into(), false), ("rs".into(), true)]);
+
+    // A refresh token's state: the token (used or not) and its family, read without changing either.
+    a.create_user(&user("u1", "alice")).await.unwrap();
+    assert!(b.refresh_token_state(&[1; 32]).await.unwrap().is_none());
+    a.create_session(&family("s1", "u1", Some("c1")), &token(1, "s1", NOW + 100))
+        .await
+        .unwrap();
+    let (stored, fam) = b.refresh_token_state(&[1; 32]).await.unwrap().unwrap();
+    assert_eq!(stored.record, token(1, "s1", NOW + 100));
+    assert_eq!(stored.used_at, None);
+    assert_eq!(fam, family("s1", "u1", Some("c1")));
+    assert_eq!(
+        b.refresh_token_state(&[1; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .used_at,
+        None,
+        "reading changes nothing"
+    );
+    // Rotated: the presented token is used, the successor (its idle limit capped by the family's end) is not.
+    let got = a
+        .rotate_refresh_token(&[1; 32], &token(2, "s1", NOW + 5000), NOW + 10, NOW + 900)
+        .await
+        .unwrap();
+    assert!(matches!(got, Rotation::Rotated(_)), "{got:?}");
+    let (used, _) = b.refresh_token_state(&[1; 32]).await.unwrap().unwrap();
+    assert_eq!(used.used_at, Some(NOW + 10));
+    let (successor, _) = b.refresh_token_state(&[2; 32]).await.unwrap().unwrap();
+    assert_eq!(successor.used_at, None);
+    assert_eq!(successor.record.expires_at, NOW + 1000);
+    // Revoked: the family says so.
+    a.revoke_session("s1", NOW + 20, NOW + 900).await.unwrap();
+    let (_, fam) = b.refresh_token_state(&[2; 32]).await.unwrap().unwrap();
+    assert_eq!(fam.revoked_at, Some(NOW + 20));
 }
 
 async fn rotation(a: Shared, b: Shared) {
@@ -858,6 +918,12 @@ async fn pruning(a: Shared, b: Shared) {
 async fn transfer(a: Shared, b: Shared) {
     a.create_user(&user("u1", "alice")).await.unwrap();
     a.create_client(&client("c1", "app")).await.unwrap();
+    a.create_client(&Client {
+        may_introspect: true,
+        ..client("rs", "orders-api")
+    })
+    .await
+    .unwrap();
     a.insert_key(&key("k1", 1, 1)).await.unwrap();
     a.create_session(&family("s1", "u1", Some("c1")), &token(1, "s1", NOW + 100))
         .await
@@ -881,7 +947,14 @@ async fn transfer(a: Shared, b: Shared) {
             before.keys.len(),
             before.families.len()
         ),
-        (1, 1, 1, 2)
+        (1, 2, 1, 2)
+    );
+    assert!(
+        before
+            .clients
+            .iter()
+            .any(|c| c.client_id == "rs" && c.may_introspect),
+        "the permission to introspect is exported"
     );
     assert_eq!(
         before
@@ -925,6 +998,7 @@ async fn transfer(a: Shared, b: Shared) {
         json(&before),
         "the same rows back"
     );
+    assert_eq!(a.export_all().await.unwrap().clients, before.clients);
     // A failing import changes nothing: one transaction.
     let mut broken = before.clone();
     broken.users.push(user("u9", "alice"));
@@ -975,6 +1049,7 @@ macro_rules! contract {
 contract!(
     users,
     clients,
+    introspection_reads,
     rotation,
     expiry,
     revocation,

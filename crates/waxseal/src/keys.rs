@@ -3,6 +3,12 @@
 //! Binding is what makes algorithm confusion impossible: a [`VerifyingKey`] made from an RSA public key carries
 //! `RS256` (say) and nothing else, so no header can make it check an HMAC with the public key as the secret. HMAC
 //! keys shorter than their hash output are refused here (RFC 7518 §3.2), not at first use.
+//!
+//! A key's `kid` is either given with it (a JWK's `kid`, a JWK Set member's, [`VerifyingKey::with_kid`]) or, for a
+//! key that came without one (PEM, DER, a certificate, a JWK without `kid`), computed as its RFC 7638 thumbprint.
+//! Both name the key in the tokens it signs, but only a given kid is the key's identity when a key set selects keys:
+//! a thumbprint is waxseal's invention, so no other issuer's token carries it, and a key that never had a kid of its
+//! own answers to any kid (for its one algorithm), as other JOSE libraries' keys do.
 
 use std::fmt;
 use std::sync::Arc;
@@ -23,8 +29,45 @@ use crate::jwk::{Jwk, rsa as rsa_math};
 #[derive(Clone)]
 pub struct SigningKey {
     alg: Algorithm,
-    kid: Option<String>,
+    kid: KeyId,
     inner: Arc<Signer>,
+}
+
+/// A key's `kid` and where it came from (see the module documentation for why the difference matters).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum KeyId {
+    /// No kid at all: an HMAC secret, whose thumbprint would let anyone test guesses of it offline.
+    None,
+    /// The RFC 7638 thumbprint, computed because the key came without a kid: written into tokens, never required.
+    Thumbprint(String),
+    /// Given with the key: the key answers to this kid only.
+    Given(String),
+}
+
+impl KeyId {
+    fn from_jwk(
+        given: Option<&String>,
+        thumbprint: impl FnOnce() -> Result<String>,
+    ) -> Result<Self> {
+        Ok(match given {
+            Some(kid) => KeyId::Given(kid.clone()),
+            None => KeyId::Thumbprint(thumbprint()?),
+        })
+    }
+
+    fn kid(&self) -> Option<&str> {
+        match self {
+            KeyId::None => None,
+            KeyId::Thumbprint(kid) | KeyId::Given(kid) => Some(kid),
+        }
+    }
+
+    fn given(&self) -> Option<&str> {
+        match self {
+            KeyId::Given(kid) => Some(kid),
+            KeyId::None | KeyId::Thumbprint(_) => None,
+        }
+    }
 }
 
 // hmac::Key is large, but every key lives behind an Arc, so the enum's size costs nothing.
@@ -43,7 +86,7 @@ enum Signer {
 #[derive(Clone)]
 pub struct VerifyingKey {
     alg: Algorithm,
-    kid: Option<String>,
+    kid: KeyId,
     inner: Arc<Verifier>,
 }
 
@@ -176,7 +219,8 @@ fn resolve_alg(jwk: &Jwk, alg: Option<Algorithm>) -> Result<Algorithm> {
 impl SigningKey {
     /// Generates a fresh key for `alg`: a random secret of the hash length for HMAC, a 2048-bit RSA key, or a key
     /// pair on the algorithm's curve. The `kid` is the RFC 7638 thumbprint (none for HMAC secrets, whose
-    /// thumbprint would let anyone test guesses of the secret offline).
+    /// thumbprint would let anyone test guesses of the secret offline), given to the key at birth: it travels in the
+    /// key's JWK, and the key's verifying key answers to that kid only.
     pub fn generate(alg: Algorithm) -> Result<SigningKey> {
         Self::generate_with_rsa_bits(alg, 2048)
     }
@@ -210,7 +254,7 @@ impl SigningKey {
         };
         let key = SigningKey {
             alg,
-            kid: None,
+            kid: KeyId::None,
             inner: Arc::new(inner),
         };
         let kid = key.public_jwk()?.thumbprint()?;
@@ -232,7 +276,7 @@ impl SigningKey {
         };
         Ok(SigningKey {
             alg,
-            kid: None,
+            kid: KeyId::None,
             inner: Arc::new(inner),
         })
     }
@@ -250,7 +294,12 @@ impl SigningKey {
         let inner = match alg.family() {
             Family::Hmac => {
                 let secret = Zeroizing::new(jwk.member("k", jwk.k.as_ref())?);
-                return Ok(Self::from_secret(&secret, alg)?.with_optional_kid(jwk.kid.clone()));
+                return Ok(
+                    Self::from_secret(&secret, alg)?.with_key_id(match &jwk.kid {
+                        Some(kid) => KeyId::Given(kid.clone()),
+                        None => KeyId::None,
+                    }),
+                );
             }
             Family::Rsa => Signer::Rsa(rsa_key_pair(jwk)?),
             Family::Ec(curve) => {
@@ -283,14 +332,11 @@ impl SigningKey {
         };
         let key = SigningKey {
             alg,
-            kid: None,
+            kid: KeyId::None,
             inner: Arc::new(inner),
         };
-        let kid = match &jwk.kid {
-            Some(kid) => kid.clone(),
-            None => key.public_jwk()?.thumbprint()?,
-        };
-        Ok(key.with_kid(kid))
+        let kid = KeyId::from_jwk(jwk.kid.as_ref(), || key.public_jwk()?.thumbprint())?;
+        Ok(key.with_key_id(kid))
     }
 
     /// A signing key for `alg` from a PEM private key: PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) or SEC1
@@ -304,14 +350,15 @@ impl SigningKey {
         Self::from_jwk_with_alg(&Jwk::from_der(der)?, alg)
     }
 
-    /// Sets the key ID written into the `kid` header of what this key signs.
+    /// Sets the key ID written into the `kid` header of what this key signs. Its verifying key answers to this kid
+    /// only.
     #[must_use]
     pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
-        self.kid = Some(kid.into());
+        self.kid = KeyId::Given(kid.into());
         self
     }
 
-    fn with_optional_kid(mut self, kid: Option<String>) -> Self {
+    fn with_key_id(mut self, kid: KeyId) -> Self {
         self.kid = kid;
         self
     }
@@ -321,9 +368,10 @@ impl SigningKey {
         self.alg
     }
 
-    /// The key ID, if any.
+    /// The key ID written into what this key signs: the kid given with the key, else its RFC 7638 thumbprint
+    /// (none for an HMAC secret without a given kid).
     pub fn kid(&self) -> Option<&str> {
-        self.kid.as_deref()
+        self.kid.kid()
     }
 
     /// Signs `message` (a JWS signing input) and returns the JWS signature bytes.
@@ -351,14 +399,14 @@ impl SigningKey {
         }
     }
 
-    /// The matching verifying key (for HMAC, the same secret), with the same `alg` and `kid`.
+    /// The matching verifying key (for HMAC, the same secret), with the same `alg` and `kid`; a thumbprint kid
+    /// stays a thumbprint, so the verifying key answers to any kid as this key's source did.
     pub fn verifying_key(&self) -> Result<VerifyingKey> {
-        match &*self.inner {
-            Signer::Hmac { secret, .. } => Ok(
-                VerifyingKey::from_secret(secret, self.alg)?.with_optional_kid(self.kid.clone())
-            ),
-            _ => VerifyingKey::from_jwk_with_alg(&self.public_jwk()?, self.alg),
-        }
+        let key = match &*self.inner {
+            Signer::Hmac { secret, .. } => VerifyingKey::from_secret(secret, self.alg)?,
+            _ => VerifyingKey::from_jwk_with_alg(&self.public_jwk()?, self.alg)?,
+        };
+        Ok(key.with_key_id(self.kid.clone()))
     }
 
     /// The private JWK (with `alg` and `kid`). Handle it as the secret it is.
@@ -404,7 +452,7 @@ impl SigningKey {
             }
         };
         jwk.alg = Some(self.alg.name().into());
-        jwk.kid.clone_from(&self.kid);
+        jwk.kid = self.kid().map(str::to_owned);
         Ok(jwk)
     }
 
@@ -505,7 +553,7 @@ impl VerifyingKey {
         };
         Ok(VerifyingKey {
             alg,
-            kid: None,
+            kid: KeyId::None,
             inner: Arc::new(inner),
         })
     }
@@ -523,7 +571,12 @@ impl VerifyingKey {
         let raw = match alg.family() {
             Family::Hmac => {
                 let secret = Zeroizing::new(jwk.member("k", jwk.k.as_ref())?);
-                return Ok(Self::from_secret(&secret, alg)?.with_optional_kid(jwk.kid.clone()));
+                return Ok(
+                    Self::from_secret(&secret, alg)?.with_key_id(match &jwk.kid {
+                        Some(kid) => KeyId::Given(kid.clone()),
+                        None => KeyId::None,
+                    }),
+                );
             }
             Family::Rsa => {
                 let n = jwk.member("n", jwk.n.as_ref())?;
@@ -551,14 +604,11 @@ impl VerifyingKey {
             ParsedPublicKey::new(verification_alg(alg), &raw).map_err(rejected("public key"))?;
         let verifying = VerifyingKey {
             alg,
-            kid: None,
+            kid: KeyId::None,
             inner: Arc::new(Verifier::Public { key, raw }),
         };
-        let kid = match &jwk.kid {
-            Some(kid) => kid.clone(),
-            None => verifying.to_jwk()?.thumbprint()?,
-        };
-        Ok(verifying.with_kid(kid))
+        let kid = KeyId::from_jwk(jwk.kid.as_ref(), || verifying.to_jwk()?.thumbprint())?;
+        Ok(verifying.with_key_id(kid))
     }
 
     /// A verifying key for `alg` from PEM: a public key (SPKI `PUBLIC KEY`, PKCS#1 `RSA PUBLIC KEY`), an X.509
@@ -572,14 +622,15 @@ impl VerifyingKey {
         Self::from_jwk_with_alg(&Jwk::from_der(der)?, alg)
     }
 
-    /// Sets the key ID this key answers to.
+    /// Sets the key ID this key answers to: in a [`KeySet`](crate::KeySet), a token with another `kid` is not
+    /// checked against it.
     #[must_use]
     pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
-        self.kid = Some(kid.into());
+        self.kid = KeyId::Given(kid.into());
         self
     }
 
-    fn with_optional_kid(mut self, kid: Option<String>) -> Self {
+    fn with_key_id(mut self, kid: KeyId) -> Self {
         self.kid = kid;
         self
     }
@@ -589,9 +640,27 @@ impl VerifyingKey {
         self.alg
     }
 
-    /// The key ID, if any.
+    /// The key ID: the kid given with the key, else its RFC 7638 thumbprint (none for an HMAC secret without a
+    /// given kid). See [`VerifyingKey::own_kid`] for the one a key set selects by.
     pub fn kid(&self) -> Option<&str> {
-        self.kid.as_deref()
+        self.kid.kid()
+    }
+
+    /// The kid given with this key (a JWK's `kid`, a JWK Set member's, [`VerifyingKey::with_kid`]), which a
+    /// [`KeySet`](crate::KeySet) selects it by. `None` for a key that came without one (PEM, DER, a certificate, a
+    /// raw secret, a JWK without `kid`): such a key answers to a token with any kid, or none, for its algorithm only.
+    ///
+    /// ```
+    /// # use waxseal::{Algorithm, SigningKey};
+    /// let pem = SigningKey::generate(Algorithm::ES256)?.to_pem()?;
+    /// let key = waxseal::VerifyingKey::from_pem(&pem, Algorithm::ES256)?;
+    /// assert!(key.kid().is_some(), "the thumbprint names it in tokens waxseal signs");
+    /// assert_eq!(key.own_kid(), None, "but a PEM key has no kid of its own");
+    /// assert_eq!(key.with_kid("idp-1").own_kid(), Some("idp-1"));
+    /// # Ok::<(), waxseal::Error>(())
+    /// ```
+    pub fn own_kid(&self) -> Option<&str> {
+        self.kid.given()
     }
 
     /// Checks `signature` over `message`, for this key's algorithm only. HMAC tags are compared in constant time.
@@ -641,7 +710,7 @@ impl VerifyingKey {
         };
         jwk.alg = Some(self.alg.name().into());
         jwk.use_ = Some("sig".into());
-        jwk.kid.clone_from(&self.kid);
+        jwk.kid = self.kid().map(str::to_owned);
         Ok(jwk)
     }
 
@@ -681,7 +750,7 @@ impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SigningKey")
             .field("alg", &self.alg)
-            .field("kid", &self.kid)
+            .field("kid", &self.kid.kid())
             .finish_non_exhaustive()
     }
 }
@@ -690,7 +759,7 @@ impl fmt::Debug for VerifyingKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VerifyingKey")
             .field("alg", &self.alg)
-            .field("kid", &self.kid)
+            .field("kid", &self.kid.kid())
             .finish_non_exhaustive()
     }
 }

@@ -128,6 +128,124 @@ fn key_is_bound_to_its_algorithm_a_jwk_whose_alg_contradicts_the_token_is_never_
     );
 }
 
+#[test]
+fn key_is_bound_to_its_algorithm_a_kid_less_key_answers_any_kid_but_only_for_its_algorithm() {
+    let rsa = SigningKey::generate(Algorithm::RS256).unwrap();
+    let pem = rsa.verifying_key().unwrap().to_pem().unwrap();
+    let public = VerifyingKey::from_pem(&pem, Algorithm::RS256).unwrap();
+    assert_eq!(public.own_kid(), None, "a PEM key has no kid of its own");
+    let verifier = Verifier::new(public);
+    // Tokens of identity providers name the key by their own kid, which a PEM file does not carry.
+    for header in [
+        HeaderBuilder::new().kid("auth0-key-1"),
+        HeaderBuilder::new().kid(""),
+        HeaderBuilder::new(),
+    ] {
+        let token = Signer::with_header(&rsa, &header.typ("JWT"))
+            .unwrap()
+            .sign(&claims())
+            .unwrap();
+        verifier.verify::<Value>(&token).unwrap();
+    }
+    // Any kid, but never another algorithm: HMAC with the public key's bytes, or PS256 by the same RSA key.
+    let forged = forge_hmac(
+        r#"{"alg":"HS256","kid":"auth0-key-1"}"#,
+        claims().to_string().as_bytes(),
+        pem.as_bytes(),
+    );
+    assert_eq!(
+        kind(verifier.verify::<Value>(&forged)),
+        ErrorKind::AlgorithmNotAllowed
+    );
+    let pss = SigningKey::from_jwk_with_alg(
+        &Jwk {
+            alg: None,
+            ..rsa.to_jwk().unwrap()
+        },
+        Algorithm::PS256,
+    )
+    .unwrap();
+    let token = Signer::with_header(&pss, &HeaderBuilder::new().kid("auth0-key-1"))
+        .unwrap()
+        .sign(&claims())
+        .unwrap();
+    assert_eq!(
+        kind(verifier.verify::<Value>(&token)),
+        ErrorKind::AlgorithmNotAllowed
+    );
+    // A raw secret likewise answers to any kid, for its one HMAC algorithm only.
+    let secret = [7u8; 64];
+    let hs256 = Verifier::new(VerifyingKey::from_secret(&secret, Algorithm::HS256).unwrap());
+    let with_kid = |alg: Algorithm| {
+        Signer::with_header(
+            &SigningKey::from_secret(&secret, alg).unwrap(),
+            &HeaderBuilder::new().kid("other-library"),
+        )
+        .unwrap()
+        .sign(&claims())
+        .unwrap()
+    };
+    hs256.verify::<Value>(&with_kid(Algorithm::HS256)).unwrap();
+    assert_eq!(
+        kind(hs256.verify::<Value>(&with_kid(Algorithm::HS512))),
+        ErrorKind::AlgorithmNotAllowed
+    );
+}
+
+#[test]
+fn a_key_with_its_own_kid_is_still_selected_by_kid() {
+    let a = SigningKey::generate(Algorithm::ES256)
+        .unwrap()
+        .with_kid("a");
+    let b = SigningKey::generate(Algorithm::ES256)
+        .unwrap()
+        .with_kid("b");
+    let jwks = json!({"keys": [a.public_jwk().unwrap(), b.public_jwk().unwrap()]}).to_string();
+    let set = KeySet::from_jwks(&jwks).unwrap();
+    assert_eq!(
+        set.keys()[0].own_kid(),
+        Some("a"),
+        "a JWKS member's kid is its own"
+    );
+    let sign = |key: &SigningKey, kid: &str| {
+        Signer::with_header(key, &HeaderBuilder::new().kid(kid))
+            .unwrap()
+            .sign(&claims())
+            .unwrap()
+    };
+    let verifier = Verifier::new(set);
+    verifier.verify::<Value>(&sign(&a, "a")).unwrap();
+    verifier.verify::<Value>(&sign(&b, "b")).unwrap();
+    // a's signature under b's kid is checked with b only, and under an unknown kid with no key at all.
+    assert_eq!(
+        kind(verifier.verify::<Value>(&sign(&a, "b"))),
+        ErrorKind::InvalidSignature
+    );
+    assert_eq!(
+        kind(verifier.verify::<Value>(&sign(&a, "c"))),
+        ErrorKind::KeyNotFound
+    );
+    // Beside a key without a kid, an unknown kid still never falls back to a key with one of its own.
+    let plain = SigningKey::generate(Algorithm::ES256).unwrap();
+    let plain_public = VerifyingKey::from_pem(
+        &plain.verifying_key().unwrap().to_pem().unwrap(),
+        Algorithm::ES256,
+    )
+    .unwrap();
+    let mixed = Verifier::new(
+        KeySet::new([
+            KeySet::from_jwks(&jwks).unwrap().keys()[0].clone(),
+            plain_public,
+        ])
+        .unwrap(),
+    );
+    mixed.verify::<Value>(&sign(&plain, "c")).unwrap();
+    assert_eq!(
+        kind(mixed.verify::<Value>(&sign(&a, "c"))),
+        ErrorKind::InvalidSignature
+    );
+}
+
 // --- The allowed algorithms come from the verifier's keys and configuration, never from the token header --------
 
 #[test]
@@ -507,6 +625,24 @@ fn every_input_is_bounded_signatures_in_json_serialization_and_keys_tried_withou
     );
     assert!(
         JwsVerifier::new(set.max_candidates(5))
+            .verify_compact(&token)
+            .is_ok()
+    );
+    // Keys without a kid of their own answer to any kid, so a token with a kid tries at most as many of them.
+    let kidless =
+        KeySet::new((0..5).map(|i| VerifyingKey::from_secret(&[i; 32], Algorithm::HS256).unwrap()))
+            .unwrap();
+    let token = sign_compact(&last, &HeaderBuilder::new().kid("k4"), b"x").unwrap();
+    assert_eq!(
+        JwsVerifier::new(kidless.clone())
+            .verify_compact(&token)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidSignature,
+        "only the first 3 are tried"
+    );
+    assert!(
+        JwsVerifier::new(kidless.max_candidates(5))
             .verify_compact(&token)
             .is_ok()
     );

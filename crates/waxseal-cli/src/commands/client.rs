@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use waxseal_server::GrantType;
+use waxseal_server::{ClientPermissions, GrantType};
 
 use super::serve::{admin_config, init_logging};
 use super::user::with_service;
@@ -24,13 +24,23 @@ pub fn add(args: &ClientAddArgs) -> Outcome {
         grants.push(GrantType::ClientCredentials);
     }
     let client = with_service(admin_config(&args.data)?, async |service| {
-        service.add_client(&args.name, &grants, &args.scopes).await
+        let permissions = ClientPermissions {
+            may_introspect: args.may_introspect,
+        };
+        service
+            .add_client_with_permissions(&args.name, &grants, &args.scopes, permissions)
+            .await
     })?;
     let grants: Vec<&str> = grants.iter().map(|g| g.as_str()).collect();
     println!(
-        "added client {:?} (grants: {})",
+        "added client {:?} (grants: {}{})",
         args.name,
-        grants.join(" ")
+        grants.join(" "),
+        if args.may_introspect {
+            "; may introspect every client's access tokens"
+        } else {
+            ""
+        }
     );
     println!("client_id:     {}", client.client_id);
     println!("client_secret: {}", client.client_secret.as_str());
@@ -60,8 +70,8 @@ pub fn list(data: &DataDirArg) -> Outcome {
         .unwrap_or(0)
         .max("NAME".len());
     println!(
-        "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  SCOPES",
-        "CLIENT_ID", "NAME", "CREATED", "GRANTS"
+        "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  {:<10}  SCOPES",
+        "CLIENT_ID", "NAME", "CREATED", "GRANTS", "INTROSPECT"
     );
     for client in clients {
         let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
@@ -70,8 +80,10 @@ pub fn list(data: &DataDirArg) -> Outcome {
         } else {
             client.scopes.join(" ")
         };
+        // Every client introspects its own tokens; "all" marks a resource server that may see every client's.
+        let introspect = if client.may_introspect { "all" } else { "own" };
         println!(
-            "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  {scopes}",
+            "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  {introspect:<10}  {scopes}",
             client.client_id,
             client.name,
             crate::time::utc(client.created_at),

@@ -186,10 +186,11 @@ impl KeysSeen {
     }
 }
 
-/// The kids of a set's keys, quoted, for "no key has kid" (a PEM key's kid is its RFC 7638 thumbprint). A fetched
-/// set is someone else's input: at most [`MAX_KIDS`] are listed, each cut to [`MAX_KID_CHARS`].
+/// The kids the set's keys were given, quoted, for "no key has kid" (a PEM key has none of its own and answers to
+/// any kid, so only keys with their own kid can refuse one). A fetched set is someone else's input: at most
+/// [`MAX_KIDS`] are listed, each cut to [`MAX_KID_CHARS`].
 fn kids(set: &KeySet) -> Vec<String> {
-    let mut kids: Vec<&str> = set.keys().iter().filter_map(|k| k.kid()).collect();
+    let mut kids: Vec<&str> = set.keys().iter().filter_map(|k| k.own_kid()).collect();
     kids.sort_unstable();
     kids.dedup();
     let mut shown: Vec<String> = kids

@@ -170,10 +170,14 @@ pub(crate) struct AccessTokenClaims {
     sid: Option<String>,
 }
 
-/// RFC 7662 §2.2: `active`, and for an active token its claims, `token_type` and the user's `username`.
+/// RFC 7662 §2.2: `active`, and for an active token its claims, `token_type` and the user's `username`. An access
+/// token carries its claims; a refresh token `client_id`, `sub`, `username`, `scope`, `iat` and `exp` (when the
+/// refresh grant stops taking it). A client sees its own tokens; one added with `--may-introspect` also every
+/// client's access tokens; anything else is `{"active": false}`.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct IntrospectionResponse {
-    /// Whether the token is a valid, unexpired, unrevoked access token.
+    /// Whether the token is a valid, unexpired, unrevoked access token, or an unused, unexpired refresh token of a
+    /// live session, that the calling client may see.
     active: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String)]
@@ -202,7 +206,7 @@ pub(crate) struct IntrospectionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String)]
     sid: Option<String>,
-    /// `Bearer`.
+    /// `Bearer` for an access token, `refresh_token` for a refresh token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String)]
     token_type: Option<String>,

@@ -19,6 +19,16 @@ pub struct ClientInfo {
     pub scopes: Vec<String>,
     /// Unix seconds.
     pub created_at: u64,
+    /// Whether it may introspect every client's access tokens (a resource server).
+    pub may_introspect: bool,
+}
+
+/// What a client may do beyond its grants, set when it is added.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientPermissions {
+    /// Introspect (RFC 7662) the access tokens of every client, as a resource server does. Without it, a client
+    /// introspects only its own access and refresh tokens; with it, still only its own refresh tokens.
+    pub may_introspect: bool,
 }
 
 fn no_such_client(client_id: &str) -> Error {
@@ -48,6 +58,7 @@ impl AuthService {
                 grant_types: c.grant_types,
                 scopes: c.scopes,
                 created_at: c.created_at,
+                may_introspect: c.may_introspect,
             })
             .collect())
     }

@@ -24,7 +24,8 @@ use metrics::{Counter, Gauge};
 use super::{
     BoxFuture, Client, ClientStore, Contents, DenylistSnapshot, DenylistStore, KeyStore, Prunable,
     PruneStore, RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation, SessionStore, Store,
-    StoreError, StoreResult, StoredKey, TokenFamily, TransferStore, User, UserStore,
+    StoreError, StoreResult, StoredKey, StoredRefreshToken, TokenFamily, TransferStore, User,
+    UserStore,
 };
 
 /// How often the database is probed while it is known to be unreachable: service resumes within about this time
@@ -352,6 +353,12 @@ impl SessionStore for GatedStore {
         hash: &'a [u8; 32],
     ) -> BoxFuture<'a, StoreResult<Option<TokenFamily>>> {
         self.guard(self.inner.family_of_token(hash))
+    }
+    fn refresh_token_state<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, StoreResult<Option<(StoredRefreshToken, TokenFamily)>>> {
+        self.guard(self.inner.refresh_token_state(hash))
     }
     fn revoke_session<'a>(
         &'a self,

@@ -222,6 +222,9 @@ pub struct Client {
     pub scopes: Vec<String>,
     /// Unix seconds.
     pub created_at: u64,
+    /// Whether it may introspect (RFC 7662) the access tokens of every client, as a resource server does; without
+    /// it, a client introspects only its own tokens.
+    pub may_introspect: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -231,6 +234,7 @@ impl std::fmt::Debug for Client {
             .field("name", &self.name)
             .field("grant_types", &self.grant_types)
             .field("scopes", &self.scopes)
+            .field("may_introspect", &self.may_introspect)
             .finish_non_exhaustive()
     }
 }
@@ -390,6 +394,12 @@ pub trait SessionStore: Send + Sync {
         &'a self,
         hash: &'a [u8; 32],
     ) -> BoxFuture<'a, StoreResult<Option<TokenFamily>>>;
+    /// The refresh token with this digest, whether it was used, and its family: one read by primary key, for
+    /// introspection (RFC 7662). Changes nothing.
+    fn refresh_token_state<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, StoreResult<Option<(StoredRefreshToken, TokenFamily)>>>;
     /// Revokes one session and denies its `sid` until `deny_until`.
     fn revoke_session<'a>(
         &'a self,

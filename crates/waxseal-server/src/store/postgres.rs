@@ -17,7 +17,7 @@ use sqlx::{Connection as _, Postgres, Row, Transaction};
 use super::{
     BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, GrantType, KeyStore, Migrated,
     RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation, SessionStore, Store, StoreError,
-    StoreResult, StoredKey, TokenFamily, User, UserStore, opt_secs, secs, ts,
+    StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User, UserStore, opt_secs, secs, ts,
 };
 
 mod prune;
@@ -243,6 +243,7 @@ fn client_from_row(row: &PgRow) -> StoreResult<Client> {
             .collect(),
         scopes: scopes.split_whitespace().map(str::to_owned).collect(),
         created_at: secs(row.try_get("created_at").map_err(backend)?),
+        may_introspect: row.try_get("may_introspect").map_err(backend)?,
     })
 }
 
@@ -271,8 +272,8 @@ pub(super) async fn insert_client<'e>(
 ) -> StoreResult<()> {
     let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
     sqlx::query(
-        "INSERT INTO clients (client_id, secret_hash, name, grant_types, scopes, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO clients (client_id, secret_hash, name, grant_types, scopes, created_at, \
+         may_introspect) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&client.client_id)
     .bind(&client.secret_hash[..])
@@ -280,6 +281,7 @@ pub(super) async fn insert_client<'e>(
     .bind(grants.join(" "))
     .bind(client.scopes.join(" "))
     .bind(ts(client.created_at))
+    .bind(client.may_introspect)
     .execute(db)
     .await
     .map_err(map_err)?;
@@ -297,7 +299,7 @@ impl ClientStore for PostgresStore {
     ) -> BoxFuture<'a, StoreResult<Option<Client>>> {
         Box::pin(async move {
             let row = sqlx::query(
-                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at \
+                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect \
                  FROM clients WHERE client_id = $1",
             )
             .bind(client_id)
@@ -311,7 +313,7 @@ impl ClientStore for PostgresStore {
     fn list_clients(&self) -> BoxFuture<'_, StoreResult<Vec<Client>>> {
         Box::pin(async move {
             let rows = sqlx::query(
-                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at \
+                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect \
                  FROM clients ORDER BY name, client_id",
             )
             .fetch_all(&self.pool)
@@ -686,6 +688,40 @@ impl SessionStore for PostgresStore {
             .await
             .map_err(map_err)?;
             row.as_ref().map(family_from_row).transpose()
+        })
+    }
+
+    fn refresh_token_state<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, StoreResult<Option<(StoredRefreshToken, TokenFamily)>>> {
+        Box::pin(async move {
+            // Both sides by primary key: refresh_tokens.hash, then token_families.sid.
+            let row = sqlx::query(
+                "SELECT t.created_at AS token_created_at, t.expires_at AS token_expires_at, \
+                 t.used_at AS used_at, f.sid AS sid, f.user_id AS user_id, f.created_at AS created_at, \
+                 f.expires_at AS expires_at, f.revoked_at AS revoked_at, \
+                 f.client_id AS client_id, f.scope AS scope \
+                 FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = $1",
+            )
+            .bind(&hash[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let family = family_from_row(&row)?;
+            let token = StoredRefreshToken {
+                record: RefreshTokenRecord {
+                    hash: *hash,
+                    sid: family.sid.clone(),
+                    created_at: secs(row.try_get("token_created_at").map_err(backend)?),
+                    expires_at: secs(row.try_get("token_expires_at").map_err(backend)?),
+                },
+                used_at: opt_secs(row.try_get("used_at").map_err(backend)?),
+            };
+            Ok(Some((token, family)))
         })
     }
 

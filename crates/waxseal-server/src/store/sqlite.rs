@@ -15,7 +15,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use super::{
     BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, GrantType, KeyStore, Migrated,
     RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation, SessionStore, Store, StoreError,
-    StoreResult, StoredKey, TokenFamily, User, UserStore, opt_secs, secs, ts,
+    StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User, UserStore, opt_secs, secs, ts,
 };
 
 mod prune;
@@ -149,6 +149,7 @@ fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
             .collect(),
         scopes: scopes.split_whitespace().map(str::to_owned).collect(),
         created_at: secs(row.try_get("created_at").map_err(backend)?),
+        may_introspect: row.try_get("may_introspect").map_err(backend)?,
     })
 }
 
@@ -180,8 +181,8 @@ pub(super) async fn insert_client<'e>(
 ) -> StoreResult<()> {
     let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
     sqlx::query(
-        "INSERT INTO clients (client_id, secret_hash, name, grant_types, scopes, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO clients (client_id, secret_hash, name, grant_types, scopes, created_at, \
+         may_introspect) VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&client.client_id)
     .bind(&client.secret_hash[..])
@@ -189,6 +190,7 @@ pub(super) async fn insert_client<'e>(
     .bind(grants.join(" "))
     .bind(client.scopes.join(" "))
     .bind(ts(client.created_at))
+    .bind(client.may_introspect)
     .execute(db)
     .await
     .map_err(map_err)?;
@@ -206,7 +208,7 @@ impl ClientStore for SqliteStore {
     ) -> BoxFuture<'a, StoreResult<Option<Client>>> {
         Box::pin(async move {
             let row = sqlx::query(
-                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at \
+                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect \
                  FROM clients WHERE client_id = ?",
             )
             .bind(client_id)
@@ -220,7 +222,7 @@ impl ClientStore for SqliteStore {
     fn list_clients(&self) -> BoxFuture<'_, StoreResult<Vec<Client>>> {
         Box::pin(async move {
             let rows = sqlx::query(
-                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at \
+                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect \
                  FROM clients ORDER BY name, client_id",
             )
             .fetch_all(&self.reader)
@@ -579,6 +581,40 @@ impl SessionStore for SqliteStore {
             .await
             .map_err(map_err)?;
             row.as_ref().map(family_from_row).transpose()
+        })
+    }
+
+    fn refresh_token_state<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, StoreResult<Option<(StoredRefreshToken, TokenFamily)>>> {
+        Box::pin(async move {
+            // Both sides by primary key: refresh_tokens.hash, then token_families.sid.
+            let row = sqlx::query(
+                "SELECT t.created_at AS token_created_at, t.expires_at AS token_expires_at, \
+                 t.used_at AS used_at, f.sid AS sid, f.user_id AS user_id, f.created_at AS created_at, \
+                 f.expires_at AS expires_at, f.revoked_at AS revoked_at, \
+                 f.client_id AS client_id, f.scope AS scope \
+                 FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = ?",
+            )
+            .bind(&hash[..])
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_err)?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let family = family_from_row(&row)?;
+            let token = StoredRefreshToken {
+                record: RefreshTokenRecord {
+                    hash: *hash,
+                    sid: family.sid.clone(),
+                    created_at: secs(row.try_get("token_created_at").map_err(backend)?),
+                    expires_at: secs(row.try_get("token_expires_at").map_err(backend)?),
+                },
+                used_at: opt_secs(row.try_get("used_at").map_err(backend)?),
+            };
+            Ok(Some((token, family)))
         })
     }
 

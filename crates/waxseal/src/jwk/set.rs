@@ -3,6 +3,12 @@
 //! Selection never trusts the token: the token's `alg` must be one the set's keys were built for, and a key whose
 //! own `alg` differs is never tried. A token without `kid` tries only keys of its algorithm, at most
 //! [`KeySet::max_candidates`] of them, so a large set cannot be turned into a signature-checking workload.
+//!
+//! A token with a `kid` tries the key given that kid ([`VerifyingKey::own_kid`]), then the keys of its algorithm
+//! that came without a kid of their own (PEM, DER, a raw secret, a JWK without `kid`), at most
+//! [`KeySet::max_candidates`] of those. Such keys answer to any kid: the kid an identity provider writes into its
+//! tokens is its own name for the key, which a PEM file does not carry. A key with a kid of its own is never tried
+//! for a token naming another kid.
 
 use serde_json::Value;
 
@@ -139,7 +145,9 @@ impl KeySet {
         &self.keys
     }
 
-    /// How many keys a token without `kid` may be tried against (default 3).
+    /// How many keys a token may be tried against when its `kid` does not single one out (default 3): the keys of
+    /// its algorithm for a token without `kid`; for a token with one, the keys of its algorithm without a kid of
+    /// their own, after the key that has it. Raise it when more than 3 such keys of one algorithm are trusted.
     #[must_use]
     pub fn max_candidates(mut self, n: usize) -> Self {
         self.max_candidates = n.max(1);
@@ -147,7 +155,8 @@ impl KeySet {
     }
 
     /// Verifies `signature` over `input` with the key this `alg` and `kid` select, or says why none could.
-    /// With a `kid`, exactly one key (by material) must answer to it for `alg`; without, at most
+    /// With a `kid`, at most one key (by material) may have it as its own for `alg`; it is tried first, then at most
+    /// [`KeySet::max_candidates`] keys of `alg` without a kid of their own. Without a `kid`, at most
     /// [`KeySet::max_candidates`] keys of `alg` are tried. Allocates nothing on success.
     pub(crate) fn verify(
         &self,
@@ -179,7 +188,7 @@ impl KeySet {
         let mut kid_known = false;
         let mut chosen: Option<&VerifyingKey> = None;
         let mut others = 0;
-        for key in self.keys.iter().filter(|k| k.kid() == Some(kid)) {
+        for key in self.keys.iter().filter(|k| k.own_kid() == Some(kid)) {
             kid_known = true;
             if key.algorithm() != alg {
                 continue;
@@ -191,25 +200,39 @@ impl KeySet {
                 Some(_) => {}
             }
         }
-        match chosen {
-            Some(_) if others > 0 => Err(Error::new(
+        if others > 0 {
+            return Err(Error::new(
                 ErrorKind::KeyNotFound,
                 format!(
                     "{} different {alg} keys share kid {}; the key set is ambiguous",
                     others + 1,
                     quote(kid)
                 ),
-            )),
-            Some(key) => key.verify(input, signature),
-            None if kid_known => Err(Error::new(
-                ErrorKind::KeyNotFound,
-                format!("key {} is not for {alg}", quote(kid)),
-            )),
-            None => Err(Error::new(
-                ErrorKind::KeyNotFound,
-                format!("no key has kid {}", quote(kid)),
-            )),
+            ));
         }
+        // Keys that came without a kid of their own answer to any kid, for their algorithm only.
+        let kidless = self
+            .keys
+            .iter()
+            .filter(|k| k.own_kid().is_none() && k.algorithm() == alg)
+            .take(self.max_candidates);
+        let mut last = None;
+        for key in chosen.into_iter().chain(kidless) {
+            match key.verify(input, signature) {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            Error::new(
+                ErrorKind::KeyNotFound,
+                if kid_known {
+                    format!("key {} is not for {alg}", quote(kid))
+                } else {
+                    format!("no key has kid {}", quote(kid))
+                },
+            )
+        }))
     }
 }
 
@@ -221,6 +244,158 @@ impl From<VerifyingKey> for KeySet {
             algorithms,
             max_candidates: 3,
             skipped: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jws::{HeaderBuilder, JwsVerifier, sign_compact};
+    use crate::keys::SigningKey;
+
+    fn es256() -> SigningKey {
+        SigningKey::generate(Algorithm::ES256).unwrap()
+    }
+
+    /// The verifying key of `key` as a PEM file gives it: no kid of its own.
+    fn from_pem(key: &SigningKey) -> VerifyingKey {
+        let pem = key.verifying_key().unwrap().to_pem().unwrap();
+        VerifyingKey::from_pem(&pem, key.algorithm()).unwrap()
+    }
+
+    fn signed(key: &SigningKey, kid: Option<&str>) -> String {
+        let header = match kid {
+            Some(kid) => HeaderBuilder::new().kid(kid),
+            None => HeaderBuilder::new(),
+        };
+        sign_compact(key, &header, b"x").unwrap()
+    }
+
+    fn check(set: &KeySet, token: &str) -> Result<()> {
+        JwsVerifier::new(set.clone())
+            .verify_compact(token)
+            .map(|_| ())
+    }
+
+    #[test]
+    fn a_key_without_a_kid_of_its_own_answers_to_any_kid() {
+        let signer = es256();
+        let key = from_pem(&signer);
+        assert!(key.kid().is_some(), "the thumbprint still names it");
+        assert_eq!(key.own_kid(), None);
+        let set = KeySet::from(key);
+        for kid in [Some("auth0-key-1"), Some(""), None, signer.kid()] {
+            check(&set, &signed(&signer, kid)).unwrap();
+        }
+        // Another key's signature under any kid is a signature failure, not a missing kid.
+        let err = check(&set, &signed(&es256(), Some("auth0-key-1"))).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidSignature, "{err}");
+    }
+
+    #[test]
+    fn a_key_with_a_kid_of_its_own_answers_to_that_kid_only() {
+        let signer = es256().with_kid("a");
+        let set = KeySet::from(signer.verifying_key().unwrap());
+        check(&set, &signed(&signer, Some("a"))).unwrap();
+        check(&set, &signed(&signer, None)).unwrap();
+        let err = check(&set, &signed(&signer, Some("b"))).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::KeyNotFound, "{err}");
+        assert_eq!(err.message(), "no key has kid \"b\"");
+    }
+
+    #[test]
+    fn a_mixed_set_tries_the_named_key_then_the_keys_without_a_kid() {
+        let named = es256().with_kid("a");
+        let plain = es256();
+        let set = KeySet::new([named.verifying_key().unwrap(), from_pem(&plain)]).unwrap();
+        check(&set, &signed(&named, Some("a"))).unwrap();
+        // The key without a kid answers to "a" too, after the key named "a" failed.
+        check(&set, &signed(&plain, Some("a"))).unwrap();
+        check(&set, &signed(&plain, Some("elsewhere"))).unwrap();
+        // No fallback from an unknown kid to a key with a kid of its own.
+        let err = check(&set, &signed(&named, Some("elsewhere"))).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidSignature, "{err}");
+    }
+
+    #[test]
+    fn every_key_without_a_kid_is_tried_up_to_max_candidates() {
+        let signers: Vec<SigningKey> = (0..4).map(|_| es256()).collect();
+        let set = KeySet::new(signers.iter().map(from_pem)).unwrap();
+        for signer in &signers[..3] {
+            check(&set, &signed(signer, Some("idp-key"))).unwrap();
+        }
+        let fourth = signed(&signers[3], Some("idp-key"));
+        assert_eq!(
+            check(&set, &fourth).unwrap_err().kind(),
+            ErrorKind::InvalidSignature,
+            "the default bound is 3 keys"
+        );
+        check(&set.max_candidates(4), &fourth).unwrap();
+    }
+
+    #[test]
+    fn a_key_without_a_kid_answers_only_for_its_algorithm() {
+        let rsa = SigningKey::generate(Algorithm::RS256).unwrap();
+        let es = es256().with_kid("es");
+        let set = KeySet::new([from_pem(&rsa), es.verifying_key().unwrap()]).unwrap();
+        let pss = SigningKey::from_jwk_with_alg(
+            &Jwk {
+                alg: None,
+                ..rsa.to_jwk().unwrap()
+            },
+            Algorithm::PS256,
+        )
+        .unwrap();
+        let err = check(&set, &signed(&pss, Some("any"))).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AlgorithmNotAllowed, "{err}");
+        // An ES256 token naming a kid the set lacks: the RSA key does not answer for ES256, so the kid is the reason.
+        let err = check(&set, &signed(&es256(), Some("other"))).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::KeyNotFound, "{err}");
+        assert_eq!(err.message(), "no key has kid \"other\"");
+        // And a kid the set has, for another algorithm, says so.
+        let rsa_named_es = signed(&rsa.clone().with_kid("es"), Some("es"));
+        check(&set, &rsa_named_es).unwrap();
+        let err = set
+            .verify(Algorithm::ES384, Some("es"), b"x", &[0; 96])
+            .unwrap_err();
+        assert_eq!(err.message(), "key \"es\" is not for ES384");
+    }
+
+    #[test]
+    fn where_a_key_got_its_kid() {
+        let signer = es256();
+        let pem = signer.to_pem().unwrap();
+        let from_private_pem = SigningKey::from_pem(&pem, Algorithm::ES256).unwrap();
+        assert_eq!(from_private_pem.kid(), signer.kid(), "the thumbprint");
+        let cases = [
+            (from_pem(&signer), None),
+            (from_private_pem.verifying_key().unwrap(), None),
+            (
+                VerifyingKey::from_secret(&[1; 32], Algorithm::HS256).unwrap(),
+                None,
+            ),
+            (signer.verifying_key().unwrap(), signer.kid()),
+            (from_pem(&signer).with_kid("given"), Some("given")),
+            (
+                VerifyingKey::from_jwk(&Jwk {
+                    kid: None,
+                    ..signer.public_jwk().unwrap()
+                })
+                .unwrap(),
+                None,
+            ),
+            (
+                VerifyingKey::from_jwk(&Jwk {
+                    kid: Some("jwk".into()),
+                    ..signer.public_jwk().unwrap()
+                })
+                .unwrap(),
+                Some("jwk"),
+            ),
+        ];
+        for (i, (key, own)) in cases.iter().enumerate() {
+            assert_eq!(key.own_kid(), *own, "case {i}");
         }
     }
 }

@@ -388,8 +388,11 @@ mod tests {
     #[test]
     fn header_cache_is_bounded() {
         let key = SigningKey::from_secret(&[3; 32], Algorithm::HS256).unwrap();
-        let verifier =
-            JwsVerifier::new(VerifyingKey::from_secret(&[3; 32], Algorithm::HS256).unwrap());
+        let verifier = JwsVerifier::new(
+            VerifyingKey::from_secret(&[3; 32], Algorithm::HS256)
+                .unwrap()
+                .with_kid("trusted"),
+        );
         for i in 0..20 {
             let token =
                 sign_compact(&key, &HeaderBuilder::new().kid(format!("k{i}")), b"x").unwrap();

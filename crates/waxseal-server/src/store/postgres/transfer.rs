@@ -190,8 +190,8 @@ impl TransferStore for PostgresStore {
             .await
             .map_err(map_err)?;
             let clients = sqlx::query(
-                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at FROM clients \
-                 ORDER BY client_id",
+                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect \
+                 FROM clients ORDER BY client_id",
             )
             .fetch_all(&mut *tx)
             .await
