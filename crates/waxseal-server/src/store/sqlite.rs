@@ -592,8 +592,8 @@ impl SessionStore for SqliteStore {
             // Both sides by primary key: refresh_tokens.hash, then token_families.sid.
             let row = sqlx::query(
                 "SELECT t.created_at AS token_created_at, t.expires_at AS token_expires_at, \
-                 t.used_at AS used_at, f.sid AS sid, f.user_id AS user_id, f.created_at AS created_at, \
-                 f.expires_at AS expires_at, f.revoked_at AS revoked_at, \
+                 t.used_at AS used_at, t.parent_hash AS parent_hash, f.sid AS sid, f.user_id AS user_id, \
+                 f.created_at AS created_at, f.expires_at AS expires_at, f.revoked_at AS revoked_at, \
                  f.client_id AS client_id, f.scope AS scope \
                  FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = ?",
             )
@@ -613,6 +613,14 @@ impl SessionStore for SqliteStore {
                     expires_at: secs(row.try_get("token_expires_at").map_err(backend)?),
                 },
                 used_at: opt_secs(row.try_get("used_at").map_err(backend)?),
+                parent: row
+                    .try_get::<Option<Vec<u8>>, _>("parent_hash")
+                    .map_err(backend)?
+                    .map(|p| {
+                        p.try_into()
+                            .map_err(|_| backend("a refresh token's parent hash is not 32 bytes"))
+                    })
+                    .transpose()?,
             };
             Ok(Some((token, family)))
         })
