@@ -36,6 +36,7 @@ use waxseal_axum::verified_cache::{TokenDigest, Validity, VerifiedCache};
 
 mod bearer;
 pub use bearer::{AccessTokenVerifier, Denylisted};
+mod client_cache;
 mod clients;
 mod granted;
 mod password;
@@ -239,6 +240,8 @@ pub struct AuthService {
     /// routes ([`AuthService::verified_cache`]), which fills it from requests.
     verified: Arc<VerifiedCache<Claims<AccessClaims>>>,
     denylist: RwLock<Denylist>,
+    /// Registered clients read recently, so client authentication skips the store (see [`client_cache`]).
+    clients: client_cache::ClientCache,
     /// Failed-login backoff per account and client address: this process's counters, used when there is no
     /// Redis or it does not answer.
     throttle: LoginThrottle,
@@ -399,6 +402,10 @@ impl AuthService {
             key_maintenance: tokio::sync::Mutex::new(()),
             verified,
             denylist: RwLock::new(denylist),
+            clients: client_cache::ClientCache::new(
+                crate::DENYLIST_RELOAD_INTERVAL,
+                client_cache::MAX_CACHED_CLIENTS,
+            ),
             throttle: LoginThrottle::new(),
             bus,
             dummy_hash,
@@ -840,13 +847,18 @@ impl AuthService {
         bus.run_subscriber(
             || self.now(),
             || async {
+                // Client changes announced while unsubscribed were missed too.
+                self.clients.clear();
                 if let Err(e) = self.reload_denylist().await {
                     tracing::warn!(error = %e, "cannot reload the denylist after subscribing to Redis");
                 }
             },
-            |entries| {
+            |announcement| {
+                self.clients
+                    .forget(announcement.clients.iter().map(String::as_str));
+                self.merge_denylist(announcement.revoked, self.now());
+                // Counted once in effect, so whoever sees the count sees the change applied.
                 self.metrics.announcements.received.increment(1);
-                self.merge_denylist(entries, self.now());
             },
         )
         .await;
@@ -1201,7 +1213,7 @@ impl AuthService {
         let client = if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
             None
         } else {
-            self.store.client_by_id(client_id).await?
+            self.registered_client(client_id).await?
         };
         let presented = sha256(secret);
         let expected = client.as_ref().map_or([0u8; 32], |c| c.secret_hash);
@@ -1282,7 +1294,9 @@ impl AuthService {
             self.now(),
         )?;
         self.metrics.issued.client_credentials.increment(1);
-        tracing::info!(client_id = %client.client_id, "client credentials token issued");
+        // Debug, not info: a service may ask for a token per call, and a log line costs more than the signature
+        // (the `waxseal_tokens_issued_total` counter keeps the count).
+        tracing::debug!(client_id = %client.client_id, "client credentials token issued");
         Ok(ClientToken {
             access_token,
             expires_in,

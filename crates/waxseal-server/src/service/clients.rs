@@ -53,8 +53,10 @@ impl AuthService {
     }
 
     /// Gives a client a new secret (256 random bits, returned here and nowhere else); the old one stops working at
-    /// once, in every process on the store, since each client authentication reads the store. Tokens already issued
-    /// stay valid: a rotation is hygiene, not a revocation (delete the client for that).
+    /// once in this process and, with Redis, in every instance it reaches; in another process serving the same
+    /// store without Redis, within [`crate::DENYLIST_RELOAD_INTERVAL`] (the age of its cached copy, see
+    /// [`super::client_cache`]). Tokens already issued stay valid: a rotation is hygiene, not a revocation (delete
+    /// the client for that).
     pub async fn rotate_client_secret(&self, client_id: &str) -> Result<NewClient> {
         if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
             return Err(no_such_client(client_id));
@@ -67,6 +69,7 @@ impl AuthService {
         {
             return Err(no_such_client(client_id));
         }
+        self.client_changed(client_id).await;
         tracing::info!(client_id, "client secret rotated");
         Ok(NewClient {
             client_id: client_id.to_owned(),
@@ -76,7 +79,8 @@ impl AuthService {
 
     /// Deletes a client and ends everything it was given: every session it started is revoked (its refresh tokens
     /// refused, its access tokens denied) and its client-credentials tokens are refused, in this process at once and
-    /// in another serving the same store within [`crate::DENYLIST_RELOAD_INTERVAL`].
+    /// in another serving the same store within [`crate::DENYLIST_RELOAD_INTERVAL`] (at once with Redis). The client
+    /// itself can no longer authenticate, on the same terms as after [`AuthService::rotate_client_secret`].
     pub async fn delete_client(&self, client_id: &str) -> Result<()> {
         if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
             return Err(no_such_client(client_id));
@@ -94,6 +98,7 @@ impl AuthService {
             return Err(no_such_client(client_id));
         };
         let ended = sids.len();
+        self.client_changed(client_id).await;
         self.revoked(DenylistSnapshot {
             sids: sids.into_iter().map(|sid| (sid, deny_until)).collect(),
             // A client-credentials token's subject is its client.
