@@ -1210,10 +1210,23 @@ impl AuthService {
     /// Authenticates an OAuth client by id and secret. Unknown client and wrong secret are the same
     /// [`ErrorKind::InvalidClient`]; the digests are compared in constant time.
     pub async fn authenticate_client(&self, client_id: &str, secret: &str) -> Result<Client> {
+        self.check_client_secret(client_id, secret, false).await
+    }
+
+    /// [`AuthService::authenticate_client`], with the registration from the client cache when `cached` (see
+    /// [`client_cache`] for when that is allowed).
+    async fn check_client_secret(
+        &self,
+        client_id: &str,
+        secret: &str,
+        cached: bool,
+    ) -> Result<Client> {
         let client = if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
             None
-        } else {
+        } else if cached {
             self.registered_client(client_id).await?
+        } else {
+            self.store.client_by_id(client_id).await?
         };
         let presented = sha256(secret);
         let expected = client.as_ref().map_or([0u8; 32], |c| c.secret_hash);

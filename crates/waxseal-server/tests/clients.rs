@@ -166,6 +166,15 @@ async fn a_client_changed_by_another_process_is_refused_within_the_reload_interv
         .rotate_client_secret(&rotated_id)
         .await
         .unwrap();
+    // Every other use of client authentication reads the store: refused at once.
+    let r = server
+        .oauth(
+            "/oauth/revoke",
+            Some(&basic(&rotated_id, &old_secret)),
+            &[("token", "anything")],
+        )
+        .await;
+    r.assert_error(401, "invalid_client");
     let took = secret_refused_within(&server, &rotated_id, &old_secret, limit).await;
     eprintln!("the rotated secret was refused after {took:?}");
     let r = server
@@ -181,6 +190,46 @@ async fn a_client_changed_by_another_process_is_refused_within_the_reload_interv
     let took = secret_refused_within(&server, &deleted_id, &deleted_secret, limit).await;
     eprintln!("the deleted client was refused after {took:?}");
     admin.close().await;
+    server.stop().await;
+}
+
+/// Another process deletes a client while the server holds a copy in its cache, and the clock passes a second
+/// boundary before the server (without Redis) notices: a token it still mints from that copy has an `iat` after
+/// the deletion, which the deleted client's "not before" must cover too.
+#[tokio::test]
+async fn a_token_minted_from_a_stale_copy_of_a_deleted_client_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let server = TestServer::start(dir.path(), clock.clone()).await;
+    let (id, secret) = server.add_client("svc", &[ClientCredentials], &[]).await;
+    let admin = Server::open_admin_with_clock(config(dir.path()), clock.clone())
+        .await
+        .unwrap();
+    let cc = [("grant_type", "client_credentials")];
+    let r = server.oauth(TOKEN, Some(&basic(&id, &secret)), &cc).await;
+    assert_eq!(r.status, 200, "{r:?}");
+
+    admin.service().delete_client(&id).await.unwrap();
+    admin.close().await;
+    clock.advance(std::time::Duration::from_secs(1));
+    let r = server.oauth(TOKEN, Some(&basic(&id, &secret)), &cc).await;
+    if r.status == 200 {
+        let stale = r.body["access_token"].as_str().unwrap().to_owned();
+        let started = std::time::Instant::now();
+        while server.get_with("/api/me", &stale).await.0 == 200 {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "a token minted from a stale copy of a deleted client is still accepted"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let (status, challenge, _) = server.get_with("/api/me", &stale).await;
+        assert_invalid_token(status, challenge.as_deref(), "revoked");
+    } else {
+        // The machine was slow enough for the cached copy to expire first: nothing was minted.
+        r.assert_error(401, "invalid_client");
+        eprintln!("the cached copy had expired; no stale token to check");
+    }
     server.stop().await;
 }
 

@@ -1,5 +1,11 @@
-//! Registered clients this process read recently, so that client authentication (every `POST /oauth/token`,
-//! `/oauth/revoke`, `/oauth/introspect`) does not cost a store round trip each time.
+//! Registered clients this process read recently, so that the client credentials grant — a signature and nothing
+//! else, asked for by services once per call in the worst case — does not cost a store round trip each time.
+//!
+//! Only that grant uses the cache ([`AuthService::authenticate_client_for_client_credentials`]). Its tokens are the
+//! only ones whose subject is the client itself, so the "not before" a deletion sets on the client's id refuses
+//! every token a stale copy could still mint (see [`AuthService::delete_client`]). Every other client
+//! authentication (the password and refresh grants, revocation, introspection) reads the store as before: those
+//! requests cost an argon2id hash or a store write anyway, and a stale copy there could open a session.
 //!
 //! A cached client must never outlive a change of its registration by more than a revocation would: a rotated
 //! secret or a deleted client takes the path revocations take. The process that makes the change forgets its copy
@@ -144,6 +150,17 @@ impl ClientCache {
 }
 
 impl AuthService {
+    /// [`AuthService::authenticate_client`] for the client credentials grant: the registration may come from the
+    /// cache. A secret rotated or a client deleted in this process is refused at once, in another instance linked
+    /// by Redis as soon as the announcement arrives, else within [`crate::DENYLIST_RELOAD_INTERVAL`].
+    pub async fn authenticate_client_for_client_credentials(
+        &self,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<Client> {
+        self.check_client_secret(client_id, secret, true).await
+    }
+
     /// The registration of `client_id`: from the cache when it was read less than
     /// [`crate::DENYLIST_RELOAD_INTERVAL`] ago and has not changed since, else from the store (and cached).
     pub(super) async fn registered_client(&self, client_id: &str) -> Result<Option<Client>> {
