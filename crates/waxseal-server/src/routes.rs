@@ -1161,7 +1161,7 @@ async fn jwks(State(service): State<Arc<AuthService>>) -> Response {
             CONTENT_TYPE,
             HeaderValue::from_static("application/jwk-set+json"),
         )],
-        service.jwks(),
+        service.jwks_document(),
     )
         .into_response();
     cache_publicly(&mut response, service.config().jwks_max_age);

@@ -649,6 +649,11 @@ impl AuthService {
 
     /// The public keys as a JWK Set document (HMAC secrets are never in it).
     pub fn jwks(&self) -> String {
+        String::from_utf8_lossy(&self.keyring().jwks).into_owned()
+    }
+
+    /// [`AuthService::jwks`] as the shared bytes of the current keyring: no copy, no serialization per request.
+    pub fn jwks_document(&self) -> axum::body::Bytes {
         self.keyring().jwks.clone()
     }
 
