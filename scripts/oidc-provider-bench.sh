@@ -43,8 +43,10 @@ waxseal="$target/release/waxseal"
 work=$(mktemp -d)
 pids=()
 cleanup() {
+    local status=$?
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
     rm -rf "$work"
+    exit "$status"
 }
 trap cleanup EXIT
 
@@ -153,7 +155,7 @@ if [ "${WAXSEAL_BENCH_CALLGRIND:-0}" = 1 ]; then
         callgrind_control -i off "$waxseal_pid" >/dev/null
         callgrind_control -d "$kind" "$waxseal_pid" >/dev/null
         sleep 1
-        awk -v n="$n" '/^summary:|^totals:/ { print int($2 / n); exit }' "$(ls -t "$work"/callgrind.out* | head -1)"
+        awk -v n="$n" '/^totals:/ { print int($2 / n); exit }' "$(ls -t "$work"/callgrind.out* | head -1)"
     }
     # Warm up (first requests fill caches, open connections), then count.
     per_request_ir token 50 >/dev/null
