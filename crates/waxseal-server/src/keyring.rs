@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use waxseal::jws::HeaderBuilder;
 use waxseal::jwt::{Signer, Verifier};
 use waxseal::{Algorithm, Jwk, KeySet, SigningKey, VerifyingKey};
@@ -154,8 +155,9 @@ pub(crate) struct Keyring {
     /// One verifier per kind of key: HMAC secrets and public keys never share a verifier (a key set refuses the
     /// mix), so during a change between the two kinds there are two.
     verifiers: Vec<Verifier>,
-    /// The public keys as a JWK Set; HMAC secrets are never published.
-    pub(crate) jwks: String,
+    /// The public keys as a JWK Set; HMAC secrets are never published. Serialized once per keyring: every
+    /// `GET /.well-known/jwks.json` shares these bytes.
+    pub(crate) jwks: Bytes,
     /// The algorithms of the published keys, each once, in key order.
     pub(crate) algorithms: Vec<Algorithm>,
     /// What this keyring was built from: (kid, signs?) of each published key. Equal → nothing to rebuild.
@@ -171,7 +173,7 @@ impl Keyring {
             signer: None,
             kid: String::new(),
             verifiers: Vec::new(),
-            jwks: "{\"keys\":[]}".into(),
+            jwks: Bytes::from_static(b"{\"keys\":[]}"),
             algorithms: Vec::new(),
             identity: Vec::new(),
             decrypted: HashMap::new(),
@@ -257,7 +259,7 @@ impl Keyring {
             signer,
             kid,
             verifiers,
-            jwks: format!("{{\"keys\":[{}]}}", jwks.join(",")),
+            jwks: Bytes::from(format!("{{\"keys\":[{}]}}", jwks.join(","))),
             algorithms,
             identity: identity(keys, states),
             decrypted,

@@ -235,7 +235,7 @@ impl Metrics {
         describe(
             r,
             "waxseal_revocation_announcements_total",
-            "Revocations announced to other instances through Redis, by result, and announcements received.",
+            "Revocations and client changes announced to other instances through Redis, by result, and announcements received.",
         );
         recorder.describe_gauge(
             KeyName::from("waxseal_denylist_entries"),

@@ -876,10 +876,17 @@ async fn oauth_client(
     let params = OAuthParams::parse(form)?;
     params.require(required)?;
     let credentials = client_credentials(headers, &params)?;
-    let client = service
-        .authenticate_client(&credentials.client_id, &credentials.secret)
-        .await
-        .map_err(|e| OAuthError::from_service(&e, credentials.basic))?;
+    // Only the client credentials grant may authenticate from the service's client cache (see its docs).
+    let authenticated = if params.get("grant_type") == Some(GrantType::ClientCredentials.as_str()) {
+        service
+            .authenticate_client_for_client_credentials(&credentials.client_id, &credentials.secret)
+            .await
+    } else {
+        service
+            .authenticate_client(&credentials.client_id, &credentials.secret)
+            .await
+    };
+    let client = authenticated.map_err(|e| OAuthError::from_service(&e, credentials.basic))?;
     Ok((params, client, credentials.basic))
 }
 
@@ -1145,7 +1152,7 @@ async fn jwks(State(service): State<Arc<AuthService>>) -> Response {
             CONTENT_TYPE,
             HeaderValue::from_static("application/jwk-set+json"),
         )],
-        service.jwks(),
+        service.jwks_document(),
     )
         .into_response();
     cache_publicly(&mut response, service.config().jwks_max_age);

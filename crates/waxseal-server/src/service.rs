@@ -38,6 +38,7 @@ use waxseal_axum::verified_cache::{TokenDigest, Validity, VerifiedCache};
 
 mod bearer;
 pub use bearer::{AccessTokenVerifier, Denylisted};
+mod client_cache;
 mod clients;
 mod granted;
 mod introspection;
@@ -253,6 +254,8 @@ pub struct AuthService {
     /// routes ([`AuthService::verified_cache`]), which fills it from requests.
     verified: Arc<VerifiedCache<Claims<AccessClaims>>>,
     denylist: RwLock<Denylist>,
+    /// Registered clients read recently, so client authentication skips the store (see [`client_cache`]).
+    clients: client_cache::ClientCache,
     /// Failed-login backoff per account and client address: this process's counters, used when there is no
     /// Redis or it does not answer.
     throttle: LoginThrottle,
@@ -422,6 +425,10 @@ impl AuthService {
             keys_announced: tokio::sync::Notify::new(),
             verified,
             denylist: RwLock::new(denylist),
+            clients: client_cache::ClientCache::new(
+                crate::DENYLIST_RELOAD_INTERVAL,
+                client_cache::MAX_CACHED_CLIENTS,
+            ),
             throttle: LoginThrottle::new(),
             bus,
             dummy_hash,
@@ -674,6 +681,11 @@ impl AuthService {
 
     /// The public keys as a JWK Set document (HMAC secrets are never in it).
     pub fn jwks(&self) -> String {
+        String::from_utf8_lossy(&self.keyring().jwks).into_owned()
+    }
+
+    /// [`AuthService::jwks`] as the shared bytes of the current keyring: no copy, no serialization per request.
+    pub fn jwks_document(&self) -> axum::body::Bytes {
         self.keyring().jwks.clone()
     }
 
@@ -879,17 +891,23 @@ impl AuthService {
         let subscriber = bus.run_subscriber(
             || self.now(),
             || async {
+                // Client changes announced while unsubscribed were missed too.
+                self.clients.clear();
                 if let Err(e) = self.reload_denylist().await {
                     tracing::warn!(error = %e, "cannot reload the denylist after subscribing to Redis");
                 }
             },
-            |entries| {
+            |announcement| {
+                if !announcement.revoked_kids.is_empty() {
+                    let kids = &announcement.revoked_kids;
+                    tracing::info!(?kids, "a signing key was revoked elsewhere; rereading the keys");
+                    self.keys_announced.notify_one();
+                }
+                self.clients
+                    .forget(announcement.clients.iter().map(String::as_str));
+                self.merge_denylist(announcement.revoked, self.now());
+                // Counted once in effect, so whoever sees the count sees the change applied.
                 self.metrics.announcements.received.increment(1);
-                self.merge_denylist(entries, self.now());
-            },
-            |kids| {
-                tracing::info!(?kids, "a signing key was revoked elsewhere; rereading the keys");
-                self.keys_announced.notify_one();
             },
         );
         tokio::join!(subscriber, self.reload_keys_when_announced());
@@ -1272,8 +1290,21 @@ impl AuthService {
     /// Authenticates an OAuth client by id and secret. Unknown client and wrong secret are the same
     /// [`ErrorKind::InvalidClient`]; the digests are compared in constant time.
     pub async fn authenticate_client(&self, client_id: &str, secret: &str) -> Result<Client> {
+        self.check_client_secret(client_id, secret, false).await
+    }
+
+    /// [`AuthService::authenticate_client`], with the registration from the client cache when `cached` (see
+    /// [`client_cache`] for when that is allowed).
+    async fn check_client_secret(
+        &self,
+        client_id: &str,
+        secret: &str,
+        cached: bool,
+    ) -> Result<Client> {
         let client = if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
             None
+        } else if cached {
+            self.registered_client(client_id).await?
         } else {
             self.store.client_by_id(client_id).await?
         };
@@ -1356,7 +1387,9 @@ impl AuthService {
             self.now(),
         )?;
         self.metrics.issued.client_credentials.increment(1);
-        tracing::info!(client_id = %client.client_id, "client credentials token issued");
+        // Debug, not info: a service may ask for a token per call, and a log line costs more than the signature
+        // (the `waxseal_tokens_issued_total` counter keeps the count).
+        tracing::debug!(client_id = %client.client_id, "client credentials token issued");
         Ok(ClientToken {
             access_token,
             expires_in,

@@ -1,5 +1,7 @@
 //! Client administration (`waxseal client list|delete|rotate-secret` run these service calls) seen over HTTP: a
-//! rotated secret stops working at once, and a deleted client's sessions and tokens end like a deleted user's.
+//! rotated secret stops working at once (within the reload interval in another process without Redis; see
+//! `tests/redis.rs` for instances linked by Redis), and a deleted client's sessions and tokens end like a deleted
+//! user's.
 
 mod common;
 
@@ -59,10 +61,8 @@ async fn a_rotated_secret_replaces_the_old_one_at_once_and_issued_tokens_stay_va
     assert_eq!(r.status, 200, "{r:?}");
     let issued = r.body["access_token"].as_str().unwrap().to_owned();
 
-    // Rotated by another process on the same data directory (as `waxseal client rotate-secret` does).
-    let admin = Server::open(config(dir.path())).await.unwrap();
-    let rotated = admin.service().rotate_client_secret(&id).await.unwrap();
-    admin.close().await;
+    // Rotated by the serving process, whose client cache holds the client since the request above.
+    let rotated = server.service.rotate_client_secret(&id).await.unwrap();
     assert_eq!(rotated.client_id, id);
     let new_secret = rotated.client_secret.to_string();
     assert_eq!(new_secret.len(), 43);
@@ -105,6 +105,133 @@ async fn a_rotated_secret_replaces_the_old_one_at_once_and_issued_tokens_stay_va
         e.message().contains("no client with id \"no-such-client\""),
         "{e}"
     );
+    server.stop().await;
+}
+
+/// Asks for a client-credentials token with `secret` until it is refused; panics if that takes over `limit`.
+/// Returns how long it took.
+async fn secret_refused_within(
+    server: &TestServer,
+    id: &str,
+    secret: &str,
+    limit: std::time::Duration,
+) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    loop {
+        let r = server
+            .oauth(
+                TOKEN,
+                Some(&basic(id, secret)),
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        if r.status == 401 {
+            r.assert_error(401, "invalid_client");
+            return started.elapsed();
+        }
+        assert_eq!(r.status, 200, "{r:?}");
+        assert!(
+            started.elapsed() < limit,
+            "the old secret was still accepted after {limit:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Another process (`waxseal client rotate-secret` or `client delete` on the same data directory, no Redis) cannot
+/// tell the server: its cached copy of the client is used for at most `DENYLIST_RELOAD_INTERVAL` (1 s) after it
+/// was read, then the store is read again. The test keeps the cache warm with a request every 20 ms, so a cache
+/// that never expired would accept the old secret for good.
+#[tokio::test]
+async fn a_client_changed_by_another_process_is_refused_within_the_reload_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), TestClock::new()).await;
+    let (rotated_id, old_secret) = server.add_client("svc", &[ClientCredentials], &[]).await;
+    let (deleted_id, deleted_secret) = server.add_client("gone", &[ClientCredentials], &[]).await;
+    let admin = Server::open_admin(config(dir.path())).await.unwrap();
+    // Generous for a busy machine; what matters is that it ends (the interval itself is 1 s).
+    let limit = std::time::Duration::from_secs(5);
+    // Both clients are in the server's cache from here on.
+    for (id, secret) in [(&rotated_id, &old_secret), (&deleted_id, &deleted_secret)] {
+        let r = server
+            .oauth(
+                TOKEN,
+                Some(&basic(id, secret)),
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+
+    let rotated = admin
+        .service()
+        .rotate_client_secret(&rotated_id)
+        .await
+        .unwrap();
+    // Every other use of client authentication reads the store: refused at once.
+    let r = server
+        .oauth(
+            "/oauth/revoke",
+            Some(&basic(&rotated_id, &old_secret)),
+            &[("token", "anything")],
+        )
+        .await;
+    r.assert_error(401, "invalid_client");
+    let took = secret_refused_within(&server, &rotated_id, &old_secret, limit).await;
+    eprintln!("the rotated secret was refused after {took:?}");
+    let r = server
+        .oauth(
+            TOKEN,
+            Some(&basic(&rotated_id, &rotated.client_secret)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+
+    admin.service().delete_client(&deleted_id).await.unwrap();
+    let took = secret_refused_within(&server, &deleted_id, &deleted_secret, limit).await;
+    eprintln!("the deleted client was refused after {took:?}");
+    admin.close().await;
+    server.stop().await;
+}
+
+/// Another process deletes a client while the server holds a copy in its cache, and the clock passes a second
+/// boundary before the server (without Redis) notices: a token it still mints from that copy has an `iat` after
+/// the deletion, which the deleted client's "not before" must cover too.
+#[tokio::test]
+async fn a_token_minted_from_a_stale_copy_of_a_deleted_client_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let server = TestServer::start(dir.path(), clock.clone()).await;
+    let (id, secret) = server.add_client("svc", &[ClientCredentials], &[]).await;
+    let admin = Server::open_admin_with_clock(config(dir.path()), clock.clone())
+        .await
+        .unwrap();
+    let cc = [("grant_type", "client_credentials")];
+    let r = server.oauth(TOKEN, Some(&basic(&id, &secret)), &cc).await;
+    assert_eq!(r.status, 200, "{r:?}");
+
+    admin.service().delete_client(&id).await.unwrap();
+    admin.close().await;
+    clock.advance(std::time::Duration::from_secs(1));
+    let r = server.oauth(TOKEN, Some(&basic(&id, &secret)), &cc).await;
+    if r.status == 200 {
+        let stale = r.body["access_token"].as_str().unwrap().to_owned();
+        let started = std::time::Instant::now();
+        while server.get_with("/api/me", &stale).await.0 == 200 {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "a token minted from a stale copy of a deleted client is still accepted"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let (status, challenge, _) = server.get_with("/api/me", &stale).await;
+        assert_invalid_token(status, challenge.as_deref(), "revoked");
+    } else {
+        // The machine was slow enough for the cached copy to expire first: nothing was minted.
+        r.assert_error(401, "invalid_client");
+        eprintln!("the cached copy had expired; no stale token to check");
+    }
     server.stop().await;
 }
 

@@ -133,6 +133,98 @@ async fn a_logout_on_one_instance_is_refused_by_another_through_redis() {
     b.stop().await;
 }
 
+/// Announcements B has received and taken into effect, from its `/metrics`.
+async fn announcements_received(server: &TestServer) -> u64 {
+    let metrics = server.get_text("/metrics").await;
+    metrics
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("waxseal_revocation_announcements_total{result=\"received\"} ")
+        })
+        .map_or(0, |n| n.trim().parse().expect("a count"))
+}
+
+/// The status of a client-credentials token request with `secret`.
+async fn client_credentials_status(server: &TestServer, id: &str, secret: &str) -> u16 {
+    server
+        .oauth(
+            "/oauth/token",
+            Some(&basic(id, secret)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await
+        .status
+}
+
+/// A secret rotated, or a client deleted, on instance A is refused by instance B as soon as A's announcement
+/// has reached B — although B had the client in its cache, which on its own would serve it for up to 1 s more. The
+/// two serve one data directory (a client change is a store write; the announcement only tells B to read it again).
+#[tokio::test]
+async fn a_client_changed_on_one_instance_is_refused_by_another_through_redis() {
+    let Some(url) =
+        shared_redis("a_client_changed_on_one_instance_is_refused_by_another_through_redis")
+    else {
+        return;
+    };
+    let prefix = unique_prefix("client-change");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = TestServer::start_with(redis_config(dir.path(), &url, &prefix), TestClock::new()).await;
+    let b = TestServer::start_with(redis_config(dir.path(), &url, &prefix), TestClock::new()).await;
+    wait_redis(&a, "up").await;
+    wait_redis(&b, "up").await;
+    let cc = [GrantType::ClientCredentials];
+    let (rotated, old_secret) = a.add_client("rotated", &cc, &[]).await;
+    let (deleted, deleted_secret) = a.add_client("deleted", &cc, &[]).await;
+    for (id, secret) in [(&rotated, &old_secret), (&deleted, &deleted_secret)] {
+        assert_eq!(
+            client_credentials_status(&b, id, secret).await,
+            200,
+            "B caches the client"
+        );
+    }
+
+    let before = announcements_received(&b).await;
+    let new_secret = a
+        .service
+        .rotate_client_secret(&rotated)
+        .await
+        .expect("rotated")
+        .client_secret
+        .to_string();
+    within(
+        Duration::from_secs(10),
+        "B hears of the rotation",
+        || async { announcements_received(&b).await > before },
+    )
+    .await;
+    assert_eq!(
+        client_credentials_status(&b, &rotated, &old_secret).await,
+        401,
+        "B still accepts the rotated secret after the announcement"
+    );
+    assert_eq!(
+        client_credentials_status(&b, &rotated, &new_secret).await,
+        200
+    );
+
+    let before = announcements_received(&b).await;
+    a.service.delete_client(&deleted).await.expect("deleted");
+    // Two messages: the client change, then the revocation of what it was issued.
+    within(
+        Duration::from_secs(10),
+        "B hears of the deletion",
+        || async { announcements_received(&b).await >= before + 2 },
+    )
+    .await;
+    assert_eq!(
+        client_credentials_status(&b, &deleted, &deleted_secret).await,
+        401,
+        "B still accepts the deleted client after the announcement"
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
 #[tokio::test]
 async fn failed_logins_are_counted_across_instances() {
     let Some(url) = shared_redis("failed_logins_are_counted_across_instances") else {

@@ -64,8 +64,10 @@ impl AuthService {
     }
 
     /// Gives a client a new secret (256 random bits, returned here and nowhere else); the old one stops working at
-    /// once, in every process on the store, since each client authentication reads the store. Tokens already issued
-    /// stay valid: a rotation is hygiene, not a revocation (delete the client for that).
+    /// once, in every process on the store — except for the client credentials grant in another process, which
+    /// may use its cached copy of the client until the Redis announcement arrives, or without Redis for up to
+    /// [`crate::DENYLIST_RELOAD_INTERVAL`] (see [`super::client_cache`]). Tokens already issued stay valid: a
+    /// rotation is hygiene, not a revocation (delete the client for that).
     pub async fn rotate_client_secret(&self, client_id: &str) -> Result<NewClient> {
         if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
             return Err(no_such_client(client_id));
@@ -78,6 +80,7 @@ impl AuthService {
         {
             return Err(no_such_client(client_id));
         }
+        self.client_changed(client_id).await;
         tracing::info!(client_id, "client secret rotated");
         Ok(NewClient {
             client_id: client_id.to_owned(),
@@ -87,7 +90,9 @@ impl AuthService {
 
     /// Deletes a client and ends everything it was given: every session it started is revoked (its refresh tokens
     /// refused, its access tokens denied) and its client-credentials tokens are refused, in this process at once and
-    /// in another serving the same store within [`crate::DENYLIST_RELOAD_INTERVAL`].
+    /// in another serving the same store within [`crate::DENYLIST_RELOAD_INTERVAL`] (at once with Redis). The client
+    /// can no longer authenticate: at once for every grant but client credentials, which follows the terms of
+    /// [`AuthService::rotate_client_secret`] — and whose tokens the client's "not before" refuses anyway.
     pub async fn delete_client(&self, client_id: &str) -> Result<()> {
         if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
             return Err(no_such_client(client_id));
@@ -95,8 +100,12 @@ impl AuthService {
         let now = self.now();
         let deny_until = self.sid_deny_until(now);
         // A deleted client is never issued another token, so even those issued within this second are refused
-        // (`iat` has one-second resolution; a user's "not before" must let a login right after a change through).
-        let not_before = now.saturating_add(1);
+        // (`iat` has one-second resolution; a user's "not before" must let a login right after a change through)
+        // — and those another process may still issue from its cached copy of the client, which it uses for up to
+        // the reload interval after reading it (see `client_cache`).
+        let not_before = now
+            .saturating_add(1)
+            .saturating_add(crate::DENYLIST_RELOAD_INTERVAL.as_secs());
         let Some(sids) = self
             .store
             .delete_client(client_id, now, deny_until, not_before)
@@ -105,6 +114,7 @@ impl AuthService {
             return Err(no_such_client(client_id));
         };
         let ended = sids.len();
+        self.client_changed(client_id).await;
         self.revoked(DenylistSnapshot {
             sids: sids.into_iter().map(|sid| (sid, deny_until)).collect(),
             // A client-credentials token's subject is its client.

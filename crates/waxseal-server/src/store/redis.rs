@@ -90,13 +90,22 @@ struct Message {
     /// message costs a read, never a key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     kid: Vec<String>,
+    /// Client ids whose registration changed (a rotated secret, a deletion): instances forget their cached copy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    client: Vec<String>,
 }
 
-/// What one announcement said.
-#[derive(Debug)]
-struct Heard {
-    denylist: DenylistSnapshot,
-    revoked_kids: Vec<String>,
+/// What one announcement carries: revocations to merge, clients whose cached registration is stale, and revoked
+/// signing keys.
+#[derive(Debug, Default)]
+pub struct Announcement {
+    /// Revocations, clamped to what this server could have written.
+    pub revoked: DenylistSnapshot,
+    /// Ids of clients whose registration changed. Forgetting a cached client costs one store read at most, so
+    /// whoever can write to Redis gains nothing by naming clients.
+    pub clients: Vec<String>,
+    /// Kids of revoked signing keys: the receiver rereads its keys from the database.
+    pub revoked_kids: Vec<String>,
 }
 
 /// The most kids one announcement is heard with: a revocation names one.
@@ -293,19 +302,46 @@ impl RedisBus {
         .await
     }
 
+    /// Announces that the registration of `client_ids` changed (already written to the store), so that every
+    /// subscribed instance forgets its cached copy. Skipped (`Ok(false)`) while the subscription is down, as
+    /// revocations are: instances then read the store again within the reload interval.
+    pub async fn announce_clients(&self, client_ids: &[String]) -> StoreResult<bool> {
+        if self.state() == BusState::Down {
+            return Ok(false);
+        }
+        let channel = self.channel();
+        let mut pipe = redis::pipe();
+        for chunk in client_ids.chunks(ENTRIES_PER_MESSAGE) {
+            let payload = serde_json::to_string(&Message {
+                client: chunk.to_vec(),
+                ..Message::default()
+            })
+            .map_err(|e| StoreError::Backend(format!("cannot encode a client change: {e}")))?;
+            pipe.cmd("PUBLISH").arg(&channel).arg(payload).ignore();
+        }
+        let mut conn = self.commands.clone();
+        with_timeout(pipe.query_async::<()>(&mut conn)).await?;
+        Ok(true)
+    }
+
     /// Decodes an announcement, keeping only what this server could have written at `now`.
-    fn decode(payload: &[u8], now: u64) -> Option<Heard> {
+    fn decode(payload: &[u8], now: u64) -> Option<Announcement> {
         let message: Message = serde_json::from_slice(payload).ok()?;
         // A denial lasts at most the longest access-token lifetime plus leeway from now (with a minute of clock
         // skew between instances); a "not before" is at most a second ahead (a deleted client's).
         let latest_until = now + MAX_ACCESS_TOKEN_TTL.as_secs() + CLOCK_LEEWAY.as_secs() + 60;
         let latest_nbf = now + 60;
-        Some(Heard {
-            denylist: DenylistSnapshot {
+        Some(Announcement {
+            revoked: DenylistSnapshot {
                 jtis: plausible(message.jti, latest_until),
                 sids: plausible(message.sid, latest_until),
                 not_before: plausible(message.nbf, latest_nbf),
             },
+            clients: message
+                .client
+                .into_iter()
+                .filter(|id| !id.is_empty() && id.len() <= MAX_ID_LEN)
+                .collect(),
             revoked_kids: message
                 .kid
                 .into_iter()
@@ -315,30 +351,17 @@ impl RedisBus {
         })
     }
 
-    /// Subscribes to the revocation channel and hands every announcement to `revoked` (and the kids of revoked
-    /// signing keys, when it names any, to `keys_revoked`) until the task is aborted; reconnects after
-    /// [`RESUBSCRIBE_DELAY`] whenever the subscription fails, and calls `caught_up` after each (re)subscription so
-    /// that what was missed meanwhile is read from the database.
-    pub async fn run_subscriber<C, F, R, K>(
-        &self,
-        now: impl Fn() -> u64,
-        caught_up: C,
-        revoked: R,
-        keys_revoked: K,
-    ) where
+    /// Subscribes to the revocation channel and hands every announcement to `announced` until the task is
+    /// aborted; reconnects after [`RESUBSCRIBE_DELAY`] whenever the subscription fails, and calls `caught_up`
+    /// after each (re)subscription so that what was missed meanwhile is read from the database.
+    pub async fn run_subscriber<C, F, R>(&self, now: impl Fn() -> u64, caught_up: C, announced: R)
+    where
         C: Fn() -> F,
         F: Future<Output = ()>,
-        R: Fn(DenylistSnapshot),
-        K: Fn(Vec<String>),
+        R: Fn(Announcement),
     {
-        let heard = |heard: Heard| {
-            if !heard.revoked_kids.is_empty() {
-                keys_revoked(heard.revoked_kids);
-            }
-            revoked(heard.denylist);
-        };
         loop {
-            match self.subscribe_once(&now, &caught_up, &heard).await {
+            match self.subscribe_once(&now, &caught_up, &announced).await {
                 Ok(()) => tracing::warn!(
                     "lost the Redis subscription; revocations arrive by database reload"
                 ),
@@ -362,12 +385,12 @@ impl RedisBus {
         &self,
         now: &impl Fn() -> u64,
         caught_up: &C,
-        revoked: &R,
+        announced: &R,
     ) -> StoreResult<()>
     where
         C: Fn() -> F,
         F: Future<Output = ()>,
-        R: Fn(Heard),
+        R: Fn(Announcement),
     {
         let (tx, mut pushes) = tokio::sync::mpsc::unbounded_channel();
         let config = AsyncConnectionConfig::new()
@@ -396,7 +419,7 @@ impl RedisBus {
                         PushKind::Message => {
                             if let Some(Value::BulkString(payload)) = push.data.get(1) {
                                 match Self::decode(payload, now()) {
-                                    Some(snapshot) => revoked(snapshot),
+                                    Some(announcement) => announced(announcement),
                                     None => tracing::warn!("ignored a malformed revocation announcement"),
                                 }
                             }
@@ -493,7 +516,7 @@ mod tests {
             "unknown": true,
         }))
         .unwrap();
-        let s = RedisBus::decode(&payload, now).unwrap().denylist;
+        let s = RedisBus::decode(&payload, now).unwrap().revoked;
         let latest = now + MAX_ACCESS_TOKEN_TTL.as_secs() + CLOCK_LEEWAY.as_secs() + 60;
         assert_eq!(
             s.jtis,
@@ -501,6 +524,7 @@ mod tests {
         );
         assert_eq!(s.not_before, vec![("user".to_owned(), now + 60)]);
         assert!(RedisBus::decode(b"not json", now).is_none());
+        assert!(RedisBus::decode(b"{\"client\": 5}", now).is_none());
         assert!(RedisBus::decode(b"{\"jti\": 5}", now).is_none());
     }
 
@@ -512,7 +536,7 @@ mod tests {
         .unwrap();
         let heard = RedisBus::decode(&payload, 5).unwrap();
         assert_eq!(heard.revoked_kids, ["k1"]);
-        assert_eq!(heard.denylist, DenylistSnapshot::default());
+        assert_eq!(heard.revoked, DenylistSnapshot::default());
         let many: Vec<String> = (0..100).map(|i| format!("k{i}")).collect();
         let payload = serde_json::to_vec(&serde_json::json!({ "kid": many })).unwrap();
         let heard = RedisBus::decode(&payload, 5).unwrap();
@@ -520,6 +544,17 @@ mod tests {
         // A denylist announcement says nothing of keys, and is encoded as before (no `kid` member).
         let plain = serde_json::to_string(&Message::default()).unwrap();
         assert!(!plain.contains("kid"), "{plain}");
+    }
+
+    #[test]
+    fn client_changes_cross_redis_and_implausible_ids_are_dropped() {
+        let payload = serde_json::to_vec(&serde_json::json!({
+            "client": ["svc", "", "x".repeat(300)],
+        }))
+        .unwrap();
+        let announcement = RedisBus::decode(&payload, 1_000_000).unwrap();
+        assert_eq!(announcement.clients, ["svc"]);
+        assert_eq!(announcement.revoked, DenylistSnapshot::default());
     }
 
     #[test]
