@@ -211,6 +211,7 @@ mod tests {
             grant_types: vec![GrantType::ClientCredentials],
             scopes: Vec::new(),
             created_at: 0,
+            may_introspect: false,
         }
     }
 
