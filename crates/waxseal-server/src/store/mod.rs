@@ -55,6 +55,16 @@ pub(crate) fn opt_secs(v: Option<i64>) -> Option<u64> {
     v.map(secs)
 }
 
+/// A stored refresh token's `parent_hash` (the token it was issued for; `NULL` for a session's first).
+pub(crate) fn parent_digest(v: Option<Vec<u8>>) -> StoreResult<Option<[u8; 32]>> {
+    v.map(|p| {
+        p.try_into().map_err(|_| {
+            StoreError::Backend("a refresh token's parent hash is not 32 bytes".into())
+        })
+    })
+    .transpose()
+}
+
 /// Whether the kids read from the store are exactly `seen`, in any order.
 pub(crate) fn same_kids(mut stored: Vec<String>, seen: &[String]) -> bool {
     let mut seen = seen.to_vec();

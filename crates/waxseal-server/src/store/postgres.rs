@@ -17,7 +17,8 @@ use sqlx::{Connection as _, Postgres, Row, Transaction};
 use super::{
     BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, GrantType, KeyStore, Migrated,
     RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation, SessionStore, Store, StoreError,
-    StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User, UserStore, opt_secs, secs, ts,
+    StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User, UserStore, opt_secs,
+    parent_digest, secs, ts,
 };
 
 mod prune;
@@ -720,14 +721,7 @@ impl SessionStore for PostgresStore {
                     expires_at: secs(row.try_get("token_expires_at").map_err(backend)?),
                 },
                 used_at: opt_secs(row.try_get("used_at").map_err(backend)?),
-                parent: row
-                    .try_get::<Option<Vec<u8>>, _>("parent_hash")
-                    .map_err(backend)?
-                    .map(|p| {
-                        p.try_into()
-                            .map_err(|_| backend("a refresh token's parent hash is not 32 bytes"))
-                    })
-                    .transpose()?,
+                parent: parent_digest(row.try_get("parent_hash").map_err(backend)?)?,
             };
             Ok(Some((token, family)))
         })

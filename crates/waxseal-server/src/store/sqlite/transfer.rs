@@ -9,7 +9,7 @@ use super::{
 };
 use crate::store::{
     BoxFuture, Contents, DenylistSnapshot, FamilyRotation, RefreshTokenRecord, StoreResult,
-    StoredKey, StoredRefreshToken, TransferStore, opt_secs, secs, ts,
+    StoredKey, StoredRefreshToken, TransferStore, opt_secs, parent_digest, secs, ts,
 };
 
 /// Tables in an order that deletes children before their parents. Not `revoked_keys`: a replacing import keeps
@@ -47,14 +47,7 @@ fn token_from_row(row: &SqliteRow) -> StoreResult<StoredRefreshToken> {
             expires_at: secs(row.try_get("expires_at").map_err(backend)?),
         },
         used_at: opt_secs(row.try_get("used_at").map_err(backend)?),
-        parent: row
-            .try_get::<Option<Vec<u8>>, _>("parent_hash")
-            .map_err(backend)?
-            .map(|p| {
-                p.try_into()
-                    .map_err(|_| backend("a refresh token's parent hash is not 32 bytes"))
-            })
-            .transpose()?,
+        parent: parent_digest(row.try_get("parent_hash").map_err(backend)?)?,
     })
 }
 
