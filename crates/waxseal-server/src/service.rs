@@ -539,6 +539,30 @@ impl AuthService {
         self.reload_keys().await
     }
 
+    /// The algorithm of the next key: `alg` if given, else the newest key's (the one `serve` was configured with),
+    /// else the configured one; refused when the configuration would not allow it. Symmetric signing stays allowed
+    /// where the server was already configured for it.
+    fn next_key_algorithm(
+        &self,
+        keys: &[crate::store::StoredKey],
+        alg: Option<Algorithm>,
+    ) -> Result<Algorithm> {
+        let newest = keys
+            .last()
+            .map(|k| Algorithm::from_name(&k.alg))
+            .transpose()
+            .map_err(|_| Error::storage("the newest key's algorithm is not known"))?;
+        let alg = alg.or(newest).unwrap_or(self.config.signing_alg);
+        Config {
+            signing_alg: alg,
+            allow_symmetric_signing: self.config.allow_symmetric_signing
+                || newest.is_some_and(Algorithm::is_symmetric),
+            ..self.config.clone()
+        }
+        .validate()?;
+        Ok(alg)
+    }
+
     /// Manual rotation (`waxseal keys rotate`): a new key of `alg` (default: the newest key's algorithm), published
     /// now, signing after [`keyring::publish_delay`]. Refused while another key is still waiting to sign.
     pub async fn rotate_keys(&self, alg: Option<Algorithm>) -> Result<KeyInfo> {
@@ -573,20 +597,7 @@ impl AuthService {
                 ),
             ));
         }
-        let newest = keys
-            .last()
-            .map(|k| Algorithm::from_name(&k.alg))
-            .transpose()
-            .map_err(|_| Error::storage("the newest key's algorithm is not known"))?;
-        let alg = alg.or(newest).unwrap_or(self.config.signing_alg);
-        // Symmetric signing stays allowed where the server was already configured for it.
-        Config {
-            signing_alg: alg,
-            allow_symmetric_signing: self.config.allow_symmetric_signing
-                || newest.is_some_and(Algorithm::is_symmetric),
-            ..self.config.clone()
-        }
-        .validate()?;
+        let alg = self.next_key_algorithm(&keys, alg)?;
         // Keys take turns by activation time in whole seconds, ties broken by creation time and then kid: a new key
         // activating in the same second as the newest would lose half the time and never sign. It comes a second
         // after the newest instead.

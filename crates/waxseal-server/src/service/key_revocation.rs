@@ -17,7 +17,6 @@
 use waxseal::Algorithm;
 
 use super::{AuthService, KeyInfo};
-use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::keyring::{self, KeyState};
 use crate::store::{RevokedKey, StoredKey};
@@ -154,20 +153,7 @@ impl AuthService {
         alg: Option<Algorithm>,
         now: u64,
     ) -> Result<StoredKey> {
-        let newest = keys
-            .last()
-            .map(|k| Algorithm::from_name(&k.alg))
-            .transpose()
-            .map_err(|_| Error::storage("the newest key's algorithm is not known"))?;
-        let alg = alg.or(newest).unwrap_or(self.config.signing_alg);
-        // As for a rotation: symmetric signing stays allowed where the server was already configured for it.
-        Config {
-            signing_alg: alg,
-            allow_symmetric_signing: self.config.allow_symmetric_signing
-                || newest.is_some_and(Algorithm::is_symmetric),
-            ..self.config.clone()
-        }
-        .validate()?;
+        let alg = self.next_key_algorithm(keys, alg)?;
         let mut key = keyring::generate(alg, &self.master_key, now, now).await?;
         // Keys take turns by activation time, then creation time, then kid: a kept key that activated and was
         // created in this very second with a greater kid would sort after the new one and go on signing. The new
