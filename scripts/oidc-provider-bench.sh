@@ -44,7 +44,8 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
     local status=$?
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+    # `|| true`: under `set -e` a killed server's status (143) from `wait` would become the script's.
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
     rm -rf "$work"
     exit "$status"
 }

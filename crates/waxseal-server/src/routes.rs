@@ -15,8 +15,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{
-    ConnectInfo, DefaultBodyLimit, FromRef, FromRequest, FromRequestParts, MatchedPath, Query,
-    Request, State,
+    ConnectInfo, DefaultBodyLimit, FromRef, FromRequest, FromRequestParts, Query, Request, State,
 };
 use axum::handler::Handler;
 use axum::http::header::{
@@ -24,7 +23,6 @@ use axum::http::header::{
 };
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
@@ -38,7 +36,6 @@ use utoipa::{IntoParams, ToSchema};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, UNAVAILABLE_RETRY_AFTER};
-use crate::metrics::RequestLatency;
 use crate::service::{
     AccessClaims, AccessTokenVerifier, AuthService, Denylisted, GrantedTokens, TokenPair,
 };
@@ -53,6 +50,7 @@ mod form;
 pub mod fuzzing;
 mod introspection;
 mod object;
+mod observe;
 pub mod openapi;
 
 use cookie::CookieMode;
@@ -176,33 +174,19 @@ pub fn router(service: Arc<AuthService>) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(from_fn_with_state(latency, observe))
-        // Spans carry the method and path only: never the query string or headers, where a client might put a
-        // token.
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
-        }))
+        // One `layer` call for the three: each `Router::layer` wraps every route in another boxed service, cloned
+        // for each request.
+        .layer(
+            tower::ServiceBuilder::new()
+                // Spans carry the method and path only: never the query string or headers, where a client might
+                // put a token.
+                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+                }))
+                .layer(observe::ObserveLayer(latency))
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
         .with_state(state)
-}
-
-/// Records the request's latency under its matched route template (never the raw path).
-async fn observe(
-    State(latency): State<Arc<RequestLatency>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = std::time::Instant::now();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let method = request.method().clone();
-    let response = next.run(request).await;
-    latency.record(
-        route.as_ref().map(MatchedPath::as_str),
-        method.as_str(),
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
 }
 
 /// Everything a handler can fail with, and the one place errors become responses.
