@@ -129,7 +129,7 @@ pub(crate) async fn generate(
     // An HMAC secret gets a random kid: its thumbprint would let anyone holding a token test guesses offline.
     let kid = match key.kid() {
         Some(kid) => kid.to_owned(),
-        None => crate::service::random_id()?,
+        None => crate::secret::random_id()?,
     };
     let private = Zeroizing::new(
         key.to_jwk()

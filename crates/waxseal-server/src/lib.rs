@@ -62,6 +62,7 @@ mod listener;
 mod master_key;
 pub mod metrics;
 pub mod routes;
+mod secret;
 pub mod service;
 pub mod store;
 mod throttle;

@@ -10,7 +10,8 @@ use waxseal::jwt::Claims;
 use waxseal_axum::verified_cache::Validity;
 use waxseal_axum::{RevocationCheck, Scopes, TokenClaims, TokenVerifier, Verified};
 
-use super::{AccessClaims, AuthService, validity};
+use super::verify::validity;
+use super::{AccessClaims, AuthService};
 
 /// The scopes of an access token are its space-separated `scope` claim (RFC 9068 §2.2.3).
 impl TokenClaims for AccessClaims {

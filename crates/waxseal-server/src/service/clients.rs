@@ -1,8 +1,12 @@
 //! OAuth client administration (`waxseal client list|delete|rotate-secret`): never showing a secret or its hash,
 //! and ending a deleted client's sessions the way deleting a user ends the user's.
 
-use super::{AuthService, MAX_CLIENT_ID_LEN, NewClient, random_token, sha256};
+use subtle::ConstantTimeEq as _;
+
+use super::AuthService;
 use crate::error::{Error, ErrorKind, Result};
+use crate::secret::{random_id, random_token, sha256};
+use crate::store::Client;
 use crate::store::{DenylistSnapshot, GrantType};
 use zeroize::Zeroizing;
 
@@ -31,7 +35,7 @@ pub struct ClientPermissions {
     pub may_introspect: bool,
 }
 
-fn no_such_client(client_id: &str) -> Error {
+pub(super) fn no_such_client(client_id: &str) -> Error {
     Error::new(
         ErrorKind::InvalidRequest,
         format!(
@@ -124,5 +128,163 @@ impl AuthService {
         .await;
         tracing::info!(client_id, sessions = ended, "client deleted");
         Ok(())
+    }
+}
+
+/// Longest accepted OAuth client name, in bytes.
+pub const MAX_CLIENT_NAME_LEN: usize = 128;
+
+/// Longest `client_id` looked up; the server's own are 22 characters.
+const MAX_CLIENT_ID_LEN: usize = 128;
+
+/// A newly registered OAuth client. The secret is shown once and never stored: `Debug` hides it.
+pub struct NewClient {
+    /// The public identifier.
+    pub client_id: String,
+    /// The client secret: 256 random bits, base64url.
+    pub client_secret: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for NewClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewClient")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Each scope is an RFC 6749 §3.3 scope token.
+pub(super) fn check_scope_tokens(scopes: &[String]) -> Result<()> {
+    match scopes.iter().find(|s| {
+        s.is_empty()
+            || s.chars()
+                .any(|c| !c.is_ascii_graphic() || c == '"' || c == '\\')
+    }) {
+        Some(bad) => Err(Error::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "scope {:?} is not a valid scope token (RFC 6749 §3.3)",
+                bad.chars().take(40).collect::<String>()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl AuthService {
+    /// Registers an OAuth client allowed `grant_types` and at most `scopes`. The secret (256 random bits) is in
+    /// the result and nowhere else: only its SHA-256 is stored.
+    pub async fn add_client(
+        &self,
+        name: &str,
+        grant_types: &[GrantType],
+        scopes: &[String],
+    ) -> Result<NewClient> {
+        self.add_client_with_permissions(name, grant_types, scopes, ClientPermissions::default())
+            .await
+    }
+
+    /// [`AuthService::add_client`], with what the client may do beyond its grants (e.g. introspect every client's
+    /// access tokens, as a resource server).
+    pub async fn add_client_with_permissions(
+        &self,
+        name: &str,
+        grant_types: &[GrantType],
+        scopes: &[String],
+        permissions: ClientPermissions,
+    ) -> Result<NewClient> {
+        if name.is_empty() || name.len() > MAX_CLIENT_NAME_LEN || name.chars().any(char::is_control)
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                format!(
+                    "a client name is 1 to {MAX_CLIENT_NAME_LEN} bytes without control characters"
+                ),
+            ));
+        }
+        if grant_types.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                "a client needs at least one grant type",
+            ));
+        }
+        check_scope_tokens(scopes)?;
+        let mut grants: Vec<GrantType> = Vec::new();
+        for grant in grant_types {
+            if !grants.contains(grant) {
+                grants.push(*grant);
+            }
+        }
+        let client_secret = random_token()?;
+        let client = Client {
+            client_id: random_id()?,
+            secret_hash: sha256(&client_secret),
+            name: name.to_owned(),
+            grant_types: grants,
+            scopes: scopes.to_vec(),
+            created_at: self.now(),
+            may_introspect: permissions.may_introspect,
+        };
+        self.store.create_client(&client).await?;
+        tracing::info!(client_id = %client.client_id, "client added");
+        Ok(NewClient {
+            client_id: client.client_id,
+            client_secret,
+        })
+    }
+
+    /// Authenticates an OAuth client by id and secret. Unknown client and wrong secret are the same
+    /// [`ErrorKind::InvalidClient`]; the digests are compared in constant time.
+    pub async fn authenticate_client(&self, client_id: &str, secret: &str) -> Result<Client> {
+        self.check_client_secret(client_id, secret, false).await
+    }
+
+    /// [`AuthService::authenticate_client`], with the registration from the client cache when `cached` (see
+    /// [`client_cache`] for when that is allowed).
+    pub(super) async fn check_client_secret(
+        &self,
+        client_id: &str,
+        secret: &str,
+        cached: bool,
+    ) -> Result<Client> {
+        let client = if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
+            None
+        } else if cached {
+            self.registered_client(client_id).await?
+        } else {
+            self.store.client_by_id(client_id).await?
+        };
+        let presented = sha256(secret);
+        let expected = client.as_ref().map_or([0u8; 32], |c| c.secret_hash);
+        let equal: bool = presented.ct_eq(&expected).into();
+        match client {
+            Some(client) if equal => Ok(client),
+            _ => {
+                tracing::info!("client authentication failed");
+                Err(Error::new(
+                    ErrorKind::InvalidClient,
+                    "client authentication failed",
+                ))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_client_debug_hides_the_secret() {
+        let client = NewClient {
+            client_id: "id".into(),
+            client_secret: Zeroizing::new("secret-client".into()),
+        };
+        assert!(!format!("{client:?}").contains("secret-client"));
+        assert_eq!(
+            GrantType::ALL.map(|g| GrantType::parse(g.as_str())),
+            GrantType::ALL.map(Some)
+        );
+        assert_eq!(GrantType::parse("implicit"), None);
     }
 }

@@ -3,8 +3,9 @@
 
 use zeroize::Zeroizing;
 
-use super::{AuthService, ClientToken, TokenPair, random_id, random_token};
+use super::{AuthService, ClientToken, TokenPair};
 use crate::error::Result;
+use crate::secret::{random_id, random_token};
 use crate::store::{Client, TokenFamily, User};
 
 /// What the token endpoint issues: an access token, and a refresh token only where RFC 6749 allows one — for the

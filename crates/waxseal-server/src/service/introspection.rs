@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use waxseal::jwt::Claims;
 
-use super::{AccessClaims, AuthService, Introspection, refresh_token_digest};
+use super::{AccessClaims, AuthService};
 use crate::error::Result;
+use crate::secret::refresh_token_digest;
 use crate::store::Client;
 
 /// What introspection learned about a token the asking client may see.
@@ -68,7 +69,7 @@ impl AuthService {
 
     /// A refresh token of `client` that would still be accepted by the refresh grant now; one indexed read for
     /// the token and its session, one for its user.
-    async fn introspect_refresh(
+    pub(super) async fn introspect_refresh(
         &self,
         client: &Client,
         digest: &[u8; 32],
@@ -109,6 +110,30 @@ impl AuthService {
 }
 
 /// Its own access tokens, or any client's with the permission.
-fn may_see_access_token(client: &Client, claims: &Arc<Claims<AccessClaims>>) -> bool {
+pub(super) fn may_see_access_token(client: &Client, claims: &Arc<Claims<AccessClaims>>) -> bool {
     client.may_introspect || claims.custom.client_id == client.client_id
+}
+
+/// What introspection learned about an active access token.
+#[derive(Debug, Clone)]
+pub struct Introspection {
+    /// The verified claims.
+    pub claims: Arc<Claims<AccessClaims>>,
+    /// The user's login name, when the token was issued to a user.
+    pub username: Option<String>,
+}
+
+impl AuthService {
+    /// Token introspection (RFC 7662): the claims of a valid access token and its user's name, `None` for
+    /// anything else (expired, revoked, malformed, a refresh token).
+    pub async fn introspect(&self, token: &str) -> Result<Option<Introspection>> {
+        let Ok(claims) = self.verify_access(token) else {
+            return Ok(None);
+        };
+        let username = match (&claims.custom.sid, claims.registered.sub.as_deref()) {
+            (Some(_), Some(sub)) => self.store.user_by_id(sub).await?.map(|u| u.username),
+            _ => None,
+        };
+        Ok(Some(Introspection { claims, username }))
+    }
 }

@@ -1,0 +1,290 @@
+//! The signing keys: the keyring in force, key maintenance and rotation, the published JWK Set, and signing
+//! access tokens with the current key. Revoking a leaked key is in [`super::key_revocation`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use waxseal::jwt::{Claims, NumericDate, Verifier};
+use waxseal::{Algorithm, KeySet};
+
+use super::*;
+use crate::config::{CLOCK_LEEWAY as LEEWAY, Config};
+use crate::error::{Error, ErrorKind, Result};
+use crate::keyring::{self, KeyState, Keyring};
+
+/// A signing key as the admin commands show it: never the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key id: the RFC 7638 thumbprint (random for an HMAC secret).
+    pub kid: String,
+    /// The JWS algorithm it signs with.
+    pub alg: String,
+    /// Where it is in its life now.
+    pub state: KeyState,
+    /// Unix seconds: published from then on.
+    pub created_at: u64,
+    /// Unix seconds: signs from then on (for a revoked key, whose activation is not kept: its creation).
+    pub activates_at: u64,
+}
+
+impl AuthService {
+    /// The keys in use now.
+    pub(super) fn keyring(&self) -> Arc<Keyring> {
+        self.keyring
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// A verifier of this server's access tokens over `keys`.
+    pub(super) fn access_verifier(&self, keys: KeySet) -> Verifier {
+        Verifier::new(keys)
+            .issuer(self.config.issuer.clone())
+            .audience(self.config.audience.clone())
+            .typ("at+jwt")
+            .require(["sub", "jti", "iat", "exp"])
+            .leeway(LEEWAY)
+            .clock(SharedClock(self.clock.clone()))
+    }
+
+    /// Reads the stored keys, deletes those whose tokens have all expired, and switches this process to the
+    /// keys in force now (a key that reached its activation time signs from here on). Cheap when nothing changed:
+    /// one read of a small table.
+    pub async fn reload_keys(&self) -> Result<()> {
+        let _one_at_a_time = self.key_reload.lock().await;
+        let now = self.now();
+        let mut keys = self.store.keys().await?;
+        let states = keyring::key_states(&keys, now);
+        for (key, _) in keys
+            .iter()
+            .zip(&states)
+            .filter(|(_, s)| **s == KeyState::Expired)
+        {
+            self.store.delete_key(&key.kid).await?;
+            tracing::info!(kid = %key.kid, "deleted a retired signing key: every token it signed has expired");
+        }
+        let (keys, states): (Vec<_>, Vec<_>) = keys
+            .drain(..)
+            .zip(states)
+            .filter(|(_, s)| *s != KeyState::Expired)
+            .unzip();
+        let current = self.keyring();
+        if !current.differs(&keys, &states) {
+            return Ok(());
+        }
+        let next = current.rebuild(&keys, &states, &self.master_key, |set| {
+            self.access_verifier(set)
+        })?;
+        if next.kid != current.kid && !next.kid.is_empty() {
+            tracing::info!(kid = %next.kid, "signing with a new key");
+        }
+        *self
+            .keyring
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(next);
+        // After the swap: a verification that read the cache generation before this clear cannot insert, and one
+        // that read it after sees the new keyring.
+        self.verifying_keys_changed();
+        Ok(())
+    }
+
+    /// What `waxseal serve` does at start and then periodically: creates the first key; rotates when the
+    /// configured algorithm differs from the newest key's or the scheduled rotation is due (the new key is
+    /// published at once and signs after [`keyring::publish_delay`]); then [`AuthService::reload_keys`].
+    pub async fn manage_keys(&self) -> Result<()> {
+        let _one_at_a_time = self.key_maintenance.lock().await;
+        let now = self.now();
+        let alg = self.config.signing_alg;
+        let keys = self.store.keys().await?;
+        let delay = keyring::publish_delay(&self.config).as_secs();
+        let activation = match keys.last() {
+            // The first key signs at once: nobody can have cached a JWKS without it.
+            None => Some(now),
+            Some(newest) if newest.alg != alg.to_string() => {
+                tracing::info!(from = %newest.alg, to = %alg, "the signing algorithm changed: rotating");
+                Some(now.saturating_add(delay))
+            }
+            Some(newest) => self.config.key_rotation_interval.and_then(|interval| {
+                let due = newest.activates_at.saturating_add(interval.as_secs());
+                (due <= now.saturating_add(delay)).then(|| {
+                    tracing::info!("scheduled key rotation");
+                    due.max(now.saturating_add(delay))
+                })
+            }),
+        };
+        if let Some(activates_at) = activation {
+            let key = keyring::generate(alg, &self.master_key, now, activates_at).await?;
+            // Several instances on one database may all decide to rotate at the same moment: only the first to
+            // store its key does; the others find the keys changed and take that key at the reload below.
+            let seen: Vec<String> = keys.iter().map(|k| k.kid.clone()).collect();
+            if self.store.insert_key_if_unchanged(&key, &seen).await? {
+                tracing::info!(kid = %key.kid, %alg, activates_at, "generated a signing key");
+            } else {
+                tracing::info!(
+                    "another process changed the signing keys first; using its decision"
+                );
+            }
+        }
+        self.reload_keys().await
+    }
+
+    /// The algorithm of the next key: `alg` if given, else the newest key's (the one `serve` was configured with),
+    /// else the configured one; refused when the configuration would not allow it. Symmetric signing stays allowed
+    /// where the server was already configured for it.
+    pub(super) fn next_key_algorithm(
+        &self,
+        keys: &[crate::store::StoredKey],
+        alg: Option<Algorithm>,
+    ) -> Result<Algorithm> {
+        let newest = keys
+            .last()
+            .map(|k| Algorithm::from_name(&k.alg))
+            .transpose()
+            .map_err(|_| Error::storage("the newest key's algorithm is not known"))?;
+        let alg = alg.or(newest).unwrap_or(self.config.signing_alg);
+        Config {
+            signing_alg: alg,
+            allow_symmetric_signing: self.config.allow_symmetric_signing
+                || newest.is_some_and(Algorithm::is_symmetric),
+            ..self.config.clone()
+        }
+        .validate()?;
+        Ok(alg)
+    }
+
+    /// Manual rotation (`waxseal keys rotate`): a new key of `alg` (default: the newest key's algorithm), published
+    /// now, signing after [`keyring::publish_delay`]. Refused while another key is still waiting to sign.
+    pub async fn rotate_keys(&self, alg: Option<Algorithm>) -> Result<KeyInfo> {
+        self.rotate_keys_signing_after(alg, keyring::publish_delay(&self.config))
+            .await
+    }
+
+    /// [`AuthService::rotate_keys`] with the new key signing `signs_after` from now instead of after the publish
+    /// delay. The old key stays published (and valid) as after any rotation, so this is not the answer to a leaked
+    /// key, which must be withdrawn from the JWKS ([`AuthService::revoke_key`]). A verifier that cached the JWKS
+    /// without the new key then sees an unknown `kid` and has to refetch the JWKS (waxseal-remote and most JOSE
+    /// libraries do, within their refetch cooldown); one that does not refuses new tokens until its cache expires.
+    pub async fn rotate_keys_signing_after(
+        &self,
+        alg: Option<Algorithm>,
+        signs_after: Duration,
+    ) -> Result<KeyInfo> {
+        let _one_at_a_time = self.key_maintenance.lock().await;
+        let now = self.now();
+        let keys = self.store.keys().await?;
+        let states = keyring::key_states(&keys, now);
+        if let Some((pending, _)) = keys
+            .iter()
+            .zip(&states)
+            .find(|(_, s)| **s == KeyState::Pending)
+        {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "key {} is already published and waiting to sign (from {}); rotate again after that",
+                    pending.kid, pending.activates_at
+                ),
+            ));
+        }
+        let alg = self.next_key_algorithm(&keys, alg)?;
+        // Keys take turns by activation time in whole seconds, ties broken by creation time and then kid: a new key
+        // activating in the same second as the newest would lose half the time and never sign. It comes a second
+        // after the newest instead.
+        let after_newest = keys
+            .iter()
+            .map(|k| k.activates_at.saturating_add(1))
+            .max()
+            .unwrap_or(0);
+        let activates_at = now.saturating_add(signs_after.as_secs()).max(after_newest);
+        let key = keyring::generate(alg, &self.master_key, now, activates_at).await?;
+        let seen: Vec<String> = keys.iter().map(|k| k.kid.clone()).collect();
+        if !self.store.insert_key_if_unchanged(&key, &seen).await? {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                "another process changed the signing keys at the same time (a scheduled rotation, or another \
+                 `waxseal keys rotate`); see `waxseal keys list` and rotate again if still needed",
+            ));
+        }
+        tracing::info!(kid = %key.kid, %alg, activates_at, "signing key rotation scheduled");
+        self.reload_keys().await?;
+        Ok(KeyInfo {
+            kid: key.kid,
+            alg: key.alg,
+            state: KeyState::Pending,
+            created_at: key.created_at,
+            activates_at,
+        })
+    }
+
+    /// Every stored key and its state now, then every revoked key ([`KeyState::Revoked`]).
+    pub async fn list_keys(&self) -> Result<Vec<KeyInfo>> {
+        let keys = self.store.keys().await?;
+        let states = keyring::key_states(&keys, self.now());
+        let revoked = self.store.revoked_keys().await?;
+        Ok(keys
+            .into_iter()
+            .zip(states)
+            .map(|(key, state)| KeyInfo {
+                kid: key.kid,
+                alg: key.alg,
+                state,
+                created_at: key.created_at,
+                activates_at: key.activates_at,
+            })
+            .chain(revoked.into_iter().map(|r| KeyInfo {
+                kid: r.kid,
+                alg: r.alg,
+                state: KeyState::Revoked { at: r.revoked_at },
+                created_at: r.created_at,
+                activates_at: r.created_at,
+            }))
+            .collect())
+    }
+
+    /// The `kid` of the key that signs new tokens (empty before the first key exists).
+    pub fn signing_kid(&self) -> String {
+        self.keyring().kid.clone()
+    }
+
+    /// The public keys as a JWK Set document (HMAC secrets are never in it).
+    pub fn jwks(&self) -> String {
+        String::from_utf8_lossy(&self.keyring().jwks).into_owned()
+    }
+
+    /// [`AuthService::jwks`] as the shared bytes of the current keyring: no copy, no serialization per request.
+    pub fn jwks_document(&self) -> axum::body::Bytes {
+        self.keyring().jwks.clone()
+    }
+
+    /// The JWS algorithms of the published keys, each once, in key order (for the discovery documents).
+    pub fn signing_algorithms(&self) -> Vec<String> {
+        self.keyring()
+            .algorithms
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// Signs an access token.
+    pub(super) fn sign_access(
+        &self,
+        subject: &str,
+        custom: AccessClaims,
+        now: u64,
+    ) -> Result<(String, u64)> {
+        let ttl = self.config.access_token_ttl.as_secs();
+        let claims = Claims::new(custom)
+            .issuer(self.config.issuer.clone())
+            .subject(subject.to_owned())
+            .audience(self.config.audience.clone())
+            .issued_at(NumericDate::from_secs(now))
+            .expires_at(NumericDate::from_secs(now.saturating_add(ttl)))
+            .jwt_id(random_id()?);
+        let access_token = self
+            .keyring()
+            .signer()?
+            .sign(&claims)
+            .map_err(|e| Error::crypto(format!("signing failed: {e}")))?;
+        Ok((access_token, ttl))
+    }
+}

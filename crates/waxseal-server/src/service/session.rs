@@ -1,0 +1,364 @@
+//! Sessions: login (with the throttle), refresh-token rotation with reuse detection, and logout.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use waxseal::jwt::NumericDate;
+use zeroize::Zeroizing;
+
+use super::*;
+use crate::config::CLOCK_LEEWAY as LEEWAY;
+use crate::error::{Error, Result};
+use crate::store::{
+    Client, DenylistSnapshot, GrantType, RefreshTokenRecord, ReuseAllowance, Rotation, TokenFamily,
+    User,
+};
+use crate::throttle::Attempt;
+use password::password_matches;
+
+impl AuthService {
+    /// Lets a login attempt start or says how many seconds to wait: counted in Redis, shared by every instance,
+    /// when it is configured and answers; else in this process.
+    pub(super) async fn begin_attempt(
+        &self,
+        account: String,
+        address: Option<IpAddr>,
+    ) -> std::result::Result<Attempt, u64> {
+        let now = self.now();
+        if let Some(bus) = &self.bus {
+            match bus.throttle_begin(&account, address, now).await {
+                Ok(Ok(())) => return Ok(Attempt::shared(account, address)),
+                Ok(Err(wait)) => return Err(wait),
+                Err(e) => {
+                    tracing::debug!(error = %e, "throttling in this process: Redis does not answer");
+                }
+            }
+        }
+        self.throttle.begin(account, address, now)
+    }
+
+    pub(super) async fn attempt_succeeded(&self, attempt: &Attempt) {
+        if !attempt.is_shared() {
+            self.throttle.succeeded(attempt);
+            return;
+        }
+        if let Some(bus) = &self.bus
+            && let Err(e) = bus
+                .throttle_succeeded(attempt.account(), attempt.address())
+                .await
+        {
+            tracing::debug!(error = %e, "cannot reset the shared login throttle: Redis does not answer");
+        }
+    }
+
+    /// Checks a username and password. Every failure is the same [`ErrorKind::InvalidCredentials`], and an
+    /// unknown user costs one argon2id verification like a known one.
+    ///
+    /// Throttled per account and per client `address` (see [`crate::throttle`]): while either is, the answer is
+    /// [`ErrorKind::Throttled`] without a verification.
+    pub(super) async fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+        address: Option<IpAddr>,
+    ) -> Result<User> {
+        let account: String = username.chars().take(MAX_USERNAME_LEN).collect();
+        // Looked up before the attempt counts: a login the database could not answer (503) checked no password,
+        // and counting it would throttle every client that retried through an outage.
+        let user = if username.len() <= MAX_USERNAME_LEN {
+            self.store.user_by_name(username).await?
+        } else {
+            None
+        };
+        let attempt = self.begin_attempt(account, address).await.map_err(|wait| {
+            tracing::info!("login throttled");
+            self.metrics.logins.throttled.increment(1);
+            Error::throttled(wait)
+        })?;
+        let hash = user.as_ref().map_or_else(
+            || self.dummy_hash.clone(),
+            |u| Arc::from(u.password_hash.as_str()),
+        );
+        // An over-long password cannot be anyone's (add_user refuses them) but still costs one verification.
+        let too_long = password.len() > MAX_PASSWORD_LEN;
+        let password = Zeroizing::new(password.chars().take(MAX_PASSWORD_LEN).collect::<String>());
+        let matches = password_matches(password, hash).await && !too_long;
+        match user {
+            Some(user) if matches && !user.disabled => {
+                self.attempt_succeeded(&attempt).await;
+                self.metrics.logins.ok.increment(1);
+                Ok(user)
+            }
+            _ => {
+                tracing::info!("login failed");
+                self.metrics.logins.failed.increment(1);
+                Err(invalid_credentials())
+            }
+        }
+    }
+
+    /// Checks a username and password and starts a session. Every failure is the same
+    /// [`ErrorKind::InvalidCredentials`], and an unknown user costs one argon2id verification like a known one.
+    ///
+    /// `address` is the client's (the TCP peer's) for throttling; `None` throttles per account only.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        address: Option<IpAddr>,
+    ) -> Result<TokenPair> {
+        let user = self.check_password(username, password, address).await?;
+        let pair = self.start_session(&user, None, None).await?;
+        self.metrics.issued.login.increment(1);
+        Ok(pair)
+    }
+
+    /// Starts a session (token family) for `user`, on behalf of `client_id` with `scope` when an OAuth client
+    /// asked (`None`, `None` for `POST /login`).
+    pub(super) async fn start_session(
+        &self,
+        user: &User,
+        client_id: Option<String>,
+        scope: Option<String>,
+    ) -> Result<TokenPair> {
+        let now = self.now();
+        let family = TokenFamily {
+            sid: random_id()?,
+            user_id: user.id.clone(),
+            created_at: now,
+            expires_at: now.saturating_add(self.config.refresh_absolute_ttl.as_secs()),
+            revoked_at: None,
+            client_id,
+            scope,
+        };
+        let refresh_token = random_token()?;
+        let record = self.refresh_record(&refresh_token, now)?;
+        self.store.create_session(&family, &record).await?;
+        tracing::info!(user_id = %user.id, sid = %family.sid, client_id = ?family.client_id, "login");
+        self.pair(user, &family, refresh_token, now, None)
+    }
+
+    pub(super) fn refresh_record(&self, token: &str, now: u64) -> Result<RefreshTokenRecord> {
+        Ok(RefreshTokenRecord {
+            hash: refresh_token_digest(token).ok_or_else(|| Error::crypto("bad refresh token"))?,
+            sid: String::new(),
+            created_at: now,
+            expires_at: now.saturating_add(self.config.refresh_idle_ttl.as_secs()),
+        })
+    }
+
+    /// An access token for the session `family` with the rotated `refresh_token`. Its scope is `narrowed` when
+    /// given, else the session's, else (a `POST /login` session) the user's current scopes.
+    pub(super) fn pair(
+        &self,
+        user: &User,
+        family: &TokenFamily,
+        refresh_token: Zeroizing<String>,
+        now: u64,
+        narrowed: Option<String>,
+    ) -> Result<TokenPair> {
+        let scope = narrowed
+            .or_else(|| family.scope.clone())
+            .unwrap_or_else(|| user.scopes.join(" "));
+        let scope = (!scope.is_empty()).then_some(scope);
+        let client_id = family
+            .client_id
+            .clone()
+            .unwrap_or_else(|| self.config.client_id.clone());
+        let (access_token, expires_in) = self.sign_access(
+            &user.id,
+            AccessClaims {
+                client_id,
+                scope: scope.clone(),
+                sid: Some(family.sid.clone()),
+            },
+            now,
+        )?;
+        let refresh_expires_in = self
+            .config
+            .refresh_idle_ttl
+            .as_secs()
+            .min(family.expires_at.saturating_sub(now));
+        Ok(TokenPair {
+            access_token,
+            expires_in,
+            refresh_token,
+            refresh_expires_in,
+            scope,
+            sid: family.sid.clone(),
+        })
+    }
+
+    /// How long a revoked session's `sid` must stay denied: until every access token it issued has expired.
+    pub(super) fn sid_deny_until(&self, now: u64) -> u64 {
+        now.saturating_add(self.config.access_token_ttl.as_secs())
+            .saturating_add(LEEWAY.as_secs())
+    }
+
+    /// Exchanges a refresh token for a new pair, consuming it. A token presented a second time means it was
+    /// stolen (or the client is broken): the whole session is revoked, its access tokens included — unless it is
+    /// the session's most recently rotated token, back within [`Config::refresh_reuse_interval`] (a retry after a
+    /// lost answer), which gets a new pair in the same session a bounded number of times.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
+        let rotated = self.rotate(refresh_token, None, None).await;
+        self.count_refresh(rotated.is_ok(), &self.metrics.issued.refresh);
+        rotated
+    }
+
+    pub(super) fn count_refresh(&self, ok: bool, issued: &::metrics::Counter) {
+        if ok {
+            self.metrics.refreshes.ok.increment(1);
+            issued.increment(1);
+        } else {
+            self.metrics.refreshes.failed.increment(1);
+        }
+    }
+
+    /// [`AuthService::refresh`] for an authenticated OAuth client (RFC 6749 §6): the token must have been issued
+    /// to that client, and a requested `scope` must be within the session's.
+    pub async fn refresh_for_client(
+        &self,
+        client: &Client,
+        refresh_token: &str,
+        scope: Option<&str>,
+    ) -> Result<TokenPair> {
+        let rotated = if client.grant_types.contains(&GrantType::RefreshToken) {
+            self.rotate(refresh_token, Some(client), scope).await
+        } else {
+            Err(unauthorized_client(GrantType::RefreshToken))
+        };
+        self.count_refresh(rotated.is_ok(), &self.metrics.issued.refresh_token);
+        rotated
+    }
+
+    pub(super) async fn rotate(
+        &self,
+        refresh_token: &str,
+        client: Option<&Client>,
+        scope: Option<&str>,
+    ) -> Result<TokenPair> {
+        let Some(digest) = refresh_token_digest(refresh_token) else {
+            return Err(invalid_grant("the refresh token is not valid"));
+        };
+        // Checked before the token is consumed: presenting another client's token must not use it up.
+        let mut narrowed = None;
+        // Read before the token is consumed too: once the rotation has committed, nothing may fail, or the client
+        // is answered 503 ("retry") holding a token the store already calls used, and its retry revokes the session.
+        let mut owner = None;
+        if let Some(family) = self.store.family_of_token(&digest).await? {
+            owner = self.store.user_by_id(&family.user_id).await?;
+            if family.client_id.as_deref() != client.map(|c| c.client_id.as_str()) {
+                return Err(invalid_grant(
+                    "the refresh token was not issued to this client",
+                ));
+            }
+            if let Some(requested) = scope {
+                let granted = family.scope.clone().unwrap_or_default();
+                let granted: Vec<String> = granted.split_whitespace().map(str::to_owned).collect();
+                narrowed = Some(resolve_scope(Some(requested), &granted)?.join(" "));
+            }
+        }
+        let now = self.now();
+        let successor = random_token()?;
+        let record = self.refresh_record(&successor, now)?;
+        let deny_until = self.sid_deny_until(now);
+        let reuse = ReuseAllowance {
+            interval: self.config.refresh_reuse_interval.as_secs(),
+            max_reissues: crate::config::MAX_REFRESH_REISSUES,
+        };
+        let family = match self
+            .store
+            .rotate_refresh_token_with_reuse(&digest, &record, now, deny_until, reuse)
+            .await?
+        {
+            Rotation::Rotated(family) => family,
+            Rotation::Reissued(family) => {
+                self.metrics.refreshes.reissued.increment(1);
+                tracing::info!(
+                    sid = %family.sid,
+                    user_id = %family.user_id,
+                    "a rotated refresh token presented again within the reuse interval; a new pair in the same session"
+                );
+                family
+            }
+            Rotation::Reused(family) => {
+                self.revoked(DenylistSnapshot {
+                    sids: vec![(family.sid.clone(), deny_until)],
+                    ..DenylistSnapshot::default()
+                })
+                .await;
+                self.metrics.refreshes.reuse_detected.increment(1);
+                tracing::warn!(
+                    sid = %family.sid,
+                    user_id = %family.user_id,
+                    "refresh token reuse detected; the session is revoked"
+                );
+                return Err(invalid_grant(
+                    "the refresh token was already used; the session is revoked",
+                ));
+            }
+            Rotation::Expired => return Err(invalid_grant("the refresh token has expired")),
+            Rotation::Revoked => return Err(invalid_grant("the session has been revoked")),
+            Rotation::Unknown => return Err(invalid_grant("the refresh token is not valid")),
+        };
+        let user = owner
+            .filter(|u| u.id == family.user_id && !u.disabled)
+            .ok_or_else(|| invalid_grant("the account is disabled"))?;
+        self.pair(&user, &family, successor, now, narrowed)
+    }
+
+    /// Ends the access token's session (and the refresh token's, if it is the same user's), denying the access
+    /// token until it expires. `all` ends every session of the user.
+    pub async fn logout(
+        &self,
+        access_token: &str,
+        refresh_token: Option<&str>,
+        all: bool,
+    ) -> Result<()> {
+        let claims = self.verify_access(access_token)?;
+        let now = self.now();
+        let sub = claims.registered.sub.clone().unwrap_or_default();
+        let jti = claims.registered.jti.clone().unwrap_or_default();
+        let exp = claims
+            .registered
+            .exp
+            .map_or(now, NumericDate::secs)
+            .saturating_add(LEEWAY.as_secs());
+        let deny_until = self.sid_deny_until(now);
+        self.store.deny_jti(&jti, exp).await?;
+        let mut revoked = DenylistSnapshot {
+            jtis: vec![(jti, exp)],
+            ..DenylistSnapshot::default()
+        };
+        let sids = if all {
+            revoked.not_before.push((sub.clone(), now));
+            self.store
+                .revoke_all_sessions(&sub, now, deny_until)
+                .await?
+        } else {
+            let mut sids: Vec<String> = claims.custom.sid.iter().cloned().collect();
+            if let Some(digest) = refresh_token.and_then(refresh_token_digest)
+                && let Some(family) = self.store.family_of_token(&digest).await?
+                && family.user_id == sub
+                && Some(&family.sid) != claims.custom.sid.as_ref()
+            {
+                sids.push(family.sid);
+            }
+            for sid in &sids {
+                self.store.revoke_session(sid, now, deny_until).await?;
+            }
+            sids
+        };
+        revoked.sids = sids.into_iter().map(|sid| (sid, deny_until)).collect();
+        self.revoked(revoked).await;
+        let revocations = &self.metrics.revocations;
+        let via = if all {
+            &revocations.logout_all
+        } else {
+            &revocations.logout
+        };
+        via.increment(1);
+        tracing::info!(user_id = %sub, all, "logout");
+        Ok(())
+    }
+}
