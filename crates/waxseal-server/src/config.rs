@@ -96,7 +96,7 @@ pub struct Config {
     /// `Origin` check (see the `routes` module). The issuer must then be an `https` URL, or `http` on loopback.
     pub refresh_cookie: bool,
     /// Redis, for several instances: revocations reach every instance at once and login throttling is counted
-    /// across them (see [`crate::store::redis`]). `None`: one instance, or several that learn of each other's
+    /// across them (see [`crate::bus`]). `None`: one instance, or several that learn of each other's
     /// revocations from the database within [`crate::DENYLIST_RELOAD_INTERVAL`].
     pub redis_url: Option<SecretUrl>,
     /// What every Redis key and channel of this deployment starts with, so several deployments can share a Redis.

@@ -14,8 +14,9 @@
 //! `POST /oauth/introspect` (RFC 7662).
 //!
 //! Failed logins (`POST /login` and the password grant) are throttled per account and per client address with
-//! exponential backoff, answered with 429 and `Retry-After`; the counters live in memory, per process (see
-//! [`ACCOUNT_FREE_FAILURES`] and the constants next to it). `GET /api/admin` shows a route that requires a scope: a
+//! exponential backoff, answered with 429 and `Retry-After`; the counters live in Redis, shared by every instance,
+//! when it is configured and answers, else in this process's memory (see [`ACCOUNT_FREE_FAILURES`] and the constants
+//! next to it). `GET /api/admin` shows a route that requires a scope: a
 //! valid token without `admin` gets 403 `insufficient_scope` (RFC 6750 §3.1). Changing a user's password,
 //! disabling or deleting the user ends every session at once; a server on the same data directory picks the
 //! change up from the store within [`DENYLIST_RELOAD_INTERVAL`]. Deleting a client ([`AuthService::delete_client`])
@@ -43,7 +44,10 @@
 //! [`AuthService::verify_access`] shares and the service empties on every key change.
 //!
 //! Layers point one way: [`routes`] (HTTP only) → [`service`] (the flows, no HTTP types) → [`store`] (traits) ←
-//! [`store::sqlite`] (the embedded default). The `waxseal serve` command is a thin shell over [`Server`].
+//! [`store::sqlite`] (the embedded default) and `store::postgres`; the service also talks to the [`bus`] (Redis:
+//! revocation announcements, shared throttle counters). `config`, `secret` and `error` are leaves every layer
+//! may use. The `waxseal serve` command is a thin shell over [`Server`]; docs/ARCHITECTURE.md draws the whole
+//! workspace.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), waxseal_server::Error> {
@@ -55,6 +59,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod bus;
 mod config;
 mod error;
 mod keyring;

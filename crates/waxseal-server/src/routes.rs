@@ -40,7 +40,7 @@ use crate::service::{
     AccessClaims, AccessTokenVerifier, AuthService, Denylisted, GrantedTokens, TokenPair,
 };
 use crate::store::gate::{DatabaseState, rfc3339};
-use crate::store::redis::BusState;
+use crate::bus::BusState;
 use crate::store::{Client, GrantType};
 use waxseal_axum::{BearerAuthLayer, Claims, RequireScope};
 

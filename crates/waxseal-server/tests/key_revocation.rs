@@ -402,7 +402,7 @@ async fn a_revocation_reaches_another_instance_through_redis_at_once() {
         async move { b.listen().await }
     });
     within(Duration::from_secs(10), "B subscribed", || async {
-        b.redis_state() == Some(waxseal_server::store::redis::BusState::Up)
+        b.redis_state() == Some(waxseal_server::bus::BusState::Up)
     })
     .await;
     assert!(b.verify_access(&access).is_ok(), "B accepts the token");

@@ -18,7 +18,7 @@ use crate::keyring::Keyring;
 use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
 use crate::store::gate::{DatabaseState, GatedStore, StoreGate};
-use crate::store::redis::{BusState, RedisBus};
+use crate::bus::{BusState, RedisBus};
 use crate::store::{GrantType, Store};
 use crate::throttle::LoginThrottle;
 use password::hash_password;

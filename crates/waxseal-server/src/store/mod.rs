@@ -7,7 +7,6 @@
 
 pub mod gate;
 pub mod postgres;
-pub mod redis;
 pub mod sqlite;
 
 use std::future::Future;
