@@ -481,40 +481,8 @@ pub struct ServeArgs {
     pub max_connections_per_address: Option<usize>,
 }
 
-/// A key-rotation interval, or none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rotation {
-    /// Only manual rotation.
-    Off,
-    /// Every so long.
-    Every(Duration),
-}
-
-/// `off`, or a [`duration`].
-pub fn rotation(text: &str) -> Result<Rotation, String> {
-    if text.trim() == "off" {
-        return Ok(Rotation::Off);
-    }
-    duration(text).map(Rotation::Every)
-}
-
-/// `0` or `off` (no reuse interval), or a [`duration`].
-pub fn reuse_interval(text: &str) -> Result<Duration, String> {
-    if matches!(text.trim(), "0" | "off") {
-        return Ok(Duration::ZERO);
-    }
-    duration(text)
-}
-
-/// A lifetime such as `90s`, `15m`, `1h`, `7d` or `2w`.
-pub fn duration(text: &str) -> Result<Duration, String> {
-    if text.trim().bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "{text:?} has no unit; write 90s, 15m, 1h, 7d or 2w"
-        ));
-    }
-    crate::time::parse_duration(text).map(Duration::from_secs)
-}
+/// The text forms of durations and of `serve`'s settings, shared with its settings file.
+pub use waxseal_server::settings::{Rotation, duration, reuse_interval, rotation};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {

@@ -63,30 +63,7 @@ pub fn span(seconds: u64) -> String {
 }
 
 /// Parses `90s`, `15m`, `1h`, `7d`, `2w` into seconds.
-pub fn parse_duration(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 90s, 15m, 1h or 7d"))?;
-    let factor = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 604_800,
-        _ => {
-            return Err(format!(
-                "{text:?} has no unit; write 90s, 15m, 1h, 7d or 2w (or a NumericDate for a fixed time)"
-            ));
-        }
-    };
-    n.checked_mul(factor)
-        .ok_or_else(|| format!("{text:?} is too long a duration"))
-}
+pub use waxseal_server::settings::seconds as parse_duration;
 
 /// A point in time given as a duration from now (`15m`) or an absolute NumericDate (`1800000000`).
 pub fn parse_when(text: &str, now: u64) -> Result<u64, String> {

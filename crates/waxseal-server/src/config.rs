@@ -10,6 +10,8 @@ use crate::error::{Error, Result};
 use crate::keyring::SIGNING_ALGORITHMS;
 use crate::master_key::MasterKey;
 
+pub mod settings;
+
 /// The default size of the verified-token cache, in tokens: a few kilobytes each, so about 10 MB when full.
 pub const DEFAULT_VERIFIED_TOKEN_CACHE: usize = 16_384;
 
@@ -199,6 +201,12 @@ impl Database {
         )))
     }
 
+    /// The database a setting selects: none, or a blank one, selects the embedded one.
+    pub fn from_url(url: Option<&str>) -> Result<Database> {
+        url.filter(|u| !u.trim().is_empty())
+            .map_or(Ok(Database::Embedded), Database::parse)
+    }
+
     /// Whether several instances can share it.
     pub fn is_postgres(&self) -> bool {
         matches!(self, Database::Postgres(_))
@@ -278,6 +286,11 @@ impl Default for Config {
 impl Config {
     /// Checks the values against each other and the server's limits; the error names the setting to fix.
     pub fn validate(&self) -> Result<()> {
+        if self.database_max_connections == 0 {
+            return Err(Error::config(
+                "the database pool needs at least one connection (--database-max-connections)",
+            ));
+        }
         if self.access_token_ttl > MAX_ACCESS_TOKEN_TTL {
             return Err(Error::config(format!(
                 "access-token lifetime {} s is longer than the maximum of {} s (1 hour); \
@@ -638,6 +651,28 @@ mod tests {
             !shown.contains("hunter2") && shown.contains("u:***@h"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn a_database_pool_without_connections_is_refused() {
+        let config = Config {
+            database_max_connections: 0,
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
+        assert_eq!(
+            err.message(),
+            "the database pool needs at least one connection (--database-max-connections)"
+        );
+    }
+
+    #[test]
+    fn a_blank_database_url_selects_the_embedded_database() {
+        for url in [None, Some(""), Some("  ")] {
+            assert_eq!(Database::from_url(url).unwrap(), Database::Embedded);
+        }
+        assert!(Database::from_url(Some("mysql://h/db")).is_err());
     }
 
     #[test]

@@ -78,6 +78,7 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use config::settings;
 pub use config::{
     CLOCK_LEEWAY, Config, DEFAULT_VERIFIED_TOKEN_CACHE, Database, MAX_ACCESS_TOKEN_TTL,
     MIN_KEY_ROTATION_INTERVAL, SecretUrl, TlsFiles,

@@ -1,50 +1,23 @@
 //! `waxseal serve`: the auth server of `waxseal-server`, on a tokio runtime this command builds.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use waxseal_server::{Config, Database, MasterKey, Server};
+use waxseal_server::{Config, Database, Server};
 
-use super::settings::{Settings, derived_issuer};
+use super::settings::{Effective, master_key};
 use crate::cli::{DataDirArg, ServeArgs};
 use crate::style::Style;
 use crate::{Failure, Outcome};
 
-/// The environment variable holding the master key; never a flag, so it stays out of `ps` and shell history.
-const MASTER_KEY_ENV: &str = "WAXSEAL_MASTER_KEY";
-
-/// The server configuration for `data_dir`, with the master key from the environment when it is set.
-pub(super) fn config(data_dir: &Path) -> Result<Config, Failure> {
-    let master_key = match std::env::var(MASTER_KEY_ENV) {
-        Ok(text) if !text.is_empty() => Some(
-            MasterKey::parse(&text)
-                .with_context(|| format!("{MASTER_KEY_ENV} is not usable"))
-                .map_err(Failure::usage)?,
-        ),
-        _ => None,
-    };
-    Ok(Config {
-        data_dir: data_dir.to_path_buf(),
-        master_key,
-        ..Config::default()
-    })
-}
-
-/// The database a `--database-url` selects; none: the embedded one.
-pub(super) fn database(url: Option<&str>) -> Result<Database, Failure> {
-    url.filter(|u| !u.trim().is_empty())
-        .map(Database::parse)
-        .transpose()
-        .map(Option::unwrap_or_default)
-        .map_err(|e| Failure::usage(anyhow::anyhow!(e)))
-}
-
 /// The configuration of an admin command (`user`, `client`, `keys`, `migrate`): data directory and database.
 pub(super) fn admin_config(data: &DataDirArg) -> Result<Config, Failure> {
     Ok(Config {
-        database: database(data.database_url.as_deref())?,
-        ..config(&data.data_dir)?
+        database: Database::from_url(data.database_url.as_deref())
+            .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?,
+        data_dir: data.data_dir.clone(),
+        master_key: master_key()?,
+        ..Config::default()
     })
 }
 
@@ -107,29 +80,27 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
 }
 
 pub fn run(args: &ServeArgs, style: Style) -> Outcome {
-    let settings = Settings::resolve(args)?;
+    let settings = Effective::resolve(args)?;
     if args.print_config {
         print!("{}", settings.render()?);
         return Ok(ExitCode::SUCCESS);
     }
     init_logging();
-    let mut config = settings.config;
+    let mut resolved = settings.resolved;
+    let listen = resolved.config.listen;
     runtime()?.block_on(async move {
         let shutdown = shutdown_signal();
-        let listener = tokio::net::TcpListener::bind(config.listen)
+        let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .with_context(|| format!("cannot listen on {}", config.listen))
+            .with_context(|| format!("cannot listen on {listen}"))
             .map_err(Failure::usage)?;
         let addr = listener
             .local_addr()
             .context("no local address")
             .map_err(Failure::usage)?;
-        config.listen = addr;
-        if settings.issuer_is_derived {
-            config.issuer = derived_issuer(&config, addr);
-        }
-        let data_dir = config.data_dir.clone();
-        let server = Server::open(config)
+        resolved.bound(addr);
+        let data_dir = resolved.config.data_dir.clone();
+        let server = Server::open(resolved.config)
             .await
             .context("the server could not start")
             .map_err(Failure::usage)?;
