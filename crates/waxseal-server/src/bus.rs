@@ -26,8 +26,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncConnectionConfig, IntoConnectionInfo as _, ProtocolVersion, PushKind, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{DenylistSnapshot, StoreError, StoreResult};
 use crate::config::{CLOCK_LEEWAY, MAX_ACCESS_TOKEN_TTL};
+use crate::store::{DenylistSnapshot, StoreError, StoreResult};
 use crate::throttle::{
     ACCOUNT_FREE_FAILURES, ADDRESS_FREE_FAILURES, BASE_DELAY_SECS, FORGET_AFTER, MAX_DELAY_SECS,
 };

@@ -7,10 +7,31 @@ use std::time::Duration;
 use waxseal::Algorithm;
 
 use crate::error::{Error, Result};
-use crate::keyring::SIGNING_ALGORITHMS;
 use crate::master_key::MasterKey;
 
+mod limits;
 pub mod settings;
+pub use limits::{
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+};
+
+/// The algorithms the server may sign with: those every mainstream JOSE library verifies.
+pub const SIGNING_ALGORITHMS: [Algorithm; 13] = [
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::ES512,
+    Algorithm::EdDSA,
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::HS256,
+    Algorithm::HS384,
+    Algorithm::HS512,
+];
 
 /// The default size of the verified-token cache, in tokens: a few kilobytes each, so about 10 MB when full.
 pub const DEFAULT_VERIFIED_TOKEN_CACHE: usize = 16_384;
@@ -274,11 +295,11 @@ impl Default for Config {
             refresh_cookie: false,
             redis_url: None,
             redis_key_prefix: "waxseal".into(),
-            header_read_timeout: crate::listener::DEFAULT_HEADER_READ_TIMEOUT,
-            idle_timeout: crate::listener::DEFAULT_IDLE_TIMEOUT,
-            body_timeout: crate::listener::DEFAULT_BODY_TIMEOUT,
-            max_connections: crate::listener::DEFAULT_MAX_CONNECTIONS,
-            max_connections_per_address: crate::listener::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            header_read_timeout: limits::DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: limits::DEFAULT_IDLE_TIMEOUT,
+            body_timeout: limits::DEFAULT_BODY_TIMEOUT,
+            max_connections: limits::DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: limits::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
         }
     }
 }
@@ -348,7 +369,7 @@ impl Config {
                 )));
             }
         }
-        crate::listener::validate(self)?;
+        limits::validate(self)?;
         self.validate_signing()
     }
 

@@ -97,23 +97,6 @@ pub(crate) fn key_states(keys: &[StoredKey], now: u64) -> Vec<KeyState> {
         .collect()
 }
 
-/// The algorithms the server may sign with: those every mainstream JOSE library verifies.
-pub const SIGNING_ALGORITHMS: [Algorithm; 13] = [
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::ES512,
-    Algorithm::EdDSA,
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::HS256,
-    Algorithm::HS384,
-    Algorithm::HS512,
-];
-
 /// Generates a key for `alg` and seals its private half under `master`. RSA generation takes a good fraction of a
 /// second, so this runs on the blocking pool.
 pub(crate) async fn generate(

@@ -78,18 +78,19 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use config::SIGNING_ALGORITHMS;
 pub use config::settings;
 pub use config::{
     CLOCK_LEEWAY, Config, DEFAULT_VERIFIED_TOKEN_CACHE, Database, MAX_ACCESS_TOKEN_TTL,
     MIN_KEY_ROTATION_INTERVAL, SecretUrl, TlsFiles,
 };
-pub use config::{MAX_REFRESH_REISSUES, MAX_REFRESH_REUSE_INTERVAL};
-pub use error::{Error, ErrorKind, Result};
-pub use keyring::{KeyState, RETIRED_KEY_PUBLISHED_FOR, SIGNING_ALGORITHMS, publish_delay};
-pub use listener::{
+pub use config::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
 };
+pub use config::{MAX_REFRESH_REISSUES, MAX_REFRESH_REUSE_INTERVAL};
+pub use error::{Error, ErrorKind, Result};
+pub use keyring::{KeyState, RETIRED_KEY_PUBLISHED_FOR, publish_delay};
 pub use master_key::MasterKey;
 pub use service::{
     AccessClaims, AccessTokenVerifier, AuthService, ClientInfo, ClientPermissions, ClientToken,

@@ -35,12 +35,12 @@ use tower_http::trace::TraceLayer;
 use utoipa::{IntoParams, ToSchema};
 use zeroize::Zeroizing;
 
+use crate::bus::BusState;
 use crate::error::{Error, ErrorKind, UNAVAILABLE_RETRY_AFTER};
 use crate::service::{
     AccessClaims, AccessTokenVerifier, AuthService, Denylisted, GrantedTokens, TokenPair,
 };
 use crate::store::gate::{DatabaseState, rfc3339};
-use crate::bus::BusState;
 use crate::store::{Client, GrantType};
 use waxseal_axum::{BearerAuthLayer, Claims, RequireScope};
 

@@ -12,13 +12,13 @@ use serde::{Deserialize, Serialize};
 use waxseal::jwt::{Claims, Clock, NumericDate};
 use zeroize::Zeroizing;
 
+use crate::bus::{BusState, RedisBus};
 use crate::config::{CLOCK_LEEWAY as LEEWAY, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::keyring::Keyring;
 use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
 use crate::store::gate::{DatabaseState, GatedStore, StoreGate};
-use crate::bus::{BusState, RedisBus};
 use crate::store::{GrantType, Store};
 use crate::throttle::LoginThrottle;
 use password::hash_password;
