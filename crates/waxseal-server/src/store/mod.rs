@@ -9,6 +9,7 @@ pub mod gate;
 pub mod postgres;
 pub mod redis;
 pub mod sqlite;
+mod sql;
 
 use std::future::Future;
 use std::pin::Pin;
