@@ -16,9 +16,10 @@ use sqlx::{Connection as _, Postgres, Transaction};
 
 use super::sql::{self, Columns as _};
 use super::{
-    BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, KeyStore, Migrated, Prunable,
-    PruneStore, RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation, SessionStore, Store,
-    StoreError, StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User, UserStore, ts,
+    BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, KeyStore, Logout, LogoutScope,
+    Migrated, Prunable, PruneStore, RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation,
+    SessionStore, Store, StoreError, StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User,
+    UserStore, ts,
 };
 
 mod revoked_keys;
@@ -423,6 +424,42 @@ async fn set_not_before(
     Ok(())
 }
 
+/// Revokes every session of `user_id` and sets their "not before" to `now`; returns the revoked sids.
+async fn revoke_all_in(
+    tx: &mut Transaction<'static, Postgres>,
+    user_id: &str,
+    now: u64,
+    deny_until: u64,
+) -> StoreResult<Vec<String>> {
+    let sids: Vec<String> = sqlx::query_scalar(
+        "UPDATE token_families SET revoked_at = $1 \
+         WHERE user_id = $2 AND revoked_at IS NULL RETURNING sid",
+    )
+    .bind(ts(now))
+    .bind(user_id)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    deny_sids(tx, &sids, deny_until).await?;
+    set_not_before(tx, user_id, now).await?;
+    Ok(sids)
+}
+
+/// Denies an access token id until `until` (a later time already set stays).
+async fn deny_jti<'e>(db: impl sqlx::PgExecutor<'e>, jti: &str, until: u64) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO denied_jtis (jti, expires_at) VALUES ($1, $2) \
+         ON CONFLICT (jti) DO UPDATE \
+         SET expires_at = GREATEST(denied_jtis.expires_at, EXCLUDED.expires_at)",
+    )
+    .bind(jti)
+    .bind(ts(until))
+    .execute(db)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
 impl SessionStore for PostgresStore {
     fn create_session<'a>(
         &'a self,
@@ -475,10 +512,10 @@ impl SessionStore for PostgresStore {
             .rows_affected()
                 == 1;
             let Some(row) = sqlx::query(sql::TOKEN_AND_FAMILY)
-            .bind(&presented[..])
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?
+                .bind(&presented[..])
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?
             else {
                 return Ok(Rotation::Unknown);
             };
@@ -582,17 +619,32 @@ impl SessionStore for PostgresStore {
     ) -> BoxFuture<'a, StoreResult<Vec<String>>> {
         Box::pin(async move {
             let mut tx = self.begin().await?;
-            let sids: Vec<String> = sqlx::query_scalar(
-                "UPDATE token_families SET revoked_at = $1 \
-                 WHERE user_id = $2 AND revoked_at IS NULL RETURNING sid",
-            )
-            .bind(ts(now))
-            .bind(user_id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_err)?;
-            deny_sids(&mut tx, &sids, deny_until).await?;
-            set_not_before(&mut tx, user_id, now).await?;
+            let sids = revoke_all_in(&mut tx, user_id, now, deny_until).await?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(sids)
+        })
+    }
+
+    fn logout<'a>(&'a self, logout: &'a Logout<'a>) -> BoxFuture<'a, StoreResult<Vec<String>>> {
+        Box::pin(async move {
+            let Logout {
+                user_id,
+                now,
+                deny_until,
+                ..
+            } = *logout;
+            let mut tx = self.begin().await?;
+            deny_jti(&mut *tx, logout.jti, logout.jti_until).await?;
+            let sids = match logout.scope {
+                LogoutScope::Everywhere => revoke_all_in(&mut tx, user_id, now, deny_until).await?,
+                LogoutScope::Sessions { sid, refresh } => {
+                    let sids = sql::sessions_to_end(&mut *tx, user_id, sid, refresh).await?;
+                    for sid in &sids {
+                        revoke_in(&mut tx, sid, now, deny_until).await?;
+                    }
+                    sids
+                }
+            };
             tx.commit().await.map_err(map_err)?;
             Ok(sids)
         })
@@ -670,19 +722,7 @@ impl KeyStore for PostgresStore {
 
 impl DenylistStore for PostgresStore {
     fn deny_jti<'a>(&'a self, jti: &'a str, until: u64) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO denied_jtis (jti, expires_at) VALUES ($1, $2) \
-                 ON CONFLICT (jti) DO UPDATE \
-                 SET expires_at = GREATEST(denied_jtis.expires_at, EXCLUDED.expires_at)",
-            )
-            .bind(jti)
-            .bind(ts(until))
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-            Ok(())
-        })
+        Box::pin(deny_jti(&self.pool, jti, until))
     }
 
     fn load_denylist(&self, now: u64) -> BoxFuture<'_, StoreResult<DenylistSnapshot>> {

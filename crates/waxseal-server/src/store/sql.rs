@@ -14,7 +14,9 @@
 //! driver: each backend keeps its own typed driver, pool and statement cache.
 
 use sqlx::query::Query;
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Transaction, Type};
+use sqlx::{
+    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Transaction, Type,
+};
 
 use super::{
     Client, Contents, DenylistSnapshot, FamilyRotation, GrantType, Prunable, RefreshTokenRecord,
@@ -212,7 +214,11 @@ fn revoked_key(row: &impl Columns) -> StoreResult<RevokedKey> {
 
 /// A refresh token whose own columns are named `token_created_at` and `token_expires_at` (the family's are the
 /// plain names), as [`TOKEN_STATE`] and [`TOKENS`] read it.
-fn refresh_token(row: &impl Columns, hash: [u8; 32], sid: String) -> StoreResult<StoredRefreshToken> {
+fn refresh_token(
+    row: &impl Columns,
+    hash: [u8; 32],
+    sid: String,
+) -> StoreResult<StoredRefreshToken> {
     Ok(StoredRefreshToken {
         record: RefreshTokenRecord {
             hash,
@@ -351,6 +357,25 @@ pub(crate) async fn refresh_token_state<'e, DB: Dialect>(
     let family = family(&row)?;
     let token = refresh_token(&row, *hash, family.sid.clone())?;
     Ok(Some((token, family)))
+}
+
+/// The sessions a [`super::LogoutScope::Sessions`] logout of `user_id` ends: the access token's `sid`, and the
+/// family of the refresh token with digest `refresh` when it is another session of the same user.
+pub(crate) async fn sessions_to_end<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    user_id: &str,
+    sid: Option<&str>,
+    refresh: Option<&[u8; 32]>,
+) -> StoreResult<Vec<String>> {
+    let mut sids: Vec<String> = sid.map(str::to_owned).into_iter().collect();
+    if let Some(hash) = refresh
+        && let Some(family) = family_of_token(db, hash).await?
+        && family.user_id == user_id
+        && Some(family.sid.as_str()) != sid
+    {
+        sids.push(family.sid);
+    }
+    Ok(sids)
 }
 
 /// [`super::KeyStore::keys`]: never a revoked one.
@@ -540,7 +565,8 @@ pub(crate) async fn export<DB: Dialect>(tx: &mut Transaction<'static, DB>) -> St
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    let users = "SELECT id, username, password_hash, disabled, scopes, created_at FROM users ORDER BY id";
+    let users =
+        "SELECT id, username, password_hash, disabled, scopes, created_at FROM users ORDER BY id";
     let clients = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect \
                    FROM clients ORDER BY client_id";
     let keys = "SELECT kid, alg, private_key, created_at, activates_at FROM signing_keys \
@@ -556,7 +582,8 @@ where
     let jtis = "SELECT jti AS id, expires_at AS until FROM denied_jtis ORDER BY jti";
     let conn = &mut **tx;
     let sids = "SELECT sid AS id, expires_at AS until FROM denied_sids ORDER BY sid";
-    let not_before = "SELECT user_id AS id, not_before AS until FROM user_not_before ORDER BY user_id";
+    let not_before =
+        "SELECT user_id AS id, not_before AS until FROM user_not_before ORDER BY user_id";
     Ok(Contents {
         users: every(&mut *conn, sqlx::query(users), user).await?,
         clients: every(&mut *conn, sqlx::query(clients), client).await?,

@@ -7,15 +7,17 @@ use std::path::Path;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteQueryResult,
+    SqliteSynchronous,
 };
 use sqlx::{Sqlite, Transaction};
 
 use super::sql::{self, Columns as _};
 use super::{
-    BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, KeyStore, Migrated, Prunable,
-    PruneStore, RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation, SessionStore, Store,
-    StoreError, StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User, UserStore, ts,
+    BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, KeyStore, Logout, LogoutScope,
+    Migrated, Prunable, PruneStore, RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation,
+    SessionStore, Store, StoreError, StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User,
+    UserStore, ts,
 };
 
 mod revoked_keys;
@@ -314,6 +316,41 @@ async fn set_not_before(
     Ok(())
 }
 
+/// Revokes every session of `user_id` and sets their "not before" to `now`; returns the revoked sids.
+async fn revoke_all_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    user_id: &str,
+    now: u64,
+    deny_until: u64,
+) -> StoreResult<Vec<String>> {
+    let sids: Vec<String> = sqlx::query_scalar(
+        "SELECT sid FROM token_families WHERE user_id = ? AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    for sid in &sids {
+        revoke_in(tx, sid, now, deny_until).await?;
+    }
+    set_not_before(tx, user_id, now).await?;
+    Ok(sids)
+}
+
+/// Denies an access token id until `until` (a later time already set stays).
+async fn deny_jti<'e>(db: impl sqlx::SqliteExecutor<'e>, jti: &str, until: u64) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO denied_jtis (jti, expires_at) VALUES (?, ?) \
+         ON CONFLICT(jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
+    )
+    .bind(jti)
+    .bind(ts(until))
+    .execute(db)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
 impl SessionStore for SqliteStore {
     fn create_session<'a>(
         &'a self,
@@ -366,10 +403,10 @@ impl SessionStore for SqliteStore {
             .rows_affected()
                 == 1;
             let Some(row) = sqlx::query(sql::TOKEN_AND_FAMILY)
-            .bind(&presented[..])
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?
+                .bind(&presented[..])
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?
             else {
                 return Ok(Rotation::Unknown);
             };
@@ -470,17 +507,32 @@ impl SessionStore for SqliteStore {
     ) -> BoxFuture<'a, StoreResult<Vec<String>>> {
         Box::pin(async move {
             let mut tx = self.immediate().await?;
-            let sids: Vec<String> = sqlx::query_scalar(
-                "SELECT sid FROM token_families WHERE user_id = ? AND revoked_at IS NULL",
-            )
-            .bind(user_id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_err)?;
-            for sid in &sids {
-                revoke_in(&mut tx, sid, now, deny_until).await?;
-            }
-            set_not_before(&mut tx, user_id, now).await?;
+            let sids = revoke_all_in(&mut tx, user_id, now, deny_until).await?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(sids)
+        })
+    }
+
+    fn logout<'a>(&'a self, logout: &'a Logout<'a>) -> BoxFuture<'a, StoreResult<Vec<String>>> {
+        Box::pin(async move {
+            let Logout {
+                user_id,
+                now,
+                deny_until,
+                ..
+            } = *logout;
+            let mut tx = self.immediate().await?;
+            deny_jti(&mut *tx, logout.jti, logout.jti_until).await?;
+            let sids = match logout.scope {
+                LogoutScope::Everywhere => revoke_all_in(&mut tx, user_id, now, deny_until).await?,
+                LogoutScope::Sessions { sid, refresh } => {
+                    let sids = sql::sessions_to_end(&mut *tx, user_id, sid, refresh).await?;
+                    for sid in &sids {
+                        revoke_in(&mut tx, sid, now, deny_until).await?;
+                    }
+                    sids
+                }
+            };
             tx.commit().await.map_err(map_err)?;
             Ok(sids)
         })
@@ -553,18 +605,7 @@ impl KeyStore for SqliteStore {
 
 impl DenylistStore for SqliteStore {
     fn deny_jti<'a>(&'a self, jti: &'a str, until: u64) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO denied_jtis (jti, expires_at) VALUES (?, ?) \
-                 ON CONFLICT(jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
-            )
-            .bind(jti)
-            .bind(ts(until))
-            .execute(&self.writer)
-            .await
-            .map_err(map_err)?;
-            Ok(())
-        })
+        Box::pin(deny_jti(&self.writer, jti, until))
     }
 
     fn load_denylist(&self, now: u64) -> BoxFuture<'_, StoreResult<DenylistSnapshot>> {
