@@ -12,8 +12,8 @@ use std::sync::Arc;
 use waxseal_server::store::postgres::PostgresStore;
 use waxseal_server::store::sqlite::SqliteStore;
 use waxseal_server::store::{
-    Client, GrantType, Prunable, RefreshTokenRecord, ReuseAllowance, Rotation, Store, StoreError,
-    StoredKey, TokenFamily, User,
+    Client, GrantType, Logout, LogoutScope, Prunable, RefreshTokenRecord, ReuseAllowance, Rotation,
+    Store, StoreError, StoredKey, TokenFamily, User,
 };
 
 use common::pg::TestDatabase;
@@ -433,6 +433,102 @@ async fn revocation(a: Shared, b: Shared) {
         b.load_denylist(NOW).await.unwrap().not_before,
         [("u1".to_owned(), NOW + 3)]
     );
+}
+
+async fn logout(a: Shared, b: Shared) {
+    a.create_user(&user("u1", "alice")).await.unwrap();
+    a.create_user(&user("u2", "bob")).await.unwrap();
+    for (sid, first) in [("s1", 1), ("s2", 2), ("s3", 3), ("s4", 4)] {
+        with_session(&a, sid, first).await;
+    }
+    a.create_session(&family("t1", "u2", None), &token(9, "t1", NOW + 100))
+        .await
+        .unwrap();
+    let revoked_at = |sid: &'static str, byte: u8| {
+        let b = b.clone();
+        async move {
+            let family = b.family_of_token(&[byte; 32]).await.unwrap().unwrap();
+            assert_eq!(family.sid, sid);
+            family.revoked_at
+        }
+    };
+    let logout = |jti, scope| Logout {
+        user_id: "u1",
+        jti,
+        jti_until: NOW + 50,
+        scope,
+        now: NOW + 1,
+        deny_until: NOW + 30,
+    };
+    // The access token's session and the refresh token's, when that is another session of the same user.
+    let ended = b
+        .logout(&logout(
+            "j1",
+            LogoutScope::Sessions {
+                sid: Some("s1"),
+                refresh: Some(&[2; 32]),
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(ended, ["s1", "s2"]);
+    assert_eq!(revoked_at("s1", 1).await, Some(NOW + 1));
+    assert_eq!(revoked_at("s2", 2).await, Some(NOW + 1));
+    assert_eq!(revoked_at("s3", 3).await, None);
+    // Another user's refresh token ends nothing but the access token's session; the same session named twice is
+    // ended once.
+    let ended = a
+        .logout(&logout(
+            "j2",
+            LogoutScope::Sessions {
+                sid: Some("s3"),
+                refresh: Some(&[9; 32]),
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(ended, ["s3"]);
+    assert_eq!(revoked_at("t1", 9).await, None, "other users untouched");
+    let ended = a
+        .logout(&logout(
+            "j3",
+            LogoutScope::Sessions {
+                sid: None,
+                refresh: Some(&[4; 32]),
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(ended, ["s4"]);
+    let denied = a.load_denylist(NOW).await.unwrap();
+    let sids: HashSet<(String, u64)> = denied.sids.into_iter().collect();
+    let want: HashSet<(String, u64)> = ["s1", "s2", "s3", "s4"]
+        .map(|s| (s.to_owned(), NOW + 30))
+        .into();
+    assert_eq!(sids, want);
+    let mut jtis = denied.jtis;
+    jtis.sort();
+    assert_eq!(
+        jtis,
+        ["j1", "j2", "j3"].map(|j| (j.to_owned(), NOW + 50)),
+        "each logout denies its access token"
+    );
+    assert!(denied.not_before.is_empty());
+    // Everywhere: every live session of the user, and their "not before".
+    with_session(&a, "s5", 5).await;
+    with_session(&a, "s6", 6).await;
+    let mut ended = b
+        .logout(&logout("j4", LogoutScope::Everywhere))
+        .await
+        .unwrap();
+    ended.sort();
+    assert_eq!(ended, ["s5", "s6"]);
+    assert_eq!(revoked_at("s6", 6).await, Some(NOW + 1));
+    assert_eq!(revoked_at("t1", 9).await, None, "other users untouched");
+    let denied = b.load_denylist(NOW).await.unwrap();
+    assert_eq!(denied.not_before, [("u1".to_owned(), NOW + 1)]);
+    assert!(denied.jtis.contains(&("j4".to_owned(), NOW + 50)));
+    assert!(denied.sids.contains(&("s6".to_owned(), NOW + 30)));
 }
 
 async fn denylist(a: Shared, b: Shared) {
@@ -1053,6 +1149,7 @@ contract!(
     rotation,
     expiry,
     revocation,
+    logout,
     denylist,
     keys,
     one_key_rotation_wins,

@@ -10,8 +10,8 @@ use super::*;
 use crate::config::CLOCK_LEEWAY as LEEWAY;
 use crate::error::{Error, Result};
 use crate::store::{
-    Client, DenylistSnapshot, GrantType, RefreshTokenRecord, ReuseAllowance, Rotation, TokenFamily,
-    User,
+    Client, DenylistSnapshot, GrantType, Logout, LogoutScope, RefreshTokenRecord, ReuseAllowance,
+    Rotation, TokenFamily, User,
 };
 use crate::throttle::Attempt;
 use password::password_matches;
@@ -325,30 +325,32 @@ impl AuthService {
             .map_or(now, NumericDate::secs)
             .saturating_add(LEEWAY.as_secs());
         let deny_until = self.sid_deny_until(now);
-        self.store.deny_jti(&jti, exp).await?;
+        let digest = refresh_token.and_then(refresh_token_digest);
+        let scope = if all {
+            LogoutScope::Everywhere
+        } else {
+            LogoutScope::Sessions {
+                sid: claims.custom.sid.as_deref(),
+                refresh: digest.as_ref(),
+            }
+        };
+        let logout = Logout {
+            user_id: &sub,
+            jti: &jti,
+            jti_until: exp,
+            scope,
+            now,
+            deny_until,
+        };
+        // One transaction: the jti denied and the sessions ended together, or nothing.
+        let sids = self.store.logout(&logout).await?;
         let mut revoked = DenylistSnapshot {
             jtis: vec![(jti, exp)],
             ..DenylistSnapshot::default()
         };
-        let sids = if all {
+        if all {
             revoked.not_before.push((sub.clone(), now));
-            self.store
-                .revoke_all_sessions(&sub, now, deny_until)
-                .await?
-        } else {
-            let mut sids: Vec<String> = claims.custom.sid.iter().cloned().collect();
-            if let Some(digest) = refresh_token.and_then(refresh_token_digest)
-                && let Some(family) = self.store.family_of_token(&digest).await?
-                && family.user_id == sub
-                && Some(&family.sid) != claims.custom.sid.as_ref()
-            {
-                sids.push(family.sid);
-            }
-            for sid in &sids {
-                self.store.revoke_session(sid, now, deny_until).await?;
-            }
-            sids
-        };
+        }
         revoked.sids = sids.into_iter().map(|sid| (sid, deny_until)).collect();
         self.revoked(revoked).await;
         let revocations = &self.metrics.revocations;

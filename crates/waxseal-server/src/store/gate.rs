@@ -22,10 +22,10 @@ use std::time::{Duration, SystemTime};
 use metrics::{Counter, Gauge};
 
 use super::{
-    BoxFuture, Client, ClientStore, Contents, DenylistSnapshot, DenylistStore, KeyStore, Prunable,
-    PruneStore, RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation, SessionStore, Store,
-    StoreError, StoreResult, StoredKey, StoredRefreshToken, TokenFamily, TransferStore, User,
-    UserStore,
+    BoxFuture, Client, ClientStore, Contents, DenylistSnapshot, DenylistStore, KeyStore, Logout,
+    Prunable, PruneStore, RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation, SessionStore,
+    Store, StoreError, StoreResult, StoredKey, StoredRefreshToken, TokenFamily, TransferStore,
+    User, UserStore,
 };
 
 /// How often the database is probed while it is known to be unreachable: service resumes within about this time
@@ -375,6 +375,9 @@ impl SessionStore for GatedStore {
         deny_until: u64,
     ) -> BoxFuture<'a, StoreResult<Vec<String>>> {
         self.guard(self.inner.revoke_all_sessions(user_id, now, deny_until))
+    }
+    fn logout<'a>(&'a self, logout: &'a Logout<'a>) -> BoxFuture<'a, StoreResult<Vec<String>>> {
+        self.guard(self.inner.logout(logout))
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod gate;
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 
 use std::future::Future;
@@ -353,6 +354,38 @@ pub trait ClientStore: Send + Sync {
     ) -> BoxFuture<'a, StoreResult<Option<Vec<String>>>>;
 }
 
+/// What a logout ends ([`SessionStore::logout`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutScope<'a> {
+    /// Every session of the user, and every access token issued to them before the logout (their "not before").
+    Everywhere,
+    /// The access token's session `sid`, and the session of the refresh token with digest `refresh` if that
+    /// session is the user's.
+    Sessions {
+        /// The `sid` of the access token presented.
+        sid: Option<&'a str>,
+        /// SHA-256 of the refresh token presented with it.
+        refresh: Option<&'a [u8; 32]>,
+    },
+}
+
+/// A logout, carried out by [`SessionStore::logout`] in one transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Logout<'a> {
+    /// The user logging out: the access token's `sub`.
+    pub user_id: &'a str,
+    /// The access token presented: its `jti`, denied until `jti_until`.
+    pub jti: &'a str,
+    /// Unix seconds: when the access token has expired for good.
+    pub jti_until: u64,
+    /// Which sessions end.
+    pub scope: LogoutScope<'a>,
+    /// Unix seconds: the time of the logout.
+    pub now: u64,
+    /// Unix seconds: until when each ended session's `sid` stays denied.
+    pub deny_until: u64,
+}
+
 /// Sessions (token families) and their refresh tokens.
 pub trait SessionStore: Send + Sync {
     /// Stores a new family with its first refresh token, atomically.
@@ -424,6 +457,12 @@ pub trait SessionStore: Send + Sync {
         now: u64,
         deny_until: u64,
     ) -> BoxFuture<'a, StoreResult<Vec<String>>>;
+    /// In one transaction: denies the access token's `jti`, then ends what `logout.scope` names — as
+    /// [`SessionStore::revoke_all_sessions`] does for [`LogoutScope::Everywhere`], as
+    /// [`SessionStore::revoke_session`] does for each session of [`LogoutScope::Sessions`]. Returns the sids it
+    /// revoked (for `Sessions`: the access token's, and the refresh token's when it is another session of the
+    /// same user).
+    fn logout<'a>(&'a self, logout: &'a Logout<'a>) -> BoxFuture<'a, StoreResult<Vec<String>>>;
 }
 
 /// Signing keys.

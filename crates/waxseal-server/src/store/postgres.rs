@@ -11,17 +11,17 @@
 use std::str::FromStr as _;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Connection as _, Postgres, Row, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgQueryResult};
+use sqlx::{Connection as _, Postgres, Transaction};
 
+use super::sql::{self, Columns as _};
 use super::{
-    BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, GrantType, KeyStore, Migrated,
-    RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation, SessionStore, Store, StoreError,
-    StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User, UserStore, opt_secs,
-    parent_digest, secs, ts,
+    BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, KeyStore, Logout, LogoutScope,
+    Migrated, Prunable, PruneStore, RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation,
+    SessionStore, Store, StoreError, StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User,
+    UserStore, ts,
 };
 
-mod prune;
 mod revoked_keys;
 mod transfer;
 
@@ -67,6 +67,19 @@ fn map_err(e: sqlx::Error) -> StoreError {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
         _ => backend(e),
+    }
+}
+
+impl sql::Dialect for Postgres {
+    /// `reissues` is an `INTEGER`.
+    const MAX_REISSUES: u32 = i32::MAX.unsigned_abs();
+
+    fn store_error(e: sqlx::Error) -> StoreError {
+        map_err(e)
+    }
+
+    fn rows_affected(done: &PgQueryResult) -> u64 {
+        done.rows_affected()
     }
 }
 
@@ -204,124 +217,20 @@ impl PostgresStore {
     }
 }
 
-fn user_from_row(row: &PgRow) -> StoreResult<User> {
-    let scopes: String = row.try_get("scopes").map_err(backend)?;
-    Ok(User {
-        id: row.try_get("id").map_err(backend)?,
-        username: row.try_get("username").map_err(backend)?,
-        password_hash: row.try_get("password_hash").map_err(backend)?,
-        disabled: row.try_get("disabled").map_err(backend)?,
-        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
-        created_at: secs(row.try_get("created_at").map_err(backend)?),
-    })
-}
-
-fn family_from_row(row: &PgRow) -> StoreResult<TokenFamily> {
-    Ok(TokenFamily {
-        sid: row.try_get("sid").map_err(backend)?,
-        user_id: row.try_get("user_id").map_err(backend)?,
-        created_at: secs(row.try_get("created_at").map_err(backend)?),
-        expires_at: secs(row.try_get("expires_at").map_err(backend)?),
-        revoked_at: opt_secs(row.try_get("revoked_at").map_err(backend)?),
-        client_id: row.try_get("client_id").map_err(backend)?,
-        scope: row.try_get("scope").map_err(backend)?,
-    })
-}
-
-fn client_from_row(row: &PgRow) -> StoreResult<Client> {
-    let hash: Vec<u8> = row.try_get("secret_hash").map_err(backend)?;
-    let grants: String = row.try_get("grant_types").map_err(backend)?;
-    let scopes: String = row.try_get("scopes").map_err(backend)?;
-    Ok(Client {
-        client_id: row.try_get("client_id").map_err(backend)?,
-        secret_hash: hash
-            .try_into()
-            .map_err(|_| backend("a client secret hash is not 32 bytes"))?,
-        name: row.try_get("name").map_err(backend)?,
-        grant_types: grants
-            .split_whitespace()
-            .filter_map(GrantType::parse)
-            .collect(),
-        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
-        created_at: secs(row.try_get("created_at").map_err(backend)?),
-        may_introspect: row.try_get("may_introspect").map_err(backend)?,
-    })
-}
-
-/// Inserts a user row: [`UserStore::create_user`], and each user of an import.
-pub(super) async fn insert_user<'e>(db: impl sqlx::PgExecutor<'e>, user: &User) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO users (id, username, password_hash, disabled, scopes, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&user.id)
-    .bind(&user.username)
-    .bind(&user.password_hash)
-    .bind(user.disabled)
-    .bind(user.scopes.join(" "))
-    .bind(ts(user.created_at))
-    .execute(db)
-    .await
-    .map_err(map_err)?;
-    Ok(())
-}
-
-/// Inserts a client row: [`ClientStore::create_client`], and each client of an import.
-pub(super) async fn insert_client<'e>(
-    db: impl sqlx::PgExecutor<'e>,
-    client: &Client,
-) -> StoreResult<()> {
-    let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
-    sqlx::query(
-        "INSERT INTO clients (client_id, secret_hash, name, grant_types, scopes, created_at, \
-         may_introspect) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&client.client_id)
-    .bind(&client.secret_hash[..])
-    .bind(&client.name)
-    .bind(grants.join(" "))
-    .bind(client.scopes.join(" "))
-    .bind(ts(client.created_at))
-    .bind(client.may_introspect)
-    .execute(db)
-    .await
-    .map_err(map_err)?;
-    Ok(())
-}
-
 impl ClientStore for PostgresStore {
     fn create_client<'a>(&'a self, client: &'a Client) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move { insert_client(&self.pool, client).await })
+        Box::pin(sql::insert_client(&self.pool, client))
     }
 
     fn client_by_id<'a>(
         &'a self,
         client_id: &'a str,
     ) -> BoxFuture<'a, StoreResult<Option<Client>>> {
-        Box::pin(async move {
-            let row = sqlx::query(
-                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect \
-                 FROM clients WHERE client_id = $1",
-            )
-            .bind(client_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-            row.as_ref().map(client_from_row).transpose()
-        })
+        Box::pin(sql::client_by_id(&self.pool, client_id))
     }
 
     fn list_clients(&self) -> BoxFuture<'_, StoreResult<Vec<Client>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect \
-                 FROM clients ORDER BY name, client_id",
-            )
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
-            rows.iter().map(client_from_row).collect()
-        })
+        Box::pin(sql::clients(&self.pool))
     }
 
     fn set_client_secret_hash<'a>(
@@ -378,35 +287,15 @@ impl ClientStore for PostgresStore {
 
 impl UserStore for PostgresStore {
     fn create_user<'a>(&'a self, user: &'a User) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move { insert_user(&self.pool, user).await })
+        Box::pin(sql::insert_user(&self.pool, user))
     }
 
     fn user_by_name<'a>(&'a self, username: &'a str) -> BoxFuture<'a, StoreResult<Option<User>>> {
-        Box::pin(async move {
-            let row = sqlx::query(
-                "SELECT id, username, password_hash, disabled, scopes, created_at \
-                 FROM users WHERE username = $1",
-            )
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-            row.as_ref().map(user_from_row).transpose()
-        })
+        Box::pin(sql::user_by_name(&self.pool, username))
     }
 
     fn user_by_id<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<Option<User>>> {
-        Box::pin(async move {
-            let row = sqlx::query(
-                "SELECT id, username, password_hash, disabled, scopes, created_at \
-                 FROM users WHERE id = $1",
-            )
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-            row.as_ref().map(user_from_row).transpose()
-        })
+        Box::pin(sql::user_by_id(&self.pool, id))
     }
 
     fn set_user_disabled<'a>(
@@ -426,16 +315,7 @@ impl UserStore for PostgresStore {
     }
 
     fn list_users(&self) -> BoxFuture<'_, StoreResult<Vec<User>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT id, username, password_hash, disabled, scopes, created_at FROM users \
-                 ORDER BY username",
-            )
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
-            rows.iter().map(user_from_row).collect()
-        })
+        Box::pin(sql::users(&self.pool))
     }
 
     fn set_password_hash<'a>(
@@ -544,6 +424,42 @@ async fn set_not_before(
     Ok(())
 }
 
+/// Revokes every session of `user_id` and sets their "not before" to `now`; returns the revoked sids.
+async fn revoke_all_in(
+    tx: &mut Transaction<'static, Postgres>,
+    user_id: &str,
+    now: u64,
+    deny_until: u64,
+) -> StoreResult<Vec<String>> {
+    let sids: Vec<String> = sqlx::query_scalar(
+        "UPDATE token_families SET revoked_at = $1 \
+         WHERE user_id = $2 AND revoked_at IS NULL RETURNING sid",
+    )
+    .bind(ts(now))
+    .bind(user_id)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    deny_sids(tx, &sids, deny_until).await?;
+    set_not_before(tx, user_id, now).await?;
+    Ok(sids)
+}
+
+/// Denies an access token id until `until` (a later time already set stays).
+async fn deny_jti<'e>(db: impl sqlx::PgExecutor<'e>, jti: &str, until: u64) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO denied_jtis (jti, expires_at) VALUES ($1, $2) \
+         ON CONFLICT (jti) DO UPDATE \
+         SET expires_at = GREATEST(denied_jtis.expires_at, EXCLUDED.expires_at)",
+    )
+    .bind(jti)
+    .bind(ts(until))
+    .execute(db)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
 impl SessionStore for PostgresStore {
     fn create_session<'a>(
         &'a self,
@@ -595,24 +511,19 @@ impl SessionStore for PostgresStore {
             .map_err(map_err)?
             .rows_affected()
                 == 1;
-            let Some(row) = sqlx::query(
-                "SELECT t.used_at AS used_at, t.parent_hash AS parent_hash, f.sid AS sid, \
-                 f.user_id AS user_id, f.created_at AS created_at, f.expires_at AS expires_at, \
-                 f.revoked_at AS revoked_at, f.client_id AS client_id, f.scope AS scope \
-                 FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = $1",
-            )
-            .bind(&presented[..])
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?
+            let Some(row) = sqlx::query(sql::TOKEN_AND_FAMILY)
+                .bind(&presented[..])
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?
             else {
                 return Ok(Rotation::Unknown);
             };
-            let family = family_from_row(&row)?;
+            let family = sql::family(&row)?;
             if family.revoked_at.is_some() {
                 return Ok(Rotation::Revoked);
             }
-            let used_at: Option<i64> = row.try_get("used_at").map_err(backend)?;
+            let used_at = row.opt_int("used_at")?;
             // Both family updates below are decided on the family row: a concurrent one waits for its lock, then
             // re-evaluates its condition against the committed row. The token rows are always locked before the
             // family row, never after, so two rotations cannot wait on each other.
@@ -620,7 +531,7 @@ impl SessionStore for PostgresStore {
                 if family.expires_at <= now {
                     return Ok(Rotation::Expired);
                 }
-                let parent: Option<Vec<u8>> = row.try_get("parent_hash").map_err(backend)?;
+                let parent = row.opt_bytes("parent_hash")?;
                 // The family moves on only from the token it rotated last: a sibling of a token already rotated
                 // (both issued for the same parent within a reuse interval) is a superseded branch.
                 let advanced = sqlx::query(
@@ -677,54 +588,14 @@ impl SessionStore for PostgresStore {
         &'a self,
         hash: &'a [u8; 32],
     ) -> BoxFuture<'a, StoreResult<Option<TokenFamily>>> {
-        Box::pin(async move {
-            let row = sqlx::query(
-                "SELECT f.sid AS sid, f.user_id AS user_id, f.created_at AS created_at, \
-                 f.expires_at AS expires_at, f.revoked_at AS revoked_at, \
-                 f.client_id AS client_id, f.scope AS scope \
-                 FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = $1",
-            )
-            .bind(&hash[..])
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-            row.as_ref().map(family_from_row).transpose()
-        })
+        Box::pin(sql::family_of_token(&self.pool, hash))
     }
 
     fn refresh_token_state<'a>(
         &'a self,
         hash: &'a [u8; 32],
     ) -> BoxFuture<'a, StoreResult<Option<(StoredRefreshToken, TokenFamily)>>> {
-        Box::pin(async move {
-            // Both sides by primary key: refresh_tokens.hash, then token_families.sid.
-            let row = sqlx::query(
-                "SELECT t.created_at AS token_created_at, t.expires_at AS token_expires_at, \
-                 t.used_at AS used_at, t.parent_hash AS parent_hash, f.sid AS sid, f.user_id AS user_id, \
-                 f.created_at AS created_at, f.expires_at AS expires_at, f.revoked_at AS revoked_at, \
-                 f.client_id AS client_id, f.scope AS scope \
-                 FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = $1",
-            )
-            .bind(&hash[..])
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-            let Some(row) = row else {
-                return Ok(None);
-            };
-            let family = family_from_row(&row)?;
-            let token = StoredRefreshToken {
-                record: RefreshTokenRecord {
-                    hash: *hash,
-                    sid: family.sid.clone(),
-                    created_at: secs(row.try_get("token_created_at").map_err(backend)?),
-                    expires_at: secs(row.try_get("token_expires_at").map_err(backend)?),
-                },
-                used_at: opt_secs(row.try_get("used_at").map_err(backend)?),
-                parent: parent_digest(row.try_get("parent_hash").map_err(backend)?)?,
-            };
-            Ok(Some((token, family)))
-        })
+        Box::pin(sql::refresh_token_state(&self.pool, hash))
     }
 
     fn revoke_session<'a>(
@@ -748,47 +619,43 @@ impl SessionStore for PostgresStore {
     ) -> BoxFuture<'a, StoreResult<Vec<String>>> {
         Box::pin(async move {
             let mut tx = self.begin().await?;
-            let sids: Vec<String> = sqlx::query_scalar(
-                "UPDATE token_families SET revoked_at = $1 \
-                 WHERE user_id = $2 AND revoked_at IS NULL RETURNING sid",
-            )
-            .bind(ts(now))
-            .bind(user_id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_err)?;
-            deny_sids(&mut tx, &sids, deny_until).await?;
-            set_not_before(&mut tx, user_id, now).await?;
+            let sids = revoke_all_in(&mut tx, user_id, now, deny_until).await?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(sids)
+        })
+    }
+
+    fn logout<'a>(&'a self, logout: &'a Logout<'a>) -> BoxFuture<'a, StoreResult<Vec<String>>> {
+        Box::pin(async move {
+            let Logout {
+                user_id,
+                now,
+                deny_until,
+                ..
+            } = *logout;
+            let mut tx = self.begin().await?;
+            deny_jti(&mut *tx, logout.jti, logout.jti_until).await?;
+            let sids = match logout.scope {
+                LogoutScope::Everywhere => revoke_all_in(&mut tx, user_id, now, deny_until).await?,
+                LogoutScope::Sessions { sid, refresh } => {
+                    let sids = sql::sessions_to_end(&mut *tx, user_id, sid, refresh).await?;
+                    for sid in &sids {
+                        revoke_in(&mut tx, sid, now, deny_until).await?;
+                    }
+                    sids
+                }
+            };
             tx.commit().await.map_err(map_err)?;
             Ok(sids)
         })
     }
 }
 
-async fn insert_key_in(
-    tx: &mut Transaction<'static, Postgres>,
-    key: &StoredKey,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO signing_keys (kid, alg, private_key, created_at, activates_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&key.kid)
-    .bind(&key.alg)
-    .bind(&key.encrypted_private_key)
-    .bind(ts(key.created_at))
-    .bind(ts(key.activates_at))
-    .execute(&mut **tx)
-    .await
-    .map_err(map_err)?;
-    Ok(())
-}
-
 impl KeyStore for PostgresStore {
     fn insert_key<'a>(&'a self, key: &'a StoredKey) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {
             let mut tx = self.begin().await?;
-            insert_key_in(&mut tx, key).await?;
+            sql::insert_key(&mut *tx, key).await?;
             tx.commit().await.map_err(map_err)
         })
     }
@@ -813,34 +680,14 @@ impl KeyStore for PostgresStore {
             if !super::same_kids(stored, seen) {
                 return Ok(false);
             }
-            insert_key_in(&mut tx, key).await?;
+            sql::insert_key(&mut *tx, key).await?;
             tx.commit().await.map_err(map_err)?;
             Ok(true)
         })
     }
 
     fn keys(&self) -> BoxFuture<'_, StoreResult<Vec<StoredKey>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT kid, alg, private_key, created_at, activates_at FROM signing_keys k \
-                 WHERE NOT EXISTS (SELECT 1 FROM revoked_keys r WHERE r.kid = k.kid) \
-                 ORDER BY activates_at, created_at, kid",
-            )
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
-            rows.iter()
-                .map(|row| {
-                    Ok(StoredKey {
-                        kid: row.try_get("kid").map_err(backend)?,
-                        alg: row.try_get("alg").map_err(backend)?,
-                        encrypted_private_key: row.try_get("private_key").map_err(backend)?,
-                        created_at: secs(row.try_get("created_at").map_err(backend)?),
-                        activates_at: secs(row.try_get("activates_at").map_err(backend)?),
-                    })
-                })
-                .collect()
-        })
+        Box::pin(sql::live_keys(&self.pool))
     }
 
     fn revoke_key_if_unchanged<'a>(
@@ -858,7 +705,7 @@ impl KeyStore for PostgresStore {
     }
 
     fn revoked_keys(&self) -> BoxFuture<'_, StoreResult<Vec<RevokedKey>>> {
-        Box::pin(revoked_keys::all(&self.pool))
+        Box::pin(sql::revoked_keys(&self.pool))
     }
 
     fn delete_key<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, StoreResult<()>> {
@@ -875,48 +722,22 @@ impl KeyStore for PostgresStore {
 
 impl DenylistStore for PostgresStore {
     fn deny_jti<'a>(&'a self, jti: &'a str, until: u64) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO denied_jtis (jti, expires_at) VALUES ($1, $2) \
-                 ON CONFLICT (jti) DO UPDATE \
-                 SET expires_at = GREATEST(denied_jtis.expires_at, EXCLUDED.expires_at)",
-            )
-            .bind(jti)
-            .bind(ts(until))
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-            Ok(())
-        })
+        Box::pin(deny_jti(&self.pool, jti, until))
     }
 
     fn load_denylist(&self, now: u64) -> BoxFuture<'_, StoreResult<DenylistSnapshot>> {
-        Box::pin(async move {
-            let pairs = |rows: Vec<(String, i64)>| -> Vec<(String, u64)> {
-                rows.into_iter().map(|(k, v)| (k, secs(v))).collect()
-            };
-            let jtis =
-                sqlx::query_as("SELECT jti, expires_at FROM denied_jtis WHERE expires_at > $1")
-                    .bind(ts(now))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(map_err)?;
-            let sids =
-                sqlx::query_as("SELECT sid, expires_at FROM denied_sids WHERE expires_at > $1")
-                    .bind(ts(now))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(map_err)?;
-            let not_before = sqlx::query_as("SELECT user_id, not_before FROM user_not_before")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(map_err)?;
-            Ok(DenylistSnapshot {
-                jtis: pairs(jtis),
-                sids: pairs(sids),
-                not_before: pairs(not_before),
-            })
-        })
+        Box::pin(sql::denylist_in_force(&self.pool, now))
+    }
+}
+
+impl PruneStore for PostgresStore {
+    fn prune_batch(
+        &self,
+        what: Prunable,
+        cutoff: u64,
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<u64>> {
+        Box::pin(sql::prune_batch(&self.pool, what, cutoff, limit))
     }
 }
 

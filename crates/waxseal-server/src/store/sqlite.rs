@@ -7,19 +7,19 @@ use std::path::Path;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteQueryResult,
     SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
+use super::sql::{self, Columns as _};
 use super::{
-    BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, GrantType, KeyStore, Migrated,
-    RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation, SessionStore, Store, StoreError,
-    StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User, UserStore, opt_secs,
-    parent_digest, secs, ts,
+    BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, KeyStore, Logout, LogoutScope,
+    Migrated, Prunable, PruneStore, RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation,
+    SessionStore, Store, StoreError, StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User,
+    UserStore, ts,
 };
 
-mod prune;
 mod revoked_keys;
 mod transfer;
 
@@ -48,6 +48,18 @@ fn map_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
         _ => backend(e),
+    }
+}
+
+impl sql::Dialect for Sqlite {
+    const MAX_REISSUES: u32 = u32::MAX;
+
+    fn store_error(e: sqlx::Error) -> StoreError {
+        map_err(e)
+    }
+
+    fn rows_affected(done: &SqliteQueryResult) -> u64 {
+        done.rows_affected()
     }
 }
 
@@ -110,127 +122,20 @@ impl SqliteStore {
     }
 }
 
-fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
-    let scopes: String = row.try_get("scopes").map_err(backend)?;
-    Ok(User {
-        id: row.try_get("id").map_err(backend)?,
-        username: row.try_get("username").map_err(backend)?,
-        password_hash: row.try_get("password_hash").map_err(backend)?,
-        disabled: row.try_get("disabled").map_err(backend)?,
-        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
-        created_at: secs(row.try_get("created_at").map_err(backend)?),
-    })
-}
-
-fn family_from_row(row: &SqliteRow) -> StoreResult<TokenFamily> {
-    Ok(TokenFamily {
-        sid: row.try_get("sid").map_err(backend)?,
-        user_id: row.try_get("user_id").map_err(backend)?,
-        created_at: secs(row.try_get("created_at").map_err(backend)?),
-        expires_at: secs(row.try_get("expires_at").map_err(backend)?),
-        revoked_at: opt_secs(row.try_get("revoked_at").map_err(backend)?),
-        client_id: row.try_get("client_id").map_err(backend)?,
-        scope: row.try_get("scope").map_err(backend)?,
-    })
-}
-
-fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
-    let hash: Vec<u8> = row.try_get("secret_hash").map_err(backend)?;
-    let grants: String = row.try_get("grant_types").map_err(backend)?;
-    let scopes: String = row.try_get("scopes").map_err(backend)?;
-    Ok(Client {
-        client_id: row.try_get("client_id").map_err(backend)?,
-        secret_hash: hash
-            .try_into()
-            .map_err(|_| backend("a client secret hash is not 32 bytes"))?,
-        name: row.try_get("name").map_err(backend)?,
-        grant_types: grants
-            .split_whitespace()
-            .filter_map(GrantType::parse)
-            .collect(),
-        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
-        created_at: secs(row.try_get("created_at").map_err(backend)?),
-        may_introspect: row.try_get("may_introspect").map_err(backend)?,
-    })
-}
-
-/// Inserts a user row: [`UserStore::create_user`], and each user of an import.
-pub(super) async fn insert_user<'e>(
-    db: impl sqlx::SqliteExecutor<'e>,
-    user: &User,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO users (id, username, password_hash, disabled, scopes, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&user.id)
-    .bind(&user.username)
-    .bind(&user.password_hash)
-    .bind(user.disabled)
-    .bind(user.scopes.join(" "))
-    .bind(ts(user.created_at))
-    .execute(db)
-    .await
-    .map_err(map_err)?;
-    Ok(())
-}
-
-/// Inserts a client row: [`ClientStore::create_client`], and each client of an import.
-pub(super) async fn insert_client<'e>(
-    db: impl sqlx::SqliteExecutor<'e>,
-    client: &Client,
-) -> StoreResult<()> {
-    let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
-    sqlx::query(
-        "INSERT INTO clients (client_id, secret_hash, name, grant_types, scopes, created_at, \
-         may_introspect) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&client.client_id)
-    .bind(&client.secret_hash[..])
-    .bind(&client.name)
-    .bind(grants.join(" "))
-    .bind(client.scopes.join(" "))
-    .bind(ts(client.created_at))
-    .bind(client.may_introspect)
-    .execute(db)
-    .await
-    .map_err(map_err)?;
-    Ok(())
-}
-
 impl ClientStore for SqliteStore {
     fn create_client<'a>(&'a self, client: &'a Client) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move { insert_client(&self.writer, client).await })
+        Box::pin(sql::insert_client(&self.writer, client))
     }
 
     fn client_by_id<'a>(
         &'a self,
         client_id: &'a str,
     ) -> BoxFuture<'a, StoreResult<Option<Client>>> {
-        Box::pin(async move {
-            let row = sqlx::query(
-                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect \
-                 FROM clients WHERE client_id = ?",
-            )
-            .bind(client_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map_err)?;
-            row.as_ref().map(client_from_row).transpose()
-        })
+        Box::pin(sql::client_by_id(&self.reader, client_id))
     }
 
     fn list_clients(&self) -> BoxFuture<'_, StoreResult<Vec<Client>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect \
-                 FROM clients ORDER BY name, client_id",
-            )
-            .fetch_all(&self.reader)
-            .await
-            .map_err(map_err)?;
-            rows.iter().map(client_from_row).collect()
-        })
+        Box::pin(sql::clients(&self.reader))
     }
 
     fn set_client_secret_hash<'a>(
@@ -287,35 +192,15 @@ impl ClientStore for SqliteStore {
 
 impl UserStore for SqliteStore {
     fn create_user<'a>(&'a self, user: &'a User) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move { insert_user(&self.writer, user).await })
+        Box::pin(sql::insert_user(&self.writer, user))
     }
 
     fn user_by_name<'a>(&'a self, username: &'a str) -> BoxFuture<'a, StoreResult<Option<User>>> {
-        Box::pin(async move {
-            let row = sqlx::query(
-                "SELECT id, username, password_hash, disabled, scopes, created_at \
-                 FROM users WHERE username = ?",
-            )
-            .bind(username)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map_err)?;
-            row.as_ref().map(user_from_row).transpose()
-        })
+        Box::pin(sql::user_by_name(&self.reader, username))
     }
 
     fn user_by_id<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<Option<User>>> {
-        Box::pin(async move {
-            let row = sqlx::query(
-                "SELECT id, username, password_hash, disabled, scopes, created_at \
-                 FROM users WHERE id = ?",
-            )
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map_err)?;
-            row.as_ref().map(user_from_row).transpose()
-        })
+        Box::pin(sql::user_by_id(&self.reader, id))
     }
 
     fn set_user_disabled<'a>(
@@ -335,16 +220,7 @@ impl UserStore for SqliteStore {
     }
 
     fn list_users(&self) -> BoxFuture<'_, StoreResult<Vec<User>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT id, username, password_hash, disabled, scopes, created_at FROM users \
-                 ORDER BY username",
-            )
-            .fetch_all(&self.reader)
-            .await
-            .map_err(map_err)?;
-            rows.iter().map(user_from_row).collect()
-        })
+        Box::pin(sql::users(&self.reader))
     }
 
     fn set_password_hash<'a>(
@@ -440,6 +316,41 @@ async fn set_not_before(
     Ok(())
 }
 
+/// Revokes every session of `user_id` and sets their "not before" to `now`; returns the revoked sids.
+async fn revoke_all_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    user_id: &str,
+    now: u64,
+    deny_until: u64,
+) -> StoreResult<Vec<String>> {
+    let sids: Vec<String> = sqlx::query_scalar(
+        "SELECT sid FROM token_families WHERE user_id = ? AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    for sid in &sids {
+        revoke_in(tx, sid, now, deny_until).await?;
+    }
+    set_not_before(tx, user_id, now).await?;
+    Ok(sids)
+}
+
+/// Denies an access token id until `until` (a later time already set stays).
+async fn deny_jti<'e>(db: impl sqlx::SqliteExecutor<'e>, jti: &str, until: u64) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO denied_jtis (jti, expires_at) VALUES (?, ?) \
+         ON CONFLICT(jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
+    )
+    .bind(jti)
+    .bind(ts(until))
+    .execute(db)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
 impl SessionStore for SqliteStore {
     fn create_session<'a>(
         &'a self,
@@ -491,29 +402,24 @@ impl SessionStore for SqliteStore {
             .map_err(map_err)?
             .rows_affected()
                 == 1;
-            let Some(row) = sqlx::query(
-                "SELECT t.used_at AS used_at, t.parent_hash AS parent_hash, f.sid AS sid, \
-                 f.user_id AS user_id, f.created_at AS created_at, f.expires_at AS expires_at, \
-                 f.revoked_at AS revoked_at, f.client_id AS client_id, f.scope AS scope \
-                 FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = ?",
-            )
-            .bind(&presented[..])
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?
+            let Some(row) = sqlx::query(sql::TOKEN_AND_FAMILY)
+                .bind(&presented[..])
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?
             else {
                 return Ok(Rotation::Unknown);
             };
-            let family = family_from_row(&row)?;
+            let family = sql::family(&row)?;
             if family.revoked_at.is_some() {
                 return Ok(Rotation::Revoked);
             }
-            let used_at: Option<i64> = row.try_get("used_at").map_err(backend)?;
+            let used_at = row.opt_int("used_at")?;
             let rotation: Option<fn(TokenFamily) -> Rotation> = if consumed {
                 if family.expires_at <= now {
                     return Ok(Rotation::Expired);
                 }
-                let parent: Option<Vec<u8>> = row.try_get("parent_hash").map_err(backend)?;
+                let parent = row.opt_bytes("parent_hash")?;
                 // The family moves on only from the token it rotated last: a sibling of a token already rotated
                 // (both issued for the same parent within a reuse interval) is a superseded branch.
                 let advanced = sqlx::query(
@@ -570,54 +476,14 @@ impl SessionStore for SqliteStore {
         &'a self,
         hash: &'a [u8; 32],
     ) -> BoxFuture<'a, StoreResult<Option<TokenFamily>>> {
-        Box::pin(async move {
-            let row = sqlx::query(
-                "SELECT f.sid AS sid, f.user_id AS user_id, f.created_at AS created_at, \
-                 f.expires_at AS expires_at, f.revoked_at AS revoked_at, \
-                 f.client_id AS client_id, f.scope AS scope \
-                 FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = ?",
-            )
-            .bind(&hash[..])
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map_err)?;
-            row.as_ref().map(family_from_row).transpose()
-        })
+        Box::pin(sql::family_of_token(&self.reader, hash))
     }
 
     fn refresh_token_state<'a>(
         &'a self,
         hash: &'a [u8; 32],
     ) -> BoxFuture<'a, StoreResult<Option<(StoredRefreshToken, TokenFamily)>>> {
-        Box::pin(async move {
-            // Both sides by primary key: refresh_tokens.hash, then token_families.sid.
-            let row = sqlx::query(
-                "SELECT t.created_at AS token_created_at, t.expires_at AS token_expires_at, \
-                 t.used_at AS used_at, t.parent_hash AS parent_hash, f.sid AS sid, f.user_id AS user_id, \
-                 f.created_at AS created_at, f.expires_at AS expires_at, f.revoked_at AS revoked_at, \
-                 f.client_id AS client_id, f.scope AS scope \
-                 FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = ?",
-            )
-            .bind(&hash[..])
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map_err)?;
-            let Some(row) = row else {
-                return Ok(None);
-            };
-            let family = family_from_row(&row)?;
-            let token = StoredRefreshToken {
-                record: RefreshTokenRecord {
-                    hash: *hash,
-                    sid: family.sid.clone(),
-                    created_at: secs(row.try_get("token_created_at").map_err(backend)?),
-                    expires_at: secs(row.try_get("token_expires_at").map_err(backend)?),
-                },
-                used_at: opt_secs(row.try_get("used_at").map_err(backend)?),
-                parent: parent_digest(row.try_get("parent_hash").map_err(backend)?)?,
-            };
-            Ok(Some((token, family)))
-        })
+        Box::pin(sql::refresh_token_state(&self.reader, hash))
     }
 
     fn revoke_session<'a>(
@@ -641,44 +507,43 @@ impl SessionStore for SqliteStore {
     ) -> BoxFuture<'a, StoreResult<Vec<String>>> {
         Box::pin(async move {
             let mut tx = self.immediate().await?;
-            let sids: Vec<String> = sqlx::query_scalar(
-                "SELECT sid FROM token_families WHERE user_id = ? AND revoked_at IS NULL",
-            )
-            .bind(user_id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_err)?;
-            for sid in &sids {
-                revoke_in(&mut tx, sid, now, deny_until).await?;
-            }
-            set_not_before(&mut tx, user_id, now).await?;
+            let sids = revoke_all_in(&mut tx, user_id, now, deny_until).await?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(sids)
+        })
+    }
+
+    fn logout<'a>(&'a self, logout: &'a Logout<'a>) -> BoxFuture<'a, StoreResult<Vec<String>>> {
+        Box::pin(async move {
+            let Logout {
+                user_id,
+                now,
+                deny_until,
+                ..
+            } = *logout;
+            let mut tx = self.immediate().await?;
+            deny_jti(&mut *tx, logout.jti, logout.jti_until).await?;
+            let sids = match logout.scope {
+                LogoutScope::Everywhere => revoke_all_in(&mut tx, user_id, now, deny_until).await?,
+                LogoutScope::Sessions { sid, refresh } => {
+                    let sids = sql::sessions_to_end(&mut *tx, user_id, sid, refresh).await?;
+                    for sid in &sids {
+                        revoke_in(&mut tx, sid, now, deny_until).await?;
+                    }
+                    sids
+                }
+            };
             tx.commit().await.map_err(map_err)?;
             Ok(sids)
         })
     }
 }
 
-async fn insert_key_in(tx: &mut Transaction<'static, Sqlite>, key: &StoredKey) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO signing_keys (kid, alg, private_key, created_at, activates_at) \
-         VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&key.kid)
-    .bind(&key.alg)
-    .bind(&key.encrypted_private_key)
-    .bind(ts(key.created_at))
-    .bind(ts(key.activates_at))
-    .execute(&mut **tx)
-    .await
-    .map_err(map_err)?;
-    Ok(())
-}
-
 impl KeyStore for SqliteStore {
     fn insert_key<'a>(&'a self, key: &'a StoredKey) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {
             let mut tx = self.immediate().await?;
-            insert_key_in(&mut tx, key).await?;
+            sql::insert_key(&mut *tx, key).await?;
             tx.commit().await.map_err(map_err)
         })
     }
@@ -698,34 +563,14 @@ impl KeyStore for SqliteStore {
             if !super::same_kids(stored, seen) {
                 return Ok(false);
             }
-            insert_key_in(&mut tx, key).await?;
+            sql::insert_key(&mut *tx, key).await?;
             tx.commit().await.map_err(map_err)?;
             Ok(true)
         })
     }
 
     fn keys(&self) -> BoxFuture<'_, StoreResult<Vec<StoredKey>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT kid, alg, private_key, created_at, activates_at FROM signing_keys k \
-                 WHERE NOT EXISTS (SELECT 1 FROM revoked_keys r WHERE r.kid = k.kid) \
-                 ORDER BY activates_at, created_at, kid",
-            )
-            .fetch_all(&self.reader)
-            .await
-            .map_err(map_err)?;
-            rows.iter()
-                .map(|row| {
-                    Ok(StoredKey {
-                        kid: row.try_get("kid").map_err(backend)?,
-                        alg: row.try_get("alg").map_err(backend)?,
-                        encrypted_private_key: row.try_get("private_key").map_err(backend)?,
-                        created_at: secs(row.try_get("created_at").map_err(backend)?),
-                        activates_at: secs(row.try_get("activates_at").map_err(backend)?),
-                    })
-                })
-                .collect()
-        })
+        Box::pin(sql::live_keys(&self.reader))
     }
 
     fn revoke_key_if_unchanged<'a>(
@@ -743,7 +588,7 @@ impl KeyStore for SqliteStore {
     }
 
     fn revoked_keys(&self) -> BoxFuture<'_, StoreResult<Vec<RevokedKey>>> {
-        Box::pin(revoked_keys::all(&self.reader))
+        Box::pin(sql::revoked_keys(&self.reader))
     }
 
     fn delete_key<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, StoreResult<()>> {
@@ -760,47 +605,22 @@ impl KeyStore for SqliteStore {
 
 impl DenylistStore for SqliteStore {
     fn deny_jti<'a>(&'a self, jti: &'a str, until: u64) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO denied_jtis (jti, expires_at) VALUES (?, ?) \
-                 ON CONFLICT(jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
-            )
-            .bind(jti)
-            .bind(ts(until))
-            .execute(&self.writer)
-            .await
-            .map_err(map_err)?;
-            Ok(())
-        })
+        Box::pin(deny_jti(&self.writer, jti, until))
     }
 
     fn load_denylist(&self, now: u64) -> BoxFuture<'_, StoreResult<DenylistSnapshot>> {
-        Box::pin(async move {
-            let pairs = |rows: Vec<(String, i64)>| -> Vec<(String, u64)> {
-                rows.into_iter().map(|(k, v)| (k, secs(v))).collect()
-            };
-            let jtis =
-                sqlx::query_as("SELECT jti, expires_at FROM denied_jtis WHERE expires_at > ?")
-                    .bind(ts(now))
-                    .fetch_all(&self.reader)
-                    .await
-                    .map_err(map_err)?;
-            let sids =
-                sqlx::query_as("SELECT sid, expires_at FROM denied_sids WHERE expires_at > ?")
-                    .bind(ts(now))
-                    .fetch_all(&self.reader)
-                    .await
-                    .map_err(map_err)?;
-            let not_before = sqlx::query_as("SELECT user_id, not_before FROM user_not_before")
-                .fetch_all(&self.reader)
-                .await
-                .map_err(map_err)?;
-            Ok(DenylistSnapshot {
-                jtis: pairs(jtis),
-                sids: pairs(sids),
-                not_before: pairs(not_before),
-            })
-        })
+        Box::pin(sql::denylist_in_force(&self.reader, now))
+    }
+}
+
+impl PruneStore for SqliteStore {
+    fn prune_batch(
+        &self,
+        what: Prunable,
+        cutoff: u64,
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<u64>> {
+        Box::pin(sql::prune_batch(&self.writer, what, cutoff, limit))
     }
 }
 

@@ -1,10 +1,8 @@
 //! Revoking a leaked key on SQLite: one `BEGIN IMMEDIATE` transaction, so the check of the stored kids, the
 //! deletion, the record and the replacement are one write no other process can interleave with.
 
-use sqlx::{Sqlite, Transaction};
-
-use super::{SqliteStore, insert_key_in, map_err, secs, ts};
-use crate::store::{RevokedKey, StoreResult, StoredKey};
+use super::{SqliteStore, map_err};
+use crate::store::{RevokedKey, StoreResult, StoredKey, sql};
 
 /// See [`crate::store::KeyStore::revoke_key_if_unchanged`].
 pub(super) async fn revoke_if_unchanged(
@@ -26,50 +24,10 @@ pub(super) async fn revoke_if_unchanged(
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-    record_in(&mut tx, revoked).await?;
+    sql::record_revoked_key(&mut *tx, revoked).await?;
     if let Some(key) = replacement {
-        insert_key_in(&mut tx, key).await?;
+        sql::insert_key(&mut *tx, key).await?;
     }
     tx.commit().await.map_err(map_err)?;
     Ok(true)
-}
-
-/// Records a revoked key; a record already there (the same kid revoked in an imported dump) is kept as it is.
-pub(super) async fn record_in(
-    tx: &mut Transaction<'static, Sqlite>,
-    revoked: &RevokedKey,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO revoked_keys (kid, alg, created_at, revoked_at) VALUES (?, ?, ?, ?) \
-         ON CONFLICT(kid) DO NOTHING",
-    )
-    .bind(&revoked.kid)
-    .bind(&revoked.alg)
-    .bind(ts(revoked.created_at))
-    .bind(ts(revoked.revoked_at))
-    .execute(&mut **tx)
-    .await
-    .map_err(map_err)?;
-    Ok(())
-}
-
-/// Every record, in order of revocation, read through `executor`.
-pub(super) async fn all<'e>(
-    executor: impl sqlx::Executor<'e, Database = Sqlite>,
-) -> StoreResult<Vec<RevokedKey>> {
-    let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
-        "SELECT kid, alg, created_at, revoked_at FROM revoked_keys ORDER BY revoked_at, kid",
-    )
-    .fetch_all(executor)
-    .await
-    .map_err(map_err)?;
-    Ok(rows
-        .into_iter()
-        .map(|(kid, alg, created_at, revoked_at)| RevokedKey {
-            kid,
-            alg,
-            created_at: secs(created_at),
-            revoked_at: secs(revoked_at),
-        })
-        .collect())
 }

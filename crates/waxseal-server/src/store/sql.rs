@@ -1,0 +1,723 @@
+//! What the SQLite and PostgreSQL stores share: one copy of everything that is the same in both dialects.
+//!
+//! Shared here: reading a row into the store's types ([`Columns`] and the mappers below), the statements whose SQL
+//! is the same in both dialects — written once with `$N` placeholders, which SQLite accepts as PostgreSQL does —
+//! with the reads, inserts and pruning batches that run them, and the export and import of [`Contents`] (what
+//! each backend adds is only the transaction it runs them in).
+//!
+//! Not shared: every transaction, and every statement whose SQL differs. What makes a write safe is where the
+//! dialects differ — SQLite's single write lock taken up front by `BEGIN IMMEDIATE`, PostgreSQL's row locks,
+//! advisory locks and `RETURNING` at READ COMMITTED — and one body for both would hide which guarantee a
+//! transaction relies on. Opening, migrating and classifying errors stay per backend too.
+//!
+//! The code is generic over [`Dialect`], which only the two backends implement, rather than over sqlx's `Any`
+//! driver: each backend keeps its own typed driver, pool and statement cache.
+
+use sqlx::query::Query;
+use sqlx::{
+    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Transaction, Type,
+};
+
+use super::{
+    Client, Contents, DenylistSnapshot, FamilyRotation, GrantType, Prunable, RefreshTokenRecord,
+    RevokedKey, StoreError, StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User,
+    opt_secs, parent_digest, secs, ts,
+};
+
+/// A backend the shared code runs on: SQLite or PostgreSQL.
+pub(crate) trait Dialect:
+    Database<Arguments: IntoArguments<Self>, Row: Columns>
+    + Binds<str>
+    + Binds<String>
+    + Binds<Option<String>>
+    + Binds<[u8]>
+    + Binds<Option<Vec<u8>>>
+    + Binds<i64>
+    + Binds<Option<i64>>
+    + Binds<bool>
+{
+    /// The most reissues its `token_families.reissues` column holds; an import stores at most this many.
+    const MAX_REISSUES: u32;
+
+    /// What a driver error means to the store (each backend tells "unavailable" apart its own way).
+    fn store_error(e: sqlx::Error) -> StoreError;
+
+    /// How many rows a statement changed.
+    fn rows_affected(done: &Self::QueryResult) -> u64;
+}
+
+/// A Rust type the backend binds (by reference) as a query parameter: how the shared code binds without naming
+/// the backend.
+pub(crate) trait Binds<T: ?Sized>: Database {
+    fn bind_to<'q>(
+        query: Query<'q, Self, Self::Arguments>,
+        value: &T,
+    ) -> Query<'q, Self, Self::Arguments>;
+}
+
+impl<DB: Database, T: ?Sized> Binds<T> for DB
+where
+    for<'a> &'a T: Encode<'a, DB> + Type<DB>,
+{
+    fn bind_to<'q>(query: Query<'q, DB, DB::Arguments>, value: &T) -> Query<'q, DB, DB::Arguments> {
+        query.bind(value)
+    }
+}
+
+/// `query.arg(&v)`: [`Query::bind`] for the shared code, whose backend is only known to bind `v`'s type.
+pub(crate) trait Arg<DB: Database>: Sized {
+    fn arg<T: ?Sized>(self, value: &T) -> Self
+    where
+        DB: Binds<T>;
+}
+
+impl<DB: Database> Arg<DB> for Query<'_, DB, DB::Arguments> {
+    fn arg<T: ?Sized>(self, value: &T) -> Self
+    where
+        DB: Binds<T>,
+    {
+        DB::bind_to(self, value)
+    }
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// A result row of either backend, read by column name as the types the store keeps.
+pub(crate) trait Columns {
+    fn text(&self, name: &str) -> StoreResult<String>;
+    fn opt_text(&self, name: &str) -> StoreResult<Option<String>>;
+    fn int(&self, name: &str) -> StoreResult<i64>;
+    fn opt_int(&self, name: &str) -> StoreResult<Option<i64>>;
+    fn flag(&self, name: &str) -> StoreResult<bool>;
+    fn bytes(&self, name: &str) -> StoreResult<Vec<u8>>;
+    fn opt_bytes(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
+
+    /// A stored time, as Unix seconds.
+    fn time(&self, name: &str) -> StoreResult<u64> {
+        self.int(name).map(secs)
+    }
+
+    /// A stored time that may be `NULL`, as Unix seconds.
+    fn opt_time(&self, name: &str) -> StoreResult<Option<u64>> {
+        self.opt_int(name).map(opt_secs)
+    }
+
+    /// A SHA-256 digest; `what` names it in the error when the column holds another length.
+    fn digest(&self, name: &str, what: &str) -> StoreResult<[u8; 32]> {
+        self.bytes(name)?
+            .try_into()
+            .map_err(|_| backend(format!("{what} is not 32 bytes")))
+    }
+
+    /// A space-separated list.
+    fn words(&self, name: &str) -> StoreResult<Vec<String>> {
+        Ok(self
+            .text(name)?
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect())
+    }
+}
+
+impl<R: Row> Columns for R
+where
+    for<'a> &'a str: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    i64: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    bool: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    Vec<u8>: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn text(&self, name: &str) -> StoreResult<String> {
+        self.try_get(name).map_err(backend)
+    }
+    fn opt_text(&self, name: &str) -> StoreResult<Option<String>> {
+        self.try_get(name).map_err(backend)
+    }
+    fn int(&self, name: &str) -> StoreResult<i64> {
+        self.try_get(name).map_err(backend)
+    }
+    fn opt_int(&self, name: &str) -> StoreResult<Option<i64>> {
+        self.try_get(name).map_err(backend)
+    }
+    fn flag(&self, name: &str) -> StoreResult<bool> {
+        self.try_get(name).map_err(backend)
+    }
+    fn bytes(&self, name: &str) -> StoreResult<Vec<u8>> {
+        self.try_get(name).map_err(backend)
+    }
+    fn opt_bytes(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.try_get(name).map_err(backend)
+    }
+}
+
+// Row mappers: each reads the columns its `SELECT`s below name.
+
+pub(crate) fn user(row: &impl Columns) -> StoreResult<User> {
+    Ok(User {
+        id: row.text("id")?,
+        username: row.text("username")?,
+        password_hash: row.text("password_hash")?,
+        disabled: row.flag("disabled")?,
+        scopes: row.words("scopes")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+pub(crate) fn client(row: &impl Columns) -> StoreResult<Client> {
+    Ok(Client {
+        client_id: row.text("client_id")?,
+        secret_hash: row.digest("secret_hash", "a client secret hash")?,
+        name: row.text("name")?,
+        grant_types: row
+            .text("grant_types")?
+            .split_whitespace()
+            .filter_map(GrantType::parse)
+            .collect(),
+        scopes: row.words("scopes")?,
+        created_at: row.time("created_at")?,
+        may_introspect: row.flag("may_introspect")?,
+    })
+}
+
+pub(crate) fn family(row: &impl Columns) -> StoreResult<TokenFamily> {
+    Ok(TokenFamily {
+        sid: row.text("sid")?,
+        user_id: row.text("user_id")?,
+        created_at: row.time("created_at")?,
+        expires_at: row.time("expires_at")?,
+        revoked_at: row.opt_time("revoked_at")?,
+        client_id: row.opt_text("client_id")?,
+        scope: row.opt_text("scope")?,
+    })
+}
+
+fn key(row: &impl Columns) -> StoreResult<StoredKey> {
+    Ok(StoredKey {
+        kid: row.text("kid")?,
+        alg: row.text("alg")?,
+        encrypted_private_key: row.bytes("private_key")?,
+        created_at: row.time("created_at")?,
+        activates_at: row.time("activates_at")?,
+    })
+}
+
+fn revoked_key(row: &impl Columns) -> StoreResult<RevokedKey> {
+    Ok(RevokedKey {
+        kid: row.text("kid")?,
+        alg: row.text("alg")?,
+        created_at: row.time("created_at")?,
+        revoked_at: row.time("revoked_at")?,
+    })
+}
+
+/// A refresh token whose own columns are named `token_created_at` and `token_expires_at` (the family's are the
+/// plain names), as [`TOKEN_STATE`] and [`TOKENS`] read it.
+fn refresh_token(
+    row: &impl Columns,
+    hash: [u8; 32],
+    sid: String,
+) -> StoreResult<StoredRefreshToken> {
+    Ok(StoredRefreshToken {
+        record: RefreshTokenRecord {
+            hash,
+            sid,
+            created_at: row.time("token_created_at")?,
+            expires_at: row.time("token_expires_at")?,
+        },
+        used_at: row.opt_time("used_at")?,
+        parent: parent_digest(row.opt_bytes("parent_hash")?)?,
+    })
+}
+
+fn rotation(row: &impl Columns) -> StoreResult<FamilyRotation> {
+    Ok(FamilyRotation {
+        sid: row.text("sid")?,
+        hash: row.digest("rotated_hash", "a family's rotated hash")?,
+        rotated_at: row.time("rotated_at")?,
+        reissues: u32::try_from(row.int("reissues")?).unwrap_or(0),
+    })
+}
+
+fn pair(row: &impl Columns) -> StoreResult<(String, u64)> {
+    Ok((row.text("id")?, row.time("until")?))
+}
+
+/// The family columns under the names [`family`] reads, from the refresh token with digest `$1` joined to its family.
+macro_rules! family_of_token {
+    () => {
+        "f.sid AS sid, f.user_id AS user_id, f.created_at AS created_at, f.expires_at AS expires_at, \
+         f.revoked_at AS revoked_at, f.client_id AS client_id, f.scope AS scope \
+         FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = $1"
+    };
+}
+
+/// The refresh token with digest `$1` and its family, as a rotation reads them: what [`family`] reads, and the
+/// token's `used_at` and `parent_hash`.
+pub(crate) const TOKEN_AND_FAMILY: &str = concat!(
+    "SELECT t.used_at AS used_at, t.parent_hash AS parent_hash, ",
+    family_of_token!()
+);
+
+async fn optional<'e, DB: Dialect, T>(
+    db: impl Executor<'e, Database = DB>,
+    query: Query<'_, DB, DB::Arguments>,
+    map: fn(&DB::Row) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    let row = query.fetch_optional(db).await.map_err(DB::store_error)?;
+    row.as_ref().map(map).transpose()
+}
+
+async fn every<'e, DB: Dialect, T>(
+    db: impl Executor<'e, Database = DB>,
+    query: Query<'_, DB, DB::Arguments>,
+    map: fn(&DB::Row) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let rows = query.fetch_all(db).await.map_err(DB::store_error)?;
+    rows.iter().map(map).collect()
+}
+
+/// [`super::UserStore::user_by_name`].
+pub(crate) async fn user_by_name<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    username: &str,
+) -> StoreResult<Option<User>> {
+    let sql = "SELECT id, username, password_hash, disabled, scopes, created_at FROM users \
+               WHERE username = $1";
+    optional(db, sqlx::query(sql).arg(username), user).await
+}
+
+/// [`super::UserStore::user_by_id`].
+pub(crate) async fn user_by_id<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    id: &str,
+) -> StoreResult<Option<User>> {
+    let sql = "SELECT id, username, password_hash, disabled, scopes, created_at FROM users \
+               WHERE id = $1";
+    optional(db, sqlx::query(sql).arg(id), user).await
+}
+
+/// [`super::UserStore::list_users`].
+pub(crate) async fn users<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+) -> StoreResult<Vec<User>> {
+    let sql = "SELECT id, username, password_hash, disabled, scopes, created_at FROM users \
+               ORDER BY username";
+    every(db, sqlx::query(sql), user).await
+}
+
+/// [`super::ClientStore::client_by_id`].
+pub(crate) async fn client_by_id<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    client_id: &str,
+) -> StoreResult<Option<Client>> {
+    let sql = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect \
+               FROM clients WHERE client_id = $1";
+    optional(db, sqlx::query(sql).arg(client_id), client).await
+}
+
+/// [`super::ClientStore::list_clients`].
+pub(crate) async fn clients<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+) -> StoreResult<Vec<Client>> {
+    let sql = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect \
+               FROM clients ORDER BY name, client_id";
+    every(db, sqlx::query(sql), client).await
+}
+
+/// [`super::SessionStore::family_of_token`].
+pub(crate) async fn family_of_token<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    hash: &[u8; 32],
+) -> StoreResult<Option<TokenFamily>> {
+    let sql = concat!("SELECT ", family_of_token!());
+    optional(db, sqlx::query(sql).arg(&hash[..]), family).await
+}
+
+/// [`super::SessionStore::refresh_token_state`]: both sides by primary key, `refresh_tokens.hash` then
+/// `token_families.sid`.
+pub(crate) async fn refresh_token_state<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    hash: &[u8; 32],
+) -> StoreResult<Option<(StoredRefreshToken, TokenFamily)>> {
+    let sql = concat!(
+        "SELECT t.created_at AS token_created_at, t.expires_at AS token_expires_at, \
+         t.used_at AS used_at, t.parent_hash AS parent_hash, ",
+        family_of_token!()
+    );
+    let Some(row) = sqlx::query(sql)
+        .arg(&hash[..])
+        .fetch_optional(db)
+        .await
+        .map_err(DB::store_error)?
+    else {
+        return Ok(None);
+    };
+    let family = family(&row)?;
+    let token = refresh_token(&row, *hash, family.sid.clone())?;
+    Ok(Some((token, family)))
+}
+
+/// The sessions a [`super::LogoutScope::Sessions`] logout of `user_id` ends: the access token's `sid`, and the
+/// family of the refresh token with digest `refresh` when it is another session of the same user.
+pub(crate) async fn sessions_to_end<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    user_id: &str,
+    sid: Option<&str>,
+    refresh: Option<&[u8; 32]>,
+) -> StoreResult<Vec<String>> {
+    let mut sids: Vec<String> = sid.map(str::to_owned).into_iter().collect();
+    if let Some(hash) = refresh
+        && let Some(family) = family_of_token(db, hash).await?
+        && family.user_id == user_id
+        && Some(family.sid.as_str()) != sid
+    {
+        sids.push(family.sid);
+    }
+    Ok(sids)
+}
+
+/// [`super::KeyStore::keys`]: never a revoked one.
+pub(crate) async fn live_keys<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+) -> StoreResult<Vec<StoredKey>> {
+    let sql = "SELECT kid, alg, private_key, created_at, activates_at FROM signing_keys k \
+               WHERE NOT EXISTS (SELECT 1 FROM revoked_keys r WHERE r.kid = k.kid) \
+               ORDER BY activates_at, created_at, kid";
+    every(db, sqlx::query(sql), key).await
+}
+
+/// [`super::KeyStore::revoked_keys`]: every record, in order of revocation.
+pub(crate) async fn revoked_keys<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+) -> StoreResult<Vec<RevokedKey>> {
+    let sql = "SELECT kid, alg, created_at, revoked_at FROM revoked_keys ORDER BY revoked_at, kid";
+    every(db, sqlx::query(sql), revoked_key).await
+}
+
+/// [`super::DenylistStore::load_denylist`]: everything still in force at `now`.
+pub(crate) async fn denylist_in_force<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB> + Copy,
+    now: u64,
+) -> StoreResult<DenylistSnapshot> {
+    let jtis = "SELECT jti AS id, expires_at AS until FROM denied_jtis WHERE expires_at > $1";
+    let sids = "SELECT sid AS id, expires_at AS until FROM denied_sids WHERE expires_at > $1";
+    let not_before = "SELECT user_id AS id, not_before AS until FROM user_not_before";
+    Ok(DenylistSnapshot {
+        jtis: every(db, sqlx::query(jtis).arg(&ts(now)), pair).await?,
+        sids: every(db, sqlx::query(sids).arg(&ts(now)), pair).await?,
+        not_before: every(db, sqlx::query(not_before), pair).await?,
+    })
+}
+
+/// Inserts a user row: [`super::UserStore::create_user`], and each user of an import.
+pub(crate) async fn insert_user<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    user: &User,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO users (id, username, password_hash, disabled, scopes, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .arg(&user.id)
+    .arg(&user.username)
+    .arg(&user.password_hash)
+    .arg(&user.disabled)
+    .arg(&user.scopes.join(" "))
+    .arg(&ts(user.created_at))
+    .execute(db)
+    .await
+    .map_err(DB::store_error)?;
+    Ok(())
+}
+
+/// Inserts a client row: [`super::ClientStore::create_client`], and each client of an import.
+pub(crate) async fn insert_client<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    client: &Client,
+) -> StoreResult<()> {
+    let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO clients (client_id, secret_hash, name, grant_types, scopes, created_at, \
+         may_introspect) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .arg(&client.client_id)
+    .arg(&client.secret_hash[..])
+    .arg(&client.name)
+    .arg(&grants.join(" "))
+    .arg(&client.scopes.join(" "))
+    .arg(&ts(client.created_at))
+    .arg(&client.may_introspect)
+    .execute(db)
+    .await
+    .map_err(DB::store_error)?;
+    Ok(())
+}
+
+/// Inserts a signing key row: [`super::KeyStore::insert_key`] and its conditional forms, and each key of an import.
+pub(crate) async fn insert_key<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    key: &StoredKey,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, alg, private_key, created_at, activates_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .arg(&key.kid)
+    .arg(&key.alg)
+    .arg(&key.encrypted_private_key[..])
+    .arg(&ts(key.created_at))
+    .arg(&ts(key.activates_at))
+    .execute(db)
+    .await
+    .map_err(DB::store_error)?;
+    Ok(())
+}
+
+/// Records a revoked key; a record already there (the same kid revoked in an imported dump) is kept as it is.
+pub(crate) async fn record_revoked_key<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    revoked: &RevokedKey,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO revoked_keys (kid, alg, created_at, revoked_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (kid) DO NOTHING",
+    )
+    .arg(&revoked.kid)
+    .arg(&revoked.alg)
+    .arg(&ts(revoked.created_at))
+    .arg(&ts(revoked.revoked_at))
+    .execute(db)
+    .await
+    .map_err(DB::store_error)?;
+    Ok(())
+}
+
+/// [`super::PruneStore::prune_batch`]: one `DELETE … WHERE key IN (SELECT … LIMIT n)` statement, its own
+/// transaction, found through the indexes of the migrations (SQLite's `0004_prune_indexes.sql`, PostgreSQL's
+/// initial one).
+pub(crate) async fn prune_batch<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    what: Prunable,
+    cutoff: u64,
+    limit: u32,
+) -> StoreResult<u64> {
+    let done = sqlx::query(prune_statement(what))
+        .arg(&ts(cutoff))
+        .arg(&i64::from(limit))
+        .execute(db)
+        .await
+        .map_err(DB::store_error)?;
+    Ok(DB::rows_affected(&done))
+}
+
+/// The statement that deletes one batch: `$1` is the cutoff, `$2` the limit.
+fn prune_statement(what: Prunable) -> &'static str {
+    match what {
+        Prunable::UnusedRefreshTokens => {
+            "DELETE FROM refresh_tokens WHERE hash IN (SELECT hash FROM refresh_tokens \
+             WHERE used_at IS NULL AND expires_at <= $1 LIMIT $2)"
+        }
+        // Both walk the ended families in the order of their expiry index, the tokens step emptying a prefix of them
+        // and the families step deleting the empty ones among the first `limit`: run alternately, neither rescans
+        // what the other has finished, so a backlog costs time linear in its size.
+        Prunable::TokensOfEndedFamilies => {
+            "DELETE FROM refresh_tokens WHERE hash IN (SELECT t.hash FROM token_families f \
+             JOIN refresh_tokens t ON t.sid = f.sid WHERE f.expires_at <= $1 \
+             ORDER BY f.expires_at LIMIT $2)"
+        }
+        Prunable::EndedFamilies => {
+            "DELETE FROM token_families WHERE sid IN (SELECT f.sid FROM \
+             (SELECT sid FROM token_families WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2) f \
+             WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.sid = f.sid))"
+        }
+        Prunable::DeniedJtis => {
+            "DELETE FROM denied_jtis WHERE jti IN (SELECT jti FROM denied_jtis \
+             WHERE expires_at <= $1 LIMIT $2)"
+        }
+        Prunable::DeniedSids => {
+            "DELETE FROM denied_sids WHERE sid IN (SELECT sid FROM denied_sids \
+             WHERE expires_at <= $1 LIMIT $2)"
+        }
+        Prunable::UserNotBefore => {
+            "DELETE FROM user_not_before WHERE user_id IN (SELECT user_id FROM user_not_before \
+             WHERE not_before <= $1 LIMIT $2)"
+        }
+    }
+}
+
+/// Tables in an order that deletes children before their parents. Not `revoked_keys`: a replacing import keeps
+/// those records, so that it cannot bring a revoked key back.
+pub(crate) const TABLES: [&str; 8] = [
+    "refresh_tokens",
+    "token_families",
+    "users",
+    "clients",
+    "signing_keys",
+    "denied_jtis",
+    "denied_sids",
+    "user_not_before",
+];
+
+/// Every row, read through `conn` (in the transaction that makes it one snapshot: the backend's choice).
+pub(crate) async fn export<DB: Dialect>(tx: &mut Transaction<'static, DB>) -> StoreResult<Contents>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let users =
+        "SELECT id, username, password_hash, disabled, scopes, created_at FROM users ORDER BY id";
+    let clients = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect \
+                   FROM clients ORDER BY client_id";
+    let keys = "SELECT kid, alg, private_key, created_at, activates_at FROM signing_keys \
+                ORDER BY activates_at, created_at, kid";
+    let families = "SELECT sid, user_id, created_at, expires_at, revoked_at, client_id, scope \
+                    FROM token_families ORDER BY sid";
+    let tokens = "SELECT hash, sid, created_at AS token_created_at, expires_at AS token_expires_at, used_at, \
+                  parent_hash FROM refresh_tokens ORDER BY hash";
+    // `reissues` is an INTEGER in PostgreSQL: read as 64 bits in both.
+    let rotations = "SELECT sid, rotated_hash, COALESCE(rotated_at, 0) AS rotated_at, \
+                     CAST(reissues AS BIGINT) AS reissues \
+                     FROM token_families WHERE rotated_hash IS NOT NULL ORDER BY sid";
+    let jtis = "SELECT jti AS id, expires_at AS until FROM denied_jtis ORDER BY jti";
+    let conn = &mut **tx;
+    let sids = "SELECT sid AS id, expires_at AS until FROM denied_sids ORDER BY sid";
+    let not_before =
+        "SELECT user_id AS id, not_before AS until FROM user_not_before ORDER BY user_id";
+    Ok(Contents {
+        users: every(&mut *conn, sqlx::query(users), user).await?,
+        clients: every(&mut *conn, sqlx::query(clients), client).await?,
+        keys: every(&mut *conn, sqlx::query(keys), key).await?,
+        revoked_keys: revoked_keys(&mut *conn).await?,
+        families: every(&mut *conn, sqlx::query(families), family).await?,
+        refresh_tokens: every(&mut *conn, sqlx::query(tokens), |row| {
+            let hash = row.digest("hash", "a refresh-token hash")?;
+            refresh_token(row, hash, row.text("sid")?)
+        })
+        .await?,
+        rotations: every(&mut *conn, sqlx::query(rotations), rotation).await?,
+        denylist: DenylistSnapshot {
+            jtis: every(&mut *conn, sqlx::query(jtis), pair).await?,
+            sids: every(&mut *conn, sqlx::query(sids), pair).await?,
+            not_before: every(&mut *conn, sqlx::query(not_before), pair).await?,
+        },
+    })
+}
+
+/// Whether the store holds a user, client, key or session: an import refuses to write over them unless told to.
+pub(crate) async fn in_use<DB: Dialect>(tx: &mut Transaction<'static, DB>) -> StoreResult<bool>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let sql = "SELECT (EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM clients) \
+               OR EXISTS (SELECT 1 FROM signing_keys) OR EXISTS (SELECT 1 FROM token_families)) AS used";
+    let row = sqlx::query(sql)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(DB::store_error)?;
+    row.flag("used")
+}
+
+/// Deletes every row of [`TABLES`], then writes every row of `c`, through `conn` (in the backend's transaction).
+pub(crate) async fn replace_with<DB: Dialect>(
+    tx: &mut Transaction<'static, DB>,
+    c: &Contents,
+) -> StoreResult<()>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let conn = &mut **tx;
+    for table in TABLES {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+            .execute(&mut *conn)
+            .await
+            .map_err(DB::store_error)?;
+    }
+    for user in &c.users {
+        insert_user(&mut *conn, user).await?;
+    }
+    for client in &c.clients {
+        insert_client(&mut *conn, client).await?;
+    }
+    for revoked in &c.revoked_keys {
+        record_revoked_key(&mut *conn, revoked).await?;
+    }
+    for key in &c.keys {
+        insert_key(&mut *conn, key).await?;
+    }
+    for f in &c.families {
+        sqlx::query(
+            "INSERT INTO token_families \
+             (sid, user_id, created_at, expires_at, revoked_at, client_id, scope) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .arg(&f.sid)
+        .arg(&f.user_id)
+        .arg(&ts(f.created_at))
+        .arg(&ts(f.expires_at))
+        .arg(&f.revoked_at.map(ts))
+        .arg(&f.client_id)
+        .arg(&f.scope)
+        .execute(&mut *conn)
+        .await
+        .map_err(DB::store_error)?;
+    }
+    for t in &c.refresh_tokens {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (hash, sid, created_at, expires_at, used_at, parent_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .arg(&t.record.hash[..])
+        .arg(&t.record.sid)
+        .arg(&ts(t.record.created_at))
+        .arg(&ts(t.record.expires_at))
+        .arg(&t.used_at.map(ts))
+        .arg(&t.parent.map(Vec::from))
+        .execute(&mut *conn)
+        .await
+        .map_err(DB::store_error)?;
+    }
+    for r in &c.rotations {
+        let done = sqlx::query(
+            "UPDATE token_families SET rotated_hash = $1, rotated_at = $2, reissues = $3 WHERE sid = $4",
+        )
+        .arg(&r.hash[..])
+        .arg(&ts(r.rotated_at))
+        .arg(&i64::from(r.reissues.min(DB::MAX_REISSUES)))
+        .arg(&r.sid)
+        .execute(&mut *conn)
+        .await
+        .map_err(DB::store_error)?;
+        if DB::rows_affected(&done) != 1 {
+            return Err(backend(format!(
+                "the rotation state of session {} names no session in the import",
+                r.sid.chars().take(40).collect::<String>()
+            )));
+        }
+    }
+    let d = &c.denylist;
+    for (sql, rows) in [
+        (
+            "INSERT INTO denied_jtis (jti, expires_at) VALUES ($1, $2)",
+            &d.jtis,
+        ),
+        (
+            "INSERT INTO denied_sids (sid, expires_at) VALUES ($1, $2)",
+            &d.sids,
+        ),
+        (
+            "INSERT INTO user_not_before (user_id, not_before) VALUES ($1, $2)",
+            &d.not_before,
+        ),
+    ] {
+        for (id, time) in rows {
+            sqlx::query(sql)
+                .arg(id)
+                .arg(&ts(*time))
+                .execute(&mut *conn)
+                .await
+                .map_err(DB::store_error)?;
+        }
+    }
+    Ok(())
+}
