@@ -15,7 +15,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, HttpBuilder, SecuritySchem
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::cookie::CookieTokenResponse;
-use super::{LoginRequest, LogoutQuery, OAuthTokenResponse, RefreshRequest, TokenResponse};
+use super::oauth::OAuthTokenResponse;
+use super::session::{LoginRequest, LogoutQuery, RefreshRequest, TokenResponse};
 
 /// Every error: an RFC 6749 §5.2 / RFC 6750 code and a human-readable description (bounded, never an echo).
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -354,22 +355,22 @@ impl Modify for FormParameters {
                        OAuth 2.0 token, revocation and introspection endpoints, JWKS and discovery."
     ),
     paths(
-        super::login,
-        super::refresh,
-        super::logout,
-        super::oauth_token,
-        super::oauth_revoke,
-        super::oauth_introspect,
-        super::me,
-        super::protected,
-        super::admin,
-        super::jwks,
-        super::openid_configuration,
-        super::oauth_authorization_server,
-        super::healthz,
-        super::readyz,
-        super::prometheus_metrics,
-        super::openapi_json,
+        super::session::login,
+        super::session::refresh,
+        super::session::logout,
+        super::oauth::oauth_token,
+        super::oauth::oauth_revoke,
+        super::oauth::oauth_introspect,
+        super::resource::me,
+        super::resource::protected,
+        super::resource::admin,
+        super::discovery::jwks,
+        super::discovery::openid_configuration,
+        super::discovery::oauth_authorization_server,
+        super::ops::healthz,
+        super::ops::readyz,
+        super::ops::prometheus_metrics,
+        super::discovery::openapi_json,
     ),
     components(schemas(ErrorBody, LoginRequest, RefreshRequest, TokenResponse, OAuthTokenResponse)),
     modifiers(&SecuritySchemes, &FormParameters),
