@@ -332,13 +332,9 @@ pub(crate) struct OAuthTokenResponse<'a> {
         (status = 200, description = "Tokens issued", body = OAuthTokenResponse,
          headers(("Cache-Control" = String, description = "`no-store`"), ("Pragma" = String, description = "`no-cache`"))),
         (status = 400, description = "RFC 6749 §5.2: `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type` or `invalid_scope`", body = ErrorBody),
-        (status = 401, description = "`invalid_client`: client authentication failed", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "`Basic realm=\"waxseal\"` when the client used Basic or sent no credentials"))),
-        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
-        (status = 415, description = "The body is not `application/x-www-form-urlencoded`", body = ErrorBody),
         (status = 429, description = "`slow_down`: too many failed logins (password grant)", body = ErrorBody,
          headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
-        (status = 500, description = "The server failed; details are in its log", body = ErrorBody),
+        openapi::ClientRefusals,
     )
 )]
 pub(super) async fn oauth_token(
@@ -415,11 +411,7 @@ async fn oauth_token_inner(
         (status = 200, description = "Revoked, or nothing to revoke",
          headers(("Cache-Control" = String, description = "`no-store`"), ("Pragma" = String, description = "`no-cache`"))),
         (status = 400, description = "`invalid_request`: `token` missing or a parameter repeated", body = ErrorBody),
-        (status = 401, description = "`invalid_client`: client authentication failed", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "`Basic realm=\"waxseal\"` when the client used Basic or sent no credentials"))),
-        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
-        (status = 415, description = "The body is not `application/x-www-form-urlencoded`", body = ErrorBody),
-        (status = 500, description = "The server failed; details are in its log", body = ErrorBody),
+        openapi::ClientRefusals,
     )
 )]
 pub(super) async fn oauth_revoke(
@@ -458,11 +450,7 @@ pub(super) async fn oauth_revoke(
         (status = 200, description = "For an active token the client may see — its own access and refresh tokens, and every client's access tokens when it was added with `--may-introspect` — the claims of an access token (`token_type: Bearer`) or the client, subject, username, scope, `iat` and `exp` of a refresh token (`token_type: refresh_token`); `{\"active\": false}` for everything else, another client's token included (RFC 7662 §2.2)", body = openapi::IntrospectionResponse,
          headers(("Cache-Control" = String, description = "`no-store`"), ("Pragma" = String, description = "`no-cache`"))),
         (status = 400, description = "`invalid_request`: `token` missing or a parameter repeated", body = ErrorBody),
-        (status = 401, description = "`invalid_client`: client authentication failed", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "`Basic realm=\"waxseal\"` when the client used Basic or sent no credentials"))),
-        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
-        (status = 415, description = "The body is not `application/x-www-form-urlencoded`", body = ErrorBody),
-        (status = 500, description = "The server failed; details are in its log", body = ErrorBody),
+        openapi::ClientRefusals,
     )
 )]
 pub(super) async fn oauth_introspect(

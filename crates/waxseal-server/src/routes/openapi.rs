@@ -2,8 +2,9 @@
 //! attributes and the request and response types.
 //!
 //! The document describes the server as configured: in cookie mode `/login`, `/refresh` and `/logout` are described
-//! with the cookie, the `X-CSRF-Token` header and the 403 refusals (the handlers' attributes describe body mode; the
-//! cookie-mode descriptions are on the stubs below, since one function cannot carry two). A test checks that the
+//! with the cookie, the `X-CSRF-Token` header and the 403 refusals (the handlers' attributes describe body mode;
+//! [`cookie_mode`] edits those three operations of the generated document). Refusals several operations share are
+//! described once, in the `responses` module. A test checks that the
 //! document lists exactly the routes the router serves and that each operation answers only documented statuses, so
 //! tools generated from it or fuzzing against it (schemathesis) see the truth.
 //!
@@ -11,12 +12,22 @@
 //! describe them, and the tests check real responses against these schemas.
 
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{Object, Ref, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::openapi::{ContentBuilder, RefOr, Required, ResponseBuilder};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
-use super::cookie::CookieTokenResponse;
+use super::cookie::{CookieTokenResponse, REFRESH_COOKIE};
 use super::oauth::OAuthTokenResponse;
-use super::session::{LoginRequest, LogoutQuery, RefreshRequest, TokenResponse};
+use super::session::{LoginRequest, RefreshRequest, TokenResponse};
+pub(crate) use responses::{
+    BearerRefusals, ClientRefusals, JsonBodyRefusals, ServerFailed, TooLarge, TooManyLogins,
+    Unauthenticated,
+};
+use responses::{header, refusal};
+
+mod responses;
 
 /// Every error: an RFC 6749 §5.2 / RFC 6750 code and a human-readable description (bounded, never an echo).
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -384,111 +395,128 @@ impl Modify for FormParameters {
 )]
 struct ApiDoc;
 
-/// `POST /login` in cookie mode.
-#[utoipa::path(
-    post,
-    path = "/login",
-    operation_id = "login",
-    tag = "session",
-    summary = "Log in with a username and password (cookie mode)",
-    description = "Checks the password (argon2id) and starts a session. The refresh token is set as the \
-                   `__Secure-waxseal-refresh` cookie (HttpOnly; Secure; SameSite=Strict; Path=/refresh), not \
-                   returned in the body; the body carries the session's CSRF token for `POST /refresh`.",
-    request_body(content = LoginRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "A new session", body = CookieTokenResponse,
-         headers(
-             ("Set-Cookie" = String, description = "The refresh token: `__Secure-waxseal-refresh=…; Path=/refresh; Max-Age=…; HttpOnly; Secure; SameSite=Strict`"),
-             ("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, description = "The body is not valid JSON or does not have the expected fields", body = ErrorBody),
-        (status = 401, description = "`invalid_credentials`: the username or password is wrong, or the account is disabled", body = ErrorBody),
-        (status = 403, description = "`csrf_rejected`: the `Origin` header is not the issuer's origin", body = ErrorBody),
-        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
-        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        (status = 429, description = "Too many failed logins", body = ErrorBody,
-         headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
-        (status = 500, description = "The server failed; details are in its log", body = ErrorBody),
-    )
-)]
-#[allow(dead_code)]
-fn cookie_login() {}
+/// Cookie mode's `/login`, `/refresh` and `/logout`: the handlers' attributes describe body mode, and cookie mode
+/// changes what they answer (the refresh cookie, the CSRF token, the 403 refusals), so the document is edited here
+/// rather than the operations written twice.
+fn cookie_mode(doc: &mut utoipa::openapi::OpenApi) {
+    doc.components
+        .get_or_insert_with(Default::default)
+        .schemas
+        .insert(
+            CookieTokenResponse::name().into_owned(),
+            CookieTokenResponse::schema(),
+        );
+    let foreign_origin = "`csrf_rejected`: the `Origin` header is not the issuer's origin";
+    if let Some(login) = post(doc, "/login") {
+        login.summary = Some("Log in with a username and password (cookie mode)".into());
+        login.description = Some(
+            "Checks the password (argon2id) and starts a session. The refresh token is set as the \
+             `__Secure-waxseal-refresh` cookie (HttpOnly; Secure; SameSite=Strict; Path=/refresh), not returned \
+             in the body; the body carries the session's CSRF token for `POST /refresh`."
+                .into(),
+        );
+        cookie_tokens(
+            login,
+            "The refresh token: `__Secure-waxseal-refresh=…; Path=/refresh; Max-Age=…; HttpOnly; Secure; \
+             SameSite=Strict`",
+        );
+        respond(login, 403, refusal(foreign_origin));
+    }
+    if let Some(refresh) = post(doc, "/refresh") {
+        refresh.summary = Some("Exchange the refresh cookie for new tokens (cookie mode)".into());
+        refresh.description = Some(
+            "Takes no body. The refresh token comes from the cookie, and `X-CSRF-Token` must be the session's \
+             CSRF token; both are checked before the token is consumed. The cookie is rotated; presenting a \
+             consumed one again (with the CSRF token) revokes the whole session."
+                .into(),
+        );
+        refresh.request_body = None;
+        refresh.parameters = Some(vec![
+            parameter(
+                REFRESH_COOKIE,
+                ParameterIn::Cookie,
+                "The refresh token, set by the login or the last refresh",
+            ),
+            parameter(
+                "X-CSRF-Token",
+                ParameterIn::Header,
+                "The `csrf_token` of the login response",
+            ),
+        ]);
+        cookie_tokens(refresh, "The next refresh token");
+        respond(refresh, 400, refusal("A request body was sent"));
+        respond(
+            refresh,
+            401,
+            refusal(
+                "`invalid_grant`: no cookie, or its token is unknown, expired, revoked or was already used",
+            )
+            .header("Set-Cookie", header("Clears a cookie whose token is dead")),
+        );
+        respond(
+            refresh,
+            403,
+            refusal(
+                "`csrf_rejected`: a foreign `Origin`, or `X-CSRF-Token` missing or not this session's; the token \
+                 is not consumed",
+            ),
+        );
+        refresh.responses.responses.remove("415");
+    }
+    if let Some(logout) = post(doc, "/logout") {
+        logout.summary = Some("End the session and clear the refresh cookie (cookie mode)".into());
+        if let Some(RefOr::T(logged_out)) = logout.responses.responses.get_mut("204") {
+            logged_out.headers.insert(
+                "Set-Cookie".into(),
+                header("Clears the refresh cookie (`Max-Age=0`)"),
+            );
+        }
+        respond(logout, 403, refusal(foreign_origin));
+    }
+}
 
-/// `POST /refresh` in cookie mode.
-#[utoipa::path(
-    post,
-    path = "/refresh",
-    operation_id = "refresh",
-    tag = "session",
-    summary = "Exchange the refresh cookie for new tokens (cookie mode)",
-    description = "Takes no body. The refresh token comes from the cookie, and `X-CSRF-Token` must be the \
-                   session's CSRF token; both are checked before the token is consumed. The cookie is rotated; \
-                   presenting a consumed one again (with the CSRF token) revokes the whole session.",
-    params(
-        ("__Secure-waxseal-refresh" = String, Cookie, description = "The refresh token, set by the login or the last refresh"),
-        ("X-CSRF-Token" = String, Header, description = "The `csrf_token` of the login response"),
-    ),
-    responses(
-        (status = 200, description = "New tokens in the same session", body = CookieTokenResponse,
-         headers(
-             ("Set-Cookie" = String, description = "The next refresh token"),
-             ("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, description = "A request body was sent", body = ErrorBody),
-        (status = 401, description = "`invalid_grant`: no cookie, or its token is unknown, expired, revoked or was already used", body = ErrorBody,
-         headers(("Set-Cookie" = String, description = "Clears a cookie whose token is dead"))),
-        (status = 403, description = "`csrf_rejected`: a foreign `Origin`, or `X-CSRF-Token` missing or not this session's; the token is not consumed", body = ErrorBody),
-        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
-        (status = 500, description = "The server failed; details are in its log", body = ErrorBody),
-    )
-)]
-#[allow(dead_code)]
-fn cookie_refresh() {}
+/// The `POST` operation of `path`.
+fn post<'a>(doc: &'a mut utoipa::openapi::OpenApi, path: &str) -> Option<&'a mut Operation> {
+    doc.paths.paths.get_mut(path)?.post.as_mut()
+}
 
-/// `POST /logout` in cookie mode.
-#[utoipa::path(
-    post,
-    path = "/logout",
-    operation_id = "logout",
-    tag = "session",
-    summary = "End the session and clear the refresh cookie (cookie mode)",
-    description = "Ends the access token's session (and the refresh token's, when given and the same user's) \
-                   and denies the access token at once. `all=true` ends every session of the user.",
-    params(LogoutQuery),
-    request_body(content = Option<RefreshRequest>, content_type = "application/json",
-                 description = "Optional: a refresh token whose session to end as well"),
-    security(("bearer" = [])),
-    responses(
-        (status = 204, description = "Logged out",
-         headers(("Set-Cookie" = String, description = "Clears the refresh cookie (`Max-Age=0`)"))),
-        (status = 400, description = "A query parameter other than `all=true|false`, or a body that is not `{\"refresh_token\"}` or `null`", body = ErrorBody),
-        (status = 401, description = "The access token is missing or refused", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
-        (status = 403, description = "`csrf_rejected`: the `Origin` header is not the issuer's origin", body = ErrorBody),
-        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
-        (status = 415, description = "A body that is not `application/json`", body = ErrorBody),
-        (status = 500, description = "The server failed; details are in its log", body = ErrorBody),
-    )
-)]
-#[allow(dead_code)]
-fn cookie_logout() {}
+/// Answers `status` with `response`, in place of what the handler's attribute says.
+fn respond(operation: &mut Operation, status: u16, response: ResponseBuilder) {
+    operation
+        .responses
+        .responses
+        .insert(status.to_string(), RefOr::T(response.build()));
+}
 
-/// The cookie-mode descriptions of `/login`, `/refresh` and `/logout`.
-#[derive(OpenApi)]
-#[openapi(
-    paths(cookie_login, cookie_refresh, cookie_logout),
-    components(schemas(CookieTokenResponse))
-)]
-struct CookieModeDoc;
+/// A 200 of cookie mode: [`CookieTokenResponse`] for the body-mode tokens, and the refresh cookie.
+fn cookie_tokens(operation: &mut Operation, cookie: &str) {
+    if let Some(RefOr::T(tokens)) = operation.responses.responses.get_mut("200") {
+        tokens.content.insert(
+            "application/json".into(),
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(CookieTokenResponse::name())))
+                .build(),
+        );
+        tokens.headers.insert("Set-Cookie".into(), header(cookie));
+    }
+}
+
+/// A required string parameter.
+fn parameter(name: &str, location: ParameterIn, description: &str) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(location)
+        .required(Required::True)
+        .description(Some(description))
+        .schema(Some(Object::with_type(Type::String)))
+        .build()
+}
 
 /// The document for a server with cookie mode on or off.
 pub fn openapi(cookie_mode: bool) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     if cookie_mode {
-        let mut cookie = CookieModeDoc::openapi();
-        let paths = std::mem::take(&mut cookie.paths.paths);
-        for (path, item) in paths {
-            doc.paths.paths.insert(path, item);
-        }
-        doc.merge(cookie);
+        self::cookie_mode(&mut doc);
     }
     doc
 }

@@ -17,10 +17,7 @@ use crate::service::AccessClaims;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The verified claims", body = openapi::AccessTokenClaims),
-        (status = 400, description = "`invalid_request`: several Authorization headers, or several tokens in one", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
-        (status = 401, description = "The access token is missing or refused", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
+        openapi::BearerRefusals,
     )
 )]
 pub(super) async fn me(Claims(claims): Claims<AccessClaims>) -> Response {
@@ -36,10 +33,7 @@ pub(super) async fn me(Claims(claims): Claims<AccessClaims>) -> Response {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The verified claims", body = openapi::AccessTokenClaims),
-        (status = 400, description = "`invalid_request`: several Authorization headers, or several tokens in one", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
-        (status = 401, description = "The access token is missing or refused", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
+        openapi::BearerRefusals,
     )
 )]
 pub(super) async fn protected(claims: Claims<AccessClaims>) -> Response {
@@ -55,10 +49,7 @@ pub(super) async fn protected(claims: Claims<AccessClaims>) -> Response {
     security(("bearer" = ["admin"])),
     responses(
         (status = 200, description = "The verified claims", body = openapi::AccessTokenClaims),
-        (status = 400, description = "`invalid_request`: several Authorization headers, or several tokens in one", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
-        (status = 401, description = "The access token is missing or refused", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
+        openapi::BearerRefusals,
         (status = 403, description = "`insufficient_scope`: the token lacks `admin`", body = ErrorBody,
          headers(("WWW-Authenticate" = String, description = "RFC 6750 challenge naming the scope"))),
     )

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::cookie::{self, CookieMode};
 use super::json::{JsonBody, bytes_rejection};
 use super::object::ObjectOnly;
-use super::openapi::ErrorBody;
+use super::openapi::{self, ErrorBody};
 use super::{ApiError, Peer};
 use crate::service::{AuthService, TokenPair};
 
@@ -105,13 +105,9 @@ pub(super) fn token_response(pair: &TokenPair) -> Response {
     responses(
         (status = 200, description = "A new session", body = TokenResponse,
          headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, description = "The body is not valid JSON or does not have the expected fields", body = ErrorBody),
         (status = 401, description = "`invalid_credentials`: the username or password is wrong, or the account is disabled", body = ErrorBody),
-        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
-        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        (status = 429, description = "Too many failed logins", body = ErrorBody,
-         headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
-        (status = 500, description = "The server failed; details are in its log", body = ErrorBody),
+        openapi::JsonBodyRefusals,
+        openapi::TooManyLogins,
     )
 )]
 pub(super) async fn login(
@@ -142,11 +138,8 @@ pub(super) async fn login(
     responses(
         (status = 200, description = "New tokens in the same session", body = TokenResponse,
          headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, description = "The body is not valid JSON or does not have the expected fields", body = ErrorBody),
         (status = 401, description = "`invalid_grant`: the refresh token is unknown, expired, revoked or was already used", body = ErrorBody),
-        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
-        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        (status = 500, description = "The server failed; details are in its log", body = ErrorBody),
+        openapi::JsonBodyRefusals,
     )
 )]
 pub(super) async fn refresh(
@@ -177,11 +170,10 @@ pub(super) async fn refresh(
     responses(
         (status = 204, description = "Logged out"),
         (status = 400, description = "A query parameter other than `all=true|false`, or a body that is not `{\"refresh_token\"}` or `null`", body = ErrorBody),
-        (status = 401, description = "The access token is missing or refused", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
-        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
         (status = 415, description = "A body that is not `application/json`", body = ErrorBody),
-        (status = 500, description = "The server failed; details are in its log", body = ErrorBody),
+        openapi::Unauthenticated,
+        openapi::TooLarge,
+        openapi::ServerFailed,
     )
 )]
 pub(super) async fn logout(
