@@ -1,4 +1,6 @@
-//! Cookie mode's `/login`, `/refresh` and `/logout`, as edits of the generated document.
+//! Cookie mode's `/login`, `/refresh` and `/logout`. The handlers' attributes describe body mode; cookie mode changes
+//! what those three answer (the refresh cookie, the CSRF token, the 403 refusals), so the generated document is edited
+//! here rather than the operations written twice.
 
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{Object, Ref, Type};
@@ -8,9 +10,7 @@ use utoipa::{PartialSchema, ToSchema};
 use super::responses::{header, refusal};
 use crate::routes::cookie::{CookieTokenResponse, REFRESH_COOKIE};
 
-/// Cookie mode's `/login`, `/refresh` and `/logout`: the handlers' attributes describe body mode, and cookie mode
-/// changes what they answer (the refresh cookie, the CSRF token, the 403 refusals), so the document is edited here
-/// rather than the operations written twice.
+/// Turns the body-mode description of the session endpoints into cookie mode's.
 pub(super) fn edit(doc: &mut OpenApi) {
     doc.components
         .get_or_insert_with(Default::default)

@@ -26,7 +26,8 @@ pub(super) fn header(description: &str) -> Header {
         .build()
 }
 
-fn responses<const N: usize>(
+/// The map `IntoResponses` wants.
+fn set<const N: usize>(
     responses: [(u16, ResponseBuilder); N],
 ) -> BTreeMap<String, RefOr<Response>> {
     responses
@@ -44,7 +45,7 @@ pub(crate) struct TooLarge;
 
 impl IntoResponses for TooLarge {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        responses([(413, refusal(TOO_LARGE))])
+        set([(413, refusal(TOO_LARGE))])
     }
 }
 
@@ -53,7 +54,7 @@ pub(crate) struct ServerFailed;
 
 impl IntoResponses for ServerFailed {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        responses([(500, refusal(SERVER_FAILED))])
+        set([(500, refusal(SERVER_FAILED))])
     }
 }
 
@@ -62,7 +63,7 @@ pub(crate) struct JsonBodyRefusals;
 
 impl IntoResponses for JsonBodyRefusals {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        responses([
+        set([
             (
                 400,
                 refusal("The body is not valid JSON or does not have the expected fields"),
@@ -83,7 +84,7 @@ impl IntoResponses for TooManyLogins {
             .schema(u64::schema())
             .description(Some("Seconds to wait before trying again"))
             .build();
-        responses([(
+        set([(
             429,
             refusal("Too many failed logins").header("Retry-After", retry_after),
         )])
@@ -95,7 +96,7 @@ pub(crate) struct Unauthenticated;
 
 impl IntoResponses for Unauthenticated {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        responses([(401, bearer_refusal(UNAUTHENTICATED))])
+        set([(401, bearer_refusal(UNAUTHENTICATED))])
     }
 }
 
@@ -108,7 +109,7 @@ pub(crate) struct BearerRefusals;
 
 impl IntoResponses for BearerRefusals {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        responses([
+        set([
             (
                 400,
                 bearer_refusal(
@@ -127,7 +128,7 @@ impl IntoResponses for ClientRefusals {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         let challenge =
             header("`Basic realm=\"waxseal\"` when the client used Basic or sent no credentials");
-        responses([
+        set([
             (
                 401,
                 refusal("`invalid_client`: client authentication failed")
