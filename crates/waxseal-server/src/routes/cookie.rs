@@ -45,7 +45,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{ApiError, bytes_rejection, token_response};
+use super::ApiError;
+use super::json::bytes_rejection;
+use super::session::token_response;
 use crate::config::{Config, PublicUrl};
 use crate::error::ErrorKind;
 use crate::service::{AuthService, TokenPair};

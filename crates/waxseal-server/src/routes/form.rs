@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use zeroize::Zeroizing;
 
-use super::form_decode;
+use super::oauth::form_decode;
 
 /// Why a form body was not usable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,12 +12,11 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 
+use super::ApiError;
 use super::form::{FormBody, parse};
+use super::oauth::{OAuthError, OAuthParams, client_credentials};
 use super::object::ObjectOnly;
-use super::{
-    ApiError, LoginRequest, OAuthParams, RefreshRequest, client_credentials, logout_body,
-    logout_query,
-};
+use super::session::{LoginRequest, RefreshRequest, logout_body, logout_query};
 
 /// An `application/x-www-form-urlencoded` body as the `/oauth/*` handlers read it: the pairs in order, or `None`
 /// when the body is refused as malformed.
@@ -66,7 +65,7 @@ pub fn oauth_request(
         })?;
         headers.insert(AUTHORIZATION, value);
     }
-    let refusal = |e: super::OAuthError| OAuthRefusal {
+    let refusal = |e: OAuthError| OAuthRefusal {
         status: e.status.as_u16(),
         error: e.error,
     };

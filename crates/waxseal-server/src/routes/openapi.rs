@@ -2,10 +2,11 @@
 //! attributes and the request and response types.
 //!
 //! The document describes the server as configured: in cookie mode `/login`, `/refresh` and `/logout` are described
-//! with the cookie, the `X-CSRF-Token` header and the 403 refusals (the handlers' attributes describe body mode; the
-//! cookie-mode descriptions are on the stubs below, since one function cannot carry two). A test checks that the
-//! document lists exactly the routes the router serves and that each operation answers only documented statuses, so
-//! tools generated from it or fuzzing against it (schemathesis) see the truth.
+//! with the cookie, the `X-CSRF-Token` header and the 403 refusals (the handlers' attributes describe body mode, and
+//! the `cookie_mode` module edits those three operations of the generated document). Refusals several operations
+//! share are described once, in the `responses` module. A test checks that the document lists exactly the routes the
+//! router serves and that each operation answers only documented statuses, so tools generated from it or fuzzing
+//! against it (schemathesis) see the truth.
 //!
 //! Some response bodies are built as JSON values in the handlers (claims, discovery, introspection); the types here
 //! describe them, and the tests check real responses against these schemas.
@@ -14,8 +15,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{Http, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::cookie::CookieTokenResponse;
-use super::{LoginRequest, LogoutQuery, OAuthTokenResponse, RefreshRequest, TokenResponse};
+use super::oauth::OAuthTokenResponse;
+use super::session::{LoginRequest, RefreshRequest, TokenResponse};
+pub(crate) use responses::{
+    BearerRefusals, ClientRefusals, JsonBodyRefusals, ServerFailed, TooLarge, TooManyLogins,
+    Unauthenticated,
+};
+
+mod cookie_mode;
+mod responses;
 
 /// Every error: an RFC 6749 §5.2 / RFC 6750 code and a human-readable description (bounded, never an echo).
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -354,22 +362,22 @@ impl Modify for FormParameters {
                        OAuth 2.0 token, revocation and introspection endpoints, JWKS and discovery."
     ),
     paths(
-        super::login,
-        super::refresh,
-        super::logout,
-        super::oauth_token,
-        super::oauth_revoke,
-        super::oauth_introspect,
-        super::me,
-        super::protected,
-        super::admin,
-        super::jwks,
-        super::openid_configuration,
-        super::oauth_authorization_server,
-        super::healthz,
-        super::readyz,
-        super::prometheus_metrics,
-        super::openapi_json,
+        super::session::login,
+        super::session::refresh,
+        super::session::logout,
+        super::oauth::oauth_token,
+        super::oauth::oauth_revoke,
+        super::oauth::oauth_introspect,
+        super::resource::me,
+        super::resource::protected,
+        super::resource::admin,
+        super::discovery::jwks,
+        super::discovery::openid_configuration,
+        super::discovery::oauth_authorization_server,
+        super::ops::healthz,
+        super::ops::readyz,
+        super::ops::prometheus_metrics,
+        super::discovery::openapi_json,
     ),
     components(schemas(ErrorBody, LoginRequest, RefreshRequest, TokenResponse, OAuthTokenResponse)),
     modifiers(&SecuritySchemes, &FormParameters),
@@ -383,111 +391,11 @@ impl Modify for FormParameters {
 )]
 struct ApiDoc;
 
-/// `POST /login` in cookie mode.
-#[utoipa::path(
-    post,
-    path = "/login",
-    operation_id = "login",
-    tag = "session",
-    summary = "Log in with a username and password (cookie mode)",
-    description = "Checks the password (argon2id) and starts a session. The refresh token is set as the \
-                   `__Secure-waxseal-refresh` cookie (HttpOnly; Secure; SameSite=Strict; Path=/refresh), not \
-                   returned in the body; the body carries the session's CSRF token for `POST /refresh`.",
-    request_body(content = LoginRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "A new session", body = CookieTokenResponse,
-         headers(
-             ("Set-Cookie" = String, description = "The refresh token: `__Secure-waxseal-refresh=…; Path=/refresh; Max-Age=…; HttpOnly; Secure; SameSite=Strict`"),
-             ("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, description = "The body is not valid JSON or does not have the expected fields", body = ErrorBody),
-        (status = 401, description = "`invalid_credentials`: the username or password is wrong, or the account is disabled", body = ErrorBody),
-        (status = 403, description = "`csrf_rejected`: the `Origin` header is not the issuer's origin", body = ErrorBody),
-        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
-        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        (status = 429, description = "Too many failed logins", body = ErrorBody,
-         headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
-        (status = 500, description = "The server failed; details are in its log", body = ErrorBody),
-    )
-)]
-#[allow(dead_code)]
-fn cookie_login() {}
-
-/// `POST /refresh` in cookie mode.
-#[utoipa::path(
-    post,
-    path = "/refresh",
-    operation_id = "refresh",
-    tag = "session",
-    summary = "Exchange the refresh cookie for new tokens (cookie mode)",
-    description = "Takes no body. The refresh token comes from the cookie, and `X-CSRF-Token` must be the \
-                   session's CSRF token; both are checked before the token is consumed. The cookie is rotated; \
-                   presenting a consumed one again (with the CSRF token) revokes the whole session.",
-    params(
-        ("__Secure-waxseal-refresh" = String, Cookie, description = "The refresh token, set by the login or the last refresh"),
-        ("X-CSRF-Token" = String, Header, description = "The `csrf_token` of the login response"),
-    ),
-    responses(
-        (status = 200, description = "New tokens in the same session", body = CookieTokenResponse,
-         headers(
-             ("Set-Cookie" = String, description = "The next refresh token"),
-             ("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, description = "A request body was sent", body = ErrorBody),
-        (status = 401, description = "`invalid_grant`: no cookie, or its token is unknown, expired, revoked or was already used", body = ErrorBody,
-         headers(("Set-Cookie" = String, description = "Clears a cookie whose token is dead"))),
-        (status = 403, description = "`csrf_rejected`: a foreign `Origin`, or `X-CSRF-Token` missing or not this session's; the token is not consumed", body = ErrorBody),
-        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
-        (status = 500, description = "The server failed; details are in its log", body = ErrorBody),
-    )
-)]
-#[allow(dead_code)]
-fn cookie_refresh() {}
-
-/// `POST /logout` in cookie mode.
-#[utoipa::path(
-    post,
-    path = "/logout",
-    operation_id = "logout",
-    tag = "session",
-    summary = "End the session and clear the refresh cookie (cookie mode)",
-    description = "Ends the access token's session (and the refresh token's, when given and the same user's) \
-                   and denies the access token at once. `all=true` ends every session of the user.",
-    params(LogoutQuery),
-    request_body(content = Option<RefreshRequest>, content_type = "application/json",
-                 description = "Optional: a refresh token whose session to end as well"),
-    security(("bearer" = [])),
-    responses(
-        (status = 204, description = "Logged out",
-         headers(("Set-Cookie" = String, description = "Clears the refresh cookie (`Max-Age=0`)"))),
-        (status = 400, description = "A query parameter other than `all=true|false`, or a body that is not `{\"refresh_token\"}` or `null`", body = ErrorBody),
-        (status = 401, description = "The access token is missing or refused", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "RFC 6750 `Bearer` challenge"))),
-        (status = 403, description = "`csrf_rejected`: the `Origin` header is not the issuer's origin", body = ErrorBody),
-        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
-        (status = 415, description = "A body that is not `application/json`", body = ErrorBody),
-        (status = 500, description = "The server failed; details are in its log", body = ErrorBody),
-    )
-)]
-#[allow(dead_code)]
-fn cookie_logout() {}
-
-/// The cookie-mode descriptions of `/login`, `/refresh` and `/logout`.
-#[derive(OpenApi)]
-#[openapi(
-    paths(cookie_login, cookie_refresh, cookie_logout),
-    components(schemas(CookieTokenResponse))
-)]
-struct CookieModeDoc;
-
 /// The document for a server with cookie mode on or off.
 pub fn openapi(cookie_mode: bool) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     if cookie_mode {
-        let mut cookie = CookieModeDoc::openapi();
-        let paths = std::mem::take(&mut cookie.paths.paths);
-        for (path, item) in paths {
-            doc.paths.paths.insert(path, item);
-        }
-        doc.merge(cookie);
+        cookie_mode::edit(&mut doc);
     }
     doc
 }

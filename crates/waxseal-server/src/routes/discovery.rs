@@ -1,0 +1,131 @@
+//! The public documents: the JWK Set, the discovery metadata (OpenID Connect Discovery 1.0, RFC 8414) and the
+//! OpenAPI document.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::AppState;
+use super::openapi;
+use crate::service::AuthService;
+use crate::store::GrantType;
+
+/// `GET /.well-known/jwks.json`.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "discovery",
+    summary = "The public keys that verify access tokens (RFC 7517 JWK Set)",
+    responses(
+        (status = 200, description = "The JWK Set", body = openapi::JwkSet, content_type = "application/jwk-set+json",
+         headers(("Cache-Control" = String, description = "`public, max-age=…`"))),
+    )
+)]
+pub(super) async fn jwks(State(service): State<Arc<AuthService>>) -> Response {
+    let mut response = (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/jwk-set+json"),
+        )],
+        service.jwks_document(),
+    )
+        .into_response();
+    cache_publicly(&mut response, service.config().jwks_max_age);
+    response
+}
+
+/// `Cache-Control: public, max-age=…` for the public documents (JWKS, discovery).
+fn cache_publicly(response: &mut Response, max_age: std::time::Duration) {
+    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs())) {
+        response.headers_mut().insert(CACHE_CONTROL, value);
+    }
+}
+
+/// The discovery document (OpenID Connect Discovery 1.0 and RFC 8414 share it): only what the server implements.
+/// Endpoint URLs are built on the issuer, which is the server's public base URL, and `issuer` is the configured
+/// value exactly, as both specifications require.
+///
+/// There is no authorization endpoint, so no response type is advertised (an empty list is the truth), and the
+/// grant types are listed explicitly: leaving `grant_types_supported` out would mean the RFC 8414 default of
+/// `authorization_code` and `implicit`. No ID tokens are issued either: `id_token_signing_alg_values_supported`
+/// (which OpenID Connect requires) lists the algorithms of the published keys, those that sign access tokens.
+fn discovery_document(service: &AuthService) -> serde_json::Value {
+    let issuer = &service.config().issuer;
+    let base = issuer.trim_end_matches('/');
+    let algs = service.signing_algorithms();
+    let grants: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
+    let auth_methods = ["client_secret_basic", "client_secret_post"];
+    json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "token_endpoint": format!("{base}/oauth/token"),
+        "revocation_endpoint": format!("{base}/oauth/revoke"),
+        "introspection_endpoint": format!("{base}/oauth/introspect"),
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "response_types_supported": [],
+        "grant_types_supported": grants,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algs,
+    })
+}
+
+fn discovery(service: &AuthService) -> Response {
+    let mut response = Json(discovery_document(service)).into_response();
+    cache_publicly(&mut response, service.config().jwks_max_age);
+    response
+}
+
+/// `GET /.well-known/openid-configuration`.
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-configuration",
+    tag = "discovery",
+    summary = "OpenID Connect Discovery 1.0 metadata",
+    responses(
+        (status = 200, description = "The server's metadata", body = openapi::DiscoveryDocument,
+         headers(("Cache-Control" = String, description = "`public, max-age=…`"))),
+    )
+)]
+pub(super) async fn openid_configuration(State(service): State<Arc<AuthService>>) -> Response {
+    discovery(&service)
+}
+
+/// `GET /.well-known/oauth-authorization-server`.
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    tag = "discovery",
+    summary = "OAuth 2.0 authorization server metadata (RFC 8414)",
+    responses(
+        (status = 200, description = "The server's metadata", body = openapi::DiscoveryDocument,
+         headers(("Cache-Control" = String, description = "`public, max-age=…`"))),
+    )
+)]
+pub(super) async fn oauth_authorization_server(
+    State(service): State<Arc<AuthService>>,
+) -> Response {
+    discovery(&service)
+}
+
+/// `GET /openapi.json`.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    summary = "This document: OpenAPI 3.1",
+    responses((status = 200, description = "The OpenAPI document", body = Object)),
+)]
+pub(super) async fn openapi_json(State(document): State<AppState>) -> Response {
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        document.openapi,
+    )
+        .into_response()
+}

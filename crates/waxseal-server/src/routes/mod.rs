@@ -1,0 +1,215 @@
+//! HTTP in and out, nothing else: extract, call the service, turn the result (or the error) into a response.
+//!
+//! Every client mistake is a 4xx with a JSON body `{"error", "error_description"}`; descriptions are fixed texts or
+//! bounded, never an echo of the request. Errors become responses in one place, [`ApiError`]'s `IntoResponse`.
+//!
+//! The router is built from one list of routes ([`served_routes`]); every handler carries its OpenAPI description
+//! (`#[utoipa::path]`), `GET /openapi.json` serves the document and a test checks that the two lists agree. Every
+//! request's latency is recorded under its matched route template (see [`crate::metrics`]).
+//! Cookie mode (refresh tokens in an `HttpOnly` cookie, with CSRF protection) is described in [`cookie`].
+//!
+//! The handlers are grouped as the service is: [`session`] (login, refresh, logout), [`oauth`] (the OAuth 2.0
+//! endpoints of registered clients), [`resource`] (the protected `/api/*` routes), [`discovery`] (keys, metadata and
+//! the OpenAPI document) and [`ops`] (health, readiness, metrics).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRef, FromRequestParts, Request};
+use axum::handler::Handler;
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::routing::{MethodRouter, get, post};
+use tower_http::trace::TraceLayer;
+
+use crate::service::{AccessClaims, AccessTokenVerifier, AuthService, Denylisted};
+use waxseal_axum::{BearerAuthLayer, RequireScope};
+
+pub mod cookie;
+mod discovery;
+mod error;
+mod form;
+#[doc(hidden)]
+pub mod fuzzing;
+mod introspection;
+mod json;
+mod oauth;
+mod object;
+mod observe;
+pub mod openapi;
+mod ops;
+mod resource;
+mod session;
+
+pub use error::ApiError;
+pub use json::JsonBody;
+pub use oauth::OAuthError;
+
+use cookie::CookieMode;
+use discovery::{jwks, oauth_authorization_server, openapi_json, openid_configuration};
+use oauth::{oauth_introspect, oauth_revoke, oauth_token};
+use ops::{healthz, prometheus_metrics, readyz};
+use resource::{admin, me, protected};
+use session::{login, logout, refresh};
+
+/// The largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+const REALM: &str = "waxseal";
+/// The scope `GET /api/admin` requires.
+pub const ADMIN_SCOPE: &str = "admin";
+
+/// What handlers can extract with `State`: the service, cookie mode and the rendered OpenAPI document.
+#[derive(Clone)]
+struct AppState {
+    service: Arc<AuthService>,
+    cookies: CookieMode,
+    openapi: Bytes,
+}
+
+impl FromRef<AppState> for Arc<AuthService> {
+    fn from_ref(state: &AppState) -> Self {
+        state.service.clone()
+    }
+}
+
+impl FromRef<AppState> for CookieMode {
+    fn from_ref(state: &AppState) -> Self {
+        state.cookies.clone()
+    }
+}
+
+/// Routes being assembled, and the list of what they serve.
+struct Routes {
+    router: Router<AppState>,
+    served: Vec<(&'static str, Method)>,
+}
+
+impl Routes {
+    fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(path, Method::GET, get(handler))
+    }
+
+    fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(path, Method::POST, post(handler))
+    }
+
+    fn add(mut self, path: &'static str, method: Method, endpoint: MethodRouter<AppState>) -> Self {
+        self.served.push((path, method));
+        self.router = self.router.route(path, endpoint);
+        self
+    }
+}
+
+/// Every route, with the one method it answers. The router is built from this list only. `auth` protects the
+/// `/api/*` routes: `None` only when the list alone is wanted ([`served_routes`]).
+fn routes(auth: Option<&AccessLayer>) -> Routes {
+    let guarded = |endpoint: MethodRouter<AppState>| match auth {
+        Some(auth) => endpoint.route_layer(auth.clone()),
+        None => endpoint,
+    };
+    Routes {
+        router: Router::new(),
+        served: Vec::new(),
+    }
+    .post("/login", login)
+    .post("/refresh", refresh)
+    .post("/logout", logout)
+    .post("/oauth/token", oauth_token)
+    .post("/oauth/revoke", oauth_revoke)
+    .post("/oauth/introspect", oauth_introspect)
+    .add("/api/me", Method::GET, guarded(get(me)))
+    .add("/api/protected", Method::GET, guarded(get(protected)))
+    .add(
+        "/api/admin",
+        Method::GET,
+        // The scope is checked after the layer verified the token: route layers added later run first.
+        guarded(get(admin).route_layer(RequireScope::all([ADMIN_SCOPE]))),
+    )
+    .get("/.well-known/jwks.json", jwks)
+    .get("/.well-known/openid-configuration", openid_configuration)
+    .get(
+        "/.well-known/oauth-authorization-server",
+        oauth_authorization_server,
+    )
+    .get("/healthz", healthz)
+    .get("/readyz", readyz)
+    .get("/metrics", prometheus_metrics)
+    .get("/openapi.json", openapi_json)
+}
+
+/// The bearer layer of the protected routes: the service's keys and rules, its verified-token cache (the one
+/// [`AuthService::verify_access`] uses, emptied by the service when its keys change) and its denylist.
+type AccessLayer = BearerAuthLayer<AccessTokenVerifier, AccessClaims, Denylisted>;
+
+fn access_layer(service: &Arc<AuthService>) -> AccessLayer {
+    BearerAuthLayer::new(AccessTokenVerifier(service.clone()))
+        .claims::<AccessClaims>()
+        .with_cache(service.verified_cache())
+        .realm(REALM)
+        .revocation(Denylisted(service.clone()))
+}
+
+/// The path and method of every route the router serves (the OpenAPI test compares them with the document).
+pub fn served_routes() -> Vec<(&'static str, Method)> {
+    routes(None).served
+}
+
+/// The server's routes over `service`.
+pub fn router(service: Arc<AuthService>) -> Router {
+    let Routes { router, served } = routes(Some(&access_layer(&service)));
+    let templates: Vec<&'static str> = served.iter().map(|(path, _)| *path).collect();
+    let latency = Arc::new(service.metrics().request_latency(&templates));
+    let cookies = CookieMode::new(service.config());
+    let state = AppState {
+        openapi: Bytes::from(openapi::document(cookies.enabled())),
+        cookies,
+        service,
+    };
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // One `layer` call for the three: each `Router::layer` wraps every route in another boxed service, cloned
+        // for each request.
+        .layer(
+            tower::ServiceBuilder::new()
+                // Spans carry the method and path only: never the query string or headers, where a client might
+                // put a token.
+                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+                }))
+                .layer(observe::ObserveLayer(latency))
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
+        .with_state(state)
+}
+
+/// The client's address for throttling: the TCP peer, never a header a client can set. `None` when the router is
+/// served without connection info.
+struct Peer(Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip()),
+        ))
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::BadRequest(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+/// 405 with the JSON error body (the router adds `Allow`).
+async fn method_not_allowed() -> ApiError {
+    ApiError::BadRequest(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this endpoint does not take that method; the Allow header lists those it takes",
+    )
+}

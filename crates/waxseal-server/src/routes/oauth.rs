@@ -1,0 +1,494 @@
+//! The OAuth 2.0 endpoints of registered clients: `POST /oauth/token` (RFC 6749), `/oauth/revoke` (RFC 7009) and
+//! `/oauth/introspect` (RFC 7662). Their errors are RFC 6749 §5.2's ([`OAuthError`]), not [`super::ApiError`], and
+//! every answer is `no-store`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+use utoipa::ToSchema;
+use zeroize::Zeroizing;
+
+use super::Peer;
+use super::error::{body, quoted_safe};
+use super::form::{FormBody, FormError};
+use super::introspection;
+use super::openapi::{self, ErrorBody};
+use crate::error::{Error, ErrorKind, UNAVAILABLE_RETRY_AFTER};
+use crate::service::{AuthService, GrantedTokens};
+use crate::store::{Client, GrantType};
+
+/// An RFC 6749 §5.2 error of the `/oauth/*` endpoints.
+#[derive(Debug)]
+pub struct OAuthError {
+    pub(super) status: StatusCode,
+    pub(super) error: &'static str,
+    description: String,
+    /// Answer with `WWW-Authenticate: Basic` (the client used Basic, or sent no credentials at all).
+    basic_challenge: bool,
+    /// `Retry-After` seconds (a throttled password grant).
+    retry_after: Option<u64>,
+}
+
+impl OAuthError {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        OAuthError {
+            status,
+            error,
+            description: description.into(),
+            basic_challenge: false,
+            retry_after: None,
+        }
+    }
+
+    fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    fn invalid_client(basic_challenge: bool) -> Self {
+        OAuthError {
+            basic_challenge,
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed",
+            )
+        }
+    }
+
+    /// A service error, as the OAuth error it is; `basic` says whether the client authenticated with Basic.
+    fn from_service(e: &Error, basic: bool) -> Self {
+        let (status, error) = match e.kind() {
+            ErrorKind::InvalidClient => return Self::invalid_client(basic),
+            // RFC 6749 has no code for this; RFC 8628 §3.5's `slow_down` is the token endpoint's nearest one.
+            ErrorKind::Throttled => {
+                return OAuthError {
+                    retry_after: e.retry_after(),
+                    ..Self::new(StatusCode::TOO_MANY_REQUESTS, "slow_down", e.message())
+                };
+            }
+            ErrorKind::InvalidGrant | ErrorKind::InvalidCredentials => {
+                (StatusCode::BAD_REQUEST, "invalid_grant")
+            }
+            ErrorKind::UnauthorizedClient => (StatusCode::BAD_REQUEST, "unauthorized_client"),
+            ErrorKind::InvalidScope => (StatusCode::BAD_REQUEST, "invalid_scope"),
+            ErrorKind::InvalidRequest => (StatusCode::BAD_REQUEST, "invalid_request"),
+            ErrorKind::Unavailable => {
+                tracing::warn!(error = %e, "request refused: the database is unreachable");
+                return OAuthError {
+                    retry_after: Some(e.retry_after().unwrap_or(UNAVAILABLE_RETRY_AFTER)),
+                    ..Self::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "temporarily_unavailable",
+                        "the server cannot reach its database; retry after the Retry-After seconds",
+                    )
+                };
+            }
+            _ => {
+                tracing::error!(error = %e, "request failed");
+                return Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "the server failed; the operator can find details in its log",
+                );
+            }
+        };
+        Self::new(status, error, e.message())
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        // RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
+        let mut response = (
+            self.status,
+            body(self.error, &quoted_safe(&self.description)),
+        )
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.status == StatusCode::UNAUTHORIZED && self.basic_challenge {
+            response.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"waxseal\""),
+            );
+        }
+        response
+    }
+}
+
+/// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1) on every `/oauth/*` response, errors included.
+fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// The parameters of a form-encoded OAuth request. A parameter without a value counts as absent, none may be
+/// included more than once, not even with an empty value (RFC 6749 §3.1, §3.2); unknown ones are ignored.
+pub(super) struct OAuthParams(pub(super) HashMap<String, Zeroizing<String>>);
+
+impl OAuthParams {
+    pub(super) fn parse(FormBody(form): FormBody) -> Result<Self, OAuthError> {
+        let pairs = form.map_err(|e| match e {
+            FormError::ContentType => OAuthError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request",
+                "the request body must be Content-Type: application/x-www-form-urlencoded",
+            ),
+            FormError::TooLarge => OAuthError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                "the request body is too large",
+            ),
+            FormError::Malformed => OAuthError::invalid_request(
+                "the request body is not a valid form: UTF-8 text, each % followed by two hex digits",
+            ),
+            FormError::Unreadable => {
+                OAuthError::invalid_request("the request body could not be read")
+            }
+        })?;
+        let mut params = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
+        for (name, value) in pairs {
+            if !seen.insert(name.clone()) {
+                let name: String = name.chars().take(40).collect();
+                return Err(OAuthError::invalid_request(format!(
+                    "the parameter {name} is repeated"
+                )));
+            }
+            if !value.is_empty() {
+                params.insert(name, value);
+            }
+        }
+        Ok(OAuthParams(params))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|v| v.as_str())
+    }
+
+    pub(super) fn require(&self, name: &str) -> Result<&str, OAuthError> {
+        self.get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("the parameter {name} is missing")))
+    }
+}
+
+/// Undoes `application/x-www-form-urlencoded` (RFC 6749 §2.3.1 applies it to the Basic user and password).
+pub(super) fn form_decode(text: &str) -> Option<Zeroizing<String>> {
+    let bytes = text.as_bytes();
+    let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out.to_vec()).ok().map(Zeroizing::new)
+}
+
+/// The client's credentials: `client_secret_basic` or `client_secret_post`, never both.
+pub(super) struct ClientCredentials {
+    pub(super) client_id: Zeroizing<String>,
+    pub(super) secret: Zeroizing<String>,
+    pub(super) basic: bool,
+}
+
+pub(super) fn client_credentials(
+    headers: &HeaderMap,
+    params: &OAuthParams,
+) -> Result<ClientCredentials, OAuthError> {
+    if repeated_authorization(headers) {
+        return Err(OAuthError::invalid_request(ONE_AUTHORIZATION));
+    }
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return match (params.get("client_id"), params.get("client_secret")) {
+            (Some(id), Some(secret)) => Ok(ClientCredentials {
+                client_id: Zeroizing::new(id.to_owned()),
+                secret: Zeroizing::new(secret.to_owned()),
+                basic: false,
+            }),
+            _ => Err(OAuthError::invalid_client(true)),
+        };
+    };
+    let basic = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, credentials)| credentials.trim());
+    let Some(encoded) = basic else {
+        return Err(OAuthError::invalid_client(true));
+    };
+    if params.get("client_secret").is_some() {
+        return Err(OAuthError::invalid_request(
+            "use one client authentication method: Authorization: Basic or client_secret in the body",
+        ));
+    }
+    let decoded = STANDARD
+        .decode(encoded)
+        .ok()
+        .map(Zeroizing::new)
+        .and_then(|d| String::from_utf8(d.to_vec()).ok())
+        .map(Zeroizing::new)
+        .ok_or_else(|| OAuthError::invalid_client(true))?;
+    let (id, secret) = decoded
+        .split_once(':')
+        .ok_or_else(|| OAuthError::invalid_client(true))?;
+    let (Some(client_id), Some(secret)) = (form_decode(id), form_decode(secret)) else {
+        return Err(OAuthError::invalid_client(true));
+    };
+    if params
+        .get("client_id")
+        .is_some_and(|body_id| body_id != client_id.as_str())
+    {
+        return Err(OAuthError::invalid_request(
+            "the client_id in the body differs from the one in Authorization: Basic",
+        ));
+    }
+    Ok(ClientCredentials {
+        client_id,
+        secret,
+        basic: true,
+    })
+}
+
+/// Parses the form and authenticates the client; the `bool` says whether Basic was used.
+async fn oauth_client(
+    service: &AuthService,
+    headers: &HeaderMap,
+    form: FormBody,
+    required: &str,
+) -> Result<(OAuthParams, Client, bool), OAuthError> {
+    let params = OAuthParams::parse(form)?;
+    params.require(required)?;
+    let credentials = client_credentials(headers, &params)?;
+    // Only the client credentials grant may authenticate from the service's client cache (see its docs).
+    let authenticated = if params.get("grant_type") == Some(GrantType::ClientCredentials.as_str()) {
+        service
+            .authenticate_client_for_client_credentials(&credentials.client_id, &credentials.secret)
+            .await
+    } else {
+        service
+            .authenticate_client(&credentials.client_id, &credentials.secret)
+            .await
+    };
+    let client = authenticated.map_err(|e| OAuthError::from_service(&e, credentials.basic))?;
+    Ok((params, client, credentials.basic))
+}
+
+/// The successful answer of the token endpoint (RFC 6749 §5.1).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OAuthTokenResponse<'a> {
+    /// The access token: a JWT (`typ: at+jwt`, RFC 9068).
+    access_token: &'a str,
+    /// Always `Bearer`.
+    #[schema(value_type = String, example = "Bearer")]
+    token_type: &'static str,
+    /// Seconds until the access token expires.
+    expires_in: u64,
+    /// The refresh token (not for the client_credentials grant).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    refresh_token: Option<&'a str>,
+    /// The granted scope, space-separated, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    scope: Option<&'a str>,
+}
+
+/// `POST /oauth/token` (RFC 6749 §4.3, §4.4, §6).
+#[utoipa::path(
+    post,
+    path = "/oauth/token",
+    tag = "oauth",
+    summary = "OAuth 2.0 token endpoint (RFC 6749)",
+    description = "The `password`, `refresh_token` and `client_credentials` grants. The client authenticates with \
+                   HTTP Basic (`client_secret_basic`) or with `client_id` and `client_secret` in the body \
+                   (`client_secret_post`), never both. A parameter may not be repeated; an empty one counts as absent.",
+    request_body(content = openapi::TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    security(("client_basic" = []), ()),
+    responses(
+        (status = 200, description = "Tokens issued", body = OAuthTokenResponse,
+         headers(("Cache-Control" = String, description = "`no-store`"), ("Pragma" = String, description = "`no-cache`"))),
+        (status = 400, description = "RFC 6749 §5.2: `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type` or `invalid_scope`", body = ErrorBody),
+        (status = 429, description = "`slow_down`: too many failed logins (password grant)", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        openapi::ClientRefusals,
+    )
+)]
+pub(super) async fn oauth_token(
+    State(service): State<Arc<AuthService>>,
+    Peer(address): Peer,
+    headers: HeaderMap,
+    form: FormBody,
+) -> Response {
+    no_store(
+        match oauth_token_inner(&service, address, &headers, form).await {
+            Ok(response) => response,
+            Err(e) => e.into_response(),
+        },
+    )
+}
+
+async fn oauth_token_inner(
+    service: &AuthService,
+    address: Option<IpAddr>,
+    headers: &HeaderMap,
+    form: FormBody,
+) -> Result<Response, OAuthError> {
+    let (params, client, basic) = oauth_client(service, headers, form, "grant_type").await?;
+    let grant = params.require("grant_type")?;
+    let Some(grant) = GrantType::parse(grant) else {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "the supported grant types are password, refresh_token and client_credentials",
+        ));
+    };
+    let scope = params.get("scope");
+    let issued: Result<GrantedTokens, Error> = match grant {
+        GrantType::Password => {
+            let username = params.require("username")?;
+            let password = params.require("password")?;
+            service
+                .password_grant(&client, username, password, scope, address)
+                .await
+        }
+        GrantType::RefreshToken => {
+            let refresh_token = params.require("refresh_token")?;
+            service
+                .refresh_for_client(&client, refresh_token, scope)
+                .await
+                .map(GrantedTokens::from)
+        }
+        GrantType::ClientCredentials => service
+            .client_credentials_grant(&client, scope)
+            .map(GrantedTokens::from),
+    };
+    let granted = issued.map_err(|e| OAuthError::from_service(&e, basic))?;
+    Ok(Json(OAuthTokenResponse {
+        access_token: &granted.access_token,
+        token_type: "Bearer",
+        expires_in: granted.expires_in,
+        refresh_token: granted.refresh_token.as_deref().map(String::as_str),
+        scope: granted.scope.as_deref(),
+    })
+    .into_response())
+}
+
+/// `POST /oauth/revoke` (RFC 7009): 200 whether or not the token was known.
+#[utoipa::path(
+    post,
+    path = "/oauth/revoke",
+    tag = "oauth",
+    summary = "Revoke a token (RFC 7009)",
+    description = "A refresh token ends its session; an access token is denied until it expires. Unknown tokens \
+                   and tokens of other clients change nothing and are answered 200 too.",
+    request_body(content = openapi::TokenLookup, content_type = "application/x-www-form-urlencoded"),
+    security(("client_basic" = []), ()),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke",
+         headers(("Cache-Control" = String, description = "`no-store`"), ("Pragma" = String, description = "`no-cache`"))),
+        (status = 400, description = "`invalid_request`: `token` missing or a parameter repeated", body = ErrorBody),
+        openapi::ClientRefusals,
+    )
+)]
+pub(super) async fn oauth_revoke(
+    State(service): State<Arc<AuthService>>,
+    headers: HeaderMap,
+    form: FormBody,
+) -> Response {
+    let revoked = async {
+        let (params, client, basic) = oauth_client(&service, &headers, form, "token").await?;
+        service
+            .revoke(
+                &client,
+                params.require("token")?,
+                params.get("token_type_hint"),
+            )
+            .await
+            .map_err(|e| OAuthError::from_service(&e, basic))
+    };
+    no_store(match revoked.await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => e.into_response(),
+    })
+}
+
+/// `POST /oauth/introspect` (RFC 7662): what an active token of the calling client is (an access token's claims, a
+/// refresh token's client, subject, scope and times), or any client's access token for a client that may
+/// introspect them; `{"active": false}` otherwise.
+#[utoipa::path(
+    post,
+    path = "/oauth/introspect",
+    tag = "oauth",
+    summary = "Introspect a token (RFC 7662)",
+    request_body(content = openapi::TokenLookup, content_type = "application/x-www-form-urlencoded"),
+    security(("client_basic" = []), ()),
+    responses(
+        (status = 200, description = "For an active token the client may see — its own access and refresh tokens, and every client's access tokens when it was added with `--may-introspect` — the claims of an access token (`token_type: Bearer`) or the client, subject, username, scope, `iat` and `exp` of a refresh token (`token_type: refresh_token`); `{\"active\": false}` for everything else, another client's token included (RFC 7662 §2.2)", body = openapi::IntrospectionResponse,
+         headers(("Cache-Control" = String, description = "`no-store`"), ("Pragma" = String, description = "`no-cache`"))),
+        (status = 400, description = "`invalid_request`: `token` missing or a parameter repeated", body = ErrorBody),
+        openapi::ClientRefusals,
+    )
+)]
+pub(super) async fn oauth_introspect(
+    State(service): State<Arc<AuthService>>,
+    headers: HeaderMap,
+    form: FormBody,
+) -> Response {
+    let introspected = async {
+        let (params, client, basic) = oauth_client(&service, &headers, form, "token").await?;
+        service
+            .introspect_for(&client, params.require("token")?)
+            .await
+            .map_err(|e| OAuthError::from_service(&e, basic))
+    };
+    no_store(match introspected.await {
+        Ok(found) => Json(introspection::document(found)).into_response(),
+        Err(e) => e.into_response(),
+    })
+}
+
+/// RFC 9110 §5.3: Authorization is not a list, so a second one is malformed — and which of the two a proxy in
+/// front acted on is unknowable.
+const ONE_AUTHORIZATION: &str = "send one Authorization header, not several";
+
+fn repeated_authorization(headers: &HeaderMap) -> bool {
+    headers.get_all(AUTHORIZATION).iter().nth(1).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        assert_eq!(form_decode("a%3Ab+c%2B").unwrap().as_str(), "a:b c+");
+        assert_eq!(form_decode("plain-_.~").unwrap().as_str(), "plain-_.~");
+        assert!(form_decode("%zz").is_none());
+        assert!(form_decode("%4").is_none());
+        assert!(form_decode("%ff").is_none(), "not UTF-8");
+    }
+}
