@@ -7,6 +7,7 @@ use std::process::Output;
 
 use assert_cmd::Command;
 use serde_json::Value;
+#[allow(unused_imports)] // each test binary uses a different subset
 pub use waxseal_testkit::{repo_root, require_or_skip};
 
 /// A fixed clock for reproducible tokens and output: 2026-11-24 15:28:06 UTC.

@@ -4,21 +4,20 @@
 //! dropped) when its value is dropped, also when the test panics.
 
 use std::io::{BufRead as _, BufReader, Read as _, Seek as _, SeekFrom};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use sqlx::Connection as _;
-use sqlx::postgres::PgConnection;
 use tempfile::TempDir;
 
 use crate::common::{require_or_skip, server_command};
 
 // The machine's PostgreSQL and Redis, with a database and a key prefix of each test's own, and a private Redis.
-pub use waxseal_testkit::postgres::TestDatabase;
-pub use waxseal_testkit::redis::{OwnRedis, shared_redis, unique_prefix};
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use waxseal_testkit::{
+    postgres::TestDatabase,
+    redis::{OwnRedis, shared_redis, unique_prefix},
+};
 
 /// The master key every instance of a deployment shares (64 hex digits).
 pub const MASTER_KEY: &str = "6a0c9e41d3b2f85e7c1a4d9b0e3f62a8c5d7e1f0b9a38c2d4e6f7a1b3c5d9e0f";
