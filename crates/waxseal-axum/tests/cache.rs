@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use common::{TestClock, assert_error, get_with, invalid_token, key, serve, token, verifier};
+use common::{
+    START, TestClock, assert_error, get_with, invalid_token, key, serve, token, verifier,
+};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use waxseal::jwt::{Claims, Verifier};
@@ -49,7 +51,7 @@ async fn whoami(auth: Authenticated) -> String {
 struct App {
     url: String,
     key: waxseal::SigningKey,
-    clock: TestClock,
+    clock: std::sync::Arc<TestClock>,
     calls: Arc<AtomicUsize>,
     denied: Arc<RwLock<HashSet<String>>>,
     cache: Arc<waxseal_axum::VerifiedCache<Claims<Map<String, Value>>>>,
@@ -58,7 +60,7 @@ struct App {
 impl App {
     async fn start(capacity: usize) -> App {
         let key = key();
-        let clock = TestClock::new();
+        let clock = TestClock::at(START);
         let calls = Arc::new(AtomicUsize::new(0));
         let denied: Arc<RwLock<HashSet<String>>> = Arc::default();
         let revoked = {
@@ -232,7 +234,7 @@ impl RevocationCheck<Map<String, Value>> for Unreachable {
 #[tokio::test]
 async fn an_unreadable_revocation_list_fails_closed_with_503() {
     let key = key();
-    let clock = TestClock::new();
+    let clock = TestClock::at(START);
     let layer = BearerAuthLayer::new(verifier(&key, &clock))
         .cache(10)
         .realm("test")

@@ -10,8 +10,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use common::{
-    AUDIENCE, TestClock, assert_error, client, get_with, invalid_token, key, reply, serve, token,
-    verifier,
+    AUDIENCE, START, TestClock, assert_error, client, get_with, invalid_token, key, reply, serve,
+    token, verifier,
 };
 use serde_json::json;
 use waxseal_axum::{Authenticated, BearerAuthLayer, RequireScope};
@@ -23,13 +23,13 @@ async fn whoami(auth: Authenticated) -> String {
 struct App {
     url: String,
     key: waxseal::SigningKey,
-    clock: TestClock,
+    clock: std::sync::Arc<TestClock>,
 }
 
 impl App {
     async fn start() -> App {
         let key = key();
-        let clock = TestClock::new();
+        let clock = TestClock::at(START);
         let layer = BearerAuthLayer::new(verifier(&key, &clock))
             .cache(100)
             .realm("test");
@@ -238,7 +238,7 @@ async fn hostile_claims_never_break_or_bloat_the_challenge() {
 #[tokio::test]
 async fn without_a_realm_the_challenges_have_none() {
     let key = key();
-    let clock = TestClock::new();
+    let clock = TestClock::at(START);
     let app = Router::new()
         .route("/me", get(whoami))
         .layer(BearerAuthLayer::new(verifier(&key, &clock)));

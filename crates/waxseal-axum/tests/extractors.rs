@@ -7,7 +7,7 @@ mod common;
 
 use axum::Router;
 use axum::routing::get;
-use common::{TestClock, client, get_with, key, reply, serve, token, verifier};
+use common::{START, TestClock, client, get_with, key, reply, serve, token, verifier};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use waxseal_axum::{Authenticated, BearerAuthLayer, Claims, Scopes, TokenClaims};
@@ -67,7 +67,7 @@ fn routes() -> Router {
 #[tokio::test]
 async fn a_typed_layer_hands_out_its_type_and_refuses_another_with_a_clear_500() {
     let key = key();
-    let clock = TestClock::new();
+    let clock = TestClock::at(START);
     let layer = BearerAuthLayer::new(verifier(&key, &clock))
         .claims::<Access>()
         .cache(16);
@@ -106,7 +106,7 @@ async fn a_typed_layer_hands_out_its_type_and_refuses_another_with_a_clear_500()
 #[tokio::test]
 async fn the_default_layer_hands_out_any_type_the_claims_fit() {
     let key = key();
-    let clock = TestClock::new();
+    let clock = TestClock::at(START);
     let url = serve(routes().layer(BearerAuthLayer::new(verifier(&key, &clock)))).await;
     let good = token(&key, &clock, json!({"scope": "a b", "tenant": "acme"}));
     let r = get_with(&format!("{url}/tenant"), &good).await;
@@ -160,7 +160,7 @@ async fn greeting(claims: Option<Claims<Access>>) -> String {
 #[tokio::test]
 async fn an_optional_layer_lets_anonymous_requests_through_but_not_bad_tokens() {
     let key = key();
-    let clock = TestClock::new();
+    let clock = TestClock::at(START);
     let layer = BearerAuthLayer::new(verifier(&key, &clock))
         .claims::<Access>()
         .optional();
@@ -177,7 +177,7 @@ async fn an_optional_layer_lets_anonymous_requests_through_but_not_bad_tokens() 
 #[tokio::test]
 async fn a_configured_cookie_carries_the_token_when_no_header_does() {
     let key = key();
-    let clock = TestClock::new();
+    let clock = TestClock::at(START);
     let layer = BearerAuthLayer::new(verifier(&key, &clock))
         .cookie("access_token")
         .realm("test");

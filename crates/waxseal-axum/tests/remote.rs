@@ -90,7 +90,7 @@ async fn protected_app(jwks: &str) -> String {
 #[tokio::test]
 async fn tokens_verify_with_the_published_keys_and_a_rotation_is_picked_up() {
     // The remote verifier reads the system clock: tokens are minted at the real time.
-    let now = TestClock::system();
+    let now = TestClock::new();
     let (a, b) = (key(), key());
     let (jwks, served) = fake_issuer(&[&a]).await;
     let url = protected_app(&jwks).await;
@@ -119,7 +119,7 @@ async fn tokens_verify_with_the_published_keys_and_a_rotation_is_picked_up() {
 
 #[tokio::test]
 async fn an_unreachable_issuer_is_a_503_and_past_staleness_cached_tokens_fail_closed() {
-    let now = TestClock::system();
+    let now = TestClock::new();
     let a = key();
     let (jwks, served) = fake_issuer(&[&a]).await;
     served.down.store(true, Ordering::SeqCst);

@@ -7,7 +7,7 @@ mod common;
 
 use axum::Router;
 use axum::routing::get;
-use common::{TestClock, assert_error, client, get_with, key, reply, serve, token};
+use common::{START, TestClock, assert_error, client, get_with, key, reply, serve, token};
 use serde::Deserialize;
 use serde_json::json;
 use waxseal::jwt::Claims;
@@ -62,7 +62,7 @@ fn verifier(key: &waxseal::SigningKey, clock: &TestClock) -> waxseal::jwt::Verif
 #[tokio::test]
 async fn scopes_all_and_any() {
     let key = key();
-    let clock = TestClock::new();
+    let clock = TestClock::at(START);
     let url = serve(app().layer(BearerAuthLayer::new(verifier(&key, &clock)).realm("test"))).await;
     let with = |extra| token(&key, &clock, extra);
     let cases = [
@@ -110,7 +110,7 @@ async fn scopes_all_and_any() {
 #[tokio::test]
 async fn audiences_and_predicates() {
     let key = key();
-    let clock = TestClock::new();
+    let clock = TestClock::at(START);
     let url = serve(app().layer(BearerAuthLayer::new(verifier(&key, &clock)).realm("test"))).await;
     let with = |extra| token(&key, &clock, extra);
 
@@ -176,7 +176,7 @@ async fn a_requirement_without_the_layer_is_a_500_and_lets_nothing_through() {
 #[tokio::test]
 async fn behind_an_optional_layer_a_requirement_asks_for_a_token() {
     let key = key();
-    let clock = TestClock::new();
+    let clock = TestClock::at(START);
     let layer = BearerAuthLayer::new(verifier(&key, &clock))
         .optional()
         .realm("test");

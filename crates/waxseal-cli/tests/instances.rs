@@ -212,7 +212,7 @@ fn kid(token: &str) -> String {
 /// The shared PostgreSQL database and Redis of a test, or `None` when skipped.
 async fn shared(test: &str) -> Option<(TestDatabase, Deployment)> {
     let redis = services::shared_redis(test)?;
-    let database = TestDatabase::create(test).await?;
+    let database = TestDatabase::create().await?;
     let deployment = Deployment::new(database.url.clone(), redis, test);
     Some((database, deployment))
 }

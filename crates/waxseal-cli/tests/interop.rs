@@ -9,137 +9,27 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{keygen, parts, path_str, repo_root, run, run_args, waxseal};
+use common::{keygen, parts, path_str, run, run_args, waxseal};
 use serde_json::{Value, json};
 use waxseal::Algorithm;
+use waxseal_testkit::peers::{NODE_JOSE, PYJWT, Peer, PeerSpec};
 
 const ISSUER: &str = "https://issuer.cli-interop.waxseal.test";
 const AUDIENCE: &str = "cli-interop-api";
 /// The algorithms every peer must cover in both directions.
 const REQUIRED: [&str; 5] = ["HS256", "RS256", "PS256", "ES256", "EdDSA"];
 
-struct Peer {
-    name: &'static str,
-    program: &'static str,
-    script: &'static str,
-    library: Option<&'static str>,
-    /// (package name in the peer's `info` versions, pinned version)
-    pinned: (&'static str, String),
-}
+/// The peers this test runs: PyJWT and npm `jose`.
+const PEERS: [PeerSpec; 2] = [PYJWT, NODE_JOSE];
 
-fn pinned_python(package: &str) -> String {
-    let text =
-        std::fs::read_to_string(repo_root().join("interop/python/requirements.txt")).unwrap();
-    text.lines()
-        .filter_map(|l| l.split('#').next()?.trim().split_once("=="))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case(package))
-        .map_or_else(
-            || panic!("requirements.txt pins no {package}"),
-            |(_, v)| v.trim().to_owned(),
-        )
-}
-
-fn pinned_jose() -> String {
-    let lock: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("interop/node/package-lock.json")).unwrap(),
-    )
-    .unwrap();
-    lock["packages"]["node_modules/jose"]["version"]
-        .as_str()
-        .expect("package-lock.json pins jose")
-        .to_owned()
-}
-
-impl Peer {
-    fn call(&self, requests: &[Value]) -> Result<Vec<Value>, String> {
-        let requests: Vec<Value> = requests
-            .iter()
-            .map(|r| {
-                let mut r = r.clone();
-                if let Some(library) = self.library {
-                    r["library"] = json!(library);
-                }
-                r
-            })
-            .collect();
-        let input = serde_json::to_vec(&json!({ "requests": requests })).unwrap();
-        let out = assert_cmd::Command::new(self.program)
-            .arg(repo_root().join(self.script))
-            .current_dir(repo_root())
-            .write_stdin(input)
-            .timeout(Duration::from_secs(120))
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", self.program))?;
-        if !out.status.success() {
-            return Err(format!(
-                "{} exited with {}: {}",
-                self.name,
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-            ));
-        }
-        let answer: Value = serde_json::from_slice(&out.stdout)
-            .map_err(|e| format!("{} answered with no JSON ({e})", self.name))?;
-        let responses = answer["responses"]
-            .as_array()
-            .cloned()
-            .ok_or_else(|| format!("{} answered without responses: {answer}", self.name))?;
-        if responses.len() != requests.len() {
-            return Err(format!(
-                "{} answered {} of {} requests",
-                self.name,
-                responses.len(),
-                requests.len()
-            ));
-        }
-        Ok(responses)
-    }
-
-    /// The algorithms the peer supports, or why it cannot be used.
-    fn probe(&self) -> Result<Vec<String>, String> {
-        let info = self.call(&[json!({"op": "info"})])?.remove(0);
-        if let Some(error) = info.get("error") {
-            return Err(format!("{error}"));
-        }
-        let (package, pinned) = &self.pinned;
-        let found = info["versions"][package].as_str().unwrap_or("(none)");
-        if found != pinned {
-            return Err(format!(
-                "{package} {found} is installed, but {pinned} is pinned"
-            ));
-        }
-        eprintln!("peer {}: {}", self.name, info["versions"]);
-        Ok(info["algorithms"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a.as_str().map(str::to_owned))
-            .collect())
-    }
-}
-
-fn peers() -> [Peer; 2] {
-    [
-        Peer {
-            name: "pyjwt",
-            program: "python3",
-            script: "interop/python/jose_peer.py",
-            library: Some("pyjwt"),
-            pinned: ("PyJWT", pinned_python("PyJWT")),
-        },
-        Peer {
-            name: "node-jose",
-            program: "node",
-            script: "interop/node/jose_peer.mjs",
-            library: None,
-            pinned: ("jose", pinned_jose()),
-        },
-    ]
+/// The peer, ready, and the algorithms it supports; or why it cannot be used.
+fn probe(spec: &PeerSpec) -> Result<(Peer, Vec<String>), String> {
+    let peer = Peer::probe(spec)?;
+    eprintln!("peer {}: {}", peer.name, peer.versions);
+    let algorithms = peer.algorithms.clone();
+    Ok((peer, algorithms))
 }
 
 /// One waxseal key: the private key file, and the JWKs the peer gets.
@@ -326,12 +216,12 @@ fn cli_interop_with_pyjwt_and_node_jose() {
     let mut keys: Vec<Option<Key>> = Algorithm::ALL.iter().map(|_| None).collect();
     let mut problems = Vec::new();
     let mut ran = 0;
-    for peer in peers() {
-        let supported = match peer.probe() {
-            Ok(algs) => algs,
+    for spec in &PEERS {
+        let (peer, supported) = match probe(spec) {
+            Ok(ready) => ready,
             Err(why) => {
                 common::require_or_skip(
-                    &format!("CLI interop with {}", peer.name),
+                    &format!("CLI interop with {}", spec.name),
                     &format!("the peer is not installed or not at its pinned version: {why}"),
                 );
                 continue;
@@ -398,14 +288,17 @@ fn cli_verifies_peer_tokens_with_a_foreign_kid_using_keys_without_a_kid() {
     ];
     let mut problems = Vec::new();
     let mut ran = 0;
-    for peer in peers() {
-        if let Err(why) = peer.probe() {
-            common::require_or_skip(
-                &format!("CLI foreign-kid interop with {}", peer.name),
-                &format!("the peer is not installed or not at its pinned version: {why}"),
-            );
-            continue;
-        }
+    for spec in &PEERS {
+        let peer = match probe(spec) {
+            Ok((peer, _)) => peer,
+            Err(why) => {
+                common::require_or_skip(
+                    &format!("CLI foreign-kid interop with {}", spec.name),
+                    &format!("the peer is not installed or not at its pinned version: {why}"),
+                );
+                continue;
+            }
+        };
         let mut requests: Vec<Value> = cases
             .iter()
             .map(|(k, kid, _)| {

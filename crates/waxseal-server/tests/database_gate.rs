@@ -15,12 +15,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{TestClock, TestServer, pg};
+use common::{TestClock, TestServer};
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 use waxseal_server::Database;
 use waxseal_server::store::postgres::ACQUIRE_TIMEOUT;
+use waxseal_testkit::postgres as pg;
 
 /// What the proxy does with connections.
 #[derive(Default)]

@@ -8,12 +8,12 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::redis::{shared_redis, unique_prefix};
 use common::{Backing, TestClock, TestServer, config};
 use serde_json::Value;
 use waxseal::jwt::decode_unverified;
 use waxseal_server::store::StoredKey;
 use waxseal_server::{AuthService, Config, ErrorKind, KeyState, SecretUrl, Server, transfer};
+use waxseal_testkit::redis::{shared_redis, unique_prefix};
 
 /// The `kid` in a token's header.
 fn kid_of(token: &str) -> String {

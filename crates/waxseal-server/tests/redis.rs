@@ -12,11 +12,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::basic;
-use common::redis::{OwnRedis, shared_redis, unique_prefix};
 use common::{PASSWORD, TestClock, TestServer, config};
 use serde_json::Value;
 use tempfile::TempDir;
 use waxseal_server::{Config, GrantType, SecretUrl, Server};
+use waxseal_testkit::redis::{OwnRedis, shared_redis, unique_prefix};
 
 /// Polls `condition` every 10 ms until it holds; panics after `limit`. Returns how long it took.
 async fn within<F, Fut>(limit: Duration, what: &str, mut condition: F) -> Duration

@@ -16,7 +16,7 @@ use waxseal_server::store::{
     Store, StoreError, StoredKey, TokenFamily, User,
 };
 
-use common::pg::TestDatabase;
+use waxseal_testkit::postgres::TestDatabase;
 
 type Shared = Arc<dyn Store>;
 

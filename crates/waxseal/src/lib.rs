@@ -52,7 +52,7 @@
 pub mod alg;
 pub mod b64;
 mod error;
-pub mod json;
+mod json;
 pub mod jwk;
 pub mod jws;
 pub mod jwt;

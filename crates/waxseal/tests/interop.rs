@@ -11,289 +11,16 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{Read, Write as _};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 use waxseal::jwt::{Claims, NumericDate, Signer, Verifier};
 use waxseal::{Algorithm, ErrorKind, SigningKey, VerifyingKey};
+use waxseal_testkit::peers::{PEERS, Peer};
+use waxseal_testkit::{repo_root, services_required};
 
 const ISSUER: &str = "https://issuer.interop.waxseal.test";
 const AUDIENCE: &str = "interop-api";
-/// How long one peer process may take to answer its whole batch.
-const PEER_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
-
-fn on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-}
-
-fn peers_required() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("WAXSEAL_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
-
-/// How to start one peer.
-struct PeerSpec {
-    name: &'static str,
-    program: &'static str,
-    script: &'static str,
-    /// The implementation the Python peer should use (it speaks for both PyJWT and joserfc).
-    library: Option<&'static str>,
-    /// The packages this peer depends on, whose installed versions must be the pinned ones.
-    pinned: &'static [&'static str],
-}
-
-const PEERS: [PeerSpec; 3] = [
-    PeerSpec {
-        name: "pyjwt",
-        program: "python3",
-        script: "interop/python/jose_peer.py",
-        library: Some("pyjwt"),
-        pinned: &["PyJWT", "cryptography"],
-    },
-    PeerSpec {
-        name: "joserfc",
-        program: "python3",
-        script: "interop/python/jose_peer.py",
-        library: Some("joserfc"),
-        pinned: &["joserfc", "cryptography"],
-    },
-    PeerSpec {
-        name: "node-jose",
-        program: "node",
-        script: "interop/node/jose_peer.mjs",
-        library: None,
-        pinned: &["jose"],
-    },
-];
-
-/// The versions `.ci/deps` installs: `interop/python/requirements.txt` (`name==version`) and the `jose` of
-/// `interop/node/package-lock.json`.
-fn pinned_versions() -> BTreeMap<String, String> {
-    let root = repo_root();
-    let mut pins = BTreeMap::new();
-    let requirements =
-        std::fs::read_to_string(root.join("interop/python/requirements.txt")).unwrap();
-    for line in requirements
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty())
-    {
-        let (name, version) = line
-            .split_once("==")
-            .expect("requirements.txt pins every package with ==");
-        pins.insert(name.trim().to_ascii_lowercase(), version.trim().to_owned());
-    }
-    let lock: Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("interop/node/package-lock.json")).unwrap(),
-    )
-    .unwrap();
-    let jose = lock["packages"]["node_modules/jose"]["version"]
-        .as_str()
-        .expect("package-lock.json pins jose");
-    pins.insert("jose".to_owned(), jose.to_owned());
-    pins
-}
-
-/// A peer that answered `info`: where it runs, what it is, which algorithms it supports.
-struct Peer {
-    name: &'static str,
-    program: PathBuf,
-    script: PathBuf,
-    library: Option<&'static str>,
-    versions: String,
-    algorithms: Vec<String>,
-    unsupported: BTreeMap<String, String>,
-}
-
-impl Peer {
-    fn probe(spec: &PeerSpec) -> Result<Peer, String> {
-        let program =
-            on_path(spec.program).ok_or_else(|| format!("`{}` is not on PATH", spec.program))?;
-        let script = repo_root().join(spec.script);
-        if !script.is_file() {
-            return Err(format!("{} is missing", script.display()));
-        }
-        let mut peer = Peer {
-            name: spec.name,
-            program,
-            script,
-            library: spec.library,
-            versions: String::new(),
-            algorithms: Vec::new(),
-            unsupported: BTreeMap::new(),
-        };
-        let info = peer.call(&[json!({"op": "info"})])?.remove(0);
-        if let Some(error) = info.get("error") {
-            return Err(format!("{error}"));
-        }
-        let versions: BTreeMap<String, String> = info["versions"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(name, version)| {
-                (
-                    name.to_ascii_lowercase(),
-                    version.as_str().unwrap_or("?").to_owned(),
-                )
-            })
-            .collect();
-        // A peer of another version (say Debian's own PyJWT) is not the one this test was written against.
-        let pins = pinned_versions();
-        for name in spec.pinned {
-            let pinned = &pins[&name.to_ascii_lowercase()];
-            match versions.get(&name.to_ascii_lowercase()) {
-                Some(found) if found == pinned => {}
-                found => {
-                    return Err(format!(
-                        "{name} {} is installed for {}, but {pinned} is pinned",
-                        found.map_or("(none)", String::as_str),
-                        peer.program.display()
-                    ));
-                }
-            }
-        }
-        peer.versions = versions
-            .iter()
-            .map(|(name, version)| format!("{name} {version}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        peer.algorithms = info["algorithms"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a.as_str().map(str::to_owned))
-            .collect();
-        if let Some(unsupported) = info.get("unsupported").and_then(Value::as_object) {
-            for (alg, why) in unsupported {
-                peer.unsupported.insert(
-                    alg.clone(),
-                    why.as_str().unwrap_or("unsupported").to_owned(),
-                );
-            }
-        }
-        Ok(peer)
-    }
-
-    fn supports(&self, alg: Algorithm) -> bool {
-        self.algorithms.iter().any(|a| a == alg.name())
-    }
-
-    /// Runs the peer once with a batch of requests; returns one response per request, in order.
-    fn call(&self, requests: &[Value]) -> Result<Vec<Value>, String> {
-        let requests: Vec<Value> = requests
-            .iter()
-            .map(|r| {
-                let mut r = r.clone();
-                if let Some(library) = self.library {
-                    r["library"] = json!(library);
-                }
-                r
-            })
-            .collect();
-        let input = serde_json::to_vec(&json!({ "requests": requests })).unwrap();
-        let mut child = Command::new(&self.program)
-            .arg(&self.script)
-            .current_dir(repo_root())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("could not start {}: {e}", self.program.display()))?;
-        let mut stdin = child.stdin.take().unwrap();
-        let writer = std::thread::spawn(move || stdin.write_all(&input));
-        let read_all = |mut pipe: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut bytes = Vec::new();
-                pipe.read_to_end(&mut bytes).map(|_| bytes)
-            })
-        };
-        let stdout = read_all(Box::new(child.stdout.take().unwrap()));
-        let stderr = read_all(Box::new(child.stderr.take().unwrap()));
-        // A peer that hangs must not hang the test suite.
-        let deadline = Instant::now() + PEER_TIMEOUT;
-        let status = loop {
-            if let Some(status) = child
-                .try_wait()
-                .map_err(|e| format!("{}: {e}", self.name))?
-            {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "{} did not answer within {PEER_TIMEOUT:?}",
-                    self.name
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        writer
-            .join()
-            .unwrap()
-            .map_err(|e| format!("could not write to {}: {e}", self.name))?;
-        let stdout = stdout
-            .join()
-            .unwrap()
-            .map_err(|e| format!("{}: {e}", self.name))?;
-        let stderr = stderr
-            .join()
-            .unwrap()
-            .map_err(|e| format!("{}: {e}", self.name))?;
-        let output = std::process::Output {
-            status,
-            stdout,
-            stderr,
-        };
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        if !output.status.success() {
-            let tail: Vec<&str> = stderr
-                .lines()
-                .rev()
-                .take(6)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            return Err(format!(
-                "{} exited with {}: {}",
-                self.name,
-                output.status,
-                tail.join(" | ")
-            ));
-        }
-        let answer: Value = serde_json::from_slice(&output.stdout).map_err(|e| {
-            format!(
-                "{} answered with something that is not JSON ({e}); stderr: {stderr}",
-                self.name
-            )
-        })?;
-        let responses = answer["responses"]
-            .as_array()
-            .cloned()
-            .ok_or_else(|| format!("{} answered without \"responses\": {answer}", self.name))?;
-        if responses.len() != requests.len() {
-            return Err(format!(
-                "{} answered {} of {} requests",
-                self.name,
-                responses.len(),
-                requests.len()
-            ));
-        }
-        Ok(responses)
-    }
-}
-
 /// One algorithm's key, as waxseal made it, and how it travels to the peers.
 struct Fixture {
     alg: Algorithm,
@@ -389,7 +116,7 @@ impl Report {
     }
 
     fn fail_all(&mut self, peer: &Peer, dir: Direction, fixtures: &[Fixture], why: &str) {
-        for f in fixtures.iter().filter(|f| peer.supports(f.alg)) {
+        for f in fixtures.iter().filter(|f| peer.supports(f.alg.name())) {
             self.cells.insert((f.alg, peer.name, dir), Cell::Fail);
         }
         self.failures.push(format!(
@@ -454,7 +181,7 @@ impl Report {
 fn waxseal_to_peer(peer: &Peer, fixtures: &[Fixture], report: &mut Report) {
     let mut requests = Vec::new();
     let mut expected = Vec::new();
-    for f in fixtures.iter().filter(|f| peer.supports(f.alg)) {
+    for f in fixtures.iter().filter(|f| peer.supports(f.alg.name())) {
         let claims = claims_for(f.alg, "waxseal");
         let token = Signer::new(&f.key).sign(&claims).unwrap();
         let tampered = flip_signature_byte(&token);
@@ -497,7 +224,7 @@ fn waxseal_to_peer(peer: &Peer, fixtures: &[Fixture], report: &mut Report) {
 fn peer_to_waxseal(peer: &Peer, fixtures: &[Fixture], report: &mut Report) {
     let mut requests = Vec::new();
     let mut expected = Vec::new();
-    for f in fixtures.iter().filter(|f| peer.supports(f.alg)) {
+    for f in fixtures.iter().filter(|f| peer.supports(f.alg.name())) {
         let claims = claims_for(f.alg, peer.name);
         requests.push(json!({
             "op": "sign", "alg": f.alg.name(), "jwk": f.private_jwk, "claims": claims, "kid": f.key.kid(),
@@ -563,7 +290,7 @@ fn interop_with_pyjwt_joserfc_and_node_jose() {
             "interop peers are not installed (or not at their pinned versions):\n    {}\n  run `bash .ci/deps` (from the repository root) to install them",
             missing.join("\n    ")
         );
-        assert!(!peers_required(), "{message}");
+        assert!(!services_required(), "{message}");
         let bar = "!".repeat(100);
         eprintln!(
             "\n{bar}\n!!! SKIPPING the interop test for some peers (set CI=true or WAXSEAL_REQUIRE_SERVICES=1 to fail instead)\n!!! {message}\n{bar}\n"
@@ -575,7 +302,10 @@ fn interop_with_pyjwt_joserfc_and_node_jose() {
     let mut unexplained = Vec::new();
     for peer in &peers {
         println!("peer {:<10} {}", peer.name, peer.versions);
-        for alg in Algorithm::ALL.into_iter().filter(|a| !peer.supports(*a)) {
+        for alg in Algorithm::ALL
+            .into_iter()
+            .filter(|a| !peer.supports(a.name()))
+        {
             match peer.unsupported.get(alg.name()) {
                 Some(why) => println!("note: {} skips {alg}: {why}", peer.name),
                 None => unexplained.push(format!(
@@ -610,7 +340,10 @@ fn interop_with_pyjwt_joserfc_and_node_jose() {
     );
     // Every peer must have covered every algorithm it claims, in both directions.
     for peer in &peers {
-        for alg in Algorithm::ALL.into_iter().filter(|a| peer.supports(*a)) {
+        for alg in Algorithm::ALL
+            .into_iter()
+            .filter(|a| peer.supports(a.name()))
+        {
             for dir in [Direction::WaxsealToPeer, Direction::PeerToWaxseal] {
                 assert!(
                     matches!(report.cells.get(&(alg, peer.name, dir)), Some(Cell::Ok)),

@@ -3,48 +3,18 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use axum::Router;
 use serde_json::{Value, json};
-use waxseal::jwt::{Clock, NumericDate, Signer, Verifier};
+use waxseal::jwt::{Signer, Verifier};
 use waxseal::{Algorithm, SigningKey};
+pub use waxseal_testkit::TestClock;
 
 pub const ISSUER: &str = "https://auth.example.com";
 pub const AUDIENCE: &str = "orders-api";
-/// The test clock's start: 2030-01-01.
+/// Where the tests' clocks start (`TestClock::at(START)`): 2030-01-01.
 pub const START: u64 = 1_893_456_000;
-
-/// A clock tests move by hand; the verifier and the cache read the same one.
-#[derive(Clone, Debug)]
-pub struct TestClock(Arc<AtomicU64>);
-
-impl TestClock {
-    pub fn new() -> Self {
-        TestClock(Arc::new(AtomicU64::new(START)))
-    }
-
-    /// A clock reading the system's time now (for verifiers that read the system clock themselves).
-    pub fn system() -> Self {
-        TestClock(Arc::new(AtomicU64::new(NumericDate::now().secs())))
-    }
-
-    pub fn advance(&self, by: Duration) {
-        self.0.fetch_add(by.as_secs(), Ordering::SeqCst);
-    }
-
-    pub fn secs(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> NumericDate {
-        NumericDate::from_secs(self.secs())
-    }
-}
 
 pub fn key() -> SigningKey {
     SigningKey::generate(Algorithm::ES256).unwrap()

@@ -7,6 +7,8 @@ use std::process::Output;
 
 use assert_cmd::Command;
 use serde_json::Value;
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use waxseal_testkit::{repo_root, require_or_skip};
 
 /// A fixed clock for reproducible tokens and output: 2026-11-24 15:28:06 UTC.
 pub const NOW: u64 = 1_795_534_086;
@@ -187,28 +189,4 @@ pub fn assert_clean_error(what: &str, code: i32, stderr: &str) {
         "{what}: error line is too long: {} bytes",
         lines[0].len()
     );
-}
-
-/// True when tests that need outside tools must fail rather than skip.
-pub fn services_required() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("WAXSEAL_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
-
-/// Skips loudly (returns false) when a dependency is missing, or fails when services are required.
-pub fn require_or_skip(test: &str, missing: &str) -> bool {
-    let message =
-        format!("{test}: {missing}; run `bash .ci/deps` (from the repository root) to install it");
-    assert!(!services_required(), "{message}");
-    let bar = "!".repeat(100);
-    // Straight to the process's stderr: libtest captures `eprintln!` of passing tests, and a skip must be seen.
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n{bar}\n!!! SKIPPING {test} (set CI=true or WAXSEAL_REQUIRE_SERVICES=1 to fail instead)\n!!! {message}\n{bar}\n"
-    );
-    false
-}
-
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }

@@ -4,17 +4,20 @@
 //! dropped) when its value is dropped, also when the test panics.
 
 use std::io::{BufRead as _, BufReader, Read as _, Seek as _, SeekFrom};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use sqlx::Connection as _;
-use sqlx::postgres::PgConnection;
 use tempfile::TempDir;
 
 use crate::common::{require_or_skip, server_command};
+
+// The machine's PostgreSQL and Redis, with a database and a key prefix of each test's own, and a private Redis.
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use waxseal_testkit::{
+    postgres::TestDatabase,
+    redis::{OwnRedis, shared_redis, unique_prefix},
+};
 
 /// The master key every instance of a deployment shares (64 hex digits).
 pub const MASTER_KEY: &str = "6a0c9e41d3b2f85e7c1a4d9b0e3f62a8c5d7e1f0b9a38c2d4e6f7a1b3c5d9e0f";
@@ -91,82 +94,6 @@ fn tail(path: &Path, bytes: u64) -> String {
 }
 
 // --- PostgreSQL ----------------------------------------------------------------------------------------------------
-
-/// The machine's PostgreSQL (`WAXSEAL_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
-fn admin_url() -> String {
-    std::env::var("WAXSEAL_TEST_DATABASE_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-/// A database created for one test on the machine's PostgreSQL, dropped (connections and all) when this is
-/// dropped.
-pub struct TestDatabase {
-    pub url: String,
-    name: String,
-}
-
-impl TestDatabase {
-    /// Creates `waxseal_e2e_<unique>`; `None` (after the skip banner) when PostgreSQL does not answer.
-    pub async fn create(test: &str) -> Option<TestDatabase> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let admin = admin_url();
-        let mut conn = match PgConnection::connect(&admin).await {
-            Ok(conn) => conn,
-            Err(e) => {
-                require_or_skip(
-                    test,
-                    &format!("PostgreSQL at {admin} does not answer ({e})"),
-                );
-                return None;
-            }
-        };
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!(
-            "waxseal_e2e_{}_{nanos}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create the test database");
-        let _ = conn.close().await;
-        let mut url = url::Url::parse(&admin).expect("WAXSEAL_TEST_DATABASE_URL is a URL");
-        url.set_path(&name);
-        Some(TestDatabase {
-            url: url.to_string(),
-            name,
-        })
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop may run inside the test's runtime, which cannot be blocked on: a thread with its own runtime does it.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(async move {
-                if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut conn)
-                    .await;
-                    let _ = conn.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
 
 /// A PostgreSQL cluster of the test's own (initdb into a temporary directory, a free loopback port), which the
 /// test may kill as a crash would and start again on the same data. Killed when dropped.
@@ -331,106 +258,6 @@ fn postgres_bin() -> Option<PathBuf> {
         .collect();
     versions.sort();
     versions.pop().map(|(_, bin)| bin)
-}
-
-// --- Redis ---------------------------------------------------------------------------------------------------------
-
-/// The machine's Redis (`WAXSEAL_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`), or `None` (after the skip
-/// banner) when it does not answer.
-pub fn shared_redis(test: &str) -> Option<String> {
-    let url = std::env::var("WAXSEAL_TEST_REDIS_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
-        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
-    let reachable = url::Url::parse(&url)
-        .ok()
-        .and_then(|u| Some((u.host_str()?.to_owned(), u.port().unwrap_or(6379))))
-        .and_then(|(host, port)| {
-            std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
-                .ok()?
-                .next()
-        })
-        .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok());
-    if !reachable {
-        require_or_skip(test, &format!("Redis at {url} does not answer"));
-        return None;
-    }
-    Some(url)
-}
-
-/// A Redis key prefix no other test or run uses.
-pub fn unique_prefix(test: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!(
-        "waxseal-e2e-{test}-{}-{nanos}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A `redis-server` of the test's own on a free loopback port, killed when dropped.
-pub struct OwnRedis {
-    pub port: u16,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    /// Starts one; `None` (after the skip banner) when `redis-server` is not installed.
-    pub fn start(test: &str) -> Option<OwnRedis> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_err()
-        {
-            require_or_skip(test, "redis-server is not installed (Debian: redis-server)");
-            return None;
-        }
-        let mut redis = OwnRedis {
-            port: free_port(),
-            child: None,
-        };
-        redis.restart();
-        Some(redis)
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// SIGKILL, as a crash.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts it again on the same port (empty: no persistence) and waits until it accepts connections.
-    pub fn restart(&mut self) {
-        self.kill();
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        self.child = Some(child);
-        let up = poll(Duration::from_secs(10), || {
-            TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-        });
-        assert!(up.is_some(), "redis-server did not start on {}", self.port);
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 // --- waxseal -------------------------------------------------------------------------------------------------------

@@ -2,21 +2,19 @@
 #![allow(dead_code)]
 
 pub mod db;
-pub mod peers;
-pub mod pg;
-pub mod redis;
+
+pub use waxseal_testkit::TestClock;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use waxseal_server::{AuthService, Clock, Config, NumericDate, Server};
+use waxseal_server::{AuthService, Config, Server};
+use waxseal_testkit::postgres::TestDatabase;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -49,32 +47,6 @@ impl std::io::Write for Capture {
     }
 }
 
-/// A clock that stands still until a test moves it.
-#[derive(Debug)]
-pub struct TestClock(AtomicU64);
-
-impl TestClock {
-    pub fn new() -> Arc<TestClock> {
-        Arc::new(TestClock(AtomicU64::new(NumericDate::now().secs())))
-    }
-
-    /// A clock standing at `secs` (Unix seconds), e.g. in the past to issue tokens already expired by the wall
-    /// clock that other implementations check against.
-    pub fn at(secs: u64) -> Arc<TestClock> {
-        Arc::new(TestClock(AtomicU64::new(secs)))
-    }
-
-    pub fn advance(&self, by: Duration) {
-        self.0.fetch_add(by.as_secs(), Ordering::SeqCst);
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> NumericDate {
-        NumericDate::from_secs(self.0.load(Ordering::SeqCst))
-    }
-}
-
 /// A running server and a client for it. `stop` shuts it down gracefully and closes the database.
 pub struct TestServer {
     pub url: String,
@@ -94,7 +66,7 @@ pub async fn bind() -> tokio::net::TcpListener {
 /// database (with the temporary directory still holding the master key). Dropped after the server stops.
 pub struct Backing {
     pub dir: tempfile::TempDir,
-    pub pg: Option<pg::TestDatabase>,
+    pub pg: Option<TestDatabase>,
 }
 
 impl Backing {
@@ -108,7 +80,7 @@ impl Backing {
     /// `None` (the test skips, loudly) when PostgreSQL is unreachable and not required.
     pub async fn postgres() -> Option<Backing> {
         Some(Backing {
-            pg: Some(pg::TestDatabase::create().await?),
+            pg: Some(TestDatabase::create().await?),
             ..Backing::sqlite()
         })
     }

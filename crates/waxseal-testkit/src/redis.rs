@@ -1,57 +1,57 @@
-//! Redis for tests: the machine's shared Redis (`WAXSEAL_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`) with a
-//! key prefix of the test's own, or a private `redis-server` on a free port that a test may kill and restart.
+//! Redis for tests: the machine's Redis (`WAXSEAL_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`) with a key
+//! prefix of the test's own, or a private `redis-server` on a free port that a test may kill and restart.
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::peers::require_or_skip;
+use crate::require_or_skip;
 
-/// The shared Redis's URL, or `None` (after the skip banner) when it does not answer.
+/// The machine's Redis URL, or `None` (after the skip banner) when it does not answer.
 pub fn shared_redis(test: &str) -> Option<String> {
     let url = std::env::var("WAXSEAL_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let address = url
-        .trim_start_matches("redis://")
-        .rsplit('@')
-        .next()
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_default()
-        .to_owned();
-    if TcpStream::connect_timeout(
-        &address
-            .parse()
-            .unwrap_or_else(|_| ([127, 0, 0, 1], 6379).into()),
-        Duration::from_secs(1),
-    )
-    .is_err()
-    {
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
+    let reachable = url::Url::parse(&url)
+        .ok()
+        .and_then(|u| Some((u.host_str()?.to_owned(), u.port().unwrap_or(6379))))
+        .and_then(|(host, port)| {
+            std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+                .ok()?
+                .next()
+        })
+        .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok());
+    if !reachable {
         require_or_skip(test, &format!("Redis at {url} does not answer"));
         return None;
     }
     Some(url)
 }
 
-/// A key prefix no other test run uses.
+/// A Redis key prefix no other test or run uses.
 pub fn unique_prefix(test: &str) -> String {
-    let mut bytes = [0u8; 6];
-    aws_lc_rs::rand::fill(&mut bytes).expect("randomness");
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     format!(
-        "waxseal-test-{test}-{:012x}",
-        u64::from_be_bytes([
-            0, 0, bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5]
-        ])
+        "waxseal-test-{test}-{}-{nanos}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
     )
 }
 
-/// A `redis-server` of the test's own on a loopback port, killed when dropped.
+/// A `redis-server` of the test's own on a free loopback port, killed when dropped.
 pub struct OwnRedis {
+    /// Its port on 127.0.0.1.
     pub port: u16,
     child: Option<Child>,
 }
 
 impl OwnRedis {
-    /// Starts one on a free port; `None` (after the skip banner) when `redis-server` is not installed.
+    /// Starts one; `None` (after the skip banner) when `redis-server` is not installed.
     pub fn start(test: &str) -> Option<OwnRedis> {
         if Command::new("redis-server")
             .arg("--version")
@@ -71,6 +71,7 @@ impl OwnRedis {
         Some(redis)
     }
 
+    /// `redis://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
@@ -83,7 +84,7 @@ impl OwnRedis {
         }
     }
 
-    /// Starts the server again on the same port and waits until it accepts connections.
+    /// Starts it again on the same port (empty: no persistence) and waits until it accepts connections.
     pub fn restart(&mut self) {
         self.kill();
         let child = Command::new("redis-server")

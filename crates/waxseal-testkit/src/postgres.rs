@@ -1,11 +1,12 @@
 //! A fresh PostgreSQL database per test on the server the machine runs (`WAXSEAL_TEST_DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/test`), dropped when the test ends, so tests run in parallel and repeat.
-//! Unreachable: the test says so loudly and skips — or fails with `WAXSEAL_REQUIRE_SERVICES=1` or `CI=true`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::Connection as _;
 use sqlx::postgres::PgConnection;
+
+use crate::require_or_skip;
 
 /// The server the tests use.
 pub fn admin_url() -> String {
@@ -13,10 +14,6 @@ pub fn admin_url() -> String {
         .ok()
         .filter(|url| !url.is_empty())
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-fn required() -> bool {
-    super::peers::services_required()
 }
 
 /// A database created for one test; dropped (connections and all) when this is dropped, even after a panic.
@@ -27,20 +24,20 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
-    /// Creates `waxseal_test_<unique>`; `None` when PostgreSQL cannot be reached and it is not required.
+    /// Creates `waxseal_test_<unique>`; `None` (after the skip banner of [`require_or_skip`], naming the test
+    /// running on this thread) when PostgreSQL cannot be reached and is not required.
     pub async fn create() -> Option<TestDatabase> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let admin = admin_url();
         let mut conn = match PgConnection::connect(&admin).await {
             Ok(conn) => conn,
             Err(e) => {
-                assert!(
-                    !required(),
-                    "PostgreSQL at {admin} is required (WAXSEAL_REQUIRE_SERVICES=1) but unreachable: {e}"
-                );
-                eprintln!(
-                    "\n!!! SKIPPED: PostgreSQL at {admin} is unreachable ({e}); set WAXSEAL_TEST_DATABASE_URL, or \
-                     WAXSEAL_REQUIRE_SERVICES=1 to fail instead !!!\n"
+                let thread = std::thread::current();
+                require_or_skip(
+                    thread.name().unwrap_or("a PostgreSQL test"),
+                    &format!(
+                        "PostgreSQL at {admin} does not answer ({e}); set WAXSEAL_TEST_DATABASE_URL"
+                    ),
                 );
                 return None;
             }
@@ -70,7 +67,7 @@ impl TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let name = self.name.clone();
-        // Drop runs inside the test's runtime, which cannot be blocked on: a thread with its own runtime does it.
+        // Drop may run inside the test's runtime, which cannot be blocked on: a thread with its own runtime does it.
         let _ = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
