@@ -18,6 +18,8 @@ pub enum ErrorKind {
     InvalidToken,
     /// A refresh token is unknown, expired, revoked or was already used.
     InvalidGrant,
+    /// Cookie mode: the `X-CSRF-Token` header is not the CSRF token of the refresh cookie's session (HTTP 403).
+    CsrfRejected,
     /// OAuth client authentication failed: unknown client or wrong secret — deliberately not told apart.
     InvalidClient,
     /// The authenticated client may not use the requested grant type.

@@ -95,7 +95,8 @@ pub use master_key::MasterKey;
 pub use service::{
     AccessClaims, AccessTokenVerifier, AuthService, ClientInfo, ClientPermissions, ClientToken,
     Denylisted, GrantedTokens, Introspected, Introspection, KeyInfo, KeyRevocation, NewClient,
-    PRUNE_BATCH, PRUNE_INTERVAL, PruneReport, RefreshIntrospection, TokenPair, UserInfo,
+    PRUNE_BATCH, PRUNE_INTERVAL, PruneReport, RefreshCredential, RefreshIntrospection, TokenPair,
+    UserInfo,
 };
 pub use store::{Client, GrantType};
 pub use throttle::{

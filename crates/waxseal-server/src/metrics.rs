@@ -150,7 +150,49 @@ pub(crate) struct Database {
     pub(crate) up: Gauge,
     /// Store operations refused at once while the gate was open.
     pub(crate) refused: Counter,
+    /// Store operations made, by operation.
+    pub(crate) operations: StoreOperations,
 }
+
+/// `waxseal_store_operations_total{operation}`: what each request costs the database, in store operations (one
+/// query, or one transaction). A counter per operation name, registered at its first use: the names are the store
+/// traits' method names, a fixed set, never anything a client sends.
+#[derive(Clone)]
+pub struct StoreOperations {
+    recorder: Arc<PrometheusRecorder>,
+    counters: Arc<std::sync::RwLock<HashMap<&'static str, Counter>>>,
+}
+
+impl std::fmt::Debug for StoreOperations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOperations").finish_non_exhaustive()
+    }
+}
+
+impl StoreOperations {
+    /// Counts one `operation`.
+    pub(crate) fn count(&self, operation: &'static str) {
+        let known = self
+            .counters
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(operation)
+            .cloned();
+        let counter = known.unwrap_or_else(|| {
+            self.counters
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(operation)
+                .or_insert_with(|| {
+                    counter(&self.recorder, STORE_OPERATIONS, ("operation", operation))
+                })
+                .clone()
+        });
+        counter.increment(1);
+    }
+}
+
+const STORE_OPERATIONS: &str = "waxseal_store_operations_total";
 
 /// The metrics of one server: counters the flows bump, gauges of in-memory state and the request-latency
 /// histograms.
@@ -264,6 +306,12 @@ impl Metrics {
         );
         describe(
             r,
+            STORE_OPERATIONS,
+            "Store operations made (each one query or one transaction), by operation: the store traits' method \
+             names. What each request costs the database.",
+        );
+        describe(
+            r,
             "waxseal_connections_refused_total",
             "Connections closed at once by the connection caps, by which cap (total, per_address).",
         );
@@ -344,13 +392,12 @@ impl Metrics {
                 &METADATA,
             ),
         };
-        let database = Database {
-            up: r.register_gauge(&Key::from_static_name("waxseal_database_up"), &METADATA),
-            refused: r.register_counter(
-                &Key::from_static_name("waxseal_database_refused_total"),
-                &METADATA,
-            ),
-        };
+        let database_up =
+            r.register_gauge(&Key::from_static_name("waxseal_database_up"), &METADATA);
+        let database_refused = r.register_counter(
+            &Key::from_static_name("waxseal_database_refused_total"),
+            &METADATA,
+        );
         let refused = |value| counter(r, "waxseal_connections_refused_total", ("cap", value));
         let connections = Connections {
             open: r.register_gauge(
@@ -365,8 +412,17 @@ impl Metrics {
             ),
         };
         let handle = recorder.handle();
+        let recorder = Arc::new(recorder);
         Ok(Metrics {
-            recorder: Arc::new(recorder),
+            database: Database {
+                up: database_up,
+                refused: database_refused,
+                operations: StoreOperations {
+                    recorder: recorder.clone(),
+                    counters: Arc::default(),
+                },
+            },
+            recorder,
             handle,
             logins,
             refreshes,
@@ -375,7 +431,6 @@ impl Metrics {
             csrf_refusals,
             announcements,
             sizes,
-            database,
             connections,
         })
     }

@@ -468,3 +468,82 @@ async fn with_cookie_mode_off_cookies_are_ignored() {
     assert!(body.get("refresh_token").is_some());
     server.stop().await;
 }
+
+/// `waxseal_store_operations_total` by operation, without what the server does in the background on its own
+/// schedule (denylist and key reloads, pruning), which may run at any moment of a test.
+async fn request_operations(server: &TestServer) -> std::collections::BTreeMap<String, u64> {
+    let text = server
+        .client
+        .get(server.at("/metrics"))
+        .send()
+        .await
+        .expect("request sent")
+        .text()
+        .await
+        .expect("a body");
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("waxseal_store_operations_total{operation=\"")?;
+            let (operation, value) = rest.split_once("\"} ")?;
+            Some((operation.to_owned(), value.parse().expect("a count")))
+        })
+        .filter(|(operation, _)| {
+            !matches!(operation.as_str(), "load_denylist" | "keys" | "delete_key")
+                && !operation.starts_with("prune")
+        })
+        .collect()
+}
+
+/// What happened between two readings of [`request_operations`].
+fn operations_between(
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+) -> Vec<(String, u64)> {
+    after
+        .iter()
+        .map(|(operation, n)| {
+            (
+                operation.clone(),
+                n - before.get(operation).copied().unwrap_or(0),
+            )
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// The cookie-mode refresh looks its session up once for both the CSRF check and the rotation: three store
+/// operations (the session, its user, the rotation), as a refresh by body costs. A wrong CSRF token costs the one
+/// lookup and consumes nothing.
+#[tokio::test]
+async fn a_cookie_refresh_makes_three_store_operations() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = cookie_server(dir.path()).await;
+    server.add_user("ada", &[]).await;
+    let first = login(&server, "ada", &[]).await;
+    let (cookie, csrf) = (first.cookie(), first.csrf());
+    let other = login(&server, "ada", &[]).await;
+
+    let before = request_operations(&server).await;
+    assert_csrf_rejected(&refresh(&server, Some(&cookie), Some(&other.csrf()), &[]).await);
+    let refused = request_operations(&server).await;
+    assert_eq!(
+        operations_between(&before, &refused),
+        [("family_of_token".to_owned(), 1)]
+    );
+
+    let second = refresh(&server, Some(&cookie), Some(&csrf), &[]).await;
+    assert_eq!(
+        second.status, 200,
+        "the refused request consumed nothing: {second:?}"
+    );
+    let after = request_operations(&server).await;
+    assert_eq!(
+        operations_between(&refused, &after),
+        [
+            ("family_of_token".to_owned(), 1),
+            ("rotate_refresh_token_with_reuse".to_owned(), 1),
+            ("user_by_id".to_owned(), 1),
+        ]
+    );
+    server.stop().await;
+}

@@ -50,7 +50,7 @@ use super::json::bytes_rejection;
 use super::session::token_response;
 use crate::config::{Config, PublicUrl};
 use crate::error::ErrorKind;
-use crate::service::{AuthService, TokenPair};
+use crate::service::{AuthService, RefreshCredential, TokenPair};
 
 /// The name of the refresh-token cookie. The `__Secure-` prefix makes browsers refuse it unless it is `Secure`.
 pub const REFRESH_COOKIE: &str = "__Secure-waxseal-refresh";
@@ -267,18 +267,11 @@ pub(super) async fn refresh(
         )
         .into_response();
     };
-    match service.csrf_token_matches(token, presented.trim()).await {
-        Ok(true) => {}
-        Ok(false) => {
-            service.metrics().csrf_refusals.token.increment(1);
-            return ApiError::CsrfRejected(
-                "the X-CSRF-Token header does not match this session: send the csrf_token of its login response",
-            )
-            .into_response();
-        }
-        Err(e) => return policy.refused(e.into()),
-    }
-    match service.refresh(token).await {
+    let credential = RefreshCredential::Cookie {
+        refresh_token: token,
+        csrf_token: presented.trim(),
+    };
+    match service.refresh(credential).await {
         Ok(pair) => policy.token_response(service, &pair),
         Err(e) if e.kind() == ErrorKind::InvalidGrant => policy.refused(e.into()),
         Err(e) => ApiError::from(e).into_response(),

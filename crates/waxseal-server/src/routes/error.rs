@@ -124,6 +124,9 @@ impl From<Error> for ApiError {
                 ApiError::Bearer(waxseal_axum::Error::invalid_token(e.message().to_owned()))
             }
             ErrorKind::InvalidGrant => ApiError::InvalidGrant(e.message().to_owned()),
+            ErrorKind::CsrfRejected => ApiError::CsrfRejected(
+                "the X-CSRF-Token header does not match this session: send the csrf_token of its login response",
+            ),
             ErrorKind::InvalidRequest => {
                 ApiError::Refused(StatusCode::BAD_REQUEST, e.message().to_owned())
             }

@@ -18,7 +18,7 @@ use super::json::{JsonBody, bytes_rejection};
 use super::object::ObjectOnly;
 use super::openapi::{self, ErrorBody};
 use super::{ApiError, Peer};
-use crate::service::{AuthService, TokenPair};
+use crate::service::{AuthService, RefreshCredential, TokenPair};
 
 /// The bearer token of a request (the `Authorization` header only), or the RFC 6750 error. For `POST /logout`, which
 /// needs the token itself; the `/api/*` routes are behind the layer.
@@ -151,7 +151,9 @@ pub(super) async fn refresh(
         return Ok(cookie::refresh(&service, policy, request).await);
     }
     let JsonBody(request) = JsonBody::<RefreshRequest>::from_request(request, &()).await?;
-    let pair = service.refresh(&request.refresh_token).await?;
+    let pair = service
+        .refresh(RefreshCredential::Token(&request.refresh_token))
+        .await?;
     Ok(token_response(&pair))
 }
 

@@ -16,8 +16,7 @@ use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::{AuthService, invalid_grant, refresh_token_digest};
-use crate::error::Result;
+use super::AuthService;
 
 /// The HKDF purpose of the CSRF key; a new version string would invalidate every CSRF token at once.
 pub(super) const CSRF_KEY_PURPOSE: &[u8] = b"waxseal csrf token v1";
@@ -59,19 +58,6 @@ impl AuthService {
     /// The CSRF token of the session `sid` (see [`TokenPair::sid`](super::TokenPair::sid)), for cookie mode.
     pub fn csrf_token(&self, sid: &str) -> String {
         self.csrf.token(sid)
-    }
-
-    /// Whether `presented` is the CSRF token of the session `refresh_token` belongs to. The token is looked up, not
-    /// consumed: a refused request leaves it usable. A token that belongs to no session is
-    /// [`ErrorKind::InvalidGrant`](crate::ErrorKind::InvalidGrant); one of a used, revoked or expired session is
-    /// still found, so presenting it again with the right CSRF token reaches reuse detection.
-    pub async fn csrf_token_matches(&self, refresh_token: &str, presented: &str) -> Result<bool> {
-        let family = match refresh_token_digest(refresh_token) {
-            Some(digest) => self.store.family_of_token(&digest).await?,
-            None => None,
-        };
-        let family = family.ok_or_else(|| invalid_grant("the refresh token is not valid"))?;
-        Ok(self.csrf.verify(&family.sid, presented))
     }
 }
 

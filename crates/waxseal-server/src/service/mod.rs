@@ -50,6 +50,7 @@ pub use keys::KeyInfo;
 pub use oauth::ClientToken;
 pub(crate) use prune::spawn_pruner;
 pub use prune::{PRUNE_BATCH, PRUNE_INTERVAL, PruneReport};
+pub use session::RefreshCredential;
 pub use users::UserInfo;
 
 use crate::secret::*;
@@ -197,7 +198,9 @@ impl AuthService {
             metrics.database.up.clone(),
             metrics.database.refused.clone(),
         );
-        let store: Arc<dyn Store> = Arc::new(GatedStore::new(store, database.clone()));
+        let store: Arc<dyn Store> = Arc::new(
+            GatedStore::new(store, database.clone()).counting(metrics.database.operations.clone()),
+        );
         let now = clock.now().secs();
         let verified = Arc::new(VerifiedCache::new(config.verified_token_cache));
         let denylist = Denylist::from_snapshot(store.load_denylist(now).await?);

@@ -16,6 +16,36 @@ use crate::store::{
 use crate::throttle::Attempt;
 use password::password_matches;
 
+/// What a client presents to refresh its session.
+#[derive(Clone, Copy)]
+pub enum RefreshCredential<'a> {
+    /// The refresh token itself, from a JSON body or an OAuth form.
+    Token(&'a str),
+    /// Cookie mode: the refresh token from its `HttpOnly` cookie, which the browser sends on any request to the
+    /// refresh path, and the session's CSRF token from the `X-CSRF-Token` header, which only the application's own
+    /// pages can read.
+    Cookie {
+        /// The cookie's refresh token.
+        refresh_token: &'a str,
+        /// The `X-CSRF-Token` header.
+        csrf_token: &'a str,
+    },
+}
+
+impl RefreshCredential<'_> {
+    fn refresh_token(&self) -> &str {
+        match self {
+            RefreshCredential::Token(token)
+            | RefreshCredential::Cookie {
+                refresh_token: token,
+                ..
+            } => token,
+        }
+    }
+}
+
+// No `Debug`: both variants hold secrets.
+
 impl AuthService {
     /// Lets a login attempt start or says how many seconds to wait: counted in Redis, shared by every instance,
     /// when it is configured and answers; else in this process.
@@ -199,9 +229,16 @@ impl AuthService {
     /// stolen (or the client is broken): the whole session is revoked, its access tokens included — unless it is
     /// the session's most recently rotated token, back within [`Config::refresh_reuse_interval`] (a retry after a
     /// lost answer), which gets a new pair in the same session a bounded number of times.
-    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
-        let rotated = self.rotate(refresh_token, None, None).await;
-        self.count_refresh(rotated.is_ok(), &self.metrics.issued.refresh);
+    ///
+    /// In cookie mode ([`RefreshCredential::Cookie`]) the CSRF token is checked against the session the refresh
+    /// token belongs to before anything is consumed: a mismatch is [`ErrorKind::CsrfRejected`] and leaves the token
+    /// usable. The session is looked up once for both checks.
+    pub async fn refresh(&self, credential: RefreshCredential<'_>) -> Result<TokenPair> {
+        let rotated = self.rotate(credential, None, None).await;
+        // A CSRF refusal is counted as one (`waxseal_csrf_refusals_total`), not as a failed refresh.
+        if !matches!(&rotated, Err(e) if e.kind() == ErrorKind::CsrfRejected) {
+            self.count_refresh(rotated.is_ok(), &self.metrics.issued.refresh);
+        }
         rotated
     }
 
@@ -223,7 +260,8 @@ impl AuthService {
         scope: Option<&str>,
     ) -> Result<TokenPair> {
         let rotated = if client.grant_types.contains(&GrantType::RefreshToken) {
-            self.rotate(refresh_token, Some(client), scope).await
+            self.rotate(RefreshCredential::Token(refresh_token), Some(client), scope)
+                .await
         } else {
             Err(unauthorized_client(GrantType::RefreshToken))
         };
@@ -231,13 +269,13 @@ impl AuthService {
         rotated
     }
 
-    pub(super) async fn rotate(
+    async fn rotate(
         &self,
-        refresh_token: &str,
+        credential: RefreshCredential<'_>,
         client: Option<&Client>,
         scope: Option<&str>,
     ) -> Result<TokenPair> {
-        let Some(digest) = refresh_token_digest(refresh_token) else {
+        let Some(digest) = refresh_token_digest(credential.refresh_token()) else {
             return Err(invalid_grant("the refresh token is not valid"));
         };
         // Checked before the token is consumed: presenting another client's token must not use it up.
@@ -245,7 +283,21 @@ impl AuthService {
         // Read before the token is consumed too: once the rotation has committed, nothing may fail, or the client
         // is answered 503 ("retry") holding a token the store already calls used, and its retry revokes the session.
         let mut owner = None;
-        if let Some(family) = self.store.family_of_token(&digest).await? {
+        let family = self.store.family_of_token(&digest).await?;
+        if let RefreshCredential::Cookie { csrf_token, .. } = credential {
+            // A token of no session cannot be rotated either: refused here, before a write.
+            let Some(family) = &family else {
+                return Err(invalid_grant("the refresh token is not valid"));
+            };
+            if !self.csrf.verify(&family.sid, csrf_token) {
+                self.metrics.csrf_refusals.token.increment(1);
+                return Err(Error::new(
+                    ErrorKind::CsrfRejected,
+                    "the CSRF token is not this session's",
+                ));
+            }
+        }
+        if let Some(family) = family {
             owner = self.store.user_by_id(&family.user_id).await?;
             if family.client_id.as_deref() != client.map(|c| c.client_id.as_str()) {
                 return Err(invalid_grant(

@@ -15,6 +15,7 @@
 //! JWKS) go on as before. It wraps every backend; the embedded SQLite never reports `Unavailable` (a file that
 //! cannot be read is a `Backend` error, which waiting does not cure), so there it never opens.
 
+use crate::metrics::StoreOperations;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -213,6 +214,8 @@ async fn probe_until_up(store: Arc<dyn Store>, gate: StoreGate) {
 pub struct GatedStore {
     inner: Arc<dyn Store>,
     gate: StoreGate,
+    /// Counts the operations that reach the store, when set.
+    operations: Option<StoreOperations>,
 }
 
 impl std::fmt::Debug for GatedStore {
@@ -226,16 +229,32 @@ impl std::fmt::Debug for GatedStore {
 impl GatedStore {
     /// `inner` behind `gate`.
     pub fn new(inner: Arc<dyn Store>, gate: StoreGate) -> GatedStore {
-        GatedStore { inner, gate }
+        GatedStore {
+            inner,
+            gate,
+            operations: None,
+        }
     }
 
-    /// Runs `op` unless the gate is open; an `Unavailable` from it starts a probe.
+    /// Counts every operation that passes the gate in `operations`, by its name.
+    pub(crate) fn counting(self, operations: StoreOperations) -> GatedStore {
+        GatedStore {
+            operations: Some(operations),
+            ..self
+        }
+    }
+
+    /// Runs `op` (the store operation `name`) unless the gate is open; an `Unavailable` from it starts a probe.
     fn guard<'a, T: Send + 'a>(
         &'a self,
+        name: &'static str,
         op: BoxFuture<'a, StoreResult<T>>,
     ) -> BoxFuture<'a, StoreResult<T>> {
         if let Some(refused) = self.gate.refusal() {
             return Box::pin(std::future::ready(Err(refused)));
+        }
+        if let Some(operations) = &self.operations {
+            operations.count(name);
         }
         Box::pin(async move {
             let result = op.await;
@@ -263,55 +282,64 @@ impl GatedStore {
 
 impl UserStore for GatedStore {
     fn create_user<'a>(&'a self, user: &'a User) -> BoxFuture<'a, StoreResult<()>> {
-        self.guard(self.inner.create_user(user))
+        self.guard("create_user", self.inner.create_user(user))
     }
     fn user_by_name<'a>(&'a self, username: &'a str) -> BoxFuture<'a, StoreResult<Option<User>>> {
-        self.guard(self.inner.user_by_name(username))
+        self.guard("user_by_name", self.inner.user_by_name(username))
     }
     fn user_by_id<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<Option<User>>> {
-        self.guard(self.inner.user_by_id(id))
+        self.guard("user_by_id", self.inner.user_by_id(id))
     }
     fn set_user_disabled<'a>(
         &'a self,
         username: &'a str,
         disabled: bool,
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        self.guard(self.inner.set_user_disabled(username, disabled))
+        self.guard(
+            "set_user_disabled",
+            self.inner.set_user_disabled(username, disabled),
+        )
     }
     fn list_users(&self) -> BoxFuture<'_, StoreResult<Vec<User>>> {
-        self.guard(self.inner.list_users())
+        self.guard("list_users", self.inner.list_users())
     }
     fn set_password_hash<'a>(
         &'a self,
         user_id: &'a str,
         password_hash: &'a str,
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        self.guard(self.inner.set_password_hash(user_id, password_hash))
+        self.guard(
+            "set_password_hash",
+            self.inner.set_password_hash(user_id, password_hash),
+        )
     }
     fn delete_user<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
-        self.guard(self.inner.delete_user(user_id))
+        self.guard("delete_user", self.inner.delete_user(user_id))
     }
 }
 
 impl ClientStore for GatedStore {
     fn create_client<'a>(&'a self, client: &'a Client) -> BoxFuture<'a, StoreResult<()>> {
-        self.guard(self.inner.create_client(client))
+        self.guard("create_client", self.inner.create_client(client))
     }
     fn client_by_id<'a>(
         &'a self,
         client_id: &'a str,
     ) -> BoxFuture<'a, StoreResult<Option<Client>>> {
-        self.guard(self.inner.client_by_id(client_id))
+        self.guard("client_by_id", self.inner.client_by_id(client_id))
     }
     fn list_clients(&self) -> BoxFuture<'_, StoreResult<Vec<Client>>> {
-        self.guard(self.inner.list_clients())
+        self.guard("list_clients", self.inner.list_clients())
     }
     fn set_client_secret_hash<'a>(
         &'a self,
         client_id: &'a str,
         secret_hash: &'a [u8; 32],
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        self.guard(self.inner.set_client_secret_hash(client_id, secret_hash))
+        self.guard(
+            "set_client_secret_hash",
+            self.inner.set_client_secret_hash(client_id, secret_hash),
+        )
     }
     fn delete_client<'a>(
         &'a self,
@@ -321,6 +349,7 @@ impl ClientStore for GatedStore {
         not_before: u64,
     ) -> BoxFuture<'a, StoreResult<Option<Vec<String>>>> {
         self.guard(
+            "delete_client",
             self.inner
                 .delete_client(client_id, now, deny_until, not_before),
         )
@@ -333,7 +362,7 @@ impl SessionStore for GatedStore {
         family: &'a TokenFamily,
         first: &'a RefreshTokenRecord,
     ) -> BoxFuture<'a, StoreResult<()>> {
-        self.guard(self.inner.create_session(family, first))
+        self.guard("create_session", self.inner.create_session(family, first))
     }
     fn rotate_refresh_token_with_reuse<'a>(
         &'a self,
@@ -344,6 +373,7 @@ impl SessionStore for GatedStore {
         reuse: ReuseAllowance,
     ) -> BoxFuture<'a, StoreResult<Rotation>> {
         self.guard(
+            "rotate_refresh_token_with_reuse",
             self.inner
                 .rotate_refresh_token_with_reuse(presented, successor, now, deny_until, reuse),
         )
@@ -352,13 +382,13 @@ impl SessionStore for GatedStore {
         &'a self,
         hash: &'a [u8; 32],
     ) -> BoxFuture<'a, StoreResult<Option<TokenFamily>>> {
-        self.guard(self.inner.family_of_token(hash))
+        self.guard("family_of_token", self.inner.family_of_token(hash))
     }
     fn refresh_token_state<'a>(
         &'a self,
         hash: &'a [u8; 32],
     ) -> BoxFuture<'a, StoreResult<Option<(StoredRefreshToken, TokenFamily)>>> {
-        self.guard(self.inner.refresh_token_state(hash))
+        self.guard("refresh_token_state", self.inner.refresh_token_state(hash))
     }
     fn revoke_session<'a>(
         &'a self,
@@ -366,7 +396,10 @@ impl SessionStore for GatedStore {
         now: u64,
         deny_until: u64,
     ) -> BoxFuture<'a, StoreResult<()>> {
-        self.guard(self.inner.revoke_session(sid, now, deny_until))
+        self.guard(
+            "revoke_session",
+            self.inner.revoke_session(sid, now, deny_until),
+        )
     }
     fn revoke_all_sessions<'a>(
         &'a self,
@@ -374,26 +407,32 @@ impl SessionStore for GatedStore {
         now: u64,
         deny_until: u64,
     ) -> BoxFuture<'a, StoreResult<Vec<String>>> {
-        self.guard(self.inner.revoke_all_sessions(user_id, now, deny_until))
+        self.guard(
+            "revoke_all_sessions",
+            self.inner.revoke_all_sessions(user_id, now, deny_until),
+        )
     }
     fn logout<'a>(&'a self, logout: &'a Logout<'a>) -> BoxFuture<'a, StoreResult<Vec<String>>> {
-        self.guard(self.inner.logout(logout))
+        self.guard("logout", self.inner.logout(logout))
     }
 }
 
 impl KeyStore for GatedStore {
     fn insert_key<'a>(&'a self, key: &'a StoredKey) -> BoxFuture<'a, StoreResult<()>> {
-        self.guard(self.inner.insert_key(key))
+        self.guard("insert_key", self.inner.insert_key(key))
     }
     fn insert_key_if_unchanged<'a>(
         &'a self,
         key: &'a StoredKey,
         seen: &'a [String],
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        self.guard(self.inner.insert_key_if_unchanged(key, seen))
+        self.guard(
+            "insert_key_if_unchanged",
+            self.inner.insert_key_if_unchanged(key, seen),
+        )
     }
     fn keys(&self) -> BoxFuture<'_, StoreResult<Vec<StoredKey>>> {
-        self.guard(self.inner.keys())
+        self.guard("keys", self.inner.keys())
     }
     fn revoke_key_if_unchanged<'a>(
         &'a self,
@@ -402,24 +441,25 @@ impl KeyStore for GatedStore {
         seen: &'a [String],
     ) -> BoxFuture<'a, StoreResult<bool>> {
         self.guard(
+            "revoke_key_if_unchanged",
             self.inner
                 .revoke_key_if_unchanged(revoked, replacement, seen),
         )
     }
     fn revoked_keys(&self) -> BoxFuture<'_, StoreResult<Vec<RevokedKey>>> {
-        self.guard(self.inner.revoked_keys())
+        self.guard("revoked_keys", self.inner.revoked_keys())
     }
     fn delete_key<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, StoreResult<()>> {
-        self.guard(self.inner.delete_key(kid))
+        self.guard("delete_key", self.inner.delete_key(kid))
     }
 }
 
 impl DenylistStore for GatedStore {
     fn deny_jti<'a>(&'a self, jti: &'a str, until: u64) -> BoxFuture<'a, StoreResult<()>> {
-        self.guard(self.inner.deny_jti(jti, until))
+        self.guard("deny_jti", self.inner.deny_jti(jti, until))
     }
     fn load_denylist(&self, now: u64) -> BoxFuture<'_, StoreResult<DenylistSnapshot>> {
-        self.guard(self.inner.load_denylist(now))
+        self.guard("load_denylist", self.inner.load_denylist(now))
     }
 }
 
@@ -430,20 +470,20 @@ impl PruneStore for GatedStore {
         cutoff: u64,
         limit: u32,
     ) -> BoxFuture<'_, StoreResult<u64>> {
-        self.guard(self.inner.prune_batch(what, cutoff, limit))
+        self.guard("prune_batch", self.inner.prune_batch(what, cutoff, limit))
     }
 }
 
 impl TransferStore for GatedStore {
     fn export_all(&self) -> BoxFuture<'_, StoreResult<Contents>> {
-        self.guard(self.inner.export_all())
+        self.guard("export_all", self.inner.export_all())
     }
     fn import_all<'a>(
         &'a self,
         contents: &'a Contents,
         replace: bool,
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        self.guard(self.inner.import_all(contents, replace))
+        self.guard("import_all", self.inner.import_all(contents, replace))
     }
 }
 
@@ -453,7 +493,7 @@ impl Store for GatedStore {
         self.inner.close()
     }
     fn ping(&self) -> BoxFuture<'_, StoreResult<()>> {
-        self.guard(self.inner.ping())
+        self.guard("ping", self.inner.ping())
     }
     fn probe(&self) -> BoxFuture<'_, StoreResult<()>> {
         self.inner.probe()
