@@ -16,7 +16,7 @@ use waxseal::jwt::Claims;
 use crate::claims::{Authenticated, TokenClaims};
 use crate::error::{Error, quoted_safe};
 use crate::token::bearer_token;
-use crate::verified_cache::{TokenDigest, VerifiedCache};
+use crate::verified_cache::VerifiedCache;
 use crate::verifier::{NoRevocation, RevocationCheck, TokenVerifier};
 
 /// Protects every route under it: a request gets through only with a valid bearer token, its claims in the
@@ -250,15 +250,13 @@ impl<V: TokenVerifier, T: TokenClaims, R: RevocationCheck<T>> BearerAuthLayer<V,
             self.cache_keys.store(keys, Ordering::Release);
         }
         let now = self.verifier.now();
-        let digest = TokenDigest::of(token);
-        if let Some(claims) = cache.get(&digest, now) {
-            return Ok(claims);
-        }
-        // Read before verifying: if the keys change meanwhile, the insert is refused.
-        let generation = cache.generation();
+        let miss = match cache.lookup(token, now) {
+            Ok(claims) => return Ok(claims),
+            Err(miss) => miss,
+        };
         let verified = self.verifier.verify_token::<T>(token).await?;
         let claims = Arc::new(verified.claims);
-        cache.insert(generation, digest, claims.clone(), verified.valid, now);
+        cache.fill(miss, claims.clone(), verified.valid, now);
         Ok(claims)
     }
 }

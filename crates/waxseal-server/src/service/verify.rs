@@ -9,7 +9,7 @@ use waxseal::jwt::{Claims, RegisteredClaims};
 use super::*;
 use crate::config::CLOCK_LEEWAY as LEEWAY;
 use crate::error::Result;
-use waxseal_axum::verified_cache::{TokenDigest, Validity, VerifiedCache};
+use waxseal_axum::verified_cache::{Validity, VerifiedCache};
 
 impl AuthService {
     /// Verifies an access token: signature, issuer, audience, `typ: at+jwt`, lifetime, then the denylist.
@@ -19,16 +19,14 @@ impl AuthService {
     /// every call, so a revocation or an expiry refuses a cached token at once. The claims are shared, not copied.
     pub fn verify_access(&self, token: &str) -> Result<Arc<Claims<AccessClaims>>> {
         let now = self.now();
-        let digest = TokenDigest::of(token);
-        let claims = match self.verified.get(&digest, now) {
-            Some(claims) => claims,
-            None => {
-                // Read before verifying: if the keys change meanwhile, the insert below is refused.
-                let generation = self.verified.generation();
+        // The same cache → verify → revocation order as the bearer layer's (`waxseal_axum`), through the same
+        // `lookup` / `fill`.
+        let claims = match self.verified.lookup(token, now) {
+            Ok(claims) => claims,
+            Err(miss) => {
                 let claims = Arc::new(self.verify_signed::<AccessClaims>(token)?);
                 if let Some(validity) = validity(&claims.registered) {
-                    self.verified
-                        .insert(generation, digest, claims.clone(), validity, now);
+                    self.verified.fill(miss, claims.clone(), validity, now);
                 }
                 claims
             }
