@@ -9,12 +9,16 @@ use waxseal::Algorithm;
 use crate::error::{Error, Result};
 use crate::master_key::MasterKey;
 
+mod database;
 mod limits;
+mod public_url;
 pub mod settings;
+pub use database::{Database, SecretUrl};
 pub use limits::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
 };
+pub(crate) use public_url::PublicUrl;
 
 /// The algorithms the server may sign with: those every mainstream JOSE library verifies.
 pub const SIGNING_ALGORITHMS: [Algorithm; 13] = [
@@ -138,128 +142,6 @@ pub struct Config {
     /// at once. Behind a reverse proxy every connection comes from the proxy: raise it to about
     /// [`Config::max_connections`] there.
     pub max_connections_per_address: usize,
-}
-
-/// A connection URL that may hold a password. `Debug` and `Display` show it with the password replaced, so the
-/// configuration can be logged.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretUrl(String);
-
-impl SecretUrl {
-    /// Wraps a URL.
-    pub fn new(url: impl Into<String>) -> SecretUrl {
-        SecretUrl(url.into())
-    }
-
-    /// The URL with its password, for connecting.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for SecretUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&crate::store::postgres::redact_url(&self.0))
-    }
-}
-
-impl std::fmt::Debug for SecretUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SecretUrl({self})")
-    }
-}
-
-/// Which database holds the server's state, from a `--database-url`.
-///
-/// ```
-/// use waxseal_server::Database;
-/// let db = Database::parse("postgres://waxseal:hunter2@db.internal/auth").unwrap();
-/// assert_eq!(db.to_string(), "PostgreSQL at postgres://waxseal:***@db.internal/auth");
-/// assert!(!format!("{db:?}").contains("hunter2"));
-/// assert_eq!(Database::parse("sqlite:///var/lib/waxseal/auth.db").unwrap(),
-///            Database::Sqlite("/var/lib/waxseal/auth.db".into()));
-/// ```
-#[derive(Clone, Default, PartialEq, Eq)]
-pub enum Database {
-    /// SQLite in `DATA_DIR/waxseal.db`: no URL given.
-    #[default]
-    Embedded,
-    /// SQLite in this file (`sqlite://PATH`; `sqlite:///abs/path` for an absolute one).
-    Sqlite(PathBuf),
-    /// PostgreSQL (`postgres://…` or `postgresql://…`). The URL may carry a password: it is shown only redacted.
-    Postgres(String),
-}
-
-impl Database {
-    /// Reads a database URL; the error says which schemes are understood and never shows a password.
-    pub fn parse(url: &str) -> Result<Database> {
-        let url = url.trim();
-        let lower = url.to_ascii_lowercase();
-        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-            return Ok(Database::Postgres(url.to_owned()));
-        }
-        if let Some(path) = url.strip_prefix("sqlite://") {
-            if path.is_empty() {
-                return Err(Error::config(
-                    "the database URL sqlite:// names no file; write sqlite://PATH (sqlite:///abs/path for an \
-                     absolute path), or give no URL for DATA_DIR/waxseal.db",
-                ));
-            }
-            return Ok(Database::Sqlite(PathBuf::from(path)));
-        }
-        let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
-        Err(Error::config(format!(
-            "the database URL must start with postgres://, postgresql:// or sqlite:// (got {}); give no URL for the \
-             embedded SQLite database in the data directory",
-            if scheme.is_empty()
-                || scheme.len() > 20
-                || !scheme.bytes().all(|b| b.is_ascii_alphanumeric())
-            {
-                "something else".to_owned()
-            } else {
-                format!("{scheme}://…")
-            }
-        )))
-    }
-
-    /// The database a setting selects: none, or a blank one, selects the embedded one.
-    pub fn from_url(url: Option<&str>) -> Result<Database> {
-        url.filter(|u| !u.trim().is_empty())
-            .map_or(Ok(Database::Embedded), Database::parse)
-    }
-
-    /// Whether several instances can share it.
-    pub fn is_postgres(&self) -> bool {
-        matches!(self, Database::Postgres(_))
-    }
-}
-
-/// For logs and `--print-config`: the password never shows.
-impl std::fmt::Display for Database {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Database::Embedded => f.write_str("SQLite in the data directory"),
-            Database::Sqlite(path) => write!(f, "SQLite at {}", path.display()),
-            Database::Postgres(url) => write!(
-                f,
-                "PostgreSQL at {}",
-                crate::store::postgres::redact_url(url)
-            ),
-        }
-    }
-}
-
-impl std::fmt::Debug for Database {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Database::Embedded => f.write_str("Embedded"),
-            Database::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
-            Database::Postgres(url) => f
-                .debug_tuple("Postgres")
-                .field(&crate::store::postgres::redact_url(url))
-                .finish(),
-        }
-    }
 }
 
 /// The PEM files of the TLS certificate chain and its private key.
@@ -402,94 +284,9 @@ impl Config {
     }
 }
 
-/// The parts of the issuer, the server's public base URL, that cookie mode needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PublicUrl {
-    /// The origin browsers send in `Origin` (RFC 6454): lowercase scheme and host, the port only when not the
-    /// scheme's default.
-    pub(crate) origin: String,
-    /// The path prefix the server is served under, without a trailing `/` (empty at the root).
-    pub(crate) path: String,
-    /// `https`.
-    pub(crate) secure: bool,
-    /// The host is `localhost` or a loopback address.
-    pub(crate) loopback: bool,
-}
-
-impl PublicUrl {
-    /// Parses an absolute `http` or `https` URL without user info, query or fragment.
-    pub(crate) fn parse(url: &str) -> Result<PublicUrl> {
-        let bad = |why: &str| {
-            Error::config(format!(
-                "the issuer {:?} is not usable for cookie mode: {why}; write it as https://host[:port][/path]",
-                url.chars().take(100).collect::<String>()
-            ))
-        };
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
-        let scheme = scheme.to_ascii_lowercase();
-        let (secure, default_port) = match scheme.as_str() {
-            "https" => (true, "443"),
-            "http" => (false, "80"),
-            _ => return Err(bad("the scheme is not http or https")),
-        };
-        if rest.contains(['?', '#']) {
-            return Err(bad("it has a query or fragment"));
-        }
-        let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
-        if authority.is_empty() || authority.contains('@') {
-            return Err(bad("the host is missing or has user info"));
-        }
-        let (host, port) = match authority.rfind(':') {
-            Some(i) if !authority[i..].contains(']') => {
-                (&authority[..i], Some(&authority[i + 1..]))
-            }
-            _ => (authority, None),
-        };
-        if host.is_empty()
-            || port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(bad("the host or port is not valid"));
-        }
-        let host = host.to_ascii_lowercase();
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let loopback = bare == "localhost"
-            || bare.ends_with(".localhost")
-            || bare
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        let origin = match port {
-            Some(port) if port != default_port => format!("{scheme}://{host}:{port}"),
-            _ => format!("{scheme}://{host}"),
-        };
-        Ok(PublicUrl {
-            origin,
-            path: path.trim_end_matches('/').to_owned(),
-            secure,
-            loopback,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_secret_url_never_shows_its_password() {
-        let shown = |url: &str| SecretUrl::new(url).to_string();
-        assert_eq!(
-            shown("redis://:hunter2@10.0.0.5:6379/0"),
-            "redis://:***@10.0.0.5:6379/0"
-        );
-        assert_eq!(
-            shown("postgres://app:p%40ss@db/waxseal?sslmode=require"),
-            "postgres://app:***@db/waxseal?sslmode=require"
-        );
-        assert_eq!(shown("redis://user@host"), "redis://user@host");
-        assert_eq!(shown("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
-        assert!(!shown("hunter2").contains("hunter2"));
-        assert!(!format!("{:?}", SecretUrl::new("redis://:hunter2@h")).contains("hunter2"));
-    }
 
     #[test]
     fn defaults_are_valid() {
@@ -575,41 +372,6 @@ mod tests {
     }
 
     #[test]
-    fn the_issuer_gives_the_origin_and_path_browsers_see() {
-        let url = |s: &str| PublicUrl::parse(s).unwrap();
-        assert_eq!(
-            url("https://Auth.Example.com").origin,
-            "https://auth.example.com"
-        );
-        assert_eq!(
-            url("https://auth.example.com:443/").origin,
-            "https://auth.example.com"
-        );
-        assert_eq!(
-            url("https://auth.example.com:8443/id/").origin,
-            "https://auth.example.com:8443"
-        );
-        assert_eq!(url("https://auth.example.com:8443/id/").path, "/id");
-        assert_eq!(url("http://127.0.0.1:8080").path, "");
-        assert!(url("http://127.0.0.1:8080").loopback);
-        assert!(url("http://[::1]:8080").loopback);
-        assert_eq!(url("http://[::1]:8080").origin, "http://[::1]:8080");
-        assert!(url("http://localhost").loopback);
-        assert!(!url("http://10.0.0.1").loopback);
-        for bad in [
-            "auth.example.com",
-            "ftp://x",
-            "https://",
-            "https://u@x",
-            "https://x:y",
-            "https://x/?a",
-            "https://x:",
-        ] {
-            assert!(PublicUrl::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
     fn rotation_more_often_than_daily_is_refused() {
         let config = Config {
             key_rotation_interval: Some(Duration::from_secs(3600)),
@@ -647,34 +409,6 @@ mod tests {
     }
 
     #[test]
-    fn database_urls_select_the_backend_and_errors_never_show_them() {
-        assert_eq!(
-            Database::parse("postgresql://u:p@h/db").unwrap(),
-            Database::Postgres("postgresql://u:p@h/db".into())
-        );
-        assert_eq!(
-            Database::parse("sqlite://data/auth.db").unwrap(),
-            Database::Sqlite("data/auth.db".into())
-        );
-        assert!(Database::parse("sqlite://").is_err());
-        let err = Database::parse("mysql://root:hunter2@h/db").unwrap_err();
-        assert!(err.message().contains("mysql://…"), "{err}");
-        let err = Database::parse("hunter2").unwrap_err();
-        assert!(!err.message().contains("hunter2"), "{err}");
-        let shown = format!(
-            "{:?}",
-            Config {
-                database: Database::parse("postgres://u:hunter2@h/db").unwrap(),
-                ..Config::default()
-            }
-        );
-        assert!(
-            !shown.contains("hunter2") && shown.contains("u:***@h"),
-            "{shown}"
-        );
-    }
-
-    #[test]
     fn a_database_pool_without_connections_is_refused() {
         let config = Config {
             database_max_connections: 0,
@@ -686,14 +420,6 @@ mod tests {
             err.message(),
             "the database pool needs at least one connection (--database-max-connections)"
         );
-    }
-
-    #[test]
-    fn a_blank_database_url_selects_the_embedded_database() {
-        for url in [None, Some(""), Some("  ")] {
-            assert_eq!(Database::from_url(url).unwrap(), Database::Embedded);
-        }
-        assert!(Database::from_url(Some("mysql://h/db")).is_err());
     }
 
     #[test]

@@ -7,8 +7,14 @@
 
 pub mod gate;
 pub mod postgres;
+mod records;
 mod sql;
 pub mod sqlite;
+
+pub use records::{
+    Client, Contents, DenylistSnapshot, FamilyRotation, GrantType, RefreshTokenRecord, RevokedKey,
+    StoredKey, StoredRefreshToken, TokenFamily, User,
+};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -76,67 +82,6 @@ pub(crate) fn same_kids(mut stored: Vec<String>, seen: &[String]) -> bool {
 /// The result of every store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A user account.
-#[derive(Clone)]
-pub struct User {
-    /// Stable, random identifier; the access tokens' `sub`.
-    pub id: String,
-    /// Login name, unique.
-    pub username: String,
-    /// argon2id PHC string.
-    pub password_hash: String,
-    /// A disabled user cannot log in or refresh.
-    pub disabled: bool,
-    /// Scopes granted to the user's tokens.
-    pub scopes: Vec<String>,
-    /// Unix seconds.
-    pub created_at: u64,
-}
-
-impl std::fmt::Debug for User {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("User")
-            .field("id", &self.id)
-            .field("username", &self.username)
-            .field("password_hash", &"<redacted>")
-            .field("disabled", &self.disabled)
-            .field("scopes", &self.scopes)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A token family: one login session, identified by the `sid` its access tokens carry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenFamily {
-    /// Session id.
-    pub sid: String,
-    /// The user the session belongs to.
-    pub user_id: String,
-    /// Unix seconds.
-    pub created_at: u64,
-    /// The absolute limit: no refresh after this, however active the session.
-    pub expires_at: u64,
-    /// Set once the session is revoked (logout, reuse detected).
-    pub revoked_at: Option<u64>,
-    /// The OAuth client the session was started by; `None` for a `POST /login` session.
-    pub client_id: Option<String>,
-    /// The space-separated scope granted at the start; `None`: the user's current scopes (`POST /login`).
-    pub scope: Option<String>,
-}
-
-/// A refresh token as stored: its SHA-256 digest, never the token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshTokenRecord {
-    /// SHA-256 of the opaque token.
-    pub hash: [u8; 32],
-    /// Its family.
-    pub sid: String,
-    /// Unix seconds.
-    pub created_at: u64,
-    /// The idle limit.
-    pub expires_at: u64,
-}
-
 /// What presenting a refresh token led to, decided inside one transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
@@ -181,123 +126,6 @@ impl ReuseAllowance {
     pub fn allows_any(self) -> bool {
         self.interval > 0 && self.max_reissues > 0
     }
-}
-
-/// An OAuth grant type (RFC 6749 §4) a client may be allowed to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum GrantType {
-    /// Resource owner password credentials (RFC 6749 §4.3).
-    Password,
-    /// Refresh token (RFC 6749 §6).
-    RefreshToken,
-    /// Client credentials (RFC 6749 §4.4).
-    ClientCredentials,
-}
-
-impl GrantType {
-    /// Every grant type the server implements.
-    pub const ALL: [GrantType; 3] = [
-        GrantType::Password,
-        GrantType::RefreshToken,
-        GrantType::ClientCredentials,
-    ];
-
-    /// The `grant_type` value of RFC 6749.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GrantType::Password => "password",
-            GrantType::RefreshToken => "refresh_token",
-            GrantType::ClientCredentials => "client_credentials",
-        }
-    }
-
-    /// Parses a `grant_type` value; `None` for one the server does not implement.
-    pub fn parse(value: &str) -> Option<GrantType> {
-        GrantType::ALL.into_iter().find(|g| g.as_str() == value)
-    }
-}
-
-/// An OAuth client as stored: the SHA-256 of its secret, never the secret.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Client {
-    /// The public identifier (`client_id`).
-    pub client_id: String,
-    /// SHA-256 of the client secret.
-    pub secret_hash: [u8; 32],
-    /// A name for people.
-    pub name: String,
-    /// The grants the client may use.
-    pub grant_types: Vec<GrantType>,
-    /// The most its tokens may carry.
-    pub scopes: Vec<String>,
-    /// Unix seconds.
-    pub created_at: u64,
-    /// Whether it may introspect (RFC 7662) the access tokens of every client, as a resource server does; without
-    /// it, a client introspects only its own tokens.
-    pub may_introspect: bool,
-}
-
-impl std::fmt::Debug for Client {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("client_id", &self.client_id)
-            .field("name", &self.name)
-            .field("grant_types", &self.grant_types)
-            .field("scopes", &self.scopes)
-            .field("may_introspect", &self.may_introspect)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A signing key as stored: the private key encrypted under the master key.
-#[derive(Clone)]
-pub struct StoredKey {
-    /// RFC 7638 thumbprint.
-    pub kid: String,
-    /// JWS algorithm name.
-    pub alg: String,
-    /// AES-256-GCM `nonce || ciphertext || tag`, with the kid as associated data.
-    pub encrypted_private_key: Vec<u8>,
-    /// Unix seconds: published in the JWKS from then on.
-    pub created_at: u64,
-    /// Unix seconds: signs from then on, until a key with a later activation time activates.
-    pub activates_at: u64,
-}
-
-impl std::fmt::Debug for StoredKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredKey")
-            .field("kid", &self.kid)
-            .field("alg", &self.alg)
-            .field("created_at", &self.created_at)
-            .field("activates_at", &self.activates_at)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The record of a key withdrawn by [`KeyStore::revoke_key_if_unchanged`]: the key itself is gone, its kid is kept
-/// for good so that the key can never be stored again (an import of an older dump is refused).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevokedKey {
-    /// The key id it had.
-    pub kid: String,
-    /// The JWS algorithm it signed with.
-    pub alg: String,
-    /// Unix seconds: when it was created.
-    pub created_at: u64,
-    /// Unix seconds: when it was revoked.
-    pub revoked_at: u64,
-}
-
-/// Denylist entries: the persisted denylist loaded into memory at start, or revocations being announced.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DenylistSnapshot {
-    /// Revoked access-token ids, with the time until which they must stay denied (their `exp`).
-    pub jtis: Vec<(String, u64)>,
-    /// Revoked sessions, with the time until which they must stay denied.
-    pub sids: Vec<(String, u64)>,
-    /// Per-user "not before": access tokens issued before this are refused.
-    pub not_before: Vec<(String, u64)>,
 }
 
 /// User accounts.
@@ -539,52 +367,6 @@ pub trait PruneStore: Send + Sync {
         cutoff: u64,
         limit: u32,
     ) -> BoxFuture<'_, StoreResult<u64>>;
-}
-
-/// A refresh token with whether it was consumed: what [`TransferStore`] moves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredRefreshToken {
-    /// The token as [`SessionStore`] stores it (`expires_at` already capped by its family's end).
-    pub record: RefreshTokenRecord,
-    /// When it was presented and rotated; a consumed token is kept so that presenting it again is detected.
-    pub used_at: Option<u64>,
-    /// SHA-256 of the token it was issued for; `None` for a session's first token.
-    pub parent: Option<[u8; 32]>,
-}
-
-/// Which refresh token a family rotated most recently: the only one a reuse interval lets come back
-/// ([`SessionStore::rotate_refresh_token_with_reuse`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FamilyRotation {
-    /// The family.
-    pub sid: String,
-    /// SHA-256 of the token rotated most recently.
-    pub hash: [u8; 32],
-    /// Unix seconds: when it was rotated.
-    pub rotated_at: u64,
-    /// How many pairs it yielded again since, within the reuse interval.
-    pub reissues: u32,
-}
-
-/// Every row the server stores, for moving a deployment to another database (`waxseal export` / `import`).
-#[derive(Debug, Clone, Default)]
-pub struct Contents {
-    /// Users.
-    pub users: Vec<User>,
-    /// OAuth clients.
-    pub clients: Vec<Client>,
-    /// Signing keys, still sealed under the master key.
-    pub keys: Vec<StoredKey>,
-    /// The records of revoked keys, which an import adds to the target's and never deletes.
-    pub revoked_keys: Vec<RevokedKey>,
-    /// Sessions, revoked or not.
-    pub families: Vec<TokenFamily>,
-    /// Refresh tokens, consumed or not.
-    pub refresh_tokens: Vec<StoredRefreshToken>,
-    /// For each family that has rotated a token, the one it rotated most recently.
-    pub rotations: Vec<FamilyRotation>,
-    /// Denied jtis and sids and "not before" times, every row (also those no longer in force).
-    pub denylist: DenylistSnapshot,
 }
 
 /// Copying everything in or out at once.

@@ -1,9 +1,9 @@
 //! What the SQLite and PostgreSQL stores share: one copy of everything that is the same in both dialects.
 //!
-//! Shared here: reading a row into the store's types ([`Columns`] and the mappers below), the statements whose SQL
-//! is the same in both dialects — written once with `$N` placeholders, which SQLite accepts as PostgreSQL does —
-//! with the reads, inserts and pruning batches that run them, and the export and import of [`Contents`] (what
-//! each backend adds is only the transaction it runs them in).
+//! Shared here: reading a row into the store's types ([`Columns`] and the mappers, in `rows`), the statements whose
+//! SQL is the same in both dialects — written once with `$N` placeholders, which SQLite accepts as PostgreSQL does
+//! — with the reads, inserts and pruning batches that run them, and the export and import of
+//! [`Contents`](super::Contents), in `transfer` (what each backend adds is only the transaction it runs them in).
 //!
 //! Not shared: every transaction, and every statement whose SQL differs. What makes a write safe is where the
 //! dialects differ — SQLite's single write lock taken up front by `BEGIN IMMEDIATE`, PostgreSQL's row locks,
@@ -14,15 +14,19 @@
 //! driver: each backend keeps its own typed driver, pool and statement cache.
 
 use sqlx::query::Query;
-use sqlx::{
-    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Transaction, Type,
-};
+use sqlx::{Database, Encode, Executor, IntoArguments, Type};
 
 use super::{
-    Client, Contents, DenylistSnapshot, FamilyRotation, GrantType, Prunable, RefreshTokenRecord,
-    RevokedKey, StoreError, StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User,
-    opt_secs, parent_digest, secs, ts,
+    Client, DenylistSnapshot, Prunable, RevokedKey, StoreError, StoreResult, StoredKey,
+    StoredRefreshToken, TokenFamily, User, ts,
 };
+
+mod rows;
+mod transfer;
+
+pub(crate) use rows::{Columns, client, family, user};
+use rows::{key, pair, refresh_token, revoked_key, rotation};
+pub(crate) use transfer::{TABLES, export, in_use, replace_with};
 
 /// A backend the shared code runs on: SQLite or PostgreSQL.
 pub(crate) trait Dialect:
@@ -82,166 +86,6 @@ impl<DB: Database> Arg<DB> for Query<'_, DB, DB::Arguments> {
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
-}
-
-/// A result row of either backend, read by column name as the types the store keeps.
-pub(crate) trait Columns {
-    fn text(&self, name: &str) -> StoreResult<String>;
-    fn opt_text(&self, name: &str) -> StoreResult<Option<String>>;
-    fn int(&self, name: &str) -> StoreResult<i64>;
-    fn opt_int(&self, name: &str) -> StoreResult<Option<i64>>;
-    fn flag(&self, name: &str) -> StoreResult<bool>;
-    fn bytes(&self, name: &str) -> StoreResult<Vec<u8>>;
-    fn opt_bytes(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
-
-    /// A stored time, as Unix seconds.
-    fn time(&self, name: &str) -> StoreResult<u64> {
-        self.int(name).map(secs)
-    }
-
-    /// A stored time that may be `NULL`, as Unix seconds.
-    fn opt_time(&self, name: &str) -> StoreResult<Option<u64>> {
-        self.opt_int(name).map(opt_secs)
-    }
-
-    /// A SHA-256 digest; `what` names it in the error when the column holds another length.
-    fn digest(&self, name: &str, what: &str) -> StoreResult<[u8; 32]> {
-        self.bytes(name)?
-            .try_into()
-            .map_err(|_| backend(format!("{what} is not 32 bytes")))
-    }
-
-    /// A space-separated list.
-    fn words(&self, name: &str) -> StoreResult<Vec<String>> {
-        Ok(self
-            .text(name)?
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect())
-    }
-}
-
-impl<R: Row> Columns for R
-where
-    for<'a> &'a str: ColumnIndex<R>,
-    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
-    i64: for<'r> Decode<'r, R::Database> + Type<R::Database>,
-    bool: for<'r> Decode<'r, R::Database> + Type<R::Database>,
-    Vec<u8>: for<'r> Decode<'r, R::Database> + Type<R::Database>,
-{
-    fn text(&self, name: &str) -> StoreResult<String> {
-        self.try_get(name).map_err(backend)
-    }
-    fn opt_text(&self, name: &str) -> StoreResult<Option<String>> {
-        self.try_get(name).map_err(backend)
-    }
-    fn int(&self, name: &str) -> StoreResult<i64> {
-        self.try_get(name).map_err(backend)
-    }
-    fn opt_int(&self, name: &str) -> StoreResult<Option<i64>> {
-        self.try_get(name).map_err(backend)
-    }
-    fn flag(&self, name: &str) -> StoreResult<bool> {
-        self.try_get(name).map_err(backend)
-    }
-    fn bytes(&self, name: &str) -> StoreResult<Vec<u8>> {
-        self.try_get(name).map_err(backend)
-    }
-    fn opt_bytes(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.try_get(name).map_err(backend)
-    }
-}
-
-// Row mappers: each reads the columns its `SELECT`s below name.
-
-pub(crate) fn user(row: &impl Columns) -> StoreResult<User> {
-    Ok(User {
-        id: row.text("id")?,
-        username: row.text("username")?,
-        password_hash: row.text("password_hash")?,
-        disabled: row.flag("disabled")?,
-        scopes: row.words("scopes")?,
-        created_at: row.time("created_at")?,
-    })
-}
-
-pub(crate) fn client(row: &impl Columns) -> StoreResult<Client> {
-    Ok(Client {
-        client_id: row.text("client_id")?,
-        secret_hash: row.digest("secret_hash", "a client secret hash")?,
-        name: row.text("name")?,
-        grant_types: row
-            .text("grant_types")?
-            .split_whitespace()
-            .filter_map(GrantType::parse)
-            .collect(),
-        scopes: row.words("scopes")?,
-        created_at: row.time("created_at")?,
-        may_introspect: row.flag("may_introspect")?,
-    })
-}
-
-pub(crate) fn family(row: &impl Columns) -> StoreResult<TokenFamily> {
-    Ok(TokenFamily {
-        sid: row.text("sid")?,
-        user_id: row.text("user_id")?,
-        created_at: row.time("created_at")?,
-        expires_at: row.time("expires_at")?,
-        revoked_at: row.opt_time("revoked_at")?,
-        client_id: row.opt_text("client_id")?,
-        scope: row.opt_text("scope")?,
-    })
-}
-
-fn key(row: &impl Columns) -> StoreResult<StoredKey> {
-    Ok(StoredKey {
-        kid: row.text("kid")?,
-        alg: row.text("alg")?,
-        encrypted_private_key: row.bytes("private_key")?,
-        created_at: row.time("created_at")?,
-        activates_at: row.time("activates_at")?,
-    })
-}
-
-fn revoked_key(row: &impl Columns) -> StoreResult<RevokedKey> {
-    Ok(RevokedKey {
-        kid: row.text("kid")?,
-        alg: row.text("alg")?,
-        created_at: row.time("created_at")?,
-        revoked_at: row.time("revoked_at")?,
-    })
-}
-
-/// A refresh token whose own columns are named `token_created_at` and `token_expires_at` (the family's are the
-/// plain names), as [`TOKEN_STATE`] and [`TOKENS`] read it.
-fn refresh_token(
-    row: &impl Columns,
-    hash: [u8; 32],
-    sid: String,
-) -> StoreResult<StoredRefreshToken> {
-    Ok(StoredRefreshToken {
-        record: RefreshTokenRecord {
-            hash,
-            sid,
-            created_at: row.time("token_created_at")?,
-            expires_at: row.time("token_expires_at")?,
-        },
-        used_at: row.opt_time("used_at")?,
-        parent: parent_digest(row.opt_bytes("parent_hash")?)?,
-    })
-}
-
-fn rotation(row: &impl Columns) -> StoreResult<FamilyRotation> {
-    Ok(FamilyRotation {
-        sid: row.text("sid")?,
-        hash: row.digest("rotated_hash", "a family's rotated hash")?,
-        rotated_at: row.time("rotated_at")?,
-        reissues: u32::try_from(row.int("reissues")?).unwrap_or(0),
-    })
-}
-
-fn pair(row: &impl Columns) -> StoreResult<(String, u64)> {
-    Ok((row.text("id")?, row.time("until")?))
 }
 
 /// The family columns under the names [`family`] reads, from the refresh token with digest `$1` joined to its family.
@@ -545,179 +389,4 @@ fn prune_statement(what: Prunable) -> &'static str {
              WHERE not_before <= $1 LIMIT $2)"
         }
     }
-}
-
-/// Tables in an order that deletes children before their parents. Not `revoked_keys`: a replacing import keeps
-/// those records, so that it cannot bring a revoked key back.
-pub(crate) const TABLES: [&str; 8] = [
-    "refresh_tokens",
-    "token_families",
-    "users",
-    "clients",
-    "signing_keys",
-    "denied_jtis",
-    "denied_sids",
-    "user_not_before",
-];
-
-/// Every row, read through `conn` (in the transaction that makes it one snapshot: the backend's choice).
-pub(crate) async fn export<DB: Dialect>(tx: &mut Transaction<'static, DB>) -> StoreResult<Contents>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-{
-    let users =
-        "SELECT id, username, password_hash, disabled, scopes, created_at FROM users ORDER BY id";
-    let clients = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect \
-                   FROM clients ORDER BY client_id";
-    let keys = "SELECT kid, alg, private_key, created_at, activates_at FROM signing_keys \
-                ORDER BY activates_at, created_at, kid";
-    let families = "SELECT sid, user_id, created_at, expires_at, revoked_at, client_id, scope \
-                    FROM token_families ORDER BY sid";
-    let tokens = "SELECT hash, sid, created_at AS token_created_at, expires_at AS token_expires_at, used_at, \
-                  parent_hash FROM refresh_tokens ORDER BY hash";
-    // `reissues` is an INTEGER in PostgreSQL: read as 64 bits in both.
-    let rotations = "SELECT sid, rotated_hash, COALESCE(rotated_at, 0) AS rotated_at, \
-                     CAST(reissues AS BIGINT) AS reissues \
-                     FROM token_families WHERE rotated_hash IS NOT NULL ORDER BY sid";
-    let jtis = "SELECT jti AS id, expires_at AS until FROM denied_jtis ORDER BY jti";
-    let conn = &mut **tx;
-    let sids = "SELECT sid AS id, expires_at AS until FROM denied_sids ORDER BY sid";
-    let not_before =
-        "SELECT user_id AS id, not_before AS until FROM user_not_before ORDER BY user_id";
-    Ok(Contents {
-        users: every(&mut *conn, sqlx::query(users), user).await?,
-        clients: every(&mut *conn, sqlx::query(clients), client).await?,
-        keys: every(&mut *conn, sqlx::query(keys), key).await?,
-        revoked_keys: revoked_keys(&mut *conn).await?,
-        families: every(&mut *conn, sqlx::query(families), family).await?,
-        refresh_tokens: every(&mut *conn, sqlx::query(tokens), |row| {
-            let hash = row.digest("hash", "a refresh-token hash")?;
-            refresh_token(row, hash, row.text("sid")?)
-        })
-        .await?,
-        rotations: every(&mut *conn, sqlx::query(rotations), rotation).await?,
-        denylist: DenylistSnapshot {
-            jtis: every(&mut *conn, sqlx::query(jtis), pair).await?,
-            sids: every(&mut *conn, sqlx::query(sids), pair).await?,
-            not_before: every(&mut *conn, sqlx::query(not_before), pair).await?,
-        },
-    })
-}
-
-/// Whether the store holds a user, client, key or session: an import refuses to write over them unless told to.
-pub(crate) async fn in_use<DB: Dialect>(tx: &mut Transaction<'static, DB>) -> StoreResult<bool>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-{
-    let sql = "SELECT (EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM clients) \
-               OR EXISTS (SELECT 1 FROM signing_keys) OR EXISTS (SELECT 1 FROM token_families)) AS used";
-    let row = sqlx::query(sql)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(DB::store_error)?;
-    row.flag("used")
-}
-
-/// Deletes every row of [`TABLES`], then writes every row of `c`, through `conn` (in the backend's transaction).
-pub(crate) async fn replace_with<DB: Dialect>(
-    tx: &mut Transaction<'static, DB>,
-    c: &Contents,
-) -> StoreResult<()>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-{
-    let conn = &mut **tx;
-    for table in TABLES {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
-            .execute(&mut *conn)
-            .await
-            .map_err(DB::store_error)?;
-    }
-    for user in &c.users {
-        insert_user(&mut *conn, user).await?;
-    }
-    for client in &c.clients {
-        insert_client(&mut *conn, client).await?;
-    }
-    for revoked in &c.revoked_keys {
-        record_revoked_key(&mut *conn, revoked).await?;
-    }
-    for key in &c.keys {
-        insert_key(&mut *conn, key).await?;
-    }
-    for f in &c.families {
-        sqlx::query(
-            "INSERT INTO token_families \
-             (sid, user_id, created_at, expires_at, revoked_at, client_id, scope) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .arg(&f.sid)
-        .arg(&f.user_id)
-        .arg(&ts(f.created_at))
-        .arg(&ts(f.expires_at))
-        .arg(&f.revoked_at.map(ts))
-        .arg(&f.client_id)
-        .arg(&f.scope)
-        .execute(&mut *conn)
-        .await
-        .map_err(DB::store_error)?;
-    }
-    for t in &c.refresh_tokens {
-        sqlx::query(
-            "INSERT INTO refresh_tokens (hash, sid, created_at, expires_at, used_at, parent_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .arg(&t.record.hash[..])
-        .arg(&t.record.sid)
-        .arg(&ts(t.record.created_at))
-        .arg(&ts(t.record.expires_at))
-        .arg(&t.used_at.map(ts))
-        .arg(&t.parent.map(Vec::from))
-        .execute(&mut *conn)
-        .await
-        .map_err(DB::store_error)?;
-    }
-    for r in &c.rotations {
-        let done = sqlx::query(
-            "UPDATE token_families SET rotated_hash = $1, rotated_at = $2, reissues = $3 WHERE sid = $4",
-        )
-        .arg(&r.hash[..])
-        .arg(&ts(r.rotated_at))
-        .arg(&i64::from(r.reissues.min(DB::MAX_REISSUES)))
-        .arg(&r.sid)
-        .execute(&mut *conn)
-        .await
-        .map_err(DB::store_error)?;
-        if DB::rows_affected(&done) != 1 {
-            return Err(backend(format!(
-                "the rotation state of session {} names no session in the import",
-                r.sid.chars().take(40).collect::<String>()
-            )));
-        }
-    }
-    let d = &c.denylist;
-    for (sql, rows) in [
-        (
-            "INSERT INTO denied_jtis (jti, expires_at) VALUES ($1, $2)",
-            &d.jtis,
-        ),
-        (
-            "INSERT INTO denied_sids (sid, expires_at) VALUES ($1, $2)",
-            &d.sids,
-        ),
-        (
-            "INSERT INTO user_not_before (user_id, not_before) VALUES ($1, $2)",
-            &d.not_before,
-        ),
-    ] {
-        for (id, time) in rows {
-            sqlx::query(sql)
-                .arg(id)
-                .arg(&ts(*time))
-                .execute(&mut *conn)
-                .await
-                .map_err(DB::store_error)?;
-        }
-    }
-    Ok(())
 }

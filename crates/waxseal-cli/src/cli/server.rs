@@ -1,0 +1,354 @@
+//! The commands that run and administer the auth server: `serve` with its settings, `import`, and the `user`,
+//! `client` and `keys` subcommands, all working on one data directory or database ([`DataDirArg`]). The token
+//! tools beside them need no server and are in [`super`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+#[derive(Debug, Args)]
+pub struct DataDirArg {
+    /// The server's data directory: database and (without WAXSEAL_MASTER_KEY) the master-key file.
+    #[arg(
+        long,
+        env = "WAXSEAL_DATA_DIR",
+        default_value = "./waxseal-data",
+        value_name = "DIR"
+    )]
+    pub data_dir: PathBuf,
+    /// The database: postgres://USER@HOST/DB (or postgresql://) for PostgreSQL, sqlite://PATH for a SQLite file
+    /// elsewhere [default: DATA_DIR/waxseal.db]. With a password in it, prefer the variable: flags show in `ps`.
+    #[arg(
+        long,
+        env = "WAXSEAL_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+}
+
+/// `waxseal serve`'s settings. Each one comes from its flag, else its `WAXSEAL_*` variable, else the `--config` TOML
+/// file, else the default; `None` here means "neither flag nor variable".
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A TOML file of settings (keys: data_dir, listen, issuer, audience, access_ttl, refresh_idle_ttl,
+    /// refresh_absolute_ttl, refresh_reuse_interval, signing_alg, allow_symmetric_signing, key_rotation, tls_cert,
+    /// tls_key, token_cache, refresh_cookie, redis_url, redis_key_prefix, header_read_timeout, idle_timeout,
+    /// body_timeout, max_connections, max_connections_per_address); flags and WAXSEAL_* variables override it.
+    #[arg(long, env = "WAXSEAL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the effective settings (as TOML) and exit; the master key is never shown, only where it comes from.
+    #[arg(long)]
+    pub print_config: bool,
+    /// The server's data directory: database and (without WAXSEAL_MASTER_KEY) the master-key file
+    /// [default: ./waxseal-data].
+    #[arg(long, env = "WAXSEAL_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The database: postgres://USER@HOST/DB (or postgresql://) for PostgreSQL, sqlite://PATH for a SQLite file
+    /// elsewhere [default: DATA_DIR/waxseal.db]. With a password in it, prefer the variable: flags show in `ps`.
+    #[arg(
+        long,
+        env = "WAXSEAL_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// The most connections this process opens to PostgreSQL; N instances open up to N times as many
+    /// [default: 10].
+    #[arg(long, env = "WAXSEAL_DATABASE_MAX_CONNECTIONS", value_name = "N")]
+    pub database_max_connections: Option<u32>,
+    /// The address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "WAXSEAL_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// The `iss` of issued tokens and the base of the discovery URLs [default: http://ADDR, the listen address].
+    #[arg(long, env = "WAXSEAL_ISSUER", value_name = "URL")]
+    pub issuer: Option<String>,
+    /// The `aud` of issued access tokens [default: waxseal-api].
+    #[arg(long, env = "WAXSEAL_AUDIENCE", value_name = "AUD")]
+    pub audience: Option<String>,
+    /// Access-token lifetime, at most 1h [default: 15m].
+    #[arg(long, env = "WAXSEAL_ACCESS_TTL", value_name = "DURATION", value_parser = duration)]
+    pub access_ttl: Option<Duration>,
+    /// A refresh token unused for this long expires [default: 7d].
+    #[arg(long, env = "WAXSEAL_REFRESH_IDLE_TTL", value_name = "DURATION", value_parser = duration)]
+    pub refresh_idle_ttl: Option<Duration>,
+    /// A session ends this long after login, however active [default: 30d].
+    #[arg(long, env = "WAXSEAL_REFRESH_ABSOLUTE_TTL", value_name = "DURATION", value_parser = duration)]
+    pub refresh_absolute_ttl: Option<Duration>,
+    /// For this long after a refresh token is used, presenting it again (a client retrying a refresh whose answer
+    /// it lost) gets a new pair in the same session, at most 3 times, instead of ending the session as reuse. A
+    /// thief holding that token can use it as long: keep it short. At most 60s; 0 or off: none [default: 0].
+    #[arg(long, env = "WAXSEAL_REFRESH_REUSE_INTERVAL", value_name = "DURATION", value_parser = reuse_interval)]
+    pub refresh_reuse_interval: Option<Duration>,
+    /// Cookie mode, for browser apps: the refresh token goes in an HttpOnly cookie (Path=/refresh) instead of the
+    /// JSON body, and POST /refresh needs the login response's csrf_token in X-CSRF-Token. Needs an https issuer
+    /// (or http on loopback) [default: false].
+    #[arg(
+        long,
+        env = "WAXSEAL_REFRESH_COOKIE",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub refresh_cookie: Option<bool>,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key. The default issuer becomes
+    /// https://ADDR.
+    #[arg(long, env = "WAXSEAL_TLS_CERT", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, SEC1 or PKCS#1, unencrypted).
+    #[arg(long, env = "WAXSEAL_TLS_KEY", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+    /// How many verified access tokens to remember, so a token presented again skips signature verification;
+    /// 0 turns the cache off [default: 16384].
+    #[arg(long, env = "WAXSEAL_TOKEN_CACHE", value_name = "N")]
+    pub token_cache: Option<usize>,
+    /// The signing algorithm: ES256, ES384, ES512, EdDSA, RS256/384/512, PS256/384/512; HS256/384/512 only with
+    /// --allow-symmetric-signing. Changing it rotates the key [default: ES256].
+    #[arg(long, env = "WAXSEAL_SIGNING_ALG", value_name = "ALG")]
+    pub signing_alg: Option<String>,
+    /// Allow HMAC signing (HS256/384/512): every verifier then holds a secret that can mint tokens.
+    #[arg(long, env = "WAXSEAL_ALLOW_SYMMETRIC_SIGNING")]
+    pub allow_symmetric_signing: bool,
+    /// Schedule a new signing key this long after the current one began signing, or `off` [default: 90d].
+    #[arg(long, env = "WAXSEAL_KEY_ROTATION", value_name = "DURATION|off", value_parser = rotation)]
+    pub key_rotation: Option<Rotation>,
+    /// Redis, for several instances: a logout on one is honoured by all within milliseconds, and failed logins
+    /// are counted across them. The database stays the source of truth; while Redis is down, instances learn of
+    /// revocations from it within a second. Example: redis://:PASSWORD@10.0.0.5:6379/0.
+    #[arg(long, env = "WAXSEAL_REDIS_URL", value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// What this deployment's Redis keys and channel start with, so deployments can share a Redis
+    /// [default: waxseal].
+    #[arg(long, env = "WAXSEAL_REDIS_KEY_PREFIX", value_name = "PREFIX")]
+    pub redis_key_prefix: Option<String>,
+    /// How long a client has to send a request's headers (on a kept-alive connection: from the first byte of
+    /// the request) [default: 10s].
+    #[arg(long, env = "WAXSEAL_HEADER_READ_TIMEOUT", value_name = "DURATION", value_parser = duration)]
+    pub header_read_timeout: Option<Duration>,
+    /// How long a kept-alive connection may wait for its next request [default: 60s].
+    #[arg(long, env = "WAXSEAL_IDLE_TIMEOUT", value_name = "DURATION", value_parser = duration)]
+    pub idle_timeout: Option<Duration>,
+    /// How long a client has to send a request's whole body after its headers [default: 30s].
+    #[arg(long, env = "WAXSEAL_BODY_TIMEOUT", value_name = "DURATION", value_parser = duration)]
+    pub body_timeout: Option<Duration>,
+    /// The most client connections open at once; more are closed at once. Keep it under the open-file limit
+    /// [default: 10000].
+    #[arg(long, env = "WAXSEAL_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// The most client connections open at once from one address (IPv6: one /64). Behind a reverse proxy, every
+    /// connection comes from the proxy: raise it to --max-connections there [default: 256].
+    #[arg(long, env = "WAXSEAL_MAX_CONNECTIONS_PER_ADDRESS", value_name = "N")]
+    pub max_connections_per_address: Option<usize>,
+}
+
+/// The text forms of durations and of `serve`'s settings, shared with its settings file.
+pub use waxseal_server::settings::{Rotation, duration, reuse_interval, rotation};
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user who can log in with a password.
+    #[command(after_help = "Examples:
+  printf '%s' \"$PASSWORD\" | waxseal user add alice --password-stdin
+  waxseal user add bob --password-stdin --scope read:orders --scope write:orders < password.txt")]
+    Add(UserAddArgs),
+    /// List the users: name, disabled or not, scopes, when created (never password hashes).
+    List(DataDirArg),
+    /// Refuse a user's logins and refreshes, and end every session of the user at once.
+    #[command(after_help = "Examples:
+  waxseal user disable alice
+  waxseal user enable alice
+
+Existing access tokens are refused by a running `waxseal serve` on the same data directory within a second.")]
+    Disable(UserNameArgs),
+    /// Allow a disabled user to log in again (the ended sessions stay ended).
+    Enable(UserNameArgs),
+    /// Delete a user, ending every session of the user at once.
+    Delete(UserNameArgs),
+    /// Replace a user's password (read from standard input), ending every session of the user at once.
+    #[command(after_help = "Examples:
+  printf '%s' \"$NEW_PASSWORD\" | waxseal user set-password alice --password-stdin
+  waxseal user set-password bob --password-stdin < new-password.txt
+
+Existing access tokens are refused by a running `waxseal serve` on the same data directory within a second.")]
+    SetPassword(UserSetPasswordArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The dump to read, or `-` for standard input.
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    pub input: PathBuf,
+    /// Delete everything in the target database first (in the same transaction as the import).
+    #[arg(long)]
+    pub replace: bool,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+#[derive(Debug, Args)]
+pub struct UserNameArgs {
+    /// The login name.
+    pub name: String,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+#[derive(Debug, Args)]
+pub struct UserSetPasswordArgs {
+    /// The login name.
+    pub name: String,
+    /// Read the new password from standard input (its first line). Passwords are never taken as arguments.
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// The login name.
+    pub name: String,
+    /// Read the password from standard input (its first line). Passwords are never taken as arguments.
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+    /// A scope the user's access tokens carry; repeat for several.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register an OAuth client; prints its client_id and its secret, once (only a hash is stored).
+    #[command(after_help = "Examples:
+  waxseal client add billing-batch --grant client_credentials --scope read:invoices
+  waxseal client add mobile-app --grant password --grant refresh_token --scope read:orders
+  waxseal client add orders-api --may-introspect     # a resource server checking every client's access tokens
+
+The client authenticates at POST /oauth/token, /oauth/revoke and /oauth/introspect with
+client_secret_basic (Authorization: Basic) or client_secret_post (client_id and client_secret in the form).")]
+    Add(ClientAddArgs),
+    /// List the OAuth clients: id, name, grants, scopes, when created (never secrets or their hashes).
+    List(DataDirArg),
+    /// Delete a client, ending every session it started and refusing every token it was given.
+    #[command(after_help = "Examples:
+  waxseal client list
+  waxseal client delete 3q2-7wAAAAB1vN1x0h7r9Q
+
+Existing access tokens are refused by a running `waxseal serve` on the same data directory within a second.")]
+    Delete(ClientIdArgs),
+    /// Give a client a new secret, printed once; the old secret stops working at once.
+    #[command(after_help = "Examples:
+  waxseal client rotate-secret 3q2-7wAAAAB1vN1x0h7r9Q
+
+Tokens already issued to the client stay valid; delete the client to end them.")]
+    RotateSecret(ClientIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClientIdArgs {
+    /// The client_id (`waxseal client list` shows them).
+    pub client_id: String,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the signing keys: which one signs, which are published ahead or kept for tokens still valid.
+    List(DataDirArg),
+    /// Publish a new signing key now; it starts signing once JWKS caches have seen it (the old key stays
+    /// published until every token it signed has expired).
+    #[command(after_help = "Examples:
+  waxseal keys rotate
+  waxseal keys rotate --alg EdDSA
+  waxseal keys rotate --signs-after 0s     # sign with the new key at once (verifiers must refetch the JWKS)
+
+A running `waxseal serve` on the same data directory publishes the new key within a second and
+signs with it from the time printed. Its configured --signing-alg wins over --alg at the next
+rotation it schedules.")]
+    Rotate(KeysRotateArgs),
+    /// Withdraw a leaked key at once: unpublished, every token it signed refused, its private half deleted;
+    /// a new key signs from now on if it was the signing key.
+    #[command(after_help = "Examples:
+  waxseal keys list
+  waxseal keys revoke 0f3X9r-ImW0c2jbqzOQy8P-yP5kS0I4O8mKzQnVwW8M
+  waxseal keys revoke 0f3X9r-ImW0c2jbqzOQy8P-yP5kS0I4O8mKzQnVwW8M --redis-url redis://10.0.0.5:6379/0
+
+Running `waxseal serve` instances on the same database stop accepting its tokens within a second, at once
+with --redis-url (the one they use). Users holding its tokens must refresh or sign in again. The kid is
+kept for good: the key can never come back, not even by importing an older dump.")]
+    Revoke(KeysRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysRevokeArgs {
+    /// The kid of the key to revoke (`waxseal keys list` shows them).
+    pub kid: String,
+    /// The algorithm of the key that replaces it, when it signed [default: the newest key's, the one
+    /// `waxseal serve` is configured with].
+    #[arg(long, value_name = "ALG")]
+    pub alg: Option<String>,
+    /// The Redis of the running instances: they are told at once instead of within a second.
+    #[arg(
+        long,
+        env = "WAXSEAL_REDIS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub redis_url: Option<String>,
+    /// Their --redis-key-prefix [default: waxseal].
+    #[arg(long, env = "WAXSEAL_REDIS_KEY_PREFIX", value_name = "PREFIX")]
+    pub redis_key_prefix: Option<String>,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysRotateArgs {
+    /// The new key's algorithm [default: the current key's].
+    #[arg(long, value_name = "ALG")]
+    pub alg: Option<String>,
+    /// How long the new key is published before it signs [default: one JWKS cache lifetime plus the clock
+    /// leeway, 6m]. Shorter means verifiers holding a cached JWKS see an unknown kid and
+    /// must refetch it — waxseal-remote and most JOSE libraries do, within their refetch cooldown.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub signs_after: Option<Duration>,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+/// An OAuth grant type a client may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum Grant {
+    /// Username and password (RFC 6749 §4.3).
+    Password,
+    /// Refresh tokens (RFC 6749 §6).
+    RefreshToken,
+    /// The client's own credentials (RFC 6749 §4.4).
+    ClientCredentials,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientAddArgs {
+    /// A name for people (not the client_id, which is generated).
+    pub name: String,
+    /// A grant type the client may use; repeat for several [default: client_credentials].
+    #[arg(long = "grant", value_name = "GRANT")]
+    pub grants: Vec<Grant>,
+    /// A scope the client may ask for; repeat for several.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// Let the client introspect (RFC 7662) every client's access tokens, as a resource server does. Without it, a
+    /// client introspects only its own tokens.
+    #[arg(long)]
+    pub may_introspect: bool,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}

@@ -1,0 +1,169 @@
+//! Reading a result row of either backend into the store's types: [`Columns`], which reads a column by name as
+//! text, integer, time, digest or word list, and one mapper per record, each reading the columns that the
+//! `SELECT`s of [`super`] and its export name.
+
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+use super::backend;
+use crate::store::{
+    Client, FamilyRotation, GrantType, RefreshTokenRecord, RevokedKey, StoreResult, StoredKey,
+    StoredRefreshToken, TokenFamily, User, opt_secs, parent_digest, secs,
+};
+
+/// A result row of either backend, read by column name as the types the store keeps.
+pub(crate) trait Columns {
+    fn text(&self, name: &str) -> StoreResult<String>;
+    fn opt_text(&self, name: &str) -> StoreResult<Option<String>>;
+    fn int(&self, name: &str) -> StoreResult<i64>;
+    fn opt_int(&self, name: &str) -> StoreResult<Option<i64>>;
+    fn flag(&self, name: &str) -> StoreResult<bool>;
+    fn bytes(&self, name: &str) -> StoreResult<Vec<u8>>;
+    fn opt_bytes(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
+
+    /// A stored time, as Unix seconds.
+    fn time(&self, name: &str) -> StoreResult<u64> {
+        self.int(name).map(secs)
+    }
+
+    /// A stored time that may be `NULL`, as Unix seconds.
+    fn opt_time(&self, name: &str) -> StoreResult<Option<u64>> {
+        self.opt_int(name).map(opt_secs)
+    }
+
+    /// A SHA-256 digest; `what` names it in the error when the column holds another length.
+    fn digest(&self, name: &str, what: &str) -> StoreResult<[u8; 32]> {
+        self.bytes(name)?
+            .try_into()
+            .map_err(|_| backend(format!("{what} is not 32 bytes")))
+    }
+
+    /// A space-separated list.
+    fn words(&self, name: &str) -> StoreResult<Vec<String>> {
+        Ok(self
+            .text(name)?
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect())
+    }
+}
+
+impl<R: Row> Columns for R
+where
+    for<'a> &'a str: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    i64: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    bool: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    Vec<u8>: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn text(&self, name: &str) -> StoreResult<String> {
+        self.try_get(name).map_err(backend)
+    }
+    fn opt_text(&self, name: &str) -> StoreResult<Option<String>> {
+        self.try_get(name).map_err(backend)
+    }
+    fn int(&self, name: &str) -> StoreResult<i64> {
+        self.try_get(name).map_err(backend)
+    }
+    fn opt_int(&self, name: &str) -> StoreResult<Option<i64>> {
+        self.try_get(name).map_err(backend)
+    }
+    fn flag(&self, name: &str) -> StoreResult<bool> {
+        self.try_get(name).map_err(backend)
+    }
+    fn bytes(&self, name: &str) -> StoreResult<Vec<u8>> {
+        self.try_get(name).map_err(backend)
+    }
+    fn opt_bytes(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.try_get(name).map_err(backend)
+    }
+}
+
+pub(crate) fn user(row: &impl Columns) -> StoreResult<User> {
+    Ok(User {
+        id: row.text("id")?,
+        username: row.text("username")?,
+        password_hash: row.text("password_hash")?,
+        disabled: row.flag("disabled")?,
+        scopes: row.words("scopes")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+pub(crate) fn client(row: &impl Columns) -> StoreResult<Client> {
+    Ok(Client {
+        client_id: row.text("client_id")?,
+        secret_hash: row.digest("secret_hash", "a client secret hash")?,
+        name: row.text("name")?,
+        grant_types: row
+            .text("grant_types")?
+            .split_whitespace()
+            .filter_map(GrantType::parse)
+            .collect(),
+        scopes: row.words("scopes")?,
+        created_at: row.time("created_at")?,
+        may_introspect: row.flag("may_introspect")?,
+    })
+}
+
+pub(crate) fn family(row: &impl Columns) -> StoreResult<TokenFamily> {
+    Ok(TokenFamily {
+        sid: row.text("sid")?,
+        user_id: row.text("user_id")?,
+        created_at: row.time("created_at")?,
+        expires_at: row.time("expires_at")?,
+        revoked_at: row.opt_time("revoked_at")?,
+        client_id: row.opt_text("client_id")?,
+        scope: row.opt_text("scope")?,
+    })
+}
+
+pub(super) fn key(row: &impl Columns) -> StoreResult<StoredKey> {
+    Ok(StoredKey {
+        kid: row.text("kid")?,
+        alg: row.text("alg")?,
+        encrypted_private_key: row.bytes("private_key")?,
+        created_at: row.time("created_at")?,
+        activates_at: row.time("activates_at")?,
+    })
+}
+
+pub(super) fn revoked_key(row: &impl Columns) -> StoreResult<RevokedKey> {
+    Ok(RevokedKey {
+        kid: row.text("kid")?,
+        alg: row.text("alg")?,
+        created_at: row.time("created_at")?,
+        revoked_at: row.time("revoked_at")?,
+    })
+}
+
+/// A refresh token whose own columns are named `token_created_at` and `token_expires_at` (the family's are the
+/// plain names), as [`TOKEN_STATE`] and [`TOKENS`] read it.
+pub(super) fn refresh_token(
+    row: &impl Columns,
+    hash: [u8; 32],
+    sid: String,
+) -> StoreResult<StoredRefreshToken> {
+    Ok(StoredRefreshToken {
+        record: RefreshTokenRecord {
+            hash,
+            sid,
+            created_at: row.time("token_created_at")?,
+            expires_at: row.time("token_expires_at")?,
+        },
+        used_at: row.opt_time("used_at")?,
+        parent: parent_digest(row.opt_bytes("parent_hash")?)?,
+    })
+}
+
+pub(super) fn rotation(row: &impl Columns) -> StoreResult<FamilyRotation> {
+    Ok(FamilyRotation {
+        sid: row.text("sid")?,
+        hash: row.digest("rotated_hash", "a family's rotated hash")?,
+        rotated_at: row.time("rotated_at")?,
+        reissues: u32::try_from(row.int("reissues")?).unwrap_or(0),
+    })
+}
+
+pub(super) fn pair(row: &impl Columns) -> StoreResult<(String, u64)> {
+    Ok((row.text("id")?, row.time("until")?))
+}

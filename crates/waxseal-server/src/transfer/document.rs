@@ -1,0 +1,162 @@
+//! The dump as it is written: a versioned JSON document, one plain serde type per kind of row, binary values as
+//! base64url and times as Unix seconds. These types are the file format, kept apart from the conversion to and
+//! from the store's records in [`super`], so that a change to the format shows as a change here (and a new
+//! [`VERSION`]).
+
+use serde::{Deserialize, Serialize};
+
+/// The `format` member of every dump.
+pub const FORMAT: &str = "waxseal-dump";
+/// The version this build writes; it reads every version from 1 to this one and refuses newer ones. Version 2 added
+/// what the refresh-token reuse interval needs ([`DumpSession::rotated`], [`DumpRefreshToken::parent_sha256`]); a
+/// version 1 dump has neither, and its sessions go on as if none of them had rotated since the move.
+pub const VERSION: u32 = 2;
+
+/// A whole deployment, as `waxseal export` writes it. Binary values are base64url without padding; times are Unix
+/// seconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dump {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// [`VERSION`] when written by this build.
+    pub version: u32,
+    /// When it was written.
+    pub exported_at: u64,
+    /// Accounts.
+    pub users: Vec<DumpUser>,
+    /// OAuth clients.
+    pub clients: Vec<DumpClient>,
+    /// Signing keys, sealed under the master key.
+    pub signing_keys: Vec<DumpKey>,
+    /// Keys revoked because they leaked (`waxseal keys revoke`): only their records, never the keys. Absent from
+    /// dumps of deployments that never revoked one, which older builds then still read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked_signing_keys: Vec<DumpRevokedKey>,
+    /// Sessions (token families).
+    pub sessions: Vec<DumpSession>,
+    /// Refresh tokens, as SHA-256 digests.
+    pub refresh_tokens: Vec<DumpRefreshToken>,
+    /// Revoked access-token ids.
+    pub denied_jtis: Vec<DumpDenied>,
+    /// Revoked sessions.
+    pub denied_sids: Vec<DumpDenied>,
+    /// Per-subject "not before" times.
+    pub not_before: Vec<DumpDenied>,
+}
+
+/// A user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DumpUser {
+    pub id: String,
+    pub username: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    pub disabled: bool,
+    pub scopes: Vec<String>,
+    pub created_at: u64,
+}
+
+/// An OAuth client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DumpClient {
+    pub client_id: String,
+    /// SHA-256 of the secret, base64url.
+    pub secret_sha256: String,
+    pub name: String,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub created_at: u64,
+    /// May introspect every client's access tokens. Written only when set, so that a dump without such a client
+    /// still imports into a build from before the permission existed (and one with it is refused there).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub may_introspect: bool,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// A signing key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DumpKey {
+    pub kid: String,
+    pub alg: String,
+    /// AES-256-GCM under the master key (nonce, ciphertext, tag; the kid as associated data), base64url.
+    pub sealed_private_key: String,
+    pub created_at: u64,
+    pub activates_at: u64,
+}
+
+/// The record of a revoked signing key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DumpRevokedKey {
+    pub kid: String,
+    pub alg: String,
+    pub created_at: u64,
+    pub revoked_at: u64,
+}
+
+/// A session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DumpSession {
+    pub sid: String,
+    pub user_id: String,
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub revoked_at: Option<u64>,
+    pub client_id: Option<String>,
+    pub scope: Option<String>,
+    /// The refresh token the session rotated most recently; absent when it never rotated (or in a version 1 dump).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated: Option<DumpRotated>,
+}
+
+/// The refresh token a session rotated most recently: the only one a reuse interval lets come back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DumpRotated {
+    /// SHA-256 of the token, base64url.
+    pub sha256: String,
+    /// When it was rotated.
+    pub at: u64,
+    /// How many pairs it yielded again since, within the reuse interval.
+    pub reissues: u32,
+}
+
+/// A refresh token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DumpRefreshToken {
+    /// SHA-256 of the opaque token, base64url.
+    pub sha256: String,
+    pub sid: String,
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub used_at: Option<u64>,
+    /// SHA-256 of the token it was issued for, base64url; absent for a session's first token (or in a version 1
+    /// dump).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_sha256: Option<String>,
+}
+
+/// A denylist entry: an id and a time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DumpDenied {
+    pub id: String,
+    pub time: u64,
+}
