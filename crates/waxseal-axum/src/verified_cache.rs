@@ -321,6 +321,10 @@ impl<C> VerifiedCache<C> {
 
     /// Caches the claims of the token a [`VerifiedCache::lookup`] missed, now that the full verifier accepted it
     /// (see [`VerifiedCache::insert`] for when that is refused).
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "taken by value so that one miss fills the cache at most once"
+    )]
     pub fn fill(&self, miss: Miss, claims: Arc<C>, validity: Validity, now: u64) -> bool {
         self.insert(miss.generation, miss.digest, claims, validity, now)
     }

@@ -206,7 +206,9 @@ fn concurrent_hits_inserts_and_clears_stay_consistent() {
 #[test]
 fn lookup_misses_then_hits_after_fill_and_a_key_change_in_between_refuses_the_fill() {
     let cache: VerifiedCache<usize> = VerifiedCache::new(64);
-    let miss = cache.lookup("token-a", NOW).expect_err("nothing cached yet");
+    let miss = cache
+        .lookup("token-a", NOW)
+        .expect_err("nothing cached yet");
     assert!(cache.fill(miss, Arc::new(7), VALID, NOW));
     assert_eq!(*cache.lookup("token-a", NOW).expect("cached"), 7);
 

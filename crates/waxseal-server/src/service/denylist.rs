@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use waxseal::jwt::{Claims, NumericDate};
 
-use super::*;
+use super::{AccessClaims, AuthService};
 use crate::error::Result;
 use crate::store::DenylistSnapshot;
 

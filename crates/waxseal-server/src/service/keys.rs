@@ -7,7 +7,7 @@ use std::time::Duration;
 use waxseal::jwt::{Claims, NumericDate, Verifier};
 use waxseal::{Algorithm, KeySet};
 
-use super::*;
+use super::{AccessClaims, AuthService, SharedClock, random_id};
 use crate::config::{CLOCK_LEEWAY as LEEWAY, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::keyring::{self, KeyState, Keyring};

@@ -53,7 +53,7 @@ pub use prune::{PRUNE_BATCH, PRUNE_INTERVAL, PruneReport};
 pub use session::RefreshCredential;
 pub use users::UserInfo;
 
-use crate::secret::*;
+use crate::secret::{random_id, random_token, refresh_token_digest};
 use clients::check_scope_tokens;
 use denylist::Denylist;
 use oauth::resolve_scope;

@@ -5,7 +5,10 @@ use std::net::IpAddr;
 
 use waxseal::jwt::{Claims, NumericDate};
 
-use super::*;
+use super::{
+    AccessClaims, AuthService, GrantedTokens, invalid_grant, refresh_token_digest,
+    unauthorized_client,
+};
 use crate::config::CLOCK_LEEWAY as LEEWAY;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::{Client, DenylistSnapshot, GrantType};

@@ -6,7 +6,11 @@ use std::sync::Arc;
 use waxseal::jwt::NumericDate;
 use zeroize::Zeroizing;
 
-use super::*;
+use super::{
+    AccessClaims, AuthService, ErrorKind, MAX_PASSWORD_LEN, MAX_USERNAME_LEN, TokenPair,
+    invalid_credentials, invalid_grant, password, random_id, random_token, refresh_token_digest,
+    resolve_scope, unauthorized_client,
+};
 use crate::config::CLOCK_LEEWAY as LEEWAY;
 use crate::error::{Error, Result};
 use crate::store::{

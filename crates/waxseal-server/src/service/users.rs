@@ -3,7 +3,9 @@
 
 use zeroize::Zeroizing;
 
-use super::*;
+use super::{
+    AuthService, MAX_PASSWORD_LEN, MAX_USERNAME_LEN, check_scope_tokens, password, random_id,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::{DenylistSnapshot, User};
 use password::hash_password;

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use waxseal::ErrorKind as JwtErrorKind;
 use waxseal::jwt::{Claims, RegisteredClaims};
 
-use super::*;
+use super::{AccessClaims, AuthService, invalid_token};
 use crate::config::CLOCK_LEEWAY as LEEWAY;
 use crate::error::Result;
 use waxseal_axum::verified_cache::{Validity, VerifiedCache};
@@ -111,11 +111,13 @@ pub(super) fn describe(e: &waxseal::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Config, ErrorKind, MasterKey};
+    use waxseal::jwt::Clock;
 
     /// A token cached while its key was trusted is refused once the key is gone from the store, exactly as the
     /// verifier alone would refuse it: every keyring change empties the cache.
     #[tokio::test]
-    pub(super) async fn a_cached_token_is_refused_once_its_key_is_no_longer_trusted() {
+    async fn a_cached_token_is_refused_once_its_key_is_no_longer_trusted() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(
             crate::store::sqlite::SqliteStore::open(&dir.path().join("db"))
