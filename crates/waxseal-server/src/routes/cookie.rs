@@ -47,7 +47,6 @@ use utoipa::ToSchema;
 
 use super::ApiError;
 use super::json::bytes_rejection;
-use super::session::token_response;
 use crate::config::{Config, PublicUrl};
 use crate::error::ErrorKind;
 use crate::service::{AuthService, RefreshCredential, TokenPair};
@@ -69,6 +68,39 @@ pub struct CookiePolicy {
 /// Cookie mode, on (with its policy) or off.
 #[derive(Debug, Clone)]
 pub struct CookieMode(Option<Arc<CookiePolicy>>);
+
+/// A new access token and refresh token (`POST /login`, `POST /refresh`).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TokenResponse<'a> {
+    /// The access token: a JWT (`typ: at+jwt`, RFC 9068) to send as `Authorization: Bearer`.
+    access_token: &'a str,
+    /// Always `Bearer`.
+    #[schema(value_type = String, example = "Bearer")]
+    token_type: &'static str,
+    /// Seconds until the access token expires.
+    expires_in: u64,
+    /// The refresh token: opaque, usable once.
+    refresh_token: &'a str,
+    /// Seconds until the refresh token expires unless used.
+    refresh_expires_in: u64,
+}
+
+/// The body-mode answer carrying a token pair: both tokens in the JSON body.
+pub(super) fn token_response(pair: &TokenPair) -> Response {
+    let mut response = Json(TokenResponse {
+        access_token: &pair.access_token,
+        token_type: "Bearer",
+        expires_in: pair.expires_in,
+        refresh_token: &pair.refresh_token,
+        refresh_expires_in: pair.refresh_expires_in,
+    })
+    .into_response();
+    // RFC 6749 §5.1: responses carrying tokens must not be cached.
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
 
 /// The answer of `POST /login` and `POST /refresh` in cookie mode: the refresh token is in the cookie instead.
 #[derive(Serialize, ToSchema)]

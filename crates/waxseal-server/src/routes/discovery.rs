@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
-use super::openapi;
+use super::openapi::schema;
 use crate::service::AuthService;
 use crate::store::GrantType;
 
@@ -22,7 +22,7 @@ use crate::store::GrantType;
     tag = "discovery",
     summary = "The public keys that verify access tokens (RFC 7517 JWK Set)",
     responses(
-        (status = 200, description = "The JWK Set", body = openapi::JwkSet, content_type = "application/jwk-set+json",
+        (status = 200, description = "The JWK Set", body = schema::JwkSet, content_type = "application/jwk-set+json",
          headers(("Cache-Control" = String, description = "`public, max-age=…`"))),
     )
 )]
@@ -89,7 +89,7 @@ fn discovery(service: &AuthService) -> Response {
     tag = "discovery",
     summary = "OpenID Connect Discovery 1.0 metadata",
     responses(
-        (status = 200, description = "The server's metadata", body = openapi::DiscoveryDocument,
+        (status = 200, description = "The server's metadata", body = schema::DiscoveryDocument,
          headers(("Cache-Control" = String, description = "`public, max-age=…`"))),
     )
 )]
@@ -104,7 +104,7 @@ pub(super) async fn openid_configuration(State(service): State<Arc<AuthService>>
     tag = "discovery",
     summary = "OAuth 2.0 authorization server metadata (RFC 8414)",
     responses(
-        (status = 200, description = "The server's metadata", body = openapi::DiscoveryDocument,
+        (status = 200, description = "The server's metadata", body = schema::DiscoveryDocument,
          headers(("Cache-Control" = String, description = "`public, max-age=…`"))),
     )
 )]

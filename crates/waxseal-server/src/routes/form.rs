@@ -12,8 +12,6 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use zeroize::Zeroizing;
 
-use super::oauth::form_decode;
-
 /// Why a form body was not usable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum FormError {
@@ -70,6 +68,27 @@ pub(super) fn parse(body: &[u8]) -> Result<Vec<(String, Zeroizing<String>)>, For
             Ok((name.to_string(), value))
         })
         .collect()
+}
+
+/// Undoes `application/x-www-form-urlencoded` (RFC 6749 §2.3.1 applies it to the Basic user and password).
+pub(super) fn form_decode(text: &str) -> Option<Zeroizing<String>> {
+    let bytes = text.as_bytes();
+    let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out.to_vec()).ok().map(Zeroizing::new)
 }
 
 #[cfg(test)]

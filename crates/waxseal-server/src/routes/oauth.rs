@@ -19,9 +19,12 @@ use zeroize::Zeroizing;
 
 use super::Peer;
 use super::error::{body, quoted_safe};
+use super::form::form_decode;
 use super::form::{FormBody, FormError};
 use super::introspection;
-use super::openapi::{self, ErrorBody};
+use super::openapi::responses;
+use super::openapi::schema;
+use super::openapi::schema::ErrorBody;
 use crate::error::{Error, ErrorKind, UNAVAILABLE_RETRY_AFTER};
 use crate::service::{AuthService, GrantedTokens};
 use crate::store::{Client, GrantType};
@@ -186,27 +189,6 @@ impl OAuthParams {
     }
 }
 
-/// Undoes `application/x-www-form-urlencoded` (RFC 6749 §2.3.1 applies it to the Basic user and password).
-pub(super) fn form_decode(text: &str) -> Option<Zeroizing<String>> {
-    let bytes = text.as_bytes();
-    let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out.to_vec()).ok().map(Zeroizing::new)
-}
-
 /// The client's credentials: `client_secret_basic` or `client_secret_post`, never both.
 pub(super) struct ClientCredentials {
     pub(super) client_id: Zeroizing<String>,
@@ -326,7 +308,7 @@ pub(crate) struct OAuthTokenResponse<'a> {
     description = "The `password`, `refresh_token` and `client_credentials` grants. The client authenticates with \
                    HTTP Basic (`client_secret_basic`) or with `client_id` and `client_secret` in the body \
                    (`client_secret_post`), never both. A parameter may not be repeated; an empty one counts as absent.",
-    request_body(content = openapi::TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = schema::TokenRequest, content_type = "application/x-www-form-urlencoded"),
     security(("client_basic" = []), ()),
     responses(
         (status = 200, description = "Tokens issued", body = OAuthTokenResponse,
@@ -334,7 +316,7 @@ pub(crate) struct OAuthTokenResponse<'a> {
         (status = 400, description = "RFC 6749 §5.2: `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type` or `invalid_scope`", body = ErrorBody),
         (status = 429, description = "`slow_down`: too many failed logins (password grant)", body = ErrorBody,
          headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
-        openapi::ClientRefusals,
+        responses::ClientRefusals,
     )
 )]
 pub(super) async fn oauth_token(
@@ -405,13 +387,13 @@ async fn oauth_token_inner(
     summary = "Revoke a token (RFC 7009)",
     description = "A refresh token ends its session; an access token is denied until it expires. Unknown tokens \
                    and tokens of other clients change nothing and are answered 200 too.",
-    request_body(content = openapi::TokenLookup, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = schema::TokenLookup, content_type = "application/x-www-form-urlencoded"),
     security(("client_basic" = []), ()),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke",
          headers(("Cache-Control" = String, description = "`no-store`"), ("Pragma" = String, description = "`no-cache`"))),
         (status = 400, description = "`invalid_request`: `token` missing or a parameter repeated", body = ErrorBody),
-        openapi::ClientRefusals,
+        responses::ClientRefusals,
     )
 )]
 pub(super) async fn oauth_revoke(
@@ -444,13 +426,13 @@ pub(super) async fn oauth_revoke(
     path = "/oauth/introspect",
     tag = "oauth",
     summary = "Introspect a token (RFC 7662)",
-    request_body(content = openapi::TokenLookup, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = schema::TokenLookup, content_type = "application/x-www-form-urlencoded"),
     security(("client_basic" = []), ()),
     responses(
-        (status = 200, description = "For an active token the client may see — its own access and refresh tokens, and every client's access tokens when it was added with `--may-introspect` — the claims of an access token (`token_type: Bearer`) or the client, subject, username, scope, `iat` and `exp` of a refresh token (`token_type: refresh_token`); `{\"active\": false}` for everything else, another client's token included (RFC 7662 §2.2)", body = openapi::IntrospectionResponse,
+        (status = 200, description = "For an active token the client may see — its own access and refresh tokens, and every client's access tokens when it was added with `--may-introspect` — the claims of an access token (`token_type: Bearer`) or the client, subject, username, scope, `iat` and `exp` of a refresh token (`token_type: refresh_token`); `{\"active\": false}` for everything else, another client's token included (RFC 7662 §2.2)", body = schema::IntrospectionResponse,
          headers(("Cache-Control" = String, description = "`no-store`"), ("Pragma" = String, description = "`no-cache`"))),
         (status = 400, description = "`invalid_request`: `token` missing or a parameter repeated", body = ErrorBody),
-        openapi::ClientRefusals,
+        responses::ClientRefusals,
     )
 )]
 pub(super) async fn oauth_introspect(

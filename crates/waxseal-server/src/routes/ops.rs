@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::openapi;
+use super::openapi::schema;
 use crate::bus::BusState;
 use crate::service::AuthService;
 use crate::store::gate::{DatabaseState, rfc3339};
@@ -20,7 +20,7 @@ use crate::store::gate::{DatabaseState, rfc3339};
     path = "/healthz",
     tag = "operations",
     summary = "Liveness: the process answers",
-    responses((status = 200, description = "Alive", body = openapi::Health)),
+    responses((status = 200, description = "Alive", body = schema::Health)),
 )]
 pub(super) async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
@@ -43,8 +43,8 @@ const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
                    503 while the database is unreachable (`database` says since when); access tokens still verify \
                    on this instance meanwhile.",
     responses(
-        (status = 200, description = "Ready (or degraded but serving)", body = openapi::Ready),
-        (status = 503, description = "The store does not answer", body = openapi::Unavailable),
+        (status = 200, description = "Ready (or degraded but serving)", body = schema::Ready),
+        (status = 503, description = "The store does not answer", body = schema::Unavailable),
     )
 )]
 pub(super) async fn readyz(State(service): State<Arc<AuthService>>) -> Response {

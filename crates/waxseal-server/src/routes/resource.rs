@@ -5,7 +5,9 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use waxseal_axum::Claims;
 
-use super::openapi::{self, ErrorBody};
+use super::openapi::responses;
+use super::openapi::schema;
+use super::openapi::schema::ErrorBody;
 use crate::service::AccessClaims;
 
 /// `GET /api/me`: the verified claims of the caller's access token.
@@ -16,8 +18,8 @@ use crate::service::AccessClaims;
     summary = "The claims of the caller's access token",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The verified claims", body = openapi::AccessTokenClaims),
-        openapi::BearerRefusals,
+        (status = 200, description = "The verified claims", body = schema::AccessTokenClaims),
+        responses::BearerRefusals,
     )
 )]
 pub(super) async fn me(Claims(claims): Claims<AccessClaims>) -> Response {
@@ -32,8 +34,8 @@ pub(super) async fn me(Claims(claims): Claims<AccessClaims>) -> Response {
     summary = "An example protected resource: any valid access token",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The verified claims", body = openapi::AccessTokenClaims),
-        openapi::BearerRefusals,
+        (status = 200, description = "The verified claims", body = schema::AccessTokenClaims),
+        responses::BearerRefusals,
     )
 )]
 pub(super) async fn protected(claims: Claims<AccessClaims>) -> Response {
@@ -48,8 +50,8 @@ pub(super) async fn protected(claims: Claims<AccessClaims>) -> Response {
     summary = "An example scoped resource: access tokens with the `admin` scope",
     security(("bearer" = ["admin"])),
     responses(
-        (status = 200, description = "The verified claims", body = openapi::AccessTokenClaims),
-        openapi::BearerRefusals,
+        (status = 200, description = "The verified claims", body = schema::AccessTokenClaims),
+        responses::BearerRefusals,
         (status = 403, description = "`insufficient_scope`: the token lacks `admin`", body = ErrorBody,
          headers(("WWW-Authenticate" = String, description = "RFC 6750 challenge naming the scope"))),
     )

@@ -3,22 +3,22 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Query, Request, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::cookie::{self, CookieMode};
+use super::cookie::{self, CookieMode, TokenResponse, token_response};
 use super::json::{JsonBody, bytes_rejection};
 use super::object::ObjectOnly;
-use super::openapi::{self, ErrorBody};
+use super::openapi::responses;
+use super::openapi::schema::ErrorBody;
 use super::{ApiError, Peer};
-use crate::service::{AuthService, RefreshCredential, TokenPair};
+use crate::service::{AuthService, RefreshCredential};
 
 /// The bearer token of a request (the `Authorization` header only), or the RFC 6750 error. For `POST /logout`, which
 /// needs the token itself; the `/api/*` routes are behind the layer.
@@ -61,38 +61,6 @@ pub(crate) struct LogoutQuery {
     all: bool,
 }
 
-/// A new access token and refresh token (`POST /login`, `POST /refresh`).
-#[derive(Serialize, ToSchema)]
-pub(crate) struct TokenResponse<'a> {
-    /// The access token: a JWT (`typ: at+jwt`, RFC 9068) to send as `Authorization: Bearer`.
-    access_token: &'a str,
-    /// Always `Bearer`.
-    #[schema(value_type = String, example = "Bearer")]
-    token_type: &'static str,
-    /// Seconds until the access token expires.
-    expires_in: u64,
-    /// The refresh token: opaque, usable once.
-    refresh_token: &'a str,
-    /// Seconds until the refresh token expires unless used.
-    refresh_expires_in: u64,
-}
-
-pub(super) fn token_response(pair: &TokenPair) -> Response {
-    let mut response = Json(TokenResponse {
-        access_token: &pair.access_token,
-        token_type: "Bearer",
-        expires_in: pair.expires_in,
-        refresh_token: &pair.refresh_token,
-        refresh_expires_in: pair.refresh_expires_in,
-    })
-    .into_response();
-    // RFC 6749 §5.1: responses carrying tokens must not be cached.
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 /// `POST /login`.
 #[utoipa::path(
     post,
@@ -106,8 +74,8 @@ pub(super) fn token_response(pair: &TokenPair) -> Response {
         (status = 200, description = "A new session", body = TokenResponse,
          headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = 401, description = "`invalid_credentials`: the username or password is wrong, or the account is disabled", body = ErrorBody),
-        openapi::JsonBodyRefusals,
-        openapi::TooManyLogins,
+        responses::JsonBodyRefusals,
+        responses::TooManyLogins,
     )
 )]
 pub(super) async fn login(
@@ -139,7 +107,7 @@ pub(super) async fn login(
         (status = 200, description = "New tokens in the same session", body = TokenResponse,
          headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = 401, description = "`invalid_grant`: the refresh token is unknown, expired, revoked or was already used", body = ErrorBody),
-        openapi::JsonBodyRefusals,
+        responses::JsonBodyRefusals,
     )
 )]
 pub(super) async fn refresh(
@@ -173,9 +141,9 @@ pub(super) async fn refresh(
         (status = 204, description = "Logged out"),
         (status = 400, description = "A query parameter other than `all=true|false`, or a body that is not `{\"refresh_token\"}` or `null`", body = ErrorBody),
         (status = 415, description = "A body that is not `application/json`", body = ErrorBody),
-        openapi::Unauthenticated,
-        openapi::TooLarge,
-        openapi::ServerFailed,
+        responses::Unauthenticated,
+        responses::TooLarge,
+        responses::ServerFailed,
     )
 )]
 pub(super) async fn logout(

@@ -8,7 +8,7 @@ use utoipa::openapi::schema::{Object, Ref, Type};
 use utoipa::openapi::{ContentBuilder, Header, HeaderBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, PartialSchema};
 
-/// A response with an [`ErrorBody`](super::ErrorBody).
+/// A response with an [`ErrorBody`](super::schema::ErrorBody).
 pub(super) fn refusal(description: &str) -> ResponseBuilder {
     ResponseBuilder::new().description(description).content(
         "application/json",

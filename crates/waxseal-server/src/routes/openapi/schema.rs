@@ -1,0 +1,279 @@
+//! The request and response types the document describes: what the handlers' `#[utoipa::path]` attributes name
+//! as bodies. A leaf: the handlers import these, and the document ([`super`]) imports the handlers.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Every error: an RFC 6749 §5.2 / RFC 6750 code and a human-readable description (bounded, never an echo).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    /// A stable code: `invalid_request`, `invalid_token`, `invalid_grant`, `invalid_client`,
+    /// `invalid_credentials`, `insufficient_scope`, `too_many_requests`, `slow_down`, `csrf_rejected`,
+    /// `server_error`, …
+    error: String,
+    /// What was wrong and what to do, for people.
+    error_description: String,
+}
+
+/// The parameters of `POST /oauth/token`, form-encoded (RFC 6749 §4.3.2, §4.4.2, §6): one shape per grant. An
+/// empty value counts as absent (RFC 6749 §3.1), a repeated one is refused and unknown ones are ignored.
+/// `client_secret` in the body and `Authorization: Basic` together are refused (RFC 6749 §2.3: one authentication
+/// method per request), as is a body `client_id` that differs from Basic's.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum TokenRequest {
+    Password(PasswordGrant),
+    RefreshToken(RefreshTokenGrant),
+    ClientCredentials(ClientCredentialsGrant),
+}
+
+/// `grant_type=password`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum PasswordGrantType {
+    Password,
+}
+
+/// `grant_type=refresh_token`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum RefreshTokenGrantType {
+    RefreshToken,
+}
+
+/// `grant_type=client_credentials`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum ClientCredentialsGrantType {
+    ClientCredentials,
+}
+
+/// The resource owner password credentials grant (RFC 6749 §4.3.2).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct PasswordGrant {
+    grant_type: PasswordGrantType,
+    /// The user's login name.
+    #[schema(min_length = 1)]
+    username: String,
+    /// The user's password.
+    #[schema(min_length = 1)]
+    password: String,
+    /// The requested scope, space-separated; at most what the client and the user may have.
+    #[serde(default)]
+    scope: String,
+    /// `client_secret_post`: the client's id.
+    #[serde(default)]
+    client_id: String,
+    /// `client_secret_post`: the client's secret. Never together with Basic.
+    #[serde(default)]
+    client_secret: String,
+}
+
+/// Refreshing (RFC 6749 §6): the refresh token is consumed and a new one issued.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct RefreshTokenGrant {
+    grant_type: RefreshTokenGrantType,
+    /// The refresh token, issued to this client.
+    #[schema(min_length = 1)]
+    refresh_token: String,
+    /// A narrower scope than the session's, space-separated.
+    #[serde(default)]
+    scope: String,
+    /// `client_secret_post`: the client's id.
+    #[serde(default)]
+    client_id: String,
+    /// `client_secret_post`: the client's secret. Never together with Basic.
+    #[serde(default)]
+    client_secret: String,
+}
+
+/// The client credentials grant (RFC 6749 §4.4.2): a token for the client itself, no refresh token.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ClientCredentialsGrant {
+    grant_type: ClientCredentialsGrantType,
+    /// The requested scope, space-separated; at most what the client may have.
+    #[serde(default)]
+    scope: String,
+    /// `client_secret_post`: the client's id.
+    #[serde(default)]
+    client_id: String,
+    /// `client_secret_post`: the client's secret. Never together with Basic.
+    #[serde(default)]
+    client_secret: String,
+}
+
+/// The parameters of `POST /oauth/revoke` (RFC 7009 §2.1) and `POST /oauth/introspect` (RFC 7662 §2.1),
+/// form-encoded. An empty value counts as absent, a repeated one is refused and unknown ones are ignored.
+/// `client_secret` in the body and `Authorization: Basic` together are refused (RFC 6749 §2.3).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct TokenLookup {
+    /// The token.
+    #[schema(min_length = 1)]
+    token: String,
+    /// `access_token` or `refresh_token`: only orders the lookups; other values are ignored.
+    #[serde(default)]
+    token_type_hint: String,
+    /// `client_secret_post`: the client's id.
+    #[serde(default)]
+    client_id: String,
+    /// `client_secret_post`: the client's secret. Never together with Basic.
+    #[serde(default)]
+    client_secret: String,
+}
+
+/// The verified claims of an access token (RFC 9068).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AccessTokenClaims {
+    /// The issuer.
+    iss: String,
+    /// The user's id, or the client's for client-credentials tokens.
+    sub: String,
+    /// The audience.
+    aud: String,
+    /// Expiry, Unix seconds.
+    exp: u64,
+    /// Issue time, Unix seconds.
+    iat: u64,
+    /// The token's unique id.
+    jti: String,
+    /// The OAuth client the token was issued to.
+    client_id: String,
+    /// Space-separated scopes, when any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    scope: Option<String>,
+    /// The session; absent on client-credentials tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    sid: Option<String>,
+}
+
+/// RFC 7662 §2.2: `active`, and for an active token its claims, `token_type` and the user's `username`. An access
+/// token carries its claims; a refresh token `client_id`, `sub`, `username`, `scope`, `iat` and `exp` (when the
+/// refresh grant stops taking it). A client sees its own tokens; one added with `--may-introspect` also every
+/// client's access tokens; anything else is `{"active": false}`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct IntrospectionResponse {
+    /// Whether the token is a valid, unexpired, unrevoked access token, or an unused, unexpired refresh token of a
+    /// live session, that the calling client may see.
+    active: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    sub: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    aud: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u64)]
+    exp: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u64)]
+    iat: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    jti: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    sid: Option<String>,
+    /// `Bearer` for an access token, `refresh_token` for a refresh token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    token_type: Option<String>,
+    /// The user's login name, for tokens issued to a user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    username: Option<String>,
+}
+
+/// A public key (RFC 7517).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Jwk {
+    /// Key type: `EC`, `RSA`, `OKP`.
+    kty: String,
+    /// Key id.
+    kid: String,
+    /// The algorithm the key signs with.
+    alg: String,
+    /// `sig`.
+    #[serde(rename = "use")]
+    use_: String,
+}
+
+/// A JWK Set (RFC 7517 §5).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct JwkSet {
+    /// The keys that verify access tokens, the signing key first.
+    keys: Vec<Jwk>,
+}
+
+/// Authorization server metadata (RFC 8414; OpenID Connect Discovery 1.0): only what the server implements.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DiscoveryDocument {
+    issuer: String,
+    jwks_uri: String,
+    token_endpoint: String,
+    revocation_endpoint: String,
+    introspection_endpoint: String,
+    token_endpoint_auth_methods_supported: Vec<String>,
+    revocation_endpoint_auth_methods_supported: Vec<String>,
+    introspection_endpoint_auth_methods_supported: Vec<String>,
+    /// Empty: there is no authorization endpoint.
+    response_types_supported: Vec<String>,
+    grant_types_supported: Vec<String>,
+    subject_types_supported: Vec<String>,
+    id_token_signing_alg_values_supported: Vec<String>,
+}
+
+/// A health answer.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Health {
+    /// `ok` or `ready`.
+    status: String,
+}
+
+/// `GET /readyz` when the store answers.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Ready {
+    /// `ready`; `degraded` when Redis is configured but not subscribed (requests are still served).
+    status: String,
+    /// `up`.
+    database: String,
+    /// With Redis configured: `up` or `down`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis: Option<String>,
+    /// With `degraded`: what does not work as configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+/// `GET /readyz` when the store does not answer.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Unavailable {
+    /// `unavailable`.
+    status: String,
+    /// Why, without internals.
+    reason: String,
+    /// `unreachable since <RFC 3339 time>` once a probe found the database unreachable, else `not answering`.
+    database: String,
+    /// With Redis configured: `up` or `down`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis: Option<String>,
+}
