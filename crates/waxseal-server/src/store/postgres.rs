@@ -195,15 +195,11 @@ impl ClientStore for PostgresStore {
         client_id: &'a str,
         secret_hash: &'a [u8; 32],
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        Box::pin(async move {
-            let done = sqlx::query("UPDATE clients SET secret_hash = $1 WHERE client_id = $2")
-                .bind(&secret_hash[..])
-                .bind(client_id)
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
-            Ok(done.rows_affected() == 1)
-        })
+        Box::pin(sql::set_client_secret_hash(
+            &self.pool,
+            client_id,
+            secret_hash,
+        ))
     }
 
     fn delete_client<'a>(
@@ -260,15 +256,7 @@ impl UserStore for PostgresStore {
         username: &'a str,
         disabled: bool,
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        Box::pin(async move {
-            let done = sqlx::query("UPDATE users SET disabled = $1 WHERE username = $2")
-                .bind(disabled)
-                .bind(username)
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
-            Ok(done.rows_affected() == 1)
-        })
+        Box::pin(sql::set_user_disabled(&self.pool, username, disabled))
     }
 
     fn list_users(&self) -> BoxFuture<'_, StoreResult<Vec<User>>> {
@@ -280,26 +268,11 @@ impl UserStore for PostgresStore {
         user_id: &'a str,
         password_hash: &'a str,
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        Box::pin(async move {
-            let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-                .bind(password_hash)
-                .bind(user_id)
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
-            Ok(done.rows_affected() == 1)
-        })
+        Box::pin(sql::set_password_hash(&self.pool, user_id, password_hash))
     }
 
     fn delete_user<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
-        Box::pin(async move {
-            let done = sqlx::query("DELETE FROM users WHERE id = $1")
-                .bind(user_id)
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
-            Ok(done.rows_affected() == 1)
-        })
+        Box::pin(sql::delete_user(&self.pool, user_id))
     }
 }
 
@@ -361,14 +334,7 @@ impl KeyStore for PostgresStore {
     }
 
     fn delete_key<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move {
-            sqlx::query("DELETE FROM signing_keys WHERE kid = $1")
-                .bind(kid)
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
-            Ok(())
-        })
+        Box::pin(sql::delete_key(&self.pool, kid))
     }
 }
 

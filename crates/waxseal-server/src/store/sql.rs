@@ -255,6 +255,70 @@ pub(crate) async fn denylist_in_force<'e, DB: Dialect>(
     })
 }
 
+/// Runs one statement that changes at most one row; whether it did.
+async fn changed_one<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    query: Query<'_, DB, DB::Arguments>,
+) -> StoreResult<bool> {
+    let done = query.execute(db).await.map_err(DB::store_error)?;
+    Ok(DB::rows_affected(&done) == 1)
+}
+
+/// [`super::UserStore::set_user_disabled`].
+pub(crate) async fn set_user_disabled<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    username: &str,
+    disabled: bool,
+) -> StoreResult<bool> {
+    let sql = "UPDATE users SET disabled = $1 WHERE username = $2";
+    changed_one(db, sqlx::query(sql).arg(&disabled).arg(username)).await
+}
+
+/// [`super::UserStore::set_password_hash`].
+pub(crate) async fn set_password_hash<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    user_id: &str,
+    password_hash: &str,
+) -> StoreResult<bool> {
+    let sql = "UPDATE users SET password_hash = $1 WHERE id = $2";
+    changed_one(db, sqlx::query(sql).arg(password_hash).arg(user_id)).await
+}
+
+/// [`super::UserStore::delete_user`].
+pub(crate) async fn delete_user<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    user_id: &str,
+) -> StoreResult<bool> {
+    changed_one(
+        db,
+        sqlx::query("DELETE FROM users WHERE id = $1").arg(user_id),
+    )
+    .await
+}
+
+/// [`super::ClientStore::set_client_secret_hash`].
+pub(crate) async fn set_client_secret_hash<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    client_id: &str,
+    secret_hash: &[u8; 32],
+) -> StoreResult<bool> {
+    let sql = "UPDATE clients SET secret_hash = $1 WHERE client_id = $2";
+    changed_one(db, sqlx::query(sql).arg(&secret_hash[..]).arg(client_id)).await
+}
+
+/// [`super::KeyStore::delete_key`].
+pub(crate) async fn delete_key<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    kid: &str,
+) -> StoreResult<()> {
+    changed_one(
+        db,
+        sqlx::query("DELETE FROM signing_keys WHERE kid = $1").arg(kid),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Inserts a user row: [`super::UserStore::create_user`], and each user of an import.
 pub(crate) async fn insert_user<'e, DB: Dialect>(
     db: impl Executor<'e, Database = DB>,

@@ -143,15 +143,11 @@ impl ClientStore for SqliteStore {
         client_id: &'a str,
         secret_hash: &'a [u8; 32],
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        Box::pin(async move {
-            let done = sqlx::query("UPDATE clients SET secret_hash = ? WHERE client_id = ?")
-                .bind(&secret_hash[..])
-                .bind(client_id)
-                .execute(&self.writer)
-                .await
-                .map_err(map_err)?;
-            Ok(done.rows_affected() == 1)
-        })
+        Box::pin(sql::set_client_secret_hash(
+            &self.writer,
+            client_id,
+            secret_hash,
+        ))
     }
 
     fn delete_client<'a>(
@@ -208,15 +204,7 @@ impl UserStore for SqliteStore {
         username: &'a str,
         disabled: bool,
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        Box::pin(async move {
-            let done = sqlx::query("UPDATE users SET disabled = ? WHERE username = ?")
-                .bind(disabled)
-                .bind(username)
-                .execute(&self.writer)
-                .await
-                .map_err(map_err)?;
-            Ok(done.rows_affected() == 1)
-        })
+        Box::pin(sql::set_user_disabled(&self.writer, username, disabled))
     }
 
     fn list_users(&self) -> BoxFuture<'_, StoreResult<Vec<User>>> {
@@ -228,26 +216,11 @@ impl UserStore for SqliteStore {
         user_id: &'a str,
         password_hash: &'a str,
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        Box::pin(async move {
-            let done = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
-                .bind(password_hash)
-                .bind(user_id)
-                .execute(&self.writer)
-                .await
-                .map_err(map_err)?;
-            Ok(done.rows_affected() == 1)
-        })
+        Box::pin(sql::set_password_hash(&self.writer, user_id, password_hash))
     }
 
     fn delete_user<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
-        Box::pin(async move {
-            let done = sqlx::query("DELETE FROM users WHERE id = ?")
-                .bind(user_id)
-                .execute(&self.writer)
-                .await
-                .map_err(map_err)?;
-            Ok(done.rows_affected() == 1)
-        })
+        Box::pin(sql::delete_user(&self.writer, user_id))
     }
 }
 
@@ -304,14 +277,7 @@ impl KeyStore for SqliteStore {
     }
 
     fn delete_key<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move {
-            sqlx::query("DELETE FROM signing_keys WHERE kid = ?")
-                .bind(kid)
-                .execute(&self.writer)
-                .await
-                .map_err(map_err)?;
-            Ok(())
-        })
+        Box::pin(sql::delete_key(&self.writer, kid))
     }
 }
 
