@@ -33,7 +33,7 @@ end
 return 0
 ";
 
-/// A success: the account (KEYS[1]) starts afresh; the address (KEYS[2], if given) gets one failure back.
+/// A success: the account (`KEYS[1]`) starts afresh; the address (`KEYS[2]`, if given) gets one failure back.
 const THROTTLE_SUCCEEDED: &str = r"
 redis.call('DEL', KEYS[1])
 if KEYS[2] and tonumber(redis.call('HGET', KEYS[2], 'failures') or '0') > 0 then

@@ -240,7 +240,7 @@ impl AuthService {
     }
 
     /// [`AuthService::authenticate_client`], with the registration from the client cache when `cached` (see
-    /// [`client_cache`] for when that is allowed).
+    /// [`client_cache`](super::client_cache) for when that is allowed).
     pub(super) async fn check_client_secret(
         &self,
         client_id: &str,

@@ -137,7 +137,7 @@ pub(super) fn revoked_key(row: &impl Columns) -> StoreResult<RevokedKey> {
 }
 
 /// A refresh token whose own columns are named `token_created_at` and `token_expires_at` (the family's are the
-/// plain names), as [`TOKEN_STATE`] and [`TOKENS`] read it.
+/// plain names), as the refresh-token reads and the export select them.
 pub(super) fn refresh_token(
     row: &impl Columns,
     hash: [u8; 32],
