@@ -172,23 +172,22 @@ impl std::fmt::Debug for StoreOperations {
 impl StoreOperations {
     /// Counts one `operation`.
     pub(crate) fn count(&self, operation: &'static str) {
-        let known = self
+        // A read lock and one atomic add for every operation after an operation's first.
+        if let Some(counter) = self
             .counters
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(operation)
-            .cloned();
-        let counter = known.unwrap_or_else(|| {
-            self.counters
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .entry(operation)
-                .or_insert_with(|| {
-                    counter(&self.recorder, STORE_OPERATIONS, ("operation", operation))
-                })
-                .clone()
-        });
-        counter.increment(1);
+        {
+            counter.increment(1);
+            return;
+        }
+        self.counters
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(operation)
+            .or_insert_with(|| counter(&self.recorder, STORE_OPERATIONS, ("operation", operation)))
+            .increment(1);
     }
 }
 

@@ -198,9 +198,11 @@ impl AuthService {
             metrics.database.up.clone(),
             metrics.database.refused.clone(),
         );
-        let store: Arc<dyn Store> = Arc::new(
-            GatedStore::new(store, database.clone()).counting(metrics.database.operations.clone()),
-        );
+        let store: Arc<dyn Store> = Arc::new(GatedStore::new(
+            store,
+            database.clone(),
+            metrics.database.operations.clone(),
+        ));
         let now = clock.now().secs();
         let verified = Arc::new(VerifiedCache::new(config.verified_token_cache));
         let denylist = Denylist::from_snapshot(store.load_denylist(now).await?);

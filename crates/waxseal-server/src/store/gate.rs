@@ -214,8 +214,8 @@ async fn probe_until_up(store: Arc<dyn Store>, gate: StoreGate) {
 pub struct GatedStore {
     inner: Arc<dyn Store>,
     gate: StoreGate,
-    /// Counts the operations that reach the store, when set.
-    operations: Option<StoreOperations>,
+    /// Counts the operations that reach the store.
+    operations: StoreOperations,
 }
 
 impl std::fmt::Debug for GatedStore {
@@ -227,20 +227,12 @@ impl std::fmt::Debug for GatedStore {
 }
 
 impl GatedStore {
-    /// `inner` behind `gate`.
-    pub fn new(inner: Arc<dyn Store>, gate: StoreGate) -> GatedStore {
+    /// `inner` behind `gate`, counting in `operations` every operation that passes it.
+    pub fn new(inner: Arc<dyn Store>, gate: StoreGate, operations: StoreOperations) -> GatedStore {
         GatedStore {
             inner,
             gate,
-            operations: None,
-        }
-    }
-
-    /// Counts every operation that passes the gate in `operations`, by its name.
-    pub(crate) fn counting(self, operations: StoreOperations) -> GatedStore {
-        GatedStore {
-            operations: Some(operations),
-            ..self
+            operations,
         }
     }
 
@@ -253,9 +245,7 @@ impl GatedStore {
         if let Some(refused) = self.gate.refusal() {
             return Box::pin(std::future::ready(Err(refused)));
         }
-        if let Some(operations) = &self.operations {
-            operations.count(name);
-        }
+        self.operations.count(name);
         Box::pin(async move {
             let result = op.await;
             if matches!(result, Err(StoreError::Unavailable(_))) {
