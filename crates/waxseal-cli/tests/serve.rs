@@ -216,8 +216,7 @@ fn client_add_prints_the_secret_once_stores_its_hash_and_the_client_gets_tokens(
     let secret = field(&out, "client_secret:").to_owned();
     assert_eq!(secret.len(), 43, "{out}");
     assert!(!err.contains(&secret), "the secret is not logged: {err}");
-    for entry in std::fs::read_dir(&data).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+    for (_, bytes) in waxseal_testkit::read_files(&data) {
         assert!(
             !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
             "the secret is stored in the clear"

@@ -20,15 +20,9 @@ async fn first_start_creates_a_private_data_dir_a_key_file_and_an_encrypted_key(
     assert!(dir.join("waxseal.db").exists());
     // The private key is stored encrypted: no JWK text anywhere in the database files.
     let mut raw = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("waxseal.db")
-        {
-            raw.extend(std::fs::read(path).unwrap());
+    for (name, bytes) in waxseal_testkit::read_files(&dir) {
+        if name.to_string_lossy().starts_with("waxseal.db") {
+            raw.extend(bytes);
         }
     }
     let raw = String::from_utf8_lossy(&raw);

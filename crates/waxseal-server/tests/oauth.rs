@@ -598,22 +598,10 @@ async fn client_secret_is_stored_only_as_its_hash() {
     assert_eq!(r.status, 200, "{r:?}");
     server.stop().await;
 
-    // Every file of the data directory, in one whole pass. SQLite removes its -wal and -shm files when its last
-    // connection closes, and once in a CI run on a loaded machine one vanished between the listing and the read:
-    // a pass that meets a vanished file starts over, so the files are always checked as one consistent set.
-    let read_all = || -> std::io::Result<Vec<Vec<u8>>> {
-        std::fs::read_dir(dir.path())?
-            .map(|entry| std::fs::read(entry?.path()))
-            .collect()
-    };
-    let files = (0..100)
-        .find_map(|_| match read_all() {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            read => Some(read.expect("the data directory is readable")),
-        })
-        .expect("the data directory's files stop changing");
+    // Every file of the data directory, as one consistent set (see `read_files`).
+    let files = waxseal_testkit::read_files(dir.path());
     let mut scanned = 0;
-    for bytes in files {
+    for (_, bytes) in files {
         scanned += bytes.len();
         assert!(
             !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),

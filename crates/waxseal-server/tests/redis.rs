@@ -61,9 +61,8 @@ async fn twin_dirs_with_client() -> ((TempDir, TempDir), (String, String)) {
         .expect("client added");
     let credentials = (client.client_id.clone(), client.client_secret.to_string());
     server.close().await;
-    for entry in std::fs::read_dir(a.path()).expect("read the data dir") {
-        let entry = entry.expect("entry");
-        std::fs::copy(entry.path(), b.path().join(entry.file_name())).expect("copy");
+    for (name, bytes) in waxseal_testkit::read_files(a.path()) {
+        std::fs::write(b.path().join(name), bytes).expect("copy");
     }
     ((a, b), credentials)
 }

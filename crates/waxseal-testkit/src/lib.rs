@@ -51,3 +51,23 @@ pub fn require_or_skip(test: &str, missing: &str) -> bool {
     );
     false
 }
+
+/// Every file directly in `dir`, name and bytes, read as one consistent set. A store may still remove a file as
+/// it closes (SQLite deletes its `-wal` and `-shm` files when its last connection does): a pass that meets a
+/// vanished file starts over, so the files returned all existed together and none is left out.
+pub fn read_files(dir: &std::path::Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
+    let read_all = || -> std::io::Result<Vec<(std::ffi::OsString, Vec<u8>)>> {
+        std::fs::read_dir(dir)?
+            .map(|entry| {
+                let entry = entry?;
+                Ok((entry.file_name(), std::fs::read(entry.path())?))
+            })
+            .collect()
+    };
+    (0..100)
+        .find_map(|_| match read_all() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            read => Some(read.unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))),
+        })
+        .unwrap_or_else(|| panic!("the files in {} keep changing", dir.display()))
+}
