@@ -8,7 +8,7 @@ mod server;
 pub use server::{
     ClientAddArgs, ClientCommand, ClientIdArgs, DataDirArg, Grant, ImportArgs, KeysCommand,
     KeysRevokeArgs, KeysRotateArgs, ServeArgs, UserAddArgs, UserCommand, UserNameArgs,
-    UserSetPasswordArgs,
+    UserProfileArgs, UserSetPasswordArgs,
 };
 
 /// A local, offline jwt.io: decode, verify, sign and lint JSON Web Tokens, and manage keys.

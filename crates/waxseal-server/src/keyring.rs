@@ -133,11 +133,18 @@ pub(crate) async fn generate(
 pub(crate) struct Keyring {
     /// `None` until a key has been generated (an admin command on a data directory `waxseal serve` never opened).
     signer: Option<Signer>,
+    /// The same key with `typ: JWT`, for ID tokens: an ID token never carries `at+jwt`, so the access-token
+    /// verifier (which requires it) refuses one presented as a bearer token.
+    id_token_signer: Option<Signer>,
+    /// The signing key's algorithm (an ID token's `at_hash` is computed with its hash).
+    pub(crate) signing_alg: Option<Algorithm>,
     /// The signing key's kid, empty without one.
     pub(crate) kid: String,
     /// One verifier per kind of key: HMAC secrets and public keys never share a verifier (a key set refuses the
     /// mix), so during a change between the two kinds there are two.
     verifiers: Vec<Verifier>,
+    /// The key sets of `verifiers`, for verifiers with other rules (an `id_token_hint`).
+    pub(crate) key_sets: Vec<KeySet>,
     /// The public keys as a JWK Set; HMAC secrets are never published. Serialized once per keyring: every
     /// `GET /.well-known/jwks.json` shares these bytes.
     pub(crate) jwks: Bytes,
@@ -154,8 +161,11 @@ impl Keyring {
     pub(crate) fn empty() -> Keyring {
         Keyring {
             signer: None,
+            id_token_signer: None,
+            signing_alg: None,
             kid: String::new(),
             verifiers: Vec::new(),
+            key_sets: Vec::new(),
             jwks: Bytes::from_static(b"{\"keys\":[]}"),
             algorithms: Vec::new(),
             identity: Vec::new(),
@@ -166,6 +176,15 @@ impl Keyring {
     /// The signer of new tokens.
     pub(crate) fn signer(&self) -> Result<&Signer> {
         self.signer.as_ref().ok_or_else(|| {
+            Error::config(
+                "there is no signing key yet: start `waxseal serve` on this data directory once to create one",
+            )
+        })
+    }
+
+    /// The signer of ID tokens (the signing key, `typ: JWT`).
+    pub(crate) fn id_token_signer(&self) -> Result<&Signer> {
+        self.id_token_signer.as_ref().ok_or_else(|| {
             Error::config(
                 "there is no signing key yet: start `waxseal serve` on this data directory once to create one",
             )
@@ -193,6 +212,8 @@ impl Keyring {
     ) -> Result<Keyring> {
         let mut decrypted = HashMap::new();
         let mut signer = None;
+        let mut id_token_signer = None;
+        let mut signing_alg = None;
         let mut kid = String::new();
         let mut public_keys: Vec<VerifyingKey> = Vec::new();
         let mut secrets: Vec<VerifyingKey> = Vec::new();
@@ -226,22 +247,29 @@ impl Keyring {
                     Signer::with_header(&key, &HeaderBuilder::new().typ("at+jwt"))
                         .map_err(|e| Error::crypto(format!("signer setup failed: {e}")))?,
                 );
+                id_token_signer = Some(Signer::new(&key));
+                signing_alg = Some(key.algorithm());
                 record.kid.clone_into(&mut kid);
             }
             decrypted.insert(record.kid.clone(), key);
         }
         let mut verifiers = Vec::new();
+        let mut key_sets = Vec::new();
         for set in [public_keys, secrets] {
             if !set.is_empty() {
                 let set =
                     KeySet::new(set).map_err(|e| Error::crypto(format!("key set failed: {e}")))?;
+                key_sets.push(set.clone());
                 verifiers.push(verifier(set));
             }
         }
         Ok(Keyring {
             signer,
+            id_token_signer,
+            signing_alg,
             kid,
             verifiers,
+            key_sets,
             jwks: Bytes::from(format!("{{\"keys\":[{}]}}", jwks.join(","))),
             algorithms,
             identity: identity(keys, states),

@@ -84,6 +84,7 @@ pub(crate) struct Issued {
     pub(crate) password: Counter,
     pub(crate) refresh_token: Counter,
     pub(crate) client_credentials: Counter,
+    pub(crate) authorization_code: Counter,
 }
 
 /// Revocation announcements through Redis (all zero without Redis).
@@ -360,6 +361,7 @@ impl Metrics {
             password: grant("password"),
             refresh_token: grant("refresh_token"),
             client_credentials: grant("client_credentials"),
+            authorization_code: grant("authorization_code"),
         };
         let csrf_refusals = CsrfRefusals {
             origin: counter(r, "waxseal_csrf_refusals_total", ("reason", "origin")),

@@ -22,8 +22,8 @@ use serde::Deserialize;
 use crate::error::{Error, ErrorKind, Result};
 use crate::master_key::MasterKey;
 use crate::store::{
-    Client, Contents, DenylistSnapshot, FamilyRotation, GrantType, RefreshTokenRecord, RevokedKey,
-    Store, StoredKey, StoredRefreshToken, TokenFamily, User,
+    Client, Contents, DenylistSnapshot, FamilyRotation, GrantType, Profile, RefreshTokenRecord,
+    RevokedKey, Store, StoredKey, StoredRefreshToken, TokenFamily, User, WebClient,
 };
 
 mod document;
@@ -82,6 +82,8 @@ impl Dump {
                     disabled: u.disabled,
                     scopes: u.scopes.clone(),
                     created_at: u.created_at,
+                    email: u.profile.email.clone(),
+                    name: u.profile.name.clone(),
                 })
                 .collect(),
             clients: contents
@@ -95,6 +97,10 @@ impl Dump {
                     scopes: c.scopes.clone(),
                     created_at: c.created_at,
                     may_introspect: c.may_introspect,
+                    redirect_uris: c.web.redirect_uris.clone(),
+                    post_logout_redirect_uris: c.web.post_logout_redirect_uris.clone(),
+                    public: c.web.public,
+                    first_party: c.web.first_party,
                 })
                 .collect(),
             signing_keys: contents
@@ -193,6 +199,10 @@ impl Dump {
                     disabled: u.disabled,
                     scopes: u.scopes.clone(),
                     created_at: u.created_at,
+                    profile: Profile {
+                        email: u.email.clone(),
+                        name: u.name.clone(),
+                    },
                 })
                 .collect(),
             clients: self
@@ -214,6 +224,12 @@ impl Dump {
                         scopes: c.scopes.clone(),
                         created_at: c.created_at,
                         may_introspect: c.may_introspect,
+                        web: WebClient {
+                            redirect_uris: c.redirect_uris.clone(),
+                            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+                            public: c.public,
+                            first_party: c.first_party,
+                        },
                     })
                 })
                 .collect::<Result<_>>()?,
@@ -403,6 +419,10 @@ mod tests {
             scopes: vec![],
             created_at: 1,
             may_introspect,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            public: false,
+            first_party: false,
         };
         let plain = serde_json::to_value(client(false)).unwrap();
         assert!(plain.get("may_introspect").is_none(), "{plain}");
@@ -429,6 +449,12 @@ mod tests {
                 scopes: vec!["s".into()],
                 created_at: 1,
                 may_introspect: true,
+                web: WebClient {
+                    redirect_uris: vec!["https://app.example/cb".into()],
+                    post_logout_redirect_uris: vec!["https://app.example/bye".into()],
+                    public: true,
+                    first_party: true,
+                },
             }],
             refresh_tokens: vec![StoredRefreshToken {
                 record: RefreshTokenRecord {

@@ -58,6 +58,7 @@ async fn user_list_shows_names_flags_scopes_and_never_hashes() {
             disabled: true,
             scopes: vec!["read:orders".into(), "write:orders".into()],
             created_at: users[1].created_at,
+            profile: waxseal_server::Profile::default(),
         }
     );
     assert!(!users[0].disabled);

@@ -30,6 +30,7 @@ async fn client_list_shows_ids_names_grants_scopes_and_never_secrets() {
                 scopes: vec![],
                 created_at: clients[0].created_at,
                 may_introspect: false,
+                web: waxseal_server::WebClient::default(),
             },
             ClientInfo {
                 client_id: web.clone(),
@@ -38,6 +39,7 @@ async fn client_list_shows_ids_names_grants_scopes_and_never_secrets() {
                 scopes: vec!["read".into(), "write".into()],
                 created_at: clients[1].created_at,
                 may_introspect: false,
+                web: waxseal_server::WebClient::default(),
             },
         ]
     );

@@ -273,6 +273,7 @@ async fn who_may_introspect_what() {
             &[],
             ClientPermissions {
                 may_introspect: true,
+                ..ClientPermissions::default()
             },
         )
         .await

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use waxseal_server::store::postgres::PostgresStore;
 use waxseal_server::store::sqlite::SqliteStore;
 use waxseal_server::store::{
-    Client, GrantType, Logout, LogoutScope, Prunable, RefreshTokenRecord, ReuseAllowance, Rotation,
-    Store, StoreError, StoredKey, TokenFamily, User,
+    AuthorizationCode, Client, GrantType, Logout, LogoutScope, Profile, Prunable, Redemption,
+    RefreshTokenRecord, ReuseAllowance, Rotation, SsoSession, Store, StoreError, StoredKey,
+    TokenFamily, User, WebClient,
 };
 
 use waxseal_testkit::postgres::TestDatabase;
@@ -30,6 +31,10 @@ fn user(id: &str, name: &str) -> User {
         disabled: false,
         scopes: vec!["read".into(), "write".into()],
         created_at: NOW,
+        profile: Profile {
+            email: Some(format!("{name}@example.com")),
+            name: None,
+        },
     }
 }
 
@@ -42,6 +47,7 @@ fn client(id: &str, name: &str) -> Client {
         scopes: vec!["read".into()],
         created_at: NOW,
         may_introspect: false,
+        web: WebClient::default(),
     }
 }
 
@@ -1102,6 +1108,214 @@ async fn transfer(a: Shared, b: Shared) {
     assert_eq!(json(&a.export_all().await.unwrap()), json(&before));
 }
 
+fn sso(id: &str, user_id: &str, hash: u8) -> SsoSession {
+    SsoSession {
+        id: id.into(),
+        hash: [hash; 32],
+        user_id: user_id.into(),
+        auth_time: NOW,
+        created_at: NOW,
+        expires_at: NOW + 3600,
+        ended_at: None,
+        address: Some("127.0.0.1".into()),
+        user_agent: Some("test".into()),
+    }
+}
+
+fn code(hash: u8, sid: &str, expires_at: u64) -> AuthorizationCode {
+    AuthorizationCode {
+        hash: [hash; 32],
+        client_id: "c1".into(),
+        user_id: "u1".into(),
+        sso_id: "sso1".into(),
+        sid: sid.into(),
+        redirect_uri: "https://app.example/cb".into(),
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+        scope: "openid offline_access".into(),
+        nonce: Some("n".into()),
+        auth_time: NOW,
+        created_at: NOW,
+        expires_at,
+    }
+}
+
+/// Profiles and browser registrations are stored and read back whole.
+async fn profiles_and_web_clients(a: Shared, b: Shared) {
+    a.create_user(&user("u1", "alice")).await.unwrap();
+    assert_eq!(
+        b.user_by_id("u1")
+            .await
+            .unwrap()
+            .unwrap()
+            .profile
+            .email
+            .as_deref(),
+        Some("alice@example.com")
+    );
+    let profile = Profile {
+        email: None,
+        name: Some("Alice Liddell".into()),
+    };
+    assert!(a.set_profile("u1", &profile).await.unwrap());
+    assert_eq!(
+        b.user_by_name("alice").await.unwrap().unwrap().profile,
+        profile
+    );
+    assert!(!a.set_profile("nobody", &profile).await.unwrap());
+    let web = Client {
+        grant_types: vec![GrantType::AuthorizationCode],
+        web: WebClient {
+            redirect_uris: vec![
+                "https://a.example/cb".into(),
+                "http://127.0.0.1:9/cb".into(),
+            ],
+            post_logout_redirect_uris: vec!["https://a.example/bye".into()],
+            public: true,
+            first_party: true,
+        },
+        ..client("w1", "web")
+    };
+    a.create_client(&web).await.unwrap();
+    assert_eq!(b.client_by_id("w1").await.unwrap().unwrap(), web);
+}
+
+/// An SSO session is found by its hash on every instance, and ending it revokes the sessions started from it.
+async fn sso_sessions(a: Shared, b: Shared) {
+    a.create_user(&user("u1", "alice")).await.unwrap();
+    a.create_user(&user("u2", "bob")).await.unwrap();
+    a.create_sso_session(&sso("sso1", "u1", 1)).await.unwrap();
+    a.create_sso_session(&sso("sso2", "u1", 2)).await.unwrap();
+    assert_eq!(
+        b.sso_session(&[1; 32]).await.unwrap().unwrap(),
+        sso("sso1", "u1", 1)
+    );
+    assert!(b.sso_session(&[9; 32]).await.unwrap().is_none());
+    assert_eq!(b.sso_sessions_of_user("u1", NOW).await.unwrap().len(), 2);
+    let app = family("app1", "u1", Some("c1"));
+    assert!(
+        a.start_app_session(&app, "sso1", Some(&token(5, "app1", NOW + 100)))
+            .await
+            .unwrap()
+    );
+    let listed = b.app_sessions_of_user("u1", NOW).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].sso_id.as_deref(), Some("sso1"));
+    assert_eq!(listed[0].refreshed_at, None);
+
+    assert_eq!(
+        b.end_sso_sessions("u2", Some("sso1"), NOW, NOW + 60)
+            .await
+            .unwrap(),
+        None,
+        "not bob's"
+    );
+    assert_eq!(
+        b.end_sso_sessions("u1", Some("sso1"), NOW, NOW + 60)
+            .await
+            .unwrap(),
+        Some(vec!["app1".to_owned()])
+    );
+    assert!(
+        a.sso_session(&[1; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .ended_at
+            .is_some()
+    );
+    assert!(b.app_sessions_of_user("u1", NOW).await.unwrap().is_empty());
+    assert!(
+        a.load_denylist(NOW)
+            .await
+            .unwrap()
+            .sids
+            .iter()
+            .any(|(sid, _)| sid == "app1")
+    );
+    assert_eq!(
+        b.end_sso_sessions("u1", Some("sso1"), NOW, NOW + 60)
+            .await
+            .unwrap(),
+        None,
+        "ended already"
+    );
+    assert_eq!(
+        b.end_sso_sessions("u1", None, NOW, NOW + 60).await.unwrap(),
+        Some(vec![])
+    );
+    assert!(b.sso_sessions_of_user("u1", NOW).await.unwrap().is_empty());
+}
+
+/// A code is redeemed once, whichever instance and however many at once; a second presentation revokes its
+/// session, and the session can then no longer be started.
+async fn codes_redeem_once(a: Shared, b: Shared) {
+    a.create_user(&user("u1", "alice")).await.unwrap();
+    a.create_code(&code(1, "s1", NOW + 60)).await.unwrap();
+    let (x, y) = tokio::join!(
+        a.redeem_code(&[1; 32], NOW, NOW + 60),
+        b.redeem_code(&[1; 32], NOW, NOW + 60)
+    );
+    let outcomes = [x.unwrap(), y.unwrap()];
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, Redemption::Redeemed(c) if *c == code(1, "s1", NOW + 60)))
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, Redemption::Reused(_)))
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(
+        a.load_denylist(NOW)
+            .await
+            .unwrap()
+            .sids
+            .iter()
+            .any(|(sid, _)| sid == "s1")
+    );
+    assert!(
+        !b.start_app_session(&family("s1", "u1", Some("c1")), "sso1", None)
+            .await
+            .unwrap(),
+        "a revoked code's session is not started"
+    );
+    a.create_code(&code(2, "s2", NOW + 60)).await.unwrap();
+    assert_eq!(
+        b.redeem_code(&[2; 32], NOW + 60, NOW + 120).await.unwrap(),
+        Redemption::Expired
+    );
+    assert_eq!(
+        b.redeem_code(&[3; 32], NOW, NOW + 60).await.unwrap(),
+        Redemption::Unknown
+    );
+}
+
+/// Consent is remembered per user and client, and replaced whole.
+async fn consent(a: Shared, b: Shared) {
+    a.create_user(&user("u1", "alice")).await.unwrap();
+    assert_eq!(b.consented_scope("u1", "c1").await.unwrap(), None);
+    a.save_consent("u1", "c1", "openid profile", NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.consented_scope("u1", "c1").await.unwrap(),
+        Some(vec!["openid".to_owned(), "profile".to_owned()])
+    );
+    b.save_consent("u1", "c1", "openid", NOW).await.unwrap();
+    assert_eq!(
+        a.consented_scope("u1", "c1").await.unwrap(),
+        Some(vec!["openid".to_owned()])
+    );
+    assert_eq!(a.consented_scope("u1", "c2").await.unwrap(), None);
+}
+
 async fn ping_and_close(a: Shared, b: Shared) {
     a.ping().await.unwrap();
     b.close().await;
@@ -1159,5 +1373,9 @@ contract!(
     concurrent_siblings_continue_one_branch,
     pruning,
     transfer,
+    profiles_and_web_clients,
+    sso_sessions,
+    codes_redeem_once,
+    consent,
     ping_and_close,
 );

@@ -153,6 +153,7 @@ pub enum UserCommand {
     /// Add a user who can log in with a password.
     #[command(after_help = "Examples:
   printf '%s' \"$PASSWORD\" | waxseal user add alice --password-stdin
+  waxseal user add carol --password-stdin --email carol@example.com --name 'Carol Ann' < password.txt
   waxseal user add bob --password-stdin --scope read:orders --scope write:orders < password.txt")]
     Add(UserAddArgs),
     /// List the users: name, disabled or not, scopes, when created (never password hashes).
@@ -175,6 +176,11 @@ Existing access tokens are refused by a running `waxseal serve` on the same data
 
 Existing access tokens are refused by a running `waxseal serve` on the same data directory within a second.")]
     SetPassword(UserSetPasswordArgs),
+    /// Set a user's profile claims (email, full name), which OpenID Connect clients see.
+    #[command(after_help = "Examples:
+  waxseal user profile alice --email alice@example.com --name 'Alice Liddell'
+  waxseal user profile alice --clear-email")]
+    Profile(UserProfileArgs),
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +225,35 @@ pub struct UserAddArgs {
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scopes: Vec<String>,
     #[command(flatten)]
+    pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+/// A user's profile claims, which OpenID Connect clients see (userinfo with the `profile` and `email` scopes).
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// The user's email address (shown as verified: you, the operator, vouch for it).
+    #[arg(long, value_name = "EMAIL")]
+    pub email: Option<String>,
+    /// The user's full name, for display.
+    #[arg(long = "name", value_name = "FULL_NAME")]
+    pub full_name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UserProfileArgs {
+    /// The login name.
+    pub name: String,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Remove the email address.
+    #[arg(long, conflicts_with = "email")]
+    pub clear_email: bool,
+    /// Remove the full name.
+    #[arg(long, conflicts_with = "full_name")]
+    pub clear_name: bool,
+    #[command(flatten)]
     pub data: DataDirArg,
 }
 
@@ -229,6 +264,8 @@ pub enum ClientCommand {
   waxseal client add billing-batch --grant client_credentials --scope read:invoices
   waxseal client add mobile-app --grant password --grant refresh_token --scope read:orders
   waxseal client add orders-api --may-introspect     # a resource server checking every client's access tokens
+  waxseal client add web --redirect-uri https://app.example.com/callback --first-party
+  waxseal client add spa --public --redirect-uri http://127.0.0.1:5173/callback
 
 The client authenticates at POST /oauth/token, /oauth/revoke and /oauth/introspect with
 client_secret_basic (Authorization: Basic) or client_secret_post (client_id and client_secret in the form).")]
@@ -333,6 +370,8 @@ pub enum Grant {
     RefreshToken,
     /// The client's own credentials (RFC 6749 §4.4).
     ClientCredentials,
+    /// Sign people in through the browser: OpenID Connect, the authorization code with PKCE (RFC 6749 §4.1).
+    AuthorizationCode,
 }
 
 #[derive(Debug, Args)]
@@ -349,6 +388,19 @@ pub struct ClientAddArgs {
     /// client introspects only its own tokens.
     #[arg(long)]
     pub may_introspect: bool,
+    /// Where the browser may return after sign-in, compared exactly; repeat for several. Implies the
+    /// authorization_code and refresh_token grants when no --grant is given.
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    pub redirect_uris: Vec<String>,
+    /// Where the browser may return after RP-initiated logout, compared exactly; repeat for several.
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// A public client (a single-page or mobile app): it gets no secret and proves itself with PKCE.
+    #[arg(long)]
+    pub public: bool,
+    /// Your own application: its users are not asked for consent.
+    #[arg(long)]
+    pub first_party: bool,
     #[command(flatten)]
     pub data: DataDirArg,
 }

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use waxseal_server::{ClientPermissions, GrantType};
+use waxseal_server::{ClientPermissions, GrantType, WebClient};
 
 use super::serve::{admin_config, init_logging};
 use super::user::with_service;
@@ -14,18 +14,28 @@ fn grant_type(grant: Grant) -> GrantType {
         Grant::Password => GrantType::Password,
         Grant::RefreshToken => GrantType::RefreshToken,
         Grant::ClientCredentials => GrantType::ClientCredentials,
+        Grant::AuthorizationCode => GrantType::AuthorizationCode,
     }
 }
 
 pub fn add(args: &ClientAddArgs) -> Outcome {
     init_logging();
     let mut grants: Vec<GrantType> = args.grants.iter().copied().map(grant_type).collect();
+    if grants.is_empty() && !args.redirect_uris.is_empty() {
+        grants = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
+    }
     if grants.is_empty() {
         grants.push(GrantType::ClientCredentials);
     }
     let client = with_service(admin_config(&args.data)?, async |service| {
         let permissions = ClientPermissions {
             may_introspect: args.may_introspect,
+            web: WebClient {
+                redirect_uris: args.redirect_uris.clone(),
+                post_logout_redirect_uris: args.post_logout_redirect_uris.clone(),
+                public: args.public,
+                first_party: args.first_party,
+            },
         };
         service
             .add_client_with_permissions(&args.name, &grants, &args.scopes, permissions)
@@ -43,10 +53,16 @@ pub fn add(args: &ClientAddArgs) -> Outcome {
         }
     );
     println!("client_id:     {}", client.client_id);
-    println!("client_secret: {}", client.client_secret.as_str());
-    eprintln!(
-        "The secret is shown only this once and stored only as a hash: keep it in a secret store now."
-    );
+    if args.public {
+        eprintln!(
+            "A public client has no secret: it authenticates with its client_id and proves each code with PKCE."
+        );
+    } else {
+        println!("client_secret: {}", client.client_secret.as_str());
+        eprintln!(
+            "The secret is shown only this once and stored only as a hash: keep it in a secret store now."
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -40,6 +40,7 @@ pub fn run(command: Command, style: Style) -> Outcome {
         Command::User(UserCommand::Enable(args)) => user::set_disabled(&args, false),
         Command::User(UserCommand::Delete(args)) => user::delete(&args),
         Command::User(UserCommand::SetPassword(args)) => user::set_password(&args),
+        Command::User(UserCommand::Profile(args)) => user::profile(&args),
         Command::Client(ClientCommand::Add(args)) => client::add(&args),
         Command::Client(ClientCommand::List(data)) => client::list(&data),
         Command::Client(ClientCommand::Delete(args)) => client::delete(&args),

@@ -4,11 +4,11 @@ use std::io::BufRead as _;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, anyhow};
-use waxseal_server::{AuthService, Config, Server};
+use waxseal_server::{AuthService, Config, Profile, Server};
 use zeroize::Zeroizing;
 
 use super::serve::{admin_config, init_logging, runtime};
-use crate::cli::{DataDirArg, UserAddArgs, UserNameArgs, UserSetPasswordArgs};
+use crate::cli::{DataDirArg, UserAddArgs, UserNameArgs, UserProfileArgs, UserSetPasswordArgs};
 use crate::{Failure, Outcome};
 
 /// The first line of standard input, without its line ending.
@@ -31,8 +31,14 @@ fn password_from_stdin() -> Result<Zeroizing<String>, Failure> {
 pub fn add(args: &UserAddArgs) -> Outcome {
     init_logging();
     let password = password_from_stdin()?;
+    let profile = Profile {
+        email: args.profile.email.clone(),
+        name: args.profile.full_name.clone(),
+    };
     with_service(admin_config(&args.data)?, async |service| {
-        service.add_user(&args.name, &password, &args.scopes).await
+        service
+            .add_user_with_profile(&args.name, &password, &args.scopes, profile)
+            .await
     })?;
     println!("added user {:?}", args.name);
     Ok(ExitCode::SUCCESS)
@@ -124,6 +130,40 @@ pub fn set_password(args: &UserSetPasswordArgs) -> Outcome {
     println!(
         "changed the password of user {:?}; every session of the user has ended",
         args.name
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn profile(args: &UserProfileArgs) -> Outcome {
+    init_logging();
+    let profile = with_service(admin_config(&args.data)?, async |s| {
+        let current = s
+            .list_users()
+            .await?
+            .into_iter()
+            .find(|u| u.username == args.name)
+            .map(|u| u.profile)
+            .unwrap_or_default();
+        let profile = Profile {
+            email: if args.clear_email {
+                None
+            } else {
+                args.profile.email.clone().or(current.email)
+            },
+            name: if args.clear_name {
+                None
+            } else {
+                args.profile.full_name.clone().or(current.name)
+            },
+        };
+        s.set_profile(&args.name, profile.clone()).await?;
+        Ok(profile)
+    })?;
+    println!(
+        "profile of user {:?}: email {}, name {}",
+        args.name,
+        profile.email.as_deref().unwrap_or("(none)"),
+        profile.name.as_deref().unwrap_or("(none)")
     );
     Ok(ExitCode::SUCCESS)
 }

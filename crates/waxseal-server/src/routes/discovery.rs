@@ -13,6 +13,7 @@ use serde_json::json;
 use super::AppState;
 use super::openapi::schema;
 use crate::service::AuthService;
+use crate::service::authorize::OIDC_SCOPES;
 use crate::store::GrantType;
 
 /// `GET /.well-known/jwks.json`.
@@ -50,29 +51,42 @@ fn cache_publicly(response: &mut Response, max_age: std::time::Duration) {
 /// Endpoint URLs are built on the issuer, which is the server's public base URL, and `issuer` is the configured
 /// value exactly, as both specifications require.
 ///
-/// There is no authorization endpoint, so no response type is advertised (an empty list is the truth), and the
-/// grant types are listed explicitly: leaving `grant_types_supported` out would mean the RFC 8414 default of
-/// `authorization_code` and `implicit`. No ID tokens are issued either: `id_token_signing_alg_values_supported`
-/// (which OpenID Connect requires) lists the algorithms of the published keys, those that sign access tokens.
+/// The grant types are listed explicitly: leaving `grant_types_supported` out would mean the RFC 8414 default of
+/// `authorization_code` and `implicit`, and there is no implicit flow. ID tokens are signed by the key that signs
+/// access tokens, so `id_token_signing_alg_values_supported` lists the algorithms of the published keys.
 fn discovery_document(service: &AuthService) -> serde_json::Value {
     let issuer = &service.config().issuer;
     let base = issuer.trim_end_matches('/');
     let algs = service.signing_algorithms();
     let grants: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
-    let auth_methods = ["client_secret_basic", "client_secret_post"];
+    let auth_methods = ["client_secret_basic", "client_secret_post", "none"];
+    let scopes: Vec<&str> = OIDC_SCOPES.to_vec();
     json!({
         "issuer": issuer,
-        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/oauth/token"),
+        "userinfo_endpoint": format!("{base}/userinfo"),
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "end_session_endpoint": format!("{base}/session/end"),
         "revocation_endpoint": format!("{base}/oauth/revoke"),
         "introspection_endpoint": format!("{base}/oauth/introspect"),
+        "scopes_supported": scopes,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": grants,
+        "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": auth_methods,
-        "response_types_supported": [],
-        "grant_types_supported": grants,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid",
+                             "amr", "name", "preferred_username", "email", "email_verified"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "authorization_response_iss_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "claims_parameter_supported": false,
     })
 }
 

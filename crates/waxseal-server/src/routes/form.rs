@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 /// Why a form body was not usable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum FormError {
+pub(crate) enum FormError {
     /// The content type is not `application/x-www-form-urlencoded`.
     ContentType,
     /// Over [`super::MAX_BODY_BYTES`].
@@ -26,7 +26,7 @@ pub(super) enum FormError {
 }
 
 /// The name–value pairs of a form body in order (repeats included: the caller decides), or why there are none.
-pub(super) struct FormBody(pub(super) Result<Vec<(String, Zeroizing<String>)>, FormError>);
+pub(crate) struct FormBody(pub(crate) Result<Vec<(String, Zeroizing<String>)>, FormError>);
 
 impl<S: Send + Sync> FromRequest<S> for FormBody {
     type Rejection = Infallible;
@@ -57,7 +57,7 @@ impl<S: Send + Sync> FromRequest<S> for FormBody {
 
 /// Splits on `&` and `=`, undoes `+` and `%XX`; empty pairs (`a=1&&b=2`) are skipped, a pair without `=` is a name
 /// with an empty value.
-pub(super) fn parse(body: &[u8]) -> Result<Vec<(String, Zeroizing<String>)>, FormError> {
+pub(crate) fn parse(body: &[u8]) -> Result<Vec<(String, Zeroizing<String>)>, FormError> {
     let text = std::str::from_utf8(body).map_err(|_| FormError::Malformed)?;
     text.split('&')
         .filter(|pair| !pair.is_empty())

@@ -79,7 +79,11 @@ pub fn oauth_request(
             .map(|(n, v)| (n.clone(), v.to_string()))
             .collect(),
         client_id: credentials.client_id.to_string(),
-        client_secret: credentials.secret.to_string(),
+        client_secret: credentials
+            .secret
+            .as_ref()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
         basic: credentials.basic,
     })
 }

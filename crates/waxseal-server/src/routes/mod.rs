@@ -42,6 +42,9 @@ pub mod openapi;
 mod ops;
 mod resource;
 mod session;
+// A page handler's `Err` is the error page itself, built once and returned at once: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+mod web;
 
 pub use error::ApiError;
 pub use json::JsonBody;
@@ -51,8 +54,9 @@ use cookie::CookieMode;
 use discovery::{jwks, oauth_authorization_server, openapi_json, openid_configuration};
 use oauth::{oauth_introspect, oauth_revoke, oauth_token};
 use ops::{healthz, prometheus_metrics, readyz};
-use resource::{admin, me, protected};
+use resource::{admin, me, protected, userinfo, userinfo_post};
 use session::{login, logout, refresh};
+use web::Web;
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -66,6 +70,7 @@ struct AppState {
     service: Arc<AuthService>,
     cookies: CookieMode,
     openapi: Bytes,
+    web: Arc<Web>,
 }
 
 impl FromRef<AppState> for Arc<AuthService> {
@@ -127,6 +132,27 @@ fn routes(auth: Option<&AccessLayer>) -> Routes {
         // The scope is checked after the layer verified the token: route layers added later run first.
         guarded(get(admin).route_layer(RequireScope::all([ADMIN_SCOPE]))),
     )
+    .add(
+        "/userinfo",
+        Method::GET,
+        guarded(get(userinfo).route_layer(RequireScope::all(["openid"]))),
+    )
+    .add(
+        "/userinfo",
+        Method::POST,
+        guarded(post(userinfo_post).route_layer(RequireScope::all(["openid"]))),
+    )
+    .get("/authorize", web::authorize::authorize_get)
+    .post("/authorize", web::authorize::authorize_post)
+    .post("/signin", web::authorize::sign_in)
+    .post("/consent", web::authorize::consent)
+    .get("/session/end", web::logout::end_session_get)
+    .post("/session/end", web::logout::end_session_post)
+    .get("/signed-out", web::logout::signed_out)
+    .get("/account", web::account::account)
+    .post("/account/sessions/end", web::account::end_session)
+    .post("/account/password", web::account::change_password)
+    .get("/assets/{name}", web::asset)
     .get("/.well-known/jwks.json", jwks)
     .get("/.well-known/openid-configuration", openid_configuration)
     .get(
@@ -164,6 +190,7 @@ pub fn router(service: Arc<AuthService>) -> Router {
     let cookies = CookieMode::new(service.config());
     let state = AppState {
         openapi: Bytes::from(openapi::document(cookies.enabled())),
+        web: Arc::new(Web::new(service.config())),
         cookies,
         service,
     };

@@ -189,10 +189,12 @@ impl OAuthParams {
     }
 }
 
-/// The client's credentials: `client_secret_basic` or `client_secret_post`, never both.
+/// The client's credentials: `client_secret_basic` or `client_secret_post`, never both — or, for a public client
+/// (`token_endpoint_auth_method: none`), its `client_id` alone.
 pub(super) struct ClientCredentials {
     pub(super) client_id: Zeroizing<String>,
-    pub(super) secret: Zeroizing<String>,
+    /// `None`: a public client's request, which carries no secret.
+    pub(super) secret: Option<Zeroizing<String>>,
     pub(super) basic: bool,
 }
 
@@ -205,9 +207,9 @@ pub(super) fn client_credentials(
     }
     let Some(value) = headers.get(AUTHORIZATION) else {
         return match (params.get("client_id"), params.get("client_secret")) {
-            (Some(id), Some(secret)) => Ok(ClientCredentials {
+            (Some(id), secret) => Ok(ClientCredentials {
                 client_id: Zeroizing::new(id.to_owned()),
-                secret: Zeroizing::new(secret.to_owned()),
+                secret: secret.map(|s| Zeroizing::new(s.to_owned())),
                 basic: false,
             }),
             _ => Err(OAuthError::invalid_client(true)),
@@ -250,7 +252,7 @@ pub(super) fn client_credentials(
     }
     Ok(ClientCredentials {
         client_id,
-        secret,
+        secret: Some(secret),
         basic: true,
     })
 }
@@ -266,14 +268,22 @@ async fn oauth_client(
     params.require(required)?;
     let credentials = client_credentials(headers, &params)?;
     // Only the client credentials grant may authenticate from the service's client cache (see its docs).
-    let authenticated = if params.get("grant_type") == Some(GrantType::ClientCredentials.as_str()) {
-        service
-            .authenticate_client_for_client_credentials(&credentials.client_id, &credentials.secret)
-            .await
-    } else {
-        service
-            .authenticate_client(&credentials.client_id, &credentials.secret)
-            .await
+    let authenticated = match &credentials.secret {
+        None => {
+            service
+                .authenticate_public_client(&credentials.client_id)
+                .await
+        }
+        Some(secret) if params.get("grant_type") == Some(GrantType::ClientCredentials.as_str()) => {
+            service
+                .authenticate_client_for_client_credentials(&credentials.client_id, secret)
+                .await
+        }
+        Some(secret) => {
+            service
+                .authenticate_client(&credentials.client_id, secret)
+                .await
+        }
     };
     let client = authenticated.map_err(|e| OAuthError::from_service(&e, credentials.basic))?;
     Ok((params, client, credentials.basic))
@@ -297,6 +307,10 @@ pub(crate) struct OAuthTokenResponse<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String)]
     scope: Option<&'a str>,
+    /// The OpenID Connect ID token (authorization_code grant with the `openid` scope).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    id_token: Option<&'a str>,
 }
 
 /// `POST /oauth/token` (RFC 6749 §4.3, §4.4, §6).
@@ -305,9 +319,10 @@ pub(crate) struct OAuthTokenResponse<'a> {
     path = "/oauth/token",
     tag = "oauth",
     summary = "OAuth 2.0 token endpoint (RFC 6749)",
-    description = "The `password`, `refresh_token` and `client_credentials` grants. The client authenticates with \
-                   HTTP Basic (`client_secret_basic`) or with `client_id` and `client_secret` in the body \
-                   (`client_secret_post`), never both. A parameter may not be repeated; an empty one counts as absent.",
+    description = "The `authorization_code` (with PKCE), `password`, `refresh_token` and `client_credentials` \
+                   grants. A confidential client authenticates with HTTP Basic (`client_secret_basic`) or with \
+                   `client_id` and `client_secret` in the body (`client_secret_post`), never both; a public client \
+                   sends its `client_id` alone (`none`). A parameter may not be repeated; an empty one counts as absent.",
     request_body(content = schema::TokenRequest, content_type = "application/x-www-form-urlencoded"),
     security(("client_basic" = []), ()),
     responses(
@@ -345,7 +360,7 @@ async fn oauth_token_inner(
         return Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            "the supported grant types are password, refresh_token and client_credentials",
+            "the supported grant types are authorization_code, password, refresh_token and client_credentials",
         ));
     };
     let scope = params.get("scope");
@@ -367,6 +382,17 @@ async fn oauth_token_inner(
         GrantType::ClientCredentials => service
             .client_credentials_grant(&client, scope)
             .map(GrantedTokens::from),
+        GrantType::AuthorizationCode => {
+            let code = params.require("code")?;
+            service
+                .authorization_code_grant(
+                    &client,
+                    code,
+                    params.get("redirect_uri"),
+                    params.get("code_verifier"),
+                )
+                .await
+        }
     };
     let granted = issued.map_err(|e| OAuthError::from_service(&e, basic))?;
     Ok(Json(OAuthTokenResponse {
@@ -375,6 +401,7 @@ async fn oauth_token_inner(
         expires_in: granted.expires_in,
         refresh_token: granted.refresh_token.as_deref().map(String::as_str),
         scope: granted.scope.as_deref(),
+        id_token: granted.id_token.as_deref(),
     })
     .into_response())
 }

@@ -66,6 +66,12 @@ impl Modify for FormParameters {
             "RefreshTokenGrant",
             "ClientCredentialsGrant",
             "TokenLookup",
+            "AuthorizeParams",
+            "SignInForm",
+            "ConsentForm",
+            "LogoutForm",
+            "EndSessionForm",
+            "PasswordForm",
         ] {
             if let Some(RefOr::T(Schema::Object(form))) = components.schemas.get_mut(name) {
                 let one_string = ObjectBuilder::new().schema_type(Type::String).build();
@@ -95,6 +101,19 @@ impl Modify for FormParameters {
         super::resource::me,
         super::resource::protected,
         super::resource::admin,
+        super::resource::userinfo,
+        super::resource::userinfo_post,
+        super::web::authorize::authorize_get,
+        super::web::authorize::authorize_post,
+        super::web::authorize::sign_in,
+        super::web::authorize::consent,
+        super::web::logout::end_session_get,
+        super::web::logout::end_session_post,
+        super::web::logout::signed_out,
+        super::web::account::account,
+        super::web::account::end_session,
+        super::web::account::change_password,
+        super::web::asset,
         super::discovery::jwks,
         super::discovery::openid_configuration,
         super::discovery::oauth_authorization_server,
@@ -109,6 +128,8 @@ impl Modify for FormParameters {
         (name = "session", description = "Login, refresh and logout for first-party apps"),
         (name = "oauth", description = "OAuth 2.0 endpoints for registered clients"),
         (name = "resource", description = "Protected resources"),
+        (name = "openid", description = "OpenID Connect sign-in: the authorization endpoint, the pages a person \
+                                          sees, userinfo and logout"),
         (name = "discovery", description = "Public keys and metadata"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )

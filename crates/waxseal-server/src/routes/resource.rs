@@ -1,14 +1,20 @@
 //! The protected resources (`/api/*`): behind the bearer layer the router puts on them, they answer with the
 //! verified claims.
 
+use std::sync::Arc;
+
 use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Response};
 use waxseal_axum::Claims;
 
+use super::ApiError;
 use super::openapi::responses;
 use super::openapi::schema;
 use super::openapi::schema::ErrorBody;
-use crate::service::AccessClaims;
+use crate::service::{AccessClaims, AuthService};
 
 /// `GET /api/me`: the verified claims of the caller's access token.
 #[utoipa::path(
@@ -58,4 +64,58 @@ pub(super) async fn protected(claims: Claims<AccessClaims>) -> Response {
 )]
 pub(super) async fn admin(claims: Claims<AccessClaims>) -> Response {
     me(claims).await
+}
+
+/// `GET/POST /userinfo` (OpenID Connect Core §5.3): the signed-in user's claims, by the scopes of the access token,
+/// which must carry `openid`.
+#[utoipa::path(
+    get,
+    path = "/userinfo",
+    tag = "openid",
+    summary = "OpenID Connect userinfo",
+    description = "`sub`; with `profile`: `preferred_username` and `name`; with `email`: `email` and \
+                   `email_verified`. The access token must carry the `openid` scope. `POST` answers the same.",
+    security(("bearer" = ["openid"])),
+    responses(
+        (status = 200, description = "The user's claims", body = schema::UserInfo),
+        responses::BearerRefusals,
+        (status = 403, description = "`insufficient_scope`: the token lacks `openid`", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "RFC 6750 challenge naming the scope"))),
+    )
+)]
+pub(super) async fn userinfo(
+    State(service): State<Arc<AuthService>>,
+    Claims(claims): Claims<AccessClaims>,
+) -> Response {
+    match service.userinfo(&claims).await {
+        Ok(info) => {
+            let mut response = Json(info).into_response();
+            response
+                .headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// `POST /userinfo`: as `GET /userinfo`.
+#[utoipa::path(
+    post,
+    path = "/userinfo",
+    tag = "openid",
+    summary = "OpenID Connect userinfo (POST)",
+    security(("bearer" = ["openid"])),
+    responses(
+        (status = 200, description = "The user's claims", body = schema::UserInfo),
+        responses::BearerRefusals,
+        (status = 403, description = "`insufficient_scope`: the token lacks `openid`", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "RFC 6750 challenge naming the scope"))),
+    )
+)]
+pub(super) async fn userinfo_post(
+    service: State<Arc<AuthService>>,
+    claims: Claims<AccessClaims>,
+) -> Response {
+    userinfo(service, claims).await
 }

@@ -212,6 +212,7 @@ mod tests {
             scopes: Vec::new(),
             created_at: 0,
             may_introspect: false,
+            web: crate::store::WebClient::default(),
         }
     }
 

@@ -4,10 +4,10 @@
 use subtle::ConstantTimeEq as _;
 
 use super::AuthService;
+use super::authorize::check_redirect_uri;
 use crate::error::{Error, ErrorKind, Result};
 use crate::secret::{random_id, random_token, sha256};
-use crate::store::Client;
-use crate::store::{DenylistSnapshot, GrantType};
+use crate::store::{Client, DenylistSnapshot, GrantType, WebClient};
 use zeroize::Zeroizing;
 
 /// An OAuth client as the admin commands show it: never its secret nor the secret's hash.
@@ -25,14 +25,64 @@ pub struct ClientInfo {
     pub created_at: u64,
     /// Whether it may introspect every client's access tokens (a resource server).
     pub may_introspect: bool,
+    /// Its browser flows.
+    pub web: WebClient,
 }
 
 /// What a client may do beyond its grants, set when it is added.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientPermissions {
     /// Introspect (RFC 7662) the access tokens of every client, as a resource server does. Without it, a client
     /// introspects only its own access and refresh tokens; with it, still only its own refresh tokens.
     pub may_introspect: bool,
+    /// Its browser flows: redirect URIs, public or confidential, first-party.
+    pub web: WebClient,
+}
+
+/// The most redirect URIs (or post-logout redirect URIs) a client registers.
+pub const MAX_REDIRECT_URIS: usize = 16;
+
+/// Checks what a client registers for its browser flows against its grants.
+fn check_web(web: &WebClient, grants: &[GrantType]) -> Result<()> {
+    let invalid = |message: String| Err(Error::new(ErrorKind::InvalidRequest, message));
+    for uri in web
+        .redirect_uris
+        .iter()
+        .chain(&web.post_logout_redirect_uris)
+    {
+        if let Err(message) = check_redirect_uri(uri) {
+            return invalid(message);
+        }
+    }
+    if web.redirect_uris.len() > MAX_REDIRECT_URIS
+        || web.post_logout_redirect_uris.len() > MAX_REDIRECT_URIS
+    {
+        return invalid(format!(
+            "a client registers at most {MAX_REDIRECT_URIS} redirect URIs of each kind"
+        ));
+    }
+    let code = grants.contains(&GrantType::AuthorizationCode);
+    if code && web.redirect_uris.is_empty() {
+        return invalid("the authorization_code grant needs at least one --redirect-uri".into());
+    }
+    if !code && !web.redirect_uris.is_empty() {
+        return invalid(
+            "a redirect URI is only for a client with the authorization_code grant".into(),
+        );
+    }
+    if !web.post_logout_redirect_uris.is_empty() && !code {
+        return invalid("a post-logout redirect URI is only for a client that signs people in (authorization_code)".into());
+    }
+    if web.public
+        && grants
+            .iter()
+            .any(|g| !matches!(g, GrantType::AuthorizationCode | GrantType::RefreshToken))
+    {
+        return invalid(
+            "a public client has no secret, so it may only use the authorization_code and refresh_token grants".into(),
+        );
+    }
+    Ok(())
 }
 
 pub(super) fn no_such_client(client_id: &str) -> Error {
@@ -63,6 +113,7 @@ impl AuthService {
                 scopes: c.scopes,
                 created_at: c.created_at,
                 may_introspect: c.may_introspect,
+                web: c.web,
             })
             .collect())
     }
@@ -135,7 +186,7 @@ impl AuthService {
 pub const MAX_CLIENT_NAME_LEN: usize = 128;
 
 /// Longest `client_id` looked up; the server's own are 22 characters.
-const MAX_CLIENT_ID_LEN: usize = 128;
+pub(super) const MAX_CLIENT_ID_LEN: usize = 128;
 
 /// A newly registered OAuth client. The secret is shown once and never stored: `Debug` hides it.
 pub struct NewClient {
@@ -215,6 +266,7 @@ impl AuthService {
                 grants.push(*grant);
             }
         }
+        check_web(&permissions.web, &grants)?;
         let client_secret = random_token()?;
         let client = Client {
             client_id: random_id()?,
@@ -224,6 +276,7 @@ impl AuthService {
             scopes: scopes.to_vec(),
             created_at: self.now(),
             may_introspect: permissions.may_introspect,
+            web: permissions.web,
         };
         self.store.create_client(&client).await?;
         tracing::info!(client_id = %client.client_id, "client added");
@@ -231,6 +284,26 @@ impl AuthService {
             client_id: client.client_id,
             client_secret,
         })
+    }
+
+    /// Authenticates a public client (`token_endpoint_auth_method: none`) by its id alone: what binds its tokens
+    /// to it is PKCE, not a secret. A confidential client, or an unknown id, is [`ErrorKind::InvalidClient`].
+    pub async fn authenticate_public_client(&self, client_id: &str) -> Result<Client> {
+        let client = if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
+            None
+        } else {
+            self.store.client_by_id(client_id).await?
+        };
+        match client {
+            Some(client) if client.web.public => Ok(client),
+            _ => {
+                tracing::info!("client authentication failed");
+                Err(Error::new(
+                    ErrorKind::InvalidClient,
+                    "client authentication failed",
+                ))
+            }
+        }
     }
 
     /// Authenticates an OAuth client by id and secret. Unknown client and wrong secret are the same
@@ -258,7 +331,8 @@ impl AuthService {
         let expected = client.as_ref().map_or([0u8; 32], |c| c.secret_hash);
         let equal: bool = presented.ct_eq(&expected).into();
         match client {
-            Some(client) if equal => Ok(client),
+            // A public client has no secret to present: the random one stored for it was never shown.
+            Some(client) if equal && !client.web.public => Ok(client),
             _ => {
                 tracing::info!("client authentication failed");
                 Err(Error::new(

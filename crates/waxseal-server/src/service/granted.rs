@@ -20,6 +20,8 @@ pub struct GrantedTokens {
     pub refresh_token: Option<Zeroizing<String>>,
     /// The space-separated scope of the access token, if any.
     pub scope: Option<String>,
+    /// The OpenID Connect ID token, when the `openid` scope was granted (authorization code grant).
+    pub id_token: Option<String>,
 }
 
 impl std::fmt::Debug for GrantedTokens {
@@ -42,6 +44,7 @@ impl From<TokenPair> for GrantedTokens {
             expires_in: pair.expires_in,
             refresh_token: Some(pair.refresh_token),
             scope: pair.scope,
+            id_token: None,
         }
     }
 }
@@ -53,6 +56,7 @@ impl From<ClientToken> for GrantedTokens {
             expires_in: token.expires_in,
             refresh_token: None,
             scope: token.scope,
+            id_token: None,
         }
     }
 }

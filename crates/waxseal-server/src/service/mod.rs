@@ -25,9 +25,11 @@ use password::hash_password;
 use waxseal_axum::verified_cache::VerifiedCache;
 
 // By capability; each file adds its part of `impl AuthService`.
+pub mod authorize; // the authorization request, checked
 mod bearer; // the bearer layer's verifier of the protected routes
 mod client_cache; // registered clients read recently, for client authentication without the store
 mod clients; // registering and administering OAuth clients, client authentication
+mod code; // authorization codes and ID tokens
 mod csrf; // cookie mode's CSRF tokens
 mod denylist; // revoked tokens, sessions and "not before" times; the Redis announcements
 mod granted; // what a grant answers with
@@ -38,11 +40,15 @@ mod oauth; // the OAuth grants, scope resolution, RFC 7009 revocation
 mod password; // argon2id on the blocking pool
 mod prune; // deleting expired rows
 mod session; // login, refresh rotation with reuse detection, logout
+mod sso; // the browser's SSO session, /account
+mod userinfo; // the OpenID Connect userinfo claims
 mod users; // user administration
 mod verify; // access-token verification: cache, signature and claims, denylist
 
+pub use authorize::{AuthorizationRequest, AuthorizeError, ErrorRedirect, Prompt, Step};
 pub use bearer::{AccessTokenVerifier, Denylisted};
 pub use clients::{ClientInfo, ClientPermissions, NewClient};
+pub use code::{CODE_TTL_SECS, at_hash, redirect_with};
 pub use granted::GrantedTokens;
 pub use introspection::{Introspected, Introspection, RefreshIntrospection};
 pub use key_revocation::KeyRevocation;
@@ -51,6 +57,7 @@ pub use oauth::ClientToken;
 pub(crate) use prune::spawn_pruner;
 pub use prune::{PRUNE_BATCH, PRUNE_INTERVAL, PruneReport};
 pub use session::RefreshCredential;
+pub use sso::{AccountSessions, NewSsoSession, SignedIn};
 pub use users::UserInfo;
 
 use crate::secret::{random_id, random_token, refresh_token_digest};
@@ -243,6 +250,11 @@ impl AuthService {
 
     fn now(&self) -> u64 {
         self.clock.now().secs()
+    }
+
+    /// The service clock's time, in Unix seconds.
+    pub fn now_secs(&self) -> u64 {
+        self.now()
     }
 
     /// The configuration in force.

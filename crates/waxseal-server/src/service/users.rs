@@ -7,7 +7,7 @@ use super::{
     AuthService, MAX_PASSWORD_LEN, MAX_USERNAME_LEN, check_scope_tokens, password, random_id,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::store::{DenylistSnapshot, User};
+use crate::store::{DenylistSnapshot, Profile, User};
 use password::hash_password;
 
 /// A user as the admin commands show it: never the password hash.
@@ -21,6 +21,36 @@ pub struct UserInfo {
     pub scopes: Vec<String>,
     /// Unix seconds.
     pub created_at: u64,
+    /// Profile claims.
+    pub profile: Profile,
+}
+
+/// The longest `email` or `name`, in bytes.
+pub const MAX_PROFILE_CLAIM_LEN: usize = 256;
+
+fn check_profile(profile: &Profile) -> Result<()> {
+    for value in [&profile.email, &profile.name].into_iter().flatten() {
+        if value.is_empty()
+            || value.len() > MAX_PROFILE_CLAIM_LEN
+            || value.chars().any(char::is_control)
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                format!(
+                    "an email or name is 1 to {MAX_PROFILE_CLAIM_LEN} bytes without control characters"
+                ),
+            ));
+        }
+    }
+    if let Some(email) = &profile.email
+        && (email.chars().any(char::is_whitespace) || !email.contains('@'))
+    {
+        return Err(Error::new(
+            ErrorKind::InvalidRequest,
+            "an email address has an @ and no spaces",
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn check_password_shape(password: &str) -> Result<()> {
@@ -36,6 +66,18 @@ pub(super) fn check_password_shape(password: &str) -> Result<()> {
 impl AuthService {
     /// Creates a user with an argon2id hash of `password`.
     pub async fn add_user(&self, username: &str, password: &str, scopes: &[String]) -> Result<()> {
+        self.add_user_with_profile(username, password, scopes, Profile::default())
+            .await
+    }
+
+    /// [`AuthService::add_user`] with the user's profile claims (OpenID Connect `email`, `name`).
+    pub async fn add_user_with_profile(
+        &self,
+        username: &str,
+        password: &str,
+        scopes: &[String],
+        profile: Profile,
+    ) -> Result<()> {
         if username.is_empty()
             || username.len() > MAX_USERNAME_LEN
             || username
@@ -51,6 +93,7 @@ impl AuthService {
         }
         check_password_shape(password)?;
         check_scope_tokens(scopes)?;
+        check_profile(&profile)?;
         let user = User {
             id: random_id()?,
             username: username.to_owned(),
@@ -58,6 +101,7 @@ impl AuthService {
             disabled: false,
             scopes: scopes.to_vec(),
             created_at: self.now(),
+            profile,
         };
         self.store
             .create_user(&user)
@@ -85,6 +129,7 @@ impl AuthService {
                 disabled: u.disabled,
                 scopes: u.scopes,
                 created_at: u.created_at,
+                profile: u.profile,
             })
             .collect())
     }
@@ -131,6 +176,20 @@ impl AuthService {
         Ok(())
     }
 
+    /// Replaces a user's profile claims (what userinfo and ID tokens tell clients from now on).
+    pub async fn set_profile(&self, username: &str, profile: Profile) -> Result<()> {
+        check_profile(&profile)?;
+        let user = self.existing_user(username).await?;
+        if !self.store.set_profile(&user.id, &profile).await? {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                format!("no user named {username:?}"),
+            ));
+        }
+        tracing::info!(user_id = %user.id, "profile changed");
+        Ok(())
+    }
+
     /// Ends every session of a user, then deletes the user.
     pub async fn delete_user(&self, username: &str) -> Result<()> {
         let user = self.existing_user(username).await?;
@@ -150,10 +209,18 @@ impl AuthService {
     pub(super) async fn end_all_sessions(&self, user_id: &str) -> Result<()> {
         let now = self.now();
         let deny_until = self.sid_deny_until(now);
-        let sids = self
+        let mut sids = self
             .store
             .revoke_all_sessions(user_id, now, deny_until)
             .await?;
+        // And the user's browsers: their SSO sessions could otherwise start new sessions without a password.
+        if let Some(more) = self
+            .store
+            .end_sso_sessions(user_id, None, now, deny_until)
+            .await?
+        {
+            sids.extend(more);
+        }
         self.revoked(DenylistSnapshot {
             sids: sids.into_iter().map(|sid| (sid, deny_until)).collect(),
             not_before: vec![(user_id.to_owned(), now)],

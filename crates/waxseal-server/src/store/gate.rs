@@ -22,6 +22,8 @@ use std::time::{Duration, SystemTime};
 
 use metrics::{Counter, Gauge};
 
+mod sign_in;
+
 use super::{
     BoxFuture, Client, ClientStore, Contents, DenylistSnapshot, DenylistStore, KeyStore, Logout,
     Prunable, PruneStore, RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation, SessionStore,

@@ -12,8 +12,9 @@ mod sql;
 pub mod sqlite;
 
 pub use records::{
-    Client, Contents, DenylistSnapshot, FamilyRotation, GrantType, RefreshTokenRecord, RevokedKey,
-    StoredKey, StoredRefreshToken, TokenFamily, User,
+    AppSession, AuthorizationCode, Client, Contents, DenylistSnapshot, FamilyRotation, GrantType,
+    Profile, Redemption, RefreshTokenRecord, RevokedKey, SsoSession, StoredKey, StoredRefreshToken,
+    TokenFamily, User, WebClient,
 };
 
 use std::future::Future;
@@ -383,9 +384,89 @@ pub trait TransferStore: Send + Sync {
     ) -> BoxFuture<'a, StoreResult<bool>>;
 }
 
+/// OpenID Connect sign-in: browsers' SSO sessions, authorization codes, remembered consent, profile claims.
+pub trait SignInStore: Send + Sync {
+    /// Stores a new SSO session.
+    fn create_sso_session<'a>(&'a self, session: &'a SsoSession) -> BoxFuture<'a, StoreResult<()>>;
+    /// The SSO session whose cookie secret has this SHA-256, ended or not.
+    fn sso_session<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, StoreResult<Option<SsoSession>>>;
+    /// The user's SSO sessions neither ended nor expired at `now`, newest first.
+    fn sso_sessions_of_user<'a>(
+        &'a self,
+        user_id: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, StoreResult<Vec<SsoSession>>>;
+    /// The user's token families neither revoked nor expired at `now`, newest first.
+    fn app_sessions_of_user<'a>(
+        &'a self,
+        user_id: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, StoreResult<Vec<AppSession>>>;
+    /// In one transaction: ends the user's SSO session `id` (every live one of the user's when `None`) at `now`,
+    /// and revokes the token families started from it, denying their sids until `deny_until`. Returns the revoked
+    /// sids, or `None` when `id` names no live session of this user (nothing changes then).
+    fn end_sso_sessions<'a>(
+        &'a self,
+        user_id: &'a str,
+        id: Option<&'a str>,
+        now: u64,
+        deny_until: u64,
+    ) -> BoxFuture<'a, StoreResult<Option<Vec<String>>>>;
+    /// The scopes the user allowed the client so far, if ever.
+    fn consented_scope<'a>(
+        &'a self,
+        user_id: &'a str,
+        client_id: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<Vec<String>>>>;
+    /// Remembers that the user allowed the client `scope` (space-separated; replaces what was remembered).
+    fn save_consent<'a>(
+        &'a self,
+        user_id: &'a str,
+        client_id: &'a str,
+        scope: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+    /// Stores a new authorization code.
+    fn create_code<'a>(&'a self, code: &'a AuthorizationCode) -> BoxFuture<'a, StoreResult<()>>;
+    /// In one transaction: uses the code with digest `hash` if it is unused and unexpired at `now`; if it was
+    /// used already, revokes its session (`sid`) and denies that sid until `deny_until`. Concurrent redemptions
+    /// of one code through any number of processes redeem it once.
+    fn redeem_code<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+        now: u64,
+        deny_until: u64,
+    ) -> BoxFuture<'a, StoreResult<Redemption>>;
+    /// In one transaction: stores the token family a redeemed code starts (`family.sid` is the code's), started
+    /// from SSO session `sso_id`, with its first refresh token if any — unless the sid was denied meanwhile (the
+    /// code presented again): `false`, nothing stored.
+    fn start_app_session<'a>(
+        &'a self,
+        family: &'a TokenFamily,
+        sso_id: &'a str,
+        first: Option<&'a RefreshTokenRecord>,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Replaces a user's profile claims; `false` when there is no such user.
+    fn set_profile<'a>(
+        &'a self,
+        user_id: &'a str,
+        profile: &'a Profile,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+}
+
 /// Everything the server stores.
 pub trait Store:
-    UserStore + ClientStore + SessionStore + KeyStore + DenylistStore + PruneStore + TransferStore
+    UserStore
+    + ClientStore
+    + SessionStore
+    + KeyStore
+    + DenylistStore
+    + PruneStore
+    + TransferStore
+    + SignInStore
 {
     /// Closes connections; the store is unusable afterwards.
     fn close(&self) -> BoxFuture<'_, ()>;

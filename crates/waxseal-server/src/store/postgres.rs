@@ -26,6 +26,7 @@ use sessions::{deny_jti, deny_sids, set_not_before};
 mod redact;
 mod revoked_keys;
 mod sessions;
+mod sign_in;
 mod transfer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations-postgres");
@@ -230,6 +231,18 @@ impl ClientStore for PostgresStore {
             .await
             .map_err(map_err)?;
             deny_sids(&mut tx, &sids, deny_until).await?;
+            // Its unused codes die with it, and what its users consented to: a client registered later under
+            // the same id is asked again.
+            for sql in [
+                "DELETE FROM authorization_codes WHERE client_id = $1",
+                "DELETE FROM consents WHERE client_id = $1",
+            ] {
+                sqlx::query(sql)
+                    .bind(client_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            }
             // Client-credentials tokens have the client as their subject and no session.
             set_not_before(&mut tx, client_id, not_before).await?;
             tx.commit().await.map_err(map_err)?;

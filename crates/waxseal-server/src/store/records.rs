@@ -17,6 +17,18 @@ pub struct User {
     pub scopes: Vec<String>,
     /// Unix seconds.
     pub created_at: u64,
+    /// What OpenID Connect tells clients about the user (userinfo, ID tokens).
+    pub profile: Profile,
+}
+
+/// A user's profile claims (OpenID Connect Core §5.1); each absent until an operator sets it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// `email`, shown to clients granted the `email` scope. Verified by whoever set it: an operator
+    /// (`waxseal user add --email`), so `email_verified` is true.
+    pub email: Option<String>,
+    /// `name`, the full name for display, shown to clients granted the `profile` scope.
+    pub name: Option<String>,
 }
 
 impl std::fmt::Debug for User {
@@ -27,6 +39,7 @@ impl std::fmt::Debug for User {
             .field("password_hash", &"<redacted>")
             .field("disabled", &self.disabled)
             .field("scopes", &self.scopes)
+            .field("profile", &self.profile)
             .finish_non_exhaustive()
     }
 }
@@ -72,14 +85,17 @@ pub enum GrantType {
     RefreshToken,
     /// Client credentials (RFC 6749 §4.4).
     ClientCredentials,
+    /// Authorization code (RFC 6749 §4.1), with PKCE (RFC 7636): OpenID Connect sign-in.
+    AuthorizationCode,
 }
 
 impl GrantType {
     /// Every grant type the server implements.
-    pub const ALL: [GrantType; 3] = [
+    pub const ALL: [GrantType; 4] = [
         GrantType::Password,
         GrantType::RefreshToken,
         GrantType::ClientCredentials,
+        GrantType::AuthorizationCode,
     ];
 
     /// The `grant_type` value of RFC 6749.
@@ -88,6 +104,7 @@ impl GrantType {
             GrantType::Password => "password",
             GrantType::RefreshToken => "refresh_token",
             GrantType::ClientCredentials => "client_credentials",
+            GrantType::AuthorizationCode => "authorization_code",
         }
     }
 
@@ -115,6 +132,23 @@ pub struct Client {
     /// Whether it may introspect (RFC 7662) the access tokens of every client, as a resource server does; without
     /// it, a client introspects only its own tokens.
     pub may_introspect: bool,
+    /// How the client's browser flows (authorization code, logout) may go.
+    pub web: WebClient,
+}
+
+/// What a client that signs people in through the browser registered: where they may be sent back, whether it can
+/// keep a secret, whether it is the operator's own. All empty or false for a client without browser flows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebClient {
+    /// The only `redirect_uri` values `/authorize` accepts, compared exactly (RFC 9700 §2.1).
+    pub redirect_uris: Vec<String>,
+    /// The only `post_logout_redirect_uri` values RP-initiated logout accepts, compared exactly.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// A public client (`token_endpoint_auth_method: none`, a browser or mobile app): it has no secret to present,
+    /// so PKCE is what binds its code to it.
+    pub public: bool,
+    /// The operator's own application: its users are not asked for consent.
+    pub first_party: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -125,6 +159,7 @@ impl std::fmt::Debug for Client {
             .field("grant_types", &self.grant_types)
             .field("scopes", &self.scopes)
             .field("may_introspect", &self.may_introspect)
+            .field("web", &self.web)
             .finish_non_exhaustive()
     }
 }
@@ -226,4 +261,84 @@ pub struct Contents {
     pub rotations: Vec<FamilyRotation>,
     /// Denied jtis and sids and "not before" times, every row (also those no longer in force).
     pub denylist: DenylistSnapshot,
+}
+
+/// A browser's sign-in (the SSO session), found by the SHA-256 of the secret in its cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoSession {
+    /// Public identifier: the ID tokens' `sid`, how `/account` names it.
+    pub id: String,
+    /// SHA-256 of the cookie's secret.
+    pub hash: [u8; 32],
+    /// The user signed in.
+    pub user_id: String,
+    /// Unix seconds: when the user last entered their password (`auth_time`).
+    pub auth_time: u64,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// Unix seconds: the session's end, however active it is.
+    pub expires_at: u64,
+    /// Unix seconds: when it was ended (logout, `/account`, password change).
+    pub ended_at: Option<u64>,
+    /// The client address it was started from.
+    pub address: Option<String>,
+    /// The browser's `User-Agent` when it was started, truncated.
+    pub user_agent: Option<String>,
+}
+
+/// An authorization code as stored: its SHA-256, never the code, and everything the exchange is checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCode {
+    /// SHA-256 of the code.
+    pub hash: [u8; 32],
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user who signed in.
+    pub user_id: String,
+    /// The SSO session it was issued in.
+    pub sso_id: String,
+    /// The session (token family) the exchange starts; what a second presentation revokes.
+    pub sid: String,
+    /// The `redirect_uri` of the authorization request, which the exchange must repeat.
+    pub redirect_uri: String,
+    /// The PKCE `S256` challenge; `None` only for a confidential client registered as exempt.
+    pub code_challenge: Option<String>,
+    /// The space-separated scope granted.
+    pub scope: String,
+    /// The request's `nonce`, for the ID token.
+    pub nonce: Option<String>,
+    /// Unix seconds: when the user entered their password.
+    pub auth_time: u64,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// Unix seconds: the code is refused from then on.
+    pub expires_at: u64,
+}
+
+/// What presenting an authorization code led to, decided by one conditional `UPDATE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// The code was unused and unexpired: it is now used, and its session stored.
+    Redeemed(AuthorizationCode),
+    /// The code had been used: its session is now revoked (RFC 6749 §4.1.2).
+    Reused(AuthorizationCode),
+    /// The code has expired.
+    Expired,
+    /// No such code.
+    Unknown,
+}
+
+/// A live token family as `/account` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppSession {
+    /// The session id (`sid`).
+    pub sid: String,
+    /// The client that started it; `None` for a `POST /login` session.
+    pub client_id: Option<String>,
+    /// The SSO session it was started from, if any.
+    pub sso_id: Option<String>,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// Unix seconds: when it last rotated a refresh token, if ever.
+    pub refreshed_at: Option<u64>,
 }

@@ -22,6 +22,7 @@ use super::{
 };
 
 mod rows;
+pub(crate) mod sign_in;
 mod transfer;
 
 pub(crate) use rows::{Columns, client, family, user};
@@ -127,7 +128,7 @@ pub(crate) async fn user_by_name<'e, DB: Dialect>(
     db: impl Executor<'e, Database = DB>,
     username: &str,
 ) -> StoreResult<Option<User>> {
-    let sql = "SELECT id, username, password_hash, disabled, scopes, created_at FROM users \
+    let sql = "SELECT id, username, password_hash, disabled, scopes, created_at, email, display_name FROM users \
                WHERE username = $1";
     optional(db, sqlx::query(sql).arg(username), user).await
 }
@@ -137,7 +138,7 @@ pub(crate) async fn user_by_id<'e, DB: Dialect>(
     db: impl Executor<'e, Database = DB>,
     id: &str,
 ) -> StoreResult<Option<User>> {
-    let sql = "SELECT id, username, password_hash, disabled, scopes, created_at FROM users \
+    let sql = "SELECT id, username, password_hash, disabled, scopes, created_at, email, display_name FROM users \
                WHERE id = $1";
     optional(db, sqlx::query(sql).arg(id), user).await
 }
@@ -146,7 +147,7 @@ pub(crate) async fn user_by_id<'e, DB: Dialect>(
 pub(crate) async fn users<'e, DB: Dialect>(
     db: impl Executor<'e, Database = DB>,
 ) -> StoreResult<Vec<User>> {
-    let sql = "SELECT id, username, password_hash, disabled, scopes, created_at FROM users \
+    let sql = "SELECT id, username, password_hash, disabled, scopes, created_at, email, display_name FROM users \
                ORDER BY username";
     every(db, sqlx::query(sql), user).await
 }
@@ -156,8 +157,8 @@ pub(crate) async fn client_by_id<'e, DB: Dialect>(
     db: impl Executor<'e, Database = DB>,
     client_id: &str,
 ) -> StoreResult<Option<Client>> {
-    let sql = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect \
-               FROM clients WHERE client_id = $1";
+    let sql = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect, \
+               redirect_uris, post_logout_redirect_uris, public_client, first_party FROM clients WHERE client_id = $1";
     optional(db, sqlx::query(sql).arg(client_id), client).await
 }
 
@@ -165,8 +166,8 @@ pub(crate) async fn client_by_id<'e, DB: Dialect>(
 pub(crate) async fn clients<'e, DB: Dialect>(
     db: impl Executor<'e, Database = DB>,
 ) -> StoreResult<Vec<Client>> {
-    let sql = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect \
-               FROM clients ORDER BY name, client_id";
+    let sql = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect, \
+               redirect_uris, post_logout_redirect_uris, public_client, first_party FROM clients ORDER BY name, client_id";
     every(db, sqlx::query(sql), client).await
 }
 
@@ -325,8 +326,8 @@ pub(crate) async fn insert_user<'e, DB: Dialect>(
     user: &User,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO users (id, username, password_hash, disabled, scopes, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO users (id, username, password_hash, disabled, scopes, created_at, email, \
+         display_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .arg(&user.id)
     .arg(&user.username)
@@ -334,6 +335,8 @@ pub(crate) async fn insert_user<'e, DB: Dialect>(
     .arg(&user.disabled)
     .arg(&user.scopes.join(" "))
     .arg(&ts(user.created_at))
+    .arg(&user.profile.email)
+    .arg(&user.profile.name)
     .execute(db)
     .await
     .map_err(DB::store_error)?;
@@ -348,7 +351,8 @@ pub(crate) async fn insert_client<'e, DB: Dialect>(
     let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
     sqlx::query(
         "INSERT INTO clients (client_id, secret_hash, name, grant_types, scopes, created_at, \
-         may_introspect) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         may_introspect, redirect_uris, post_logout_redirect_uris, public_client, first_party) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .arg(&client.client_id)
     .arg(&client.secret_hash[..])
@@ -357,6 +361,10 @@ pub(crate) async fn insert_client<'e, DB: Dialect>(
     .arg(&client.scopes.join(" "))
     .arg(&ts(client.created_at))
     .arg(&client.may_introspect)
+    .arg(&client.web.redirect_uris.join(" "))
+    .arg(&client.web.post_logout_redirect_uris.join(" "))
+    .arg(&client.web.public)
+    .arg(&client.web.first_party)
     .execute(db)
     .await
     .map_err(DB::store_error)?;

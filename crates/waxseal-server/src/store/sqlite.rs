@@ -21,6 +21,7 @@ use sessions::{deny_jti, revoke_in, set_not_before};
 
 mod revoked_keys;
 mod sessions;
+mod sign_in;
 mod transfer;
 
 /// Read-only connections: enough for every core to read while others wait on I/O.
@@ -177,6 +178,18 @@ impl ClientStore for SqliteStore {
             .map_err(map_err)?;
             for sid in &sids {
                 revoke_in(&mut tx, sid, now, deny_until).await?;
+            }
+            // Its unused codes die with it, and what its users consented to: a client registered later under
+            // the same id is asked again.
+            for sql in [
+                "DELETE FROM authorization_codes WHERE client_id = ?",
+                "DELETE FROM consents WHERE client_id = ?",
+            ] {
+                sqlx::query(sql)
+                    .bind(client_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
             }
             // Client-credentials tokens have the client as their subject and no session.
             set_not_before(&mut tx, client_id, not_before).await?;

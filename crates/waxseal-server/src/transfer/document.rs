@@ -57,6 +57,11 @@ pub struct DumpUser {
     pub disabled: bool,
     pub scopes: Vec<String>,
     pub created_at: u64,
+    /// Profile claims: written only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// An OAuth client.
@@ -75,6 +80,15 @@ pub struct DumpClient {
     /// still imports into a build from before the permission existed (and one with it is refused there).
     #[serde(default, skip_serializing_if = "is_false")]
     pub may_introspect: bool,
+    /// Browser flows (OpenID Connect sign-in): written only when set, like `may_introspect`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirect_uris: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub public: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub first_party: bool,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference

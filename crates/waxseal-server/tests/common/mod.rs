@@ -1,6 +1,7 @@
 //! Shared fixtures: a real server on a loopback port over a real SQLite file, a clock tests can move, a client.
 #![allow(dead_code)]
 
+pub mod agent;
 pub mod db;
 
 pub use waxseal_testkit::TestClock;

@@ -143,3 +143,36 @@ impl IntoResponses for ClientRefusals {
         ])
     }
 }
+
+/// A page (`text/html`).
+fn html(description: &str) -> ResponseBuilder {
+    ResponseBuilder::new().description(description).content(
+        "text/html",
+        ContentBuilder::new()
+            .schema(Some(Object::with_type(Type::String)))
+            .build(),
+    )
+}
+
+/// What a page route answers: the page, a redirect, or an error page.
+pub(crate) struct PageAnswers;
+
+impl IntoResponses for PageAnswers {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        set([
+            (200, html("The page")),
+            (
+                303,
+                ResponseBuilder::new()
+                    .description("On to the next step: back to the client (with a code or an error), or another page")
+                    .header("Location", header("Where to go")),
+            ),
+            (400, html("The error page: the request is not acceptable (it is never redirected to an unchecked URI)")),
+            (401, html("The sign-in page again: the username or password is wrong")),
+            (403, html("The error page: the form was not sent from this server's page, or its CSRF token is wrong")),
+            (429, html("The sign-in page again: too many failed sign-ins")),
+            (500, html(SERVER_FAILED)),
+            (503, html("The error page: the database is unreachable")),
+        ])
+    }
+}

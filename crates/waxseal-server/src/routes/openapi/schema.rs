@@ -226,20 +226,34 @@ pub(crate) struct JwkSet {
 
 /// Authorization server metadata (RFC 8414; OpenID Connect Discovery 1.0): only what the server implements.
 #[derive(Serialize, ToSchema)]
+#[allow(clippy::struct_excessive_bools)] // the fields of a JSON document, not a state machine
 pub(crate) struct DiscoveryDocument {
     issuer: String,
-    jwks_uri: String,
+    authorization_endpoint: String,
     token_endpoint: String,
+    userinfo_endpoint: String,
+    jwks_uri: String,
+    end_session_endpoint: String,
     revocation_endpoint: String,
     introspection_endpoint: String,
+    scopes_supported: Vec<String>,
+    /// `["code"]`.
+    response_types_supported: Vec<String>,
+    response_modes_supported: Vec<String>,
+    grant_types_supported: Vec<String>,
+    /// `["S256"]`.
+    code_challenge_methods_supported: Vec<String>,
     token_endpoint_auth_methods_supported: Vec<String>,
     revocation_endpoint_auth_methods_supported: Vec<String>,
     introspection_endpoint_auth_methods_supported: Vec<String>,
-    /// Empty: there is no authorization endpoint.
-    response_types_supported: Vec<String>,
-    grant_types_supported: Vec<String>,
     subject_types_supported: Vec<String>,
     id_token_signing_alg_values_supported: Vec<String>,
+    claims_supported: Vec<String>,
+    prompt_values_supported: Vec<String>,
+    authorization_response_iss_parameter_supported: bool,
+    request_parameter_supported: bool,
+    request_uri_parameter_supported: bool,
+    claims_parameter_supported: bool,
 }
 
 /// A health answer.
@@ -276,4 +290,126 @@ pub(crate) struct Unavailable {
     /// With Redis configured: `up` or `down`.
     #[serde(skip_serializing_if = "Option::is_none")]
     redis: Option<String>,
+}
+
+/// The parameters of an authorization request (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2.1), as a query or a
+/// form. Each at most once; unknown ones are ignored. The request must name a registered client and one of its
+/// registered redirect URIs exactly, else the answer is an error page and nothing is redirected.
+#[derive(Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct AuthorizeParams {
+    /// The client's id.
+    client_id: Option<String>,
+    /// One of the client's registered redirect URIs, exactly.
+    redirect_uri: Option<String>,
+    /// `code`, the only response type.
+    response_type: Option<String>,
+    /// Space-separated: `openid`, `profile`, `email`, `offline_access` and the client's registered scopes.
+    scope: Option<String>,
+    /// Returned to the client as given.
+    state: Option<String>,
+    /// Put in the ID token as given.
+    nonce: Option<String>,
+    /// PKCE (RFC 7636): base64url SHA-256 of the code verifier, 43 characters. Required.
+    code_challenge: Option<String>,
+    /// `S256`, the only method.
+    code_challenge_method: Option<String>,
+    /// `none`, `login`, `consent` (space-separated).
+    prompt: Option<String>,
+    /// Seconds: a sign-in older than this is repeated.
+    max_age: Option<String>,
+    /// A username to fill in.
+    login_hint: Option<String>,
+}
+
+/// The sign-in form: the authorization request's parameters as hidden fields (or `account=1` for `/account`), the
+/// CSRF token of the page, and the credentials.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct SignInForm {
+    username: Option<String>,
+    password: Option<String>,
+    csrf_token: Option<String>,
+    /// `1`: the sign-in of `/account`, without an application.
+    account: Option<String>,
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+}
+
+/// The consent form: the authorization request's parameters as hidden fields, the CSRF token and the decision.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ConsentForm {
+    /// `allow` or `deny`.
+    decision: Option<String>,
+    csrf_token: Option<String>,
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+}
+
+/// An RP-initiated logout request (OpenID Connect RP-Initiated Logout 1.0 §2), as a query or a form.
+#[derive(Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct LogoutParams {
+    /// An ID token this server issued: names the client and the user.
+    id_token_hint: Option<String>,
+    /// The client, when there is no hint.
+    client_id: Option<String>,
+    /// Where to go afterwards: registered for the client, exactly.
+    post_logout_redirect_uri: Option<String>,
+    /// Returned as given.
+    state: Option<String>,
+}
+
+/// The confirmation form of a logout: the request's parameters and the CSRF token.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct LogoutForm {
+    csrf_token: Option<String>,
+    id_token_hint: Option<String>,
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
+/// Ending sessions from `/account`: one browser (`sso`), one application session (`sid`) or all (`all=1`).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct EndSessionForm {
+    csrf_token: Option<String>,
+    sso: Option<String>,
+    sid: Option<String>,
+    all: Option<String>,
+}
+
+/// Changing one's password on `/account`.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct PasswordForm {
+    csrf_token: Option<String>,
+    current_password: Option<String>,
+    new_password: Option<String>,
+    confirm_password: Option<String>,
+}
+
+/// The userinfo claims (OpenID Connect Core §5.1), by scope.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct UserInfo {
+    /// The user's id: the ID token's `sub`.
+    sub: String,
+    /// `profile`: the login name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preferred_username: Option<String>,
+    /// `profile`: the full name, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    /// `email`: the address, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    /// `email`: true (set by an operator).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_verified: Option<bool>,
 }

@@ -13,7 +13,7 @@ use crate::store::{
 };
 
 /// Stores `token` in family `sid`, issued for the token whose digest is `parent` (`None`: the session's first).
-async fn insert_refresh_token(
+pub(super) async fn insert_refresh_token(
     tx: &mut Transaction<'static, Postgres>,
     token: &RefreshTokenRecord,
     parent: Option<&[u8; 32]>,
@@ -56,7 +56,7 @@ pub(super) async fn deny_sids(
     Ok(())
 }
 
-async fn revoke_in(
+pub(super) async fn revoke_in(
     tx: &mut Transaction<'static, Postgres>,
     sid: &str,
     now: u64,

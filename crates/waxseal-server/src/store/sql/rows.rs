@@ -6,8 +6,8 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use super::backend;
 use crate::store::{
-    Client, FamilyRotation, GrantType, RefreshTokenRecord, RevokedKey, StoreResult, StoredKey,
-    StoredRefreshToken, TokenFamily, User, opt_secs, parent_digest, secs,
+    Client, FamilyRotation, GrantType, Profile, RefreshTokenRecord, RevokedKey, StoreResult,
+    StoredKey, StoredRefreshToken, TokenFamily, User, WebClient, opt_secs, parent_digest, secs,
 };
 
 /// A result row of either backend, read by column name as the types the store keeps.
@@ -86,6 +86,10 @@ pub(crate) fn user(row: &impl Columns) -> StoreResult<User> {
         disabled: row.flag("disabled")?,
         scopes: row.words("scopes")?,
         created_at: row.time("created_at")?,
+        profile: Profile {
+            email: row.opt_text("email")?,
+            name: row.opt_text("display_name")?,
+        },
     })
 }
 
@@ -102,6 +106,12 @@ pub(crate) fn client(row: &impl Columns) -> StoreResult<Client> {
         scopes: row.words("scopes")?,
         created_at: row.time("created_at")?,
         may_introspect: row.flag("may_introspect")?,
+        web: WebClient {
+            redirect_uris: row.words("redirect_uris")?,
+            post_logout_redirect_uris: row.words("post_logout_redirect_uris")?,
+            public: row.flag("public_client")?,
+            first_party: row.flag("first_party")?,
+        },
     })
 }
 

@@ -12,7 +12,10 @@ use crate::store::{Contents, DenylistSnapshot, StoreResult, ts};
 
 /// Tables in an order that deletes children before their parents. Not `revoked_keys`: a replacing import keeps
 /// those records, so that it cannot bring a revoked key back.
-pub(crate) const TABLES: [&str; 8] = [
+pub(crate) const TABLES: [&str; 11] = [
+    "authorization_codes",
+    "consents",
+    "sso_sessions",
     "refresh_tokens",
     "token_families",
     "users",
@@ -28,9 +31,10 @@ pub(crate) async fn export<DB: Dialect>(tx: &mut Transaction<'static, DB>) -> St
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    let users =
-        "SELECT id, username, password_hash, disabled, scopes, created_at FROM users ORDER BY id";
-    let clients = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect \
+    let users = "SELECT id, username, password_hash, disabled, scopes, created_at, email, display_name \
+                 FROM users ORDER BY id";
+    let clients = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect, \
+                   redirect_uris, post_logout_redirect_uris, public_client, first_party \
                    FROM clients ORDER BY client_id";
     let keys = "SELECT kid, alg, private_key, created_at, activates_at FROM signing_keys \
                 ORDER BY activates_at, created_at, kid";

@@ -13,7 +13,7 @@ use crate::store::{
 };
 
 /// Stores `token` in family `sid`, issued for the token whose digest is `parent` (`None`: the session's first).
-async fn insert_refresh_token(
+pub(super) async fn insert_refresh_token(
     tx: &mut Transaction<'static, Sqlite>,
     token: &RefreshTokenRecord,
     parent: Option<&[u8; 32]>,

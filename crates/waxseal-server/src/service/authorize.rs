@@ -1,0 +1,513 @@
+//! The authorization request (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2.1), taken apart one check at a time.
+//!
+//! The order of the checks decides where an error goes. Until the client and its `redirect_uri` are known good, an
+//! error is shown on waxseal's own error page and never redirected: redirecting to an unchecked URI is an open
+//! redirect (RFC 9700 §4.11). From then on every error goes back to the client, with `state` and the RFC 9207
+//! `iss`. Parameters are compared exactly, never normalized: a redirect URI with an extra slash, path, query or
+//! another scheme is not the registered one.
+//!
+//! The request is carried through the sign-in and consent forms as its own parameters (hidden fields) and checked
+//! again, whole, on every step: no server-side state between the steps, so any instance can serve any step, and a
+//! tampered field buys nothing that a new request would not.
+
+use url::Url;
+
+use super::AuthService;
+use super::code::redirect_with;
+use super::sso::SignedIn;
+use crate::error::Result;
+use crate::store::{Client, GrantType, User};
+
+/// The OpenID Connect scopes every client may request besides its registered ones.
+pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+/// The parameters the authorization endpoint reads; every other one is ignored (RFC 6749 §3.1). These, and only
+/// these, are carried through the sign-in and consent forms.
+pub const AUTHORIZE_PARAMS: [&str; 11] = [
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "login_hint",
+];
+
+/// The longest `state`, `nonce` or `login_hint` accepted, in bytes.
+pub const MAX_PARAM_LEN: usize = 1024;
+
+/// What `prompt` asked for (OpenID Connect Core §3.1.2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prompt {
+    /// `none`: show nothing; fail with `login_required` / `consent_required` instead.
+    pub none: bool,
+    /// `login`: ask for the password even with a live SSO session.
+    pub login: bool,
+    /// `consent`: ask for consent even when it was given before.
+    pub consent: bool,
+}
+
+/// A checked authorization request.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    /// The client, as registered.
+    pub client: Client,
+    /// One of the client's registered redirect URIs, exactly.
+    pub redirect_uri: String,
+    /// Returned to the client as given.
+    pub state: Option<String>,
+    /// Put in the ID token as given.
+    pub nonce: Option<String>,
+    /// The scopes requested, each one an OpenID Connect scope or one registered for the client, in request order.
+    pub scope: Vec<String>,
+    /// The PKCE `S256` challenge; `None` only for a confidential client registered as exempt.
+    pub code_challenge: Option<String>,
+    /// What `prompt` asked for.
+    pub prompt: Prompt,
+    /// Seconds: a sign-in older than this must be repeated.
+    pub max_age: Option<u64>,
+    /// A username to fill in on the sign-in page.
+    pub login_hint: Option<String>,
+    /// The request's own parameters (those of [`AUTHORIZE_PARAMS`] that were given), for the forms to carry.
+    pub params: Vec<(&'static str, String)>,
+}
+
+/// What the authorization endpoint does next with a checked request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Show the sign-in page.
+    SignIn,
+    /// Ask the signed-in user to allow these scopes (everything the client gets, not only what is new).
+    Consent(Vec<String>),
+    /// Send the browser back to the client: with a code, or with an error.
+    Redirect(String),
+}
+
+/// Where a refused authorization request's error goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeError {
+    /// The client or the redirect URI is not known good: waxseal's error page shows this, nothing is redirected.
+    Page(String),
+    /// Back to the client (RFC 6749 §4.1.2.1).
+    Redirect(ErrorRedirect),
+}
+
+/// An error sent back to the client's redirect URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorRedirect {
+    /// The registered redirect URI.
+    pub redirect_uri: String,
+    /// RFC 6749 / OpenID Connect error code.
+    pub error: &'static str,
+    /// For the developer; fixed texts, never an echo of the request.
+    pub description: &'static str,
+    /// The request's `state`.
+    pub state: Option<String>,
+}
+
+impl AuthorizationRequest {
+    /// An error of this request, to send back to the client.
+    pub fn error(&self, error: &'static str, description: &'static str) -> ErrorRedirect {
+        ErrorRedirect {
+            redirect_uri: self.redirect_uri.clone(),
+            error,
+            description,
+            state: self.state.clone(),
+        }
+    }
+
+    /// Whether the request asked for an ID token.
+    pub fn openid(&self) -> bool {
+        self.scope.iter().any(|s| s == "openid")
+    }
+}
+
+/// The value of `name`: `Ok(None)` when absent or empty (an empty parameter counts as absent, RFC 6749 §3.1),
+/// `Err` when given more than once.
+fn single<'p>(
+    params: &'p [(String, String)],
+    name: &str,
+) -> std::result::Result<Option<&'p str>, ()> {
+    let mut found = None;
+    for (n, v) in params {
+        if n == name {
+            if found.is_some() {
+                return Err(());
+            }
+            found = Some(v.as_str());
+        }
+    }
+    Ok(found.filter(|v| !v.is_empty()))
+}
+
+/// Whether `challenge` has the shape of an RFC 7636 `S256` code challenge: 43 base64url characters.
+fn is_s256_challenge(challenge: &str) -> bool {
+    challenge.len() == 43
+        && challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Whether `value` is printable and bounded: what `state`, `nonce` and `login_hint` must be.
+fn is_plain(value: &str) -> bool {
+    value.len() <= MAX_PARAM_LEN && !value.chars().any(char::is_control)
+}
+
+/// Checks a redirect URI a client registers: absolute, no fragment, https — or http only to a loopback address,
+/// or a private-use scheme with a dot for native apps (RFC 8252 §7.1, §7.3). Returns what is wrong.
+pub fn check_redirect_uri(uri: &str) -> std::result::Result<(), String> {
+    if uri.len() > 512 || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("a redirect URI is at most 512 bytes, without spaces".into());
+    }
+    let parsed = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URI: {e}"))?;
+    if parsed.fragment().is_some() {
+        return Err(format!(
+            "{uri:?} has a fragment, which a redirect URI may not (RFC 6749 §3.1.2)"
+        ));
+    }
+    let loopback = matches!(parsed.host(), Some(url::Host::Domain("localhost")))
+        || matches!(parsed.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+        || matches!(parsed.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(format!(
+            "{uri:?} uses http to a host other than this machine: use https (http only for 127.0.0.1, [::1] or localhost)"
+        )),
+        scheme if scheme.contains('.') => Ok(()),
+        _ => Err(format!(
+            "{uri:?} has neither https nor a private-use scheme like com.example.app (RFC 8252 §7.1)"
+        )),
+    }
+}
+
+impl AuthService {
+    /// Checks an authorization request given as its parameters (query or form, in order, repeats kept).
+    pub async fn authorization_request(
+        &self,
+        params: &[(String, String)],
+    ) -> Result<std::result::Result<AuthorizationRequest, AuthorizeError>> {
+        let page = |message: &str| Ok(Err(AuthorizeError::Page(message.to_owned())));
+        let Ok(client_id) = single(params, "client_id") else {
+            return page("The request names its application (client_id) more than once.");
+        };
+        let Some(client_id) = client_id else {
+            return page(
+                "The request does not say which application it comes from (client_id is missing).",
+            );
+        };
+        let client = if client_id.len() > super::clients::MAX_CLIENT_ID_LEN {
+            None
+        } else {
+            self.registered_client(client_id).await?
+        };
+        let Some(client) = client.filter(|c| !c.web.redirect_uris.is_empty()) else {
+            return page(
+                "The application that sent you here is not registered to sign people in with this server.",
+            );
+        };
+        let Ok(redirect_uri) = single(params, "redirect_uri") else {
+            return page("The request names its redirect URI more than once.");
+        };
+        let Some(redirect_uri) = redirect_uri else {
+            return page("The request does not say where to return (redirect_uri is missing).");
+        };
+        if !client.web.redirect_uris.iter().any(|r| r == redirect_uri) {
+            return page(
+                "The request's redirect URI is not one the application registered, so you are not sent back to it.",
+            );
+        }
+        let redirect_uri = redirect_uri.to_owned();
+        // From here on, errors go back to the client. `state` first, so that every error can carry it.
+        let state = match single(params, "state") {
+            Ok(state) => state.filter(|s| is_plain(s)).map(str::to_owned),
+            Err(()) => None,
+        };
+        let refuse = |error: &'static str, description: &'static str| {
+            Ok(Err(AuthorizeError::Redirect(ErrorRedirect {
+                redirect_uri: redirect_uri.clone(),
+                error,
+                description,
+                state: state.clone(),
+            })))
+        };
+        let mut given: Vec<(&'static str, String)> = Vec::new();
+        for name in AUTHORIZE_PARAMS {
+            match single(params, name) {
+                Ok(Some(value)) => given.push((name, value.to_owned())),
+                Ok(None) => {}
+                Err(()) => return refuse("invalid_request", "a parameter is repeated"),
+            }
+        }
+        if single(params, "state").is_ok_and(|s| s.is_some_and(|s| !is_plain(s))) {
+            return refuse(
+                "invalid_request",
+                "state is longer than 1024 bytes or holds control characters",
+            );
+        }
+        let value = |name: &str| {
+            given
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        if single(params, "request").ok().flatten().is_some() {
+            return refuse("request_not_supported", "request objects are not supported");
+        }
+        if single(params, "request_uri").ok().flatten().is_some() {
+            return refuse("request_uri_not_supported", "request_uri is not supported");
+        }
+        match value("response_type") {
+            Some("code") => {}
+            None => return refuse("invalid_request", "response_type is missing"),
+            Some(_) => {
+                return refuse(
+                    "unsupported_response_type",
+                    "only response_type=code is supported",
+                );
+            }
+        }
+        if !client.grant_types.contains(&GrantType::AuthorizationCode) {
+            return refuse(
+                "unauthorized_client",
+                "this client may not use the authorization code grant",
+            );
+        }
+        let code_challenge = match (value("code_challenge"), value("code_challenge_method")) {
+            (Some(challenge), Some("S256")) if is_s256_challenge(challenge) => {
+                Some(challenge.to_owned())
+            }
+            (Some(_), Some("S256")) => {
+                return refuse(
+                    "invalid_request",
+                    "code_challenge is not an S256 challenge (43 base64url characters)",
+                );
+            }
+            (Some(_), Some(_) | None) => {
+                return refuse(
+                    "invalid_request",
+                    "code_challenge_method must be S256 (plain is not accepted)",
+                );
+            }
+            (None, _) => {
+                return refuse(
+                    "invalid_request",
+                    "PKCE is required: send code_challenge with code_challenge_method=S256",
+                );
+            }
+        };
+        let mut scope: Vec<String> = Vec::new();
+        for s in value("scope")
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+        {
+            if !OIDC_SCOPES.contains(&s) && !client.scopes.iter().any(|c| c == s) {
+                return refuse(
+                    "invalid_scope",
+                    "a requested scope is not available to this client",
+                );
+            }
+            if !scope.iter().any(|g| g == s) {
+                scope.push(s.to_owned());
+            }
+        }
+        let mut prompt = Prompt::default();
+        for p in value("prompt")
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+        {
+            match p {
+                "none" => prompt.none = true,
+                "login" => prompt.login = true,
+                "consent" => prompt.consent = true,
+                "select_account" => {}
+                _ => {
+                    return refuse(
+                        "invalid_request",
+                        "prompt holds a value other than none, login, consent or select_account",
+                    );
+                }
+            }
+        }
+        if prompt.none && (prompt.login || prompt.consent) {
+            return refuse(
+                "invalid_request",
+                "prompt=none cannot be combined with another value",
+            );
+        }
+        let max_age = match value("max_age") {
+            None => None,
+            Some(v) => match v.parse::<u64>() {
+                Ok(age) if v.len() <= 10 => Some(age),
+                _ => return refuse("invalid_request", "max_age is not a number of seconds"),
+            },
+        };
+        for name in ["nonce", "login_hint"] {
+            if value(name).is_some_and(|v| !is_plain(v)) {
+                return refuse(
+                    "invalid_request",
+                    "nonce or login_hint is longer than 1024 bytes or holds control characters",
+                );
+            }
+        }
+        Ok(Ok(AuthorizationRequest {
+            nonce: value("nonce").map(str::to_owned),
+            login_hint: value("login_hint").map(str::to_owned),
+            client,
+            redirect_uri,
+            state,
+            scope,
+            code_challenge,
+            prompt,
+            max_age,
+            params: given,
+        }))
+    }
+
+    /// What to do with `request` for the browser's SSO session `signed_in`. `fresh`: the user entered their
+    /// password in this very request, which satisfies `prompt=login` and `max_age`. `consented`: the user just
+    /// allowed the request on the consent page.
+    pub async fn authorize(
+        &self,
+        request: &AuthorizationRequest,
+        signed_in: Option<&SignedIn>,
+        fresh: bool,
+        consented: bool,
+    ) -> Result<Step> {
+        let now = self.now();
+        // max_age=0 asks for a sign-in every time (as prompt=login does): with one-second times, "at most 0 s ago"
+        // would otherwise pass within the second of the last sign-in.
+        let signed_in = signed_in.filter(|s| {
+            fresh
+                || (!request.prompt.login
+                    && request.max_age.is_none_or(|age| {
+                        age > 0 && now.saturating_sub(s.session.auth_time) <= age
+                    }))
+        });
+        let Some(signed_in) = signed_in else {
+            if request.prompt.none {
+                return self.error_redirect(request, "login_required", "the user is not signed in");
+            }
+            return Ok(Step::SignIn);
+        };
+        let granted = Self::granted_scope(request, &signed_in.user);
+        if !request.client.web.first_party && !consented {
+            let remembered = self
+                .store
+                .consented_scope(&signed_in.user.id, &request.client.client_id)
+                .await?
+                .unwrap_or_default();
+            let new = granted.iter().any(|s| !remembered.contains(s));
+            if new || request.prompt.consent {
+                if request.prompt.none {
+                    return self.error_redirect(
+                        request,
+                        "consent_required",
+                        "the user has not allowed this client these scopes",
+                    );
+                }
+                return Ok(Step::Consent(granted));
+            }
+        }
+        Ok(Step::Redirect(
+            self.issue_code(request, signed_in, &granted).await?,
+        ))
+    }
+
+    /// Remembers that the user of `signed_in` allowed `request`, added to what they allowed the client before.
+    pub async fn remember_consent(
+        &self,
+        request: &AuthorizationRequest,
+        signed_in: &SignedIn,
+    ) -> Result<()> {
+        let user = &signed_in.user.id;
+        let client = &request.client.client_id;
+        let mut scopes = self
+            .store
+            .consented_scope(user, client)
+            .await?
+            .unwrap_or_default();
+        for s in Self::granted_scope(request, &signed_in.user) {
+            if !scopes.contains(&s) {
+                scopes.push(s);
+            }
+        }
+        self.store
+            .save_consent(user, client, &scopes.join(" "), self.now())
+            .await?;
+        Ok(())
+    }
+
+    fn error_redirect(
+        &self,
+        request: &AuthorizationRequest,
+        error: &'static str,
+        description: &'static str,
+    ) -> Result<Step> {
+        Ok(Step::Redirect(
+            self.error_url(&request.error(error, description))?,
+        ))
+    }
+
+    /// The URL that sends an error back to the client: `error`, `error_description`, `state` and `iss`.
+    pub fn error_url(&self, e: &ErrorRedirect) -> Result<String> {
+        let mut params = vec![("error", e.error), ("error_description", e.description)];
+        if let Some(state) = &e.state {
+            params.push(("state", state));
+        }
+        params.push(("iss", &self.config.issuer));
+        redirect_with(&e.redirect_uri, &params)
+    }
+
+    /// The scopes of `request` that `user` gets: the OpenID Connect ones, and each registered one the user has.
+    pub(super) fn granted_scope(request: &AuthorizationRequest, user: &User) -> Vec<String> {
+        request
+            .scope
+            .iter()
+            .filter(|s| OIDC_SCOPES.contains(&s.as_str()) || user.scopes.contains(s))
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_are_https_loopback_http_or_private_use() {
+        for good in [
+            "https://app.example/cb",
+            "https://app.example/cb?x=1",
+            "http://127.0.0.1:8080/cb",
+            "http://[::1]/cb",
+            "http://localhost:3000/callback",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert!(check_redirect_uri(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://app.example/cb",
+            "https://app.example/cb#frag",
+            "/relative",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "https://app.example/a b",
+        ] {
+            assert!(check_redirect_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_s256_shaped_challenges_pass() {
+        assert!(is_s256_challenge(&"a".repeat(43)));
+        assert!(!is_s256_challenge(&"a".repeat(44)));
+        assert!(!is_s256_challenge(&format!("{}=", "a".repeat(42))));
+    }
+}

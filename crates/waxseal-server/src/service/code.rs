@@ -1,0 +1,297 @@
+//! Authorization codes (RFC 6749 §4.1 with PKCE, RFC 7636) and the ID tokens they lead to (OpenID Connect Core
+//! §3.1.3).
+//!
+//! A code is 256 random bits, stored as its SHA-256 with everything its exchange is checked against: client,
+//! redirect URI, PKCE challenge, scope, nonce, `auth_time`, and the `sid` of the session the exchange will start —
+//! chosen now, so that a code presented a second time can revoke whatever the first presentation issued (RFC 6749
+//! §4.1.2), even an access token without a refresh token. Redemption is one transaction ([`crate::store::
+//! SignInStore::redeem_code`]): two presentations racing through any number of instances redeem it once.
+
+use aws_lc_rs::digest::{SHA256, SHA384, SHA512, digest};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use subtle::ConstantTimeEq as _;
+use url::Url;
+use waxseal::Algorithm;
+
+use super::authorize::AuthorizationRequest;
+use super::sso::SignedIn;
+use super::{
+    AuthService, GrantedTokens, invalid_grant, random_id, random_token, refresh_token_digest,
+    unauthorized_client,
+};
+use crate::error::{Error, Result};
+use crate::secret::sha256;
+use crate::store::{AuthorizationCode, Client, GrantType, Redemption, TokenFamily};
+
+/// How long a code may wait for its exchange: RFC 6749 §4.1.2 recommends at most ten minutes; a client exchanges
+/// it within a second or two of receiving it.
+pub const CODE_TTL_SECS: u64 = 60;
+
+/// The claims of an ID token (OpenID Connect Core §2).
+#[derive(Serialize)]
+struct IdTokenClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    exp: u64,
+    iat: u64,
+    auth_time: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    at_hash: String,
+    azp: &'a str,
+    sid: &'a str,
+    amr: [&'static str; 1],
+}
+
+/// `at_hash`: the left half of the hash of the access token, with the hash of the ID token's algorithm
+/// (OpenID Connect Core §3.1.3.6; SHA-512 for EdDSA over Ed25519).
+pub fn at_hash(alg: Algorithm, access_token: &str) -> String {
+    let name = alg.to_string();
+    let hashed = if name.ends_with("384") {
+        digest(&SHA384, access_token.as_bytes())
+    } else if name.ends_with("512") || name == "EdDSA" {
+        digest(&SHA512, access_token.as_bytes())
+    } else {
+        digest(&SHA256, access_token.as_bytes())
+    };
+    let bytes = hashed.as_ref();
+    URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])
+}
+
+/// `redirect_uri` with `params` added to its query (after any query it has).
+pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Result<String> {
+    let mut url = Url::parse(redirect_uri).map_err(|_| {
+        Error::new(
+            crate::error::ErrorKind::InvalidRequest,
+            "the redirect URI does not parse",
+        )
+    })?;
+    {
+        let mut query = url.query_pairs_mut();
+        for (name, value) in params {
+            query.append_pair(name, value);
+        }
+    }
+    Ok(url.into())
+}
+
+/// Whether `verifier` is an RFC 7636 §4.1 code verifier (43 to 128 unreserved characters) whose S256 challenge is
+/// `challenge`; the comparison is constant-time.
+fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    let shaped = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    let computed = URL_SAFE_NO_PAD.encode(sha256(verifier));
+    shaped & bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
+}
+
+impl AuthService {
+    /// Issues a code for `request` to the user of `signed_in`, granting `scope`, and returns the URL that sends the
+    /// browser back to the client with it (`code`, `state`, and the RFC 9207 `iss`).
+    pub async fn issue_code(
+        &self,
+        request: &AuthorizationRequest,
+        signed_in: &SignedIn,
+        scope: &[String],
+    ) -> Result<String> {
+        let now = self.now();
+        let code = random_token()?;
+        let hash = refresh_token_digest(&code).ok_or_else(|| Error::crypto("bad code"))?;
+        self.store
+            .create_code(&AuthorizationCode {
+                hash,
+                client_id: request.client.client_id.clone(),
+                user_id: signed_in.user.id.clone(),
+                sso_id: signed_in.session.id.clone(),
+                sid: random_id()?,
+                redirect_uri: request.redirect_uri.clone(),
+                code_challenge: request.code_challenge.clone(),
+                scope: scope.join(" "),
+                nonce: request.nonce.clone(),
+                auth_time: signed_in.session.auth_time,
+                created_at: now,
+                expires_at: now.saturating_add(CODE_TTL_SECS),
+            })
+            .await?;
+        let mut params = vec![("code", code.as_str())];
+        if let Some(state) = &request.state {
+            params.push(("state", state));
+        }
+        params.push(("iss", &self.config.issuer));
+        redirect_with(&request.redirect_uri, &params)
+    }
+
+    /// The authorization code grant (RFC 6749 §4.1.3): exchanges `code` for an access token, an ID token when
+    /// `openid` was granted, and a refresh token when `offline_access` was and the client may refresh.
+    pub async fn authorization_code_grant(
+        &self,
+        client: &Client,
+        code: &str,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+    ) -> Result<GrantedTokens> {
+        if !client.grant_types.contains(&GrantType::AuthorizationCode) {
+            return Err(unauthorized_client(GrantType::AuthorizationCode));
+        }
+        let Some(hash) = refresh_token_digest(code) else {
+            return Err(invalid_grant(
+                "the authorization code is unknown or expired",
+            ));
+        };
+        let now = self.now();
+        let deny_until = self.sid_deny_until(now);
+        let code = match self.store.redeem_code(&hash, now, deny_until).await? {
+            Redemption::Redeemed(code) => code,
+            Redemption::Reused(code) => {
+                self.revoked(crate::store::DenylistSnapshot {
+                    sids: vec![(code.sid.clone(), deny_until)],
+                    ..Default::default()
+                })
+                .await;
+                tracing::warn!(client_id = %code.client_id, sid = %code.sid, "authorization code presented twice: its tokens are revoked");
+                return Err(invalid_grant(
+                    "the authorization code was already used; the tokens issued for it are revoked",
+                ));
+            }
+            Redemption::Expired | Redemption::Unknown => {
+                return Err(invalid_grant(
+                    "the authorization code is unknown or expired",
+                ));
+            }
+        };
+        // The code is used up from here on, whatever the checks below decide: a code is presented once.
+        if code.client_id != client.client_id {
+            return Err(invalid_grant(
+                "the authorization code was issued to another client",
+            ));
+        }
+        if redirect_uri != Some(code.redirect_uri.as_str()) {
+            return Err(invalid_grant(
+                "redirect_uri must be the one of the authorization request, exactly",
+            ));
+        }
+        if let Some(challenge) = &code.code_challenge
+            && !verifier.is_some_and(|v| pkce_matches(v, challenge))
+        {
+            return Err(invalid_grant(
+                "code_verifier is missing or does not match the code_challenge (PKCE S256)",
+            ));
+        }
+        let user = self
+            .store
+            .user_by_id(&code.user_id)
+            .await?
+            .filter(|u| !u.disabled)
+            .ok_or_else(|| invalid_grant("the user is disabled or gone"))?;
+        let scopes: Vec<&str> = code.scope.split(' ').filter(|s| !s.is_empty()).collect();
+        let refreshable = client.grant_types.contains(&GrantType::RefreshToken)
+            && scopes.contains(&"offline_access");
+        let ttl = if refreshable {
+            self.config.refresh_absolute_ttl
+        } else {
+            self.config.access_token_ttl
+        };
+        let family = TokenFamily {
+            sid: code.sid.clone(),
+            user_id: user.id.clone(),
+            created_at: now,
+            expires_at: now.saturating_add(ttl.as_secs()),
+            revoked_at: None,
+            client_id: Some(client.client_id.clone()),
+            scope: Some(code.scope.clone()),
+        };
+        let refresh_token = random_token()?;
+        let record = if refreshable {
+            Some(self.refresh_record(&refresh_token, now)?)
+        } else {
+            None
+        };
+        if !self
+            .store
+            .start_app_session(&family, &code.sso_id, record.as_ref())
+            .await?
+        {
+            return Err(invalid_grant(
+                "the authorization code was already used; the tokens issued for it are revoked",
+            ));
+        }
+        let mut granted =
+            GrantedTokens::from(self.pair(&user, &family, refresh_token, now, None)?);
+        if !refreshable {
+            granted.refresh_token = None;
+        }
+        if scopes.contains(&"openid") {
+            let keyring = self.keyring();
+            let alg = keyring
+                .signing_alg
+                .ok_or_else(|| Error::config("there is no signing key yet"))?;
+            let claims = IdTokenClaims {
+                iss: &self.config.issuer,
+                sub: &user.id,
+                aud: &client.client_id,
+                exp: now.saturating_add(self.config.access_token_ttl.as_secs()),
+                iat: now,
+                auth_time: code.auth_time,
+                nonce: code.nonce.as_deref(),
+                at_hash: at_hash(alg, &granted.access_token),
+                azp: &client.client_id,
+                sid: &code.sso_id,
+                amr: ["pwd"],
+            };
+            granted.id_token = Some(
+                keyring
+                    .id_token_signer()?
+                    .sign(&claims)
+                    .map_err(|e| Error::crypto(format!("signing failed: {e}")))?,
+            );
+        }
+        self.metrics.issued.authorization_code.increment(1);
+        tracing::info!(user_id = %user.id, sid = %family.sid, client_id = %client.client_id, "authorization code exchanged");
+        Ok(granted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_s256_matches_the_rfc_7636_example() {
+        // RFC 7636 Appendix B.
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(pkce_matches(verifier, challenge));
+        assert!(!pkce_matches(
+            verifier,
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN"
+        ));
+        assert!(!pkce_matches("short", challenge));
+        assert!(
+            !pkce_matches(challenge, challenge),
+            "the challenge is not its own verifier"
+        );
+    }
+
+    #[test]
+    fn at_hash_is_the_left_half_of_the_algorithms_hash() {
+        // OpenID Connect Core §A.3 example: the access token and its at_hash under RS256.
+        let token = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+        assert_eq!(at_hash(Algorithm::RS256, token), "77QmUPtjPfzWtF2AnpK9RQ");
+        assert_eq!(at_hash(Algorithm::ES384, token).len(), 32);
+        assert_eq!(at_hash(Algorithm::EdDSA, token).len(), 43);
+    }
+
+    #[test]
+    fn redirects_keep_the_registered_query() {
+        let url = redirect_with(
+            "https://app.example/cb?tenant=a",
+            &[("code", "x y"), ("state", "s&t")],
+        )
+        .unwrap();
+        assert_eq!(url, "https://app.example/cb?tenant=a&code=x+y&state=s%26t");
+    }
+}

@@ -1,0 +1,241 @@
+//! The statements of OpenID Connect sign-in that read and write the same way in both dialects: SSO sessions,
+//! authorization codes, consent and profiles. The transactions that combine them (redeeming a code, ending an SSO
+//! session with the token families it started) are the backends' own, in their `sign_in` modules.
+
+use sqlx::Executor;
+
+use super::{Arg as _, Columns, Dialect, every, optional};
+use crate::store::{AppSession, AuthorizationCode, Profile, SsoSession, StoreResult, secs, ts};
+
+macro_rules! sso_columns {
+    () => {
+        "SELECT id, hash, user_id, auth_time, created_at, expires_at, ended_at, address, user_agent \
+         FROM sso_sessions"
+    };
+}
+
+macro_rules! code_by_hash {
+    () => {
+        "SELECT hash, client_id, user_id, sso_id, sid, redirect_uri, code_challenge, scope, nonce, auth_time, \
+         created_at, expires_at, used_at FROM authorization_codes WHERE hash = $1"
+    };
+}
+
+/// The code row with digest `$1`: what a redemption reads on SQLite (under its write lock).
+pub(crate) const CODE_BY_HASH: &str = code_by_hash!();
+/// The same, with the row locked: what a redemption reads on PostgreSQL.
+pub(crate) const CODE_BY_HASH_FOR_UPDATE: &str = concat!(code_by_hash!(), " FOR UPDATE");
+
+/// The live token families started from SSO session `$1`: what ending that session revokes.
+pub(crate) const FAMILIES_OF_SSO: &str =
+    "SELECT sid FROM token_families WHERE sso_id = $1 AND revoked_at IS NULL";
+
+/// Marks SSO session `$2` ended at `$1`, if it is not already.
+pub(crate) const END_SSO: &str =
+    "UPDATE sso_sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL";
+
+/// Inserts a token family started by a code exchange, unless its `sid` was denied in the meantime (the code was
+/// presented again between its redemption and this insert): then nothing is inserted.
+pub(crate) const INSERT_APP_FAMILY: &str = "INSERT INTO token_families \
+     (sid, user_id, created_at, expires_at, revoked_at, client_id, scope, sso_id) \
+     SELECT $1, $2, $3, $4, NULL, $5, $6, $7 \
+     WHERE NOT EXISTS (SELECT 1 FROM denied_sids WHERE sid = $1)";
+
+pub(crate) fn sso_session(row: &impl Columns) -> StoreResult<SsoSession> {
+    Ok(SsoSession {
+        id: row.text("id")?,
+        hash: row.digest("hash", "an SSO session hash")?,
+        user_id: row.text("user_id")?,
+        auth_time: row.time("auth_time")?,
+        created_at: row.time("created_at")?,
+        expires_at: row.time("expires_at")?,
+        ended_at: row.opt_time("ended_at")?,
+        address: row.opt_text("address")?,
+        user_agent: row.opt_text("user_agent")?,
+    })
+}
+
+/// A code row, and when it was used.
+pub(crate) fn code(row: &impl Columns) -> StoreResult<(AuthorizationCode, Option<u64>)> {
+    Ok((
+        AuthorizationCode {
+            hash: row.digest("hash", "an authorization code hash")?,
+            client_id: row.text("client_id")?,
+            user_id: row.text("user_id")?,
+            sso_id: row.text("sso_id")?,
+            sid: row.text("sid")?,
+            redirect_uri: row.text("redirect_uri")?,
+            code_challenge: row.opt_text("code_challenge")?,
+            scope: row.text("scope")?,
+            nonce: row.opt_text("nonce")?,
+            auth_time: row.time("auth_time")?,
+            created_at: row.time("created_at")?,
+            expires_at: row.time("expires_at")?,
+        },
+        row.opt_time("used_at")?,
+    ))
+}
+
+fn app_session(row: &impl Columns) -> StoreResult<AppSession> {
+    Ok(AppSession {
+        sid: row.text("sid")?,
+        client_id: row.opt_text("client_id")?,
+        sso_id: row.opt_text("sso_id")?,
+        created_at: row.time("created_at")?,
+        refreshed_at: row.opt_int("refreshed_at")?.map(secs),
+    })
+}
+
+/// [`crate::store::SignInStore::create_sso_session`].
+pub(crate) async fn insert_sso_session<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    s: &SsoSession,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO sso_sessions (id, hash, user_id, auth_time, created_at, expires_at, ended_at, address, \
+         user_agent) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8)",
+    )
+    .arg(&s.id)
+    .arg(&s.hash[..])
+    .arg(&s.user_id)
+    .arg(&ts(s.auth_time))
+    .arg(&ts(s.created_at))
+    .arg(&ts(s.expires_at))
+    .arg(&s.address)
+    .arg(&s.user_agent)
+    .execute(db)
+    .await
+    .map_err(DB::store_error)?;
+    Ok(())
+}
+
+/// [`crate::store::SignInStore::sso_session`].
+pub(crate) async fn sso_session_by_hash<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    hash: &[u8; 32],
+) -> StoreResult<Option<SsoSession>> {
+    let sql = concat!(sso_columns!(), " WHERE hash = $1");
+    optional(db, sqlx::query(sql).arg(&hash[..]), sso_session).await
+}
+
+/// [`crate::store::SignInStore::sso_sessions_of_user`].
+pub(crate) async fn live_sso_sessions<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    user_id: &str,
+    now: u64,
+) -> StoreResult<Vec<SsoSession>> {
+    let sql = concat!(
+        sso_columns!(),
+        " WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, id"
+    );
+    every(db, sqlx::query(sql).arg(user_id).arg(&ts(now)), sso_session).await
+}
+
+/// [`crate::store::SignInStore::app_sessions_of_user`].
+pub(crate) async fn app_sessions<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    user_id: &str,
+    now: u64,
+) -> StoreResult<Vec<AppSession>> {
+    let sql = "SELECT f.sid AS sid, f.client_id AS client_id, f.sso_id AS sso_id, f.created_at AS created_at, \
+               (SELECT MAX(t.used_at) FROM refresh_tokens t WHERE t.sid = f.sid) AS refreshed_at \
+               FROM token_families f WHERE f.user_id = $1 AND f.revoked_at IS NULL AND f.expires_at > $2 \
+               ORDER BY f.created_at DESC, f.sid";
+    every(db, sqlx::query(sql).arg(user_id).arg(&ts(now)), app_session).await
+}
+
+/// [`crate::store::SignInStore::consented_scope`].
+pub(crate) async fn consented_scope<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    user_id: &str,
+    client_id: &str,
+) -> StoreResult<Option<Vec<String>>> {
+    let sql = "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2";
+    optional(db, sqlx::query(sql).arg(user_id).arg(client_id), |row| {
+        row.words("scope")
+    })
+    .await
+}
+
+/// [`crate::store::SignInStore::save_consent`].
+pub(crate) async fn save_consent<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    user_id: &str,
+    client_id: &str,
+    scope: &str,
+    now: u64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+    )
+    .arg(user_id)
+    .arg(client_id)
+    .arg(scope)
+    .arg(&ts(now))
+    .execute(db)
+    .await
+    .map_err(DB::store_error)?;
+    Ok(())
+}
+
+/// [`crate::store::SignInStore::create_code`].
+pub(crate) async fn insert_code<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    c: &AuthorizationCode,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO authorization_codes (hash, client_id, user_id, sso_id, sid, redirect_uri, code_challenge, \
+         scope, nonce, auth_time, created_at, expires_at, used_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL)",
+    )
+    .arg(&c.hash[..])
+    .arg(&c.client_id)
+    .arg(&c.user_id)
+    .arg(&c.sso_id)
+    .arg(&c.sid)
+    .arg(&c.redirect_uri)
+    .arg(&c.code_challenge)
+    .arg(&c.scope)
+    .arg(&c.nonce)
+    .arg(&ts(c.auth_time))
+    .arg(&ts(c.created_at))
+    .arg(&ts(c.expires_at))
+    .execute(db)
+    .await
+    .map_err(DB::store_error)?;
+    Ok(())
+}
+
+/// Marks the code with digest `hash` used at `now`, if it was not: whether this call used it.
+pub(crate) async fn use_code<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    hash: &[u8; 32],
+    now: u64,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE authorization_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL",
+    )
+    .arg(&ts(now))
+    .arg(&hash[..])
+    .execute(db)
+    .await
+    .map_err(DB::store_error)?;
+    Ok(DB::rows_affected(&done) == 1)
+}
+
+/// [`crate::store::SignInStore::set_profile`].
+pub(crate) async fn set_profile<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    user_id: &str,
+    profile: &Profile,
+) -> StoreResult<bool> {
+    let done = sqlx::query("UPDATE users SET email = $1, display_name = $2 WHERE id = $3")
+        .arg(&profile.email)
+        .arg(&profile.name)
+        .arg(user_id)
+        .execute(db)
+        .await
+        .map_err(DB::store_error)?;
+    Ok(DB::rows_affected(&done) == 1)
+}
