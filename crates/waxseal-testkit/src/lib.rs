@@ -2,8 +2,9 @@
 //!
 //! What lives here is what more than one crate's `tests/` needs: where the repository is, the rule for tests that
 //! need something outside Rust ([`require_or_skip`]), a clock tests move by hand, a PostgreSQL database and a Redis
-//! key prefix of each test's own, and the other JOSE implementations the interop tests talk to. Fixtures that
-//! belong to one crate (a running server, the CLI binary) stay in that crate's `tests/common`.
+//! key prefix of each test's own, the other JOSE implementations the interop tests talk to, and a headless browser
+//! for the server's HTML pages (feature `browser`). Fixtures that belong to one crate (a running server, the CLI
+//! binary) stay in that crate's `tests/common`.
 //!
 //! A test that needs a service or tool the machine lacks skips loudly, with a banner libtest does not capture;
 //! with `CI=true` or `WAXSEAL_REQUIRE_SERVICES=1` it fails instead, so a CI run cannot pass by skipping.
@@ -12,6 +13,8 @@
 //! tests use it, and a dependency on them would be a cycle.
 #![allow(clippy::missing_panics_doc, clippy::expect_used)]
 
+#[cfg(feature = "browser")]
+pub mod browser;
 #[cfg(feature = "clock")]
 mod clock;
 pub mod peers;
