@@ -144,6 +144,17 @@ enabled = true
 # The credentials are this run's throwaway ones: show the requests as sent, so the curl lines reproduce them.
 [output.sanitization]
 enabled = false
+
+# The sign-in pages and forms (OpenID Connect): a request is well-formed by the schema yet refused unless it names
+# a registered client and one of its redirect URIs exactly, carries the CSRF token of a page this server showed
+# the same browser, or comes with an SSO session cookie — none of which OpenAPI can express or schemathesis
+# generate, so positive_data_acceptance would count every such refusal (an HTML error page, documented) as a
+# valid request refused. Likewise /userinfo: its token must carry a user and the openid scope, which only a
+# sign-in gives, and the passes' token comes from the client credentials grant. Every other check stays on for
+# them, in every pass.
+[[operations]]
+include-path-regex = "^/(authorize|signin|consent|session/end|account(/.*)?|assets/.*|userinfo)$"
+checks.positive_data_acceptance.enabled = false
 EOF
 
 # Anonymous pass: schemathesis also generates the Authorization header of the bearer operations. A generated
@@ -154,7 +165,7 @@ EOF
 cat "$work/common.toml" - >"$work/anonymous.toml" <<'EOF'
 
 [[operations]]
-include-path-regex = "^/(api/.*|logout)$"
+include-path-regex = "^/(api/.*|logout|userinfo)$"
 checks.positive_data_acceptance.enabled = false
 EOF
 

@@ -1,5 +1,6 @@
 //! The properties the server fuzz targets check: the request bodies of `POST /login`, `POST /refresh`, the
-//! `/oauth/*` forms (token, revocation, introspection) and the query and body of `POST /logout`, read by the
+//! `/oauth/*` forms (token, revocation, introspection), the query and body of `POST /logout` and the query of
+//! `GET /authorize`, read by the
 //! server's own parsers (`waxseal_server::routes::fuzzing`).
 //!
 //! Shared, like `jose.rs`, by the fuzz targets and `crates/waxseal-server/tests/fuzz_regressions.rs` (with `#[path]`).
@@ -11,6 +12,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 use waxseal_server::routes::fuzzing::{self, OAuthRequest};
+use waxseal_server::service::AuthorizeError;
+use waxseal_server::service::authorize::{AUTHORIZE_PARAMS, MAX_PARAM_LEN, OIDC_SCOPES};
+use waxseal_server::{Client, GrantType, WebClient};
 
 use crate::{Outcome, Seed};
 
@@ -314,6 +318,105 @@ fn uri_ok(query: Option<&[u8]>) -> bool {
 }
 
 /// The seeds of the server targets: one request of each kind, and the malformed ones that must be refused.
+/// The redirect URIs the fuzzed client registered.
+const REGISTERED: [&str; 2] = ["https://app.example/cb", "com.example.app:/cb"];
+
+fn registered_client() -> Client {
+    Client {
+        client_id: "app".into(),
+        secret_hash: [0; 32],
+        name: "App".into(),
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        scopes: vec!["read".into()],
+        created_at: 0,
+        may_introspect: false,
+        web: WebClient {
+            redirect_uris: REGISTERED.map(String::from).to_vec(),
+            ..WebClient::default()
+        },
+    }
+}
+
+fn plain(value: &str) -> bool {
+    value.len() <= MAX_PARAM_LEN && !value.chars().any(char::is_control)
+}
+
+/// Target `server_authorize`: the bytes are the query string of `GET /authorize` for a registered client. An error
+/// is redirected only to a registered URI, and never before the redirect URI is known good (no open redirect); an
+/// accepted request has an exact registered redirect URI, an S256 challenge, known scopes, and bounded values.
+pub fn authorize(data: &[u8]) -> Outcome {
+    let Some(checked) = fuzzing::authorize(data, registered_client()) else {
+        return Outcome::Refused;
+    };
+    let pairs = fuzzing::form(data).expect("a checked query parsed");
+    let redirect_uris: Vec<&str> = pairs
+        .iter()
+        .filter(|(n, _)| n == "redirect_uri")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let known_good = matches!(redirect_uris.as_slice(), [uri] if REGISTERED.contains(uri));
+    match checked {
+        Ok(request) => {
+            assert!(
+                known_good,
+                "accepted without exactly one registered redirect URI"
+            );
+            assert!(REGISTERED.contains(&request.redirect_uri.as_str()));
+            let challenge = request.code_challenge.as_deref().expect("PKCE is required");
+            assert_eq!(challenge.len(), 43, "not an S256 challenge");
+            for (i, scope) in request.scope.iter().enumerate() {
+                assert!(
+                    OIDC_SCOPES.contains(&scope.as_str()) || scope == "read",
+                    "scope {scope:?} granted"
+                );
+                assert!(!request.scope[..i].contains(scope), "scope {scope:?} twice");
+            }
+            for (i, (name, value)) in request.params.iter().enumerate() {
+                assert!(AUTHORIZE_PARAMS.contains(name), "{name} carried");
+                assert!(!value.is_empty());
+                assert!(
+                    request.params[..i].iter().all(|(n, _)| n != name),
+                    "{name} carried twice"
+                );
+            }
+            for value in [&request.state, &request.nonce, &request.login_hint]
+                .into_iter()
+                .flatten()
+            {
+                assert!(
+                    plain(value),
+                    "an unbounded or control-character value accepted"
+                );
+            }
+            assert!(
+                !(request.prompt.none && (request.prompt.login || request.prompt.consent)),
+                "prompt=none combined"
+            );
+            Outcome::Accepted
+        }
+        Err(AuthorizeError::Page(message)) => {
+            assert!(
+                !known_good,
+                "an error page for a good redirect URI: {message}"
+            );
+            Outcome::Refused
+        }
+        Err(AuthorizeError::Redirect(e)) => {
+            assert!(
+                known_good,
+                "redirected to an unchecked URI {:?}",
+                e.redirect_uri
+            );
+            assert!(REGISTERED.contains(&e.redirect_uri.as_str()));
+            assert!(
+                e.state.as_deref().is_none_or(plain),
+                "an unbounded state echoed"
+            );
+            Outcome::Refused
+        }
+    }
+}
+
 pub fn seeds() -> Vec<Seed> {
     let basic =
         |id: &str, secret: &str| format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")));
@@ -489,9 +592,51 @@ pub fn seeds() -> Vec<Seed> {
         ),
         ("attack-trailing-garbage", b"\napplication/json\nnull x"),
     ];
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let good = format!(
+        "client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code&scope=openid+read\
+         &state=xyz&nonce=n1&code_challenge={challenge}&code_challenge_method=S256"
+    );
+    let authorize: [(&str, String); 12] = [
+        ("ok-minimal", good.clone()),
+        (
+            "ok-everything",
+            format!("{good}&prompt=login+consent&max_age=300&login_hint=alice&ui_locales=fr"),
+        ),
+        (
+            "ok-private-use-scheme",
+            good.replace("https%3A%2F%2Fapp.example%2Fcb", "com.example.app%3A%2Fcb"),
+        ),
+        ("attack-trailing-slash", good.replace("%2Fcb", "%2Fcb%2F")),
+        (
+            "attack-other-host",
+            good.replace("app.example", "app.example.evil"),
+        ),
+        (
+            "attack-repeated-redirect-uri",
+            format!("{good}&redirect_uri=https%3A%2F%2Fevil.example"),
+        ),
+        ("attack-plain-pkce", good.replace("S256", "plain")),
+        ("attack-no-pkce", good.replace("code_challenge=", "x=")),
+        ("attack-request-object", format!("{good}&request=eyJ.e30.")),
+        (
+            "attack-token-response-type",
+            good.replace("response_type=code", "response_type=token"),
+        ),
+        ("attack-broken-escape", format!("{good}&state=%zz")),
+        (
+            "attack-unknown-scope",
+            good.replace("openid+read", "openid+admin"),
+        ),
+    ];
     token_form
         .into_iter()
         .map(|(name, bytes)| ("server_form", name, bytes))
+        .chain(
+            authorize
+                .into_iter()
+                .map(|(name, query)| ("server_authorize", name, query.into_bytes())),
+        )
         .chain(
             json_bodies
                 .into_iter()

@@ -46,18 +46,38 @@ async fn discovery_documents_carry_the_required_fields_and_only_what_exists() {
             serde_json::json!(["ES256"]),
             "{path}"
         );
-        assert!(doc["response_types_supported"].is_array(), "{path}: {doc}");
+        assert_eq!(
+            doc["response_types_supported"],
+            serde_json::json!(["code"]),
+            "{path}"
+        );
         assert_eq!(
             doc["grant_types_supported"],
-            serde_json::json!(["password", "refresh_token", "client_credentials"]),
+            serde_json::json!([
+                "password",
+                "refresh_token",
+                "client_credentials",
+                "authorization_code"
+            ]),
             "{path}"
         );
         for (field, endpoint) in [
+            ("authorization_endpoint", "/authorize"),
             ("token_endpoint", "/oauth/token"),
+            ("userinfo_endpoint", "/userinfo"),
+            ("end_session_endpoint", "/session/end"),
             ("revocation_endpoint", "/oauth/revoke"),
             ("introspection_endpoint", "/oauth/introspect"),
         ] {
             assert_eq!(doc[field], format!("{}{endpoint}", server.url), "{path}");
+            // Every advertised endpoint is served (it refuses this empty request, but it is there).
+            let answered = server
+                .client
+                .get(doc[field].as_str().unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert_ne!(answered.status(), 404, "{path}: {field}");
         }
         for field in [
             "token_endpoint_auth_methods_supported",
@@ -66,12 +86,17 @@ async fn discovery_documents_carry_the_required_fields_and_only_what_exists() {
         ] {
             assert_eq!(
                 doc[field],
-                serde_json::json!(["client_secret_basic", "client_secret_post"]),
+                serde_json::json!(["client_secret_basic", "client_secret_post", "none"]),
                 "{path}: {field}"
             );
         }
-        // Only what exists: no authorization code flow, no OpenID Connect userinfo.
-        for absent in ["authorization_endpoint", "userinfo_endpoint"] {
+        // Only what exists: no dynamic registration, no request objects, no device flow, no implicit flow.
+        for absent in [
+            "registration_endpoint",
+            "request_object_signing_alg_values_supported",
+            "device_authorization_endpoint",
+            "pushed_authorization_request_endpoint",
+        ] {
             assert!(doc[absent].is_null(), "{path} advertises {absent}: {doc}");
         }
     }

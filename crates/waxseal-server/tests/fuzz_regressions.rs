@@ -32,11 +32,21 @@ fn server_logout_corpus_keeps_its_properties() {
     replay("server_logout", server::logout);
 }
 
+#[test]
+fn server_authorize_corpus_keeps_its_properties() {
+    replay("server_authorize", server::authorize);
+}
+
 /// The committed seeds are the ones `server.rs` describes.
 #[test]
 fn committed_seeds_are_the_fixtures() {
     let seeds: Vec<Seed> = server::seeds();
-    for target in ["server_form", "server_json", "server_logout"] {
+    for target in [
+        "server_form",
+        "server_json",
+        "server_logout",
+        "server_authorize",
+    ] {
         assert!(
             seeds.iter().filter(|s| s.target == target).count() >= 9,
             "seeds for {target}"

@@ -352,7 +352,8 @@ async fn client_authentication_and_request_errors_follow_rfc_6749_section_5_2() 
         seen.push(r);
     }
     for grant in [
-        "authorization_code",
+        "implicit",
+        "urn:ietf:params:oauth:grant-type:device_code",
         "urn:ietf:params:oauth:grant-type:jwt-bearer",
         "PASSWORD",
     ] {

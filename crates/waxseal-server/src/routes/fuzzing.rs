@@ -17,6 +17,9 @@ use super::form::{FormBody, parse};
 use super::oauth::{OAuthError, OAuthParams, client_credentials};
 use super::object::ObjectOnly;
 use super::session::{LoginRequest, RefreshRequest, logout_body, logout_query};
+use crate::service::authorize::check_authorization_request;
+use crate::service::{AuthorizationRequest, AuthorizeError};
+use crate::store::Client;
 
 /// An `application/x-www-form-urlencoded` body as the `/oauth/*` handlers read it: the pairs in order, or `None`
 /// when the body is refused as malformed.
@@ -138,4 +141,18 @@ pub fn logout(
     let all = logout_query(&uri).map_err(status)?;
     let refresh_token = logout_body(&headers, body).map_err(status)?;
     Ok(LogoutRequest { all, refresh_token })
+}
+
+/// `GET /authorize` as far as it goes without a store: the query string parsed as the handler parses it (`None`:
+/// refused as malformed), then checked for `client` (the registration the handler would have looked up).
+pub fn authorize(
+    query: &[u8],
+    client: Client,
+) -> Option<Result<AuthorizationRequest, AuthorizeError>> {
+    let pairs: Vec<(String, String)> = parse(query)
+        .ok()?
+        .into_iter()
+        .map(|(n, v)| (n, v.to_string()))
+        .collect();
+    Some(check_authorization_request(&pairs, client))
 }

@@ -154,25 +154,48 @@ fn html(description: &str) -> ResponseBuilder {
     )
 }
 
-/// What a page route answers: the page, a redirect, or an error page.
+/// What a page route answers: the page, a redirect, or an error page. Pages may set the pre-session browser cookie
+/// (the sign-in form's CSRF binding) or the SSO session cookie, and clear it.
 pub(crate) struct PageAnswers;
 
 impl IntoResponses for PageAnswers {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
+        const COOKIE: &str = "The SSO session cookie, or the browser cookie the sign-in form's CSRF token is bound to";
+        const WAIT: &str = "Seconds to wait before trying again";
         set([
-            (200, html("The page")),
+            (200, html("The page").header("Set-Cookie", header(COOKIE))),
             (
                 303,
                 ResponseBuilder::new()
-                    .description("On to the next step: back to the client (with a code or an error), or another page")
-                    .header("Location", header("Where to go")),
+                    .description(
+                        "On to the next step: back to the client (with a code or an error), or another page",
+                    )
+                    .header("Location", header("Where to go"))
+                    .header("Set-Cookie", header(COOKIE)),
             ),
-            (400, html("The error page: the request is not acceptable (it is never redirected to an unchecked URI)")),
-            (401, html("The sign-in page again: the username or password is wrong")),
-            (403, html("The error page: the form was not sent from this server's page, or its CSRF token is wrong")),
-            (429, html("The sign-in page again: too many failed sign-ins")),
+            (
+                400,
+                html("The error page: the request is not acceptable (it is never redirected to an unchecked URI)"),
+            ),
+            (
+                401,
+                html("The sign-in page again: the username or password is wrong").header("Set-Cookie", header(COOKIE)),
+            ),
+            (
+                403,
+                html("The error page: the form was not sent from this server's page, or its CSRF token is wrong"),
+            ),
+            (
+                429,
+                html("The sign-in page again: too many failed sign-ins")
+                    .header("Retry-After", header(WAIT))
+                    .header("Set-Cookie", header(COOKIE)),
+            ),
             (500, html(SERVER_FAILED)),
-            (503, html("The error page: the database is unreachable")),
+            (
+                503,
+                html("The error page: the database is unreachable").header("Retry-After", header(WAIT)),
+            ),
         ])
     }
 }
