@@ -393,6 +393,12 @@ pub trait SignInStore: Send + Sync {
         &'a self,
         hash: &'a [u8; 32],
     ) -> BoxFuture<'a, StoreResult<Option<SsoSession>>>;
+    /// The SSO session the token family `sid` was started from, ended or not; `None` for a family not started
+    /// by a browser sign-in.
+    fn sso_session_of_family<'a>(
+        &'a self,
+        sid: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<SsoSession>>>;
     /// The user's SSO sessions neither ended nor expired at `now`, newest first.
     fn sso_sessions_of_user<'a>(
         &'a self,

@@ -16,6 +16,12 @@ impl SignInStore for GatedStore {
     ) -> BoxFuture<'a, StoreResult<Option<SsoSession>>> {
         self.guard("sso_session", self.inner.sso_session(hash))
     }
+    fn sso_session_of_family<'a>(
+        &'a self,
+        sid: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<SsoSession>>> {
+        self.guard("sso_session_of_family", self.inner.sso_session_of_family(sid))
+    }
     fn sso_sessions_of_user<'a>(
         &'a self,
         user_id: &'a str,

@@ -118,6 +118,18 @@ pub(crate) async fn sso_session_by_hash<'e, DB: Dialect>(
     optional(db, sqlx::query(sql).arg(&hash[..]), sso_session).await
 }
 
+/// [`crate::store::SignInStore::sso_session_of_family`].
+pub(crate) async fn sso_session_of_family<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    sid: &str,
+) -> StoreResult<Option<SsoSession>> {
+    let sql = "SELECT s.id AS id, s.hash AS hash, s.user_id AS user_id, s.auth_time AS auth_time, \
+               s.created_at AS created_at, s.expires_at AS expires_at, s.ended_at AS ended_at, \
+               s.address AS address, s.user_agent AS user_agent \
+               FROM token_families f JOIN sso_sessions s ON s.id = f.sso_id WHERE f.sid = $1";
+    optional(db, sqlx::query(sql).arg(sid), sso_session).await
+}
+
 /// [`crate::store::SignInStore::sso_sessions_of_user`].
 pub(crate) async fn live_sso_sessions<'e, DB: Dialect>(
     db: impl Executor<'e, Database = DB>,

@@ -23,6 +23,13 @@ impl SignInStore for SqliteStore {
         Box::pin(sql::sso_session_by_hash(&self.reader, hash))
     }
 
+    fn sso_session_of_family<'a>(
+        &'a self,
+        sid: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<SsoSession>>> {
+        Box::pin(sql::sso_session_of_family(&self.reader, sid))
+    }
+
     fn sso_sessions_of_user<'a>(
         &'a self,
         user_id: &'a str,
