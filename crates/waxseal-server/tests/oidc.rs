@@ -300,6 +300,80 @@ async fn the_code_flow_signs_in_asks_consent_once_and_issues_tokens_an_id_token_
         )
         .await;
     assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    // With a new ID token for the same sign-in (OpenID Connect Core §12.2), and no nonce.
+    let renewed = rp
+        .id_token_claims(refreshed.body["id_token"].as_str().unwrap())
+        .await;
+    for claim in ["iss", "sub", "aud", "azp", "auth_time", "sid"] {
+        assert_eq!(renewed[claim], claims[claim], "{claim} kept");
+    }
+    assert!(renewed["nonce"].is_null());
+    let access = refreshed.body["access_token"].as_str().unwrap();
+    assert_eq!(
+        renewed["at_hash"],
+        waxseal_server::at_hash(alg, access).as_str()
+    );
+    rp.server.stop().await;
+}
+
+#[tokio::test]
+async fn an_id_token_hint_names_the_user_the_client_expects() {
+    let rp = Rp::start(WebClient {
+        first_party: true,
+        ..WebClient::default()
+    })
+    .await;
+    rp.server.add_user("bob", &[]).await;
+    let mut browser = rp.agent();
+    let (verifier, challenge) = pkce();
+    let code = rp.code(&mut browser, &challenge, &[]).await["code"].clone();
+    let (_, tokens) = rp.exchange(&code, &verifier).await;
+    let alice = tokens["id_token"].as_str().unwrap().to_owned();
+    // Alice's hint with Alice's session: silent sign-in works.
+    let silent = browser
+        .get(&rp.authorize_url(&challenge, &[("prompt", "none"), ("id_token_hint", &alice)]))
+        .await;
+    assert!(
+        silent.redirect_params().contains_key("code"),
+        "{:?}",
+        silent.location()
+    );
+    // Bob's hint with Alice's session: not the expected user.
+    let mut bobs = rp.agent();
+    let page = bobs.get(&rp.authorize_url(&challenge, &[])).await;
+    let back = bobs
+        .submit(
+            &page.form("/signin"),
+            &[("username", "bob"), ("password", PASSWORD)],
+        )
+        .await;
+    let code = back.redirect_params()["code"].clone();
+    let (_, tokens) = rp.exchange(&code, &verifier).await;
+    let bob = tokens["id_token"].as_str().unwrap().to_owned();
+    let alice_sub = rp.id_token_claims(&alice).await["sub"].clone();
+    let bob_sub = rp.id_token_claims(&bob).await["sub"].clone();
+    assert_ne!(alice_sub, bob_sub);
+    let other = browser
+        .get(&rp.authorize_url(&challenge, &[("prompt", "none"), ("id_token_hint", &bob)]))
+        .await;
+    assert_eq!(
+        other.redirect_params().get("error").map(String::as_str),
+        Some("login_required"),
+        "{:?}",
+        other.location()
+    );
+    // Not an ID token of this server, or an access token: refused.
+    let access = tokens["access_token"].as_str().unwrap();
+    for hint in ["eyJhbGciOiJub25lIn0.e30.", access] {
+        let refused = browser
+            .get(&rp.authorize_url(&challenge, &[("id_token_hint", hint)]))
+            .await;
+        assert_eq!(
+            refused.redirect_params()["error"],
+            "invalid_request",
+            "{hint}"
+        );
+    }
     rp.server.stop().await;
 }
 

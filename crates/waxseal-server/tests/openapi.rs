@@ -173,9 +173,19 @@ async fn conforms(
     if matches!(media.as_str(), "text/plain" | "text/html" | "text/css") {
         if media == "text/html" {
             // A page, not a fragment: and the strict headers every page carries.
-            assert!(text.starts_with("<!doctype html>"), "{method} {path} {status}: {text}");
-            for header in ["content-security-policy", "x-content-type-options", "cache-control"] {
-                assert!(headers.contains_key(header), "{method} {path} {status}: no {header}");
+            assert!(
+                text.starts_with("<!doctype html>"),
+                "{method} {path} {status}: {text}"
+            );
+            for header in [
+                "content-security-policy",
+                "x-content-type-options",
+                "cache-control",
+            ] {
+                assert!(
+                    headers.contains_key(header),
+                    "{method} {path} {status}: no {header}"
+                );
             }
         }
         return (status, Value::String(text));

@@ -374,10 +374,7 @@ async fn oauth_token_inner(
         }
         GrantType::RefreshToken => {
             let refresh_token = params.require("refresh_token")?;
-            service
-                .refresh_for_client(&client, refresh_token, scope)
-                .await
-                .map(GrantedTokens::from)
+            service.refresh_grant(&client, refresh_token, scope).await
         }
         GrantType::ClientCredentials => service
             .client_credentials_grant(&client, scope)

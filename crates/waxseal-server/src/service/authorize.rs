@@ -23,7 +23,7 @@ pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_acces
 
 /// The parameters the authorization endpoint reads; every other one is ignored (RFC 6749 §3.1). These, and only
 /// these, are carried through the sign-in and consent forms.
-pub const AUTHORIZE_PARAMS: [&str; 11] = [
+pub const AUTHORIZE_PARAMS: [&str; 12] = [
     "client_id",
     "redirect_uri",
     "response_type",
@@ -35,10 +35,14 @@ pub const AUTHORIZE_PARAMS: [&str; 11] = [
     "prompt",
     "max_age",
     "login_hint",
+    "id_token_hint",
 ];
 
 /// The longest `state`, `nonce` or `login_hint` accepted, in bytes.
 pub const MAX_PARAM_LEN: usize = 1024;
+
+/// The longest `id_token_hint` accepted, in bytes (an RS512 ID token with a 4096-bit key is about 1.3 kB).
+pub const MAX_ID_TOKEN_HINT_LEN: usize = 4096;
 
 /// What `prompt` asked for (OpenID Connect Core §3.1.2.1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -72,6 +76,8 @@ pub struct AuthorizationRequest {
     pub max_age: Option<u64>,
     /// A username to fill in on the sign-in page.
     pub login_hint: Option<String>,
+    /// An ID token this server issued, naming the user the client expects (OpenID Connect Core §3.1.2.1).
+    pub id_token_hint: Option<String>,
     /// The request's own parameters (those of [`AUTHORIZE_PARAMS`] that were given), for the forms to carry.
     pub params: Vec<(&'static str, String)>,
 }
@@ -224,6 +230,22 @@ impl AuthService {
         consented: bool,
     ) -> Result<Step> {
         let now = self.now();
+        // A hint names the user the client expects: a session of someone else does not count (OpenID Connect
+        // Core §3.1.2.1), and a hint that is not one of this server's ID tokens is refused.
+        let hinted = match &request.id_token_hint {
+            None => None,
+            Some(hint) => match self.id_token_hint(hint) {
+                Some((_, sub)) => Some(sub),
+                None => {
+                    return self.error_redirect(
+                        request,
+                        "invalid_request",
+                        "id_token_hint is not an ID token of this server",
+                    );
+                }
+            },
+        };
+        let signed_in = signed_in.filter(|s| hinted.as_ref().is_none_or(|sub| *sub == s.user.id));
         // max_age=0 asks for a sign-in every time (as prompt=login does): with one-second times, "at most 0 s ago"
         // would otherwise pass within the second of the last sign-in.
         let signed_in = signed_in.filter(|s| {
@@ -472,7 +494,11 @@ pub fn check_authorization_request(
             );
         }
     }
+    if value("id_token_hint").is_some_and(|v| v.len() > MAX_ID_TOKEN_HINT_LEN) {
+        return refuse("invalid_request", "id_token_hint is longer than 4096 bytes");
+    }
     Ok(AuthorizationRequest {
+        id_token_hint: value("id_token_hint").map(str::to_owned),
         nonce: value("nonce").map(str::to_owned),
         login_hint: value("login_hint").map(str::to_owned),
         client,

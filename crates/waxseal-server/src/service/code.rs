@@ -225,32 +225,100 @@ impl AuthService {
             granted.refresh_token = None;
         }
         if scopes.contains(&"openid") {
-            let keyring = self.keyring();
-            let alg = keyring
-                .signing_alg
-                .ok_or_else(|| Error::config("there is no signing key yet"))?;
-            let claims = IdTokenClaims {
-                iss: &self.config.issuer,
-                sub: &user.id,
-                aud: &client.client_id,
-                exp: now.saturating_add(self.config.access_token_ttl.as_secs()),
-                iat: now,
+            granted.id_token = Some(self.id_token(IdTokenFor {
+                user_id: &user.id,
+                client_id: &client.client_id,
                 auth_time: code.auth_time,
                 nonce: code.nonce.as_deref(),
-                at_hash: at_hash(alg, &granted.access_token),
-                azp: &client.client_id,
-                sid: &code.sso_id,
-                amr: ["pwd"],
-            };
-            granted.id_token = Some(
-                keyring
-                    .id_token_signer()?
-                    .sign(&claims)
-                    .map_err(|e| Error::crypto(format!("signing failed: {e}")))?,
-            );
+                sso_id: &code.sso_id,
+                access_token: &granted.access_token,
+            })?);
         }
         self.metrics.issued.authorization_code.increment(1);
         tracing::info!(user_id = %user.id, sid = %family.sid, client_id = %client.client_id, "authorization code exchanged");
+        Ok(granted)
+    }
+}
+
+/// What an ID token is issued for.
+struct IdTokenFor<'a> {
+    user_id: &'a str,
+    client_id: &'a str,
+    auth_time: u64,
+    nonce: Option<&'a str>,
+    sso_id: &'a str,
+    access_token: &'a str,
+}
+
+impl AuthService {
+    /// Signs an ID token (`typ: JWT`, the signing key) beside `access_token`.
+    fn id_token(&self, t: IdTokenFor<'_>) -> Result<String> {
+        let now = self.now();
+        let keyring = self.keyring();
+        let alg = keyring
+            .signing_alg
+            .ok_or_else(|| Error::config("there is no signing key yet"))?;
+        let claims = IdTokenClaims {
+            iss: &self.config.issuer,
+            sub: t.user_id,
+            aud: t.client_id,
+            exp: now.saturating_add(self.config.access_token_ttl.as_secs()),
+            iat: now,
+            auth_time: t.auth_time,
+            nonce: t.nonce,
+            at_hash: at_hash(alg, t.access_token),
+            azp: t.client_id,
+            sid: t.sso_id,
+            amr: ["pwd"],
+        };
+        keyring
+            .id_token_signer()?
+            .sign(&claims)
+            .map_err(|e| Error::crypto(format!("signing failed: {e}")))
+    }
+
+    /// The refresh token grant for an authenticated client: [`AuthService::refresh_for_client`], and for a
+    /// session started by an OpenID Connect sign-in (scope `openid`), a new ID token with the same `iss`, `sub`,
+    /// `aud`, `azp`, `auth_time` and `sid` as the first (OpenID Connect Core §12.2).
+    pub async fn refresh_grant(
+        &self,
+        client: &Client,
+        refresh_token: &str,
+        scope: Option<&str>,
+    ) -> Result<GrantedTokens> {
+        // Read before the rotation, which must be the last thing that can fail: a client answered an error after
+        // its token was consumed would retry with it and revoke its own session.
+        let mut signed_in = None;
+        if client.grant_types.contains(&GrantType::AuthorizationCode)
+            && let Some(digest) = refresh_token_digest(refresh_token)
+            && let Some(family) = self.store.family_of_token(&digest).await?
+            && family.client_id.as_deref() == Some(client.client_id.as_str())
+            && family
+                .scope
+                .as_deref()
+                .is_some_and(|s| s.split(' ').any(|s| s == "openid"))
+        {
+            signed_in = self.store.sso_session_of_family(&family.sid).await?;
+        }
+        let pair = self
+            .refresh_for_client(client, refresh_token, scope)
+            .await?;
+        let openid = pair
+            .scope
+            .as_deref()
+            .is_some_and(|s| s.split(' ').any(|s| s == "openid"));
+        let user_id = signed_in.as_ref().map(|s| s.user_id.clone());
+        let mut granted = GrantedTokens::from(pair);
+        if let (Some(sso), Some(user_id), true) = (signed_in, user_id, openid) {
+            granted.id_token = Some(self.id_token(IdTokenFor {
+                user_id: &user_id,
+                client_id: &client.client_id,
+                auth_time: sso.auth_time,
+                nonce: None,
+                sso_id: &sso.id,
+                access_token: &granted.access_token,
+            })?);
+        }
         Ok(granted)
     }
 }

@@ -20,7 +20,10 @@ impl SignInStore for GatedStore {
         &'a self,
         sid: &'a str,
     ) -> BoxFuture<'a, StoreResult<Option<SsoSession>>> {
-        self.guard("sso_session_of_family", self.inner.sso_session_of_family(sid))
+        self.guard(
+            "sso_session_of_family",
+            self.inner.sso_session_of_family(sid),
+        )
     }
     fn sso_sessions_of_user<'a>(
         &'a self,
