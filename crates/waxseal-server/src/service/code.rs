@@ -61,7 +61,8 @@ pub fn at_hash(alg: Algorithm, access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])
 }
 
-/// `redirect_uri` with `params` added to its query (after any query it has).
+/// `redirect_uri` with `params` added to its query (after any query it has); without params, `redirect_uri` as it
+/// is (no empty `?` added: RP-initiated logout without `state` returns to the registered URI exactly).
 pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Result<String> {
     let mut url = Url::parse(redirect_uri).map_err(|_| {
         Error::new(
@@ -69,7 +70,7 @@ pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Result<Stri
             "the redirect URI does not parse",
         )
     })?;
-    {
+    if !params.is_empty() {
         let mut query = url.query_pairs_mut();
         for (name, value) in params {
             query.append_pair(name, value);
@@ -361,5 +362,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(url, "https://app.example/cb?tenant=a&code=x+y&state=s%26t");
+    }
+
+    #[test]
+    fn a_redirect_without_params_is_the_registered_uri() {
+        for uri in ["https://app.example/", "https://app.example/bye?tenant=a"] {
+            assert_eq!(redirect_with(uri, &[]).unwrap(), uri);
+        }
     }
 }
