@@ -242,6 +242,7 @@ impl AuthService {
 }
 
 /// What an ID token is issued for.
+#[derive(Clone, Copy)]
 struct IdTokenFor<'a> {
     user_id: &'a str,
     client_id: &'a str,
