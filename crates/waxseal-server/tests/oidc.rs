@@ -890,9 +890,24 @@ async fn the_account_page_lists_and_ends_sessions_and_changes_the_password() {
         .filter(|f| f.fields.iter().any(|(n, _)| n == "sso"))
         .collect();
     assert_eq!(browsers.len(), 2, "two browsers signed in");
-    // The laptop's is the one not marked "this browser": the phone's own row comes first (newest).
-    let laptop_row = &browsers[1];
-    let ended = phone.submit(laptop_row, &[]).await;
+    // The laptop's browser session is its ID token's `sid`; its row is not marked "this browser".
+    let laptop_id = rp
+        .id_token_claims(laptop_tokens["id_token"].as_str().unwrap())
+        .await["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let laptop_row = account
+        .body
+        .split("<tr>")
+        .find(|row| row.contains(&format!("name=\"sso\" value=\"{laptop_id}\"")))
+        .expect("the laptop's row");
+    assert!(!laptop_row.contains("this browser"), "{laptop_row}");
+    let laptop_form = browsers
+        .iter()
+        .find(|f| f.fields.iter().any(|(n, v)| n == "sso" && *v == laptop_id))
+        .expect("its form");
+    let ended = phone.submit(laptop_form, &[]).await;
     assert_eq!(ended.status, 303);
     let refreshed = rp
         .server
@@ -976,5 +991,36 @@ async fn disabling_the_user_ends_the_sso_session_at_once() {
         .get(&rp.authorize_url(&challenge, &[("prompt", "none")]))
         .await;
     assert_eq!(page.redirect_params()["error"], "login_required");
+    rp.server.stop().await;
+}
+
+#[tokio::test]
+async fn used_codes_and_ended_sso_sessions_are_pruned_once_no_token_they_guard_can_live() {
+    let rp = Rp::start(WebClient {
+        first_party: true,
+        ..WebClient::default()
+    })
+    .await;
+    let mut browser = rp.agent();
+    let (verifier, challenge) = pkce();
+    let code = rp.code(&mut browser, &challenge, &[]).await["code"].clone();
+    assert_eq!(rp.exchange(&code, &verifier).await.0, 200);
+    let confirm = browser.get(&rp.server.at("/session/end")).await;
+    assert_eq!(
+        browser
+            .submit(&confirm.form("/session/end"), &[])
+            .await
+            .status,
+        303
+    );
+    // An hour and a minute after the code's expiry: a replay could still have revoked something until then.
+    rp.clock.advance(std::time::Duration::from_secs(
+        waxseal_server::CODE_TTL_SECS + 3600,
+    ));
+    let early = rp.server.service.prune().await.unwrap();
+    assert_eq!((early.codes, early.sso_sessions), (0, 0), "{early:?}");
+    rp.clock.advance(std::time::Duration::from_secs(61));
+    let report = rp.server.service.prune().await.unwrap();
+    assert_eq!((report.codes, report.sso_sessions), (1, 1), "{report:?}");
     rp.server.stop().await;
 }

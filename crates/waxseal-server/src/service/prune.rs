@@ -39,6 +39,11 @@ pub struct PruneReport {
     pub denied_sids: u64,
     /// Per-subject "not before" entries no live access token can predate.
     pub user_not_before: u64,
+    /// Authorization codes an hour and a minute past their expiry (until then a code presented again still
+    /// revokes what it issued).
+    pub codes: u64,
+    /// SSO sessions an hour and a minute past their end.
+    pub sso_sessions: u64,
     /// How many writes (batches) the pass took.
     pub batches: u64,
 }
@@ -51,6 +56,8 @@ impl PruneReport {
             + self.denied_jtis
             + self.denied_sids
             + self.user_not_before
+            + self.codes
+            + self.sso_sessions
     }
 
     fn count(&mut self, what: Prunable) -> &mut u64 {
@@ -62,6 +69,8 @@ impl PruneReport {
             Prunable::DeniedJtis => &mut self.denied_jtis,
             Prunable::DeniedSids => &mut self.denied_sids,
             Prunable::UserNotBefore => &mut self.user_not_before,
+            Prunable::Codes => &mut self.codes,
+            Prunable::SsoSessions => &mut self.sso_sessions,
         }
     }
 }
@@ -74,9 +83,13 @@ fn cutoff(what: Prunable, now: u64) -> u64 {
         Prunable::UnusedRefreshTokens | Prunable::DeniedJtis | Prunable::DeniedSids => now,
         // A session's last access token, or one issued just before a "not before", lives up to the longest
         // access-token lifetime (plus leeway) past that time.
-        Prunable::TokensOfEndedFamilies | Prunable::EndedFamilies | Prunable::UserNotBefore => {
-            now.saturating_sub(ACCESS_TOKEN_GRACE + 1)
-        }
+        // A code presented again revokes what it issued, and an ended SSO session's access tokens are denied: both
+        // stay as long as such an access token can live.
+        Prunable::TokensOfEndedFamilies
+        | Prunable::EndedFamilies
+        | Prunable::UserNotBefore
+        | Prunable::Codes
+        | Prunable::SsoSessions => now.saturating_sub(ACCESS_TOKEN_GRACE + 1),
     }
 }
 
@@ -97,12 +110,14 @@ impl AuthService {
         let mut report = PruneReport::default();
         // Each step is one bounded write; a round runs its steps in order and the kinds are done when a round
         // deletes fewer than `batch` rows with every step. A family's tokens go before the family, alternately.
-        let rounds: [&[Prunable]; 5] = [
+        let rounds: [&[Prunable]; 7] = [
             &[Prunable::UnusedRefreshTokens],
             &[Prunable::TokensOfEndedFamilies, Prunable::EndedFamilies],
             &[Prunable::DeniedJtis],
             &[Prunable::DeniedSids],
             &[Prunable::UserNotBefore],
+            &[Prunable::Codes],
+            &[Prunable::SsoSessions],
         ];
         for steps in rounds {
             loop {
@@ -130,6 +145,8 @@ impl AuthService {
                 denied_jtis = report.denied_jtis,
                 denied_sids = report.denied_sids,
                 user_not_before = report.user_not_before,
+                codes = report.codes,
+                sso_sessions = report.sso_sessions,
                 batches = report.batches,
                 "pruned rows nobody needs any more"
             );

@@ -355,6 +355,10 @@ pub enum Prunable {
     DeniedSids,
     /// "Not before" entries set at or before the cutoff.
     UserNotBefore,
+    /// Authorization codes that expired at or before the cutoff, used or not.
+    Codes,
+    /// SSO sessions that expired or were ended at or before the cutoff.
+    SsoSessions,
 }
 
 /// Deleting rows nobody needs any more, a bounded batch at a time.

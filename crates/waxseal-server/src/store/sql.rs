@@ -460,5 +460,13 @@ fn prune_statement(what: Prunable) -> &'static str {
             "DELETE FROM user_not_before WHERE user_id IN (SELECT user_id FROM user_not_before \
              WHERE not_before <= $1 LIMIT $2)"
         }
+        Prunable::Codes => {
+            "DELETE FROM authorization_codes WHERE hash IN (SELECT hash FROM authorization_codes \
+             WHERE expires_at <= $1 LIMIT $2)"
+        }
+        Prunable::SsoSessions => {
+            "DELETE FROM sso_sessions WHERE id IN (SELECT id FROM sso_sessions \
+             WHERE expires_at <= $1 OR ended_at <= $1 LIMIT $2)"
+        }
     }
 }
