@@ -40,7 +40,7 @@ CREATE TABLE authorization_codes (
     sso_id         TEXT NOT NULL,
     sid            TEXT NOT NULL,
     redirect_uri   TEXT NOT NULL,
-    code_challenge TEXT,                     -- S256; NULL only for a confidential client registered as exempt
+    code_challenge TEXT,                     -- S256; never NULL today (every client uses PKCE)
     scope          TEXT NOT NULL,
     nonce          TEXT,
     auth_time      INTEGER NOT NULL,

@@ -68,7 +68,8 @@ pub struct AuthorizationRequest {
     pub nonce: Option<String>,
     /// The scopes requested, each one an OpenID Connect scope or one registered for the client, in request order.
     pub scope: Vec<String>,
-    /// The PKCE `S256` challenge; `None` only for a confidential client registered as exempt.
+    /// The PKCE `S256` challenge: always present today, since every client must use PKCE (the type leaves room for
+    /// exempting registered confidential clients, which waxseal does not offer).
     pub code_challenge: Option<String>,
     /// What `prompt` asked for.
     pub prompt: Prompt,

@@ -301,7 +301,8 @@ pub struct AuthorizationCode {
     pub sid: String,
     /// The `redirect_uri` of the authorization request, which the exchange must repeat.
     pub redirect_uri: String,
-    /// The PKCE `S256` challenge; `None` only for a confidential client registered as exempt.
+    /// The PKCE `S256` challenge: always present today, since every client must use PKCE (the type leaves room for
+    /// exempting registered confidential clients, which waxseal does not offer).
     pub code_challenge: Option<String>,
     /// The space-separated scope granted.
     pub scope: String,

@@ -4,8 +4,6 @@
 //! then asks the service what comes next ([`Step`]) and shows it: the sign-in page, the consent page, or a `303` back
 //! to the client.
 
-use std::net::IpAddr;
-
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -244,15 +242,7 @@ pub(crate) async fn sign_in(
     {
         Ok(new) => new,
         Err(e) => {
-            return sign_in_failed(
-                service,
-                web,
-                &headers,
-                request.as_ref(),
-                username,
-                &e,
-                address,
-            );
+            return sign_in_failed(service, web, &headers, request.as_ref(), username, &e);
         }
     };
     let cookie = Some(web.sso_cookie(&new.secret, service.config().refresh_absolute_ttl.as_secs()));
@@ -286,7 +276,6 @@ fn sign_in_failed(
     request: Option<&AuthorizationRequest>,
     username: &str,
     e: &crate::error::Error,
-    _address: Option<IpAddr>,
 ) -> Response {
     let message = match e.kind() {
         ErrorKind::InvalidCredentials => "The username or password is wrong.",
