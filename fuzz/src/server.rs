@@ -126,17 +126,18 @@ fn check_oauth_request(
         if !id.contains('&') && !secret.contains('&') && !id.contains('=') {
             let form = form.expect("Basic parts are form-encoded");
             assert_eq!(form[0].1, request.client_id);
-            assert_eq!(form[1].1, request.client_secret);
+            assert_eq!(Some(&form[1].1), request.client_secret.as_ref());
         }
     } else {
         assert!(
             authorization.is_none(),
             "an Authorization header was ignored"
         );
+        // client_secret_post, or a public client's client_id alone (token_endpoint_auth_method none).
         assert_eq!(request.params.get("client_id"), Some(&request.client_id));
         assert_eq!(
             request.params.get("client_secret"),
-            Some(&request.client_secret)
+            request.client_secret.as_ref()
         );
     }
 }
@@ -518,6 +519,14 @@ pub fn seeds() -> Vec<Seed> {
         (
             "attack-no-credentials",
             form(0, None, "grant_type=client_credentials"),
+        ),
+        (
+            "ok-public-client",
+            form(
+                0,
+                None,
+                "grant_type=authorization_code&client_id=spa&code=c0de&code_verifier=v3r1f13r",
+            ),
         ),
         (
             "attack-bearer-instead-of-basic",

@@ -37,8 +37,8 @@ pub struct OAuthRequest {
     pub params: BTreeMap<String, String>,
     /// The client's `client_id`.
     pub client_id: String,
-    /// The client's secret.
-    pub client_secret: String,
+    /// The client's secret; `None` for a public client, which sends its `client_id` alone.
+    pub client_secret: Option<String>,
     /// True when the credentials came from `Authorization: Basic`.
     pub basic: bool,
 }
@@ -82,11 +82,7 @@ pub fn oauth_request(
             .map(|(n, v)| (n.clone(), v.to_string()))
             .collect(),
         client_id: credentials.client_id.to_string(),
-        client_secret: credentials
-            .secret
-            .as_ref()
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
+        client_secret: credentials.secret.as_ref().map(|s| s.to_string()),
         basic: credentials.basic,
     })
 }
