@@ -289,7 +289,8 @@ Tokens already issued to the client stay valid; delete the client to end them.")
 
 #[derive(Debug, Args)]
 pub struct ClientIdArgs {
-    /// The client_id (`waxseal client list` shows them).
+    /// The client_id (`waxseal client list` shows them). It may begin with `-` (ids are base64url).
+    #[arg(allow_hyphen_values = true)]
     pub client_id: String,
     #[command(flatten)]
     pub data: DataDirArg,
@@ -325,7 +326,9 @@ kept for good: the key can never come back, not even by importing an older dump.
 
 #[derive(Debug, Args)]
 pub struct KeysRevokeArgs {
-    /// The kid of the key to revoke (`waxseal keys list` shows them).
+    /// The kid of the key to revoke (`waxseal keys list` shows them). It may begin with `-` (kids are base64url
+    /// thumbprints).
+    #[arg(allow_hyphen_values = true)]
     pub kid: String,
     /// The algorithm of the key that replaces it, when it signed [default: the newest key's, the one
     /// `waxseal serve` is configured with].
@@ -403,4 +406,31 @@ pub struct ClientAddArgs {
     pub first_party: bool,
     #[command(flatten)]
     pub data: DataDirArg,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use crate::cli::Cli;
+
+    /// A kid or client id is base64url and begins with `-` one time in 64: it is a value, not a flag.
+    #[test]
+    fn ids_beginning_with_a_hyphen_are_values() {
+        for args in [
+            &[
+                "waxseal",
+                "keys",
+                "revoke",
+                "-5aDB0k2r0fGgYqYQk0R1kRf4n2m3iJ0yV9c1jzQqs",
+            ][..],
+            &["waxseal", "keys", "revoke", "-5aD", "--alg", "ES256"][..],
+            &["waxseal", "client", "delete", "-x2Q9pA"][..],
+            &["waxseal", "client", "rotate-secret", "-x2Q9pA"][..],
+        ] {
+            if let Err(e) = Cli::try_parse_from(args) {
+                panic!("{args:?}: {e}");
+            }
+        }
+    }
 }
