@@ -8,8 +8,8 @@ use super::super::form::FormBody;
 use super::super::{AppState, Peer};
 use super::pages::{self, AppRow, BrowserRow};
 use super::{
-    Web, browser_id, field, forged, form_pairs, render, same_origin, see_other, service_error_page,
-    signed_in, user_agent, with_cookie,
+    Web, browser_id, field, render, see_other, service_error_page, session_form, signed_in,
+    user_agent, with_cookie,
 };
 use crate::error::ErrorKind;
 use crate::service::AuthService;
@@ -128,20 +128,11 @@ pub(crate) async fn end_session(
     form: FormBody,
 ) -> Response {
     let (service, web) = (&state.service, &state.web);
-    let pairs = match form_pairs(web, form) {
-        Ok(pairs) => pairs,
+    let (pairs, session) = match session_form(service, web, &headers, form).await {
+        Ok((pairs, Some(session))) => (pairs, session),
+        Ok((_, None)) => return see_other(&format!("{}/account", web.base)),
         Err(page) => return page,
     };
-    let session = match signed_in(service, web, &headers).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return see_other(&format!("{}/account", web.base)),
-        Err(e) => return service_error_page(web, &e),
-    };
-    let csrf_ok = field(&pairs, "csrf_token")
-        .is_some_and(|t| service.session_csrf_ok(&session.session.id, t));
-    if !same_origin(web, &headers) || !csrf_ok {
-        return forged(web);
-    }
     let user = &session.user.id;
     let (ended, this_browser) = if field(&pairs, "all") == Some("1") {
         (service.end_everything(user).await, true)
@@ -185,20 +176,11 @@ pub(crate) async fn change_password(
     form: FormBody,
 ) -> Response {
     let (service, web) = (&state.service, &state.web);
-    let pairs = match form_pairs(web, form) {
-        Ok(pairs) => pairs,
+    let (pairs, session) = match session_form(service, web, &headers, form).await {
+        Ok((pairs, Some(session))) => (pairs, session),
+        Ok((_, None)) => return see_other(&format!("{}/account", web.base)),
         Err(page) => return page,
     };
-    let session = match signed_in(service, web, &headers).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return see_other(&format!("{}/account", web.base)),
-        Err(e) => return service_error_page(web, &e),
-    };
-    let csrf_ok = field(&pairs, "csrf_token")
-        .is_some_and(|t| service.session_csrf_ok(&session.session.id, t));
-    if !same_origin(web, &headers) || !csrf_ok {
-        return forged(web);
-    }
     let current = field(&pairs, "current_password").unwrap_or_default();
     let new = field(&pairs, "new_password").unwrap_or_default();
     if field(&pairs, "confirm_password").unwrap_or_default() != new {

@@ -13,7 +13,7 @@ use super::super::{AppState, Peer};
 use super::pages::{self, describe_scope};
 use super::{
     Web, browser_id, error_page, field, forged, form_pairs, render, same_origin, see_other,
-    sent_browser_id, service_error_page, signed_in, user_agent, with_cookie,
+    sent_browser_id, service_error_page, session_form, signed_in, user_agent, with_cookie,
 };
 use crate::error::ErrorKind;
 use crate::service::{AuthService, AuthorizationRequest, AuthorizeError, SignedIn, Step};
@@ -324,21 +324,10 @@ pub(crate) async fn consent(
     form: FormBody,
 ) -> Response {
     let (service, web) = (&state.service, &state.web);
-    let pairs = match form_pairs(web, form) {
-        Ok(pairs) => pairs,
+    let (pairs, session) = match session_form(service, web, &headers, form).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let session = match signed_in(service, web, &headers).await {
-        Ok(session) => session,
-        Err(e) => return service_error_page(web, &e),
-    };
-    let csrf_ok = session
-        .as_ref()
-        .zip(field(&pairs, "csrf_token"))
-        .is_some_and(|(s, token)| service.session_csrf_ok(&s.session.id, token));
-    if !same_origin(web, &headers) || (session.is_some() && !csrf_ok) {
-        return forged(web);
-    }
     let params = request_params(&pairs);
     let Some(session) = session else {
         // Signed out in between (another tab, /account): start over, which shows the sign-in page.

@@ -270,6 +270,28 @@ pub(crate) fn same_origin(web: &Web, headers: &HeaderMap) -> bool {
     }
 }
 
+/// A form post from a page of a signed-in browser: its fields and the browser's SSO session (`None`: signed out
+/// meanwhile, which each handler answers its own way), or the page to answer with — the form unreadable, the
+/// session unreadable, a foreign `Origin`, or a CSRF token that is not the session's.
+pub(crate) async fn session_form(
+    service: &AuthService,
+    web: &Web,
+    headers: &HeaderMap,
+    form: FormBody,
+) -> Result<(Vec<(String, Zeroizing<String>)>, Option<SignedIn>), Response> {
+    let pairs = form_pairs(web, form)?;
+    let session = signed_in(service, web, headers)
+        .await
+        .map_err(|e| service_error_page(web, &e))?;
+    let csrf_ok = session.as_ref().is_none_or(|s| {
+        field(&pairs, "csrf_token").is_some_and(|t| service.session_csrf_ok(&s.session.id, t))
+    });
+    if !same_origin(web, headers) || !csrf_ok {
+        return Err(forged(web));
+    }
+    Ok((pairs, session))
+}
+
 /// The page a refused form post gets: a foreign origin or a wrong CSRF token.
 pub(crate) fn forged(web: &Web) -> Response {
     error_page(
