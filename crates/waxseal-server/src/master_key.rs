@@ -67,13 +67,19 @@ impl MasterKey {
     /// An HMAC-SHA256 key for `purpose`, derived from the master key with HKDF-SHA256 (RFC 5869): one configured
     /// secret serves several uses, and no derived key reveals the master key or another purpose's key.
     pub(crate) fn derive_hmac_key(&self, purpose: &[u8]) -> Result<aws_lc_rs::hmac::Key> {
-        use aws_lc_rs::{hkdf, hmac};
-        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"waxseal").extract(&self.0[..]);
         let info = [purpose];
+        let prk = self.prk();
         let okm = prk
-            .expand(&info, hmac::HMAC_SHA256)
+            .expand(&info, aws_lc_rs::hmac::HMAC_SHA256)
             .map_err(|_| Error::crypto("key derivation failed"))?;
-        Ok(hmac::Key::from(okm))
+        Ok(aws_lc_rs::hmac::Key::from(okm))
+    }
+
+    /// The HKDF-SHA256 pseudo-random key of the master key (RFC 5869 extract, salt `waxseal`), from which every
+    /// derived key is expanded with its purpose.
+    pub(crate) fn prk(&self) -> aws_lc_rs::hkdf::Prk {
+        use aws_lc_rs::hkdf;
+        hkdf::Salt::new(hkdf::HKDF_SHA256, b"waxseal").extract(&self.0[..])
     }
 
     fn aead(&self) -> Result<LessSafeKey> {

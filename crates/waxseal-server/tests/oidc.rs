@@ -973,6 +973,75 @@ async fn discovery_lists_the_new_endpoints_and_only_what_is_supported() {
 }
 
 #[tokio::test]
+async fn a_code_is_sealed_a_changed_one_is_unknown_and_a_refused_one_is_used_up() {
+    let rp = Rp::start(WebClient::default()).await;
+    let mut browser = rp.agent();
+    let (verifier, challenge) = pkce();
+    let code = rp.code(&mut browser, &challenge, &[]).await["code"].clone();
+    // One character changed anywhere: another id, or a seal that does not open. The real code is untouched.
+    for at in [1, code.len() / 2, code.len() - 1] {
+        let mut changed = code.clone().into_bytes();
+        changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
+        let (status, body) = rp
+            .exchange(&String::from_utf8(changed).unwrap(), &verifier)
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "{body}"
+        );
+    }
+    assert_eq!(rp.exchange(&code, &verifier).await.0, 200);
+
+    // A presentation refused for a wrong verifier spends the code: the right one after it is a reuse.
+    let code = rp.code(&mut browser, &challenge, &[]).await["code"].clone();
+    assert_eq!(rp.exchange(&code, &pkce().0).await.0, 400);
+    let (status, body) = rp.exchange(&code, &verifier).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used"),
+        "{body}"
+    );
+    rp.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_code_issued_before_a_sign_out_starts_no_session() {
+    let rp = Rp::start(WebClient::default()).await;
+    let mut browser = rp.agent();
+    let (verifier, challenge) = pkce();
+    let first = rp.code(&mut browser, &challenge, &[]).await["code"].clone();
+    let (_, tokens) = rp.exchange(&first, &verifier).await;
+    let sub = rp
+        .id_token_claims(tokens["id_token"].as_str().unwrap())
+        .await["sub"]
+        .clone();
+    let code = rp.code(&mut browser, &challenge, &[]).await["code"].clone();
+    rp.server
+        .service
+        .end_sso_sessions(sub.as_str().unwrap(), None)
+        .await
+        .unwrap();
+    let (status, body) = rp.exchange(&code, &verifier).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("sign in again"),
+        "{body}"
+    );
+    rp.server.stop().await;
+}
+
+#[tokio::test]
 async fn disabling_the_user_ends_the_sso_session_at_once() {
     let rp = Rp::start(WebClient {
         first_party: true,

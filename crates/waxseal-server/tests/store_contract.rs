@@ -12,9 +12,9 @@ use std::sync::Arc;
 use waxseal_server::store::postgres::PostgresStore;
 use waxseal_server::store::sqlite::SqliteStore;
 use waxseal_server::store::{
-    AuthorizationCode, Client, GrantType, Logout, LogoutScope, Profile, Prunable, Redemption,
-    RefreshTokenRecord, ReuseAllowance, Rotation, SsoSession, Store, StoreError, StoredKey,
-    TokenFamily, User, WebClient,
+    AppSessionStart, Client, GrantType, Logout, LogoutScope, Profile, Prunable, RefreshTokenRecord,
+    ReuseAllowance, Rotation, SsoSession, Store, StoreError, StoredKey, TokenFamily, UsedCode,
+    User, WebClient,
 };
 
 use waxseal_testkit::postgres::TestDatabase;
@@ -1122,20 +1122,20 @@ fn sso(id: &str, user_id: &str, hash: u8) -> SsoSession {
     }
 }
 
-fn code(hash: u8, sid: &str, expires_at: u64) -> AuthorizationCode {
-    AuthorizationCode {
-        hash: [hash; 32],
-        client_id: "c1".into(),
-        user_id: "u1".into(),
-        sso_id: "sso1".into(),
+fn used(id: u8, sid: &str, expires_at: u64) -> UsedCode {
+    UsedCode {
+        id: [id; 32],
         sid: sid.into(),
-        redirect_uri: "https://app.example/cb".into(),
-        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
-        scope: "openid offline_access".into(),
-        nonce: Some("n".into()),
-        auth_time: NOW,
-        created_at: NOW,
         expires_at,
+    }
+}
+
+/// The session a code's exchange starts, from SSO session `sso_id`, with no refresh token.
+fn start<'a>(family: &'a TokenFamily, sso_id: &'a str) -> AppSessionStart<'a> {
+    AppSessionStart {
+        family,
+        sso_id,
+        first: None,
     }
 }
 
@@ -1185,18 +1185,29 @@ async fn sso_sessions(a: Shared, b: Shared) {
     a.create_user(&user("u2", "bob")).await.unwrap();
     a.create_sso_session(&sso("sso1", "u1", 1)).await.unwrap();
     a.create_sso_session(&sso("sso2", "u1", 2)).await.unwrap();
+    let (session, of) = b.sso_session(&[1; 32]).await.unwrap().unwrap();
+    assert_eq!(session, sso("sso1", "u1", 1));
+    let alice = user("u1", "alice");
     assert_eq!(
-        b.sso_session(&[1; 32]).await.unwrap().unwrap(),
-        sso("sso1", "u1", 1)
+        (of.id, of.username, of.password_hash, of.disabled, of.scopes),
+        (
+            alice.id,
+            alice.username,
+            alice.password_hash,
+            alice.disabled,
+            alice.scopes
+        ),
+        "the session and its user, in one read"
     );
     assert!(b.sso_session(&[9; 32]).await.unwrap().is_none());
     assert_eq!(b.sso_sessions_of_user("u1", NOW).await.unwrap().len(), 2);
     let app = family("app1", "u1", Some("c1"));
-    assert!(
-        a.start_app_session(&app, "sso1", Some(&token(5, "app1", NOW + 100)))
-            .await
-            .unwrap()
-    );
+    let first = token(5, "app1", NOW + 100);
+    let session = AppSessionStart {
+        first: Some(&first),
+        ..start(&app, "sso1")
+    };
+    assert!(a.start_app_session(session).await.unwrap());
     let listed = b.app_sessions_of_user("u1", NOW).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].sso_id.as_deref(), Some("sso1"));
@@ -1220,6 +1231,7 @@ async fn sso_sessions(a: Shared, b: Shared) {
             .await
             .unwrap()
             .unwrap()
+            .0
             .ended_at
             .is_some()
     );
@@ -1246,55 +1258,79 @@ async fn sso_sessions(a: Shared, b: Shared) {
     assert!(b.sso_sessions_of_user("u1", NOW).await.unwrap().is_empty());
 }
 
-/// A code is redeemed once, whichever instance and however many at once; a second presentation revokes its
-/// session, and the session can then no longer be started.
-async fn codes_redeem_once(a: Shared, b: Shared) {
+/// A code's first presentation is seen once, whichever instance and however many at once; its record goes once
+/// the code has expired.
+async fn codes_are_used_once(a: Shared, b: Shared) {
+    let (one, two) = (used(1, "s1", NOW + 60), used(2, "s2", NOW + 60));
+    let (x, y) = tokio::join!(a.use_code(&one), b.use_code(&one));
+    let mut firsts = [x.unwrap(), y.unwrap()];
+    firsts.sort_unstable();
+    assert_eq!(firsts, [false, true]);
+    let (x, y) = tokio::join!(a.use_code(&one), b.use_code(&one));
+    assert_eq!([x.unwrap(), y.unwrap()], [false, false], "used ever after");
+    assert!(b.use_code(&two).await.unwrap(), "another code");
+
+    assert_eq!(
+        b.prune_batch(Prunable::Codes, NOW + 59, 10).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        b.prune_batch(Prunable::Codes, NOW + 60, 10).await.unwrap(),
+        2
+    );
+}
+
+/// A code's session is not started when, since the code was issued, its SSO session ended or expired, its user
+/// was disabled, or its sid was denied (the code presented again): nothing is stored then.
+async fn codes_start_no_session_for_a_signed_out_user(a: Shared, b: Shared) {
     a.create_user(&user("u1", "alice")).await.unwrap();
-    a.create_code(&code(1, "s1", NOW + 60)).await.unwrap();
-    let (x, y) = tokio::join!(
-        a.redeem_code(&[1; 32], NOW, NOW + 60),
-        b.redeem_code(&[1; 32], NOW, NOW + 60)
-    );
-    let outcomes = [x.unwrap(), y.unwrap()];
-    assert_eq!(
-        outcomes
-            .iter()
-            .filter(|o| matches!(o, Redemption::Redeemed(c) if *c == code(1, "s1", NOW + 60)))
-            .count(),
-        1,
-        "{outcomes:?}"
-    );
-    assert_eq!(
-        outcomes
-            .iter()
-            .filter(|o| matches!(o, Redemption::Reused(_)))
-            .count(),
-        1,
-        "{outcomes:?}"
-    );
+    a.create_user(&user("u2", "bob")).await.unwrap();
+    a.create_sso_session(&sso("sso1", "u1", 1)).await.unwrap();
+    a.create_sso_session(&sso("sso2", "u2", 2)).await.unwrap();
+    let first = token(9, "f0", NOW + 100);
+    let starts = async |family: &TokenFamily, sso_id: &str, refreshable: bool| {
+        let session = AppSessionStart {
+            first: refreshable.then_some(&first),
+            ..start(family, sso_id)
+        };
+        b.start_app_session(session).await.unwrap()
+    };
+    for refreshable in [false, true] {
+        let alices = family("f1", "u1", Some("c1"));
+        assert!(
+            !starts(&alices, "sso2", refreshable).await,
+            "another user's SSO session"
+        );
+        let late = TokenFamily {
+            created_at: NOW + 3600,
+            ..alices.clone()
+        };
+        assert!(
+            !starts(&late, "sso1", refreshable).await,
+            "an expired SSO session"
+        );
+        assert!(a.set_user_disabled("alice", true).await.unwrap());
+        assert!(
+            !starts(&alices, "sso1", refreshable).await,
+            "a disabled user"
+        );
+        assert!(a.set_user_disabled("alice", false).await.unwrap());
+        let denied = family(if refreshable { "f2" } else { "f3" }, "u1", Some("c1"));
+        a.revoke_session(&denied.sid, NOW, NOW + 60).await.unwrap();
+        assert!(!starts(&denied, "sso1", refreshable).await, "a denied sid");
+    }
+    assert!(a.app_sessions_of_user("u1", NOW).await.unwrap().is_empty());
+    assert!(a.refresh_token_state(&[9; 32]).await.unwrap().is_none());
+
+    assert!(starts(&family("f0", "u1", Some("c1")), "sso1", true).await);
+    b.end_sso_sessions("u1", Some("sso1"), NOW, NOW + 60)
+        .await
+        .unwrap();
     assert!(
-        a.load_denylist(NOW)
-            .await
-            .unwrap()
-            .sids
-            .iter()
-            .any(|(sid, _)| sid == "s1")
+        !starts(&family("f4", "u1", Some("c1")), "sso1", false).await,
+        "an ended SSO session"
     );
-    assert!(
-        !b.start_app_session(&family("s1", "u1", Some("c1")), "sso1", None)
-            .await
-            .unwrap(),
-        "a revoked code's session is not started"
-    );
-    a.create_code(&code(2, "s2", NOW + 60)).await.unwrap();
-    assert_eq!(
-        b.redeem_code(&[2; 32], NOW + 60, NOW + 120).await.unwrap(),
-        Redemption::Expired
-    );
-    assert_eq!(
-        b.redeem_code(&[3; 32], NOW, NOW + 60).await.unwrap(),
-        Redemption::Unknown
-    );
+    assert!(a.app_sessions_of_user("u1", NOW).await.unwrap().is_empty());
 }
 
 /// Consent is remembered per user and client, and replaced whole.
@@ -1375,7 +1411,8 @@ contract!(
     transfer,
     profiles_and_web_clients,
     sso_sessions,
-    codes_redeem_once,
+    codes_are_used_once,
+    codes_start_no_session_for_a_signed_out_user,
     consent,
     ping_and_close,
 );

@@ -282,7 +282,7 @@ impl AuthService {
             }
         }
         Ok(Step::Redirect(
-            self.issue_code(request, signed_in, &granted).await?,
+            self.issue_code(request, signed_in, &granted)?,
         ))
     }
 

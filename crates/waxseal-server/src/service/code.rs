@@ -1,11 +1,14 @@
 //! Authorization codes (RFC 6749 §4.1 with PKCE, RFC 7636) and the ID tokens they lead to (OpenID Connect Core
 //! §3.1.3).
 //!
-//! A code is 256 random bits, stored as its SHA-256 with everything its exchange is checked against: client,
-//! redirect URI, PKCE challenge, scope, nonce, `auth_time`, and the `sid` of the session the exchange will start —
-//! chosen now, so that a code presented a second time can revoke whatever the first presentation issued (RFC 6749
-//! §4.1.2), even an access token without a refresh token. Redemption is one transaction ([`crate::store::
-//! SignInStore::redeem_code`]): two presentations racing through any number of instances redeem it once.
+//! A code is sealed ([`seal`]): it carries everything its exchange is checked against — client, redirect URI, PKCE
+//! challenge, scope, nonce, `auth_time`, and the `sid` of the session the exchange will start, chosen now so that
+//! a code presented a second time can revoke whatever the first presentation issued (RFC 6749 §4.1.2), even an
+//! access token without a refresh token. Issuing one writes nothing. Presenting one records its use first
+//! ([`crate::store::SignInStore::use_code`]): of two presentations racing through any number of instances, one
+//! finds it unused; the other revokes the `sid`, which the first's session then cannot start with, or loses.
+
+mod seal;
 
 use aws_lc_rs::digest::{SHA256, SHA384, SHA512, digest};
 use base64::Engine as _;
@@ -15,6 +18,9 @@ use subtle::ConstantTimeEq as _;
 use url::Url;
 use waxseal::Algorithm;
 
+use seal::CodeGrant;
+pub(crate) use seal::CodeKey;
+
 use super::authorize::AuthorizationRequest;
 use super::sso::SignedIn;
 use super::{
@@ -23,7 +29,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::secret::sha256;
-use crate::store::{AuthorizationCode, Client, GrantType, Redemption, TokenFamily};
+use crate::store::{AppSessionStart, Client, DenylistSnapshot, GrantType, TokenFamily, UsedCode};
 
 /// How long a code may wait for its exchange: RFC 6749 §4.1.2 recommends at most ten minutes; a client exchanges
 /// it within a second or two of receiving it.
@@ -93,31 +99,25 @@ fn pkce_matches(verifier: &str, challenge: &str) -> bool {
 impl AuthService {
     /// Issues a code for `request` to the user of `signed_in`, granting `scope`, and returns the URL that sends the
     /// browser back to the client with it (`code`, `state`, and the RFC 9207 `iss`).
-    pub async fn issue_code(
+    pub fn issue_code(
         &self,
         request: &AuthorizationRequest,
         signed_in: &SignedIn,
         scope: &[String],
     ) -> Result<String> {
-        let now = self.now();
-        let code = random_token()?;
-        let hash = refresh_token_digest(&code).ok_or_else(|| Error::crypto("bad code"))?;
-        self.store
-            .create_code(&AuthorizationCode {
-                hash,
-                client_id: request.client.client_id.clone(),
-                user_id: signed_in.user.id.clone(),
-                sso_id: signed_in.session.id.clone(),
-                sid: random_id()?,
-                redirect_uri: request.redirect_uri.clone(),
-                code_challenge: request.code_challenge.clone(),
-                scope: scope.join(" "),
-                nonce: request.nonce.clone(),
-                auth_time: signed_in.session.auth_time,
-                created_at: now,
-                expires_at: now.saturating_add(CODE_TTL_SECS),
-            })
-            .await?;
+        let (code, _) = self.codes.seal(&CodeGrant {
+            client_id: request.client.client_id.clone(),
+            client_registered_at: request.client.created_at,
+            user_id: signed_in.user.id.clone(),
+            sso_id: signed_in.session.id.clone(),
+            sid: random_id()?,
+            redirect_uri_hash: URL_SAFE_NO_PAD.encode(sha256(&request.redirect_uri)),
+            code_challenge: request.code_challenge.clone(),
+            scope: scope.join(" "),
+            nonce: request.nonce.clone(),
+            auth_time: signed_in.session.auth_time,
+            expires_at: self.now().saturating_add(CODE_TTL_SECS),
+        })?;
         let mut params = vec![("code", code.as_str())];
         if let Some(state) = &request.state {
             params.push(("state", state));
@@ -128,6 +128,8 @@ impl AuthService {
 
     /// The authorization code grant (RFC 6749 §4.1.3): exchanges `code` for an access token, an ID token when
     /// `openid` was granted, and a refresh token when `offline_access` was and the client may refresh.
+    ///
+    /// Every presentation of a code that opens uses it up, whatever the checks decide: a code is presented once.
     pub async fn authorization_code_grant(
         &self,
         client: &Client,
@@ -138,56 +140,22 @@ impl AuthService {
         if !client.grant_types.contains(&GrantType::AuthorizationCode) {
             return Err(unauthorized_client(GrantType::AuthorizationCode));
         }
-        let Some(hash) = refresh_token_digest(code) else {
-            return Err(invalid_grant(
-                "the authorization code is unknown or expired",
-            ));
-        };
+        let unknown = || invalid_grant("the authorization code is unknown or expired");
+        let (code, id) = self.codes.open(code).ok_or_else(unknown)?;
         let now = self.now();
-        let deny_until = self.sid_deny_until(now);
-        let code = match self.store.redeem_code(&hash, now, deny_until).await? {
-            Redemption::Redeemed(code) => code,
-            Redemption::Reused(code) => {
-                self.revoked(crate::store::DenylistSnapshot {
-                    sids: vec![(code.sid.clone(), deny_until)],
-                    ..Default::default()
-                })
-                .await;
-                tracing::warn!(client_id = %code.client_id, sid = %code.sid, "authorization code presented twice: its tokens are revoked");
-                return Err(invalid_grant(
-                    "the authorization code was already used; the tokens issued for it are revoked",
-                ));
-            }
-            Redemption::Expired | Redemption::Unknown => {
-                return Err(invalid_grant(
-                    "the authorization code is unknown or expired",
-                ));
-            }
-        };
-        // The code is used up from here on, whatever the checks below decide: a code is presented once.
-        if code.client_id != client.client_id {
-            return Err(invalid_grant(
-                "the authorization code was issued to another client",
-            ));
+        self.use_code(UsedCode {
+            id,
+            sid: code.sid.clone(),
+            expires_at: code.expires_at,
+        })
+        .await?;
+        // Used up from here on, whatever the checks below decide: a code is presented once.
+        if code.expires_at <= now {
+            return Err(unknown());
         }
-        if redirect_uri != Some(code.redirect_uri.as_str()) {
-            return Err(invalid_grant(
-                "redirect_uri must be the one of the authorization request, exactly",
-            ));
+        if let Some(refused) = exchange_mismatch(&code, client, redirect_uri, verifier) {
+            return Err(refused);
         }
-        if let Some(challenge) = &code.code_challenge
-            && !verifier.is_some_and(|v| pkce_matches(v, challenge))
-        {
-            return Err(invalid_grant(
-                "code_verifier is missing or does not match the code_challenge (PKCE S256)",
-            ));
-        }
-        let user = self
-            .store
-            .user_by_id(&code.user_id)
-            .await?
-            .filter(|u| !u.disabled)
-            .ok_or_else(|| invalid_grant("the user is disabled or gone"))?;
         let scopes: Vec<&str> = code.scope.split(' ').filter(|s| !s.is_empty()).collect();
         let refreshable = client.grant_types.contains(&GrantType::RefreshToken)
             && scopes.contains(&"offline_access");
@@ -198,7 +166,7 @@ impl AuthService {
         };
         let family = TokenFamily {
             sid: code.sid.clone(),
-            user_id: user.id.clone(),
+            user_id: code.user_id.clone(),
             created_at: now,
             expires_at: now.saturating_add(ttl.as_secs()),
             revoked_at: None,
@@ -211,23 +179,25 @@ impl AuthService {
         } else {
             None
         };
-        if !self
-            .store
-            .start_app_session(&family, &code.sso_id, record.as_ref())
-            .await?
-        {
+        let session = AppSessionStart {
+            family: &family,
+            sso_id: &code.sso_id,
+            first: record.as_ref(),
+        };
+        if !self.store.start_app_session(session).await? {
             return Err(invalid_grant(
-                "the authorization code was already used; the tokens issued for it are revoked",
+                "the user was signed out or disabled since the code was issued: sign in again",
             ));
         }
-        let mut granted =
-            GrantedTokens::from(self.pair(&user, &family, refresh_token, now, None)?);
+        // The family has the code's scope: the user's own scopes are not needed (nor read).
+        let pair = self.pair(&code.user_id, &[], &family, refresh_token, now, None)?;
+        let mut granted = GrantedTokens::from(pair);
         if !refreshable {
             granted.refresh_token = None;
         }
         if scopes.contains(&"openid") {
             granted.id_token = Some(self.id_token(IdTokenFor {
-                user_id: &user.id,
+                user_id: &code.user_id,
                 client_id: &client.client_id,
                 auth_time: code.auth_time,
                 nonce: code.nonce.as_deref(),
@@ -236,9 +206,61 @@ impl AuthService {
             })?);
         }
         self.metrics.issued.authorization_code.increment(1);
-        tracing::info!(user_id = %user.id, sid = %family.sid, client_id = %client.client_id, "authorization code exchanged");
+        tracing::info!(user_id = %code.user_id, sid = %family.sid, client_id = %client.client_id, "authorization code exchanged");
         Ok(granted)
     }
+
+    /// Records that a code was presented. A second presentation revokes what the first started (RFC 6749
+    /// §4.1.2), here and on every instance, and is refused.
+    async fn use_code(&self, used: UsedCode) -> Result<()> {
+        if self.store.use_code(&used).await? {
+            return Ok(());
+        }
+        let now = self.now();
+        let deny_until = self.sid_deny_until(now);
+        self.store
+            .revoke_session(&used.sid, now, deny_until)
+            .await?;
+        self.revoked(DenylistSnapshot {
+            sids: vec![(used.sid.clone(), deny_until)],
+            ..Default::default()
+        })
+        .await;
+        tracing::warn!(sid = %used.sid, "authorization code presented twice: its tokens are revoked");
+        Err(invalid_grant(
+            "the authorization code was already used; the tokens issued for it are revoked",
+        ))
+    }
+}
+
+/// Why the exchange of `code` by `client` must be refused, if it must: another client (or an earlier
+/// registration under the same id), another redirect URI, or a PKCE verifier that does not match.
+fn exchange_mismatch(
+    code: &CodeGrant,
+    client: &Client,
+    redirect_uri: Option<&str>,
+    verifier: Option<&str>,
+) -> Option<Error> {
+    if code.client_id != client.client_id || code.client_registered_at != client.created_at {
+        return Some(invalid_grant(
+            "the authorization code was issued to another client",
+        ));
+    }
+    if redirect_uri.map(|uri| URL_SAFE_NO_PAD.encode(sha256(uri)))
+        != Some(code.redirect_uri_hash.clone())
+    {
+        return Some(invalid_grant(
+            "redirect_uri must be the one of the authorization request, exactly",
+        ));
+    }
+    if let Some(challenge) = &code.code_challenge
+        && !verifier.is_some_and(|v| pkce_matches(v, challenge))
+    {
+        return Some(invalid_grant(
+            "code_verifier is missing or does not match the code_challenge (PKCE S256)",
+        ));
+    }
+    None
 }
 
 /// What an ID token is issued for.

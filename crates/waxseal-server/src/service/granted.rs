@@ -92,7 +92,14 @@ impl AuthService {
             client_id = %client.client_id,
             "login without a refresh token (the client may not refresh)"
         );
-        let mut granted = GrantedTokens::from(self.pair(user, &family, unreachable, now, None)?);
+        let mut granted = GrantedTokens::from(self.pair(
+            &user.id,
+            &user.scopes,
+            &family,
+            unreachable,
+            now,
+            None,
+        )?);
         granted.refresh_token = None;
         Ok(granted)
     }

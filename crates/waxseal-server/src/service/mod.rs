@@ -157,6 +157,8 @@ pub struct AuthService {
     metrics: Metrics,
     /// The key of cookie mode's CSRF tokens, derived from the master key.
     csrf: csrf::CsrfKey,
+    /// The key authorization codes are sealed under, derived from the master key.
+    codes: code::CodeKey,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -228,6 +230,7 @@ impl AuthService {
             config,
             clock,
             master_key: master_key.clone(),
+            codes: code::CodeKey::new(master_key.prk()),
             keyring: RwLock::new(Arc::new(Keyring::empty())),
             key_maintenance: tokio::sync::Mutex::new(()),
             key_reload: tokio::sync::Mutex::new(()),

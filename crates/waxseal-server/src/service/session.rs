@@ -169,7 +169,7 @@ impl AuthService {
         let record = self.refresh_record(&refresh_token, now)?;
         self.store.create_session(&family, &record).await?;
         tracing::info!(user_id = %user.id, sid = %family.sid, client_id = ?family.client_id, "login");
-        self.pair(user, &family, refresh_token, now, None)
+        self.pair(&user.id, &user.scopes, &family, refresh_token, now, None)
     }
 
     pub(super) fn refresh_record(&self, token: &str, now: u64) -> Result<RefreshTokenRecord> {
@@ -181,11 +181,12 @@ impl AuthService {
         })
     }
 
-    /// An access token for the session `family` with the rotated `refresh_token`. Its scope is `narrowed` when
-    /// given, else the session's, else (a `POST /login` session) the user's current scopes.
+    /// An access token for `user_id`'s session `family` with the rotated `refresh_token`. Its scope is `narrowed`
+    /// when given, else the session's, else (a `POST /login` session) the user's current `user_scopes`.
     pub(super) fn pair(
         &self,
-        user: &User,
+        user_id: &str,
+        user_scopes: &[String],
         family: &TokenFamily,
         refresh_token: Zeroizing<String>,
         now: u64,
@@ -193,14 +194,14 @@ impl AuthService {
     ) -> Result<TokenPair> {
         let scope = narrowed
             .or_else(|| family.scope.clone())
-            .unwrap_or_else(|| user.scopes.join(" "));
+            .unwrap_or_else(|| user_scopes.join(" "));
         let scope = (!scope.is_empty()).then_some(scope);
         let client_id = family
             .client_id
             .clone()
             .unwrap_or_else(|| self.config.client_id.clone());
         let (access_token, expires_in) = self.sign_access(
-            &user.id,
+            user_id,
             AccessClaims {
                 client_id,
                 scope: scope.clone(),
@@ -360,7 +361,7 @@ impl AuthService {
         let user = owner
             .filter(|u| u.id == family.user_id && !u.disabled)
             .ok_or_else(|| invalid_grant("the account is disabled"))?;
-        self.pair(&user, &family, successor, now, narrowed)
+        self.pair(&user.id, &user.scopes, &family, successor, now, narrowed)
     }
 
     /// Ends the access token's session (and the refresh token's, if it is the same user's), denying the access

@@ -93,16 +93,11 @@ impl AuthService {
         let Some(hash) = refresh_token_digest(secret) else {
             return Ok(None);
         };
-        let Some(session) = self.store.sso_session(&hash).await? else {
+        let Some((session, user)) = self.store.sso_session(&hash).await? else {
             return Ok(None);
         };
-        if session.ended_at.is_some() || session.expires_at <= self.now() {
-            return Ok(None);
-        }
-        let user = self.store.user_by_id(&session.user_id).await?;
-        Ok(user
-            .filter(|u| !u.disabled)
-            .map(|user| SignedIn { session, user }))
+        let live = session.ended_at.is_none() && session.expires_at > self.now();
+        Ok((live && !user.disabled).then_some(SignedIn { session, user }))
     }
 
     /// Ends one SSO session of the user (`Some(id)`) or all of them, and the token families started from them:

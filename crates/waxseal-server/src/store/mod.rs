@@ -12,9 +12,9 @@ mod sql;
 pub mod sqlite;
 
 pub use records::{
-    AppSession, AuthorizationCode, Client, Contents, DenylistSnapshot, FamilyRotation, GrantType,
-    Profile, Redemption, RefreshTokenRecord, RevokedKey, SsoSession, StoredKey, StoredRefreshToken,
-    TokenFamily, User, WebClient,
+    AppSession, AppSessionStart, Client, Contents, DenylistSnapshot, FamilyRotation, GrantType,
+    Profile, RefreshTokenRecord, RevokedKey, SsoSession, StoredKey, StoredRefreshToken,
+    TokenFamily, UsedCode, User, WebClient,
 };
 
 use std::future::Future;
@@ -355,7 +355,7 @@ pub enum Prunable {
     DeniedSids,
     /// "Not before" entries set at or before the cutoff.
     UserNotBefore,
-    /// Authorization codes that expired at or before the cutoff, used or not.
+    /// Records of used authorization codes whose codes expired at or before the cutoff.
     Codes,
     /// SSO sessions that expired or were ended at or before the cutoff.
     SsoSessions,
@@ -392,11 +392,12 @@ pub trait TransferStore: Send + Sync {
 pub trait SignInStore: Send + Sync {
     /// Stores a new SSO session.
     fn create_sso_session<'a>(&'a self, session: &'a SsoSession) -> BoxFuture<'a, StoreResult<()>>;
-    /// The SSO session whose cookie secret has this SHA-256, ended or not.
+    /// The SSO session whose cookie secret has this SHA-256, ended or not, with its user (one read: every
+    /// signed-in page and every `/authorize` asks for both).
     fn sso_session<'a>(
         &'a self,
         hash: &'a [u8; 32],
-    ) -> BoxFuture<'a, StoreResult<Option<SsoSession>>>;
+    ) -> BoxFuture<'a, StoreResult<Option<(SsoSession, User)>>>;
     /// The SSO session the token family `sid` was started from, ended or not; `None` for a family not started
     /// by a browser sign-in.
     fn sso_session_of_family<'a>(
@@ -439,25 +440,15 @@ pub trait SignInStore: Send + Sync {
         scope: &'a str,
         now: u64,
     ) -> BoxFuture<'a, StoreResult<()>>;
-    /// Stores a new authorization code.
-    fn create_code<'a>(&'a self, code: &'a AuthorizationCode) -> BoxFuture<'a, StoreResult<()>>;
-    /// In one transaction: uses the code with digest `hash` if it is unused and unexpired at `now`; if it was
-    /// used already, revokes its session (`sid`) and denies that sid until `deny_until`. Concurrent redemptions
-    /// of one code through any number of processes redeem it once.
-    fn redeem_code<'a>(
-        &'a self,
-        hash: &'a [u8; 32],
-        now: u64,
-        deny_until: u64,
-    ) -> BoxFuture<'a, StoreResult<Redemption>>;
-    /// In one transaction: stores the token family a redeemed code starts (`family.sid` is the code's), started
-    /// from SSO session `sso_id`, with its first refresh token if any — unless the sid was denied meanwhile (the
-    /// code presented again): `false`, nothing stored.
+    /// Records that `code` was presented: `true` the first time, `false` ever after. Of concurrent presentations
+    /// of one code through any number of processes, one sees `true` (the code's id is the key).
+    fn use_code<'a>(&'a self, code: &'a UsedCode) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Stores the token family a code's exchange starts, and its first refresh token if any (one transaction) —
+    /// unless the sid was denied (the code was presented again meanwhile), the user is disabled or gone, or the
+    /// SSO session ended or expired: `false`, nothing stored.
     fn start_app_session<'a>(
         &'a self,
-        family: &'a TokenFamily,
-        sso_id: &'a str,
-        first: Option<&'a RefreshTokenRecord>,
+        session: AppSessionStart<'a>,
     ) -> BoxFuture<'a, StoreResult<bool>>;
     /// Replaces a user's profile claims; `false` when there is no such user.
     fn set_profile<'a>(

@@ -231,18 +231,13 @@ impl ClientStore for PostgresStore {
             .await
             .map_err(map_err)?;
             deny_sids(&mut tx, &sids, deny_until).await?;
-            // Its unused codes die with it, and what its users consented to: a client registered later under
-            // the same id is asked again.
-            for sql in [
-                "DELETE FROM authorization_codes WHERE client_id = $1",
-                "DELETE FROM consents WHERE client_id = $1",
-            ] {
-                sqlx::query(sql)
-                    .bind(client_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
-            }
+            // What its users consented to goes with it: a client registered later under the same id is asked
+            // again. (Its unused codes name this registration, and a later one refuses them.)
+            sqlx::query("DELETE FROM consents WHERE client_id = $1")
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
             // Client-credentials tokens have the client as their subject and no session.
             set_not_before(&mut tx, client_id, not_before).await?;
             tx.commit().await.map_err(map_err)?;

@@ -286,47 +286,29 @@ pub struct SsoSession {
     pub user_agent: Option<String>,
 }
 
-/// An authorization code as stored: its SHA-256, never the code, and everything the exchange is checked against.
+/// That an authorization code was presented: its id (never the code), the session (`sid`) its exchange starts and
+/// a second presentation revokes (RFC 6749 §4.1.2), and when the code expires, after which the record can go.
+/// Codes themselves are sealed and carried by the client ([`crate::service::code`]): only their use is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthorizationCode {
-    /// SHA-256 of the code.
-    pub hash: [u8; 32],
-    /// The client it was issued to.
-    pub client_id: String,
-    /// The user who signed in.
-    pub user_id: String,
-    /// The SSO session it was issued in.
-    pub sso_id: String,
-    /// The session (token family) the exchange starts; what a second presentation revokes.
+pub struct UsedCode {
+    /// The code's random id.
+    pub id: [u8; 32],
+    /// The token family the code's exchange starts.
     pub sid: String,
-    /// The `redirect_uri` of the authorization request, which the exchange must repeat.
-    pub redirect_uri: String,
-    /// The PKCE `S256` challenge: always present today, since every client must use PKCE (the type leaves room for
-    /// exempting registered confidential clients, which waxseal does not offer).
-    pub code_challenge: Option<String>,
-    /// The space-separated scope granted.
-    pub scope: String,
-    /// The request's `nonce`, for the ID token.
-    pub nonce: Option<String>,
-    /// Unix seconds: when the user entered their password.
-    pub auth_time: u64,
-    /// Unix seconds.
-    pub created_at: u64,
-    /// Unix seconds: the code is refused from then on.
+    /// Unix seconds: the code's expiry.
     pub expires_at: u64,
 }
 
-/// What presenting an authorization code led to, decided by one conditional `UPDATE`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Redemption {
-    /// The code was unused and unexpired: it is now used, and its session stored.
-    Redeemed(AuthorizationCode),
-    /// The code had been used: its session is now revoked (RFC 6749 §4.1.2).
-    Reused(AuthorizationCode),
-    /// The code has expired.
-    Expired,
-    /// No such code.
-    Unknown,
+/// The session a code's exchange starts: the token family (its `sid` is the code's), the SSO session it was
+/// started from, and its first refresh token if it has one.
+#[derive(Debug, Clone, Copy)]
+pub struct AppSessionStart<'a> {
+    /// The new token family.
+    pub family: &'a TokenFamily,
+    /// The SSO session the code was issued in.
+    pub sso_id: &'a str,
+    /// The first refresh token, when the session may be refreshed.
+    pub first: Option<&'a RefreshTokenRecord>,
 }
 
 /// A live token family as `/account` lists it.

@@ -25,7 +25,7 @@ mod rows;
 pub(crate) mod sign_in;
 mod transfer;
 
-pub(crate) use rows::{Columns, client, family, user};
+pub(crate) use rows::{Columns, Prefixed, client, family, user};
 use rows::{key, pair, refresh_token, revoked_key, rotation};
 pub(crate) use transfer::{TABLES, export, in_use, replace_with};
 
@@ -461,7 +461,7 @@ fn prune_statement(what: Prunable) -> &'static str {
              WHERE not_before <= $1 LIMIT $2)"
         }
         Prunable::Codes => {
-            "DELETE FROM authorization_codes WHERE hash IN (SELECT hash FROM authorization_codes \
+            "DELETE FROM used_codes WHERE id IN (SELECT id FROM used_codes \
              WHERE expires_at <= $1 LIMIT $2)"
         }
         Prunable::SsoSessions => {

@@ -2,8 +2,8 @@
 
 use super::GatedStore;
 use crate::store::{
-    AppSession, AuthorizationCode, BoxFuture, Profile, Redemption, RefreshTokenRecord, SignInStore,
-    SsoSession, StoreResult, TokenFamily,
+    AppSession, AppSessionStart, BoxFuture, Profile, SignInStore, SsoSession, StoreResult,
+    UsedCode, User,
 };
 
 impl SignInStore for GatedStore {
@@ -13,7 +13,7 @@ impl SignInStore for GatedStore {
     fn sso_session<'a>(
         &'a self,
         hash: &'a [u8; 32],
-    ) -> BoxFuture<'a, StoreResult<Option<SsoSession>>> {
+    ) -> BoxFuture<'a, StoreResult<Option<(SsoSession, User)>>> {
         self.guard("sso_session", self.inner.sso_session(hash))
     }
     fn sso_session_of_family<'a>(
@@ -79,27 +79,14 @@ impl SignInStore for GatedStore {
             self.inner.save_consent(user_id, client_id, scope, now),
         )
     }
-    fn create_code<'a>(&'a self, code: &'a AuthorizationCode) -> BoxFuture<'a, StoreResult<()>> {
-        self.guard("create_code", self.inner.create_code(code))
-    }
-    fn redeem_code<'a>(
-        &'a self,
-        hash: &'a [u8; 32],
-        now: u64,
-        deny_until: u64,
-    ) -> BoxFuture<'a, StoreResult<Redemption>> {
-        self.guard("redeem_code", self.inner.redeem_code(hash, now, deny_until))
+    fn use_code<'a>(&'a self, code: &'a UsedCode) -> BoxFuture<'a, StoreResult<bool>> {
+        self.guard("use_code", self.inner.use_code(code))
     }
     fn start_app_session<'a>(
         &'a self,
-        family: &'a TokenFamily,
-        sso_id: &'a str,
-        first: Option<&'a RefreshTokenRecord>,
+        session: AppSessionStart<'a>,
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        self.guard(
-            "start_app_session",
-            self.inner.start_app_session(family, sso_id, first),
-        )
+        self.guard("start_app_session", self.inner.start_app_session(session))
     }
     fn set_profile<'a>(
         &'a self,

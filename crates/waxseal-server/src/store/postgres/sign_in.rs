@@ -1,14 +1,12 @@
-//! [`SignInStore`] on PostgreSQL: the shared statements of [`sql::sign_in`], and the transactions, at READ
-//! COMMITTED with the code row locked (`FOR UPDATE`) by a redemption, so concurrent redemptions of one code take turns and the
-//! second sees the first one's `used_at`.
+//! [`SignInStore`] on PostgreSQL: the shared statements of [`sql::sign_in`], and the two transactions (ending SSO
+//! sessions, starting a session with its refresh token), at READ COMMITTED.
 
 use super::sessions::{insert_refresh_token, revoke_in};
 use super::{PostgresStore, map_err};
 use crate::store::sql::sign_in as sql;
-use crate::store::sql::sign_in::code;
 use crate::store::{
-    AppSession, AuthorizationCode, BoxFuture, Profile, Redemption, RefreshTokenRecord, SignInStore,
-    SsoSession, StoreResult, TokenFamily, ts,
+    AppSession, AppSessionStart, BoxFuture, Profile, SignInStore, SsoSession, StoreResult,
+    UsedCode, User, ts,
 };
 
 impl SignInStore for PostgresStore {
@@ -19,7 +17,7 @@ impl SignInStore for PostgresStore {
     fn sso_session<'a>(
         &'a self,
         hash: &'a [u8; 32],
-    ) -> BoxFuture<'a, StoreResult<Option<SsoSession>>> {
+    ) -> BoxFuture<'a, StoreResult<Option<(SsoSession, User)>>> {
         Box::pin(sql::sso_session_by_hash(&self.pool, hash))
     }
 
@@ -110,66 +108,30 @@ impl SignInStore for PostgresStore {
         ))
     }
 
-    fn create_code<'a>(&'a self, code: &'a AuthorizationCode) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(sql::insert_code(&self.pool, code))
-    }
-
-    fn redeem_code<'a>(
-        &'a self,
-        hash: &'a [u8; 32],
-        now: u64,
-        deny_until: u64,
-    ) -> BoxFuture<'a, StoreResult<Redemption>> {
-        Box::pin(async move {
-            let mut tx = self.begin().await?;
-            let row = sqlx::query(sql::CODE_BY_HASH_FOR_UPDATE)
-                .bind(&hash[..])
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            let Some((found, used_at)) = row.as_ref().map(code).transpose()? else {
-                return Ok(Redemption::Unknown);
-            };
-            let redemption = if used_at.is_some() {
-                revoke_in(&mut tx, &found.sid, now, deny_until).await?;
-                Redemption::Reused(found)
-            } else if found.expires_at <= now {
-                Redemption::Expired
-            } else {
-                sql::use_code(&mut *tx, hash, now).await?;
-                Redemption::Redeemed(found)
-            };
-            tx.commit().await.map_err(map_err)?;
-            Ok(redemption)
-        })
+    fn use_code<'a>(&'a self, code: &'a UsedCode) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(sql::record_use(&self.pool, code))
     }
 
     fn start_app_session<'a>(
         &'a self,
-        family: &'a TokenFamily,
-        sso_id: &'a str,
-        first: Option<&'a RefreshTokenRecord>,
+        session: AppSessionStart<'a>,
     ) -> BoxFuture<'a, StoreResult<bool>> {
+        let AppSessionStart {
+            family,
+            sso_id,
+            first,
+        } = session;
         Box::pin(async move {
+            // Without a refresh token the family is one statement, and needs no transaction around it.
+            let Some(first) = first else {
+                return sql::start_family(&self.pool, family, sso_id).await;
+            };
             let mut tx = self.begin().await?;
-            let done = sqlx::query(sql::INSERT_APP_FAMILY)
-                .bind(&family.sid)
-                .bind(&family.user_id)
-                .bind(ts(family.created_at))
-                .bind(ts(family.expires_at))
-                .bind(&family.client_id)
-                .bind(&family.scope)
-                .bind(sso_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            if done.rows_affected() != 1 {
+            if !sql::start_family(&mut *tx, family, sso_id).await? {
                 return Ok(false);
             }
-            if let Some(first) = first {
-                let expires = first.expires_at.min(family.expires_at);
-                insert_refresh_token(&mut tx, first, None, &family.sid, expires).await?;
-            }
+            let expires = first.expires_at.min(family.expires_at);
+            insert_refresh_token(&mut tx, first, None, &family.sid, expires).await?;
             tx.commit().await.map_err(map_err)?;
             Ok(true)
         })

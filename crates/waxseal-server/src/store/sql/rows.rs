@@ -78,6 +78,47 @@ where
     }
 }
 
+/// The columns of a row whose names begin with a prefix, read without it: one record's columns in a join that
+/// reads two records with column names in common (`id`, `created_at`).
+pub(crate) struct Prefixed<'r, R> {
+    row: &'r R,
+    prefix: &'static str,
+}
+
+impl<'r, R: Columns> Prefixed<'r, R> {
+    pub(crate) fn new(row: &'r R, prefix: &'static str) -> Self {
+        Prefixed { row, prefix }
+    }
+
+    fn name(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+}
+
+impl<R: Columns> Columns for Prefixed<'_, R> {
+    fn text(&self, name: &str) -> StoreResult<String> {
+        self.row.text(&self.name(name))
+    }
+    fn opt_text(&self, name: &str) -> StoreResult<Option<String>> {
+        self.row.opt_text(&self.name(name))
+    }
+    fn int(&self, name: &str) -> StoreResult<i64> {
+        self.row.int(&self.name(name))
+    }
+    fn opt_int(&self, name: &str) -> StoreResult<Option<i64>> {
+        self.row.opt_int(&self.name(name))
+    }
+    fn flag(&self, name: &str) -> StoreResult<bool> {
+        self.row.flag(&self.name(name))
+    }
+    fn bytes(&self, name: &str) -> StoreResult<Vec<u8>> {
+        self.row.bytes(&self.name(name))
+    }
+    fn opt_bytes(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.row.opt_bytes(&self.name(name))
+    }
+}
+
 pub(crate) fn user(row: &impl Columns) -> StoreResult<User> {
     Ok(User {
         id: row.text("id")?,

@@ -1,11 +1,14 @@
 //! The statements of OpenID Connect sign-in that read and write the same way in both dialects: SSO sessions,
-//! authorization codes, consent and profiles. The transactions that combine them (redeeming a code, ending an SSO
-//! session with the token families it started) are the backends' own, in their `sign_in` modules.
+//! used authorization codes, consent and profiles. The transactions that combine them (using a code and starting
+//! its session, ending an SSO session with the token families it started) are the backends' own, in their
+//! `sign_in` modules.
 
 use sqlx::Executor;
 
-use super::{Arg as _, Columns, Dialect, every, optional};
-use crate::store::{AppSession, AuthorizationCode, Profile, SsoSession, StoreResult, secs, ts};
+use super::{Arg as _, Columns, Dialect, Prefixed, every, optional, user};
+use crate::store::{
+    AppSession, Profile, SsoSession, StoreResult, TokenFamily, UsedCode, User, secs, ts,
+};
 
 macro_rules! sso_columns {
     () => {
@@ -13,18 +16,6 @@ macro_rules! sso_columns {
          FROM sso_sessions"
     };
 }
-
-macro_rules! code_by_hash {
-    () => {
-        "SELECT hash, client_id, user_id, sso_id, sid, redirect_uri, code_challenge, scope, nonce, auth_time, \
-         created_at, expires_at, used_at FROM authorization_codes WHERE hash = $1"
-    };
-}
-
-/// The code row with digest `$1`: what a redemption reads on SQLite (under its write lock).
-pub(crate) const CODE_BY_HASH: &str = code_by_hash!();
-/// The same, with the row locked: what a redemption reads on PostgreSQL.
-pub(crate) const CODE_BY_HASH_FOR_UPDATE: &str = concat!(code_by_hash!(), " FOR UPDATE");
 
 /// The live token families started from SSO session `$1`: what ending that session revokes.
 pub(crate) const FAMILIES_OF_SSO: &str =
@@ -34,12 +25,23 @@ pub(crate) const FAMILIES_OF_SSO: &str =
 pub(crate) const END_SSO: &str =
     "UPDATE sso_sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL";
 
-/// Inserts a token family started by a code exchange, unless its `sid` was denied in the meantime (the code was
-/// presented again between its redemption and this insert): then nothing is inserted.
-pub(crate) const INSERT_APP_FAMILY: &str = "INSERT INTO token_families \
+/// Records that the code with id `$1` (starting session `$2`, expiring at `$3`) was presented; nothing when it
+/// was before (0 rows: the second presentation). Two presentations at once insert the same key: the second waits
+/// on the first's row (its commit, on PostgreSQL; SQLite's write lock), then finds it.
+const USE_CODE: &str = "INSERT INTO used_codes (id, sid, expires_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (id) DO NOTHING";
+
+/// Inserts a token family started by a code exchange, unless its `sid` was denied, its user is disabled or gone,
+/// or the SSO session `$7` it comes from ended or expired (at `$3`, the family's creation): then nothing is
+/// inserted. The code was issued while all was well; this is the last moment to find out otherwise. A second
+/// presentation of the code that denied the sid before this runs is seen here; one after it revokes the row.
+const INSERT_APP_FAMILY: &str = "INSERT INTO token_families \
      (sid, user_id, created_at, expires_at, revoked_at, client_id, scope, sso_id) \
      SELECT $1, $2, $3, $4, NULL, $5, $6, $7 \
-     WHERE NOT EXISTS (SELECT 1 FROM denied_sids WHERE sid = $1)";
+     WHERE NOT EXISTS (SELECT 1 FROM denied_sids WHERE sid = $1) \
+     AND EXISTS (SELECT 1 FROM users WHERE id = $2 AND NOT disabled) \
+     AND EXISTS (SELECT 1 FROM sso_sessions WHERE id = $7 AND user_id = $2 AND ended_at IS NULL \
+                 AND expires_at > $3)";
 
 pub(crate) fn sso_session(row: &impl Columns) -> StoreResult<SsoSession> {
     Ok(SsoSession {
@@ -53,27 +55,6 @@ pub(crate) fn sso_session(row: &impl Columns) -> StoreResult<SsoSession> {
         address: row.opt_text("address")?,
         user_agent: row.opt_text("user_agent")?,
     })
-}
-
-/// A code row, and when it was used.
-pub(crate) fn code(row: &impl Columns) -> StoreResult<(AuthorizationCode, Option<u64>)> {
-    Ok((
-        AuthorizationCode {
-            hash: row.digest("hash", "an authorization code hash")?,
-            client_id: row.text("client_id")?,
-            user_id: row.text("user_id")?,
-            sso_id: row.text("sso_id")?,
-            sid: row.text("sid")?,
-            redirect_uri: row.text("redirect_uri")?,
-            code_challenge: row.opt_text("code_challenge")?,
-            scope: row.text("scope")?,
-            nonce: row.opt_text("nonce")?,
-            auth_time: row.time("auth_time")?,
-            created_at: row.time("created_at")?,
-            expires_at: row.time("expires_at")?,
-        },
-        row.opt_time("used_at")?,
-    ))
 }
 
 fn app_session(row: &impl Columns) -> StoreResult<AppSession> {
@@ -113,9 +94,18 @@ pub(crate) async fn insert_sso_session<'e, DB: Dialect>(
 pub(crate) async fn sso_session_by_hash<'e, DB: Dialect>(
     db: impl Executor<'e, Database = DB>,
     hash: &[u8; 32],
-) -> StoreResult<Option<SsoSession>> {
-    let sql = concat!(sso_columns!(), " WHERE hash = $1");
-    optional(db, sqlx::query(sql).arg(&hash[..]), sso_session).await
+) -> StoreResult<Option<(SsoSession, User)>> {
+    let sql = "SELECT s.id AS id, s.hash AS hash, s.user_id AS user_id, s.auth_time AS auth_time, \
+               s.created_at AS created_at, s.expires_at AS expires_at, s.ended_at AS ended_at, \
+               s.address AS address, s.user_agent AS user_agent, \
+               u.id AS u_id, u.username AS u_username, u.password_hash AS u_password_hash, \
+               u.disabled AS u_disabled, u.scopes AS u_scopes, u.created_at AS u_created_at, \
+               u.email AS u_email, u.display_name AS u_display_name \
+               FROM sso_sessions s JOIN users u ON u.id = s.user_id WHERE s.hash = $1";
+    optional(db, sqlx::query(sql).arg(&hash[..]), |row| {
+        Ok((sso_session(row)?, user(&Prefixed::new(row, "u_"))?))
+    })
+    .await
 }
 
 /// [`crate::store::SignInStore::sso_session_of_family`].
@@ -191,48 +181,39 @@ pub(crate) async fn save_consent<'e, DB: Dialect>(
     Ok(())
 }
 
-/// [`crate::store::SignInStore::create_code`].
-pub(crate) async fn insert_code<'e, DB: Dialect>(
+/// Records that `code` was presented: whether for the first time.
+pub(crate) async fn record_use<'e, DB: Dialect>(
     db: impl Executor<'e, Database = DB>,
-    c: &AuthorizationCode,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO authorization_codes (hash, client_id, user_id, sso_id, sid, redirect_uri, code_challenge, \
-         scope, nonce, auth_time, created_at, expires_at, used_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL)",
-    )
-    .arg(&c.hash[..])
-    .arg(&c.client_id)
-    .arg(&c.user_id)
-    .arg(&c.sso_id)
-    .arg(&c.sid)
-    .arg(&c.redirect_uri)
-    .arg(&c.code_challenge)
-    .arg(&c.scope)
-    .arg(&c.nonce)
-    .arg(&ts(c.auth_time))
-    .arg(&ts(c.created_at))
-    .arg(&ts(c.expires_at))
-    .execute(db)
-    .await
-    .map_err(DB::store_error)?;
-    Ok(())
+    code: &UsedCode,
+) -> StoreResult<bool> {
+    let done = sqlx::query(USE_CODE)
+        .arg(&code.id[..])
+        .arg(&code.sid)
+        .arg(&ts(code.expires_at))
+        .execute(db)
+        .await
+        .map_err(DB::store_error)?;
+    Ok(DB::rows_affected(&done) == 1)
 }
 
-/// Marks the code with digest `hash` used at `now`, if it was not: whether this call used it.
-pub(crate) async fn use_code<'e, DB: Dialect>(
+/// Inserts the token family a code's exchange starts from SSO session `sso_id` ([`INSERT_APP_FAMILY`]): whether
+/// it was.
+pub(crate) async fn start_family<'e, DB: Dialect>(
     db: impl Executor<'e, Database = DB>,
-    hash: &[u8; 32],
-    now: u64,
+    family: &TokenFamily,
+    sso_id: &str,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "UPDATE authorization_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL",
-    )
-    .arg(&ts(now))
-    .arg(&hash[..])
-    .execute(db)
-    .await
-    .map_err(DB::store_error)?;
+    let done = sqlx::query(INSERT_APP_FAMILY)
+        .arg(&family.sid)
+        .arg(&family.user_id)
+        .arg(&ts(family.created_at))
+        .arg(&ts(family.expires_at))
+        .arg(&family.client_id)
+        .arg(&family.scope)
+        .arg(sso_id)
+        .execute(db)
+        .await
+        .map_err(DB::store_error)?;
     Ok(DB::rows_affected(&done) == 1)
 }
 

@@ -13,7 +13,7 @@ use crate::store::{Contents, DenylistSnapshot, StoreResult, ts};
 /// Tables in an order that deletes children before their parents. Not `revoked_keys`: a replacing import keeps
 /// those records, so that it cannot bring a revoked key back.
 pub(crate) const TABLES: [&str; 11] = [
-    "authorization_codes",
+    "used_codes",
     "consents",
     "sso_sessions",
     "refresh_tokens",
