@@ -161,11 +161,7 @@ impl AuthService {
     ) -> Option<u64> {
         let delay = keyring::publish_delay(&self.config).as_secs();
         let series = KeySeries::of_algorithm(alg);
-        match keys
-            .iter()
-            .rev()
-            .find(|k| KeySeries::of(&k.alg) == series)
-        {
+        match keys.iter().rev().find(|k| KeySeries::of(&k.alg) == series) {
             None if first_ever => Some(now),
             None => {
                 tracing::info!(%alg, "a new series of signing keys: publishing its first key");

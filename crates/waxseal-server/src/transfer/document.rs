@@ -89,6 +89,11 @@ pub struct DumpClient {
     pub public: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     pub first_party: bool,
+    /// The algorithm of its ID tokens when registered (`--id-token-alg`): written only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_alg: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pkce_exempt: bool,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
