@@ -190,7 +190,8 @@ async fn revoking_the_key_waiting_to_sign_puts_a_fresh_key_in_its_place_at_once(
 }
 
 #[tokio::test]
-async fn revoking_the_rs256_key_of_id_tokens_replaces_it_with_an_rs256_key_and_leaves_the_signing_key() {
+async fn revoking_the_rs256_key_of_id_tokens_replaces_it_with_an_rs256_key_and_leaves_the_signing_key()
+ {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = TestServer::start(dir.path(), TestClock::new()).await;
     let signing = server.service.signing_kid();

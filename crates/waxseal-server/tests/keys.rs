@@ -421,7 +421,10 @@ async fn the_rs256_series_rotates_by_hand_on_its_own() {
         .rotate_keys(Some(Algorithm::RS256))
         .await
         .expect("rotated");
-    assert_eq!((rs256.alg.as_str(), rs256.state), ("RS256", KeyState::Pending));
+    assert_eq!(
+        (rs256.alg.as_str(), rs256.state),
+        ("RS256", KeyState::Pending)
+    );
     assert!(
         published_kids_of(&served_jwks(&server).await, |a| a == "RS256").contains(&rs256.kid),
         "published before it signs"

@@ -306,6 +306,7 @@ pub enum KeysCommand {
     #[command(after_help = "Examples:
   waxseal keys rotate
   waxseal keys rotate --alg EdDSA
+  waxseal keys rotate --alg RS256            # the RS256 key of ID tokens, a series of its own
   waxseal keys rotate --signs-after 0s     # sign with the new key at once (verifiers must refetch the JWKS)
 
 A running `waxseal serve` on the same data directory publishes the new key within a second and
@@ -331,8 +332,8 @@ pub struct KeysRevokeArgs {
     /// thumbprints).
     #[arg(allow_hyphen_values = true)]
     pub kid: String,
-    /// The algorithm of the key that replaces it, when it signed [default: the newest key's, the one
-    /// `waxseal serve` is configured with].
+    /// The algorithm of the key that replaces it, when it signed [default: that of the newest key of its series:
+    /// RS256 for the key of RS256 ID tokens, else the one `waxseal serve` is configured with].
     #[arg(long, value_name = "ALG")]
     pub alg: Option<String>,
     /// The Redis of the running instances: they are told at once instead of within a second.
@@ -380,6 +381,7 @@ pub enum Grant {
 }
 
 #[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)] // command-line switches, one per flag
 pub struct ClientAddArgs {
     /// A name for people (not the client_id, which is generated).
     pub name: String,

@@ -307,8 +307,8 @@ pub struct AuthorizationCode {
     pub sid: String,
     /// The `redirect_uri` of the authorization request, which the exchange must repeat.
     pub redirect_uri: String,
-    /// The PKCE `S256` challenge: always present today, since every client must use PKCE (the type leaves room for
-    /// exempting registered confidential clients, which waxseal does not offer).
+    /// The PKCE `S256` challenge; `None` only for a confidential client registered with `--pkce-exempt` that sent
+    /// none, whose exchange then refuses a `code_verifier` (a downgrade, RFC 9700 §4.8.2).
     pub code_challenge: Option<String>,
     /// The space-separated scope granted.
     pub scope: String,

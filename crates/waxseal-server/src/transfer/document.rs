@@ -68,6 +68,7 @@ pub struct DumpUser {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(missing_docs)]
+#[allow(clippy::struct_excessive_bools)] // the file format: one member per column of `clients`
 pub struct DumpClient {
     pub client_id: String,
     /// SHA-256 of the secret, base64url.
