@@ -729,11 +729,18 @@ fn keys_list_and_rotate_publish_a_key_before_it_signs() {
     let (code, out, err) = admin("keys", &data, &["list"]);
     assert_eq!(code, 0, "{err}");
     let rows: Vec<&str> = out.lines().skip(1).collect();
-    assert_eq!(rows.len(), 1, "{out}");
-    assert!(
-        rows[0].contains(" ES256 ") && rows[0].contains(" active "),
-        "{out}"
+    assert_eq!(
+        rows.len(),
+        2,
+        "the signing key and the RS256 key of ID tokens: {out}"
     );
+    for alg in [" ES256 ", " RS256 "] {
+        assert!(
+            rows.iter()
+                .any(|r| r.contains(alg) && r.contains(" active ")),
+            "{out}"
+        );
+    }
 
     let (code, out, err) = admin("keys", &data, &["rotate", "--alg", "EdDSA"]);
     assert_eq!(code, 0, "{err}");
@@ -744,12 +751,12 @@ fn keys_list_and_rotate_publish_a_key_before_it_signs() {
     assert!(out.contains("it signs new tokens from"), "{out}");
     let (_, out, _) = admin("keys", &data, &["list"]);
     let rows: Vec<&str> = out.lines().skip(1).collect();
-    assert_eq!(rows.len(), 2, "{out}");
+    assert_eq!(rows.len(), 3, "{out}");
     assert!(
-        rows[1].contains(" EdDSA ") && rows[1].contains(" pending "),
+        rows[2].contains(" EdDSA ") && rows[2].contains(" pending "),
         "{out}"
     );
-    assert!(rows[1].contains("published; signs from"), "{out}");
+    assert!(rows[2].contains("published; signs from"), "{out}");
 
     let (code, _, err) = admin("keys", &data, &["rotate"]);
     assert_eq!(code, 2, "{err}");
@@ -762,11 +769,14 @@ fn keys_list_and_rotate_publish_a_key_before_it_signs() {
     assert!(err.contains("--alg"), "{err}");
 }
 
-/// The kid of the row of `waxseal keys list` in `state`.
+/// The kid of the row of `waxseal keys list` in `state`, of the signing series (not the RS256 key of ID tokens).
 fn listed_kid(out: &str, state: &str) -> String {
     out.lines()
         .skip(1)
-        .find(|row| row.split_whitespace().nth(2) == Some(state))
+        .find(|row| {
+            let mut columns = row.split_whitespace().skip(1);
+            columns.next() != Some("RS256") && columns.next() == Some(state)
+        })
         .and_then(|row| row.split_whitespace().next())
         .unwrap_or_else(|| panic!("no {state} key in {out}"))
         .to_owned()
@@ -1265,4 +1275,57 @@ fn verify_issuer_and_jwks_url_check_the_tokens_of_a_running_server() {
 
     let (stopped, _) = terminate(child);
     assert!(stopped);
+}
+
+#[test]
+fn client_add_registers_the_id_token_algorithm_and_the_pkce_exemption_and_refuses_what_cannot_work()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let redirect = ["--redirect-uri", "https://rp.example/cb"];
+    let (code, out, err) = client_add(
+        &data,
+        &[
+            &["legacy-rp", "--id-token-alg", "RS256", "--pkce-exempt"][..],
+            &redirect[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let rp = field(&out, "client_id:").to_owned();
+    let (code, out, err) = client_add(&data, &[&["spa", "--public"][..], &redirect[..]].concat());
+    assert_eq!(code, 0, "{err}");
+    let spa = field(&out, "client_id:").to_owned();
+    let (code, out, err) = admin("client", &data, &["list"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].contains("ID_TOKEN") && lines[0].contains("PKCE"),
+        "{out}"
+    );
+    let row = |id: &str| *lines.iter().find(|l| l.starts_with(id)).unwrap();
+    assert!(
+        row(&rp).contains("  RS256  ") && row(&rp).contains("  exempt  "),
+        "{out}"
+    );
+    assert!(
+        row(&spa).contains("  default  ") && row(&spa).contains("  required  "),
+        "{out}"
+    );
+
+    for (flags, reason) in [
+        (
+            &["--public", "--pkce-exempt"][..],
+            "--pkce-exempt is only for a confidential client",
+        ),
+        (
+            &["--id-token-alg", "PS256"][..],
+            "--id-token-alg PS256 is not offered: ID tokens are signed with ES256 or RS256",
+        ),
+        (&["--id-token-alg", "nope"][..], "--id-token-alg"),
+    ] {
+        let (code, _, err) = client_add(&data, &[&["x"][..], flags, &redirect[..]].concat());
+        assert_eq!(code, 2, "{flags:?}: {err}");
+        assert!(err.contains(reason), "{flags:?}: {err}");
+    }
 }

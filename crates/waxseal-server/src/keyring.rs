@@ -11,6 +11,14 @@
 //!
 //! Everything here is computed from two stored times per key (`created_at`: published; `activates_at`: signs), so
 //! several processes on one store agree on which key signs without coordinating writes.
+//!
+//! Keys form two series, told apart by algorithm ([`KeySeries`]): the RS256 keys, which sign ID tokens for the
+//! clients registered for RS256 (OpenID Connect Core §15.1 requires a provider to offer it), and the keys of every
+//! other algorithm, the configured one's. Keys take turns only within their series: an RS256 key activating never
+//! retires an ES256 key, nor the reverse. The series follow from the stored algorithm alone, never from the
+//! configuration, so an admin command run with other settings computes the same states (and deletes the same
+//! expired keys) as the server. Which active key signs what does depend on the configured algorithm
+//! ([`signers`]): when it is RS256, the RS256 series is the only one and signs everything.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -22,7 +30,7 @@ use waxseal::{Algorithm, Jwk, KeySet, SigningKey, VerifyingKey};
 use zeroize::Zeroizing;
 
 use crate::config::{CLOCK_LEEWAY, Config, MAX_ACCESS_TOKEN_TTL};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::master_key::MasterKey;
 use crate::store::StoredKey;
 
@@ -74,10 +82,51 @@ impl KeyState {
     }
 }
 
+/// The series a key belongs to, by its algorithm. Keys take turns within their series only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySeries {
+    /// The keys of every algorithm but RS256: the configured algorithm's, which sign access tokens and ID tokens.
+    Main,
+    /// The RS256 keys: they sign ID tokens for the clients registered with `--id-token-alg RS256`, and everything
+    /// when RS256 is the configured algorithm (the one series then serves both).
+    Rs256,
+}
+
+impl KeySeries {
+    /// The series of a key of `alg` (a JWS algorithm name, as stored).
+    pub fn of(alg: &str) -> KeySeries {
+        if alg == "RS256" {
+            KeySeries::Rs256
+        } else {
+            KeySeries::Main
+        }
+    }
+
+    /// The series of a key of `alg`.
+    pub fn of_algorithm(alg: Algorithm) -> KeySeries {
+        KeySeries::of(&alg.to_string())
+    }
+}
+
 /// The state of each of `keys` at `now`. `keys` must be in the store's order: by activation time, then creation
-/// time, then kid — the active key is the last one whose activation time has come, and a key retires when the next
-/// one activates.
+/// time, then kid — in each [`KeySeries`], the active key is the last one whose activation time has come, and a key
+/// retires when the next one of its series activates.
 pub(crate) fn key_states(keys: &[StoredKey], now: u64) -> Vec<KeyState> {
+    let mut states = vec![KeyState::Pending; keys.len()];
+    for series in [KeySeries::Main, KeySeries::Rs256] {
+        let members: Vec<usize> = (0..keys.len())
+            .filter(|&i| KeySeries::of(&keys[i].alg) == series)
+            .collect();
+        let in_series: Vec<&StoredKey> = members.iter().map(|&i| &keys[i]).collect();
+        for (&i, state) in members.iter().zip(series_states(&in_series, now)) {
+            states[i] = state;
+        }
+    }
+    states
+}
+
+/// [`key_states`] for the keys of one series, in the store's order.
+fn series_states(keys: &[&StoredKey], now: u64) -> Vec<KeyState> {
     let active = keys.iter().rposition(|k| k.activates_at <= now);
     keys.iter()
         .enumerate()
@@ -95,6 +144,35 @@ pub(crate) fn key_states(keys: &[StoredKey], now: u64) -> Vec<KeyState> {
             _ => KeyState::Pending,
         })
         .collect()
+}
+
+/// Which of the active keys sign what, as indexes into the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Signers {
+    /// Signs access tokens, and the ID tokens of clients that take the server's default algorithm: the active key
+    /// of the configured algorithm's series. While that series has none — the first key of a new series waits out
+    /// the publish delay after a change of the configured algorithm to or from RS256 — the other series' active key
+    /// goes on signing, as the previous key does after any change of algorithm.
+    pub(crate) main: Option<usize>,
+    /// Signs the ID tokens of clients registered for RS256: the active RS256 key.
+    pub(crate) rs256: Option<usize>,
+}
+
+/// The signers among `keys` in `states` when the server is configured for `configured`.
+pub(crate) fn signers(keys: &[StoredKey], states: &[KeyState], configured: Algorithm) -> Signers {
+    let active = |series: KeySeries| {
+        keys.iter()
+            .zip(states)
+            .position(|(k, s)| *s == KeyState::Active && KeySeries::of(&k.alg) == series)
+    };
+    let (own, other) = match KeySeries::of_algorithm(configured) {
+        KeySeries::Main => (KeySeries::Main, KeySeries::Rs256),
+        KeySeries::Rs256 => (KeySeries::Rs256, KeySeries::Main),
+    };
+    Signers {
+        main: active(own).or_else(|| active(other)),
+        rs256: active(KeySeries::Rs256),
+    }
 }
 
 /// Generates a key for `alg` and seals its private half under `master`. RSA generation takes a good fraction of a
@@ -136,6 +214,9 @@ pub(crate) struct Keyring {
     /// The same key with `typ: JWT`, for ID tokens: an ID token never carries `at+jwt`, so the access-token
     /// verifier (which requires it) refuses one presented as a bearer token.
     id_token_signer: Option<Signer>,
+    /// The active RS256 key with `typ: JWT`, for the ID tokens of clients registered for RS256 (the same key as
+    /// `id_token_signer` when RS256 is the configured algorithm). Its tokens never carry `at+jwt` either.
+    rs256_id_token_signer: Option<Signer>,
     /// The signing key's algorithm (an ID token's `at_hash` is computed with its hash).
     pub(crate) signing_alg: Option<Algorithm>,
     /// The signing key's kid, empty without one.
@@ -162,6 +243,7 @@ impl Keyring {
         Keyring {
             signer: None,
             id_token_signer: None,
+            rs256_id_token_signer: None,
             signing_alg: None,
             kid: String::new(),
             verifiers: Vec::new(),
@@ -182,13 +264,51 @@ impl Keyring {
         })
     }
 
-    /// The signer of ID tokens (the signing key, `typ: JWT`).
-    pub(crate) fn id_token_signer(&self) -> Result<&Signer> {
-        self.id_token_signer.as_ref().ok_or_else(|| {
-            Error::config(
-                "there is no signing key yet: start `waxseal serve` on this data directory once to create one",
-            )
-        })
+    /// The signer of ID tokens for a client registered for `alg` (`None`: the server's default, the signing key),
+    /// `typ: JWT`, and the algorithm it signs with (an ID token's `at_hash` is computed with its hash).
+    pub(crate) fn id_token_signer(&self, alg: Option<Algorithm>) -> Result<(&Signer, Algorithm)> {
+        let default = self.id_token_signer.as_ref().zip(self.signing_alg);
+        let Some(alg) = alg else {
+            return default.ok_or_else(|| {
+                Error::config(
+                    "there is no signing key yet: start `waxseal serve` on this data directory once to create one",
+                )
+            });
+        };
+        if let Some((signer, signing_alg)) = default
+            && signing_alg == alg
+        {
+            return Ok((signer, alg));
+        }
+        if alg == Algorithm::RS256 {
+            return self
+                .rs256_id_token_signer
+                .as_ref()
+                .map(|signer| (signer, alg))
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Unavailable,
+                        "the RS256 key for ID tokens does not sign yet: `waxseal serve` creates it at start and \
+                         it signs once the publish delay has passed (`waxseal keys list` shows when)",
+                    )
+                });
+        }
+        Err(Error::config(format!(
+            "the client is registered for {alg} ID tokens, but the server signs with {} and RS256 only; \
+             register it again with `waxseal client add … --id-token-alg RS256` or without --id-token-alg",
+            self.signing_alg
+                .map_or_else(|| "no key yet".to_owned(), |a| a.to_string())
+        )))
+    }
+
+    /// The algorithms ID tokens can be signed with now: the signing key's (the default), then RS256 when a key of
+    /// its own signs them.
+    pub(crate) fn id_token_algorithms(&self) -> Vec<Algorithm> {
+        let mut algs: Vec<Algorithm> = self.signing_alg.into_iter().collect();
+        if self.rs256_id_token_signer.is_some() && !algs.contains(&Algorithm::RS256) {
+            algs.push(Algorithm::RS256);
+        }
+        algs
     }
 
     /// The verifiers of the published keys (one, or two during a change between HMAC and public keys).
@@ -201,25 +321,29 @@ impl Keyring {
         self.identity != identity(keys, states)
     }
 
-    /// Builds the keyring for `keys` in `states`, reusing this one's decrypted keys. `verifier` configures a
-    /// verifier over a key set (issuer, audience, clock: the service's business).
+    /// Builds the keyring for `keys` in `states` on a server configured for `configured`, reusing this one's
+    /// decrypted keys. `verifier` configures a verifier over a key set (issuer, audience, clock: the service's
+    /// business).
     pub(crate) fn rebuild(
         &self,
         keys: &[StoredKey],
         states: &[KeyState],
+        configured: Algorithm,
         master: &MasterKey,
         verifier: impl Fn(KeySet) -> Verifier,
     ) -> Result<Keyring> {
+        let roles = signers(keys, states, configured);
         let mut decrypted = HashMap::new();
         let mut signer = None;
         let mut id_token_signer = None;
+        let mut rs256_id_token_signer = None;
         let mut signing_alg = None;
         let mut kid = String::new();
         let mut public_keys: Vec<VerifyingKey> = Vec::new();
         let mut secrets: Vec<VerifyingKey> = Vec::new();
         let mut jwks: Vec<String> = Vec::new();
         let mut algorithms: Vec<Algorithm> = Vec::new();
-        for (record, state) in keys.iter().zip(states) {
+        for (index, (record, state)) in keys.iter().zip(states).enumerate() {
             if !state.is_published() {
                 continue;
             }
@@ -242,7 +366,7 @@ impl Keyring {
             if !algorithms.contains(&key.algorithm()) {
                 algorithms.push(key.algorithm());
             }
-            if *state == KeyState::Active {
+            if roles.main == Some(index) {
                 signer = Some(
                     Signer::with_header(&key, &HeaderBuilder::new().typ("at+jwt"))
                         .map_err(|e| Error::crypto(format!("signer setup failed: {e}")))?,
@@ -250,6 +374,9 @@ impl Keyring {
                 id_token_signer = Some(Signer::new(&key));
                 signing_alg = Some(key.algorithm());
                 record.kid.clone_into(&mut kid);
+            }
+            if roles.rs256 == Some(index) {
+                rs256_id_token_signer = Some(Signer::new(&key));
             }
             decrypted.insert(record.kid.clone(), key);
         }
@@ -266,6 +393,7 @@ impl Keyring {
         Ok(Keyring {
             signer,
             id_token_signer,
+            rs256_id_token_signer,
             signing_alg,
             kid,
             verifiers,
@@ -317,9 +445,13 @@ mod tests {
     use super::*;
 
     fn key(kid: &str, created_at: u64, activates_at: u64) -> StoredKey {
+        key_of("ES256", kid, created_at, activates_at)
+    }
+
+    fn key_of(alg: &str, kid: &str, created_at: u64, activates_at: u64) -> StoredKey {
         StoredKey {
             kid: kid.into(),
-            alg: "ES256".into(),
+            alg: alg.into(),
             encrypted_private_key: Vec::new(),
             created_at,
             activates_at,
@@ -358,5 +490,114 @@ mod tests {
         assert_eq!(states[2], KeyState::Active);
         assert!(matches!(states[1], KeyState::Retired { .. }));
         assert!(matches!(states[0], KeyState::Retired { .. }));
+    }
+
+    #[test]
+    fn keys_take_turns_within_their_series_only() {
+        let hour = RETIRED_KEY_PUBLISHED_FOR.as_secs();
+        // In the store's order (by activation): an RS256 key activating after an ES256 one retires neither it nor
+        // the EdDSA key that follows, and the EdDSA key retires the ES256 key, not the RS256 one.
+        let keys = [
+            key_of("ES256", "es", 0, 0),
+            key_of("RS256", "rs", 0, 5),
+            key_of("EdDSA", "ed", 100, 400),
+            key_of("RS256", "rs2", 100, 500),
+        ];
+        assert_eq!(
+            key_states(&keys, 10),
+            [
+                KeyState::Active,
+                KeyState::Active,
+                KeyState::Pending,
+                KeyState::Pending
+            ]
+        );
+        assert_eq!(
+            key_states(&keys, 450),
+            [
+                KeyState::Retired { until: 400 + hour },
+                KeyState::Active,
+                KeyState::Active,
+                KeyState::Pending
+            ]
+        );
+        assert_eq!(
+            key_states(&keys, 500 + hour),
+            [
+                KeyState::Expired,
+                KeyState::Expired,
+                KeyState::Active,
+                KeyState::Active
+            ]
+        );
+    }
+
+    #[test]
+    fn the_configured_series_signs_and_the_rs256_series_signs_rs256_id_tokens() {
+        let keys = [key_of("ES256", "es", 0, 0), key_of("RS256", "rs", 0, 0)];
+        let states = key_states(&keys, 1);
+        assert_eq!(
+            signers(&keys, &states, Algorithm::ES256),
+            Signers {
+                main: Some(0),
+                rs256: Some(1)
+            }
+        );
+        // Configured for RS256, the RS256 series signs everything; the other one signs nothing.
+        assert_eq!(
+            signers(&keys, &states, Algorithm::RS256),
+            Signers {
+                main: Some(1),
+                rs256: Some(1)
+            }
+        );
+    }
+
+    #[test]
+    fn after_a_change_to_or_from_rs256_the_old_series_signs_until_the_new_one_activates() {
+        // From RS256 to ES256: the first ES256 key waits out the publish delay; the RS256 key signs meanwhile.
+        let keys = [key_of("RS256", "rs", 0, 0), key_of("ES256", "es", 100, 400)];
+        let before = key_states(&keys, 399);
+        assert_eq!(
+            signers(&keys, &before, Algorithm::ES256),
+            Signers {
+                main: Some(0),
+                rs256: Some(0)
+            }
+        );
+        let after = key_states(&keys, 400);
+        assert_eq!(after, [KeyState::Active, KeyState::Active]);
+        assert_eq!(
+            signers(&keys, &after, Algorithm::ES256),
+            Signers {
+                main: Some(1),
+                rs256: Some(0)
+            }
+        );
+        // To RS256 on a store that never had an RS256 key: the ES256 key signs until the first RS256 key does.
+        let keys = [key_of("ES256", "es", 0, 0), key_of("RS256", "rs", 100, 400)];
+        assert_eq!(
+            signers(&keys, &key_states(&keys, 399), Algorithm::RS256),
+            Signers {
+                main: Some(0),
+                rs256: None
+            }
+        );
+        assert_eq!(
+            signers(&keys, &key_states(&keys, 400), Algorithm::RS256),
+            Signers {
+                main: Some(1),
+                rs256: Some(1)
+            }
+        );
+    }
+
+    #[test]
+    fn nothing_signs_without_an_active_key() {
+        let keys = [key_of("RS256", "rs", 0, 10)];
+        assert_eq!(
+            signers(&keys, &key_states(&keys, 5), Algorithm::ES256),
+            Signers::default()
+        );
     }
 }

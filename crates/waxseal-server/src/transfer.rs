@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
+use waxseal::Algorithm;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::master_key::MasterKey;
@@ -101,6 +102,8 @@ impl Dump {
                     post_logout_redirect_uris: c.web.post_logout_redirect_uris.clone(),
                     public: c.web.public,
                     first_party: c.web.first_party,
+                    id_token_alg: c.web.id_token_alg.map(|alg| alg.to_string()),
+                    pkce_exempt: c.web.pkce_exempt,
                 })
                 .collect(),
             signing_keys: contents
@@ -229,6 +232,16 @@ impl Dump {
                             post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
                             public: c.public,
                             first_party: c.first_party,
+                            id_token_alg: c
+                                .id_token_alg
+                                .as_deref()
+                                .map(|name| {
+                                    Algorithm::from_name(name).map_err(|_| {
+                                        bad(format!("unknown ID-token algorithm {name:?}"))
+                                    })
+                                })
+                                .transpose()?,
+                            pkce_exempt: c.pkce_exempt,
                         },
                     })
                 })
@@ -421,6 +434,8 @@ mod tests {
             may_introspect,
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
+            id_token_alg: None,
+            pkce_exempt: false,
             public: false,
             first_party: false,
         };
@@ -452,8 +467,10 @@ mod tests {
                 web: WebClient {
                     redirect_uris: vec!["https://app.example/cb".into()],
                     post_logout_redirect_uris: vec!["https://app.example/bye".into()],
-                    public: true,
+                    public: false,
                     first_party: true,
+                    id_token_alg: Some(Algorithm::RS256),
+                    pkce_exempt: true,
                 },
             }],
             refresh_tokens: vec![StoredRefreshToken {

@@ -150,6 +150,7 @@ impl Rp {
                         post_logout_redirect_uris: vec![format!("{}/bye", app.url)],
                         public: false,
                         first_party: false,
+                        ..WebClient::default()
                     },
                 },
             )

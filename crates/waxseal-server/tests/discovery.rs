@@ -43,7 +43,7 @@ async fn discovery_documents_carry_the_required_fields_and_only_what_exists() {
         assert_eq!(doc["subject_types_supported"][0], "public", "{path}");
         assert_eq!(
             doc["id_token_signing_alg_values_supported"],
-            serde_json::json!(["ES256"]),
+            serde_json::json!(["ES256", "RS256"]),
             "{path}"
         );
         assert_eq!(

@@ -180,6 +180,7 @@ async fn start(public: bool) -> Setup {
                     public,
                     // Not the operator's own: the consent page is part of the walk.
                     first_party: false,
+                    ..WebClient::default()
                 },
             },
         )

@@ -23,12 +23,15 @@ fn kid_of(token: &str) -> String {
         .to_owned()
 }
 
+/// The published kids of the configured algorithm's series: the RS256 key of ID tokens beside it is another
+/// series, which these tests leave alone (but for the one that revokes it).
 fn published_kids(jwks: &str) -> Vec<String> {
     let doc: Value = serde_json::from_str(jwks).expect("jwks is JSON");
     doc["keys"]
         .as_array()
         .expect("keys")
         .iter()
+        .filter(|k| k["alg"] != "RS256")
         .map(|k| k["kid"].as_str().expect("kid").to_owned())
         .collect()
 }
@@ -53,12 +56,14 @@ async fn cached_token(server: &TestServer) -> String {
     access
 }
 
+/// The keys of the configured algorithm's series (not the RS256 series of ID tokens) and their states.
 async fn states(service: &AuthService) -> Vec<(String, KeyState)> {
     service
         .list_keys()
         .await
         .expect("keys listed")
         .into_iter()
+        .filter(|k| k.alg != "RS256")
         .map(|k| (k.kid, k.state))
         .collect()
 }
@@ -185,6 +190,42 @@ async fn revoking_the_key_waiting_to_sign_puts_a_fresh_key_in_its_place_at_once(
 }
 
 #[tokio::test]
+async fn revoking_the_rs256_key_of_id_tokens_replaces_it_with_an_rs256_key_and_leaves_the_signing_key()
+ {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path(), TestClock::new()).await;
+    let signing = server.service.signing_kid();
+    let listed = server.service.list_keys().await.expect("keys listed");
+    let rs256 = listed
+        .iter()
+        .find(|k| k.alg == "RS256")
+        .expect("an RS256 key for ID tokens beside the ES256 signing key")
+        .kid
+        .clone();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+
+    let done = server
+        .service
+        .revoke_key(&rs256, None)
+        .await
+        .expect("revoked");
+    let fresh = done.replacement.expect("a fresh RS256 key");
+    assert_eq!(fresh.alg, "RS256", "its own series' algorithm");
+    assert_eq!(fresh.state, KeyState::Active, "it signs at once");
+    assert_eq!(
+        server.service.signing_kid(),
+        signing,
+        "the signing key of the other series is not touched"
+    );
+    let jwks = server.get_text("/.well-known/jwks.json").await;
+    assert!(
+        !jwks.contains(&rs256) && jwks.contains(&fresh.kid) && jwks.contains(&signing),
+        "{jwks}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn the_only_key_an_unknown_kid_and_a_second_revocation_get_clear_answers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = TestServer::start(dir.path(), TestClock::new()).await;
@@ -295,7 +336,7 @@ async fn an_instance_that_held_the_key_drops_it_and_never_stores_it_again(backin
         .await
         .expect("keys")
         .into_iter()
-        .filter(|k| !matches!(k.state, KeyState::Revoked { .. }))
+        .filter(|k| !matches!(k.state, KeyState::Revoked { .. }) && k.alg != "RS256")
         .map(|k| k.kid)
         .collect();
     assert_eq!(

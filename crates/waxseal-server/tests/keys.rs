@@ -1,5 +1,6 @@
 //! Signing keys: the configured algorithm, publish-before-sign rotation (manual, scheduled, on an algorithm change,
-//! by another process), retirement after the last token expires, HMAC only when allowed and never published.
+//! by another process), retirement after the last token expires, HMAC only when allowed and never published; the
+//! RS256 series of ID-token keys beside the configured one, rotated by the same rules.
 
 mod common;
 
@@ -33,13 +34,32 @@ async fn served_jwks(server: &TestServer) -> String {
         .expect("jwks body")
 }
 
+/// The published kids of the configured algorithm's series (on a server not configured for RS256: every key but
+/// the RS256 keys of ID tokens).
 fn published_kids(jwks: &str) -> Vec<String> {
+    published_kids_of(jwks, |alg| alg != "RS256")
+}
+
+fn published_kids_of(jwks: &str, alg: impl Fn(&str) -> bool) -> Vec<String> {
     let doc: Value = serde_json::from_str(jwks).expect("jwks is JSON");
     doc["keys"]
         .as_array()
         .expect("keys")
         .iter()
+        .filter(|k| alg(k["alg"].as_str().expect("alg")))
         .map(|k| k["kid"].as_str().expect("kid").to_owned())
+        .collect()
+}
+
+/// The stored keys of `alg`'s series ("RS256" or not), in the store's order.
+async fn keys_of(server: &TestServer, rs256: bool) -> Vec<waxseal_server::KeyInfo> {
+    server
+        .service
+        .list_keys()
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|k| (k.alg == "RS256") == rs256)
         .collect()
 }
 
@@ -76,7 +96,15 @@ async fn each_configured_algorithm_signs_tokens_that_verify_against_the_served_j
         assert_eq!(token_alg, alg.to_string());
         assert_eq!(kid, server.service.signing_kid());
         let jwks = served_jwks(&server).await;
-        assert_eq!(published_kids(&jwks), [kid]);
+        let everything = published_kids_of(&jwks, |_| true);
+        if alg == Algorithm::RS256 {
+            assert_eq!(everything, [kid], "one series serves both");
+        } else {
+            let rs256 = published_kids_of(&jwks, |a| a == "RS256");
+            assert_eq!(rs256.len(), 1, "{alg}: the RS256 key of ID tokens");
+            assert_eq!(everything.len(), 2, "{alg}: {everything:?}");
+            assert!(everything.contains(&kid));
+        }
         let claims = Verifier::new(KeySet::from_jwks(&jwks).expect("jwks parses"))
             .audience("waxseal-api")
             .verify::<Value>(&token)
@@ -114,7 +142,14 @@ async fn hmac_signing_needs_an_explicit_allowance_and_the_secret_is_never_publis
     let token = access_token(&server).await;
     assert_eq!(alg_and_kid(&token).0, "HS256");
     assert!(accepted(&server, &token).await);
-    assert_eq!(served_jwks(&server).await, r#"{"keys":[]}"#);
+    let jwks = served_jwks(&server).await;
+    assert!(published_kids(&jwks).is_empty(), "{jwks}");
+    assert!(!jwks.contains("\"oct\""), "{jwks}");
+    assert_eq!(
+        published_kids_of(&jwks, |_| true).len(),
+        1,
+        "only the RS256 key of ID tokens: {jwks}"
+    );
     server.stop().await;
 }
 
@@ -152,11 +187,8 @@ async fn a_rotated_key_is_published_before_it_signs_and_unpublished_after_its_la
         accepted(&server, &old_token).await,
         "tokens of the retired key still verify"
     );
-    let states: Vec<KeyState> = server
-        .service
-        .list_keys()
+    let states: Vec<KeyState> = keys_of(&server, false)
         .await
-        .expect("list")
         .iter()
         .map(|k| k.state)
         .collect();
@@ -174,11 +206,8 @@ async fn a_rotated_key_is_published_before_it_signs_and_unpublished_after_its_la
         published_kids(&served_jwks(&server).await),
         std::slice::from_ref(&new.kid)
     );
-    let kept: Vec<String> = server
-        .service
-        .list_keys()
+    let kept: Vec<String> = keys_of(&server, false)
         .await
-        .expect("list")
         .into_iter()
         .map(|k| k.kid)
         .collect();
@@ -242,7 +271,12 @@ async fn changing_the_algorithm_rotates_with_the_new_key_published_first() {
     // Another start with the same setting changes nothing.
     server.stop().await;
     let server = TestServer::start_with(eddsa, clock.clone()).await;
-    assert_eq!(server.service.list_keys().await.expect("list").len(), 2);
+    assert_eq!(keys_of(&server, false).await.len(), 2);
+    assert_eq!(
+        keys_of(&server, true).await.len(),
+        1,
+        "the RS256 series is not rotated by a change of the other series' algorithm"
+    );
     server.stop().await;
 }
 
@@ -282,25 +316,42 @@ async fn scheduled_rotation_publishes_the_next_key_ahead_and_signs_with_it_on_ti
     };
     let delay = publish_delay(&daily);
     let server = TestServer::start_with(daily, clock.clone()).await;
-    let first = server.service.list_keys().await.expect("list")[0].clone();
+    let first = keys_of(&server, false).await[0].clone();
+    let first_rs256 = keys_of(&server, true).await[0].clone();
 
     clock.advance(day.saturating_sub(delay + Duration::from_secs(1)));
     server.service.manage_keys().await.expect("maintenance");
-    assert_eq!(server.service.list_keys().await.expect("list").len(), 1);
+    assert_eq!(server.service.list_keys().await.expect("list").len(), 2);
 
     clock.advance(Duration::from_secs(1));
     for _ in 0..3 {
         server.service.manage_keys().await.expect("maintenance");
     }
-    let keys = server.service.list_keys().await.expect("list");
-    assert_eq!(keys.len(), 2, "exactly one key scheduled: {keys:?}");
-    assert_eq!(keys[1].state, KeyState::Pending);
-    assert_eq!(keys[1].activates_at, first.activates_at + day.as_secs());
+    // Each series rotates on its own schedule: one key scheduled in each.
+    for (rs256, first) in [(false, &first), (true, &first_rs256)] {
+        let keys = keys_of(&server, rs256).await;
+        assert_eq!(keys.len(), 2, "exactly one key scheduled: {keys:?}");
+        assert_eq!(keys[0].kid, first.kid);
+        assert_eq!(keys[1].state, KeyState::Pending);
+        assert_eq!(keys[1].activates_at, first.activates_at + day.as_secs());
+    }
     assert_eq!(server.service.signing_kid(), first.kid);
+    let next = keys_of(&server, false).await[1].clone();
+    let next_rs256 = keys_of(&server, true).await[1].clone();
 
     clock.advance(delay);
     server.service.manage_keys().await.expect("maintenance");
-    assert_eq!(server.service.signing_kid(), keys[1].kid);
+    assert_eq!(server.service.signing_kid(), next.kid);
+    let states: Vec<KeyState> = keys_of(&server, true)
+        .await
+        .iter()
+        .map(|k| k.state)
+        .collect();
+    assert!(
+        matches!(states[..], [KeyState::Retired { .. }, KeyState::Active]),
+        "the RS256 key of ID tokens rotated as well: {states:?}"
+    );
+    assert_eq!(keys_of(&server, true).await[1].kid, next_rs256.kid);
     server.stop().await;
 }
 
@@ -356,5 +407,119 @@ async fn an_admin_command_never_creates_or_rotates_a_key() {
     // The server then creates the first key, of its configured algorithm, signing at once.
     let server = TestServer::start(dir.path(), clock).await;
     assert_eq!(alg_and_kid(&access_token(&server).await).0, "ES256");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_rs256_series_rotates_by_hand_on_its_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = TestClock::new();
+    let server = TestServer::start(dir.path(), clock.clone()).await;
+    let signing = server.service.signing_kid();
+    let rs256 = server
+        .service
+        .rotate_keys(Some(Algorithm::RS256))
+        .await
+        .expect("rotated");
+    assert_eq!(
+        (rs256.alg.as_str(), rs256.state),
+        ("RS256", KeyState::Pending)
+    );
+    assert!(
+        published_kids_of(&served_jwks(&server).await, |a| a == "RS256").contains(&rs256.kid),
+        "published before it signs"
+    );
+    let again = server
+        .service
+        .rotate_keys(Some(Algorithm::RS256))
+        .await
+        .unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::Conflict, "{again}");
+    // The other series has nothing waiting: it rotates too.
+    let es256 = server.service.rotate_keys(None).await.expect("rotated");
+    assert_eq!(es256.alg, "ES256");
+
+    clock.advance(publish_delay(server.service.config()));
+    server.service.reload_keys().await.expect("reload");
+    assert_eq!(server.service.signing_kid(), es256.kid);
+    assert_ne!(signing, es256.kid);
+    for rs256_series in [false, true] {
+        let states: Vec<KeyState> = keys_of(&server, rs256_series)
+            .await
+            .iter()
+            .map(|k| k.state)
+            .collect();
+        assert!(
+            matches!(states[..], [KeyState::Retired { .. }, KeyState::Active]),
+            "{states:?}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_change_from_rs256_keeps_the_rs256_key_signing_until_the_new_series_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = TestClock::new();
+    let rs = Config {
+        signing_alg: Algorithm::RS256,
+        ..config(dir.path())
+    };
+    let server = TestServer::start_with(rs, clock.clone()).await;
+    server.add_user("alice", &[]).await;
+    assert_eq!(
+        server.service.list_keys().await.expect("list").len(),
+        1,
+        "RS256 configured: one series serves access and ID tokens"
+    );
+    let rs_token = access_token(&server).await;
+    server.stop().await;
+
+    let server = TestServer::start(dir.path(), clock.clone()).await;
+    assert_eq!(
+        alg_and_kid(&access_token(&server).await).0,
+        "RS256",
+        "the new series' first key waits out the publish delay"
+    );
+    clock.advance(publish_delay(server.service.config()));
+    server.service.manage_keys().await.expect("maintenance");
+    let es_token = access_token(&server).await;
+    assert_eq!(alg_and_kid(&es_token).0, "ES256");
+    assert!(accepted(&server, &rs_token).await);
+    assert!(accepted(&server, &es_token).await);
+    let rs256 = keys_of(&server, true).await;
+    assert_eq!(rs256.len(), 1, "the RS256 key goes on, for ID tokens");
+    assert_eq!(rs256[0].state, KeyState::Active);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_change_to_rs256_signs_with_the_published_rs256_key_and_keeps_the_old_key_published() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = TestClock::new();
+    let server = TestServer::start(dir.path(), clock.clone()).await;
+    server.add_user("alice", &[]).await;
+    let es_token = access_token(&server).await;
+    let rs256_kid = keys_of(&server, true).await[0].kid.clone();
+    server.stop().await;
+
+    let server = TestServer::start_with(
+        Config {
+            signing_alg: Algorithm::RS256,
+            ..config(dir.path())
+        },
+        clock.clone(),
+    )
+    .await;
+    // Published since the first start, so it may sign at once.
+    let rs_token = access_token(&server).await;
+    assert_eq!(alg_and_kid(&rs_token), ("RS256".to_owned(), rs256_kid));
+    assert!(accepted(&server, &es_token).await, "the ES256 key's tokens");
+    // The time the ES256 key stopped signing is not stored, so it is never taken for expired: it stays published
+    // (the operator withdraws it with `waxseal keys revoke` once its tokens have expired, as the log says).
+    clock.advance(RETIRED_KEY_PUBLISHED_FOR);
+    server.service.manage_keys().await.expect("maintenance");
+    assert_eq!(published_kids(&served_jwks(&server).await).len(), 1);
+    assert_eq!(server.service.list_keys().await.expect("list").len(), 2);
     server.stop().await;
 }

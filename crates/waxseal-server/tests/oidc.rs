@@ -159,6 +159,23 @@ impl Rp {
         (response.status, response.body)
     }
 
+    /// The code exchange without a `code_verifier` parameter at all.
+    async fn exchange_without_pkce(&self, code: &str) -> (u16, Value) {
+        let response = self
+            .server
+            .oauth(
+                "/oauth/token",
+                Some(&basic(&self.client_id, &self.secret)),
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", REDIRECT),
+                ],
+            )
+            .await;
+        (response.status, response.body)
+    }
+
     async fn id_token_claims(&self, id_token: &str) -> Value {
         let jwks = self.server.get_text("/.well-known/jwks.json").await;
         let keys = waxseal::KeySet::from_jwks(&jwks).unwrap();
@@ -967,7 +984,8 @@ async fn discovery_lists_the_new_endpoints_and_only_what_is_supported() {
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     assert_eq!(
         doc["id_token_signing_alg_values_supported"],
-        serde_json::json!(["ES256"])
+        serde_json::json!(["ES256", "RS256"]),
+        "the default, and RS256 (OpenID Connect Core §15.1)"
     );
     rp.server.stop().await;
 }
@@ -1092,4 +1110,240 @@ async fn used_codes_and_ended_sso_sessions_are_pruned_once_no_token_they_guard_c
     let report = rp.server.service.prune().await.unwrap();
     assert_eq!((report.codes, report.sso_sessions), (1, 1), "{report:?}");
     rp.server.stop().await;
+}
+
+/// The header's `alg` and `typ` of a token, and whether the served JWKS publishes its `kid`.
+async fn alg_typ_and_published(server: &TestServer, token: &str) -> (String, String, bool) {
+    let header = waxseal::jwt::decode_unverified(token).unwrap().header;
+    let jwks = server.get_text("/.well-known/jwks.json").await;
+    let kid = header["kid"].as_str().unwrap();
+    (
+        header["alg"].as_str().unwrap().to_owned(),
+        header["typ"].as_str().unwrap().to_owned(),
+        jwks.contains(&format!("\"kid\":\"{kid}\"")),
+    )
+}
+
+#[tokio::test]
+async fn a_client_registered_for_rs256_gets_rs256_id_tokens_and_a_default_client_es256() {
+    let rs = waxseal::Algorithm::RS256;
+    let rp = Rp::start(WebClient {
+        first_party: true,
+        id_token_alg: Some(rs),
+        ..WebClient::default()
+    })
+    .await;
+    let jwks: Value =
+        serde_json::from_str(&rp.server.get_text("/.well-known/jwks.json").await).unwrap();
+    let mut algs: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["alg"].as_str().unwrap())
+        .collect();
+    algs.sort_unstable();
+    assert_eq!(algs, ["ES256", "RS256"], "the JWKS has both keys: {jwks}");
+
+    let mut browser = rp.agent();
+    let (verifier, challenge) = pkce();
+    let code = rp.code(&mut browser, &challenge, &[]).await["code"].clone();
+    let (status, tokens) = rp.exchange(&code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(
+        alg_typ_and_published(&rp.server, id_token).await,
+        ("RS256".to_owned(), "JWT".to_owned(), true)
+    );
+    assert_eq!(
+        alg_typ_and_published(&rp.server, access).await,
+        ("ES256".to_owned(), "at+jwt".to_owned(), true),
+        "access tokens stay with the signing key"
+    );
+    let claims = rp.id_token_claims(id_token).await;
+    assert_eq!(
+        claims["at_hash"],
+        waxseal_server::at_hash(rs, access).as_str()
+    );
+    // SHA-256's left half, whatever the signing key's algorithm.
+    assert_eq!(
+        waxseal_server::at_hash(rs, access),
+        waxseal_server::at_hash(waxseal::Algorithm::ES256, access)
+    );
+    // The RS256 key's ID token is still no access token.
+    assert_eq!(rp.server.get_with("/api/me", id_token).await.0, 401);
+    assert_eq!(rp.server.get_with("/userinfo", id_token).await.0, 401);
+
+    // A refresh brings an RS256 ID token too.
+    let refreshed = rp
+        .server
+        .refresh_grant(
+            &basic(&rp.client_id, &rp.secret),
+            tokens["refresh_token"].as_str().unwrap(),
+            &[],
+        )
+        .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    let renewed = refreshed.body["id_token"].as_str().unwrap();
+    assert_eq!(alg_typ_and_published(&rp.server, renewed).await.0, "RS256");
+    let renewed = rp.id_token_claims(renewed).await;
+    assert_eq!(
+        renewed["at_hash"],
+        waxseal_server::at_hash(rs, refreshed.body["access_token"].as_str().unwrap()).as_str()
+    );
+    assert_eq!(renewed["sub"], claims["sub"]);
+    rp.server.stop().await;
+
+    // A client registered without --id-token-alg gets the server's default.
+    let default = Rp::start(WebClient {
+        first_party: true,
+        ..WebClient::default()
+    })
+    .await;
+    let mut browser = default.agent();
+    let (verifier, challenge) = pkce();
+    let code = default.code(&mut browser, &challenge, &[]).await["code"].clone();
+    let (status, tokens) = default.exchange(&code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap();
+    assert_eq!(
+        alg_typ_and_published(&default.server, id_token).await,
+        ("ES256".to_owned(), "JWT".to_owned(), true)
+    );
+    default.id_token_claims(id_token).await;
+    default.server.stop().await;
+}
+
+#[tokio::test]
+async fn only_rs256_or_the_servers_own_algorithm_may_be_registered_for_id_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), TestClock::new()).await;
+    let register = |alg: waxseal::Algorithm| {
+        server.service.add_client_with_permissions(
+            "rp",
+            &[GrantType::AuthorizationCode],
+            &[],
+            ClientPermissions {
+                may_introspect: false,
+                web: WebClient {
+                    redirect_uris: vec![REDIRECT.into()],
+                    id_token_alg: Some(alg),
+                    ..WebClient::default()
+                },
+            },
+        )
+    };
+    for alg in [waxseal::Algorithm::RS256, waxseal::Algorithm::ES256] {
+        register(alg).await.unwrap();
+    }
+    let refused = register(waxseal::Algorithm::PS256).await.unwrap_err();
+    assert_eq!(refused.kind(), waxseal_server::ErrorKind::InvalidRequest);
+    assert!(
+        refused
+            .message()
+            .contains("--id-token-alg PS256 is not offered")
+            && refused.message().contains("ES256 or RS256"),
+        "{refused}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_confidential_client_exempt_from_pkce_signs_in_without_it_but_not_with_a_downgrade() {
+    let rp = Rp::start(WebClient {
+        first_party: true,
+        pkce_exempt: true,
+        ..WebClient::default()
+    })
+    .await;
+    let mut browser = rp.agent();
+    let without = [("code_challenge", ""), ("code_challenge_method", "")];
+    let code = rp.code(&mut browser, "", &without).await["code"].clone();
+    let (status, tokens) = rp.exchange_without_pkce(&code).await;
+    assert_eq!(status, 200, "{tokens}");
+    rp.id_token_claims(tokens["id_token"].as_str().unwrap())
+        .await;
+
+    // RFC 9700 §4.8.2: a verifier for a code requested without a challenge is a downgrade, refused.
+    let code = rp.code(&mut browser, "", &without).await["code"].clone();
+    let (status, body) = rp.exchange(&code, &pkce().0).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("no code_challenge"),
+        "{body}"
+    );
+
+    // A challenge it does send is checked; plain and a method alone are still refused.
+    let (verifier, challenge) = pkce();
+    let code = rp.code(&mut browser, &challenge, &[]).await["code"].clone();
+    assert_eq!(rp.exchange_without_pkce(&code).await.0, 400);
+    let code = rp.code(&mut browser, &challenge, &[]).await["code"].clone();
+    assert_eq!(rp.exchange(&code, &verifier).await.0, 200);
+    for extra in [
+        vec![("code_challenge_method", "plain")],
+        vec![("code_challenge", ""), ("code_challenge_method", "S256")],
+    ] {
+        let page = browser
+            .get(&rp.authorize_url("x".repeat(43).as_str(), &extra))
+            .await;
+        assert_eq!(page.status, 303, "{extra:?}: {}", page.body);
+        assert_eq!(
+            page.redirect_params()["error"],
+            "invalid_request",
+            "{extra:?}"
+        );
+    }
+    rp.server.stop().await;
+}
+
+#[tokio::test]
+async fn only_a_confidential_client_that_signs_people_in_may_be_exempt_from_pkce() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), TestClock::new()).await;
+    let register = async |public: bool, grant: GrantType| {
+        server
+            .service
+            .add_client_with_permissions(
+                "rp",
+                &[grant],
+                &[],
+                ClientPermissions {
+                    may_introspect: false,
+                    web: WebClient {
+                        redirect_uris: if grant == GrantType::AuthorizationCode {
+                            vec![REDIRECT.into()]
+                        } else {
+                            Vec::new()
+                        },
+                        public,
+                        pkce_exempt: true,
+                        ..WebClient::default()
+                    },
+                },
+            )
+            .await
+    };
+    let public = register(true, GrantType::AuthorizationCode)
+        .await
+        .unwrap_err();
+    assert!(
+        public.message().contains("only for a confidential client"),
+        "{public}"
+    );
+    let no_sign_in = register(false, GrantType::ClientCredentials)
+        .await
+        .unwrap_err();
+    assert!(
+        no_sign_in.message().contains("authorization_code"),
+        "{no_sign_in}"
+    );
+    register(false, GrantType::AuthorizationCode).await.unwrap();
+    server.stop().await;
 }

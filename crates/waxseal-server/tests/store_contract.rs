@@ -1026,6 +1026,17 @@ async fn transfer(a: Shared, b: Shared) {
     })
     .await
     .unwrap();
+    let rp = Client {
+        grant_types: vec![GrantType::AuthorizationCode],
+        web: WebClient {
+            redirect_uris: vec!["https://rp.example/cb".into()],
+            id_token_alg: Some(waxseal::Algorithm::RS256),
+            pkce_exempt: true,
+            ..WebClient::default()
+        },
+        ..client("rp", "relying-party")
+    };
+    a.create_client(&rp).await.unwrap();
     a.insert_key(&key("k1", 1, 1)).await.unwrap();
     a.create_session(&family("s1", "u1", Some("c1")), &token(1, "s1", NOW + 100))
         .await
@@ -1049,7 +1060,11 @@ async fn transfer(a: Shared, b: Shared) {
             before.keys.len(),
             before.families.len()
         ),
-        (1, 2, 1, 2)
+        (1, 3, 1, 2)
+    );
+    assert!(
+        before.clients.contains(&rp),
+        "the ID-token algorithm and the PKCE exemption are exported"
     );
     assert!(
         before
@@ -1172,11 +1187,29 @@ async fn profiles_and_web_clients(a: Shared, b: Shared) {
             post_logout_redirect_uris: vec!["https://a.example/bye".into()],
             public: true,
             first_party: true,
+            id_token_alg: None,
+            pkce_exempt: false,
         },
         ..client("w1", "web")
     };
     a.create_client(&web).await.unwrap();
     assert_eq!(b.client_by_id("w1").await.unwrap().unwrap(), web);
+    // A confidential client registered for RS256 ID tokens and exempt from PKCE reads back as registered, in the
+    // single read and in the list.
+    let rp = Client {
+        grant_types: vec![GrantType::AuthorizationCode],
+        web: WebClient {
+            redirect_uris: vec!["https://rp.example/cb".into()],
+            id_token_alg: Some(waxseal::Algorithm::RS256),
+            pkce_exempt: true,
+            ..WebClient::default()
+        },
+        ..client("w2", "rp")
+    };
+    a.create_client(&rp).await.unwrap();
+    assert_eq!(b.client_by_id("w2").await.unwrap().unwrap(), rp);
+    let listed = b.list_clients().await.unwrap();
+    assert!(listed.contains(&rp) && listed.contains(&web), "{listed:?}");
 }
 
 /// An SSO session is found by its hash on every instance, and ending it revokes the sessions started from it.

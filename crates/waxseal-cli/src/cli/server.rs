@@ -266,6 +266,7 @@ pub enum ClientCommand {
   waxseal client add orders-api --may-introspect     # a resource server checking every client's access tokens
   waxseal client add web --redirect-uri https://app.example.com/callback --first-party
   waxseal client add spa --public --redirect-uri http://127.0.0.1:5173/callback
+  waxseal client add legacy-rp --redirect-uri https://rp.example/cb --id-token-alg RS256 --pkce-exempt
 
 The client authenticates at POST /oauth/token, /oauth/revoke and /oauth/introspect with
 client_secret_basic (Authorization: Basic) or client_secret_post (client_id and client_secret in the form).")]
@@ -305,6 +306,7 @@ pub enum KeysCommand {
     #[command(after_help = "Examples:
   waxseal keys rotate
   waxseal keys rotate --alg EdDSA
+  waxseal keys rotate --alg RS256            # the RS256 key of ID tokens, a series of its own
   waxseal keys rotate --signs-after 0s     # sign with the new key at once (verifiers must refetch the JWKS)
 
 A running `waxseal serve` on the same data directory publishes the new key within a second and
@@ -330,8 +332,8 @@ pub struct KeysRevokeArgs {
     /// thumbprints).
     #[arg(allow_hyphen_values = true)]
     pub kid: String,
-    /// The algorithm of the key that replaces it, when it signed [default: the newest key's, the one
-    /// `waxseal serve` is configured with].
+    /// The algorithm of the key that replaces it, when it signed [default: that of the newest key of its series:
+    /// RS256 for the key of RS256 ID tokens, else the one `waxseal serve` is configured with].
     #[arg(long, value_name = "ALG")]
     pub alg: Option<String>,
     /// The Redis of the running instances: they are told at once instead of within a second.
@@ -351,7 +353,8 @@ pub struct KeysRevokeArgs {
 
 #[derive(Debug, Args)]
 pub struct KeysRotateArgs {
-    /// The new key's algorithm [default: the current key's].
+    /// The new key's algorithm [default: the current signing key's]; RS256 rotates the key of RS256 ID tokens
+    /// when the server signs with another algorithm.
     #[arg(long, value_name = "ALG")]
     pub alg: Option<String>,
     /// How long the new key is published before it signs [default: one JWKS cache lifetime plus the clock
@@ -378,6 +381,7 @@ pub enum Grant {
 }
 
 #[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)] // command-line switches, one per flag
 pub struct ClientAddArgs {
     /// A name for people (not the client_id, which is generated).
     pub name: String,
@@ -404,6 +408,14 @@ pub struct ClientAddArgs {
     /// Your own application: its users are not asked for consent.
     #[arg(long)]
     pub first_party: bool,
+    /// The algorithm of the client's ID tokens: RS256 (for a relying party that verifies nothing else), or the
+    /// server's own signing algorithm [default: the server's signing algorithm].
+    #[arg(long, value_name = "ALG")]
+    pub id_token_alg: Option<String>,
+    /// Let a confidential client (one with a secret) leave PKCE out of its authorization requests, for a relying
+    /// party that cannot send it. A challenge it does send is still checked. Not for --public clients.
+    #[arg(long)]
+    pub pkce_exempt: bool,
     #[command(flatten)]
     pub data: DataDirArg,
 }

@@ -2,12 +2,14 @@
 
 use std::process::ExitCode;
 
+use anyhow::anyhow;
+use waxseal::Algorithm;
 use waxseal_server::{ClientPermissions, GrantType, WebClient};
 
 use super::serve::{admin_config, init_logging};
 use super::user::with_service;
-use crate::Outcome;
 use crate::cli::{ClientAddArgs, ClientIdArgs, DataDirArg, Grant};
+use crate::{Failure, Outcome};
 
 fn grant_type(grant: Grant) -> GrantType {
     match grant {
@@ -27,6 +29,16 @@ pub fn add(args: &ClientAddArgs) -> Outcome {
     if grants.is_empty() {
         grants.push(GrantType::ClientCredentials);
     }
+    let id_token_alg = args
+        .id_token_alg
+        .as_deref()
+        .map(Algorithm::from_name)
+        .transpose()
+        .map_err(|e| {
+            Failure::usage(anyhow!(
+                "--id-token-alg: {e}; RS256 or the server's signing algorithm"
+            ))
+        })?;
     let client = with_service(admin_config(&args.data)?, async |service| {
         let permissions = ClientPermissions {
             may_introspect: args.may_introspect,
@@ -35,6 +47,8 @@ pub fn add(args: &ClientAddArgs) -> Outcome {
                 post_logout_redirect_uris: args.post_logout_redirect_uris.clone(),
                 public: args.public,
                 first_party: args.first_party,
+                id_token_alg,
+                pkce_exempt: args.pkce_exempt,
             },
         };
         service
@@ -86,8 +100,8 @@ pub fn list(data: &DataDirArg) -> Outcome {
         .unwrap_or(0)
         .max("NAME".len());
     println!(
-        "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  {:<10}  SCOPES",
-        "CLIENT_ID", "NAME", "CREATED", "GRANTS", "INTROSPECT"
+        "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  {:<10}  {:<8}  {:<8}  SCOPES",
+        "CLIENT_ID", "NAME", "CREATED", "GRANTS", "INTROSPECT", "ID_TOKEN", "PKCE"
     );
     for client in clients {
         let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
@@ -98,8 +112,21 @@ pub fn list(data: &DataDirArg) -> Outcome {
         };
         // Every client introspects its own tokens; "all" marks a resource server that may see every client's.
         let introspect = if client.may_introspect { "all" } else { "own" };
+        // Only a client that signs people in has ID tokens and PKCE; "default" is the server's signing algorithm,
+        // whichever it is when the ID token is signed.
+        let signs_in = client.grant_types.contains(&GrantType::AuthorizationCode);
+        let id_token = match client.web.id_token_alg {
+            _ if !signs_in => "-".to_owned(),
+            Some(alg) => alg.to_string(),
+            None => "default".to_owned(),
+        };
+        let pkce = match (signs_in, client.web.pkce_exempt) {
+            (false, _) => "-",
+            (true, true) => "exempt",
+            (true, false) => "required",
+        };
         println!(
-            "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  {introspect:<10}  {scopes}",
+            "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  {introspect:<10}  {id_token:<8}  {pkce:<8}  {scopes}",
             client.client_id,
             client.name,
             crate::time::utc(client.created_at),

@@ -52,12 +52,13 @@ fn cache_publicly(response: &mut Response, max_age: std::time::Duration) {
 /// value exactly, as both specifications require.
 ///
 /// The grant types are listed explicitly: leaving `grant_types_supported` out would mean the RFC 8414 default of
-/// `authorization_code` and `implicit`, and there is no implicit flow. ID tokens are signed by the key that signs
-/// access tokens, so `id_token_signing_alg_values_supported` lists the algorithms of the published keys.
+/// `authorization_code` and `implicit`, and there is no implicit flow. `id_token_signing_alg_values_supported`
+/// lists the algorithms that sign ID tokens now: the signing key's (the default) and RS256 (OpenID Connect Core
+/// §15.1), whose key signs ID tokens for the clients registered for it.
 fn discovery_document(service: &AuthService) -> serde_json::Value {
     let issuer = &service.config().issuer;
     let base = issuer.trim_end_matches('/');
-    let algs = service.signing_algorithms();
+    let algs = service.id_token_signing_algorithms();
     let grants: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
     let auth_methods = ["client_secret_basic", "client_secret_post", "none"];
     let scopes: Vec<&str> = OIDC_SCOPES.to_vec();

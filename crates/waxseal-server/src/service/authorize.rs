@@ -68,8 +68,9 @@ pub struct AuthorizationRequest {
     pub nonce: Option<String>,
     /// The scopes requested, each one an OpenID Connect scope or one registered for the client, in request order.
     pub scope: Vec<String>,
-    /// The PKCE `S256` challenge: always present today, since every client must use PKCE (the type leaves room for
-    /// exempting registered confidential clients, which waxseal does not offer).
+    /// The PKCE `S256` challenge. Every client must send one, except a confidential client registered with
+    /// `--pkce-exempt`, whose secret authenticates the exchange; a code issued without one refuses a
+    /// `code_verifier` at the exchange (RFC 9700 §4.8.2: a downgrade is detected, not ignored).
     pub code_challenge: Option<String>,
     /// What `prompt` asked for.
     pub prompt: Prompt,
@@ -430,6 +431,14 @@ pub fn check_authorization_request(
             return refuse(
                 "invalid_request",
                 "code_challenge_method must be S256 (plain is not accepted)",
+            );
+        }
+        // A public client is never exempt, whatever its row says: PKCE is all that binds its code to it.
+        (None, None) if client.web.pkce_exempt && !client.web.public => None,
+        (None, Some(_)) if client.web.pkce_exempt && !client.web.public => {
+            return refuse(
+                "invalid_request",
+                "code_challenge_method was sent without code_challenge",
             );
         }
         (None, _) => {

@@ -2,10 +2,12 @@
 //! and ending a deleted client's sessions the way deleting a user ends the user's.
 
 use subtle::ConstantTimeEq as _;
+use waxseal::Algorithm;
 
 use super::AuthService;
 use super::authorize::check_redirect_uri;
 use crate::error::{Error, ErrorKind, Result};
+use crate::keyring::KeySeries;
 use crate::secret::{random_id, random_token, sha256};
 use crate::store::{Client, DenylistSnapshot, GrantType, WebClient};
 use zeroize::Zeroizing;
@@ -82,6 +84,23 @@ fn check_web(web: &WebClient, grants: &[GrantType]) -> Result<()> {
             "a public client has no secret, so it may only use the authorization_code and refresh_token grants".into(),
         );
     }
+    if web.pkce_exempt && web.public {
+        return invalid(
+            "--pkce-exempt is only for a confidential client: a public client has no secret, so PKCE is what binds \
+             its code to it; drop --pkce-exempt (or --public, if the client can keep a secret)"
+                .into(),
+        );
+    }
+    if web.pkce_exempt && !code {
+        return invalid(
+            "--pkce-exempt is only for a client that signs people in (the authorization_code grant)".into(),
+        );
+    }
+    if web.id_token_alg.is_some() && !code {
+        return invalid(
+            "--id-token-alg is only for a client that signs people in (the authorization_code grant)".into(),
+        );
+    }
     Ok(())
 }
 
@@ -99,6 +118,43 @@ pub(super) fn no_such_client(client_id: &str) -> Error {
 }
 
 impl AuthService {
+    /// The algorithms a client may register for its ID tokens: the server's signing algorithm — the newest stored
+    /// key's that is not RS256, as the admin commands do not know `serve`'s settings — and RS256.
+    async fn id_token_algorithms_offered(&self) -> Result<Vec<Algorithm>> {
+        let keys = self.store.keys().await?;
+        let own = keys
+            .iter()
+            .rev()
+            .find(|k| KeySeries::of(&k.alg) == KeySeries::Main)
+            .or(keys.last())
+            .map(|k| Algorithm::from_name(&k.alg))
+            .transpose()
+            .map_err(|_| Error::storage("the newest key's algorithm is not known"))?
+            .unwrap_or(self.config.signing_alg);
+        let mut offered = vec![own];
+        if own != Algorithm::RS256 {
+            offered.push(Algorithm::RS256);
+        }
+        Ok(offered)
+    }
+
+    /// Refuses an ID-token algorithm the server does not sign ID tokens with.
+    async fn check_id_token_alg(&self, alg: Algorithm) -> Result<()> {
+        let offered = self.id_token_algorithms_offered().await?;
+        if offered.contains(&alg) {
+            return Ok(());
+        }
+        let names: Vec<String> = offered.iter().map(ToString::to_string).collect();
+        Err(Error::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "--id-token-alg {alg} is not offered: ID tokens are signed with {} (the first is the server's \
+                 signing algorithm, the default without --id-token-alg)",
+                names.join(" or ")
+            ),
+        ))
+    }
+
     /// Every registered client, by name.
     pub async fn list_clients(&self) -> Result<Vec<ClientInfo>> {
         Ok(self
@@ -267,6 +323,9 @@ impl AuthService {
             }
         }
         check_web(&permissions.web, &grants)?;
+        if let Some(alg) = permissions.web.id_token_alg {
+            self.check_id_token_alg(alg).await?;
+        }
         let client_secret = random_token()?;
         let client = Client {
             client_id: random_id()?,

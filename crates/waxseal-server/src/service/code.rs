@@ -199,6 +199,7 @@ impl AuthService {
             granted.id_token = Some(self.id_token(IdTokenFor {
                 user_id: &code.user_id,
                 client_id: &client.client_id,
+                alg: client.web.id_token_alg,
                 auth_time: code.auth_time,
                 nonce: code.nonce.as_deref(),
                 sso_id: &code.sso_id,
@@ -253,14 +254,19 @@ fn exchange_mismatch(
             "redirect_uri must be the one of the authorization request, exactly",
         ));
     }
-    if let Some(challenge) = &code.code_challenge
-        && !verifier.is_some_and(|v| pkce_matches(v, challenge))
-    {
-        return Some(invalid_grant(
-            "code_verifier is missing or does not match the code_challenge (PKCE S256)",
-        ));
+    match (&code.code_challenge, verifier) {
+        (Some(challenge), verifier) if !verifier.is_some_and(|v| pkce_matches(v, challenge)) => {
+            Some(invalid_grant(
+                "code_verifier is missing or does not match the code_challenge (PKCE S256)",
+            ))
+        }
+        // RFC 9700 §4.8.2: a verifier for a code requested without a challenge means the challenge was lost on the
+        // way (a downgrade attack), not that PKCE can be skipped.
+        (None, Some(_)) => Some(invalid_grant(
+            "code_verifier was sent, but the authorization request had no code_challenge",
+        )),
+        _ => None,
     }
-    None
 }
 
 /// What an ID token is issued for.
@@ -268,6 +274,8 @@ fn exchange_mismatch(
 struct IdTokenFor<'a> {
     user_id: &'a str,
     client_id: &'a str,
+    /// The algorithm the client registered for its ID tokens (`None`: the server's default).
+    alg: Option<Algorithm>,
     auth_time: u64,
     nonce: Option<&'a str>,
     sso_id: &'a str,
@@ -275,13 +283,12 @@ struct IdTokenFor<'a> {
 }
 
 impl AuthService {
-    /// Signs an ID token (`typ: JWT`, the signing key) beside `access_token`.
+    /// Signs an ID token (`typ: JWT`) beside `access_token`: with the signing key, or the RS256 key for a client
+    /// registered for RS256.
     fn id_token(&self, t: IdTokenFor<'_>) -> Result<String> {
         let now = self.now();
         let keyring = self.keyring();
-        let alg = keyring
-            .signing_alg
-            .ok_or_else(|| Error::config("there is no signing key yet"))?;
+        let (signer, alg) = keyring.id_token_signer(t.alg)?;
         let claims = IdTokenClaims {
             iss: &self.config.issuer,
             sub: t.user_id,
@@ -295,8 +302,7 @@ impl AuthService {
             sid: t.sso_id,
             amr: ["pwd"],
         };
-        keyring
-            .id_token_signer()?
+        signer
             .sign(&claims)
             .map_err(|e| Error::crypto(format!("signing failed: {e}")))
     }
@@ -337,6 +343,7 @@ impl AuthService {
             granted.id_token = Some(self.id_token(IdTokenFor {
                 user_id: &user_id,
                 client_id: &client.client_id,
+                alg: client.web.id_token_alg,
                 auth_time: sso.auth_time,
                 nonce: None,
                 sso_id: &sso.id,

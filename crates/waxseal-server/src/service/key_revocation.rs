@@ -18,7 +18,7 @@ use waxseal::Algorithm;
 
 use super::{AuthService, KeyInfo};
 use crate::error::{Error, ErrorKind, Result};
-use crate::keyring::{self, KeyState};
+use crate::keyring::{self, KeySeries, KeyState};
 use crate::store::{RevokedKey, StoredKey};
 
 /// How many times a revocation is decided again when another process changed the keys at the same moment (a
@@ -44,9 +44,9 @@ pub struct KeyRevocation {
 impl AuthService {
     /// Revokes the signing key `kid` because it leaked: it leaves the JWKS and every verifier, the tokens it signed
     /// are refused (a token already in the verified-token cache too), and its private half is deleted. When it was
-    /// the signing key or the one waiting to sign, a new key of `alg` (default: the newest key's algorithm, which
-    /// is the configured one once `waxseal serve` has run) is generated and signs at once, without the publish
-    /// delay. The kid is recorded for good: an import of a dump that still holds the key is refused.
+    /// the signing key of its series ([`KeySeries`]) or the one waiting to sign, a new key of `alg` (default: the
+    /// algorithm of the newest key of that series, which is the configured one once `waxseal serve` has run; RS256
+    /// for the key of RS256 ID tokens) is generated and signs at once, without the publish delay. The kid is recorded for good: an import of a dump that still holds the key is refused.
     ///
     /// Errors: [`ErrorKind::InvalidRequest`] for a kid no key has, [`ErrorKind::Conflict`] for a key already
     /// revoked (nothing changes either way), [`ErrorKind::Config`] for an algorithm the server may not sign with.
@@ -153,13 +153,17 @@ impl AuthService {
         alg: Option<Algorithm>,
         now: u64,
     ) -> Result<StoredKey> {
-        let alg = self.next_key_algorithm(keys, alg)?;
+        let alg = self.next_key_algorithm(keys, alg, KeySeries::of(&keys[revoked].alg))?;
+        let series = KeySeries::of_algorithm(alg);
         let mut key = keyring::generate(alg, &self.master_key, now, now).await?;
-        // Keys take turns by activation time, then creation time, then kid: a kept key that activated and was
-        // created in this very second with a greater kid would sort after the new one and go on signing. The new
-        // one then signs from the next second.
+        // Keys take turns within their series by activation time, then creation time, then kid: a kept key of the
+        // series that activated and was created in this very second with a greater kid would sort after the new
+        // one and go on signing. The new one then signs from the next second.
         if keys.iter().enumerate().any(|(i, k)| {
-            i != revoked && k.activates_at == now && (k.created_at, &k.kid) > (now, &key.kid)
+            i != revoked
+                && KeySeries::of(&k.alg) == series
+                && k.activates_at == now
+                && (k.created_at, &k.kid) > (now, &key.kid)
         }) {
             key.activates_at = now.saturating_add(1);
         }

@@ -1,5 +1,9 @@
 //! The signing keys: the keyring in force, key maintenance and rotation, the published JWK Set, and signing
 //! access tokens with the current key. Revoking a leaked key is in [`super::key_revocation`].
+//!
+//! Maintenance looks after each [`KeySeries`] the configuration needs: the configured algorithm's, and the RS256
+//! series for ID tokens beside it unless RS256 is the configured algorithm. Each has its own first key and its own
+//! rotation schedule; the admin commands act on the series of the algorithm they are given.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +14,8 @@ use waxseal::{Algorithm, KeySet};
 use super::{AccessClaims, AuthService, SharedClock, random_id};
 use crate::config::{CLOCK_LEEWAY as LEEWAY, Config};
 use crate::error::{Error, ErrorKind, Result};
-use crate::keyring::{self, KeyState, Keyring};
+use crate::keyring::{self, KeySeries, KeyState, Keyring};
+use crate::store::StoredKey;
 
 /// A signing key as the admin commands show it: never the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,11 +77,30 @@ impl AuthService {
         if !current.differs(&keys, &states) {
             return Ok(());
         }
-        let next = current.rebuild(&keys, &states, &self.master_key, |set| {
+        let configured = self.config.signing_alg;
+        let next = current.rebuild(&keys, &states, configured, &self.master_key, |set| {
             self.access_verifier(set)
         })?;
         if next.kid != current.kid && !next.kid.is_empty() {
             tracing::info!(kid = %next.kid, "signing with a new key");
+        }
+        let signers = keyring::signers(&keys, &states, configured);
+        for (index, key) in keys.iter().enumerate() {
+            if states[index] == KeyState::Active
+                && signers.main != Some(index)
+                && signers.rs256 != Some(index)
+            {
+                // Only after a change of the configured algorithm to RS256: the time this key stopped signing is
+                // not stored, so nothing can tell when its last token expires.
+                tracing::warn!(
+                    kid = %key.kid,
+                    alg = %key.alg,
+                    "this key signs nothing since the configured algorithm is {configured}, but stays published \
+                     for the tokens it signed; once they have expired (one hour after every instance switched), \
+                     withdraw it with `waxseal keys revoke {} --alg RS256`",
+                    key.kid
+                );
+            }
         }
         *self
             .keyring
@@ -88,18 +112,61 @@ impl AuthService {
         Ok(())
     }
 
-    /// What `waxseal serve` does at start and then periodically: creates the first key; rotates when the
-    /// configured algorithm differs from the newest key's or the scheduled rotation is due (the new key is
-    /// published at once and signs after [`keyring::publish_delay`]); then [`AuthService::reload_keys`].
+    /// What `waxseal serve` does at start and then periodically, for each series the configuration needs (the
+    /// configured algorithm's, and RS256 for ID tokens): creates its first key; rotates when the configured
+    /// algorithm differs from the series' newest key's or the scheduled rotation is due (the new key is published at
+    /// once and signs after [`keyring::publish_delay`]); then [`AuthService::reload_keys`].
     pub async fn manage_keys(&self) -> Result<()> {
         let _one_at_a_time = self.key_maintenance.lock().await;
         let now = self.now();
-        let alg = self.config.signing_alg;
-        let keys = self.store.keys().await?;
+        let configured = self.config.signing_alg;
+        let mut keys = self.store.keys().await?;
+        // The very first key signs at once: nobody can have cached a JWKS without it. The first key of a series
+        // added later (the RS256 series on an upgrade, the configured one after a change from RS256) waits like
+        // any new key: caches hold a JWKS without it.
+        let first_ever = keys.is_empty();
+        let mut needed = vec![configured];
+        if KeySeries::of_algorithm(configured) != KeySeries::Rs256 {
+            needed.push(Algorithm::RS256);
+        }
+        for alg in needed {
+            let Some(activates_at) = self.due_activation(&keys, alg, now, first_ever) else {
+                continue;
+            };
+            let key = keyring::generate(alg, &self.master_key, now, activates_at).await?;
+            // Several instances on one database may all decide to rotate at the same moment: only the first to
+            // store its key does; the others find the keys changed and take that key at the reload below (and
+            // decide again at the next maintenance).
+            let seen: Vec<String> = keys.iter().map(|k| k.kid.clone()).collect();
+            if !self.store.insert_key_if_unchanged(&key, &seen).await? {
+                tracing::info!(
+                    "another process changed the signing keys first; using its decision"
+                );
+                break;
+            }
+            tracing::info!(kid = %key.kid, %alg, activates_at, "generated a signing key");
+            keys.push(key);
+        }
+        self.reload_keys().await
+    }
+
+    /// When a new key of `alg` should activate, if its series needs one now: none yet, its newest key of another
+    /// algorithm (the configuration changed), or its scheduled rotation due within the publish delay.
+    fn due_activation(
+        &self,
+        keys: &[StoredKey],
+        alg: Algorithm,
+        now: u64,
+        first_ever: bool,
+    ) -> Option<u64> {
         let delay = keyring::publish_delay(&self.config).as_secs();
-        let activation = match keys.last() {
-            // The first key signs at once: nobody can have cached a JWKS without it.
-            None => Some(now),
+        let series = KeySeries::of_algorithm(alg);
+        match keys.iter().rev().find(|k| KeySeries::of(&k.alg) == series) {
+            None if first_ever => Some(now),
+            None => {
+                tracing::info!(%alg, "a new series of signing keys: publishing its first key");
+                Some(now.saturating_add(delay))
+            }
             Some(newest) if newest.alg != alg.to_string() => {
                 tracing::info!(from = %newest.alg, to = %alg, "the signing algorithm changed: rotating");
                 Some(now.saturating_add(delay))
@@ -107,37 +174,27 @@ impl AuthService {
             Some(newest) => self.config.key_rotation_interval.and_then(|interval| {
                 let due = newest.activates_at.saturating_add(interval.as_secs());
                 (due <= now.saturating_add(delay)).then(|| {
-                    tracing::info!("scheduled key rotation");
+                    tracing::info!(%alg, "scheduled key rotation");
                     due.max(now.saturating_add(delay))
                 })
             }),
-        };
-        if let Some(activates_at) = activation {
-            let key = keyring::generate(alg, &self.master_key, now, activates_at).await?;
-            // Several instances on one database may all decide to rotate at the same moment: only the first to
-            // store its key does; the others find the keys changed and take that key at the reload below.
-            let seen: Vec<String> = keys.iter().map(|k| k.kid.clone()).collect();
-            if self.store.insert_key_if_unchanged(&key, &seen).await? {
-                tracing::info!(kid = %key.kid, %alg, activates_at, "generated a signing key");
-            } else {
-                tracing::info!(
-                    "another process changed the signing keys first; using its decision"
-                );
-            }
         }
-        self.reload_keys().await
     }
 
-    /// The algorithm of the next key: `alg` if given, else the newest key's (the one `serve` was configured with),
-    /// else the configured one; refused when the configuration would not allow it. Symmetric signing stays allowed
-    /// where the server was already configured for it.
+    /// The algorithm of the next key: `alg` if given, else the algorithm of the newest key of `series` (the one
+    /// `serve` was configured with), else the newest key's, else the configured one; refused when the configuration
+    /// would not allow it. Symmetric signing stays allowed where the server was already configured for it.
     pub(super) fn next_key_algorithm(
         &self,
-        keys: &[crate::store::StoredKey],
+        keys: &[StoredKey],
         alg: Option<Algorithm>,
+        series: KeySeries,
     ) -> Result<Algorithm> {
         let newest = keys
-            .last()
+            .iter()
+            .rev()
+            .find(|k| KeySeries::of(&k.alg) == series)
+            .or(keys.last())
             .map(|k| Algorithm::from_name(&k.alg))
             .transpose()
             .map_err(|_| Error::storage("the newest key's algorithm is not known"))?;
@@ -152,8 +209,11 @@ impl AuthService {
         Ok(alg)
     }
 
-    /// Manual rotation (`waxseal keys rotate`): a new key of `alg` (default: the newest key's algorithm), published
-    /// now, signing after [`keyring::publish_delay`]. Refused while another key is still waiting to sign.
+    /// Manual rotation (`waxseal keys rotate`): a new key of `alg` (default: the algorithm of the newest key that is
+    /// not RS256 — the configured one's series — or RS256 on a server configured for it), published now, signing
+    /// after [`keyring::publish_delay`]. It takes its turn in the series of its algorithm ([`KeySeries`]): `--alg
+    /// RS256` rotates the key of RS256 ID tokens. Refused while another key of that series is still waiting to
+    /// sign.
     pub async fn rotate_keys(&self, alg: Option<Algorithm>) -> Result<KeyInfo> {
         self.rotate_keys_signing_after(alg, keyring::publish_delay(&self.config))
             .await
@@ -173,10 +233,13 @@ impl AuthService {
         let now = self.now();
         let keys = self.store.keys().await?;
         let states = keyring::key_states(&keys, now);
+        let alg = self.next_key_algorithm(&keys, alg, KeySeries::Main)?;
+        let series = KeySeries::of_algorithm(alg);
+        let in_series = |k: &&StoredKey| KeySeries::of(&k.alg) == series;
         if let Some((pending, _)) = keys
             .iter()
             .zip(&states)
-            .find(|(_, s)| **s == KeyState::Pending)
+            .find(|(k, s)| in_series(k) && **s == KeyState::Pending)
         {
             return Err(Error::new(
                 ErrorKind::Conflict,
@@ -186,12 +249,12 @@ impl AuthService {
                 ),
             ));
         }
-        let alg = self.next_key_algorithm(&keys, alg)?;
         // Keys take turns by activation time in whole seconds, ties broken by creation time and then kid: a new key
-        // activating in the same second as the newest would lose half the time and never sign. It comes a second
-        // after the newest instead.
+        // activating in the same second as the newest of its series would lose half the time and never sign. It
+        // comes a second after the newest instead.
         let after_newest = keys
             .iter()
+            .filter(in_series)
             .map(|k| k.activates_at.saturating_add(1))
             .max()
             .unwrap_or(0);
@@ -260,6 +323,16 @@ impl AuthService {
     pub fn signing_algorithms(&self) -> Vec<String> {
         self.keyring()
             .algorithms
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// The algorithms ID tokens are signed with now, each once: the signing key's (the default), then RS256 when
+    /// its own key signs (for the discovery documents).
+    pub fn id_token_signing_algorithms(&self) -> Vec<String> {
+        self.keyring()
+            .id_token_algorithms()
             .iter()
             .map(ToString::to_string)
             .collect()

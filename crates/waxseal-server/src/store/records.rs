@@ -149,6 +149,12 @@ pub struct WebClient {
     pub public: bool,
     /// The operator's own application: its users are not asked for consent.
     pub first_party: bool,
+    /// The algorithm of its ID tokens: RS256 (which OpenID Connect Core §15.1 requires a provider to offer), or
+    /// `None` for the server's signing algorithm.
+    pub id_token_alg: Option<waxseal::Algorithm>,
+    /// A confidential client allowed to leave PKCE out of its authorization requests (its secret authenticates the
+    /// exchange); a challenge it does send is checked as any other. Never a public client.
+    pub pkce_exempt: bool,
 }
 
 impl std::fmt::Debug for Client {

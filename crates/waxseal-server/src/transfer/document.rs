@@ -68,6 +68,7 @@ pub struct DumpUser {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(missing_docs)]
+#[allow(clippy::struct_excessive_bools)] // the file format: one member per column of `clients`
 pub struct DumpClient {
     pub client_id: String,
     /// SHA-256 of the secret, base64url.
@@ -89,6 +90,11 @@ pub struct DumpClient {
     pub public: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     pub first_party: bool,
+    /// The algorithm of its ID tokens when registered (`--id-token-alg`): written only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_alg: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pkce_exempt: bool,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference

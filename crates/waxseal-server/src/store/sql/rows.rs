@@ -3,11 +3,13 @@
 //! `SELECT`s of [`super`] and its export name.
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
+use waxseal::Algorithm;
 
 use super::backend;
 use crate::store::{
-    Client, FamilyRotation, GrantType, Profile, RefreshTokenRecord, RevokedKey, StoreResult,
-    StoredKey, StoredRefreshToken, TokenFamily, User, WebClient, opt_secs, parent_digest, secs,
+    Client, FamilyRotation, GrantType, Profile, RefreshTokenRecord, RevokedKey, StoreError,
+    StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User, WebClient, opt_secs,
+    parent_digest, secs,
 };
 
 /// A result row of either backend, read by column name as the types the store keeps.
@@ -152,6 +154,17 @@ pub(crate) fn client(row: &impl Columns) -> StoreResult<Client> {
             post_logout_redirect_uris: row.words("post_logout_redirect_uris")?,
             public: row.flag("public_client")?,
             first_party: row.flag("first_party")?,
+            id_token_alg: row
+                .opt_text("id_token_alg")?
+                .map(|name| {
+                    Algorithm::from_name(&name).map_err(|_| {
+                        StoreError::Backend(format!(
+                            "a client's id_token_alg {name:?} is not a JWS algorithm"
+                        ))
+                    })
+                })
+                .transpose()?,
+            pkce_exempt: row.flag("pkce_exempt")?,
         },
     })
 }
