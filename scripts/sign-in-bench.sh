@@ -17,7 +17,8 @@
 # Needs wrk (apt-get install wrk), curl, python3; for the peer node and npm.
 # usage: scripts/sign-in-bench.sh [SECONDS per run, default 10]
 # env:   CARGO_TARGET_DIR, WAXSEAL_BENCH_PORT (default 18090), WAXSEAL_BENCH_CONNECTIONS (default 32),
-#        WAXSEAL_BENCH_CODES (codes minted for run 3, default 30000: more than 10 s of exchanges at the target rate),
+#        WAXSEAL_BENCH_CODES (codes minted for run 3, default 50000: more than 10 s of exchanges on this machine, minted
+#        well within the codes' 60 s lifetime),
 #        WAXSEAL_BENCH_BIN (a waxseal binary to use instead of building one),
 #        WAXSEAL_BENCH_PEER_PORT (default WAXSEAL_BENCH_PORT + 1), WAXSEAL_BENCH_PEER=0 (no peer)
 set -euo pipefail
@@ -25,7 +26,7 @@ set -euo pipefail
 seconds=${1:-10}
 port=${WAXSEAL_BENCH_PORT:-18090}
 connections=${WAXSEAL_BENCH_CONNECTIONS:-32}
-codes_wanted=${WAXSEAL_BENCH_CODES:-30000}
+codes_wanted=${WAXSEAL_BENCH_CODES:-50000}
 root=$(cd "$(dirname "$0")/.." && pwd)
 load="$root/scripts/load"
 for tool in wrk curl python3; do
