@@ -143,37 +143,41 @@ impl Rp {
     }
 
     async fn exchange(&self, code: &str, verifier: &str) -> (u16, Value) {
+        self.exchange_with(code, Some(verifier)).await
+    }
+
+    /// The code exchange without a `code_verifier` parameter at all.
+    async fn exchange_without_pkce(&self, code: &str) -> (u16, Value) {
+        self.exchange_with(code, None).await
+    }
+
+    async fn exchange_with(&self, code: &str, verifier: Option<&str>) -> (u16, Value) {
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+        ];
+        form.extend(verifier.map(|v| ("code_verifier", v)));
         let response = self
             .server
             .oauth(
                 "/oauth/token",
                 Some(&basic(&self.client_id, &self.secret)),
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", code),
-                    ("redirect_uri", REDIRECT),
-                    ("code_verifier", verifier),
-                ],
+                &form,
             )
             .await;
         (response.status, response.body)
     }
 
-    /// The code exchange without a `code_verifier` parameter at all.
-    async fn exchange_without_pkce(&self, code: &str) -> (u16, Value) {
-        let response = self
-            .server
-            .oauth(
-                "/oauth/token",
-                Some(&basic(&self.client_id, &self.secret)),
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", code),
-                    ("redirect_uri", REDIRECT),
-                ],
-            )
-            .await;
-        (response.status, response.body)
+    /// The code exchange, which must be refused `invalid_grant`: the error body.
+    async fn exchange_refused(&self, code: &str, verifier: &str) -> Value {
+        let (status, body) = self.exchange(code, verifier).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "{body}"
+        );
+        body
     }
 
     async fn id_token_claims(&self, id_token: &str) -> Value {
@@ -405,12 +409,7 @@ async fn a_code_presented_twice_is_refused_and_revokes_what_the_first_exchange_i
     let access = tokens["access_token"].as_str().unwrap();
     assert_eq!(rp.server.get_with("/api/me", access).await.0, 200);
 
-    let (status, body) = rp.exchange(&code, &verifier).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant")),
-        "{body}"
-    );
+    rp.exchange_refused(&code, &verifier).await;
     assert_eq!(
         rp.server.get_with("/api/me", access).await.0,
         401,
@@ -450,12 +449,7 @@ async fn pkce_is_required_and_checked() {
     let (verifier, challenge) = pkce();
     for presented in [pkce().0, String::new()] {
         let code = rp.code(&mut browser, &challenge, &[]).await["code"].clone();
-        let (status, body) = rp.exchange(&code, &presented).await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (400, Some("invalid_grant")),
-            "{body}"
-        );
+        rp.exchange_refused(&code, &presented).await;
     }
     let code = rp.code(&mut browser, &challenge, &[]).await["code"].clone();
     assert_eq!(rp.exchange(&code, &verifier).await.0, 200);
@@ -1000,14 +994,8 @@ async fn a_code_is_sealed_a_changed_one_is_unknown_and_a_refused_one_is_used_up(
     for at in [1, code.len() / 2, code.len() - 1] {
         let mut changed = code.clone().into_bytes();
         changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
-        let (status, body) = rp
-            .exchange(&String::from_utf8(changed).unwrap(), &verifier)
+        rp.exchange_refused(&String::from_utf8(changed).unwrap(), &verifier)
             .await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (400, Some("invalid_grant")),
-            "{body}"
-        );
     }
     assert_eq!(rp.exchange(&code, &verifier).await.0, 200);
 
@@ -1043,12 +1031,7 @@ async fn a_code_issued_before_a_sign_out_starts_no_session() {
         .end_sso_sessions(sub.as_str().unwrap(), None)
         .await
         .unwrap();
-    let (status, body) = rp.exchange(&code, &verifier).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant")),
-        "{body}"
-    );
+    let body = rp.exchange_refused(&code, &verifier).await;
     assert!(
         body["error_description"]
             .as_str()
@@ -1266,12 +1249,7 @@ async fn a_confidential_client_exempt_from_pkce_signs_in_without_it_but_not_with
 
     // RFC 9700 §4.8.2: a verifier for a code requested without a challenge is a downgrade, refused.
     let code = rp.code(&mut browser, "", &without).await["code"].clone();
-    let (status, body) = rp.exchange(&code, &pkce().0).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant")),
-        "{body}"
-    );
+    let body = rp.exchange_refused(&code, &pkce().0).await;
     assert!(
         body["error_description"]
             .as_str()

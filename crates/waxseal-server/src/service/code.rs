@@ -247,9 +247,8 @@ fn exchange_mismatch(
             "the authorization code was issued to another client",
         ));
     }
-    if redirect_uri.map(|uri| URL_SAFE_NO_PAD.encode(sha256(uri)))
-        != Some(code.redirect_uri_hash.clone())
-    {
+    let presented = redirect_uri.map(|uri| URL_SAFE_NO_PAD.encode(sha256(uri)));
+    if presented.as_deref() != Some(code.redirect_uri_hash.as_str()) {
         return Some(invalid_grant(
             "redirect_uri must be the one of the authorization request, exactly",
         ));
