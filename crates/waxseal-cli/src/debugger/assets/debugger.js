@@ -212,7 +212,9 @@ function renderTimeline(timeline) {
     label,
     t: name === 'now' ? now : timeline[name],
   }));
-  all.sort((a, b) => a.t - b.t || (a.name === 'now' ? 1 : -1));
+  // Equal times keep the order of TIMELINE (iat, nbf, now, exp), which is how a token's life runs.
+  const rank = (name) => TIMELINE.findIndex(([n]) => n === name);
+  all.sort((a, b) => a.t - b.t || rank(a.name) - rank(b.name));
   for (const point of all) {
     const item = el('li', point.name === 'now' ? 'now' : point.t < now ? 'past' : 'future');
     item.dataset.point = point.name;
@@ -334,10 +336,12 @@ async function verify() {
   const request = verifyRequest();
   if (!request.token || !request.key.value.trim()) {
     verifying.cancel();
+    delete box.dataset.valid;
     showResult(box, '', []);
     return;
   }
   const run = verifying.start();
+  delete box.dataset.valid;
   showResult(box, 'wait', ['Verifying…']);
   try {
     const result = await api('verify', request, run.signal);
