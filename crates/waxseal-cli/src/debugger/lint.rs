@@ -74,9 +74,9 @@ fn run(request: &LintRequest, tx: &mpsc::Sender<Bytes>) {
                 .flatten();
             if let Some(target) = target {
                 match search(&target, tx) {
-                    Some(Some(finding)) => findings.push(finding),
-                    Some(None) => {}
-                    None => return,
+                    Search::Found(finding) => findings.push(*finding),
+                    Search::NotFound => {}
+                    Search::ClientGone => return,
                 }
             }
             findings
@@ -95,29 +95,55 @@ fn run(request: &LintRequest, tx: &mpsc::Sender<Bytes>) {
     let _ = tx.blocking_send(line(&json!({"findings": findings})));
 }
 
-/// The built-in weak secrets, chunk by chunk, with a progress line after each. `None` when the client has gone;
-/// `Some(finding)` when a secret matched.
-fn search(target: &Target, tx: &mpsc::Sender<Bytes>) -> Option<Option<Finding>> {
+/// How the search ended.
+enum Search {
+    Found(Box<Finding>),
+    NotFound,
+    /// The response is no longer read: nothing more to do.
+    ClientGone,
+}
+
+/// The built-in weak secrets, chunk by chunk, with a progress line after each.
+fn search(target: &Target, tx: &mpsc::Sender<Bytes>) -> Search {
     let candidates = wordlist::builtin();
     let total = candidates.len();
     let progress = |done: usize| line(&json!({"progress": {"done": done, "total": total}}));
-    tx.blocking_send(progress(0)).ok()?;
+    if tx.blocking_send(progress(0)).is_err() {
+        return Search::ClientGone;
+    }
     let threads = secrets::default_threads();
     let mut done = 0;
     for chunk in candidates.chunks(CHUNK) {
         if tx.is_closed() {
-            return None;
+            return Search::ClientGone;
         }
         let batch: Batch = chunk.iter().collect();
         if let Some(i) = secrets::search_batch(target, &batch, threads) {
-            tx.blocking_send(progress(total)).ok()?;
-            return Some(Some(weak_secret(
+            let _ = tx.blocking_send(progress(total));
+            return Search::Found(Box::new(weak_secret(
                 batch.get(i),
                 "the built-in list of weak secrets",
             )));
         }
         done += chunk.len();
-        tx.blocking_send(progress(done)).ok()?;
+        if tx.blocking_send(progress(done)).is_err() {
+            return Search::ClientGone;
+        }
     }
-    Some(None)
+    Search::NotFound
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_search_stops_when_the_client_has_gone() {
+        let header = waxseal::b64::encode(br#"{"alg":"HS256"}"#);
+        let token = format!("{header}.e30.{}", waxseal::b64::encode([0u8; 32]));
+        let target = Target::from_token(&token).unwrap_or_else(|| unreachable!());
+        let (tx, rx) = mpsc::channel(8);
+        drop(rx);
+        assert!(matches!(search(&target, &tx), Search::ClientGone));
+    }
 }
