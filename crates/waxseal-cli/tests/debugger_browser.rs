@@ -82,8 +82,13 @@ struct Debugger {
 
 impl Debugger {
     fn start() -> Debugger {
+        Debugger::run(&["debugger", "--listen", "127.0.0.1:0"], "")
+    }
+
+    /// Runs `waxseal ARGS` and returns it with the page's URL: the first URL it prints, with `path` appended.
+    fn run(args: &[&str], path: &str) -> Debugger {
         let mut child = common::server_command()
-            .args(["debugger", "--listen", "127.0.0.1:0"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -96,7 +101,10 @@ impl Debugger {
                 let _ = child.kill();
                 panic!("waxseal debugger exited before printing its URL");
             }
-            // The URL is the first word starting with http:// (colour codes around it dropped).
+            // "waxseal debugger on http://…" or "waxseal serve listening on http://…" (colour codes dropped).
+            if !line.contains(" on ") {
+                continue;
+            }
             if let Some(word) = line.split_whitespace().find(|w| w.contains("http://")) {
                 let start = word.find("http://").unwrap();
                 let url: String = word[start..]
@@ -108,7 +116,10 @@ impl Debugger {
         };
         // Keep draining stdout so the debugger never blocks on a full pipe.
         std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        Debugger { child, url }
+        Debugger {
+            child,
+            url: format!("{}{path}", url.trim_end_matches('/')),
+        }
     }
 }
 
@@ -131,6 +142,24 @@ impl Rig {
         Some(Rig {
             browser,
             debugger: Debugger::start(),
+        })
+    }
+
+    /// `waxseal serve --debugger` instead, its page at `/debugger/`.
+    async fn serve(data_dir: &std::path::Path) -> Option<Rig> {
+        let browser = Browser::start().await?;
+        let dir = data_dir.to_str().unwrap();
+        let args = [
+            "serve",
+            "--debugger",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir,
+        ];
+        Some(Rig {
+            browser,
+            debugger: Debugger::run(&args, "/debugger/"),
         })
     }
 
@@ -402,6 +431,20 @@ async fn decodes_tokens_of_every_kind_as_they_are_pasted() {
         "{header}"
     );
     check(&page, "jwe", "token-parts").await;
+
+    // Unsecured (alg none): named as such, with the error-level warning.
+    let none = format!(
+        "{}.{}.",
+        waxseal::b64::encode(r#"{"alg":"none"}"#),
+        waxseal::b64::encode(r#"{"sub":"nobody"}"#)
+    );
+    decode(&page, &none).await;
+    let kind = text(&page, "token-kind").await;
+    assert!(kind.starts_with("Unsecured"), "{kind}");
+    let warnings = text(&page, "warnings").await;
+    assert!(warnings.contains("(alg_none)"), "{warnings}");
+    eprintln!("unsecured: {kind} / {warnings}");
+    check(&page, "unsecured", "warnings").await;
 }
 
 /// Waits for a verification result and returns (valid, the text shown).
@@ -514,6 +557,11 @@ async fn verifies_with_a_secret_and_a_jwk_and_says_why_it_refuses() {
     .await;
     let (valid, shown) = verify_result(&page).await;
     assert!(!valid && shown.contains("expired"), "{shown}");
+    let warnings = text(&page, "warnings").await;
+    assert!(
+        warnings.contains("(expired)"),
+        "decode warns too: {warnings}"
+    );
     eprintln!("expired: {shown}");
     check(&page, "refused-expired", "verify-result").await;
 }
@@ -751,6 +799,16 @@ async fn the_page_fits_a_narrow_screen_and_a_dark_color_scheme() {
     };
     let key = SigningKey::generate(Algorithm::ES384).unwrap();
     let token = sign(&key, &claims_for("dark"));
+    // The worst case for a narrow screen: a key id and a claim that are one long word each.
+    let long_words = Signer::with_header(
+        &SigningKey::from_secret(SECRET.as_bytes(), Algorithm::HS256).unwrap(),
+        &waxseal::jws::HeaderBuilder::new()
+            .typ("JWT")
+            .kid("k".repeat(120)),
+    )
+    .unwrap()
+    .sign(&json!({ "sub": "narrow", "url": format!("https://example.com/{}", "x".repeat(200)) }))
+    .unwrap();
 
     // A phone's viewport, emulated (Chromium keeps a window at least 500 px wide): one column, no sideways scroll.
     let narrow = rig.browser.session(SessionOptions::default()).await;
@@ -761,7 +819,7 @@ async fn the_page_fits_a_narrow_screen_and_a_dark_color_scheme() {
     )
     .await;
     rig.open(&narrow).await;
-    decode(&narrow, &token).await;
+    decode(&narrow, &long_words).await;
     assert_eq!(eval(&narrow, "window.innerWidth").await, 375);
     assert_eq!(
         eval(
@@ -816,4 +874,37 @@ async fn the_page_fits_a_narrow_screen_and_a_dark_color_scheme() {
     let notice = text(&plain, "noscript-notice").await;
     assert!(notice.contains("needs JavaScript"), "{notice}");
     screenshot(&plain, "debugger-no-javascript").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_mounted_in_serve_with_the_servers_key_set_preselected() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(rig) = Rig::serve(dir.path()).await else {
+        return;
+    };
+    let page = rig.page(SessionOptions::default()).await;
+    // The page's relative URLs reach its assets and API under /debugger/.
+    assert_eq!(
+        eval(&page, "getComputedStyle(document.body).backgroundColor").await,
+        "rgb(246, 245, 242)",
+        "the stylesheet applies"
+    );
+    wait_until(&page, "document.getElementById('verify-key').value !== ''").await;
+    assert_eq!(
+        eval(&page, "document.getElementById('verify-format').value").await,
+        "jwks_url"
+    );
+    let jwks = eval(&page, "document.getElementById('verify-key').value").await;
+    eprintln!("preselected: {jwks}");
+    assert!(
+        jwks.as_str().unwrap().starts_with("http://127.0.0.1:"),
+        "{jwks}"
+    );
+    // A token signed elsewhere: decoded, and refused by the server's keys with the reason.
+    let key = SigningKey::generate(Algorithm::ES256).unwrap();
+    decode(&page, &sign(&key, &claims_for("mounted"))).await;
+    let (valid, shown) = verify_result(&page).await;
+    assert!(!valid, "{shown}");
+    eprintln!("foreign token against the server's JWKS: {shown}");
+    check(&page, "mounted-in-serve", "verify-result").await;
 }

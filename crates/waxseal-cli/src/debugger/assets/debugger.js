@@ -363,10 +363,16 @@ async function verify() {
   }
 }
 
-/** Verifies as the user types, except with remote keys (those wait for the button). */
+/**
+ * Verifies as the user edits the key fields, except with remote keys: a half-typed URL is not worth a fetch, so
+ * those wait for the button.
+ */
 const verifySoon = debounce(() => {
   if (!REMOTE_FORMATS.has($('verify-format').value)) verify();
 }, 50);
+
+/** A new token is verified with whatever key is set, remote ones included (the process caches fetched keys). */
+const verifyToken = debounce(verify, 50);
 
 // ---- Lint ----
 
@@ -519,7 +525,7 @@ function tokenChanged() {
   $('lint-findings').replaceChildren();
   $('lint-progress-row').hidden = true;
   decodeSoon();
-  verifySoon();
+  verifyToken();
 }
 
 function defaultClaims() {
