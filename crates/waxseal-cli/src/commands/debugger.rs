@@ -87,7 +87,11 @@ fn open(url: &str) {
         .stderr(Stdio::null())
         .spawn();
     match spawned {
-        Ok(_) => println!("Opened {url} with {opener}."),
+        Ok(mut child) => {
+            // Reaped in the background: xdg-open may take a while to hand over to the browser.
+            std::thread::spawn(move || child.wait());
+            println!("Opened {url} with {opener}.");
+        }
         Err(_) => eprintln!(
             "note: cannot open a browser ({opener} is not available); open {url} yourself"
         ),
