@@ -96,6 +96,20 @@ the keys cannot be had (not https, unreachable, unusable document), 1 when the t
   waxseal lint --key public.pem --json TOKEN")]
     Lint(LintArgs),
 
+    /// Serve the token debugger page on loopback: decode, verify, lint and sign in the browser, with this binary
+    /// doing the work (nothing leaves the machine but the key fetches you ask for).
+    #[command(after_help = "Examples:
+  waxseal debugger                          http://127.0.0.1:7519/
+  waxseal debugger --open                   and open it in the default browser
+  waxseal debugger --listen 127.0.0.1:0     any free port (the URL is printed)
+
+The page's API answers only requests from the page itself: the Host must be this listener's own
+address (127.0.0.1, localhost or [::1] with its port) and a POST must carry the page's Origin, so no
+other web site open in the same browser can use it. Keys and tokens are never stored or logged.
+Listening beyond loopback needs --allow-remote: anyone who can reach the port can then use it.
+Ctrl-C stops it. `waxseal serve --debugger` mounts the same page at /debugger/.")]
+    Debugger(DebuggerArgs),
+
     /// Run the auth server: login, protected API, refresh with rotation, logout, JWKS; SQLite in the data directory
     /// or PostgreSQL.
     #[command(after_help = "Examples:
@@ -161,6 +175,20 @@ holds users, clients, keys or sessions is refused unless --replace, which delete
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct DebuggerArgs {
+    /// The address to listen on; a loopback address unless --allow-remote (port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7519")]
+    pub listen: std::net::SocketAddr,
+    /// Open the page in the default browser (xdg-open, or open on macOS).
+    #[arg(long)]
+    pub open: bool,
+    /// Allow a non-loopback --listen address. Anyone who can reach it can use the debugger, and what they paste
+    /// crosses the network in clear text: only on a network you trust.
+    #[arg(long)]
+    pub allow_remote: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,20 +13,24 @@ use crate::{Failure, input};
 /// The keys of one file, as JWKs (material not yet bound to an algorithm).
 pub fn read_jwks(path: &Path) -> Result<Vec<Jwk>, Failure> {
     let bytes = Zeroizing::new(input::file(path, "key file")?);
-    let name = path.display();
-    let text = std::str::from_utf8(&bytes).ok();
-    let parsed = match text.map(str::trim_start) {
+    parse_keys(&bytes)
+        .map_err(|e| Failure::usage(anyhow!("cannot use key file {}: {e}", path.display())))
+}
+
+/// The keys of a file's (or a pasted text's) bytes: PEM, JWK, JWK Set or DER, detected from the content.
+pub fn parse_keys(bytes: &[u8]) -> anyhow::Result<Vec<Jwk>> {
+    let text = std::str::from_utf8(bytes).ok();
+    match text.map(str::trim_start) {
         Some(t) if t.starts_with('{') => parse_json_keys(t),
         Some(t) if t.contains("-----BEGIN") => Jwk::from_pem(t)
             .map(|j| vec![j])
             .map_err(|e| anyhow!("{e}")),
-        _ => Jwk::from_der(&bytes).map(|j| vec![j]).map_err(|_| {
+        _ => Jwk::from_der(bytes).map(|j| vec![j]).map_err(|_| {
             anyhow!(
                 "it is not a PEM, JWK, JWK Set or DER key (for a raw HMAC secret use --secret-file)"
             )
         }),
-    };
-    parsed.map_err(|e| Failure::usage(anyhow!("cannot use key file {name}: {e}")))
+    }
 }
 
 fn parse_json_keys(text: &str) -> anyhow::Result<Vec<Jwk>> {
@@ -72,41 +76,76 @@ pub fn verifying_keys(
     secret_file: Option<&Path>,
     narrow: &[Algorithm],
 ) -> Result<KeySet, Failure> {
-    let allowed = |alg: Algorithm| narrow.is_empty() || narrow.contains(&alg);
+    if let Some(path) = secret_file {
+        return secret_keys(&secret(path)?, narrow).map_err(Failure::Usage);
+    }
+    let jwks = match key {
+        Some(path) => {
+            let jwks = read_jwks(path)?;
+            for jwk in &jwks {
+                jwk.algorithms()
+                    .map_err(|e| Failure::usage(anyhow!("{}: {e}", path.display())))?;
+            }
+            jwks
+        }
+        None => Vec::new(),
+    };
+    jwk_keys(&jwks, narrow).map_err(Failure::Usage)
+}
+
+/// The HMAC verifying keys of a secret: HS256, HS384 and HS512 (each needs a secret as long as its hash), narrowed
+/// by `narrow` when it is not empty.
+pub fn secret_keys(secret: &[u8], narrow: &[Algorithm]) -> anyhow::Result<KeySet> {
+    let allowed = |alg: &Algorithm| narrow.is_empty() || narrow.contains(alg);
     let mut keys = Vec::new();
     let mut problems = Vec::new();
-    if let Some(path) = secret_file {
-        let secret = secret(path)?;
-        for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
-            .into_iter()
-            .filter(|a| allowed(*a))
-        {
-            match VerifyingKey::from_secret(&secret, alg) {
+    for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
+        .into_iter()
+        .filter(allowed)
+    {
+        match VerifyingKey::from_secret(secret, alg) {
+            Ok(key) => keys.push(key),
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    key_set(keys, &problems)
+}
+
+/// The verifying keys of JWKs: one per algorithm each can serve, narrowed by `narrow` when it is not empty.
+pub fn jwk_keys(jwks: &[Jwk], narrow: &[Algorithm]) -> anyhow::Result<KeySet> {
+    let allowed = |alg: &Algorithm| narrow.is_empty() || narrow.contains(alg);
+    let mut keys = Vec::new();
+    let mut problems = Vec::new();
+    for jwk in jwks {
+        for alg in jwk.algorithms()?.into_iter().filter(allowed) {
+            match VerifyingKey::from_jwk_with_alg(jwk, alg) {
                 Ok(key) => keys.push(key),
                 Err(e) => problems.push(e.to_string()),
             }
         }
-    } else if let Some(path) = key {
-        for jwk in read_jwks(path)? {
-            let algs = jwk
-                .algorithms()
-                .map_err(|e| Failure::usage(anyhow!("{}: {e}", path.display())))?;
-            for alg in algs.into_iter().filter(|a| allowed(*a)) {
-                match VerifyingKey::from_jwk_with_alg(&jwk, alg) {
-                    Ok(key) => keys.push(key),
-                    Err(e) => problems.push(e.to_string()),
-                }
-            }
-        }
     }
+    key_set(keys, &problems)
+}
+
+fn key_set(keys: Vec<VerifyingKey>, problems: &[String]) -> anyhow::Result<KeySet> {
     if keys.is_empty() {
         let why = problems
             .first()
             .cloned()
             .unwrap_or_else(|| "no key fits the --alg given".to_owned());
-        return Err(Failure::usage(anyhow!("no usable verification key: {why}")));
+        return Err(anyhow!("no usable verification key: {why}"));
     }
-    KeySet::new(keys).map_err(|e| Failure::usage(anyhow!("{e}")))
+    KeySet::new(keys).map_err(|e| anyhow!("{e}"))
+}
+
+/// A signing key from one JWK for `alg`, refusing a public key with a message that says what is needed.
+pub fn private_signing_key(jwk: &Jwk, alg: Algorithm, what: &str) -> anyhow::Result<SigningKey> {
+    if !jwk.is_private() {
+        return Err(anyhow!(
+            "{what} is a public key; signing needs the private key"
+        ));
+    }
+    SigningKey::from_jwk_with_alg(jwk, alg).map_err(|e| anyhow!("{e}"))
 }
 
 /// The one signing key of the source, for `alg` (or the algorithm the key names or implies).

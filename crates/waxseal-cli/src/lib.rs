@@ -5,6 +5,7 @@
 
 mod cli;
 mod commands;
+mod debugger;
 mod input;
 mod keyfile;
 mod lint;

@@ -135,6 +135,8 @@ pub struct Server {
     service: Arc<AuthService>,
     /// The TLS configuration when [`Config::tls`] is set, loaded and checked at open.
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// Routes a caller added with [`Server::with_routes`] (the CLI's token debugger), served beside the server's own.
+    extra: Option<axum::Router>,
 }
 
 fn create_data_dir(dir: &Path) -> Result<()> {
@@ -251,6 +253,7 @@ impl Server {
         Ok(Server {
             service: Arc::new(service),
             tls,
+            extra: None,
         })
     }
 
@@ -264,9 +267,26 @@ impl Server {
         &self.service
     }
 
-    /// The HTTP routes.
+    /// The HTTP routes, with those added by [`Server::with_routes`].
     pub fn router(&self) -> axum::Router {
-        routes::router(self.service.clone())
+        let own = routes::router(self.service.clone());
+        match &self.extra {
+            Some(extra) => own.merge(extra.clone()),
+            None => own,
+        }
+    }
+
+    /// Serves `routes` beside the server's own, for pages that live in crates above this one (the token debugger
+    /// of `waxseal serve --debugger`). They get the listener's limits but none of the server's layers (tracing,
+    /// metrics, body limit): they bring their own. Their paths must not overlap the server's, and they must not
+    /// set a fallback (axum panics on a second one), which is a programming error caught by any test that serves.
+    #[must_use]
+    pub fn with_routes(mut self, routes: axum::Router) -> Self {
+        self.extra = Some(match self.extra.take() {
+            Some(before) => before.merge(routes),
+            None => routes,
+        });
+        self
     }
 
     /// Whether [`Server::serve`] speaks HTTPS ([`Config::tls`] is set).

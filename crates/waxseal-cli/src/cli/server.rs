@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// Print the effective settings (as TOML) and exit; the master key is never shown, only where it comes from.
     #[arg(long)]
     pub print_config: bool,
+    /// Also serve the token debugger page at /debugger/, with this server's JWK Set preselected as the key. Off by
+    /// default: it is a developer's tool. Its API answers only pages of this server's own origin.
+    #[arg(long, env = "WAXSEAL_DEBUGGER")]
+    pub debugger: bool,
     /// The server's data directory: database and (without WAXSEAL_MASTER_KEY) the master-key file
     /// [default: ./waxseal-data].
     #[arg(long, env = "WAXSEAL_DATA_DIR", value_name = "DIR")]

@@ -11,7 +11,7 @@ use crate::cli::DecodeArgs;
 use crate::style::Style;
 use crate::{Failure, Outcome, input, output, time};
 
-const TIME_CLAIMS: [&str; 4] = ["exp", "nbf", "iat", "auth_time"];
+pub(crate) const TIME_CLAIMS: [&str; 4] = ["exp", "nbf", "iat", "auth_time"];
 
 pub fn run(args: &DecodeArgs, style: Style) -> Outcome {
     let token = input::token(args.token.token.as_deref())?;
@@ -138,8 +138,8 @@ fn render_claims(claims: &Map<String, Value>, now: u64, style: Style) -> String 
     out
 }
 
-/// Warnings worth a glance even before verification: (code, message).
-fn warnings(
+/// Warnings worth a glance even before verification: (code, message). The debugger shows the same.
+pub(crate) fn warnings(
     header: &Map<String, Value>,
     claims: Option<&Map<String, Value>>,
     is_jwe: bool,

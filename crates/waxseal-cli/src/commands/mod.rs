@@ -1,7 +1,8 @@
 //! One module per command; this one dispatches.
 
 mod client;
-mod decode;
+mod debugger;
+pub(crate) mod decode;
 mod keys;
 mod migrate;
 mod serve;
@@ -10,7 +11,7 @@ mod sign;
 mod signing_keys;
 mod transfer;
 mod user;
-mod verify;
+pub(crate) mod verify;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,7 @@ pub fn run(command: Command, style: Style) -> Outcome {
         Command::Convert(args) => keys::convert(&args),
         Command::Lint(args) => lint::run(&args, style),
         Command::Serve(args) => serve::run(&args, style),
+        Command::Debugger(args) => debugger::run(&args, style),
         Command::Migrate(data) => migrate::run(&data),
         Command::Export(data) => transfer::export(&data),
         Command::Import(args) => transfer::import(&args),

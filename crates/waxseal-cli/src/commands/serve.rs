@@ -7,6 +7,7 @@ use waxseal_server::{Config, Database, Server};
 
 use super::settings::{Effective, master_key};
 use crate::cli::{DataDirArg, ServeArgs};
+use crate::debugger::{self, Options};
 use crate::style::Style;
 use crate::{Failure, Outcome};
 
@@ -34,7 +35,7 @@ pub(super) fn init_logging() {
         .try_init();
 }
 
-pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -79,6 +80,25 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     }
 }
 
+/// The token debugger of `--debugger` at `/debugger/`: answering the issuer's origin and the listener's loopback
+/// names, with the server's own JWK Set preselected.
+fn debugger_routes(server: &Server, addr: std::net::SocketAddr) -> axum::Router {
+    let scheme = if server.is_tls() { "https" } else { "http" };
+    let issuer = server.config().issuer.trim_end_matches('/').to_owned();
+    let mut origins = Options::loopback_origins(scheme, addr.port());
+    // The issuer's origin: scheme and authority, without its path.
+    if let Some((issuer_scheme, rest)) = issuer.split_once("://") {
+        let authority = rest.split('/').next().unwrap_or(rest);
+        origins.insert(0, format!("{issuer_scheme}://{authority}"));
+    }
+    debugger::router(Options {
+        base: "/debugger/".to_owned(),
+        origins,
+        remote: (!addr.ip().is_loopback()).then_some((addr.port(), scheme)),
+        preselected_jwks: Some(format!("{issuer}/.well-known/jwks.json")),
+    })
+}
+
 pub fn run(args: &ServeArgs, style: Style) -> Outcome {
     let settings = Effective::resolve(args)?;
     if args.print_config {
@@ -100,10 +120,14 @@ pub fn run(args: &ServeArgs, style: Style) -> Outcome {
             .map_err(Failure::usage)?;
         resolved.bound(addr);
         let data_dir = resolved.config.data_dir.clone();
-        let server = Server::open(resolved.config)
+        let mut server = Server::open(resolved.config)
             .await
             .context("the server could not start")
             .map_err(Failure::usage)?;
+        if args.debugger {
+            let routes = debugger_routes(&server, addr);
+            server = server.with_routes(routes);
+        }
         let scheme = if server.is_tls() { "https" } else { "http" };
         let url = format!("{scheme}://{addr}");
         let dir = data_dir.display();
@@ -133,6 +157,9 @@ pub fn run(args: &ServeArgs, style: Style) -> Outcome {
         println!("  metrics         GET  {url}/metrics");
         println!("  API description GET  {url}/openapi.json");
         println!("  issuer          {}", server.config().issuer);
+        if args.debugger {
+            println!("  token debugger  GET  {url}/debugger/");
+        }
         println!();
         println!("Add a user (from another terminal):");
         println!(

@@ -74,14 +74,14 @@ pub fn run(args: &VerifyArgs) -> Outcome {
 /// The validation rules of the flags, applied alike to local and remote keys (a remote verifier applies them again
 /// whenever its keys change, hence owned values).
 #[derive(Debug, Clone)]
-struct Rules {
-    narrow: Vec<Algorithm>,
-    issuers: Vec<String>,
-    audiences: Vec<String>,
-    leeway: u64,
-    required: Vec<String>,
-    typ: Option<String>,
-    now: u64,
+pub(crate) struct Rules {
+    pub(crate) narrow: Vec<Algorithm>,
+    pub(crate) issuers: Vec<String>,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) leeway: u64,
+    pub(crate) required: Vec<String>,
+    pub(crate) typ: Option<String>,
+    pub(crate) now: u64,
 }
 
 impl Rules {
@@ -97,7 +97,7 @@ impl Rules {
         }
     }
 
-    fn apply(&self, verifier: Verifier) -> Verifier {
+    pub(crate) fn apply(&self, verifier: Verifier) -> Verifier {
         let mut verifier = verifier
             .leeway(Duration::from_secs(self.leeway))
             .require_exp(false)
@@ -123,15 +123,15 @@ impl Rules {
 }
 
 /// What the user should be told about the keys when a token is rejected.
-struct KeysSeen {
+pub(crate) struct KeysSeen {
     /// The kids of the keys, quoted, sorted, without repeats.
-    kids: Vec<String>,
+    pub(crate) kids: Vec<String>,
     /// "the keys given", "the JWK Set at URL".
-    what: String,
+    pub(crate) what: String,
     /// "the keys given have", "the JWK Set at URL has": the subject of the kid hint.
-    owner: String,
+    pub(crate) owner: String,
     /// The `--issuer` URL the token's `iss` had to equal.
-    issuer: Option<String>,
+    pub(crate) issuer: Option<String>,
 }
 
 impl KeysSeen {
@@ -171,7 +171,7 @@ impl KeysSeen {
     }
 
     /// What to add to a rejection so the user knows what to change.
-    fn hint(&self, e: &waxseal::Error) -> String {
+    pub(crate) fn hint(&self, e: &waxseal::Error) -> String {
         match e.kind() {
             ErrorKind::KeyNotFound if !self.kids.is_empty() => {
                 format!(" ({} kid {})", self.owner, self.kids.join(", "))
@@ -189,7 +189,7 @@ impl KeysSeen {
 /// The kids the set's keys were given, quoted, for "no key has kid" (a PEM key has none of its own and answers to
 /// any kid, so only keys with their own kid can refuse one). A fetched set is someone else's input: at most
 /// [`MAX_KIDS`] are listed, each cut to [`MAX_KID_CHARS`].
-fn kids(set: &KeySet) -> Vec<String> {
+pub(crate) fn kids(set: &KeySet) -> Vec<String> {
     let mut kids: Vec<&str> = set.keys().iter().filter_map(|k| k.own_kid()).collect();
     kids.sort_unstable();
     kids.dedup();

@@ -7,13 +7,13 @@
 //! 1 when something is, 2 when the command cannot run as asked.
 
 mod checks;
-mod finding;
+pub(crate) mod finding;
 mod key;
 mod progress;
 mod report;
 pub mod secrets;
 mod sensitive;
-mod wordlist;
+pub(crate) mod wordlist;
 
 use std::fs::File;
 use std::io::BufReader;
@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 use serde_json::Value;
-use waxseal::jwt::decode_unverified;
+use waxseal::jwt::{UnverifiedToken, decode_unverified};
 
 use self::finding::Finding;
 use self::progress::Progress;
@@ -52,23 +52,7 @@ pub fn run(args: &LintArgs, style: Style) -> Outcome {
     let text = |name: &str| header.get(name).and_then(Value::as_str).map(str::to_owned);
     let alg = text("alg");
 
-    let mut findings = checks::header(header, &decoded.signature, decoded.is_jwe);
-    if decoded.is_jwe {
-        findings.push(Finding::info(
-            "encrypted",
-            "an encrypted token (JWE): only its header could be reviewed",
-            "Lint the token inside, or the JWS before encryption, for a full review.",
-        ));
-    } else if let Some(claims) = &decoded.claims {
-        findings.extend(checks::registered(claims, header, time::now()));
-        findings.extend(sensitive::scan(claims));
-    } else {
-        findings.push(Finding::info(
-            "not_jwt",
-            "the payload is not a JSON object, so this is a JWS but not a JWT; only the header was reviewed",
-            "Nothing to do if that is intended; a JWT's payload is a JSON object of claims.",
-        ));
-    }
+    let mut findings = review(&decoded, time::now());
 
     let key_checked = match &args.key {
         Some(path) if !decoded.is_jwe => {
@@ -137,6 +121,41 @@ pub fn run(args: &LintArgs, style: Style) -> Outcome {
     })
 }
 
+/// Every check that needs nothing but the token: the header, the registered claims and the contents of all claims
+/// (or a note on why only the header could be reviewed). The key check and the secret search come on top.
+pub(crate) fn review(decoded: &UnverifiedToken, now: u64) -> Vec<Finding> {
+    let mut findings = checks::header(&decoded.header, &decoded.signature, decoded.is_jwe);
+    if decoded.is_jwe {
+        findings.push(Finding::info(
+            "encrypted",
+            "an encrypted token (JWE): only its header could be reviewed",
+            "Lint the token inside, or the JWS before encryption, for a full review.",
+        ));
+    } else if let Some(claims) = &decoded.claims {
+        findings.extend(checks::registered(claims, &decoded.header, now));
+        findings.extend(sensitive::scan(claims));
+    } else {
+        findings.push(Finding::info(
+            "not_jwt",
+            "the payload is not a JSON object, so this is a JWS but not a JWT; only the header was reviewed",
+            "Nothing to do if that is intended; a JWT's payload is a JSON object of claims.",
+        ));
+    }
+    findings
+}
+
+/// The finding of a secret search that hit: the secret is shown, since whoever holds the token can find it too.
+pub(crate) fn weak_secret(secret: &[u8], source: &str) -> Finding {
+    Finding::error(
+        "weak_secret",
+        format!(
+            "the HMAC secret is {:?}, from {source}: anyone can forge tokens with it",
+            String::from_utf8_lossy(secret)
+        ),
+        "Replace the secret with 32+ random bytes (waxseal keygen --alg HS256) and revoke every token it signed.",
+    )
+}
+
 /// The weak-secret search: the built-in list, then the word list. Adds a `weak_secret` finding when it hits.
 fn search(
     target: &Target,
@@ -165,14 +184,7 @@ fn search(
         hit = outcome.found.map(|s| (s, "--wordlist"));
     }
     if let Some((secret, source)) = &hit {
-        findings.push(Finding::error(
-            "weak_secret",
-            format!(
-                "the HMAC secret is {:?}, from {source}: anyone can forge tokens with it",
-                String::from_utf8_lossy(secret)
-            ),
-            "Replace the secret with 32+ random bytes (waxseal keygen --alg HS256) and revoke every token it signed.",
-        ));
+        findings.push(weak_secret(secret, source));
     }
     Ok(SearchSummary {
         candidates,

@@ -26,7 +26,7 @@ use crate::keys::SigningKey;
 
 use claims::ClaimsSink;
 pub use claims::{Audience, Claims, NumericDate, RegisteredClaims};
-pub use unverified::{UnverifiedToken, decode_unverified};
+pub use unverified::{UnverifiedToken, decode_unverified, decode_unverified_with_limits};
 
 /// Where "now" comes from. Tests inject a fixed clock; production uses [`SystemClock`].
 pub trait Clock: Send + Sync {

@@ -24,7 +24,12 @@ pub struct UnverifiedToken {
 /// Decodes a compact JWS or JWE **without verifying anything**. Strict base64url and JSON rules still apply, so what
 /// this shows is what a verifier would see. Never use the result to grant access; use [`crate::jwt::Verifier`].
 pub fn decode_unverified(token: &str) -> Result<UnverifiedToken> {
-    let limits = Limits::default();
+    decode_unverified_with_limits(token, &Limits::default())
+}
+
+/// [`decode_unverified`] with other bounds: an inspector may want to show a token larger than a verifier would
+/// accept (and say so), rather than refuse to show it at all.
+pub fn decode_unverified_with_limits(token: &str, limits: &Limits) -> Result<UnverifiedToken> {
     if token.len() > limits.max_token_bytes {
         return Err(Error::limit(format!(
             "token is {} bytes; the limit is {}",
