@@ -31,6 +31,24 @@ const DEADLINE: Duration = Duration::from_secs(20);
 /// An HMAC secret long enough for HS256 (RFC 7518 §3.2).
 const SECRET: &str = "a secret of at least thirty-two bytes!";
 
+/// Every algorithm the core crate signs with (RFC 7518 and RFC 8037/8812).
+const ALL_ALGORITHMS: [Algorithm; 14] = [
+    Algorithm::HS256,
+    Algorithm::HS384,
+    Algorithm::HS512,
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::ES512,
+    Algorithm::ES256K,
+    Algorithm::EdDSA,
+];
+
 /// The RFC 7520 §5.8 JWE (AES key wrap, AES-GCM), compact.
 const JWE_VECTOR: &str = "jose-cookbook/jwe/5_8.key_wrap_using_aes-keywrap_with_aes-gcm.json";
 
@@ -310,47 +328,65 @@ async fn decodes_tokens_of_every_kind_as_they_are_pasted() {
     let page = rig.page(SessionOptions::default()).await;
     check(&page, "empty", "token").await;
 
-    for alg in [
-        Algorithm::HS256,
-        Algorithm::RS256,
-        Algorithm::PS384,
-        Algorithm::ES256,
-        Algorithm::ES512,
-        Algorithm::EdDSA,
-    ] {
-        let key = SigningKey::generate(alg).unwrap();
-        let name = format!("{alg:?}").to_lowercase();
+    // One RSA key for the six RSA algorithms (generating RSA keys is slow in a debug build): not bound to RS256.
+    let mut rsa = SigningKey::generate(Algorithm::RS256)
+        .unwrap()
+        .to_jwk()
+        .unwrap();
+    rsa.alg = None;
+    for alg in ALL_ALGORITHMS {
+        let key = if alg.name().starts_with("RS") || alg.name().starts_with("PS") {
+            SigningKey::from_jwk_with_alg(&rsa, alg).unwrap()
+        } else {
+            SigningKey::generate(alg).unwrap()
+        };
+        let name = alg.name().to_lowercase();
         let token = sign(&key, &claims_for(&format!("user-{name}")));
         let took = decode(&page, &token).await;
-        eprintln!("{alg:?}: decoded and shown in {took:?}");
+        eprintln!("{alg}: decoded and shown in {took:?}");
         let kind = text(&page, "token-kind").await;
         assert!(
-            kind.starts_with(&format!("JWS signed with {alg:?}")),
+            kind.starts_with(&format!("JWS signed with {}", alg.name())),
             "{kind}"
         );
+        let header = text(&page, "header").await;
         assert!(
-            text(&page, "header")
-                .await
-                .contains(&format!("\"alg\": \"{alg:?}\""))
+            header.contains(&format!("\"alg\": \"{}\"", alg.name())),
+            "{alg}: {header}"
         );
         let claims = text(&page, "claims").await;
         assert!(
             claims.contains(&format!("\"sub\": \"user-{name}\"")),
             "{claims}"
         );
-        assert_eq!(
-            eval(
-                &page,
-                "document.querySelectorAll('#token-parts .seg').length"
-            )
-            .await,
-            3
+        // The coloured parts are the token itself: header, payload and signature, each in its own colour.
+        let parts = eval(
+            &page,
+            "[...document.querySelectorAll('#token-parts .seg')].map((s) => \
+              [s.className, s.title, s.textContent, getComputedStyle(s).color])",
+        )
+        .await;
+        let parts = parts.as_array().unwrap();
+        let segments: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3, "{alg}: {parts:?}");
+        for (i, (part, name)) in parts
+            .iter()
+            .zip(["header", "payload", "signature"])
+            .enumerate()
+        {
+            assert_eq!(part[0], format!("seg seg-{i}"), "{alg}");
+            assert_eq!(part[1], name, "{alg}");
+            assert_eq!(part[2], segments[i], "{alg}: part {i}");
+        }
+        assert!(
+            parts[0][3] != parts[1][3] && parts[1][3] != parts[2][3] && parts[0][3] != parts[2][3],
+            "{alg}: three colours: {parts:?}"
         );
-        // The coloured parts are the token itself.
         assert_eq!(
             eval(&page, "document.getElementById('token-parts').textContent").await,
             json!(token)
         );
+        check(&page, &format!("decoded-{name}"), "token-parts").await;
     }
     // The timeline orders iat/nbf, now and exp; exp is an hour away.
     let exp = text(&page, "timeline").await;
