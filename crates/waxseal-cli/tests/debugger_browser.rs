@@ -663,8 +663,25 @@ async fn lints_a_token_signed_with_a_weak_secret() {
     assert!(!findings.contains("weak_secret"), "{findings}");
 }
 
+/// `waxseal verify ARGS TOKEN`, the real binary (off the runtime's threads): it must accept; its standard output.
+async fn waxseal_verify(args: &[&str], token: &str) -> String {
+    let mut cmd = common::waxseal();
+    cmd.arg("verify").args(args).arg(token);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "waxseal verify {args:?} refused the page's token: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("waxseal verify {}: {}", args[0], stdout.trim());
+    stdout
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signs_a_token_with_a_generated_key_that_the_core_crate_verifies() {
+async fn signs_a_token_that_waxseal_verify_and_the_core_crate_accept() {
     let Some(rig) = Rig::start().await else {
         return;
     };
@@ -695,6 +712,16 @@ async fn signs_a_token_with_a_generated_key_that_the_core_crate_verifies() {
         Some("alice"),
         "the page's claims template"
     );
+    // And `waxseal verify` accepts it, with the page's public JWK in a file.
+    let dir = tempfile::tempdir().unwrap();
+    let jwk_file = dir.path().join("es256.jwk");
+    std::fs::write(&jwk_file, public.as_str().unwrap()).unwrap();
+    let out = waxseal_verify(
+        &["--key", jwk_file.to_str().unwrap()],
+        token.as_str().unwrap(),
+    )
+    .await;
+    assert!(out.contains("alice"), "{out}");
     check(&page, "signed-es256", "sign-result").await;
 
     // The signed token goes to the decoder, with the public key to verify it.
@@ -735,6 +762,17 @@ async fn signs_a_token_with_a_generated_key_that_the_core_crate_verifies() {
         .verify::<Value>(token.as_str().unwrap())
         .unwrap();
     assert_eq!(claims.custom["scope"], "read");
+    // `waxseal verify` with the secret's bytes in a file (no newline: the file is used as it is).
+    let secret_file = dir.path().join("hs384.secret");
+    std::fs::write(
+        &secret_file,
+        "a secret of forty-eight bytes for HMAC-SHA-384!!",
+    )
+    .unwrap();
+    let args = ["--secret-file", secret_file.to_str().unwrap()];
+    let out = waxseal_verify(&args, token.as_str().unwrap()).await;
+    assert!(out.contains("carol"), "{out}");
+    check(&page, "signed-hs384", "sign-result").await;
 
     // Claims that are not JSON: said so, nothing sent.
     paste(&page, "sign-claims", "{not json").await;
