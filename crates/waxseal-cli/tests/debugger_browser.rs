@@ -1,9 +1,11 @@
 //! `waxseal debugger` in a real browser: the real binary on a loopback port, headless Chromium driven by the
-//! testkit's `browser` harness. Tokens of several algorithms (made here with the core crate), a malformed one, a
-//! 100 KB one and an RFC 7520 JWE are pasted and the page's rendering is read back; verification with a secret and a
-//! JWK (and the exact reason a token is refused); the weak-secret lint with its progress; a token signed in the page
-//! with a key generated in the page, checked with the core crate; the token field reached and filled by keyboard; a
-//! narrow screen and the dark colour scheme.
+//! testkit's `browser` harness. Tokens of all 14 algorithms (made here with the core crate), a malformed one, a
+//! 100 KB one and an RFC 7520 JWE are pasted and the page's rendering is read back (the alg, the coloured parts);
+//! verification with every key format (secrets as UTF-8 and base64url, PEM public keys, certificates, a JWK, a JWK
+//! Set, and a JWKS URL and an issuer URL served by a fake issuer on loopback), with the exact reason a token is
+//! refused; the weak-secret lint with its progress; a token signed in the page with a key generated in the page,
+//! checked with `waxseal verify` and the core crate; the token field reached and filled by keyboard; a narrow screen
+//! and the dark colour scheme.
 //!
 //! Every state is screenshotted into `target/browser-artifacts/debugger-*.png`, and checked with axe-core (serious
 //! and critical violations fail) in the light and the dark scheme. Without Chromium the tests skip loudly (and fail
@@ -30,6 +32,24 @@ const DEADLINE: Duration = Duration::from_secs(20);
 
 /// An HMAC secret long enough for HS256 (RFC 7518 §3.2).
 const SECRET: &str = "a secret of at least thirty-two bytes!";
+
+/// Every algorithm the core crate signs with (RFC 7518 and RFC 8037/8812).
+const ALL_ALGORITHMS: [Algorithm; 14] = [
+    Algorithm::HS256,
+    Algorithm::HS384,
+    Algorithm::HS512,
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::ES512,
+    Algorithm::ES256K,
+    Algorithm::EdDSA,
+];
 
 /// The RFC 7520 §5.8 JWE (AES key wrap, AES-GCM), compact.
 const JWE_VECTOR: &str = "jose-cookbook/jwe/5_8.key_wrap_using_aes-keywrap_with_aes-gcm.json";
@@ -310,47 +330,65 @@ async fn decodes_tokens_of_every_kind_as_they_are_pasted() {
     let page = rig.page(SessionOptions::default()).await;
     check(&page, "empty", "token").await;
 
-    for alg in [
-        Algorithm::HS256,
-        Algorithm::RS256,
-        Algorithm::PS384,
-        Algorithm::ES256,
-        Algorithm::ES512,
-        Algorithm::EdDSA,
-    ] {
-        let key = SigningKey::generate(alg).unwrap();
-        let name = format!("{alg:?}").to_lowercase();
+    // One RSA key for the six RSA algorithms (generating RSA keys is slow in a debug build): not bound to RS256.
+    let mut rsa = SigningKey::generate(Algorithm::RS256)
+        .unwrap()
+        .to_jwk()
+        .unwrap();
+    rsa.alg = None;
+    for alg in ALL_ALGORITHMS {
+        let key = if alg.name().starts_with("RS") || alg.name().starts_with("PS") {
+            SigningKey::from_jwk_with_alg(&rsa, alg).unwrap()
+        } else {
+            SigningKey::generate(alg).unwrap()
+        };
+        let name = alg.name().to_lowercase();
         let token = sign(&key, &claims_for(&format!("user-{name}")));
         let took = decode(&page, &token).await;
-        eprintln!("{alg:?}: decoded and shown in {took:?}");
+        eprintln!("{alg}: decoded and shown in {took:?}");
         let kind = text(&page, "token-kind").await;
         assert!(
-            kind.starts_with(&format!("JWS signed with {alg:?}")),
+            kind.starts_with(&format!("JWS signed with {}", alg.name())),
             "{kind}"
         );
+        let header = text(&page, "header").await;
         assert!(
-            text(&page, "header")
-                .await
-                .contains(&format!("\"alg\": \"{alg:?}\""))
+            header.contains(&format!("\"alg\": \"{}\"", alg.name())),
+            "{alg}: {header}"
         );
         let claims = text(&page, "claims").await;
         assert!(
             claims.contains(&format!("\"sub\": \"user-{name}\"")),
             "{claims}"
         );
-        assert_eq!(
-            eval(
-                &page,
-                "document.querySelectorAll('#token-parts .seg').length"
-            )
-            .await,
-            3
+        // The coloured parts are the token itself: header, payload and signature, each in its own colour.
+        let parts = eval(
+            &page,
+            "[...document.querySelectorAll('#token-parts .seg')].map((s) => \
+              [s.className, s.title, s.textContent, getComputedStyle(s).color])",
+        )
+        .await;
+        let parts = parts.as_array().unwrap();
+        let segments: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3, "{alg}: {parts:?}");
+        for (i, (part, name)) in parts
+            .iter()
+            .zip(["header", "payload", "signature"])
+            .enumerate()
+        {
+            assert_eq!(part[0], format!("seg seg-{i}"), "{alg}");
+            assert_eq!(part[1], name, "{alg}");
+            assert_eq!(part[2], segments[i], "{alg}: part {i}");
+        }
+        assert!(
+            parts[0][3] != parts[1][3] && parts[1][3] != parts[2][3] && parts[0][3] != parts[2][3],
+            "{alg}: three colours: {parts:?}"
         );
-        // The coloured parts are the token itself.
         assert_eq!(
             eval(&page, "document.getElementById('token-parts').textContent").await,
             json!(token)
         );
+        check(&page, &format!("decoded-{name}"), "token-parts").await;
     }
     // The timeline orders iat/nbf, now and exp; exp is an hour away.
     let exp = text(&page, "timeline").await;
@@ -566,6 +604,198 @@ async fn verifies_with_a_secret_and_a_jwk_and_says_why_it_refuses() {
     check(&page, "refused-expired", "verify-result").await;
 }
 
+/// Sets the token and the verify key in one step (one script, so the page never verifies a half-set pair) and
+/// returns the result shown: (valid, the text). A new token is verified at once, remote key formats included.
+async fn verify_with(page: &Session, token: &str, format: &str, key: &str) -> (bool, String) {
+    page.execute(
+        "delete document.getElementById('verify-result').dataset.valid;
+         document.getElementById('verify-format').value = arguments[1];
+         document.getElementById('verify-key').value = arguments[2];
+         const field = document.getElementById('token');
+         field.value = arguments[0];
+         field.dispatchEvent(new Event('input', { bubbles: true }));",
+        vec![json!(token), json!(format), json!(key)],
+    )
+    .await
+    .unwrap();
+    verify_result(page).await
+}
+
+/// The code of the refusal shown (the `<code>` of the verify result).
+async fn refusal_code(page: &Session) -> String {
+    eval(
+        page,
+        "document.querySelector('#verify-result code')?.textContent ?? ''",
+    )
+    .await
+    .as_str()
+    .unwrap()
+    .to_owned()
+}
+
+/// A fake issuer on loopback, in the test's runtime: OpenID Connect discovery and the JWK Set; its URL.
+async fn fake_issuer(jwks: Value) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let discovery = json!({ "issuer": url, "jwks_uri": format!("{url}/jwks.json") });
+    let app = axum::Router::new()
+        .route(
+            "/jwks.json",
+            axum::routing::get(move || async move { axum::Json(jwks) }),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || async move { axum::Json(discovery) }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+fn public_jwk(key: &SigningKey) -> Value {
+    serde_json::from_str(&key.public_jwk().unwrap().to_json()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifies_with_every_key_format_and_a_fake_issuer() {
+    let Some(rig) = Rig::start().await else {
+        return;
+    };
+    let page = rig.page(SessionOptions::default()).await;
+    let fixtures = repo_root().join("crates/waxseal/tests/fixtures/keys");
+    let pem = |name: &str| {
+        std::fs::read_to_string(fixtures.join(name))
+            .unwrap_or_else(|e| panic!("the key fixture {name}: {e}"))
+    };
+    let valid = async |name: &str, token: &str, format: &str, key: &str, alg: &str| {
+        let (valid, shown) = verify_with(&page, token, format, key).await;
+        eprintln!("{name}: {shown}");
+        assert!(valid, "{name}: {shown}");
+        assert!(
+            shown.starts_with(&format!("Signature verified (alg {alg}")),
+            "{name}: {shown}"
+        );
+        check(&page, &format!("verified-{name}"), "verify-result").await;
+        shown
+    };
+
+    // Secrets, as UTF-8 text and as base64url.
+    let hmac = SigningKey::from_secret(SECRET.as_bytes(), Algorithm::HS256).unwrap();
+    let token = sign(&hmac, &claims_for("secret"));
+    valid("secret-utf8", &token, "secret", SECRET, "HS256").await;
+    let encoded = waxseal::b64::encode(SECRET);
+    valid(
+        "secret-base64url",
+        &token,
+        "secret_base64url",
+        &encoded,
+        "HS256",
+    )
+    .await;
+
+    // PEM public keys (SPKI) and X.509 certificates: an EC P-256 key and an RSA key, from the fixtures.
+    let ec = SigningKey::from_pem(&pem("ec-p256-pkcs8.pem"), Algorithm::ES256).unwrap();
+    let rsa = SigningKey::from_pem(&pem("rsa-pkcs8.pem"), Algorithm::PS256).unwrap();
+    let ec_token = sign(&ec, &claims_for("pem"));
+    let rsa_token = sign(&rsa, &claims_for("pem"));
+    valid(
+        "pem-ec",
+        &ec_token,
+        "pem",
+        &pem("ec-p256-spki.pem"),
+        "ES256",
+    )
+    .await;
+    valid("pem-rsa", &rsa_token, "pem", &pem("rsa-spki.pem"), "PS256").await;
+    let cert = pem("ec-p256-cert.pem");
+    valid("certificate-ec", &ec_token, "certificate", &cert, "ES256").await;
+    let cert = pem("rsa-cert.pem");
+    valid("certificate-rsa", &rsa_token, "certificate", &cert, "PS256").await;
+
+    // A JWK, and a JWK Set holding it among others (the token's kid picks it).
+    let ed = SigningKey::generate(Algorithm::EdDSA)
+        .unwrap()
+        .with_kid("ed-1");
+    let k1 = SigningKey::generate(Algorithm::ES256K)
+        .unwrap()
+        .with_kid("k256-1");
+    let token = sign(&ed, &claims_for("jwk"));
+    let shown = valid("jwk", &token, "jwk", &public_jwk(&ed).to_string(), "EdDSA").await;
+    assert!(shown.contains("kid ed-1"), "{shown}");
+    let set = json!({ "keys": [public_jwk(&k1), public_jwk(&ed), public_jwk(&ec)] }).to_string();
+    valid("jwks", &token, "jwks", &set, "EdDSA").await;
+    let token = sign(&k1, &claims_for("jwks"));
+    valid("jwks-es256k", &token, "jwks", &set, "ES256K").await;
+
+    // A local fake issuer: its JWK Set by URL, and the issuer found by discovery.
+    let issuer_key = SigningKey::generate(Algorithm::ES384)
+        .unwrap()
+        .with_kid("issuer-1");
+    let url = fake_issuer(json!({ "keys": [public_jwk(&issuer_key)] })).await;
+    let mut claims = claims_for("remote");
+    claims["iss"] = json!(url);
+    let token = sign(&issuer_key, &claims);
+    let jwks_url = format!("{url}/jwks.json");
+    let shown = valid("jwks-url", &token, "jwks_url", &jwks_url, "ES384").await;
+    assert!(shown.contains("/jwks.json"), "the key's source: {shown}");
+    let shown = valid("issuer", &token, "issuer", &url, "ES384").await;
+    assert!(shown.contains("discovery"), "the key's source: {shown}");
+    // As a person does it: the token stays, a URL is typed in (remote keys are not fetched on keystrokes) and the
+    // Verify button pressed.
+    paste(&page, "verify-format", "jwks_url").await;
+    paste(&page, "verify-key", &jwks_url).await;
+    forget_verify_result(&page).await;
+    click(&page, "verify-button").await;
+    let (valid, shown) = verify_result(&page).await;
+    assert!(valid && shown.contains("/jwks.json"), "{shown}");
+
+    // Refusals from remote keys, each with its code.
+    let refused = async |name: &str, token: &str, format: &str, key: &str, code: &str| {
+        let (valid, shown) = verify_with(&page, token, format, key).await;
+        eprintln!("{name}: {shown}");
+        assert!(!valid, "{name}: {shown}");
+        assert!(shown.starts_with("Refused: "), "{name}: {shown}");
+        assert_eq!(refusal_code(&page).await, code, "{name}: {shown}");
+        check(&page, &format!("refused-{name}"), "verify-result").await;
+    };
+    // A key the issuer does not publish (an unknown kid), by JWKS URL and by discovery.
+    let stranger = SigningKey::generate(Algorithm::ES384)
+        .unwrap()
+        .with_kid("unknown-kid");
+    let foreign = sign(&stranger, &claims);
+    refused(
+        "jwks-url-unknown-kid",
+        &foreign,
+        "jwks_url",
+        &jwks_url,
+        "ERR_KEY_NOT_FOUND",
+    )
+    .await;
+    refused(
+        "issuer-unknown-kid",
+        &foreign,
+        "issuer",
+        &url,
+        "ERR_KEY_NOT_FOUND",
+    )
+    .await;
+    // A token that names another issuer: refused by the discovered one.
+    let other = sign(&issuer_key, &claims_for("elsewhere"));
+    refused("issuer-mismatch", &other, "issuer", &url, "ERR_JWT_ISSUER").await;
+    // Nothing listening: the fetch fails, and says so.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    refused(
+        "jwks-url-unreachable",
+        &token,
+        "jwks_url",
+        &format!("http://{closed}/jwks.json"),
+        "ERR_REMOTE_FETCH",
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lints_a_token_signed_with_a_weak_secret() {
     let Some(rig) = Rig::start().await else {
@@ -627,8 +857,25 @@ async fn lints_a_token_signed_with_a_weak_secret() {
     assert!(!findings.contains("weak_secret"), "{findings}");
 }
 
+/// `waxseal verify ARGS TOKEN`, the real binary (off the runtime's threads): it must accept; its standard output.
+async fn waxseal_verify(args: &[&str], token: &str) -> String {
+    let mut cmd = common::waxseal();
+    cmd.arg("verify").args(args).arg(token);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "waxseal verify {args:?} refused the page's token: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("waxseal verify {}: {}", args[0], stdout.trim());
+    stdout
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signs_a_token_with_a_generated_key_that_the_core_crate_verifies() {
+async fn signs_a_token_that_waxseal_verify_and_the_core_crate_accept() {
     let Some(rig) = Rig::start().await else {
         return;
     };
@@ -659,6 +906,16 @@ async fn signs_a_token_with_a_generated_key_that_the_core_crate_verifies() {
         Some("alice"),
         "the page's claims template"
     );
+    // And `waxseal verify` accepts it, with the page's public JWK in a file.
+    let dir = tempfile::tempdir().unwrap();
+    let jwk_file = dir.path().join("es256.jwk");
+    std::fs::write(&jwk_file, public.as_str().unwrap()).unwrap();
+    let out = waxseal_verify(
+        &["--key", jwk_file.to_str().unwrap()],
+        token.as_str().unwrap(),
+    )
+    .await;
+    assert!(out.contains("alice"), "{out}");
     check(&page, "signed-es256", "sign-result").await;
 
     // The signed token goes to the decoder, with the public key to verify it.
@@ -699,6 +956,17 @@ async fn signs_a_token_with_a_generated_key_that_the_core_crate_verifies() {
         .verify::<Value>(token.as_str().unwrap())
         .unwrap();
     assert_eq!(claims.custom["scope"], "read");
+    // `waxseal verify` with the secret's bytes in a file (no newline: the file is used as it is).
+    let secret_file = dir.path().join("hs384.secret");
+    std::fs::write(
+        &secret_file,
+        "a secret of forty-eight bytes for HMAC-SHA-384!!",
+    )
+    .unwrap();
+    let args = ["--secret-file", secret_file.to_str().unwrap()];
+    let out = waxseal_verify(&args, token.as_str().unwrap()).await;
+    assert!(out.contains("carol"), "{out}");
+    check(&page, "signed-hs384", "sign-result").await;
 
     // Claims that are not JSON: said so, nothing sent.
     paste(&page, "sign-claims", "{not json").await;
