@@ -446,7 +446,10 @@ async fn decodes_tokens_of_every_kind_as_they_are_pasted() {
     let took = decode(&page, &big).await;
     let kind = text(&page, "token-kind").await;
     eprintln!("100 KB token: answered in {took:?}: {kind}");
-    assert!(kind.contains("HS256"), "the 100 KB token is decoded: {kind}");
+    assert!(
+        kind.contains("HS256"),
+        "the 100 KB token is decoded: {kind}"
+    );
     assert_eq!(text(&page, "decode-error").await, "", "no decode error");
     screenshot(&page, "debugger-100kb").await;
 

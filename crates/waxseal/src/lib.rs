@@ -53,6 +53,7 @@ pub mod alg;
 pub mod b64;
 mod error;
 mod json;
+pub mod jwe;
 pub mod jwk;
 pub mod jws;
 pub mod jwt;
@@ -61,6 +62,7 @@ mod keys;
 pub use alg::{Algorithm, AlgorithmSet};
 pub use error::{Error, ErrorKind, Result};
 pub use json::Limits;
+pub use jwe::{DecryptionKey, EncryptionKey};
 pub use jwk::{Jwk, KeySet};
 pub use keys::{SigningKey, VerifyingKey};
 
