@@ -16,6 +16,15 @@
 //! # Ok::<(), waxseal::Error>(())
 //! ```
 //!
+//! and a decryption key cannot verify:
+//!
+//! ```compile_fail
+//! use waxseal::{jwe::{DecryptionKey, KeyManagement}, jws::JwsVerifier};
+//! let key = DecryptionKey::from_secret(&[0; 16], KeyManagement::A128KW)?;
+//! let verifier = JwsVerifier::new(key); // a DecryptionKey is not a VerifyingKey
+//! # Ok::<(), waxseal::Error>(())
+//! ```
+//!
 //! A JWS given to [`Decrypter::decrypt_compact`] and a JWE given to a JWS verifier are refused by their segment
 //! count, with a message that says which they are. Every failure of the cryptography on the way in — a key that
 //! does not unwrap, a wrong tag, bad CBC padding — is one [`ErrorKind::DecryptionFailed`](crate::ErrorKind).
