@@ -40,6 +40,11 @@
 //! # Ok::<(), waxseal::Error>(())
 //! ```
 //!
+//! ## Encrypt
+//!
+//! [`jwe`] makes and opens compact JWEs (RFC 7516) with keys bound to one key-management algorithm
+//! ([`DecryptionKey`], [`EncryptionKey`]); they are not signing keys, and the compiler keeps the two apart.
+//!
 //! ## Keys from elsewhere
 //!
 //! [`Jwk`] reads JWKs, PEM (PKCS#8, SPKI, PKCS#1, SEC1, X.509 certificates) and DER; [`KeySet`] reads a JWK Set and

@@ -483,3 +483,31 @@ fn arbitrary_input_never_panics() {
         assert!(decrypter.decrypt_compact(&token).is_err(), "{extra}");
     }
 }
+
+#[test]
+fn key_is_bound_to_its_algorithm_jwe_keys_open_only_their_own() {
+    let secret = [4u8; 16];
+    let kw = DecryptionKey::from_secret(&secret, KeyManagement::A128KW).unwrap();
+    let gcmkw = DecryptionKey::from_secret(&secret, KeyManagement::A128GCMKW).unwrap();
+    let token = Encrypter::new(&gcmkw.encryption_key(), ContentEncryption::A128Gcm)
+        .encrypt_compact(b"x")
+        .unwrap();
+    // Same secret, other algorithm: refused by the header's alg, before the secret is used.
+    let err = Decrypter::new(kw).decrypt_compact(&token).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlgorithmNotAllowed, "{err}");
+    assert!(err.message().contains("A128KW"), "{err}");
+}
+
+#[test]
+fn a_jwk_set_skips_encryption_keys_for_signatures() {
+    let set = waxseal::KeySet::from_jwks(
+        r#"{"keys":[
+            {"kty":"oct","use":"enc","alg":"A128KW","k":"GZy6sIZ6wl9NJOKB-jnmVQ"},
+            {"kty":"oct","use":"enc","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+            {"kty":"oct","alg":"HS256","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}
+        ]}"#,
+    )
+    .unwrap();
+    assert_eq!(set.keys().len(), 1);
+    assert_eq!(set.skipped().len(), 2, "{:?}", set.skipped());
+}
