@@ -1,4 +1,4 @@
-//! Wycheproof AES-GCM, AES key wrap and AES-CBC-PKCS#5 vectors, through the wrappers JWE uses
+//! Wycheproof AES-GCM, AES key wrap, AES-CBC-PKCS#5 and RSA-OAEP vectors, through the wrappers JWE uses
 //! (`waxseal::jwe::primitives`), so the vectors meet the same length checks a token does.
 //!
 //! * `valid`: encryption reproduces the ciphertext (and tag) byte for byte, and decryption gives the message back;
@@ -164,4 +164,48 @@ fn wycheproof_aes_cbc_pkcs5() {
         }
     }
     tally.report("aes_cbc_pkcs5_test.json");
+}
+
+/// RSA-OAEP, through `DecryptionKey` built from the group's PKCS#8 key as a user would (via `Jwk::from_der`).
+/// Cases with a label are refused by design: JOSE uses none, so the wrapper takes none.
+#[test]
+fn wycheproof_rsa_oaep() {
+    use waxseal::Jwk;
+    use waxseal::jwe::{DecryptionKey, KeyManagement};
+    for name in common::wycheproof_files("rsa_oaep_") {
+        let alg = if name.contains("sha1_") {
+            KeyManagement::RsaOaep
+        } else if name.contains("sha256_") {
+            KeyManagement::RsaOaep256
+        } else if name.contains("sha384_") {
+            KeyManagement::RsaOaep384
+        } else {
+            KeyManagement::RsaOaep512
+        };
+        let file = wycheproof(&name);
+        let mut tally = Tally::default();
+        for group in test_groups(&file) {
+            let jwk = Jwk::from_der(&hex(str_of(group, "privateKeyPkcs8"))).unwrap();
+            let key = DecryptionKey::from_jwk_with_alg(&jwk, alg).unwrap();
+            for test in tests(group) {
+                let [msg, ct, label] = ["msg", "ct", "label"].map(|m| hex(str_of(test, m)));
+                let decrypted = primitives::rsa_oaep_decrypt(&key, &ct);
+                if !label.is_empty() {
+                    if str_of(test, "result") == "valid" && decrypted.is_ok() {
+                        tally.fail(test, "a ciphertext made with a label decrypted without it");
+                    }
+                    tally.refused_by_design += 1;
+                    continue;
+                }
+                match (str_of(test, "result"), decrypted) {
+                    ("valid", Ok(plain)) if plain.as_slice() == msg.as_slice() => tally.valid += 1,
+                    ("invalid", Err(_)) => tally.invalid += 1,
+                    (_, outcome) => {
+                        tally.fail(test, &format!("unexpected outcome {:?}", outcome.is_ok()));
+                    }
+                }
+            }
+        }
+        tally.report(&name);
+    }
 }

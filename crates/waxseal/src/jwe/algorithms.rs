@@ -7,7 +7,7 @@ use std::fmt;
 
 use crate::error::{Error, ErrorKind, Result, quote};
 
-/// A JWE key-management algorithm (`alg`). RSA-OAEP, ECDH-ES and PBES2 are not implemented yet.
+/// A JWE key-management algorithm (`alg`). ECDH-ES, PBES2 and RSA1_5 are not implemented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum KeyManagement {
@@ -23,17 +23,29 @@ pub enum KeyManagement {
     A192GCMKW,
     /// AES-GCM key wrap with a 256-bit key.
     A256GCMKW,
+    /// RSAES-OAEP with SHA-1 and MGF1-SHA-1 (`RSA-OAEP`), RSA keys of 2048 bits or more.
+    RsaOaep,
+    /// RSAES-OAEP with SHA-256 and MGF1-SHA-256 (`RSA-OAEP-256`).
+    RsaOaep256,
+    /// RSAES-OAEP with SHA-384 and MGF1-SHA-384 (`RSA-OAEP-384`, RFC 9864 registry).
+    RsaOaep384,
+    /// RSAES-OAEP with SHA-512 and MGF1-SHA-512 (`RSA-OAEP-512`).
+    RsaOaep512,
 }
 
 impl KeyManagement {
     /// Every supported key-management algorithm, in a stable order.
-    pub const ALL: [KeyManagement; 6] = [
+    pub const ALL: [KeyManagement; 10] = [
         KeyManagement::Dir,
         KeyManagement::A128KW,
         KeyManagement::A256KW,
         KeyManagement::A128GCMKW,
         KeyManagement::A192GCMKW,
         KeyManagement::A256GCMKW,
+        KeyManagement::RsaOaep,
+        KeyManagement::RsaOaep256,
+        KeyManagement::RsaOaep384,
+        KeyManagement::RsaOaep512,
     ];
 
     /// The registered `alg` name.
@@ -45,6 +57,10 @@ impl KeyManagement {
             KeyManagement::A128GCMKW => "A128GCMKW",
             KeyManagement::A192GCMKW => "A192GCMKW",
             KeyManagement::A256GCMKW => "A256GCMKW",
+            KeyManagement::RsaOaep => "RSA-OAEP",
+            KeyManagement::RsaOaep256 => "RSA-OAEP-256",
+            KeyManagement::RsaOaep384 => "RSA-OAEP-384",
+            KeyManagement::RsaOaep512 => "RSA-OAEP-512",
         }
     }
 
@@ -69,14 +85,32 @@ impl KeyManagement {
         Err(Error::new(ErrorKind::UnsupportedAlgorithm, why))
     }
 
-    /// The key length this algorithm needs, in bytes; `None` for `dir`, whose key is the content key.
+    /// The secret key length this algorithm needs, in bytes; `None` for `dir`, whose key is the content key, and
+    /// for the RSA algorithms.
     pub fn key_len(self) -> Option<usize> {
         match self {
-            KeyManagement::Dir => None,
+            KeyManagement::Dir
+            | KeyManagement::RsaOaep
+            | KeyManagement::RsaOaep256
+            | KeyManagement::RsaOaep384
+            | KeyManagement::RsaOaep512 => None,
             KeyManagement::A128KW | KeyManagement::A128GCMKW => Some(16),
             KeyManagement::A192GCMKW => Some(24),
             KeyManagement::A256KW | KeyManagement::A256GCMKW => Some(32),
         }
+    }
+}
+
+impl KeyManagement {
+    /// True for the RSA-OAEP algorithms, whose keys are RSA key pairs.
+    pub fn is_rsa(self) -> bool {
+        matches!(
+            self,
+            KeyManagement::RsaOaep
+                | KeyManagement::RsaOaep256
+                | KeyManagement::RsaOaep384
+                | KeyManagement::RsaOaep512
+        )
     }
 }
 

@@ -11,8 +11,9 @@ use zeroize::Zeroizing;
 use super::algorithms::{ContentEncryption, KeyManagement};
 use super::content;
 use super::header::JweHeader;
+use super::key::Material;
 use super::key::{DecryptionKey, EncryptionKey};
-use super::key_management::{self, GCMKW_IV_LEN};
+use super::key_management::{self, GCMKW_IV_LEN, random};
 use crate::b64;
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::Limits;
@@ -79,13 +80,13 @@ impl<'k> Encrypter<'k> {
         let (alg, enc) = (self.key.algorithm(), self.enc);
         check_direct(self.key, enc)?;
         let cek = if alg == KeyManagement::Dir {
-            Zeroizing::new(self.key.secret().to_vec())
+            Zeroizing::new(secret_of(self.key)?.to_vec())
         } else {
             random(enc.key_len())?
         };
         let iv = random(enc.iv_len())?;
         let kw_iv = random(GCMKW_IV_LEN)?;
-        let wrapped = key_management::wrap(alg, self.key.secret(), &cek, &kw_iv)?;
+        let wrapped = key_management::wrap(alg, self.key.material(), &cek, &kw_iv)?;
         let mut header = serde_json::Map::new();
         header.insert("alg".into(), Value::String(alg.name().into()));
         header.insert("enc".into(), Value::String(enc.name().into()));
@@ -113,6 +114,17 @@ impl<'k> Encrypter<'k> {
     }
 }
 
+/// The secret of a symmetric key (for `dir`, the content key).
+fn secret_of(key: &EncryptionKey) -> Result<&[u8]> {
+    match key.material() {
+        Material::Secret(secret) => Ok(secret),
+        Material::RsaPrivate(..) | Material::RsaPublic(_) => Err(Error::invalid_key(format!(
+            "{} does not use a shared secret",
+            key.algorithm()
+        ))),
+    }
+}
+
 fn check_direct(key: &EncryptionKey, enc: ContentEncryption) -> Result<()> {
     match key.direct_encryption() {
         Some(bound) if bound != enc => Err(Error::new(
@@ -121,13 +133,6 @@ fn check_direct(key: &EncryptionKey, enc: ContentEncryption) -> Result<()> {
         )),
         _ => Ok(()),
     }
-}
-
-fn random(len: usize) -> Result<Zeroizing<Vec<u8>>> {
-    let mut bytes = Zeroizing::new(vec![0u8; len]);
-    aws_lc_rs::rand::fill(&mut bytes)
-        .map_err(|_| Error::new(ErrorKind::Crypto, "the random generator failed"))?;
-    Ok(bytes)
 }
 
 /// Encrypts the content (the AAD is the protected header's base64url text, RFC 7516 §5.1 step 14) and joins the
@@ -179,11 +184,11 @@ pub fn encrypt_compact_reproducible(
         _ => Vec::new(),
     };
     let cek = if header.alg == KeyManagement::Dir {
-        key.secret()
+        secret_of(key)?
     } else {
         cek
     };
-    let wrapped = key_management::wrap(header.alg, key.secret(), cek, &kw_iv)?;
+    let wrapped = key_management::wrap(header.alg, key.material(), cek, &kw_iv)?;
     for (name, value) in &wrapped.header {
         if header.get(name) != Some(value) {
             return Err(Error::malformed(format!(
@@ -281,17 +286,18 @@ impl Decrypter {
         let tag = b64::decode(tag, "JWE authentication tag")?;
         let mut last = None;
         for key in candidates {
-            let opened = key_management::unwrap(header.alg, key.secret(), &header, &encrypted_key)
-                .and_then(|cek| {
-                    content::decrypt(
-                        header.enc,
-                        &cek,
-                        &iv,
-                        header_b64.as_bytes(),
-                        &ciphertext,
-                        &tag,
-                    )
-                });
+            let opened =
+                key_management::unwrap(header.alg, key.material(), &header, &encrypted_key)
+                    .and_then(|cek| {
+                        content::decrypt(
+                            header.enc,
+                            &cek,
+                            &iv,
+                            header_b64.as_bytes(),
+                            &ciphertext,
+                            &tag,
+                        )
+                    });
             match opened {
                 Ok(plaintext) => {
                     return Ok(Decrypted {

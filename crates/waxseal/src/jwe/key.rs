@@ -8,11 +8,30 @@
 use std::fmt;
 use std::sync::Arc;
 
+use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::rsa::{
+    OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey,
+    PublicKeyComponents,
+};
 use zeroize::Zeroizing;
 
 use super::algorithms::{ContentEncryption, KeyManagement};
 use crate::error::{Error, ErrorKind, Result, quote};
 use crate::jwk::Jwk;
+
+/// What a key is made of. A decryption key from an RSA private key keeps the public half too, so
+/// [`DecryptionKey::encryption_key`] cannot fail.
+pub(crate) enum Material {
+    /// The shared secret of `dir`, AES key wrap and AES-GCM key wrap.
+    Secret(Zeroizing<Vec<u8>>),
+    /// An RSA private key (2048 bits or more) and its public half.
+    RsaPrivate(OaepPrivateDecryptingKey, Arc<OaepPublicEncryptingKey>),
+    /// An RSA public key (2048 bits or more).
+    RsaPublic(Arc<OaepPublicEncryptingKey>),
+}
+
+/// RSA keys below 2048 bits are refused for encryption as they are for signatures.
+const MIN_RSA_BITS: usize = 2048;
 
 /// The material and binding both key types share.
 #[derive(Clone)]
@@ -21,7 +40,7 @@ struct Bound {
     /// For `dir`: the one content encryption the key is the content key of.
     direct_enc: Option<ContentEncryption>,
     kid: Option<String>,
-    secret: Arc<Zeroizing<Vec<u8>>>,
+    material: Arc<Material>,
 }
 
 impl Bound {
@@ -46,6 +65,12 @@ impl Bound {
                     ),
                 ));
             }
+            (_, None) if alg.is_rsa() => {
+                return Err(Error::new(
+                    ErrorKind::AlgorithmNotAllowed,
+                    format!("{alg} needs an RSA key, not a shared secret"),
+                ));
+            }
             (_, None) => alg.key_len().unwrap_or(0),
         };
         if secret.len() != wanted {
@@ -60,8 +85,50 @@ impl Bound {
             alg,
             direct_enc,
             kid: None,
-            secret: Arc::new(Zeroizing::new(secret.to_vec())),
+            material: Arc::new(Material::Secret(Zeroizing::new(secret.to_vec()))),
         })
+    }
+
+    /// An RSA key for `alg` from a JWK: the private key when `private`, else the public key (of a public or
+    /// private JWK).
+    fn rsa(jwk: &Jwk, alg: KeyManagement, private: bool) -> Result<Material> {
+        let rejected = |what: &str| {
+            Error::invalid_key(format!("RSA {what} rejected by the cryptographic library"))
+        };
+        let public = |key: PublicEncryptingKey| -> Result<Arc<OaepPublicEncryptingKey>> {
+            if key.key_size_bits() < MIN_RSA_BITS {
+                return Err(Error::invalid_key(format!(
+                    "{alg} needs an RSA key of at least {MIN_RSA_BITS} bits; this one has {}",
+                    key.key_size_bits()
+                )));
+            }
+            OaepPublicEncryptingKey::new(key)
+                .map(Arc::new)
+                .map_err(|_| rejected("public key"))
+        };
+        if private {
+            let pair = crate::keys::rsa_key_pair(jwk)?;
+            let pkcs8 = pair
+                .as_der()
+                .map_err(|_| Error::new(ErrorKind::Crypto, "RSA key export failed"))?;
+            let key = PrivateDecryptingKey::from_pkcs8(pkcs8.as_ref())
+                .map_err(|_| rejected("private key"))?;
+            let public_half = public(key.public_key())?;
+            let private_key =
+                OaepPrivateDecryptingKey::new(key).map_err(|_| rejected("private key"))?;
+            Ok(Material::RsaPrivate(private_key, public_half))
+        } else {
+            let n = jwk.member("n", jwk.n.as_ref())?;
+            let e = jwk.member("e", jwk.e.as_ref())?;
+            crate::jwk::rsa::check_public(&n, &e)?;
+            let components = PublicKeyComponents {
+                n: n.as_slice(),
+                e: e.as_slice(),
+            };
+            let key: PublicEncryptingKey =
+                components.try_into().map_err(|_| rejected("public key"))?;
+            Ok(Material::RsaPublic(public(key)?))
+        }
     }
 
     /// Reads a JWK for `op` ("decrypt" or "encrypt"): `kty: oct`, `use` absent or `enc`, `key_ops` allowing the
@@ -103,17 +170,33 @@ impl Bound {
                 ));
             }
         }
-        if jwk.kty != "oct" {
+        let wanted_kty = if alg.is_rsa() { "RSA" } else { "oct" };
+        if jwk.kty != wanted_kty {
             return Err(Error::new(
                 ErrorKind::AlgorithmNotAllowed,
                 format!(
-                    "a {} key cannot be used with {alg}: it needs a secret (kty \"oct\")",
+                    "a {} key cannot be used with {alg}: it needs kty \"{wanted_kty}\"",
                     quote(&jwk.kty)
                 ),
             ));
         }
-        let secret = Zeroizing::new(jwk.member("k", jwk.k.as_ref())?);
-        let mut bound = Bound::new(&secret, alg, direct_enc)?;
+        let mut bound = if alg.is_rsa() {
+            let private = op == "decrypt";
+            if private && jwk.d.is_none() {
+                return Err(Error::invalid_key(format!(
+                    "decrypting with {alg} needs the RSA private key"
+                )));
+            }
+            Bound {
+                alg,
+                direct_enc: None,
+                kid: None,
+                material: Arc::new(Bound::rsa(jwk, alg, private)?),
+            }
+        } else {
+            let secret = Zeroizing::new(jwk.member("k", jwk.k.as_ref())?);
+            Bound::new(&secret, alg, direct_enc)?
+        };
         bound.kid.clone_from(&jwk.kid);
         Ok(bound)
     }
@@ -145,7 +228,7 @@ impl Bound {
             s.field("enc", &enc);
         }
         s.field("kid", &self.kid)
-            .field("secret", &"<redacted>")
+            .field("key", &"<redacted>")
             .finish()
     }
 }
@@ -157,8 +240,8 @@ macro_rules! jwe_key {
         pub struct $name(Bound);
 
         impl $name {
-            /// A key for `alg` (not `dir`, see [`Self::direct`]) from raw secret bytes, which must be exactly the
-            /// algorithm's key length.
+            /// A key for `alg` (a symmetric one other than `dir`, see [`Self::direct`]) from raw secret bytes,
+            /// which must be exactly the algorithm's key length.
             pub fn from_secret(secret: &[u8], alg: KeyManagement) -> Result<Self> {
                 Bound::new(secret, alg, None).map(Self)
             }
@@ -168,8 +251,8 @@ macro_rules! jwe_key {
                 Bound::new(secret, KeyManagement::Dir, Some(enc)).map(Self)
             }
 
-            /// A key from a JWK (`kty: oct`) whose `alg` names a key-management algorithm, or a content encryption
-            /// for a `dir` key. A JWK with `use` other than `enc`, or `key_ops` that forbid this use, is refused.
+            /// A key from a JWK (`kty: oct`, or `RSA` for RSA-OAEP) whose `alg` names a key-management algorithm,
+            /// or a content encryption for a `dir` key. A JWK with `use` other than `enc`, or `key_ops` that forbid this use, is refused.
             pub fn from_jwk(jwk: &Jwk) -> Result<Self> {
                 let (alg, direct_enc) = Bound::jwk_binding(jwk)?;
                 Bound::from_jwk(jwk, alg, direct_enc, $op).map(Self)
@@ -207,8 +290,8 @@ macro_rules! jwe_key {
                 self.0.kid.as_deref()
             }
 
-            pub(crate) fn secret(&self) -> &[u8] {
-                &self.0.secret
+            pub(crate) fn material(&self) -> &Material {
+                &self.0.material
             }
         }
 
@@ -232,9 +315,14 @@ jwe_key!(
 );
 
 impl DecryptionKey {
-    /// The key that encrypts to this one: for the symmetric algorithms, the same secret and binding.
+    /// The key that encrypts to this one: for the symmetric algorithms, the same secret and binding; for RSA-OAEP,
+    /// the public key.
     pub fn encryption_key(&self) -> EncryptionKey {
-        EncryptionKey(self.0.clone())
+        let mut bound = self.0.clone();
+        if let Material::RsaPrivate(_, public) = &*self.0.material {
+            bound.material = Arc::new(Material::RsaPublic(Arc::clone(public)));
+        }
+        EncryptionKey(bound)
     }
 }
 

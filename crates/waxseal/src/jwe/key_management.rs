@@ -7,12 +7,17 @@
 
 use aws_lc_rs::aead;
 use aws_lc_rs::key_wrap::{AES_128, AES_256, AesKek, KeyWrap as _};
+use aws_lc_rs::rsa::{
+    OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OAEP_SHA384_MGF1SHA384, OAEP_SHA512_MGF1SHA512,
+    OaepAlgorithm, OaepPrivateDecryptingKey,
+};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
 use super::algorithms::{ContentEncryption, KeyManagement};
 use super::content::failed;
 use super::header::JweHeader;
+use super::key::Material;
 use crate::b64;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -27,7 +32,27 @@ pub(crate) struct Wrapped {
 }
 
 /// Carries `cek` under `secret` with `alg`. `kw_iv` is the AES-GCM key wrap's IV (ignored by the others).
-pub(crate) fn wrap(alg: KeyManagement, secret: &[u8], cek: &[u8], kw_iv: &[u8]) -> Result<Wrapped> {
+pub(crate) fn wrap(
+    alg: KeyManagement,
+    material: &Material,
+    cek: &[u8],
+    kw_iv: &[u8],
+) -> Result<Wrapped> {
+    let secret: &[u8] = match material {
+        Material::Secret(secret) => secret,
+        Material::RsaPublic(public) | Material::RsaPrivate(_, public) => {
+            let mut out = vec![0u8; public.ciphertext_size()];
+            let len = public
+                .encrypt(oaep(alg)?, cek, &mut out, None)
+                .map_err(|_| Error::new(ErrorKind::Crypto, format!("{alg} encryption failed")))?
+                .len();
+            out.truncate(len);
+            return Ok(Wrapped {
+                encrypted_key: out,
+                header: Vec::new(),
+            });
+        }
+    };
     match alg {
         KeyManagement::Dir => Ok(Wrapped {
             encrypted_key: Vec::new(),
@@ -53,17 +78,78 @@ pub(crate) fn wrap(alg: KeyManagement, secret: &[u8], cek: &[u8], kw_iv: &[u8]) 
                 ],
             })
         }
+        _ => Err(mismatch(alg)),
     }
+}
+
+fn mismatch(alg: KeyManagement) -> Error {
+    Error::invalid_key(format!("the key's material does not fit {alg}"))
+}
+
+fn oaep(alg: KeyManagement) -> Result<&'static OaepAlgorithm> {
+    Ok(match alg {
+        KeyManagement::RsaOaep => &OAEP_SHA1_MGF1SHA1,
+        KeyManagement::RsaOaep256 => &OAEP_SHA256_MGF1SHA256,
+        KeyManagement::RsaOaep384 => &OAEP_SHA384_MGF1SHA384,
+        KeyManagement::RsaOaep512 => &OAEP_SHA512_MGF1SHA512,
+        _ => return Err(mismatch(alg)),
+    })
+}
+
+/// Random bytes from aws-lc-rs, kept out of memory dumps once dropped.
+pub(crate) fn random(len: usize) -> Result<Zeroizing<Vec<u8>>> {
+    let mut bytes = Zeroizing::new(vec![0u8; len]);
+    aws_lc_rs::rand::fill(&mut bytes)
+        .map_err(|_| Error::new(ErrorKind::Crypto, "the random generator failed"))?;
+    Ok(bytes)
+}
+
+/// RSA-OAEP decryption of the CEK. On any failure a random CEK of the right size takes its place (RFC 7516
+/// §11.5), so a bad encrypted key fails later, at the content tag, in the same way and about the same time as a
+/// bad tag: no oracle on the RSA padding.
+pub(crate) fn rsa_oaep_unwrap(
+    alg: KeyManagement,
+    private: &OaepPrivateDecryptingKey,
+    encrypted_key: &[u8],
+    cek_len: usize,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let substitute = random(cek_len)?;
+    match rsa_oaep_decrypt(alg, private, encrypted_key) {
+        Ok(cek) if cek.len() == cek_len => Ok(cek),
+        _ => Ok(substitute),
+    }
+}
+
+/// RSA-OAEP decryption without a label; any failure is [`failed`].
+pub(crate) fn rsa_oaep_decrypt(
+    alg: KeyManagement,
+    private: &OaepPrivateDecryptingKey,
+    ciphertext: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    let mut out = Zeroizing::new(vec![0u8; private.min_output_size()]);
+    let len = private
+        .decrypt(oaep(alg)?, ciphertext, &mut out, None)
+        .map_err(|_| failed())?
+        .len();
+    out.truncate(len);
+    Ok(out)
 }
 
 /// Recovers the CEK of a JWE whose header names `alg` and `enc`.
 pub(crate) fn unwrap(
     alg: KeyManagement,
-    secret: &[u8],
+    material: &Material,
     header: &JweHeader,
     encrypted_key: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>> {
     let enc: ContentEncryption = header.enc;
+    let secret: &[u8] = match material {
+        Material::Secret(secret) => secret,
+        Material::RsaPrivate(private, _) => {
+            return rsa_oaep_unwrap(alg, private, encrypted_key, enc.key_len());
+        }
+        Material::RsaPublic(_) => return Err(mismatch(alg)),
+    };
     let cek = match alg {
         KeyManagement::Dir => {
             // RFC 7516 §5.2 step 10: with direct encryption the encrypted key must be empty.
@@ -95,6 +181,7 @@ pub(crate) fn unwrap(
             buffer.truncate(len);
             buffer
         }
+        _ => return Err(mismatch(alg)),
     };
     // A CEK of the wrong size for `enc` (a dir key of another size, or a wrapped key of another size) is refused
     // with the same error as a bad tag: for wrapped keys its size is the sender's choice.

@@ -4,6 +4,7 @@
 use zeroize::Zeroizing;
 
 use super::algorithms::ContentEncryption;
+use super::key::{DecryptionKey, Material};
 use super::{content, key_management};
 use crate::error::{Error, Result};
 
@@ -60,4 +61,17 @@ pub fn aes_key_wrap(kek: &[u8], key: &[u8]) -> Result<Vec<u8>> {
 /// RFC 3394 AES key unwrap.
 pub fn aes_key_unwrap(kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     key_management::aes_key_unwrap(kek, wrapped)
+}
+
+/// RSA-OAEP decryption (no label, as JOSE uses it) with an RSA-OAEP decryption key, reporting failure instead of
+/// substituting a random content key as the JWE path does.
+pub fn rsa_oaep_decrypt(key: &DecryptionKey, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    match key.material() {
+        Material::RsaPrivate(private, _) => {
+            key_management::rsa_oaep_decrypt(key.algorithm(), private, ciphertext)
+        }
+        Material::Secret(_) | Material::RsaPublic(_) => {
+            Err(Error::invalid_key("not an RSA-OAEP decryption key"))
+        }
+    }
 }
