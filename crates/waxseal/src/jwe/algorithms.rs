@@ -27,7 +27,7 @@ pub enum KeyManagement {
     RsaOaep,
     /// RSAES-OAEP with SHA-256 and MGF1-SHA-256 (`RSA-OAEP-256`).
     RsaOaep256,
-    /// RSAES-OAEP with SHA-384 and MGF1-SHA-384 (`RSA-OAEP-384`, RFC 9864 registry).
+    /// RSAES-OAEP with SHA-384 and MGF1-SHA-384 (`RSA-OAEP-384`, registered in the IANA JOSE registry by WebCrypto).
     RsaOaep384,
     /// RSAES-OAEP with SHA-512 and MGF1-SHA-512 (`RSA-OAEP-512`).
     RsaOaep512,
