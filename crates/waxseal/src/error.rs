@@ -48,6 +48,11 @@ pub enum ErrorKind {
     Claims,
     /// The cryptographic library failed for a reason that is not the input's fault (e.g. key generation).
     Crypto,
+    /// A JWE could not be decrypted: the key did not unwrap the content key, or the authentication tag (or, for
+    /// AES-CBC, the padding) is wrong. One kind for all of them, so the error is no oracle.
+    DecryptionFailed,
+    /// A JWE is compressed (`zip`), which this decrypter does not accept.
+    CompressionUnsupported,
 }
 
 /// The error of every fallible operation in this crate.
@@ -92,6 +97,8 @@ impl Error {
             ErrorKind::Rejected => "ERR_JWT_REJECTED",
             ErrorKind::Claims => "ERR_JWT_CLAIMS",
             ErrorKind::Crypto => "ERR_CRYPTO",
+            ErrorKind::DecryptionFailed => "ERR_JWE_DECRYPTION_FAILED",
+            ErrorKind::CompressionUnsupported => "ERR_JWE_ZIP_UNSUPPORTED",
         }
     }
 

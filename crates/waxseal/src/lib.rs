@@ -40,6 +40,11 @@
 //! # Ok::<(), waxseal::Error>(())
 //! ```
 //!
+//! ## Encrypt
+//!
+//! [`jwe`] makes and opens compact JWEs (RFC 7516) with keys bound to one key-management algorithm
+//! ([`DecryptionKey`], [`EncryptionKey`]); they are not signing keys, and the compiler keeps the two apart.
+//!
 //! ## Keys from elsewhere
 //!
 //! [`Jwk`] reads JWKs, PEM (PKCS#8, SPKI, PKCS#1, SEC1, X.509 certificates) and DER; [`KeySet`] reads a JWK Set and
@@ -53,6 +58,7 @@ pub mod alg;
 pub mod b64;
 mod error;
 mod json;
+pub mod jwe;
 pub mod jwk;
 pub mod jws;
 pub mod jwt;
@@ -61,6 +67,7 @@ mod keys;
 pub use alg::{Algorithm, AlgorithmSet};
 pub use error::{Error, ErrorKind, Result};
 pub use json::Limits;
+pub use jwe::{DecryptionKey, EncryptionKey};
 pub use jwk::{Jwk, KeySet};
 pub use keys::{SigningKey, VerifyingKey};
 

@@ -17,6 +17,7 @@ mod signing;
 mod verifying;
 
 pub use signing::SigningKey;
+pub(crate) use signing::rsa_key_pair;
 pub use verifying::VerifyingKey;
 
 use aws_lc_rs::hmac;

@@ -325,7 +325,7 @@ impl SigningKey {
     }
 }
 
-fn rsa_key_pair(jwk: &Jwk) -> Result<rsa::KeyPair> {
+pub(crate) fn rsa_key_pair(jwk: &Jwk) -> Result<rsa::KeyPair> {
     if jwk.oth.is_some() {
         return Err(Error::invalid_key(
             "multi-prime RSA keys (\"oth\") are not supported",

@@ -1,0 +1,245 @@
+//! JWE algorithms (RFC 7518 §4 and §5): how the content key reaches the recipient, and how the content is sealed.
+//!
+//! Kept apart from the JWS [`Algorithm`](crate::Algorithm) on purpose: a name from one registry is never read as
+//! the other, so a JWE whose `alg` is `HS256` is refused by name, before any key is looked at.
+
+use std::fmt;
+
+use crate::error::{Error, ErrorKind, Result, quote};
+
+/// A JWE key-management algorithm (`alg`). ECDH-ES, PBES2 and RSA1_5 are not implemented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum KeyManagement {
+    /// Direct use of a shared secret as the content key (`dir`).
+    Dir,
+    /// AES key wrap (RFC 3394) with a 128-bit key.
+    A128KW,
+    /// AES key wrap with a 256-bit key.
+    A256KW,
+    /// AES-GCM key wrap with a 128-bit key (`iv` and `tag` header parameters).
+    A128GCMKW,
+    /// AES-GCM key wrap with a 192-bit key.
+    A192GCMKW,
+    /// AES-GCM key wrap with a 256-bit key.
+    A256GCMKW,
+    /// RSAES-OAEP with SHA-1 and MGF1-SHA-1 (`RSA-OAEP`), RSA keys of 2048 bits or more.
+    RsaOaep,
+    /// RSAES-OAEP with SHA-256 and MGF1-SHA-256 (`RSA-OAEP-256`).
+    RsaOaep256,
+    /// RSAES-OAEP with SHA-384 and MGF1-SHA-384 (`RSA-OAEP-384`, registered in the IANA JOSE registry by WebCrypto).
+    RsaOaep384,
+    /// RSAES-OAEP with SHA-512 and MGF1-SHA-512 (`RSA-OAEP-512`).
+    RsaOaep512,
+}
+
+impl KeyManagement {
+    /// Every supported key-management algorithm, in a stable order.
+    pub const ALL: [KeyManagement; 10] = [
+        KeyManagement::Dir,
+        KeyManagement::A128KW,
+        KeyManagement::A256KW,
+        KeyManagement::A128GCMKW,
+        KeyManagement::A192GCMKW,
+        KeyManagement::A256GCMKW,
+        KeyManagement::RsaOaep,
+        KeyManagement::RsaOaep256,
+        KeyManagement::RsaOaep384,
+        KeyManagement::RsaOaep512,
+    ];
+
+    /// The registered `alg` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyManagement::Dir => "dir",
+            KeyManagement::A128KW => "A128KW",
+            KeyManagement::A256KW => "A256KW",
+            KeyManagement::A128GCMKW => "A128GCMKW",
+            KeyManagement::A192GCMKW => "A192GCMKW",
+            KeyManagement::A256GCMKW => "A256GCMKW",
+            KeyManagement::RsaOaep => "RSA-OAEP",
+            KeyManagement::RsaOaep256 => "RSA-OAEP-256",
+            KeyManagement::RsaOaep384 => "RSA-OAEP-384",
+            KeyManagement::RsaOaep512 => "RSA-OAEP-512",
+        }
+    }
+
+    /// Parses a registered `alg` name (case-sensitive). Signature algorithms, `none`, and the key-management
+    /// algorithms waxseal does not implement are errors of kind [`ErrorKind::UnsupportedAlgorithm`] that say which.
+    pub fn from_name(name: &str) -> Result<Self> {
+        if let Some(alg) = KeyManagement::ALL.into_iter().find(|a| a.name() == name) {
+            return Ok(alg);
+        }
+        let why = if crate::Algorithm::from_name(name).is_ok() || name.eq_ignore_ascii_case("none")
+        {
+            format!(
+                "{} is a signature algorithm, not a JWE key-management algorithm",
+                quote(name)
+            )
+        } else if name == "A192KW" {
+            // aws-lc-rs offers AES key wrap with 128- and 256-bit keys only, and waxseal writes no cipher itself.
+            "A192KW is not supported: the cryptographic library has no AES-192 key wrap".to_owned()
+        } else {
+            format!("unsupported JWE key-management algorithm {}", quote(name))
+        };
+        Err(Error::new(ErrorKind::UnsupportedAlgorithm, why))
+    }
+
+    /// The secret key length this algorithm needs, in bytes; `None` for `dir`, whose key is the content key, and
+    /// for the RSA algorithms.
+    pub fn key_len(self) -> Option<usize> {
+        match self {
+            KeyManagement::Dir
+            | KeyManagement::RsaOaep
+            | KeyManagement::RsaOaep256
+            | KeyManagement::RsaOaep384
+            | KeyManagement::RsaOaep512 => None,
+            KeyManagement::A128KW | KeyManagement::A128GCMKW => Some(16),
+            KeyManagement::A192GCMKW => Some(24),
+            KeyManagement::A256KW | KeyManagement::A256GCMKW => Some(32),
+        }
+    }
+}
+
+impl KeyManagement {
+    /// True for the RSA-OAEP algorithms, whose keys are RSA key pairs.
+    pub fn is_rsa(self) -> bool {
+        matches!(
+            self,
+            KeyManagement::RsaOaep
+                | KeyManagement::RsaOaep256
+                | KeyManagement::RsaOaep384
+                | KeyManagement::RsaOaep512
+        )
+    }
+}
+
+/// A JWE content-encryption algorithm (`enc`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ContentEncryption {
+    /// AES-128-CBC with HMAC-SHA-256, tag truncated to 128 bits (RFC 7518 §5.2.3).
+    A128CbcHs256,
+    /// AES-192-CBC with HMAC-SHA-384, tag truncated to 192 bits.
+    A192CbcHs384,
+    /// AES-256-CBC with HMAC-SHA-512, tag truncated to 256 bits.
+    A256CbcHs512,
+    /// AES-128-GCM.
+    A128Gcm,
+    /// AES-192-GCM.
+    A192Gcm,
+    /// AES-256-GCM.
+    A256Gcm,
+}
+
+impl ContentEncryption {
+    /// Every content-encryption algorithm, in a stable order.
+    pub const ALL: [ContentEncryption; 6] = [
+        ContentEncryption::A128CbcHs256,
+        ContentEncryption::A192CbcHs384,
+        ContentEncryption::A256CbcHs512,
+        ContentEncryption::A128Gcm,
+        ContentEncryption::A192Gcm,
+        ContentEncryption::A256Gcm,
+    ];
+
+    /// The registered `enc` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ContentEncryption::A128CbcHs256 => "A128CBC-HS256",
+            ContentEncryption::A192CbcHs384 => "A192CBC-HS384",
+            ContentEncryption::A256CbcHs512 => "A256CBC-HS512",
+            ContentEncryption::A128Gcm => "A128GCM",
+            ContentEncryption::A192Gcm => "A192GCM",
+            ContentEncryption::A256Gcm => "A256GCM",
+        }
+    }
+
+    /// Parses a registered `enc` name (case-sensitive).
+    pub fn from_name(name: &str) -> Result<Self> {
+        ContentEncryption::ALL
+            .into_iter()
+            .find(|e| e.name() == name)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::UnsupportedAlgorithm,
+                    format!("unsupported JWE content encryption {}", quote(name)),
+                )
+            })
+    }
+
+    /// The content key length, in bytes (for CBC-HMAC, the MAC key and the AES key together).
+    pub fn key_len(self) -> usize {
+        match self {
+            ContentEncryption::A128Gcm => 16,
+            ContentEncryption::A192Gcm => 24,
+            ContentEncryption::A256Gcm | ContentEncryption::A128CbcHs256 => 32,
+            ContentEncryption::A192CbcHs384 => 48,
+            ContentEncryption::A256CbcHs512 => 64,
+        }
+    }
+
+    /// The initialization vector length, in bytes.
+    pub fn iv_len(self) -> usize {
+        if self.is_gcm() { 12 } else { 16 }
+    }
+
+    /// The authentication tag length, in bytes.
+    pub fn tag_len(self) -> usize {
+        if self.is_gcm() {
+            16
+        } else {
+            self.key_len() / 2
+        }
+    }
+
+    pub(crate) fn is_gcm(self) -> bool {
+        matches!(
+            self,
+            ContentEncryption::A128Gcm | ContentEncryption::A192Gcm | ContentEncryption::A256Gcm
+        )
+    }
+}
+
+impl fmt::Display for KeyManagement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Display for ContentEncryption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for alg in KeyManagement::ALL {
+            assert_eq!(KeyManagement::from_name(alg.name()).unwrap(), alg);
+        }
+        for enc in ContentEncryption::ALL {
+            assert_eq!(ContentEncryption::from_name(enc.name()).unwrap(), enc);
+        }
+    }
+
+    #[test]
+    fn signature_algorithms_are_not_key_management_algorithms() {
+        for name in ["HS256", "RS256", "ES256", "EdDSA", "none"] {
+            let err = KeyManagement::from_name(name).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::UnsupportedAlgorithm);
+            assert!(err.message().contains("signature algorithm"), "{err}");
+        }
+        assert!(
+            KeyManagement::from_name("A192KW")
+                .unwrap_err()
+                .message()
+                .contains("AES-192")
+        );
+        assert!(ContentEncryption::from_name("a128gcm").is_err());
+    }
+}

@@ -1,0 +1,77 @@
+//! The primitives beneath JWE, exposed only so the conformance tests (Wycheproof) can reach them through the same
+//! wrappers — and the same length checks — the JWE code uses. Not a stable API.
+
+use zeroize::Zeroizing;
+
+use super::algorithms::ContentEncryption;
+use super::key::{DecryptionKey, Material};
+use super::{content, key_management};
+use crate::error::{Error, Result};
+
+fn gcm(key: &[u8]) -> Result<ContentEncryption> {
+    match key.len() {
+        16 => Ok(ContentEncryption::A128Gcm),
+        24 => Ok(ContentEncryption::A192Gcm),
+        32 => Ok(ContentEncryption::A256Gcm),
+        n => Err(Error::invalid_key(format!("no AES-GCM key is {n} bytes"))),
+    }
+}
+
+/// AES-GCM as JWE uses it (96-bit IV, 128-bit tag): ciphertext and tag.
+pub fn aes_gcm_seal(
+    key: &[u8],
+    iv: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let sealed = content::encrypt(gcm(key)?, key, iv, aad, plaintext)?;
+    Ok((sealed.ciphertext, sealed.tag))
+}
+
+/// AES-GCM decryption as JWE uses it.
+pub fn aes_gcm_open(
+    key: &[u8],
+    iv: &[u8],
+    aad: &[u8],
+    ciphertext: &[u8],
+    tag: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    content::decrypt(gcm(key)?, key, iv, aad, ciphertext, tag)
+}
+
+/// AES-CBC with PKCS#7 padding (the cipher half of A*CBC-HS*).
+pub fn aes_cbc_pkcs7_encrypt(key: &[u8], iv: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+    content::cbc_encrypt(key, iv, plaintext)
+}
+
+/// AES-CBC decryption with PKCS#7 unpadding (unauthenticated: JWE only calls it after the tag verified).
+pub fn aes_cbc_pkcs7_decrypt(
+    key: &[u8],
+    iv: &[u8],
+    ciphertext: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    content::cbc_decrypt(key, iv, ciphertext)
+}
+
+/// RFC 3394 AES key wrap (A128KW, A256KW).
+pub fn aes_key_wrap(kek: &[u8], key: &[u8]) -> Result<Vec<u8>> {
+    key_management::aes_key_wrap(kek, key)
+}
+
+/// RFC 3394 AES key unwrap.
+pub fn aes_key_unwrap(kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    key_management::aes_key_unwrap(kek, wrapped)
+}
+
+/// RSA-OAEP decryption (no label, as JOSE uses it) with an RSA-OAEP decryption key, reporting failure instead of
+/// substituting a random content key as the JWE path does.
+pub fn rsa_oaep_decrypt(key: &DecryptionKey, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    match key.material() {
+        Material::RsaPrivate(private, _) => {
+            key_management::rsa_oaep_decrypt(key.algorithm(), private, ciphertext)
+        }
+        Material::Secret(_) | Material::RsaPublic(_) => {
+            Err(Error::invalid_key("not an RSA-OAEP decryption key"))
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Wycheproof AES-GCM, AES key wrap, AES-CBC-PKCS#5 and RSA-OAEP vectors, through the wrappers JWE uses
+//! (`waxseal::jwe::primitives`), so the vectors meet the same length checks a token does.
+//!
+//! * `valid`: encryption reproduces the ciphertext (and tag) byte for byte, and decryption gives the message back;
+//! * `invalid`: decryption (or unwrapping) is refused;
+//! * refused by design, counted and asserted: AES-GCM with an IV other than JOSE's 96 bits, AES key wrap with a
+//!   192-bit key (the cryptographic library has none, so `A192KW` is unsupported), and key wrap of keys shorter
+//!   than 16 bytes (Wycheproof's `acceptable` "ShortKey" cases: no JWE content key is that short).
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use common::{hex, str_of, test_groups, u64_of, wycheproof};
+use serde_json::Value;
+use waxseal::jwe::primitives;
+
+#[derive(Default, Debug)]
+struct Tally {
+    valid: usize,
+    invalid: usize,
+    refused_by_design: usize,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    fn fail(&mut self, test: &Value, what: &str) {
+        self.failures.push(format!(
+            "tcId {} ({}): {what}",
+            test["tcId"],
+            test["comment"].as_str().unwrap_or("")
+        ));
+    }
+
+    fn report(&self, file: &str) {
+        println!(
+            "{file}: {} valid checked, {} invalid rejected, {} refused by design",
+            self.valid, self.invalid, self.refused_by_design
+        );
+        assert!(
+            self.failures.is_empty(),
+            "{file}:\n{}",
+            self.failures.join("\n")
+        );
+        assert!(
+            self.valid > 0 && self.invalid > 0,
+            "{file} contributed nothing"
+        );
+    }
+}
+
+fn tests(group: &Value) -> &[Value] {
+    common::array_of(group, "tests")
+}
+
+#[test]
+fn wycheproof_aes_gcm() {
+    let file = wycheproof("aes_gcm_test.json");
+    let mut tally = Tally::default();
+    for group in test_groups(&file) {
+        let jose_shape = u64_of(group, "ivSize") == 96 && u64_of(group, "tagSize") == 128;
+        for test in tests(group) {
+            let [key, iv, aad, msg, ct, tag] =
+                ["key", "iv", "aad", "msg", "ct", "tag"].map(|m| hex(str_of(test, m)));
+            let opened = primitives::aes_gcm_open(&key, &iv, &aad, &ct, &tag);
+            if !jose_shape {
+                if opened.is_ok() || primitives::aes_gcm_seal(&key, &iv, &aad, &msg).is_ok() {
+                    tally.fail(test, "an IV other than 96 bits was accepted");
+                }
+                tally.refused_by_design += 1;
+                continue;
+            }
+            match str_of(test, "result") {
+                "valid" => {
+                    let sealed = primitives::aes_gcm_seal(&key, &iv, &aad, &msg);
+                    if sealed.as_ref().ok() != Some(&(ct.clone(), tag.clone())) {
+                        tally.fail(test, "encryption did not reproduce ct and tag");
+                    } else if opened.as_deref().map(Vec::as_slice).ok() != Some(&msg[..]) {
+                        tally.fail(test, "decryption did not give the message");
+                    } else {
+                        tally.valid += 1;
+                    }
+                }
+                _ => match opened {
+                    Ok(_) => tally.fail(test, "an invalid case decrypted"),
+                    Err(e) => {
+                        assert_eq!(e.kind(), waxseal::ErrorKind::DecryptionFailed);
+                        tally.invalid += 1;
+                    }
+                },
+            }
+        }
+    }
+    tally.report("aes_gcm_test.json");
+}
+
+#[test]
+fn wycheproof_aes_key_wrap() {
+    let file = wycheproof("aes_wrap_test.json");
+    let mut tally = Tally::default();
+    for group in test_groups(&file) {
+        let no_aes192_wrap = u64_of(group, "keySize") == 192;
+        for test in tests(group) {
+            let [key, msg, ct] = ["key", "msg", "ct"].map(|m| hex(str_of(test, m)));
+            let unwrapped = primitives::aes_key_unwrap(&key, &ct);
+            let short_key = str_of(test, "result") == "acceptable";
+            if no_aes192_wrap || short_key {
+                if unwrapped.is_ok() || primitives::aes_key_wrap(&key, &msg).is_ok() {
+                    tally.fail(test, "a case refused by design was accepted");
+                }
+                tally.refused_by_design += 1;
+                continue;
+            }
+            match str_of(test, "result") {
+                "valid" => {
+                    if primitives::aes_key_wrap(&key, &msg).ok().as_ref() != Some(&ct) {
+                        tally.fail(test, "wrapping did not reproduce ct");
+                    } else if unwrapped.as_deref().map(Vec::as_slice).ok() != Some(&msg[..]) {
+                        tally.fail(test, "unwrapping did not give the key back");
+                    } else {
+                        tally.valid += 1;
+                    }
+                }
+                _ => match unwrapped {
+                    Ok(_) => tally.fail(test, "an invalid wrapped key unwrapped"),
+                    Err(_) => tally.invalid += 1,
+                },
+            }
+        }
+    }
+    assert_eq!(
+        tally.refused_by_design, 57,
+        "55 AES-192 cases + 2 short keys under AES-128/256"
+    );
+    tally.report("aes_wrap_test.json");
+}
+
+#[test]
+fn wycheproof_aes_cbc_pkcs5() {
+    let file = wycheproof("aes_cbc_pkcs5_test.json");
+    let mut tally = Tally::default();
+    for group in test_groups(&file) {
+        for test in tests(group) {
+            let [key, iv, msg, ct] = ["key", "iv", "msg", "ct"].map(|m| hex(str_of(test, m)));
+            let decrypted = primitives::aes_cbc_pkcs7_decrypt(&key, &iv, &ct);
+            match str_of(test, "result") {
+                "valid" => {
+                    if primitives::aes_cbc_pkcs7_encrypt(&key, &iv, &msg)
+                        .ok()
+                        .as_ref()
+                        != Some(&ct)
+                    {
+                        tally.fail(test, "encryption did not reproduce ct");
+                    } else if decrypted.as_deref().map(Vec::as_slice).ok() != Some(&msg[..]) {
+                        tally.fail(test, "decryption did not give the message");
+                    } else {
+                        tally.valid += 1;
+                    }
+                }
+                _ => match decrypted {
+                    Ok(_) => tally.fail(test, "an invalid ciphertext decrypted"),
+                    Err(_) => tally.invalid += 1,
+                },
+            }
+        }
+    }
+    tally.report("aes_cbc_pkcs5_test.json");
+}
+
+/// RSA-OAEP, through `DecryptionKey` built from the group's PKCS#8 key as a user would (via `Jwk::from_der`).
+/// Cases with a label are refused by design: JOSE uses none, so the wrapper takes none.
+#[test]
+fn wycheproof_rsa_oaep() {
+    use waxseal::Jwk;
+    use waxseal::jwe::{DecryptionKey, KeyManagement};
+    for name in common::wycheproof_files("rsa_oaep_") {
+        let alg = if name.contains("sha1_") {
+            KeyManagement::RsaOaep
+        } else if name.contains("sha256_") {
+            KeyManagement::RsaOaep256
+        } else if name.contains("sha384_") {
+            KeyManagement::RsaOaep384
+        } else {
+            KeyManagement::RsaOaep512
+        };
+        let file = wycheproof(&name);
+        let mut tally = Tally::default();
+        for group in test_groups(&file) {
+            let jwk = Jwk::from_der(&hex(str_of(group, "privateKeyPkcs8"))).unwrap();
+            let key = DecryptionKey::from_jwk_with_alg(&jwk, alg).unwrap();
+            for test in tests(group) {
+                let [msg, ct, label] = ["msg", "ct", "label"].map(|m| hex(str_of(test, m)));
+                let decrypted = primitives::rsa_oaep_decrypt(&key, &ct);
+                if !label.is_empty() {
+                    if str_of(test, "result") == "valid" && decrypted.is_ok() {
+                        tally.fail(test, "a ciphertext made with a label decrypted without it");
+                    }
+                    tally.refused_by_design += 1;
+                    continue;
+                }
+                match (str_of(test, "result"), decrypted) {
+                    ("valid", Ok(plain)) if plain.as_slice() == msg.as_slice() => tally.valid += 1,
+                    ("invalid", Err(_)) => tally.invalid += 1,
+                    (_, outcome) => {
+                        tally.fail(test, &format!("unexpected outcome {:?}", outcome.is_ok()));
+                    }
+                }
+            }
+        }
+        tally.report(&name);
+    }
+}
