@@ -56,6 +56,7 @@
 
 pub mod alg;
 pub mod b64;
+mod crit;
 mod error;
 mod json;
 pub mod jwe;

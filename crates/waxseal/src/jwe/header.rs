@@ -116,41 +116,7 @@ impl JweHeader {
 }
 
 fn crit(members: &Map<String, Value>) -> Result<Vec<String>> {
-    let items = match members.get("crit") {
-        None => return Ok(Vec::new()),
-        Some(Value::Array(items)) if !items.is_empty() => items,
-        Some(_) => {
-            return Err(Error::malformed(
-                "\"crit\" must be a non-empty array (RFC 7516 §4.1.13)",
-            ));
-        }
-    };
-    let mut names: Vec<String> = Vec::with_capacity(items.len());
-    for item in items {
-        let Value::String(name) = item else {
-            return Err(Error::malformed("\"crit\" must list header member names"));
-        };
-        if REGISTERED.contains(&name.as_str()) {
-            return Err(Error::malformed(format!(
-                "\"crit\" may not list the registered member {}",
-                quote(name)
-            )));
-        }
-        if names.contains(name) {
-            return Err(Error::malformed(format!(
-                "\"crit\" lists {} twice",
-                quote(name)
-            )));
-        }
-        if !members.contains_key(name) {
-            return Err(Error::malformed(format!(
-                "\"crit\" lists {} but the header lacks it",
-                quote(name)
-            )));
-        }
-        names.push(name.clone());
-    }
-    Ok(names)
+    crate::crit::listed(members, &REGISTERED, "RFC 7516 §4.1.13")
 }
 
 #[cfg(test)]

@@ -129,45 +129,10 @@ impl Header {
         };
         let alg_name = string("alg")?.ok_or_else(|| Error::malformed("header has no \"alg\""))?;
         let alg = Algorithm::from_name(&alg_name)?;
-        let crit = match members.get("crit") {
-            None => Vec::new(),
-            Some(Value::Array(items)) if !items.is_empty() => {
-                let mut names = Vec::with_capacity(items.len());
-                for item in items {
-                    let Value::String(name) = item else {
-                        return Err(Error::malformed("\"crit\" must list header member names"));
-                    };
-                    if REGISTERED.contains(&name.as_str()) {
-                        return Err(Error::malformed(format!(
-                            "\"crit\" may not list the registered member {}",
-                            quote(name)
-                        )));
-                    }
-                    if names.contains(name) {
-                        return Err(Error::malformed(format!(
-                            "\"crit\" lists {} twice",
-                            quote(name)
-                        )));
-                    }
-                    if !members.contains_key(name) {
-                        return Err(Error::malformed(format!(
-                            "\"crit\" lists {} but the header lacks it",
-                            quote(name)
-                        )));
-                    }
-                    names.push(name.clone());
-                }
-                if !protected("crit") {
-                    return Err(Error::malformed("\"crit\" must be in the protected header"));
-                }
-                names
-            }
-            Some(_) => {
-                return Err(Error::malformed(
-                    "\"crit\" must be a non-empty array (RFC 7515 §4.1.11)",
-                ));
-            }
-        };
+        let crit = crate::crit::listed(&members, &REGISTERED, "RFC 7515 §4.1.11")?;
+        if !crit.is_empty() && !protected("crit") {
+            return Err(Error::malformed("\"crit\" must be in the protected header"));
+        }
         let b64 = match members.get("b64") {
             None => true,
             Some(Value::Bool(b)) => {
