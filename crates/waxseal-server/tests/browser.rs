@@ -28,7 +28,7 @@ use axum::routing::get;
 use common::agent::pkce;
 use common::{PASSWORD, TestClock, TestServer, basic};
 use serde_json::{Value, json};
-use waxseal_server::{ClientPermissions, GrantType, Profile, WebClient};
+use waxseal_server::WebClient;
 use waxseal_testkit::browser::fantoccini::elements::Element;
 use waxseal_testkit::browser::{
     Browser, Locator, Session, SessionOptions, assert_accessible, screenshot,
@@ -124,38 +124,20 @@ impl Rp {
         let dir = tempfile::tempdir().unwrap();
         let clock = TestClock::new();
         let server = TestServer::start_at_own_url(dir.path(), clock.clone()).await;
-        server
-            .service
-            .add_user_with_profile(
-                "alice",
-                PASSWORD,
-                &["read".into()],
-                Profile {
-                    email: Some("alice@example.com".into()),
-                    name: Some("Alice Liddell".into()),
-                },
-            )
-            .await
-            .unwrap();
+        server.add_alice_with_profile().await;
         let client = server
-            .service
-            .add_client_with_permissions(
+            .add_web_client(
                 "Example App",
-                &[GrantType::AuthorizationCode, GrantType::RefreshToken],
-                &["read".into()],
-                ClientPermissions {
-                    may_introspect: false,
-                    web: WebClient {
-                        redirect_uris: vec![format!("{}/callback", app.url)],
-                        post_logout_redirect_uris: vec![format!("{}/bye", app.url)],
-                        public: false,
-                        first_party: false,
-                        ..WebClient::default()
-                    },
+                &["read"],
+                WebClient {
+                    redirect_uris: vec![format!("{}/callback", app.url)],
+                    post_logout_redirect_uris: vec![format!("{}/bye", app.url)],
+                    public: false,
+                    first_party: false,
+                    ..WebClient::default()
                 },
             )
-            .await
-            .unwrap();
+            .await;
         Some(Rp {
             browser,
             server,

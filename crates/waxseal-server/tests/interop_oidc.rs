@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::{PASSWORD, TestClock, TestServer};
 use serde_json::Value;
-use waxseal_server::{ClientPermissions, GrantType, Profile, WebClient};
+use waxseal_server::WebClient;
 use waxseal_testkit::{repo_root, require_or_skip};
 
 const SCRIPT: &str = "interop/node/oidc_rp.mjs";
@@ -153,39 +153,21 @@ struct Setup {
 async fn start(public: bool) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start_at_own_url(dir.path(), TestClock::new()).await;
-    server
-        .service
-        .add_user_with_profile(
-            "alice",
-            PASSWORD,
-            &["read".into()],
-            Profile {
-                email: Some("alice@example.com".into()),
-                name: Some("Alice Liddell".into()),
-            },
-        )
-        .await
-        .unwrap();
+    server.add_alice_with_profile().await;
     let client = server
-        .service
-        .add_client_with_permissions(
+        .add_web_client(
             "Interop App",
-            &[GrantType::AuthorizationCode, GrantType::RefreshToken],
-            &["read".into()],
-            ClientPermissions {
-                may_introspect: false,
-                web: WebClient {
-                    redirect_uris: vec![REDIRECT.into()],
-                    post_logout_redirect_uris: vec![AFTER_LOGOUT.into()],
-                    public,
-                    // Not the operator's own: the consent page is part of the walk.
-                    first_party: false,
-                    ..WebClient::default()
-                },
+            &["read"],
+            WebClient {
+                redirect_uris: vec![REDIRECT.into()],
+                post_logout_redirect_uris: vec![AFTER_LOGOUT.into()],
+                public,
+                // Not the operator's own: the consent page is part of the walk.
+                first_party: false,
+                ..WebClient::default()
             },
         )
-        .await
-        .unwrap();
+        .await;
     Setup {
         client_id: client.client_id.clone(),
         secret: client.client_secret.to_string(),

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use common::agent::{Agent, Page, pkce};
 use common::{PASSWORD, TestClock, TestServer, basic};
 use serde_json::Value;
-use waxseal_server::{ClientPermissions, GrantType, Profile, WebClient};
+use waxseal_server::{ClientPermissions, GrantType, WebClient};
 
 const REDIRECT: &str = "https://app.example/callback";
 
@@ -29,36 +29,18 @@ impl Rp {
         let dir = tempfile::tempdir().unwrap();
         let clock = TestClock::new();
         let server = TestServer::start_at_own_url(dir.path(), clock.clone()).await;
-        server
-            .service
-            .add_user_with_profile(
-                "alice",
-                PASSWORD,
-                &["read".into()],
-                Profile {
-                    email: Some("alice@example.com".into()),
-                    name: Some("Alice Liddell".into()),
-                },
-            )
-            .await
-            .unwrap();
+        server.add_alice_with_profile().await;
         let client = server
-            .service
-            .add_client_with_permissions(
+            .add_web_client(
                 "Example App",
-                &[GrantType::AuthorizationCode, GrantType::RefreshToken],
-                &["read".into(), "write".into()],
-                ClientPermissions {
-                    may_introspect: false,
-                    web: WebClient {
-                        redirect_uris: vec![REDIRECT.into()],
-                        post_logout_redirect_uris: vec!["https://app.example/bye".into()],
-                        ..web
-                    },
+                &["read", "write"],
+                WebClient {
+                    redirect_uris: vec![REDIRECT.into()],
+                    post_logout_redirect_uris: vec!["https://app.example/bye".into()],
+                    ..web
                 },
             )
-            .await
-            .unwrap();
+            .await;
         Rp {
             client_id: client.client_id.clone(),
             secret: client.client_secret.to_string(),

@@ -228,6 +228,38 @@ impl TestServer {
             .expect("user added");
     }
 
+    /// Adds alice (`PASSWORD`, scope `read`) with an e-mail address and a name: the person of the sign-in tests.
+    pub async fn add_alice_with_profile(&self) {
+        let profile = waxseal_server::Profile {
+            email: Some("alice@example.com".into()),
+            name: Some("Alice Liddell".into()),
+        };
+        self.service
+            .add_user_with_profile("alice", PASSWORD, &["read".into()], profile)
+            .await
+            .expect("alice added");
+    }
+
+    /// Registers a client of the code flow (and the refresh grant) with `scopes` and `web`'s browser registration.
+    pub async fn add_web_client(
+        &self,
+        name: &str,
+        scopes: &[&str],
+        web: waxseal_server::WebClient,
+    ) -> waxseal_server::NewClient {
+        use waxseal_server::{ClientPermissions, GrantType};
+        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        let permissions = ClientPermissions {
+            may_introspect: false,
+            web,
+        };
+        let grants = [GrantType::AuthorizationCode, GrantType::RefreshToken];
+        self.service
+            .add_client_with_permissions(name, &grants, &scopes, permissions)
+            .await
+            .expect("client registered")
+    }
+
     /// POST a JSON body; returns status and parsed body (Null when empty or not JSON).
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         let response = self
