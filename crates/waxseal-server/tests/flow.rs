@@ -513,18 +513,23 @@ async fn issued_tokens_verify_against_the_served_jwks() {
     assert!(cache.starts_with("public, max-age="), "{cache}");
     let jwks = response.text().await.unwrap();
     assert!(!jwks.contains("\"d\""), "no private members: {jwks}");
+    // The set holds the signing key and the RS256 key of ID tokens, in no promised order.
     let document: Value = serde_json::from_str(&jwks).unwrap();
-    let published = waxseal::Jwk::from_json(&document["keys"][0].to_string()).unwrap();
+    let kid = server.service.signing_kid();
+    let signing = document["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["kid"] == kid.as_str())
+        .unwrap_or_else(|| panic!("the signing key {kid} is published: {jwks}"));
+    let published = waxseal::Jwk::from_json(&signing.to_string()).unwrap();
     assert_eq!(
         published.thumbprint().unwrap(),
-        server.service.signing_kid(),
+        kid,
         "kid is the RFC 7638 thumbprint"
     );
     let keys = waxseal::KeySet::from_jwks(&jwks).unwrap();
-    assert_eq!(
-        keys.keys()[0].kid(),
-        Some(server.service.signing_kid().as_str())
-    );
+    assert!(keys.keys().iter().any(|k| k.kid() == Some(kid.as_str())));
     let claims = waxseal::jwt::Verifier::new(keys)
         .issuer("http://127.0.0.1:8080")
         .audience("waxseal-api")
