@@ -5,7 +5,7 @@ use subtle::ConstantTimeEq as _;
 use waxseal::Algorithm;
 
 use super::AuthService;
-use super::authorize::check_redirect_uri;
+use super::redirect_uri::check_redirect_uri;
 use crate::error::{Error, ErrorKind, Result};
 use crate::keyring::KeySeries;
 use crate::secret::{random_id, random_token, sha256};

@@ -39,6 +39,7 @@ mod keys; // the keyring, key maintenance and rotation, signing
 mod oauth; // the OAuth grants, scope resolution, RFC 7009 revocation
 mod password; // argon2id on the blocking pool
 mod prune; // deleting expired rows
+mod redirect_uri; // the redirect URIs a client may register
 mod session; // login, refresh rotation with reuse detection, logout
 mod sso; // the browser's SSO session, /account
 mod userinfo; // the OpenID Connect userinfo claims
