@@ -6,14 +6,12 @@
 //! `kid`, and only then touch the cryptography.
 
 use serde_json::Value;
-use zeroize::Zeroizing;
 
-use super::algorithms::{ContentEncryption, KeyManagement};
+use super::algorithms::ContentEncryption;
 use super::content;
 use super::header::JweHeader;
-use super::key::Material;
 use super::key::{DecryptionKey, EncryptionKey};
-use super::key_management::{self, GCMKW_IV_LEN, random};
+use super::key_management::{self, Source, random};
 use crate::b64;
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::Limits;
@@ -79,14 +77,8 @@ impl<'k> Encrypter<'k> {
     pub fn encrypt_compact(&self, plaintext: &[u8]) -> Result<String> {
         let (alg, enc) = (self.key.algorithm(), self.enc);
         check_direct(self.key, enc)?;
-        let cek = if alg == KeyManagement::Dir {
-            Zeroizing::new(secret_of(self.key)?.to_vec())
-        } else {
-            random(enc.key_len())?
-        };
         let iv = random(enc.iv_len())?;
-        let kw_iv = random(GCMKW_IV_LEN)?;
-        let wrapped = key_management::wrap(alg, self.key.material(), &cek, &kw_iv)?;
+        let wrapped = key_management::wrap(alg, enc, self.key.material(), &Source::Random)?;
         let mut header = serde_json::Map::new();
         header.insert("alg".into(), Value::String(alg.name().into()));
         header.insert("enc".into(), Value::String(enc.name().into()));
@@ -107,21 +99,10 @@ impl<'k> Encrypter<'k> {
             header_json.as_bytes(),
             &wrapped.encrypted_key,
             enc,
-            &cek,
+            &wrapped.cek,
             &iv,
             plaintext,
         )
-    }
-}
-
-/// The secret of a symmetric key (for `dir`, the content key).
-fn secret_of(key: &EncryptionKey) -> Result<&[u8]> {
-    match key.material() {
-        Material::Secret(secret) => Ok(secret),
-        Material::RsaPrivate(..) | Material::RsaPublic(_) => Err(Error::invalid_key(format!(
-            "{} does not use a shared secret",
-            key.algorithm()
-        ))),
     }
 }
 
@@ -177,18 +158,11 @@ pub fn encrypt_compact_reproducible(
         ));
     }
     check_direct(key, header.enc)?;
-    let kw_iv = match header.alg {
-        KeyManagement::A128GCMKW | KeyManagement::A192GCMKW | KeyManagement::A256GCMKW => {
-            header.binary_member("iv")?
-        }
-        _ => Vec::new(),
+    let source = Source::Fixed {
+        header: &header,
+        cek,
     };
-    let cek = if header.alg == KeyManagement::Dir {
-        secret_of(key)?
-    } else {
-        cek
-    };
-    let wrapped = key_management::wrap(header.alg, key.material(), cek, &kw_iv)?;
+    let wrapped = key_management::wrap(header.alg, header.enc, key.material(), &source)?;
     for (name, value) in &wrapped.header {
         if header.get(name) != Some(value) {
             return Err(Error::malformed(format!(
@@ -200,7 +174,7 @@ pub fn encrypt_compact_reproducible(
         header_json,
         &wrapped.encrypted_key,
         header.enc,
-        cek,
+        &wrapped.cek,
         iv,
         plaintext,
     )

@@ -22,32 +22,51 @@ use crate::b64;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The AES-GCM key wrap's IV length (RFC 7518 §4.7.1.1: 96 bits).
-pub(crate) const GCMKW_IV_LEN: usize = 12;
+const GCMKW_IV_LEN: usize = 12;
 
-/// What key management adds to an outgoing JWE: the encrypted key segment and any header parameters (which go into
-/// the protected header, so they are authenticated with the content).
+/// Where the randomness of an outgoing JWE comes from.
+pub(crate) enum Source<'a> {
+    /// Fresh from aws-lc-rs: the content key, and the key wrap's own IV (salt, ephemeral key).
+    Random,
+    /// A published example reproduced byte for byte: its content key, and the header that holds the key wrap's
+    /// IV (salt and count, ephemeral private key). Tests only.
+    Fixed {
+        header: &'a JweHeader,
+        cek: &'a [u8],
+    },
+}
+
+/// What key management gives an outgoing JWE: the content key (chosen, or for `dir` and ECDH-ES, given by the
+/// key), the encrypted key segment, and any header parameters (which go into the protected header, so they are
+/// authenticated with the content).
 pub(crate) struct Wrapped {
+    pub(crate) cek: Zeroizing<Vec<u8>>,
     pub(crate) encrypted_key: Vec<u8>,
     pub(crate) header: Vec<(&'static str, Value)>,
 }
 
-/// Carries `cek` under `secret` with `alg`. `kw_iv` is the AES-GCM key wrap's IV (ignored by the others).
+/// Chooses the content key of a JWE for `enc` and carries it under `material` with `alg`.
 pub(crate) fn wrap(
     alg: KeyManagement,
+    enc: ContentEncryption,
     material: &Material,
-    cek: &[u8],
-    kw_iv: &[u8],
+    source: &Source<'_>,
 ) -> Result<Wrapped> {
+    let cek = match source {
+        Source::Random => random(enc.key_len())?,
+        Source::Fixed { cek, .. } => Zeroizing::new(cek.to_vec()),
+    };
     let secret: &[u8] = match material {
         Material::Secret(secret) => secret,
         Material::RsaPublic(public) | Material::RsaPrivate(_, public) => {
             let mut out = vec![0u8; public.ciphertext_size()];
             let len = public
-                .encrypt(oaep(alg)?, cek, &mut out, None)
+                .encrypt(oaep(alg)?, &cek, &mut out, None)
                 .map_err(|_| Error::new(ErrorKind::Crypto, format!("{alg} encryption failed")))?
                 .len();
             out.truncate(len);
             return Ok(Wrapped {
+                cek,
                 encrypted_key: out,
                 header: Vec::new(),
             });
@@ -55,25 +74,32 @@ pub(crate) fn wrap(
     };
     match alg {
         KeyManagement::Dir => Ok(Wrapped {
+            cek: Zeroizing::new(secret.to_vec()),
             encrypted_key: Vec::new(),
             header: Vec::new(),
         }),
         KeyManagement::A128KW | KeyManagement::A256KW => Ok(Wrapped {
-            encrypted_key: aes_key_wrap(secret, cek)?,
+            encrypted_key: aes_key_wrap(secret, &cek)?,
+            cek,
             header: Vec::new(),
         }),
         KeyManagement::A128GCMKW | KeyManagement::A192GCMKW | KeyManagement::A256GCMKW => {
+            let kw_iv = match source {
+                Source::Random => random(GCMKW_IV_LEN)?,
+                Source::Fixed { header, .. } => Zeroizing::new(header.binary_member("iv")?),
+            };
             let key = gcm_kek(secret)?;
-            let nonce = aead::Nonce::try_assume_unique_for_key(kw_iv)
+            let nonce = aead::Nonce::try_assume_unique_for_key(&kw_iv)
                 .map_err(|_| Error::malformed("the AES-GCM key wrap IV must be 12 bytes"))?;
             let mut encrypted_key = cek.to_vec();
             let tag = key
                 .seal_in_place_separate_tag(nonce, aead::Aad::empty(), &mut encrypted_key)
                 .map_err(|_| Error::new(ErrorKind::Crypto, "AES-GCM key wrap failed"))?;
             Ok(Wrapped {
+                cek,
                 encrypted_key,
                 header: vec![
-                    ("iv", Value::String(b64::encode(kw_iv))),
+                    ("iv", Value::String(b64::encode(&kw_iv))),
                     ("tag", Value::String(b64::encode(tag.as_ref()))),
                 ],
             })
