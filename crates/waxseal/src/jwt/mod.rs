@@ -5,6 +5,7 @@
 //! parses the claims — first into [`RegisteredClaims`] for validation, last into the caller's type.
 
 mod claims;
+mod nested;
 mod unverified;
 
 use std::borrow::Cow;
@@ -26,6 +27,7 @@ use crate::keys::SigningKey;
 
 use claims::ClaimsSink;
 pub use claims::{Audience, Claims, NumericDate, RegisteredClaims};
+pub use nested::{NestedSigner, NestedVerifier};
 pub use unverified::{UnverifiedToken, decode_unverified, decode_unverified_with_limits};
 
 /// Where "now" comes from. Tests inject a fixed clock; production uses [`SystemClock`].
