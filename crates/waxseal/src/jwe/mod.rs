@@ -36,6 +36,7 @@ mod content;
 mod header;
 mod key;
 mod key_management;
+mod key_set;
 #[doc(hidden)]
 pub mod primitives;
 
@@ -45,3 +46,4 @@ pub use compact::encrypt_compact_reproducible;
 pub use compact::{Decrypted, Decrypter, Encrypter};
 pub use header::JweHeader;
 pub use key::{DecryptionKey, EncryptionKey};
+pub use key_set::DecryptionKeys;
