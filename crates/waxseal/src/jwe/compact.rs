@@ -260,12 +260,19 @@ impl Decrypter {
     /// value to start from; raise it only to the count your senders use.
     ///
     /// ```
-    /// use waxseal::jwe::{ContentEncryption, Decrypter, DecryptionKey, Encrypter, KeyManagement, PBES2_DEFAULT_COUNT};
+    /// use waxseal::jwe::{
+    ///     ContentEncryption, Decrypter, DecryptionKey, Encrypter, KeyManagement, PBES2_DEFAULT_COUNT,
+    /// };
     ///
-    /// let key = DecryptionKey::from_password(b"a passphrase with the strength of a key", KeyManagement::Pbes2Hs256A128KW)?;
-    /// let token = Encrypter::new(&key.encryption_key(), ContentEncryption::A128Gcm).encrypt_compact(b"hi")?;
+    /// let password = b"a passphrase with the strength of a key";
+    /// let key = DecryptionKey::from_password(password, KeyManagement::Pbes2Hs256A128KW)?;
+    /// let token = Encrypter::new(&key.encryption_key(), ContentEncryption::A128Gcm)
+    ///     .encrypt_compact(b"hi")?;
+    /// // Off by default: the decrypter says to call allow_pbes2.
     /// assert!(Decrypter::new(key.clone()).decrypt_compact(&token).is_err());
-    /// let opened = Decrypter::new(key).allow_pbes2(PBES2_DEFAULT_COUNT).decrypt_compact(&token)?;
+    /// let opened = Decrypter::new(key)
+    ///     .allow_pbes2(PBES2_DEFAULT_COUNT)
+    ///     .decrypt_compact(&token)?;
     /// assert_eq!(opened.plaintext, b"hi");
     /// # Ok::<(), waxseal::Error>(())
     /// ```
