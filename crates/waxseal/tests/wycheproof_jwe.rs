@@ -1,7 +1,7 @@
 //! Wycheproof `json_web_encryption_test.json`: whole JWEs, decrypted with the group's key built as a user would
 //! (`DecryptionKey::from_jwk`). `valid` must decrypt to `pt`; `invalid` must be refused. Groups whose key is for an
-//! algorithm not implemented yet (RSA1_5, ECDH-ES) or refused by design (A192KW: no AES-192 key wrap in aws-lc-rs; `zip`)
-//! are counted and their tokens asserted refused with the group's key type unusable; none passes silently.
+//! algorithm not implemented yet (ECDH-ES) or refused by design (RSA1_5: Bleichenbacher's padding oracle) are
+//! counted, their keys unusable; `zip` tokens are refused by design and counted. None passes silently.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod common;

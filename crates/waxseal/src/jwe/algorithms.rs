@@ -7,7 +7,8 @@ use std::fmt;
 
 use crate::error::{Error, ErrorKind, Result, quote};
 
-/// A JWE key-management algorithm (`alg`). ECDH-ES, PBES2 and RSA1_5 are not implemented.
+/// A JWE key-management algorithm (`alg`). ECDH-ES is not implemented yet; `RSA1_5` is refused by design
+/// ([`KeyManagement::from_name`] says why).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum KeyManagement {
@@ -15,6 +16,8 @@ pub enum KeyManagement {
     Dir,
     /// AES key wrap (RFC 3394) with a 128-bit key.
     A128KW,
+    /// AES key wrap with a 192-bit key (the RFC 3394 mode over aws-lc-rs's AES-192 block cipher).
+    A192KW,
     /// AES key wrap with a 256-bit key.
     A256KW,
     /// AES-GCM key wrap with a 128-bit key (`iv` and `tag` header parameters).
@@ -31,13 +34,22 @@ pub enum KeyManagement {
     RsaOaep384,
     /// RSAES-OAEP with SHA-512 and MGF1-SHA-512 (`RSA-OAEP-512`).
     RsaOaep512,
+    /// PBES2 (RFC 7518 §4.8): PBKDF2-HMAC-SHA-256 from a password, then A128KW (`PBES2-HS256+A128KW`). Its
+    /// tokens are opened only by a decrypter that enabled PBES2 with a maximum iteration count
+    /// ([`Decrypter::allow_pbes2`](crate::jwe::Decrypter::allow_pbes2)).
+    Pbes2Hs256A128KW,
+    /// PBKDF2-HMAC-SHA-384, then A192KW (`PBES2-HS384+A192KW`).
+    Pbes2Hs384A192KW,
+    /// PBKDF2-HMAC-SHA-512, then A256KW (`PBES2-HS512+A256KW`).
+    Pbes2Hs512A256KW,
 }
 
 impl KeyManagement {
     /// Every supported key-management algorithm, in a stable order.
-    pub const ALL: [KeyManagement; 10] = [
+    pub const ALL: [KeyManagement; 14] = [
         KeyManagement::Dir,
         KeyManagement::A128KW,
+        KeyManagement::A192KW,
         KeyManagement::A256KW,
         KeyManagement::A128GCMKW,
         KeyManagement::A192GCMKW,
@@ -46,6 +58,9 @@ impl KeyManagement {
         KeyManagement::RsaOaep256,
         KeyManagement::RsaOaep384,
         KeyManagement::RsaOaep512,
+        KeyManagement::Pbes2Hs256A128KW,
+        KeyManagement::Pbes2Hs384A192KW,
+        KeyManagement::Pbes2Hs512A256KW,
     ];
 
     /// The registered `alg` name.
@@ -53,6 +68,7 @@ impl KeyManagement {
         match self {
             KeyManagement::Dir => "dir",
             KeyManagement::A128KW => "A128KW",
+            KeyManagement::A192KW => "A192KW",
             KeyManagement::A256KW => "A256KW",
             KeyManagement::A128GCMKW => "A128GCMKW",
             KeyManagement::A192GCMKW => "A192GCMKW",
@@ -61,11 +77,20 @@ impl KeyManagement {
             KeyManagement::RsaOaep256 => "RSA-OAEP-256",
             KeyManagement::RsaOaep384 => "RSA-OAEP-384",
             KeyManagement::RsaOaep512 => "RSA-OAEP-512",
+            KeyManagement::Pbes2Hs256A128KW => "PBES2-HS256+A128KW",
+            KeyManagement::Pbes2Hs384A192KW => "PBES2-HS384+A192KW",
+            KeyManagement::Pbes2Hs512A256KW => "PBES2-HS512+A256KW",
         }
     }
 
-    /// Parses a registered `alg` name (case-sensitive). Signature algorithms, `none`, and the key-management
-    /// algorithms waxseal does not implement are errors of kind [`ErrorKind::UnsupportedAlgorithm`] that say which.
+    /// Parses a registered `alg` name (case-sensitive). Signature algorithms, `none`, `RSA1_5`, and the
+    /// key-management algorithms waxseal does not implement are errors of kind
+    /// [`ErrorKind::UnsupportedAlgorithm`] that say which.
+    ///
+    /// `RSA1_5` (RSAES-PKCS1-v1_5) is refused by name, wherever a name is read — a token's header, a JWK's
+    /// `alg` — before any key is involved: a decrypter that reveals whether the padding was right is
+    /// Bleichenbacher's oracle, and no implementation has kept that from leaking for long (RFC 8725 §3.2,
+    /// RFC 3218). `RSA-OAEP-256` takes its place.
     pub fn from_name(name: &str) -> Result<Self> {
         if let Some(alg) = KeyManagement::ALL.into_iter().find(|a| a.name() == name) {
             return Ok(alg);
@@ -76,26 +101,28 @@ impl KeyManagement {
                 "{} is a signature algorithm, not a JWE key-management algorithm",
                 quote(name)
             )
-        } else if name == "A192KW" {
-            // aws-lc-rs offers AES key wrap with 128- and 256-bit keys only, and waxseal writes no cipher itself.
-            "A192KW is not supported: the cryptographic library has no AES-192 key wrap".to_owned()
+        } else if name == "RSA1_5" {
+            RSA1_5_REFUSED.to_owned()
         } else {
             format!("unsupported JWE key-management algorithm {}", quote(name))
         };
         Err(Error::new(ErrorKind::UnsupportedAlgorithm, why))
     }
 
-    /// The secret key length this algorithm needs, in bytes; `None` for `dir`, whose key is the content key, and
-    /// for the RSA algorithms.
+    /// The secret key length this algorithm needs, in bytes; `None` for `dir`, whose key is the content key, for
+    /// the RSA algorithms, and for PBES2, whose key is a password.
     pub fn key_len(self) -> Option<usize> {
         match self {
             KeyManagement::Dir
             | KeyManagement::RsaOaep
             | KeyManagement::RsaOaep256
             | KeyManagement::RsaOaep384
-            | KeyManagement::RsaOaep512 => None,
+            | KeyManagement::RsaOaep512
+            | KeyManagement::Pbes2Hs256A128KW
+            | KeyManagement::Pbes2Hs384A192KW
+            | KeyManagement::Pbes2Hs512A256KW => None,
             KeyManagement::A128KW | KeyManagement::A128GCMKW => Some(16),
-            KeyManagement::A192GCMKW => Some(24),
+            KeyManagement::A192KW | KeyManagement::A192GCMKW => Some(24),
             KeyManagement::A256KW | KeyManagement::A256GCMKW => Some(32),
         }
     }
@@ -112,7 +139,21 @@ impl KeyManagement {
                 | KeyManagement::RsaOaep512
         )
     }
+
+    /// True for the PBES2 algorithms, whose keys are passwords.
+    pub fn is_pbes2(self) -> bool {
+        matches!(
+            self,
+            KeyManagement::Pbes2Hs256A128KW
+                | KeyManagement::Pbes2Hs384A192KW
+                | KeyManagement::Pbes2Hs512A256KW
+        )
+    }
 }
+
+/// Why `RSA1_5` is refused, and what to use instead.
+const RSA1_5_REFUSED: &str = "RSA1_5 is refused: RSAES-PKCS1-v1_5 key encryption is open to Bleichenbacher's \
+     padding-oracle attack (RFC 8725 §3.2, RFC 3218); use RSA-OAEP-256";
 
 /// A JWE content-encryption algorithm (`enc`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -234,12 +275,15 @@ mod tests {
             assert_eq!(err.kind(), ErrorKind::UnsupportedAlgorithm);
             assert!(err.message().contains("signature algorithm"), "{err}");
         }
-        assert!(
-            KeyManagement::from_name("A192KW")
-                .unwrap_err()
-                .message()
-                .contains("AES-192")
+        assert_eq!(
+            KeyManagement::from_name("A192KW").unwrap(),
+            KeyManagement::A192KW
         );
+        let rsa1_5 = KeyManagement::from_name("RSA1_5").unwrap_err();
+        assert_eq!(rsa1_5.kind(), ErrorKind::UnsupportedAlgorithm);
+        for why in ["Bleichenbacher", "RFC 8725", "RSA-OAEP-256"] {
+            assert!(rsa1_5.message().contains(why), "{rsa1_5}");
+        }
         assert!(ContentEncryption::from_name("a128gcm").is_err());
     }
 }

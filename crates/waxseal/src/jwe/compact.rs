@@ -11,7 +11,7 @@ use super::algorithms::ContentEncryption;
 use super::content;
 use super::header::JweHeader;
 use super::key::{DecryptionKey, EncryptionKey};
-use super::key_management::{self, Source, random};
+use super::key_management::{self, Source, UnwrapPolicy, WrapParams, random};
 use crate::b64;
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::Limits;
@@ -45,6 +45,7 @@ pub struct Encrypter<'k> {
     enc: ContentEncryption,
     typ: Option<String>,
     cty: Option<String>,
+    params: WrapParams,
 }
 
 impl<'k> Encrypter<'k> {
@@ -55,6 +56,7 @@ impl<'k> Encrypter<'k> {
             enc,
             typ: None,
             cty: None,
+            params: WrapParams::default(),
         }
     }
 
@@ -72,13 +74,23 @@ impl<'k> Encrypter<'k> {
         self
     }
 
+    /// Sets the PBES2 iteration count (`p2c`) for a PBES2 key; ignored for other keys. The default is
+    /// [`PBES2_DEFAULT_COUNT`](crate::jwe::PBES2_DEFAULT_COUNT) (10,000); below 1000 encryption is refused. Its
+    /// recipients must allow at least this count ([`Decrypter::allow_pbes2`]), or none can open the token.
+    #[must_use]
+    pub fn pbes2_count(mut self, count: u32) -> Self {
+        self.params.pbes2_count = count;
+        self
+    }
+
     /// Encrypts `plaintext` into a compact JWE: `alg`, `enc`, then `typ`, `kid`, `cty` and the key wrap's
     /// parameters in the protected header.
     pub fn encrypt_compact(&self, plaintext: &[u8]) -> Result<String> {
         let (alg, enc) = (self.key.algorithm(), self.enc);
         check_direct(self.key, enc)?;
         let iv = random(enc.iv_len())?;
-        let wrapped = key_management::wrap(alg, enc, self.key.material(), &Source::Random)?;
+        let wrapped =
+            key_management::wrap(alg, enc, self.key.material(), &Source::Random, &self.params)?;
         let mut header = serde_json::Map::new();
         header.insert("alg".into(), Value::String(alg.name().into()));
         header.insert("enc".into(), Value::String(enc.name().into()));
@@ -162,7 +174,13 @@ pub fn encrypt_compact_reproducible(
         header: &header,
         cek,
     };
-    let wrapped = key_management::wrap(header.alg, header.enc, key.material(), &source)?;
+    let wrapped = key_management::wrap(
+        header.alg,
+        header.enc,
+        key.material(),
+        &source,
+        &WrapParams::default(),
+    )?;
     for (name, value) in &wrapped.header {
         if header.get(name) != Some(value) {
             return Err(Error::malformed(format!(
@@ -190,6 +208,7 @@ pub struct Decrypter {
     encs: Vec<ContentEncryption>,
     understood_crit: Vec<String>,
     limits: Limits,
+    policy: UnwrapPolicy,
 }
 
 impl Decrypter {
@@ -205,6 +224,7 @@ impl Decrypter {
             encs: ContentEncryption::ALL.to_vec(),
             understood_crit: Vec::new(),
             limits: Limits::default(),
+            policy: UnwrapPolicy::default(),
         }
     }
 
@@ -230,6 +250,35 @@ impl Decrypter {
     #[must_use]
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Accepts PBES2 tokens (for this decrypter's PBES2 keys) whose iteration count `p2c` is from 1000 to
+    /// `max_count`; without this call PBES2 is refused. The count is the sender's to choose and every iteration
+    /// is the recipient's work, so the bound is checked before any derivation (CVE-2022-36083,
+    /// CVE-2023-49290). [`PBES2_DEFAULT_COUNT`](crate::jwe::PBES2_DEFAULT_COUNT) (10,000, as panva/jose) is the
+    /// value to start from; raise it only to the count your senders use.
+    ///
+    /// ```
+    /// use waxseal::jwe::{
+    ///     ContentEncryption, Decrypter, DecryptionKey, Encrypter, KeyManagement, PBES2_DEFAULT_COUNT,
+    /// };
+    ///
+    /// let password = b"a passphrase with the strength of a key";
+    /// let key = DecryptionKey::from_password(password, KeyManagement::Pbes2Hs256A128KW)?;
+    /// let token = Encrypter::new(&key.encryption_key(), ContentEncryption::A128Gcm)
+    ///     .encrypt_compact(b"hi")?;
+    /// // Off by default: the decrypter says to call allow_pbes2.
+    /// assert!(Decrypter::new(key.clone()).decrypt_compact(&token).is_err());
+    /// let opened = Decrypter::new(key)
+    ///     .allow_pbes2(PBES2_DEFAULT_COUNT)
+    ///     .decrypt_compact(&token)?;
+    /// assert_eq!(opened.plaintext, b"hi");
+    /// # Ok::<(), waxseal::Error>(())
+    /// ```
+    #[must_use]
+    pub fn allow_pbes2(mut self, max_count: u32) -> Self {
+        self.policy.pbes2_max_count = Some(max_count);
         self
     }
 
@@ -260,18 +309,23 @@ impl Decrypter {
         let tag = b64::decode(tag, "JWE authentication tag")?;
         let mut last = None;
         for key in candidates {
-            let opened =
-                key_management::unwrap(header.alg, key.material(), &header, &encrypted_key)
-                    .and_then(|cek| {
-                        content::decrypt(
-                            header.enc,
-                            &cek,
-                            &iv,
-                            header_b64.as_bytes(),
-                            &ciphertext,
-                            &tag,
-                        )
-                    });
+            let opened = key_management::unwrap(
+                header.alg,
+                key.material(),
+                &header,
+                &encrypted_key,
+                &self.policy,
+            )
+            .and_then(|cek| {
+                content::decrypt(
+                    header.enc,
+                    &cek,
+                    &iv,
+                    header_b64.as_bytes(),
+                    &ciphertext,
+                    &tag,
+                )
+            });
             match opened {
                 Ok(plaintext) => {
                     return Ok(Decrypted {

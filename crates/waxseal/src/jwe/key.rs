@@ -24,6 +24,8 @@ use crate::jwk::Jwk;
 pub(crate) enum Material {
     /// The shared secret of `dir`, AES key wrap and AES-GCM key wrap.
     Secret(Zeroizing<Vec<u8>>),
+    /// The password of PBES2, from which each token's key wrap key is derived.
+    Password(Zeroizing<Vec<u8>>),
     /// An RSA private key (2048 bits or more) and its public half.
     RsaPrivate(OaepPrivateDecryptingKey, Arc<OaepPublicEncryptingKey>),
     /// An RSA public key (2048 bits or more).
@@ -71,6 +73,12 @@ impl Bound {
                     format!("{alg} needs an RSA key, not a shared secret"),
                 ));
             }
+            (_, None) if alg.is_pbes2() => {
+                return Err(Error::new(
+                    ErrorKind::AlgorithmNotAllowed,
+                    format!("{alg} takes a password: use from_password"),
+                ));
+            }
             (_, None) => alg.key_len().unwrap_or(0),
         };
         if secret.len() != wanted {
@@ -86,6 +94,25 @@ impl Bound {
             direct_enc,
             kid: None,
             material: Arc::new(Material::Secret(Zeroizing::new(secret.to_vec()))),
+        })
+    }
+
+    /// A PBES2 key: the password, as bytes (UTF-8 for a text password). An empty password is refused.
+    fn password(password: &[u8], alg: KeyManagement) -> Result<Bound> {
+        if !alg.is_pbes2() {
+            return Err(Error::new(
+                ErrorKind::AlgorithmNotAllowed,
+                format!("only the PBES2 algorithms take a password, not {alg}"),
+            ));
+        }
+        if password.is_empty() {
+            return Err(Error::invalid_key("a PBES2 password cannot be empty"));
+        }
+        Ok(Bound {
+            alg,
+            direct_enc: None,
+            kid: None,
+            material: Arc::new(Material::Password(Zeroizing::new(password.to_vec()))),
         })
     }
 
@@ -193,6 +220,10 @@ impl Bound {
                 kid: None,
                 material: Arc::new(Bound::rsa(jwk, alg, private)?),
             }
+        } else if alg.is_pbes2() {
+            // RFC 7520 §5.3: a PBES2 password as an `oct` JWK whose `k` is the password's bytes.
+            let password = Zeroizing::new(jwk.member("k", jwk.k.as_ref())?);
+            Bound::password(&password, alg)?
         } else {
             let secret = Zeroizing::new(jwk.member("k", jwk.k.as_ref())?);
             Bound::new(&secret, alg, direct_enc)?
@@ -240,10 +271,20 @@ macro_rules! jwe_key {
         pub struct $name(Bound);
 
         impl $name {
-            /// A key for `alg` (a symmetric one other than `dir`, see [`Self::direct`]) from raw secret bytes,
-            /// which must be exactly the algorithm's key length.
+            /// A key for `alg` (a symmetric one other than `dir`, see [`Self::direct`], and other than PBES2,
+            /// see [`Self::from_password`]) from raw secret bytes, which must be exactly the algorithm's key
+            /// length.
             pub fn from_secret(secret: &[u8], alg: KeyManagement) -> Result<Self> {
                 Bound::new(secret, alg, None).map(Self)
+            }
+
+            /// A PBES2 key for `alg` from a password (its UTF-8 bytes, for a text password; not empty).
+            ///
+            /// PBES2 stretches the password with an iteration count each token carries, and that slows a guesser
+            /// only so much: use a password with the strength of a key. Decrypters accept PBES2 only once
+            /// enabled with [`Decrypter::allow_pbes2`](crate::jwe::Decrypter::allow_pbes2).
+            pub fn from_password(password: &[u8], alg: KeyManagement) -> Result<Self> {
+                Bound::password(password, alg).map(Self)
             }
 
             /// A `dir` key: `secret` is the content key itself, for `enc` only.
@@ -252,7 +293,7 @@ macro_rules! jwe_key {
             }
 
             /// A key from a JWK (`kty: oct`, or `RSA` for RSA-OAEP) whose `alg` names a key-management algorithm,
-            /// or a content encryption for a `dir` key. A JWK with `use` other than `enc`, or `key_ops` that forbid this use, is refused.
+            /// or a content encryption for a `dir` key. For PBES2, `k` holds the password's bytes (RFC 7520 §5.3). A JWK with `use` other than `enc`, or `key_ops` that forbid this use, is refused.
             pub fn from_jwk(jwk: &Jwk) -> Result<Self> {
                 let (alg, direct_enc) = Bound::jwk_binding(jwk)?;
                 Bound::from_jwk(jwk, alg, direct_enc, $op).map(Self)
@@ -315,7 +356,7 @@ jwe_key!(
 );
 
 impl DecryptionKey {
-    /// The key that encrypts to this one: for the symmetric algorithms, the same secret and binding; for RSA-OAEP,
+    /// The key that encrypts to this one: for the symmetric algorithms and PBES2, the same secret and binding; for RSA-OAEP,
     /// the public key.
     pub fn encryption_key(&self) -> EncryptionKey {
         let mut bound = self.0.clone();

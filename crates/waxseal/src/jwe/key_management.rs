@@ -1,12 +1,13 @@
 //! Key management (RFC 7518 §4): how the content encryption key (CEK) is carried to the recipient.
 //!
 //! Each algorithm is one pair of functions, [`wrap`] on the way out and [`unwrap`] on the way in, over the key's
-//! material; asymmetric algorithms (RSA-OAEP, ECDH-ES) will add their material and arms here without touching the
-//! serialization. Every unwrap failure that depends on the key or the encrypted key is
+//! material; asymmetric algorithms (RSA-OAEP, ECDH-ES) add their material and arms here without touching the
+//! serialization. AES key wrap of every size lives in `aes_kw`, PBES2 and its bounds in `pbes2`. What a
+//! decrypter allows beyond its keys (PBES2 and its maximum count) comes in as one [`UnwrapPolicy`], checked
+//! before any key work. Every unwrap failure that depends on the key or the encrypted key is
 //! [`ErrorKind::DecryptionFailed`](crate::ErrorKind::DecryptionFailed), the same as a bad content tag.
 
 use aws_lc_rs::aead;
-use aws_lc_rs::key_wrap::{AES_128, AES_256, AesKek, KeyWrap as _};
 use aws_lc_rs::rsa::{
     OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OAEP_SHA384_MGF1SHA384, OAEP_SHA512_MGF1SHA512,
     OaepAlgorithm, OaepPrivateDecryptingKey,
@@ -21,6 +22,11 @@ use super::key::Material;
 use crate::b64;
 use crate::error::{Error, ErrorKind, Result};
 
+mod aes_kw;
+pub(crate) mod pbes2;
+
+pub(crate) use aes_kw::{aes_key_unwrap, aes_key_wrap};
+
 /// The AES-GCM key wrap's IV length (RFC 7518 §4.7.1.1: 96 bits).
 const GCMKW_IV_LEN: usize = 12;
 
@@ -34,6 +40,28 @@ pub(crate) enum Source<'a> {
         header: &'a JweHeader,
         cek: &'a [u8],
     },
+}
+
+/// What the encrypter sets for an outgoing JWE besides its key and `enc`.
+#[derive(Debug, Clone)]
+pub(crate) struct WrapParams {
+    /// The PBES2 iteration count (`p2c`) of a fresh JWE; a reproduced one takes its count from the header.
+    pub(crate) pbes2_count: u32,
+}
+
+impl Default for WrapParams {
+    fn default() -> Self {
+        WrapParams {
+            pbes2_count: pbes2::PBES2_DEFAULT_COUNT,
+        }
+    }
+}
+
+/// What the decrypter allows beyond its keys, checked before any key work.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct UnwrapPolicy {
+    /// `None`: PBES2 is refused. `Some(max)`: PBES2 with an iteration count from 1000 to `max`.
+    pub(crate) pbes2_max_count: Option<u32>,
 }
 
 /// What key management gives an outgoing JWE: the content key (chosen, or for `dir` and ECDH-ES, given by the
@@ -51,6 +79,7 @@ pub(crate) fn wrap(
     enc: ContentEncryption,
     material: &Material,
     source: &Source<'_>,
+    params: &WrapParams,
 ) -> Result<Wrapped> {
     let cek = match source {
         Source::Random => random(enc.key_len())?,
@@ -58,6 +87,9 @@ pub(crate) fn wrap(
     };
     let secret: &[u8] = match material {
         Material::Secret(secret) => secret,
+        Material::Password(password) => {
+            return pbes2::wrap(alg, password, cek, source, params.pbes2_count);
+        }
         Material::RsaPublic(public) | Material::RsaPrivate(_, public) => {
             let mut out = vec![0u8; public.ciphertext_size()];
             let len = public
@@ -78,7 +110,7 @@ pub(crate) fn wrap(
             encrypted_key: Vec::new(),
             header: Vec::new(),
         }),
-        KeyManagement::A128KW | KeyManagement::A256KW => Ok(Wrapped {
+        KeyManagement::A128KW | KeyManagement::A192KW | KeyManagement::A256KW => Ok(Wrapped {
             encrypted_key: aes_key_wrap(secret, &cek)?,
             cek,
             header: Vec::new(),
@@ -108,7 +140,7 @@ pub(crate) fn wrap(
     }
 }
 
-fn mismatch(alg: KeyManagement) -> Error {
+pub(crate) fn mismatch(alg: KeyManagement) -> Error {
     Error::invalid_key(format!("the key's material does not fit {alg}"))
 }
 
@@ -161,16 +193,26 @@ pub(crate) fn rsa_oaep_decrypt(
     Ok(out)
 }
 
-/// Recovers the CEK of a JWE whose header names `alg` and `enc`.
+/// Recovers the CEK of a JWE whose header names `alg` and `enc`, within what `policy` allows.
 pub(crate) fn unwrap(
     alg: KeyManagement,
     material: &Material,
     header: &JweHeader,
     encrypted_key: &[u8],
+    policy: &UnwrapPolicy,
 ) -> Result<Zeroizing<Vec<u8>>> {
     let enc: ContentEncryption = header.enc;
     let secret: &[u8] = match material {
         Material::Secret(secret) => secret,
+        Material::Password(password) => {
+            let cek = pbes2::unwrap(alg, password, header, encrypted_key, policy)?;
+            // A wrapped key of the wrong size for `enc` is the sender's choice: the same error as a bad tag.
+            return if cek.len() == enc.key_len() {
+                Ok(cek)
+            } else {
+                Err(failed())
+            };
+        }
         Material::RsaPrivate(private, _) => {
             return rsa_oaep_unwrap(alg, private, encrypted_key, enc.key_len());
         }
@@ -186,7 +228,9 @@ pub(crate) fn unwrap(
             }
             Zeroizing::new(secret.to_vec())
         }
-        KeyManagement::A128KW | KeyManagement::A256KW => aes_key_unwrap(secret, encrypted_key)?,
+        KeyManagement::A128KW | KeyManagement::A192KW | KeyManagement::A256KW => {
+            aes_key_unwrap(secret, encrypted_key)?
+        }
         KeyManagement::A128GCMKW | KeyManagement::A192GCMKW | KeyManagement::A256GCMKW => {
             let iv = header.binary_member("iv")?;
             let tag = header.binary_member("tag")?;
@@ -239,81 +283,4 @@ fn gcm_kek(secret: &[u8]) -> Result<aead::LessSafeKey> {
     let key = aead::UnboundKey::new(alg, secret)
         .map_err(|_| Error::invalid_key("AES-GCM rejected the key"))?;
     Ok(aead::LessSafeKey::new(key))
-}
-
-fn kek(secret: &[u8]) -> Result<AesKek> {
-    let cipher = match secret.len() {
-        16 => &AES_128,
-        32 => &AES_256,
-        n => {
-            return Err(Error::invalid_key(format!(
-                "an AES key wrap key is 16 or 32 bytes (AES-192 key wrap is not available), not {n}"
-            )));
-        }
-    };
-    AesKek::new(cipher, secret).map_err(|_| Error::invalid_key("AES key wrap rejected the key"))
-}
-
-/// RFC 3394 AES key wrap of `key` (a multiple of 8 bytes, at least 16) under `kek`.
-pub(crate) fn aes_key_wrap(kek_bytes: &[u8], key: &[u8]) -> Result<Vec<u8>> {
-    if key.len() < 16 || key.len() % 8 != 0 {
-        return Err(Error::invalid_key(
-            "AES key wrap wraps keys of 16 bytes or more, in multiples of 8",
-        ));
-    }
-    let mut out = vec![0u8; key.len() + 8];
-    let len = kek(kek_bytes)?
-        .wrap(key, &mut out)
-        .map_err(|_| Error::new(ErrorKind::Crypto, "AES key wrap failed"))?
-        .len();
-    out.truncate(len);
-    Ok(out)
-}
-
-/// RFC 3394 AES key unwrap; any failure (length, integrity check) is [`failed`].
-pub(crate) fn aes_key_unwrap(kek_bytes: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    let kek = kek(kek_bytes)?;
-    if wrapped.len() < 24 || wrapped.len() % 8 != 0 {
-        return Err(failed());
-    }
-    let mut out = Zeroizing::new(vec![0u8; wrapped.len() - 8]);
-    let len = kek.unwrap(wrapped, &mut out).map_err(|_| failed())?.len();
-    out.truncate(len);
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3394_section_4_1() {
-        // RFC 3394 §4.1: 128 bits of key data wrapped with a 128-bit KEK.
-        let kek: Vec<u8> = (0u8..16).collect();
-        let data = [
-            0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB, 0xCC, 0xDD,
-            0xEE, 0xFF,
-        ];
-        let wrapped = aes_key_wrap(&kek, &data).unwrap();
-        assert_eq!(
-            b64::encode(&wrapped),
-            b64::encode([
-                0x1F, 0xA6, 0x8B, 0x0A, 0x81, 0x12, 0xB4, 0x47, 0xAE, 0xF3, 0x4B, 0xD8, 0xFB, 0x5A,
-                0x7B, 0x82, 0x9D, 0x3E, 0x86, 0x23, 0x71, 0xD2, 0xCF, 0xE5
-            ])
-        );
-        assert_eq!(aes_key_unwrap(&kek, &wrapped).unwrap().as_slice(), data);
-        let mut tampered = wrapped.clone();
-        tampered[5] ^= 1;
-        assert_eq!(aes_key_unwrap(&kek, &tampered).unwrap_err(), failed());
-        assert_eq!(aes_key_unwrap(&kek, &wrapped[..16]).unwrap_err(), failed());
-    }
-
-    #[test]
-    fn aes_192_key_wrap_is_refused_not_improvised() {
-        assert_eq!(
-            aes_key_wrap(&[0; 24], &[0; 16]).unwrap_err().kind(),
-            ErrorKind::InvalidKey
-        );
-    }
 }

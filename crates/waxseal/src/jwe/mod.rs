@@ -1,11 +1,23 @@
 //! JSON Web Encryption (RFC 7516): the compact serialization.
 //!
-//! Implemented: key management `dir`, `A128KW`, `A256KW`, `A128GCMKW`, `A192GCMKW`, `A256GCMKW`, `RSA-OAEP`,
-//! `RSA-OAEP-256`, `RSA-OAEP-384`, `RSA-OAEP-512` (RSA keys of 2048 bits or more); content encryption `A128GCM`,
-//! `A192GCM`, `A256GCM`, `A128CBC-HS256`, `A192CBC-HS384`, `A256CBC-HS512`. `A192KW` is refused: the cryptographic
-//! library has no AES-192 key wrap and waxseal writes no cipher of its own. ECDH-ES, PBES2, `RSA1_5`, the JSON
-//! serialization and `zip` are not implemented yet; a compressed JWE is refused with
-//! [`ErrorKind::CompressionUnsupported`](crate::ErrorKind::CompressionUnsupported).
+//! Implemented: key management `dir`, `A128KW`, `A192KW`, `A256KW`, `A128GCMKW`, `A192GCMKW`, `A256GCMKW`,
+//! `RSA-OAEP`, `RSA-OAEP-256`, `RSA-OAEP-384`, `RSA-OAEP-512` (RSA keys of 2048 bits or more),
+//! `PBES2-HS256+A128KW`, `PBES2-HS384+A192KW`, `PBES2-HS512+A256KW`; content encryption `A128GCM`, `A192GCM`,
+//! `A256GCM`, `A128CBC-HS256`, `A192CBC-HS384`, `A256CBC-HS512`. aws-lc-rs has no AES-192 key wrap, so `A192KW`
+//! runs the RFC 3394 mode over its AES-192 block cipher (checked against the RFC, Wycheproof and aws-lc-rs's own
+//! key wrap for the other sizes). ECDH-ES, the JSON serialization and `zip` are not implemented yet; a compressed
+//! JWE is refused with [`ErrorKind::CompressionUnsupported`](crate::ErrorKind::CompressionUnsupported).
+//!
+//! Two algorithms need a word:
+//!
+//! - **`RSA1_5` is refused by name**, in a token's header and in a JWK's `alg`, before any key is involved:
+//!   RSAES-PKCS1-v1_5 decryption is Bleichenbacher's padding oracle (RFC 8725 §3.2, RFC 3218). Use
+//!   `RSA-OAEP-256`.
+//! - **PBES2 is off until a decrypter turns it on** with [`Decrypter::allow_pbes2`]`(max_count)`: the token
+//!   chooses its own iteration count `p2c`, and each iteration is the recipient's work (CVE-2022-36083,
+//!   CVE-2023-49290). Enabled, `p2c` must be an integer from [`PBES2_MIN_COUNT`] (1000) to the maximum, checked
+//!   before any derivation; [`PBES2_DEFAULT_COUNT`] (10,000) is both the encrypter's default and the maximum to
+//!   start from. PBES2 keys are passwords ([`DecryptionKey::from_password`]).
 //!
 //! The JWS rules carry over: a key is bound to one key-management algorithm ([`DecryptionKey`],
 //! [`EncryptionKey`]) and JWS keys are other types, so a verifying key cannot decrypt:
@@ -46,4 +58,5 @@ pub use compact::encrypt_compact_reproducible;
 pub use compact::{Decrypted, Decrypter, Encrypter};
 pub use header::JweHeader;
 pub use key::{DecryptionKey, EncryptionKey};
+pub use key_management::pbes2::{PBES2_DEFAULT_COUNT, PBES2_MIN_COUNT};
 pub use key_set::DecryptionKeys;

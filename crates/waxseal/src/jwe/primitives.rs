@@ -3,7 +3,7 @@
 
 use zeroize::Zeroizing;
 
-use super::algorithms::ContentEncryption;
+use super::algorithms::{ContentEncryption, KeyManagement};
 use super::key::{DecryptionKey, Material};
 use super::{content, key_management};
 use crate::error::{Error, Result};
@@ -53,7 +53,7 @@ pub fn aes_cbc_pkcs7_decrypt(
     content::cbc_decrypt(key, iv, ciphertext)
 }
 
-/// RFC 3394 AES key wrap (A128KW, A256KW).
+/// RFC 3394 AES key wrap (A128KW, A192KW, A256KW).
 pub fn aes_key_wrap(kek: &[u8], key: &[u8]) -> Result<Vec<u8>> {
     key_management::aes_key_wrap(kek, key)
 }
@@ -70,8 +70,20 @@ pub fn rsa_oaep_decrypt(key: &DecryptionKey, ciphertext: &[u8]) -> Result<Zeroiz
         Material::RsaPrivate(private, _) => {
             key_management::rsa_oaep_decrypt(key.algorithm(), private, ciphertext)
         }
-        Material::Secret(_) | Material::RsaPublic(_) => {
+        Material::Secret(_) | Material::Password(_) | Material::RsaPublic(_) => {
             Err(Error::invalid_key("not an RSA-OAEP decryption key"))
         }
     }
+}
+
+/// PBKDF2 as PBES2 uses it: `alg`'s PRF (HMAC-SHA-256/384/512) and key wrap key length (16/24/32 bytes), over
+/// `salt` as given (JWE forms it as `UTF8(alg) || 0x00 || p2s` before calling this same function), with no bound
+/// on `count` beyond being positive: the bounds are the decrypter's.
+pub fn pbes2_derive_key(
+    alg: KeyManagement,
+    password: &[u8],
+    salt: &[u8],
+    count: u32,
+) -> Result<Zeroizing<Vec<u8>>> {
+    key_management::pbes2::derive(alg, password, salt, count)
 }
