@@ -7,7 +7,12 @@ use std::fmt;
 
 use crate::error::{Error, ErrorKind, Result, quote};
 
-/// A JWE key-management algorithm (`alg`). ECDH-ES, PBES2 and RSA1_5 are not implemented.
+/// A JWE key-management algorithm (`alg`). PBES2 and RSA1_5 are not implemented.
+///
+/// The ECDH-ES family (RFC 7518 §4.6) agrees a key with an ephemeral key pair (its public half travels in the
+/// `epk` header member) on P-256, P-384, P-521 or X25519 (RFC 8037), derives a key from the shared secret with the
+/// Concat KDF, and either uses it as the content key (`ECDH-ES`) or wraps a random content key with it
+/// (`ECDH-ES+A128KW` …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum KeyManagement {
@@ -31,11 +36,19 @@ pub enum KeyManagement {
     RsaOaep384,
     /// RSAES-OAEP with SHA-512 and MGF1-SHA-512 (`RSA-OAEP-512`).
     RsaOaep512,
+    /// ECDH-ES key agreement; the derived key is the content key and the encrypted key segment is empty.
+    EcdhEs,
+    /// ECDH-ES key agreement, the derived 128-bit key wrapping the content key with AES key wrap.
+    EcdhEsA128KW,
+    /// ECDH-ES with a derived 192-bit AES key wrap key.
+    EcdhEsA192KW,
+    /// ECDH-ES with a derived 256-bit AES key wrap key.
+    EcdhEsA256KW,
 }
 
 impl KeyManagement {
     /// Every supported key-management algorithm, in a stable order.
-    pub const ALL: [KeyManagement; 10] = [
+    pub const ALL: [KeyManagement; 14] = [
         KeyManagement::Dir,
         KeyManagement::A128KW,
         KeyManagement::A256KW,
@@ -46,6 +59,10 @@ impl KeyManagement {
         KeyManagement::RsaOaep256,
         KeyManagement::RsaOaep384,
         KeyManagement::RsaOaep512,
+        KeyManagement::EcdhEs,
+        KeyManagement::EcdhEsA128KW,
+        KeyManagement::EcdhEsA192KW,
+        KeyManagement::EcdhEsA256KW,
     ];
 
     /// The registered `alg` name.
@@ -61,6 +78,10 @@ impl KeyManagement {
             KeyManagement::RsaOaep256 => "RSA-OAEP-256",
             KeyManagement::RsaOaep384 => "RSA-OAEP-384",
             KeyManagement::RsaOaep512 => "RSA-OAEP-512",
+            KeyManagement::EcdhEs => "ECDH-ES",
+            KeyManagement::EcdhEsA128KW => "ECDH-ES+A128KW",
+            KeyManagement::EcdhEsA192KW => "ECDH-ES+A192KW",
+            KeyManagement::EcdhEsA256KW => "ECDH-ES+A256KW",
         }
     }
 
@@ -86,14 +107,18 @@ impl KeyManagement {
     }
 
     /// The secret key length this algorithm needs, in bytes; `None` for `dir`, whose key is the content key, and
-    /// for the RSA algorithms.
+    /// for the RSA and ECDH-ES algorithms, whose keys are key pairs.
     pub fn key_len(self) -> Option<usize> {
         match self {
             KeyManagement::Dir
             | KeyManagement::RsaOaep
             | KeyManagement::RsaOaep256
             | KeyManagement::RsaOaep384
-            | KeyManagement::RsaOaep512 => None,
+            | KeyManagement::RsaOaep512
+            | KeyManagement::EcdhEs
+            | KeyManagement::EcdhEsA128KW
+            | KeyManagement::EcdhEsA192KW
+            | KeyManagement::EcdhEsA256KW => None,
             KeyManagement::A128KW | KeyManagement::A128GCMKW => Some(16),
             KeyManagement::A192GCMKW => Some(24),
             KeyManagement::A256KW | KeyManagement::A256GCMKW => Some(32),
@@ -111,6 +136,21 @@ impl KeyManagement {
                 | KeyManagement::RsaOaep384
                 | KeyManagement::RsaOaep512
         )
+    }
+
+    /// True for the ECDH-ES algorithms, whose keys are EC (P-256, P-384, P-521) or X25519 key pairs.
+    pub fn is_ecdh(self) -> bool {
+        self.ecdh_wrap_len().is_some() || self == KeyManagement::EcdhEs
+    }
+
+    /// For `ECDH-ES+A*KW`, the length of the derived AES key wrap key, in bytes.
+    pub(crate) fn ecdh_wrap_len(self) -> Option<usize> {
+        match self {
+            KeyManagement::EcdhEsA128KW => Some(16),
+            KeyManagement::EcdhEsA192KW => Some(24),
+            KeyManagement::EcdhEsA256KW => Some(32),
+            _ => None,
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! Key management (RFC 7518 §4): how the content encryption key (CEK) is carried to the recipient.
 //!
 //! Each algorithm is one pair of functions, [`wrap`] on the way out and [`unwrap`] on the way in, over the key's
-//! material; asymmetric algorithms (RSA-OAEP, ECDH-ES) will add their material and arms here without touching the
-//! serialization. Every unwrap failure that depends on the key or the encrypted key is
+//! material; the asymmetric algorithms add their material and arms here without touching the serialization
+//! (ECDH-ES lives in its own module, [`super::ecdh`]). Every unwrap failure that depends on the key or the encrypted key is
 //! [`ErrorKind::DecryptionFailed`](crate::ErrorKind::DecryptionFailed), the same as a bad content tag.
 
 use aws_lc_rs::aead;
@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 
 use super::algorithms::{ContentEncryption, KeyManagement};
 use super::content::failed;
+use super::ecdh::{self, Party};
 use super::header::JweHeader;
 use super::key::Material;
 use crate::b64;
@@ -45,13 +46,25 @@ pub(crate) struct Wrapped {
     pub(crate) header: Vec<(&'static str, Value)>,
 }
 
-/// Chooses the content key of a JWE for `enc` and carries it under `material` with `alg`.
+/// Chooses the content key of a JWE for `enc` and carries it under `material` with `alg`. `party` is the agreement
+/// party information of ECDH-ES (ignored by the other algorithms).
 pub(crate) fn wrap(
     alg: KeyManagement,
     enc: ContentEncryption,
     material: &Material,
     source: &Source<'_>,
+    party: Party<'_>,
 ) -> Result<Wrapped> {
+    match material {
+        Material::EcdhPublic(public) if alg.is_ecdh() => {
+            return ecdh::wrap(alg, enc, public, source, party);
+        }
+        Material::EcdhPrivate(private) if alg.is_ecdh() => {
+            return ecdh::wrap(alg, enc, private.public(), source, party);
+        }
+        Material::EcdhPublic(_) | Material::EcdhPrivate(_) => return Err(mismatch(alg)),
+        _ => {}
+    }
     let cek = match source {
         Source::Random => random(enc.key_len())?,
         Source::Fixed { cek, .. } => Zeroizing::new(cek.to_vec()),
@@ -71,6 +84,7 @@ pub(crate) fn wrap(
                 header: Vec::new(),
             });
         }
+        Material::EcdhPublic(_) | Material::EcdhPrivate(_) => return Err(mismatch(alg)),
     };
     match alg {
         KeyManagement::Dir => Ok(Wrapped {
@@ -174,7 +188,12 @@ pub(crate) fn unwrap(
         Material::RsaPrivate(private, _) => {
             return rsa_oaep_unwrap(alg, private, encrypted_key, enc.key_len());
         }
-        Material::RsaPublic(_) => return Err(mismatch(alg)),
+        Material::EcdhPrivate(private) if alg.is_ecdh() => {
+            return ecdh::unwrap(alg, private, header, encrypted_key);
+        }
+        Material::RsaPublic(_) | Material::EcdhPrivate(_) | Material::EcdhPublic(_) => {
+            return Err(mismatch(alg));
+        }
     };
     let cek = match alg {
         KeyManagement::Dir => {

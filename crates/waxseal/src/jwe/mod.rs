@@ -33,6 +33,7 @@
 mod algorithms;
 mod compact;
 mod content;
+mod ecdh;
 mod header;
 mod key;
 mod key_management;
