@@ -92,7 +92,8 @@ impl<'k> Encrypter<'k> {
     pub fn encrypt_compact(&self, plaintext: &[u8]) -> Result<String> {
         let (alg, enc) = (self.key.algorithm(), self.enc);
         check_direct(self.key, enc)?;
-        if !alg.is_ecdh() && !(self.apu.is_empty() && self.apv.is_empty()) {
+        let party_given = !self.apu.is_empty() || !self.apv.is_empty();
+        if party_given && !alg.is_ecdh() {
             return Err(Error::new(
                 ErrorKind::AlgorithmNotAllowed,
                 format!("agreement party information (apu, apv) is for ECDH-ES, not {alg}"),

@@ -1,10 +1,13 @@
 //! JSON Web Encryption (RFC 7516): the compact serialization.
 //!
 //! Implemented: key management `dir`, `A128KW`, `A256KW`, `A128GCMKW`, `A192GCMKW`, `A256GCMKW`, `RSA-OAEP`,
-//! `RSA-OAEP-256`, `RSA-OAEP-384`, `RSA-OAEP-512` (RSA keys of 2048 bits or more); content encryption `A128GCM`,
-//! `A192GCM`, `A256GCM`, `A128CBC-HS256`, `A192CBC-HS384`, `A256CBC-HS512`. `A192KW` is refused: the cryptographic
-//! library has no AES-192 key wrap and waxseal writes no cipher of its own. ECDH-ES, PBES2, `RSA1_5`, the JSON
-//! serialization and `zip` are not implemented yet; a compressed JWE is refused with
+//! `RSA-OAEP-256`, `RSA-OAEP-384`, `RSA-OAEP-512` (RSA keys of 2048 bits or more), `ECDH-ES`, `ECDH-ES+A128KW`,
+//! `ECDH-ES+A256KW` (EC keys on P-256, P-384, P-521, and X25519 keys as RFC 8037 has them; the sender's ephemeral
+//! `epk` is checked to be a public key on the recipient's curve before any agreement, `apu`/`apv` go into the
+//! Concat KDF); content encryption `A128GCM`, `A192GCM`, `A256GCM`, `A128CBC-HS256`, `A192CBC-HS384`,
+//! `A256CBC-HS512`. `A192KW` and `ECDH-ES+A192KW` fail: the cryptographic library has no AES-192 key wrap and
+//! waxseal writes no cipher of its own. PBES2, `RSA1_5`, the JSON serialization and `zip` are not implemented yet;
+//! a compressed JWE is refused with
 //! [`ErrorKind::CompressionUnsupported`](crate::ErrorKind::CompressionUnsupported).
 //!
 //! The JWS rules carry over: a key is bound to one key-management algorithm ([`DecryptionKey`],
