@@ -1,7 +1,8 @@
 //! Wycheproof `json_web_encryption_test.json`: whole JWEs, decrypted with the group's key built as a user would
 //! (`DecryptionKey::from_jwk`). `valid` must decrypt to `pt`; `invalid` must be refused. Groups whose key is for an
-//! algorithm not implemented yet (ECDH-ES) or refused by design (RSA1_5: Bleichenbacher's padding oracle) are
-//! counted, their keys unusable; `zip` tokens are refused by design and counted. None passes silently.
+//! algorithm refused by design (RSA1_5: Bleichenbacher's padding oracle) are counted, their keys unusable; `zip`
+//! tokens are refused by design and counted. None passes silently. The ECDH-ES groups (P-256, P-384, P-521 keys;
+//! invalid-curve `epk`s among the invalid cases) decrypt.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod common;

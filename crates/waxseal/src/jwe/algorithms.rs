@@ -7,8 +7,12 @@ use std::fmt;
 
 use crate::error::{Error, ErrorKind, Result, quote};
 
-/// A JWE key-management algorithm (`alg`). ECDH-ES is not implemented yet; `RSA1_5` is refused by design
-/// ([`KeyManagement::from_name`] says why).
+/// A JWE key-management algorithm (`alg`). `RSA1_5` is refused by design ([`KeyManagement::from_name`] says why).
+///
+/// The ECDH-ES family (RFC 7518 §4.6) agrees a key with an ephemeral key pair (its public half travels in the
+/// `epk` header member) on P-256, P-384, P-521 or X25519 (RFC 8037), derives a key from the shared secret with the
+/// Concat KDF, and either uses it as the content key (`ECDH-ES`) or wraps a random content key with it
+/// (`ECDH-ES+A128KW` …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum KeyManagement {
@@ -42,11 +46,19 @@ pub enum KeyManagement {
     Pbes2Hs384A192KW,
     /// PBKDF2-HMAC-SHA-512, then A256KW (`PBES2-HS512+A256KW`).
     Pbes2Hs512A256KW,
+    /// ECDH-ES key agreement; the derived key is the content key and the encrypted key segment is empty.
+    EcdhEs,
+    /// ECDH-ES key agreement, the derived 128-bit key wrapping the content key with AES key wrap.
+    EcdhEsA128KW,
+    /// ECDH-ES with a derived 192-bit AES key wrap key.
+    EcdhEsA192KW,
+    /// ECDH-ES with a derived 256-bit AES key wrap key.
+    EcdhEsA256KW,
 }
 
 impl KeyManagement {
     /// Every supported key-management algorithm, in a stable order.
-    pub const ALL: [KeyManagement; 14] = [
+    pub const ALL: [KeyManagement; 18] = [
         KeyManagement::Dir,
         KeyManagement::A128KW,
         KeyManagement::A192KW,
@@ -61,6 +73,10 @@ impl KeyManagement {
         KeyManagement::Pbes2Hs256A128KW,
         KeyManagement::Pbes2Hs384A192KW,
         KeyManagement::Pbes2Hs512A256KW,
+        KeyManagement::EcdhEs,
+        KeyManagement::EcdhEsA128KW,
+        KeyManagement::EcdhEsA192KW,
+        KeyManagement::EcdhEsA256KW,
     ];
 
     /// The registered `alg` name.
@@ -80,6 +96,10 @@ impl KeyManagement {
             KeyManagement::Pbes2Hs256A128KW => "PBES2-HS256+A128KW",
             KeyManagement::Pbes2Hs384A192KW => "PBES2-HS384+A192KW",
             KeyManagement::Pbes2Hs512A256KW => "PBES2-HS512+A256KW",
+            KeyManagement::EcdhEs => "ECDH-ES",
+            KeyManagement::EcdhEsA128KW => "ECDH-ES+A128KW",
+            KeyManagement::EcdhEsA192KW => "ECDH-ES+A192KW",
+            KeyManagement::EcdhEsA256KW => "ECDH-ES+A256KW",
         }
     }
 
@@ -110,7 +130,7 @@ impl KeyManagement {
     }
 
     /// The secret key length this algorithm needs, in bytes; `None` for `dir`, whose key is the content key, for
-    /// the RSA algorithms, and for PBES2, whose key is a password.
+    /// the RSA and ECDH-ES algorithms, whose keys are key pairs, and for PBES2, whose key is a password.
     pub fn key_len(self) -> Option<usize> {
         match self {
             KeyManagement::Dir
@@ -120,7 +140,11 @@ impl KeyManagement {
             | KeyManagement::RsaOaep512
             | KeyManagement::Pbes2Hs256A128KW
             | KeyManagement::Pbes2Hs384A192KW
-            | KeyManagement::Pbes2Hs512A256KW => None,
+            | KeyManagement::Pbes2Hs512A256KW
+            | KeyManagement::EcdhEs
+            | KeyManagement::EcdhEsA128KW
+            | KeyManagement::EcdhEsA192KW
+            | KeyManagement::EcdhEsA256KW => None,
             KeyManagement::A128KW | KeyManagement::A128GCMKW => Some(16),
             KeyManagement::A192KW | KeyManagement::A192GCMKW => Some(24),
             KeyManagement::A256KW | KeyManagement::A256GCMKW => Some(32),
@@ -148,6 +172,21 @@ impl KeyManagement {
                 | KeyManagement::Pbes2Hs384A192KW
                 | KeyManagement::Pbes2Hs512A256KW
         )
+    }
+
+    /// True for the ECDH-ES algorithms, whose keys are EC (P-256, P-384, P-521) or X25519 key pairs.
+    pub fn is_ecdh(self) -> bool {
+        self.ecdh_wrap_len().is_some() || self == KeyManagement::EcdhEs
+    }
+
+    /// For `ECDH-ES+A*KW`, the length of the derived AES key wrap key, in bytes.
+    pub(crate) fn ecdh_wrap_len(self) -> Option<usize> {
+        match self {
+            KeyManagement::EcdhEsA128KW => Some(16),
+            KeyManagement::EcdhEsA192KW => Some(24),
+            KeyManagement::EcdhEsA256KW => Some(32),
+            _ => None,
+        }
     }
 }
 

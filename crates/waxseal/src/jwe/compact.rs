@@ -60,6 +60,16 @@ impl<'k> Encrypter<'k> {
         }
     }
 
+    /// Sets the ECDH-ES agreement party information, `apu` (about the producer) and `apv` (about the recipient):
+    /// both go into the key derivation and, base64url-encoded, into the protected header (an empty one is left out).
+    /// Only for ECDH-ES keys; [`Self::encrypt_compact`] refuses them with any other.
+    #[must_use]
+    pub fn agreement_party_info(mut self, apu: &[u8], apv: &[u8]) -> Self {
+        self.params.apu = apu.to_vec();
+        self.params.apv = apv.to_vec();
+        self
+    }
+
     /// Sets `typ`, the media type of the whole JWE.
     #[must_use]
     pub fn typ(mut self, typ: impl Into<String>) -> Self {
@@ -88,6 +98,13 @@ impl<'k> Encrypter<'k> {
     pub fn encrypt_compact(&self, plaintext: &[u8]) -> Result<String> {
         let (alg, enc) = (self.key.algorithm(), self.enc);
         check_direct(self.key, enc)?;
+        let party_given = !self.params.apu.is_empty() || !self.params.apv.is_empty();
+        if party_given && !alg.is_ecdh() {
+            return Err(Error::new(
+                ErrorKind::AlgorithmNotAllowed,
+                format!("agreement party information (apu, apv) is for ECDH-ES, not {alg}"),
+            ));
+        }
         let iv = random(enc.iv_len())?;
         let wrapped =
             key_management::wrap(alg, enc, self.key.material(), &Source::Random, &self.params)?;
@@ -148,8 +165,10 @@ fn assemble(
 }
 
 /// Encrypts with a protected header given as exact JSON bytes and a given content key and IV (the AES-GCM key
-/// wrap's IV is read from the header's `iv`, and its `tag` must come out as the header says). For reproducing
-/// published examples byte for byte in tests; never use fixed randomness otherwise.
+/// wrap's IV is read from the header's `iv`, and its `tag` must come out as the header says; ECDH-ES's ephemeral
+/// private key is the `d` of the header's `epk`, and the header is then written again, in its member order, with
+/// the public `epk` only). For reproducing published examples byte for byte in tests; never use fixed randomness
+/// otherwise.
 #[doc(hidden)]
 pub fn encrypt_compact_reproducible(
     key: &EncryptionKey,
@@ -174,28 +193,49 @@ pub fn encrypt_compact_reproducible(
         header: &header,
         cek,
     };
-    let wrapped = key_management::wrap(
-        header.alg,
-        header.enc,
-        key.material(),
-        &source,
-        &WrapParams::default(),
-    )?;
+    let params = WrapParams {
+        apu: optional_member(&header, "apu")?,
+        apv: optional_member(&header, "apv")?,
+        ..WrapParams::default()
+    };
+    let wrapped = key_management::wrap(header.alg, header.enc, key.material(), &source, &params)?;
+    // For ECDH-ES the header's `epk` carries the ephemeral private key (`d`) of the example; what is written (and
+    // authenticated) is the header with the public `epk` the agreement produced, members in their given order.
+    let mut members = header.members().clone();
+    let epk_with_d = header
+        .get("epk")
+        .and_then(Value::as_object)
+        .is_some_and(|epk| epk.contains_key("d"));
+    let mut written = header_json.to_vec();
+    if epk_with_d {
+        if let Some((_, epk)) = wrapped.header.iter().find(|(name, _)| *name == "epk") {
+            members.insert("epk".into(), epk.clone());
+        }
+        written = Value::Object(members.clone()).to_string().into_bytes();
+    }
     for (name, value) in &wrapped.header {
-        if header.get(name) != Some(value) {
+        if members.get(*name) != Some(value) {
             return Err(Error::malformed(format!(
                 "header member \"{name}\" is not what the key wrap produced"
             )));
         }
     }
     assemble(
-        header_json,
+        &written,
         &wrapped.encrypted_key,
         header.enc,
         &wrapped.cek,
         iv,
         plaintext,
     )
+}
+
+fn optional_member(header: &JweHeader, name: &str) -> Result<Vec<u8>> {
+    if header.get(name).is_some() {
+        header.binary_member(name)
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 /// Decrypts compact JWEs with a fixed set of keys. Build once, use for every token.

@@ -16,6 +16,7 @@ use aws_lc_rs::rsa::{
 use zeroize::Zeroizing;
 
 use super::algorithms::{ContentEncryption, KeyManagement};
+use super::ecdh::{EcdhCurve, EcdhPrivate, EcdhPublic};
 use crate::error::{Error, ErrorKind, Result, quote};
 use crate::jwk::Jwk;
 
@@ -30,6 +31,10 @@ pub(crate) enum Material {
     RsaPrivate(OaepPrivateDecryptingKey, Arc<OaepPublicEncryptingKey>),
     /// An RSA public key (2048 bits or more).
     RsaPublic(Arc<OaepPublicEncryptingKey>),
+    /// An ECDH private key (P-256, P-384, P-521 or X25519) and its public half.
+    EcdhPrivate(EcdhPrivate),
+    /// An ECDH public key, validated on its curve.
+    EcdhPublic(EcdhPublic),
 }
 
 /// RSA keys below 2048 bits are refused for encryption as they are for signatures.
@@ -67,10 +72,17 @@ impl Bound {
                     ),
                 ));
             }
-            (_, None) if alg.is_rsa() => {
+            (_, None) if alg.is_rsa() || alg.is_ecdh() => {
                 return Err(Error::new(
                     ErrorKind::AlgorithmNotAllowed,
-                    format!("{alg} needs an RSA key, not a shared secret"),
+                    format!(
+                        "{alg} needs {}, not a shared secret",
+                        if alg.is_rsa() {
+                            "an RSA key"
+                        } else {
+                            "an EC or X25519 key pair"
+                        }
+                    ),
                 ));
             }
             (_, None) if alg.is_pbes2() => {
@@ -158,6 +170,35 @@ impl Bound {
         }
     }
 
+    /// An ECDH key for `alg` from a JWK (EC on P-256/P-384/P-521, or OKP on X25519): the private key when
+    /// `private` (its `x`/`y` must belong to its `d`), else the public key, validated on its curve.
+    fn ecdh(jwk: &Jwk, alg: KeyManagement, private: bool) -> Result<Material> {
+        let curve = EcdhCurve::of_jwk(jwk, alg)?;
+        let raw = EcdhPublic::raw_of_jwk(jwk, curve)?;
+        let public = EcdhPublic::from_bytes(curve, &raw).ok_or_else(|| {
+            Error::invalid_key(format!("the public key is not a point on {}", curve.name()))
+        })?;
+        if !private {
+            return Ok(Material::EcdhPublic(public));
+        }
+        let Some(d) = &jwk.d else {
+            return Err(Error::invalid_key(format!(
+                "decrypting with {alg} needs the private key (\"d\")"
+            )));
+        };
+        let d = Zeroizing::new(
+            crate::b64::decode(d, "JWK member \"d\"")
+                .map_err(|e| Error::invalid_key(e.message().to_owned()))?,
+        );
+        let key = EcdhPrivate::from_raw(curve, &d)?;
+        if key.public().jwk_members() != public.jwk_members() {
+            return Err(Error::invalid_key(
+                "the JWK's public key (x, y) does not belong to its private key (d)",
+            ));
+        }
+        Ok(Material::EcdhPrivate(key))
+    }
+
     /// Reads a JWK for `op` ("decrypt" or "encrypt"): `kty: oct`, `use` absent or `enc`, `key_ops` allowing the
     /// operation, and `alg` (if present) agreeing with `alg` (for `dir`, `alg` may name the content encryption,
     /// as RFC 7520 §5.6's key does).
@@ -177,6 +218,8 @@ impl Bound {
         }
         if let Some(ops) = &jwk.key_ops {
             let allowed: [&str; 2] = match (op, alg) {
+                // WebCrypto's names for ECDH keys, in either direction.
+                _ if alg.is_ecdh() => ["deriveKey", "deriveBits"],
                 ("decrypt", KeyManagement::Dir) => ["decrypt", "decrypt"],
                 ("decrypt", _) => ["unwrapKey", "decrypt"],
                 (_, KeyManagement::Dir) => ["encrypt", "encrypt"],
@@ -198,7 +241,7 @@ impl Bound {
             }
         }
         let wanted_kty = if alg.is_rsa() { "RSA" } else { "oct" };
-        if jwk.kty != wanted_kty {
+        if jwk.kty != wanted_kty && !alg.is_ecdh() {
             return Err(Error::new(
                 ErrorKind::AlgorithmNotAllowed,
                 format!(
@@ -207,7 +250,14 @@ impl Bound {
                 ),
             ));
         }
-        let mut bound = if alg.is_rsa() {
+        let mut bound = if alg.is_ecdh() {
+            Bound {
+                alg,
+                direct_enc: None,
+                kid: None,
+                material: Arc::new(Bound::ecdh(jwk, alg, op == "decrypt")?),
+            }
+        } else if alg.is_rsa() {
             let private = op == "decrypt";
             if private && jwk.d.is_none() {
                 return Err(Error::invalid_key(format!(
@@ -292,8 +342,10 @@ macro_rules! jwe_key {
                 Bound::new(secret, KeyManagement::Dir, Some(enc)).map(Self)
             }
 
-            /// A key from a JWK (`kty: oct`, or `RSA` for RSA-OAEP) whose `alg` names a key-management algorithm,
-            /// or a content encryption for a `dir` key. For PBES2, `k` holds the password's bytes (RFC 7520 §5.3). A JWK with `use` other than `enc`, or `key_ops` that forbid this use, is refused.
+            /// A key from a JWK (`kty: oct`; `RSA` for RSA-OAEP; `EC` on P-256/P-384/P-521 or `OKP` on X25519 for
+            /// ECDH-ES) whose `alg` names a key-management algorithm, or a content encryption for a `dir` key. For
+            /// PBES2, `k` holds the password's bytes (RFC 7520 §5.3). A JWK with `use` other than `enc`, or
+            /// `key_ops` that forbid this use, is refused.
             pub fn from_jwk(jwk: &Jwk) -> Result<Self> {
                 let (alg, direct_enc) = Bound::jwk_binding(jwk)?;
                 Bound::from_jwk(jwk, alg, direct_enc, $op).map(Self)
@@ -356,14 +408,66 @@ jwe_key!(
 );
 
 impl DecryptionKey {
-    /// The key that encrypts to this one: for the symmetric algorithms and PBES2, the same secret and binding; for RSA-OAEP,
-    /// the public key.
+    /// The key that encrypts to this one: for the symmetric algorithms and PBES2, the same secret and binding; for
+    /// RSA-OAEP and ECDH-ES, the public key.
     pub fn encryption_key(&self) -> EncryptionKey {
         let mut bound = self.0.clone();
-        if let Material::RsaPrivate(_, public) = &*self.0.material {
-            bound.material = Arc::new(Material::RsaPublic(Arc::clone(public)));
+        match &*self.0.material {
+            Material::RsaPrivate(_, public) => {
+                bound.material = Arc::new(Material::RsaPublic(Arc::clone(public)));
+            }
+            Material::EcdhPrivate(private) => {
+                bound.material = Arc::new(Material::EcdhPublic(private.public().clone()));
+            }
+            Material::Secret(_)
+            | Material::Password(_)
+            | Material::RsaPublic(_)
+            | Material::EcdhPublic(_) => {}
         }
         EncryptionKey(bound)
+    }
+
+    /// A fresh ECDH-ES key pair for `alg` (one of the ECDH-ES algorithms) on the curve `crv` (`P-256`, `P-384`,
+    /// `P-521` or `X25519`), from aws-lc-rs.
+    ///
+    /// ```
+    /// use waxseal::jwe::{ContentEncryption, Decrypter, DecryptionKey, Encrypter, KeyManagement};
+    ///
+    /// let key = DecryptionKey::generate_ecdh(KeyManagement::EcdhEsA256KW, "X25519")?;
+    /// let token = Encrypter::new(&key.encryption_key(), ContentEncryption::A256Gcm)
+    ///     .agreement_party_info(b"Alice", b"Bob")
+    ///     .encrypt_compact(b"to Bob")?;
+    /// assert_eq!(Decrypter::new(key).decrypt_compact(&token)?.plaintext, b"to Bob");
+    /// # Ok::<(), waxseal::Error>(())
+    /// ```
+    pub fn generate_ecdh(alg: KeyManagement, crv: &str) -> Result<DecryptionKey> {
+        if !alg.is_ecdh() {
+            return Err(Error::new(
+                ErrorKind::AlgorithmNotAllowed,
+                format!("{alg} is not an ECDH-ES algorithm"),
+            ));
+        }
+        let private = EcdhPrivate::generate(EcdhCurve::from_name(crv)?)?;
+        Ok(DecryptionKey(Bound {
+            alg,
+            direct_enc: None,
+            kid: None,
+            material: Arc::new(Material::EcdhPrivate(private)),
+        }))
+    }
+
+    /// For an ECDH-ES key, the public JWK (`kty`, `crv`, `x`, `y`, and `alg`, `use: enc`, `kid`): what a sender
+    /// encrypts to. `None` for other keys.
+    pub fn ecdh_public_jwk(&self) -> Option<Jwk> {
+        let Material::EcdhPrivate(private) = &*self.0.material else {
+            return None;
+        };
+        let mut jwk =
+            Jwk::from_value(serde_json::Value::Object(private.public().jwk_members())).ok()?;
+        jwk.alg = Some(self.0.alg.name().to_owned());
+        jwk.use_ = Some("enc".to_owned());
+        jwk.kid.clone_from(&self.0.kid);
+        Some(jwk)
     }
 }
 

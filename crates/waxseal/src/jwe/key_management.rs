@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 
 use super::algorithms::{ContentEncryption, KeyManagement};
 use super::content::failed;
+use super::ecdh::{self, Party};
 use super::header::JweHeader;
 use super::key::Material;
 use crate::b64;
@@ -47,12 +48,17 @@ pub(crate) enum Source<'a> {
 pub(crate) struct WrapParams {
     /// The PBES2 iteration count (`p2c`) of a fresh JWE; a reproduced one takes its count from the header.
     pub(crate) pbes2_count: u32,
+    /// The ECDH-ES agreement party information (`apu`, `apv`), empty when not given.
+    pub(crate) apu: Vec<u8>,
+    pub(crate) apv: Vec<u8>,
 }
 
 impl Default for WrapParams {
     fn default() -> Self {
         WrapParams {
             pbes2_count: pbes2::PBES2_DEFAULT_COUNT,
+            apu: Vec::new(),
+            apv: Vec::new(),
         }
     }
 }
@@ -73,7 +79,8 @@ pub(crate) struct Wrapped {
     pub(crate) header: Vec<(&'static str, Value)>,
 }
 
-/// Chooses the content key of a JWE for `enc` and carries it under `material` with `alg`.
+/// Chooses the content key of a JWE for `enc` and carries it under `material` with `alg`. `party` is the agreement
+/// party information of ECDH-ES (ignored by the other algorithms).
 pub(crate) fn wrap(
     alg: KeyManagement,
     enc: ContentEncryption,
@@ -81,6 +88,20 @@ pub(crate) fn wrap(
     source: &Source<'_>,
     params: &WrapParams,
 ) -> Result<Wrapped> {
+    let party = Party {
+        apu: &params.apu,
+        apv: &params.apv,
+    };
+    match material {
+        Material::EcdhPublic(public) if alg.is_ecdh() => {
+            return ecdh::wrap(alg, enc, public, source, party);
+        }
+        Material::EcdhPrivate(private) if alg.is_ecdh() => {
+            return ecdh::wrap(alg, enc, private.public(), source, party);
+        }
+        Material::EcdhPublic(_) | Material::EcdhPrivate(_) => return Err(mismatch(alg)),
+        _ => {}
+    }
     let cek = match source {
         Source::Random => random(enc.key_len())?,
         Source::Fixed { cek, .. } => Zeroizing::new(cek.to_vec()),
@@ -103,6 +124,7 @@ pub(crate) fn wrap(
                 header: Vec::new(),
             });
         }
+        Material::EcdhPublic(_) | Material::EcdhPrivate(_) => return Err(mismatch(alg)),
     };
     match alg {
         KeyManagement::Dir => Ok(Wrapped {
@@ -216,7 +238,12 @@ pub(crate) fn unwrap(
         Material::RsaPrivate(private, _) => {
             return rsa_oaep_unwrap(alg, private, encrypted_key, enc.key_len());
         }
-        Material::RsaPublic(_) => return Err(mismatch(alg)),
+        Material::EcdhPrivate(private) if alg.is_ecdh() => {
+            return ecdh::unwrap(alg, private, header, encrypted_key);
+        }
+        Material::RsaPublic(_) | Material::EcdhPrivate(_) | Material::EcdhPublic(_) => {
+            return Err(mismatch(alg));
+        }
     };
     let cek = match alg {
         KeyManagement::Dir => {

@@ -1,12 +1,15 @@
 //! JSON Web Encryption (RFC 7516): the compact serialization.
 //!
 //! Implemented: key management `dir`, `A128KW`, `A192KW`, `A256KW`, `A128GCMKW`, `A192GCMKW`, `A256GCMKW`,
-//! `RSA-OAEP`, `RSA-OAEP-256`, `RSA-OAEP-384`, `RSA-OAEP-512` (RSA keys of 2048 bits or more),
-//! `PBES2-HS256+A128KW`, `PBES2-HS384+A192KW`, `PBES2-HS512+A256KW`; content encryption `A128GCM`, `A192GCM`,
-//! `A256GCM`, `A128CBC-HS256`, `A192CBC-HS384`, `A256CBC-HS512`. aws-lc-rs has no AES-192 key wrap, so `A192KW`
-//! runs the RFC 3394 mode over its AES-192 block cipher (checked against the RFC, Wycheproof and aws-lc-rs's own
-//! key wrap for the other sizes). ECDH-ES, the JSON serialization and `zip` are not implemented yet; a compressed
-//! JWE is refused with [`ErrorKind::CompressionUnsupported`](crate::ErrorKind::CompressionUnsupported).
+//! `RSA-OAEP`, `RSA-OAEP-256`, `RSA-OAEP-384`, `RSA-OAEP-512` (RSA keys of 2048 bits or more), `ECDH-ES`,
+//! `ECDH-ES+A128KW`, `ECDH-ES+A192KW`, `ECDH-ES+A256KW` (EC keys on P-256, P-384, P-521, and X25519 keys as RFC
+//! 8037 has them; the sender's ephemeral `epk` is checked to be a public key on the recipient's curve before any
+//! agreement, `apu`/`apv` go into the Concat KDF), `PBES2-HS256+A128KW`, `PBES2-HS384+A192KW`,
+//! `PBES2-HS512+A256KW`; content encryption `A128GCM`, `A192GCM`, `A256GCM`, `A128CBC-HS256`, `A192CBC-HS384`,
+//! `A256CBC-HS512`. aws-lc-rs has no AES-192 key wrap, so `A192KW` runs the RFC 3394 mode over its AES-192 block
+//! cipher (checked against the RFC, Wycheproof and aws-lc-rs's own key wrap for the other sizes). The JSON
+//! serialization and `zip` are not implemented yet; a compressed JWE is refused with
+//! [`ErrorKind::CompressionUnsupported`](crate::ErrorKind::CompressionUnsupported).
 //!
 //! Two algorithms need a word:
 //!
@@ -45,6 +48,7 @@
 mod algorithms;
 mod compact;
 mod content;
+mod ecdh;
 mod header;
 mod key;
 mod key_management;

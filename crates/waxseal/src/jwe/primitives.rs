@@ -4,6 +4,7 @@
 use zeroize::Zeroizing;
 
 use super::algorithms::{ContentEncryption, KeyManagement};
+use super::ecdh::{EcdhCurve, EcdhPrivate, EcdhPublic, read_epk};
 use super::key::{DecryptionKey, Material};
 use super::{content, key_management};
 use crate::error::{Error, Result};
@@ -70,9 +71,11 @@ pub fn rsa_oaep_decrypt(key: &DecryptionKey, ciphertext: &[u8]) -> Result<Zeroiz
         Material::RsaPrivate(private, _) => {
             key_management::rsa_oaep_decrypt(key.algorithm(), private, ciphertext)
         }
-        Material::Secret(_) | Material::Password(_) | Material::RsaPublic(_) => {
-            Err(Error::invalid_key("not an RSA-OAEP decryption key"))
-        }
+        Material::Secret(_)
+        | Material::Password(_)
+        | Material::RsaPublic(_)
+        | Material::EcdhPrivate(_)
+        | Material::EcdhPublic(_) => Err(Error::invalid_key("not an RSA-OAEP decryption key")),
     }
 }
 
@@ -86,4 +89,25 @@ pub fn pbes2_derive_key(
     count: u32,
 ) -> Result<Zeroizing<Vec<u8>>> {
     key_management::pbes2::derive(alg, password, salt, count)
+}
+
+/// ECDH as JWE does it, with the private key of curve `crv` (a JWK `crv` name: P-256, P-384, P-521, X25519) as raw
+/// bytes and the peer's public key as an uncompressed point `04 ‖ x ‖ y` (or the 32-byte X25519 u-coordinate):
+/// the shared secret. Any other encoding, a point not on the curve and an all-zero X25519 result are refused with
+/// [`ErrorKind::DecryptionFailed`](crate::ErrorKind::DecryptionFailed).
+pub fn ecdh(crv: &str, private: &[u8], public: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let curve = EcdhCurve::from_name(crv)?;
+    let private = EcdhPrivate::from_raw(curve, private)?;
+    let peer = EcdhPublic::from_bytes(curve, public).ok_or_else(content::failed)?;
+    private.agree(&peer)
+}
+
+/// ECDH with the peer's public key given as a JWE `epk` (JSON text), read by the same strict reader decryption
+/// uses.
+pub fn ecdh_with_epk(crv: &str, private: &[u8], epk: &str) -> Result<Zeroizing<Vec<u8>>> {
+    let curve = EcdhCurve::from_name(crv)?;
+    let private = EcdhPrivate::from_raw(curve, private)?;
+    let epk: serde_json::Value =
+        serde_json::from_str(epk).map_err(|e| Error::malformed(format!("epk is not JSON: {e}")))?;
+    private.agree(&read_epk(Some(&epk), curve)?)
 }

@@ -113,7 +113,7 @@ fn expect_family(jwk: &Jwk, alg: Algorithm) -> Result<()> {
     }
 }
 
-fn ec_point(jwk: &Jwk, curve: Curve) -> Result<Vec<u8>> {
+pub(crate) fn ec_point(jwk: &Jwk, curve: Curve) -> Result<Vec<u8>> {
     let x = jwk.member("x", jwk.x.as_ref())?;
     let y = jwk.member("y", jwk.y.as_ref())?;
     let len = curve.field_len();
