@@ -34,6 +34,10 @@ pub(crate) enum Source<'a> {
         header: &'a JweHeader,
         cek: &'a [u8],
     },
+    /// A content key chosen by the caller, shared by the recipients of one JWE in JSON serialization; the key
+    /// wrap's own randomness is fresh. Algorithms that derive the content key (`dir`, ECDH-ES direct) cannot carry
+    /// it: their [`Wrapped::cek`] differs, and the caller refuses them.
+    Given(&'a [u8]),
 }
 
 /// What key management gives an outgoing JWE: the content key (chosen, or for `dir` and ECDH-ES, given by the
@@ -54,7 +58,7 @@ pub(crate) fn wrap(
 ) -> Result<Wrapped> {
     let cek = match source {
         Source::Random => random(enc.key_len())?,
-        Source::Fixed { cek, .. } => Zeroizing::new(cek.to_vec()),
+        Source::Fixed { cek, .. } | Source::Given(cek) => Zeroizing::new(cek.to_vec()),
     };
     let secret: &[u8] = match material {
         Material::Secret(secret) => secret,
@@ -85,7 +89,7 @@ pub(crate) fn wrap(
         }),
         KeyManagement::A128GCMKW | KeyManagement::A192GCMKW | KeyManagement::A256GCMKW => {
             let kw_iv = match source {
-                Source::Random => random(GCMKW_IV_LEN)?,
+                Source::Random | Source::Given(_) => random(GCMKW_IV_LEN)?,
                 Source::Fixed { header, .. } => Zeroizing::new(header.binary_member("iv")?),
             };
             let key = gcm_kek(secret)?;
