@@ -78,7 +78,12 @@ impl<'k> Encrypter<'k> {
     /// Encrypts `plaintext` into a compact JWE: `alg`, `enc`, then `typ`, `kid`, `cty`, `zip` and the key wrap's
     /// parameters in the protected header.
     pub fn encrypt_compact(&self, plaintext: &[u8]) -> Result<String> {
-        let (header_json, wrapped, iv, plaintext) = self.prepare(plaintext)?;
+        let Prepared {
+            header_json,
+            wrapped,
+            iv,
+            plaintext,
+        } = self.prepare(plaintext)?;
         assemble(
             header_json.as_bytes(),
             &wrapped.encrypted_key,
@@ -90,10 +95,7 @@ impl<'k> Encrypter<'k> {
     }
 
     /// The protected header, the wrapped content key, a fresh IV and the (compressed) plaintext of one JWE.
-    pub(super) fn prepare<'p>(
-        &self,
-        plaintext: &'p [u8],
-    ) -> Result<(String, Wrapped, Zeroizing<Vec<u8>>, Cow<'p, [u8]>)> {
+    pub(super) fn prepare<'p>(&self, plaintext: &'p [u8]) -> Result<Prepared<'p>> {
         let (alg, enc) = (self.key.algorithm(), self.enc);
         check_direct(self.key, enc)?;
         let iv = random(enc.iv_len())?;
@@ -121,8 +123,21 @@ impl<'k> Encrypter<'k> {
         } else {
             Cow::Borrowed(plaintext)
         };
-        Ok((Value::Object(header).to_string(), wrapped, iv, plaintext))
+        Ok(Prepared {
+            header_json: Value::Object(header).to_string(),
+            wrapped,
+            iv,
+            plaintext,
+        })
     }
+}
+
+/// One JWE ready to be sealed: its protected header, wrapped content key, fresh IV and (compressed) plaintext.
+pub(super) struct Prepared<'p> {
+    pub(super) header_json: String,
+    pub(super) wrapped: Wrapped,
+    pub(super) iv: Zeroizing<Vec<u8>>,
+    pub(super) plaintext: Cow<'p, [u8]>,
 }
 
 pub(super) fn check_direct(key: &EncryptionKey, enc: ContentEncryption) -> Result<()> {

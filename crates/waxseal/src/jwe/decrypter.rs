@@ -181,9 +181,9 @@ impl Decrypter {
             ciphertext: &ciphertext,
             tag: &tag,
         };
-        let plaintext = self.open(&header, &candidates, &encrypted_key, &content)?;
+        let plaintext = Self::open(&header, &candidates, &encrypted_key, &content)?;
         Ok(Decrypted {
-            plaintext: self.decompress(&header, plaintext)?,
+            plaintext: self.decompress(&header, &plaintext)?,
             header,
             recipient: 0,
             aad: None,
@@ -210,7 +210,6 @@ impl Decrypter {
     /// Recovers the content key with each candidate in turn and decrypts the content with the first that works;
     /// the plaintext is returned as authenticated, before any decompression.
     pub(super) fn open(
-        &self,
         header: &JweHeader,
         candidates: &[&DecryptionKey],
         encrypted_key: &[u8],
@@ -238,14 +237,10 @@ impl Decrypter {
     }
 
     /// The plaintext of an authenticated JWE: inflated within the limit when the header says `zip`.
-    pub(super) fn decompress(
-        &self,
-        header: &JweHeader,
-        plaintext: Zeroizing<Vec<u8>>,
-    ) -> Result<Vec<u8>> {
+    pub(super) fn decompress(&self, header: &JweHeader, plaintext: &[u8]) -> Result<Vec<u8>> {
         match (header.compressed, self.max_decompressed) {
             (false, _) => Ok(plaintext.to_vec()),
-            (true, Some(max)) => compression::inflate(&plaintext, max),
+            (true, Some(max)) => compression::inflate(plaintext, max),
             // check_header refused it already; kept as a refusal should the order ever change.
             (true, None) => Err(Error::new(
                 ErrorKind::CompressionUnsupported,

@@ -214,13 +214,13 @@ impl Decrypter {
             let attempt = JweHeader::from_members(recipient.joint).and_then(|header| {
                 let candidates = self.check_header(&header)?;
                 let plaintext =
-                    self.open(&header, &candidates, &recipient.encrypted_key, &content)?;
+                    Self::open(&header, &candidates, &recipient.encrypted_key, &content)?;
                 Ok((header, plaintext))
             });
             match attempt {
                 Ok((header, plaintext)) => {
                     return Ok(Decrypted {
-                        plaintext: self.decompress(&header, plaintext)?,
+                        plaintext: self.decompress(&header, &plaintext)?,
                         header,
                         recipient: index,
                         aad,

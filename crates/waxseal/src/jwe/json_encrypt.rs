@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use subtle::ConstantTimeEq as _;
 
 use super::algorithms::ContentEncryption;
-use super::compact::{Encrypter, check_direct};
+use super::compact::{Encrypter, Prepared, check_direct};
 use super::compression;
 use super::content;
 use super::json::{Members, merge};
@@ -63,7 +63,12 @@ impl Encrypter<'_> {
     /// # Ok::<(), waxseal::Error>(())
     /// ```
     pub fn encrypt_json(&self, plaintext: &[u8], aad: Option<&[u8]>) -> Result<String> {
-        let (header_json, wrapped, iv, plaintext) = self.prepare(plaintext)?;
+        let Prepared {
+            header_json,
+            wrapped,
+            iv,
+            plaintext,
+        } = self.prepare(plaintext)?;
         let protected_b64 = b64::encode(header_json);
         let mut object = Map::new();
         object.insert("protected".into(), Value::String(protected_b64.clone()));
