@@ -27,6 +27,10 @@ pub struct Limits {
     pub max_jwks_bytes: usize,
     /// Most signatures accepted in a JWS JSON serialization. Default 8.
     pub max_signatures: usize,
+    /// Most recipients accepted in a JWE JSON serialization. Default 8. A limit of its own rather than
+    /// `max_signatures`: each recipient can cost a key unwrap (an RSA private-key operation) per fitting key, and
+    /// tightening one should not change the other.
+    pub max_recipients: usize,
 }
 
 impl Default for Limits {
@@ -37,6 +41,7 @@ impl Default for Limits {
             max_keys: 100,
             max_jwks_bytes: 512 * 1024,
             max_signatures: 8,
+            max_recipients: 8,
         }
     }
 }

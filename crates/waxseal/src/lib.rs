@@ -42,7 +42,7 @@
 //!
 //! ## Encrypt
 //!
-//! [`jwe`] makes and opens compact JWEs (RFC 7516) with keys bound to one key-management algorithm
+//! [`jwe`] makes and opens JWEs (RFC 7516, compact and JSON serializations) with keys bound to one key-management algorithm
 //! ([`DecryptionKey`], [`EncryptionKey`]); they are not signing keys, and the compiler keeps the two apart.
 //!
 //! ## Keys from elsewhere

@@ -1,5 +1,7 @@
-//! The JWE protected header (RFC 7516 §4), read strictly: the core's JSON limits, no duplicate members, `alg` and
-//! `enc` from their own registries, `crit` as for JWS, and `zip` refused.
+//! The JWE header (RFC 7516 §4), read strictly: the core's JSON limits, no duplicate members, `alg` and `enc` from
+//! their own registries, `crit` as for JWS, and `zip` only as `DEF` (whether a compressed JWE is opened at all is the
+//! decrypter's decision). In the JSON serialization this is the joint header: protected, shared unprotected and
+//! per-recipient members together, which [`super::json`] has already checked are disjoint.
 
 use serde_json::{Map, Value};
 
@@ -14,7 +16,9 @@ const REGISTERED: [&str; 20] = [
     "crit", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c",
 ];
 
-/// The protected header of a JWE that was decrypted, or of one being inspected.
+/// The header of a JWE that was decrypted, or of one being inspected: for the compact serialization the protected
+/// header, for the JSON serialization the joint header of the recipient that opened it (see
+/// [`Decrypted::is_protected`](super::Decrypted::is_protected) for which members were integrity-protected).
 ///
 /// Members that fetch or carry keys (`jku`, `x5u`, `jwk`, `x5c`) are kept in [`JweHeader::members`] for
 /// inspection but never followed: keys come from the decrypter.
@@ -32,13 +36,20 @@ pub struct JweHeader {
     pub cty: Option<String>,
     /// Critical extensions the token requires its recipient to understand.
     pub crit: Vec<String>,
+    /// `"zip":"DEF"`: the plaintext was compressed with DEFLATE (RFC 1951) before it was encrypted. No other `zip`
+    /// value is accepted.
+    pub compressed: bool,
     members: Map<String, Value>,
 }
 
 impl JweHeader {
     /// Parses a protected header from its decoded JSON text.
     pub(crate) fn parse(raw: &[u8], max_depth: usize) -> Result<JweHeader> {
-        let members = json::parse_object(raw, max_depth, "JWE header")?;
+        Self::from_members(json::parse_object(raw, max_depth, "JWE header")?)
+    }
+
+    /// Reads a header from its members (for the JSON serialization, the joint header) and checks their types.
+    pub(crate) fn from_members(members: Map<String, Value>) -> Result<JweHeader> {
         let string = |name: &str| -> Result<Option<String>> {
             match members.get(name) {
                 None => Ok(None),
@@ -54,14 +65,19 @@ impl JweHeader {
             Error::malformed("JWE header has no \"enc\"; a header without one is not a JWE")
         })?;
         let enc = ContentEncryption::from_name(&enc)?;
-        if members.contains_key("zip") {
-            // Decompression is a bound to enforce, not a feature to enable by accident: refused until it is built
-            // with a decompressed-size limit.
-            return Err(Error::new(
-                ErrorKind::CompressionUnsupported,
-                "the JWE is compressed (\"zip\"); compressed JWEs are not accepted",
-            ));
-        }
+        let compressed = match members.get("zip") {
+            None => false,
+            Some(Value::String(zip)) if zip == "DEF" => true,
+            Some(other) => {
+                return Err(Error::new(
+                    ErrorKind::CompressionUnsupported,
+                    format!(
+                        "the JWE is compressed with {}; only \"DEF\" (RFC 7516 §4.1.3) is known",
+                        quote(&other.to_string())
+                    ),
+                ));
+            }
+        };
         let crit = crit(&members)?;
         Ok(JweHeader {
             alg,
@@ -70,6 +86,7 @@ impl JweHeader {
             typ: string("typ")?,
             cty: string("cty")?,
             crit,
+            compressed,
             members,
         })
     }
@@ -145,10 +162,18 @@ mod tests {
             ErrorKind::UnsupportedAlgorithm
         );
         assert_eq!(kind(r#"{"alg":"dir"}"#), ErrorKind::Malformed);
-        assert_eq!(
-            kind(r#"{"alg":"dir","enc":"A128GCM","zip":"DEF"}"#),
-            ErrorKind::CompressionUnsupported
+        assert!(
+            parse(r#"{"alg":"dir","enc":"A128GCM","zip":"DEF"}"#)
+                .unwrap()
+                .compressed
         );
+        for zip in [r#""GZIP""#, r#""def""#, "1", "null"] {
+            assert_eq!(
+                kind(&format!(r#"{{"alg":"dir","enc":"A128GCM","zip":{zip}}}"#)),
+                ErrorKind::CompressionUnsupported,
+                "{zip}"
+            );
+        }
         assert_eq!(
             kind(r#"{"alg":"dir","enc":"A128GCM","crit":[]}"#),
             ErrorKind::Malformed

@@ -41,6 +41,10 @@ pub(crate) enum Source<'a> {
         header: &'a JweHeader,
         cek: &'a [u8],
     },
+    /// A content key chosen by the caller, shared by the recipients of one JWE in JSON serialization; the key
+    /// wrap's own randomness is fresh. Algorithms that derive the content key (`dir`, ECDH-ES direct) cannot carry
+    /// it: their [`Wrapped::cek`] differs, and the caller refuses them.
+    Given(&'a [u8]),
 }
 
 /// What the encrypter sets for an outgoing JWE besides its key and `enc`.
@@ -104,7 +108,7 @@ pub(crate) fn wrap(
     }
     let cek = match source {
         Source::Random => random(enc.key_len())?,
-        Source::Fixed { cek, .. } => Zeroizing::new(cek.to_vec()),
+        Source::Fixed { cek, .. } | Source::Given(cek) => Zeroizing::new(cek.to_vec()),
     };
     let secret: &[u8] = match material {
         Material::Secret(secret) => secret,
@@ -139,7 +143,7 @@ pub(crate) fn wrap(
         }),
         KeyManagement::A128GCMKW | KeyManagement::A192GCMKW | KeyManagement::A256GCMKW => {
             let kw_iv = match source {
-                Source::Random => random(GCMKW_IV_LEN)?,
+                Source::Random | Source::Given(_) => random(GCMKW_IV_LEN)?,
                 Source::Fixed { header, .. } => Zeroizing::new(header.binary_member("iv")?),
             };
             let key = gcm_kek(secret)?;

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::compact::Decrypter;
+use super::decrypter::Decrypter;
 use super::key::DecryptionKey;
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::{self, Limits};

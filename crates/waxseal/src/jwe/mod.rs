@@ -1,4 +1,4 @@
-//! JSON Web Encryption (RFC 7516): the compact serialization.
+//! JSON Web Encryption (RFC 7516): the compact and JSON serializations.
 //!
 //! Implemented: key management `dir`, `A128KW`, `A192KW`, `A256KW`, `A128GCMKW`, `A192GCMKW`, `A256GCMKW`,
 //! `RSA-OAEP`, `RSA-OAEP-256`, `RSA-OAEP-384`, `RSA-OAEP-512` (RSA keys of 2048 bits or more), `ECDH-ES`,
@@ -7,9 +7,18 @@
 //! agreement, `apu`/`apv` go into the Concat KDF), `PBES2-HS256+A128KW`, `PBES2-HS384+A192KW`,
 //! `PBES2-HS512+A256KW`; content encryption `A128GCM`, `A192GCM`, `A256GCM`, `A128CBC-HS256`, `A192CBC-HS384`,
 //! `A256CBC-HS512`. aws-lc-rs has no AES-192 key wrap, so `A192KW` runs the RFC 3394 mode over its AES-192 block
-//! cipher (checked against the RFC, Wycheproof and aws-lc-rs's own key wrap for the other sizes). The JSON
-//! serialization and `zip` are not implemented yet; a compressed JWE is refused with
-//! [`ErrorKind::CompressionUnsupported`](crate::ErrorKind::CompressionUnsupported).
+//! cipher (checked against the RFC, Wycheproof and aws-lc-rs's own key wrap for the other sizes).
+//!
+//! Serializations: compact ([`Encrypter::encrypt_compact`], [`Decrypter::decrypt_compact`]) and JSON, general and
+//! flattened ([`Encrypter::encrypt_json`] for one recipient, [`JsonEncrypter`] for several, unprotected headers and
+//! `aad`; [`Decrypter::decrypt_json`] for both forms). In the JSON form a header member may appear in only one of
+//! the protected, shared unprotected and recipient headers, and `crit` and `zip` only in the protected one.
+//!
+//! Compression (`"zip":"DEF"`) is off by default: a compressed JWE is refused with
+//! [`ErrorKind::CompressionUnsupported`](crate::ErrorKind::CompressionUnsupported) before any key is used.
+//! [`Decrypter::allow_compression`] turns it on with a bound on the decompressed size
+//! ([`DEFAULT_MAX_DECOMPRESSED`], 250 kB); inflating stops at the bound, so a DEFLATE bomb costs at most that much
+//! memory, and only plaintext whose tag verified is inflated. [`Encrypter::compress`] makes compressed JWEs.
 //!
 //! Two algorithms need a word:
 //!
@@ -42,14 +51,19 @@
 //! ```
 //!
 //! A JWS given to [`Decrypter::decrypt_compact`] and a JWE given to a JWS verifier are refused by their segment
-//! count, with a message that says which they are. Every failure of the cryptography on the way in — a key that
+//! count, a JWS in JSON serialization given to [`Decrypter::decrypt_json`] by its `payload` and `signatures`, with
+//! a message that says which they are. Every failure of the cryptography on the way in — a key that
 //! does not unwrap, a wrong tag, bad CBC padding — is one [`ErrorKind::DecryptionFailed`](crate::ErrorKind).
 
 mod algorithms;
 mod compact;
+mod compression;
 mod content;
+mod decrypter;
 mod ecdh;
 mod header;
+mod json;
+mod json_encrypt;
 mod key;
 mod key_management;
 mod key_set;
@@ -57,10 +71,13 @@ mod key_set;
 pub mod primitives;
 
 pub use algorithms::{ContentEncryption, KeyManagement};
+pub use compact::Encrypter;
 #[doc(hidden)]
 pub use compact::encrypt_compact_reproducible;
-pub use compact::{Decrypted, Decrypter, Encrypter};
+pub use compression::DEFAULT_MAX_DECOMPRESSED;
+pub use decrypter::{Decrypted, Decrypter};
 pub use header::JweHeader;
+pub use json_encrypt::JsonEncrypter;
 pub use key::{DecryptionKey, EncryptionKey};
 pub use key_management::pbes2::{PBES2_DEFAULT_COUNT, PBES2_MIN_COUNT};
 pub use key_set::DecryptionKeys;

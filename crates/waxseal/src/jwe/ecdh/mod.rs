@@ -99,7 +99,7 @@ pub(crate) fn wrap(
     party: Party<'_>,
 ) -> Result<Wrapped> {
     let ephemeral = match source {
-        Source::Random => EcdhPrivate::generate(recipient.curve)?,
+        Source::Random | Source::Given(_) => EcdhPrivate::generate(recipient.curve)?,
         Source::Fixed { header, .. } => fixed_ephemeral(header, recipient.curve)?,
     };
     let z = ephemeral
@@ -121,7 +121,7 @@ pub(crate) fn wrap(
     }
     let cek = match source {
         Source::Random => random(enc.key_len())?,
-        Source::Fixed { cek, .. } => Zeroizing::new(cek.to_vec()),
+        Source::Fixed { cek, .. } | Source::Given(cek) => Zeroizing::new(cek.to_vec()),
     };
     Ok(Wrapped {
         encrypted_key: aes_key_wrap(&derived, &cek)?,

@@ -119,7 +119,7 @@ pub(super) fn wrap(
     count: u32,
 ) -> Result<Wrapped> {
     let (p2s, p2c) = match source {
-        Source::Random => (random(SALT_LEN)?, count),
+        Source::Random | Source::Given(_) => (random(SALT_LEN)?, count),
         Source::Fixed { header, .. } => (
             Zeroizing::new(header.binary_member("p2s")?),
             self::count(header, u32::MAX)?,
