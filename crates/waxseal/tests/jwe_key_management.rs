@@ -297,3 +297,41 @@ fn rsa1_5_is_refused_by_default() {
     assert!(err.message().contains("Bleichenbacher"), "{err}");
     assert!(KeyManagement::ALL.iter().all(|a| a.name() != "RSA1_5"));
 }
+
+/// A decrypter with many PBES2 keys and a token without a `kid`: at most `max_candidates` derivations (3 by
+/// default), not one per key, so the key count cannot be turned into work for whoever sends tokens.
+#[test]
+fn keys_tried_for_one_jwe_are_bounded() {
+    let alg = KeyManagement::Pbes2Hs256A128KW;
+    let keys: Vec<DecryptionKey> = (0..10)
+        .map(|i| {
+            DecryptionKey::from_password(format!("password number {i}").as_bytes(), alg).unwrap()
+        })
+        .collect();
+    let last = keys[9].encryption_key();
+    let token = Encrypter::new(&last, ContentEncryption::A128Gcm)
+        .encrypt_compact(b"x")
+        .unwrap();
+    let decrypter = Decrypter::with_keys(keys.clone()).allow_pbes2(PBES2_DEFAULT_COUNT);
+    // The tenth key would open it, but only the first three are tried.
+    assert_eq!(
+        decrypter.decrypt_compact(&token).unwrap_err().kind(),
+        ErrorKind::DecryptionFailed
+    );
+    let all = decrypter.max_candidates(10);
+    assert_eq!(all.decrypt_compact(&token).unwrap().plaintext, b"x");
+    // With kids, the named key is tried first whatever its place.
+    let named: Vec<DecryptionKey> = keys
+        .into_iter()
+        .enumerate()
+        .map(|(i, k)| k.with_kid(format!("k{i}")))
+        .collect();
+    let token = Encrypter::new(&named[9].encryption_key(), ContentEncryption::A128Gcm)
+        .encrypt_compact(b"y")
+        .unwrap();
+    let opened = Decrypter::with_keys(named)
+        .allow_pbes2(PBES2_DEFAULT_COUNT)
+        .decrypt_compact(&token)
+        .unwrap();
+    assert_eq!(opened.plaintext, b"y");
+}

@@ -20,6 +20,9 @@ use crate::b64;
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::Limits;
 
+/// The most keys tried for one JWE unless [`Decrypter::max_candidates`] says otherwise (as [`crate::KeySet`]).
+const DEFAULT_MAX_CANDIDATES: usize = 3;
+
 /// A JWE that decrypted and authenticated.
 #[derive(Debug, Clone)]
 pub struct Decrypted {
@@ -63,6 +66,7 @@ pub struct Decrypter {
     pub(super) limits: Limits,
     max_decompressed: Option<usize>,
     policy: UnwrapPolicy,
+    max_candidates: usize,
 }
 
 /// The parts of a JWE the content decryption needs, whatever the serialization.
@@ -89,6 +93,7 @@ impl Decrypter {
             limits: Limits::default(),
             max_decompressed: None,
             policy: UnwrapPolicy::default(),
+            max_candidates: DEFAULT_MAX_CANDIDATES,
         }
     }
 
@@ -175,6 +180,15 @@ impl Decrypter {
     #[must_use]
     pub fn allow_pbes2(mut self, max_count: u32) -> Self {
         self.policy.pbes2_max_count = Some(max_count);
+        self
+    }
+
+    /// The most keys tried for one JWE (at least 1; default 3), those whose own `kid` is the JWE's first. Each try
+    /// can be an RSA private-key operation or a PBES2 derivation, so a decrypter holding many keys of one algorithm
+    /// cannot be made to try them all by a token without a `kid`.
+    #[must_use]
+    pub fn max_candidates(mut self, n: usize) -> Self {
+        self.max_candidates = n.max(1);
         self
     }
 
@@ -327,13 +341,16 @@ impl Decrypter {
                 ),
             ));
         }
-        let by_kid: Vec<&DecryptionKey> = by_enc
+        let mut by_kid: Vec<&DecryptionKey> = by_enc
             .into_iter()
             .filter(|k| match (k.kid(), header.kid.as_deref()) {
                 (Some(mine), Some(theirs)) => mine == theirs,
                 _ => true,
             })
             .collect();
+        // Keys named by the JWE's kid first (a stable sort keeps the caller's order otherwise), then the bound.
+        by_kid.sort_by_key(|k| k.kid().is_none() || header.kid.is_none());
+        by_kid.truncate(self.max_candidates);
         if by_kid.is_empty() {
             return Err(Error::new(
                 ErrorKind::KeyNotFound,
