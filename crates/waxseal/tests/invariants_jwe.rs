@@ -99,7 +99,7 @@ fn every_input_is_bounded_jwe_token_size_and_recipients() {
         decrypter.decrypt_compact(&big).unwrap_err().kind(),
         ErrorKind::LimitExceeded
     );
-    let recipients: Vec<_> = (0..Limits::default().max_recipients + 1)
+    let recipients: Vec<_> = (0..=Limits::default().max_recipients)
         .map(|i| json!({"header": {"alg": "A128KW", "kid": i.to_string()}, "encrypted_key": b64::encode([0u8; 24])}))
         .collect();
     let many = json!({
