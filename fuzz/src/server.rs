@@ -335,6 +335,7 @@ fn registered_client() -> Client {
             redirect_uris: REGISTERED.map(String::from).to_vec(),
             ..WebClient::default()
         },
+        encrypt_access_tokens: false,
     }
 }
 

@@ -1329,3 +1329,95 @@ fn client_add_registers_the_id_token_algorithm_and_the_pkce_exemption_and_refuse
         assert!(err.contains(reason), "{flags:?}: {err}");
     }
 }
+
+#[test]
+fn client_add_registers_token_encryption_and_refuses_keys_the_server_cannot_encrypt_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let redirect = ["--redirect-uri", "https://rp.example/cb"];
+    let mut private = waxseal::SigningKey::generate(waxseal::Algorithm::RS256)
+        .unwrap()
+        .to_jwk()
+        .unwrap();
+    private.alg = Some("RSA-OAEP-256".into());
+    private.use_ = Some("enc".into());
+    private.key_ops = None;
+    let public = private.to_public().unwrap().to_json();
+    let key_file = dir.path().join("rp.pub.jwk");
+    std::fs::write(&key_file, &public).unwrap();
+    let key_path = key_file.to_str().unwrap();
+
+    // From a file, with the default enc; inline, with another enc and encrypted access tokens.
+    let (code, out, err) = client_add(
+        &data,
+        &[
+            &["file-rp", "--encryption-key", key_path][..],
+            &redirect[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let file_rp = field(&out, "client_id:").to_owned();
+    let (code, out, err) = client_add(
+        &data,
+        &[
+            &[
+                "inline-rp",
+                "--encryption-key",
+                &public,
+                "--encryption-enc",
+                "A256GCM",
+            ][..],
+            &["--encrypt-access-tokens"][..],
+            &redirect[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let inline_rp = field(&out, "client_id:").to_owned();
+    let (code, out, err) = admin("client", &data, &["list"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].contains("ID_TOKEN_ENCRYPTION") && lines[0].contains("AT_ENCRYPT"),
+        "{out}"
+    );
+    let row = |id: &str| *lines.iter().find(|l| l.starts_with(id)).unwrap();
+    assert!(
+        row(&file_rp).contains("RSA-OAEP-256/A128CBC-HS256"),
+        "{out}"
+    );
+    assert!(!row(&file_rp).contains("server"), "{out}");
+    assert!(
+        row(&inline_rp).contains("RSA-OAEP-256/A256GCM") && row(&inline_rp).contains("server"),
+        "{out}"
+    );
+
+    let private_json = private.to_json();
+    for (flags, reason) in [
+        (
+            vec!["--encryption-key", private_json.as_str()],
+            "pass the client's public key",
+        ),
+        (
+            vec![
+                "--encryption-key",
+                r#"{"kty":"oct","k":"AAAAAAAAAAAAAAAAAAAAAA","alg":"A128KW"}"#,
+            ],
+            "store the client's secret",
+        ),
+        (
+            vec!["--encryption-key", key_path, "--encryption-enc", "A512GCM"],
+            "--encryption-enc",
+        ),
+        (
+            vec!["--encryption-key", "/no/such/file.jwk"],
+            "--encryption-key",
+        ),
+    ] {
+        let (code, _, err) = client_add(&data, &[&["x"][..], &flags, &redirect[..]].concat());
+        assert_ne!(code, 0, "{flags:?}: {err}");
+        assert!(err.contains(reason), "{flags:?}: {err}");
+        assert!(!err.contains("AAAAAAAAAAAAAAAA"), "no secret echoed: {err}");
+    }
+}

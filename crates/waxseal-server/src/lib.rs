@@ -93,12 +93,16 @@ pub use error::{Error, ErrorKind, Result};
 pub use keyring::{KeyState, RETIRED_KEY_PUBLISHED_FOR, publish_delay};
 pub use master_key::MasterKey;
 pub use service::{
+    ACCESS_TOKEN_ENCRYPTION_KID, DEFAULT_ID_TOKEN_ENC, check_client_encryption_key,
+    id_token_encryption_algorithms, id_token_encryption_encs,
+};
+pub use service::{
     AccessClaims, AccessTokenVerifier, AuthService, CODE_TTL_SECS, ClientInfo, ClientPermissions,
     ClientToken, Denylisted, GrantedTokens, Introspected, Introspection, KeyInfo, KeyRevocation,
     NewClient, PRUNE_BATCH, PRUNE_INTERVAL, PruneReport, RefreshCredential, RefreshIntrospection,
     TokenPair, UserInfo, at_hash,
 };
-pub use store::{Client, GrantType, Profile, WebClient};
+pub use store::{Client, GrantType, IdTokenEncryption, Profile, WebClient};
 pub use throttle::{
     ACCOUNT_FREE_FAILURES, ADDRESS_FREE_FAILURES, BASE_DELAY_SECS, FORGET_AFTER, MAX_DELAY_SECS,
 };

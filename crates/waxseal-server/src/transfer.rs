@@ -104,6 +104,13 @@ impl Dump {
                     first_party: c.web.first_party,
                     id_token_alg: c.web.id_token_alg.map(|alg| alg.to_string()),
                     pkce_exempt: c.web.pkce_exempt,
+                    encryption_jwk: c.web.id_token_encryption.as_ref().map(|e| e.jwk.clone()),
+                    encryption_enc: c
+                        .web
+                        .id_token_encryption
+                        .as_ref()
+                        .map(|e| e.enc.name().to_owned()),
+                    encrypt_access_tokens: c.encrypt_access_tokens,
                 })
                 .collect(),
             signing_keys: contents
@@ -242,7 +249,9 @@ impl Dump {
                                 })
                                 .transpose()?,
                             pkce_exempt: c.pkce_exempt,
+                            id_token_encryption: c.id_token_encryption()?,
                         },
+                        encrypt_access_tokens: c.encrypt_access_tokens,
                     })
                 })
                 .collect::<Result<_>>()?,
@@ -436,6 +445,9 @@ mod tests {
             post_logout_redirect_uris: vec![],
             id_token_alg: None,
             pkce_exempt: false,
+            encryption_jwk: None,
+            encryption_enc: None,
+            encrypt_access_tokens: false,
             public: false,
             first_party: false,
         };
@@ -471,7 +483,12 @@ mod tests {
                     first_party: true,
                     id_token_alg: Some(Algorithm::RS256),
                     pkce_exempt: true,
+                    id_token_encryption: Some(crate::store::IdTokenEncryption {
+                        jwk: r#"{"kty":"RSA","alg":"RSA-OAEP-256","n":"AQAB","e":"AQAB"}"#.into(),
+                        enc: waxseal::jwe::ContentEncryption::A128CbcHs256,
+                    }),
                 },
+                encrypt_access_tokens: true,
             }],
             refresh_tokens: vec![StoredRefreshToken {
                 record: RefreshTokenRecord {

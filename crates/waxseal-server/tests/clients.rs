@@ -31,6 +31,7 @@ async fn client_list_shows_ids_names_grants_scopes_and_never_secrets() {
                 created_at: clients[0].created_at,
                 may_introspect: false,
                 web: waxseal_server::WebClient::default(),
+                encrypt_access_tokens: false,
             },
             ClientInfo {
                 client_id: web.clone(),
@@ -40,6 +41,7 @@ async fn client_list_shows_ids_names_grants_scopes_and_never_secrets() {
                 created_at: clients[1].created_at,
                 may_introspect: false,
                 web: waxseal_server::WebClient::default(),
+                encrypt_access_tokens: false,
             },
         ]
     );

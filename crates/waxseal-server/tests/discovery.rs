@@ -46,6 +46,26 @@ async fn discovery_documents_carry_the_required_fields_and_only_what_exists() {
             serde_json::json!(["ES256", "RS256"]),
             "{path}"
         );
+        // What ID tokens can be encrypted with: public-key algorithms only (never dir or a key wrap, whose key the
+        // server would have to keep for the client), and every content encryption.
+        let algs = doc["id_token_encryption_alg_values_supported"]
+            .as_array()
+            .unwrap();
+        for alg in ["RSA-OAEP", "RSA-OAEP-256"] {
+            assert!(algs.contains(&serde_json::json!(alg)), "{path}: {algs:?}");
+        }
+        for shared in ["dir", "A128KW", "A256KW", "A256GCMKW"] {
+            assert!(
+                !algs.contains(&serde_json::json!(shared)),
+                "{path}: {algs:?}"
+            );
+        }
+        let encs = doc["id_token_encryption_enc_values_supported"]
+            .as_array()
+            .unwrap();
+        for enc in ["A128CBC-HS256", "A256GCM"] {
+            assert!(encs.contains(&serde_json::json!(enc)), "{path}: {encs:?}");
+        }
         assert_eq!(
             doc["response_types_supported"],
             serde_json::json!(["code"]),

@@ -1190,6 +1190,7 @@ async fn only_rs256_or_the_servers_own_algorithm_may_be_registered_for_id_tokens
             &[],
             ClientPermissions {
                 may_introspect: false,
+                encrypt_access_tokens: false,
                 web: WebClient {
                     redirect_uris: vec![REDIRECT.into()],
                     id_token_alg: Some(alg),
@@ -1276,6 +1277,7 @@ async fn only_a_confidential_client_that_signs_people_in_may_be_exempt_from_pkce
                 &[],
                 ClientPermissions {
                     may_introspect: false,
+                    encrypt_access_tokens: false,
                     web: WebClient {
                         redirect_uris: if grant == GrantType::AuthorizationCode {
                             vec![REDIRECT.into()]

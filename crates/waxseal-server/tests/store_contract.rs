@@ -38,6 +38,10 @@ fn user(id: &str, name: &str) -> User {
     }
 }
 
+/// A client's public encryption key as stored (the store keeps the text; the service checks it at registration).
+const ENCRYPTION_JWK: &str =
+    r#"{"kty":"RSA","alg":"RSA-OAEP-256","kid":"rp-enc","n":"AQAB","e":"AQAB"}"#;
+
 fn client(id: &str, name: &str) -> Client {
     Client {
         client_id: id.into(),
@@ -48,6 +52,7 @@ fn client(id: &str, name: &str) -> Client {
         created_at: NOW,
         may_introspect: false,
         web: WebClient::default(),
+        encrypt_access_tokens: false,
     }
 }
 
@@ -1032,8 +1037,13 @@ async fn transfer(a: Shared, b: Shared) {
             redirect_uris: vec!["https://rp.example/cb".into()],
             id_token_alg: Some(waxseal::Algorithm::RS256),
             pkce_exempt: true,
+            id_token_encryption: Some(waxseal_server::IdTokenEncryption {
+                jwk: ENCRYPTION_JWK.into(),
+                enc: waxseal::jwe::ContentEncryption::A256Gcm,
+            }),
             ..WebClient::default()
         },
+        encrypt_access_tokens: true,
         ..client("rp", "relying-party")
     };
     a.create_client(&rp).await.unwrap();
@@ -1064,7 +1074,7 @@ async fn transfer(a: Shared, b: Shared) {
     );
     assert!(
         before.clients.contains(&rp),
-        "the ID-token algorithm and the PKCE exemption are exported"
+        "the ID-token algorithm, its encryption, the PKCE exemption and access-token encryption are exported"
     );
     assert!(
         before
@@ -1189,21 +1199,27 @@ async fn profiles_and_web_clients(a: Shared, b: Shared) {
             first_party: true,
             id_token_alg: None,
             pkce_exempt: false,
+            id_token_encryption: None,
         },
         ..client("w1", "web")
     };
     a.create_client(&web).await.unwrap();
     assert_eq!(b.client_by_id("w1").await.unwrap().unwrap(), web);
-    // A confidential client registered for RS256 ID tokens and exempt from PKCE reads back as registered, in the
-    // single read and in the list.
+    // A confidential client registered for RS256 ID tokens, exempt from PKCE, with its ID tokens encrypted to its
+    // key and its access tokens to the server's, reads back as registered, in the single read and in the list.
     let rp = Client {
         grant_types: vec![GrantType::AuthorizationCode],
         web: WebClient {
             redirect_uris: vec!["https://rp.example/cb".into()],
             id_token_alg: Some(waxseal::Algorithm::RS256),
             pkce_exempt: true,
+            id_token_encryption: Some(waxseal_server::IdTokenEncryption {
+                jwk: ENCRYPTION_JWK.into(),
+                enc: waxseal::jwe::ContentEncryption::A256Gcm,
+            }),
             ..WebClient::default()
         },
+        encrypt_access_tokens: true,
         ..client("w2", "rp")
     };
     a.create_client(&rp).await.unwrap();

@@ -271,6 +271,7 @@ pub enum ClientCommand {
   waxseal client add web --redirect-uri https://app.example.com/callback --first-party
   waxseal client add spa --public --redirect-uri http://127.0.0.1:5173/callback
   waxseal client add legacy-rp --redirect-uri https://rp.example/cb --id-token-alg RS256 --pkce-exempt
+  waxseal client add private-rp --redirect-uri https://rp.example/cb --encryption-key rp.pub.jwk --encrypt-access-tokens
 
 The client authenticates at POST /oauth/token, /oauth/revoke and /oauth/introspect with
 client_secret_basic (Authorization: Basic) or client_secret_post (client_id and client_secret in the form).")]
@@ -420,6 +421,19 @@ pub struct ClientAddArgs {
     /// party that cannot send it. A challenge it does send is still checked. Not for --public clients.
     #[arg(long)]
     pub pkce_exempt: bool,
+    /// Encrypt the client's ID tokens to this public key: a JWK file, or the JWK inline (`{...}`), whose `alg` is
+    /// an asymmetric JWE key-management algorithm (RSA-OAEP-256, RSA-OAEP, …) and `use` absent or "enc". A shared
+    /// key is refused (the server would have to store it), and so is a private key (pass the public half).
+    #[arg(long, value_name = "JWK")]
+    pub encryption_key: Option<String>,
+    /// The content encryption of the client's encrypted ID tokens (with --encryption-key) [default: A128CBC-HS256].
+    #[arg(long, value_name = "ENC", requires = "encryption_key")]
+    pub encryption_enc: Option<String>,
+    /// Encrypt the access tokens issued to the client under the server's own key (dir + A256GCM, derived from the
+    /// master key): their claims are hidden from the client and whoever it passes them to; resource servers read
+    /// them through introspection (/oauth/introspect), and /userinfo and /api/me accept them.
+    #[arg(long)]
+    pub encrypt_access_tokens: bool,
     #[command(flatten)]
     pub data: DataDirArg,
 }

@@ -4,7 +4,10 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 use waxseal::Algorithm;
-use waxseal_server::{ClientPermissions, GrantType, WebClient};
+use waxseal::jwe::ContentEncryption;
+use waxseal_server::{
+    ClientPermissions, DEFAULT_ID_TOKEN_ENC, GrantType, IdTokenEncryption, WebClient,
+};
 
 use super::serve::{admin_config, init_logging};
 use super::user::with_service;
@@ -39,9 +42,11 @@ pub fn add(args: &ClientAddArgs) -> Outcome {
                 "--id-token-alg: {e}; RS256 or the server's signing algorithm"
             ))
         })?;
+    let id_token_encryption = id_token_encryption(args)?;
     let client = with_service(admin_config(&args.data)?, async |service| {
         let permissions = ClientPermissions {
             may_introspect: args.may_introspect,
+            encrypt_access_tokens: args.encrypt_access_tokens,
             web: WebClient {
                 redirect_uris: args.redirect_uris.clone(),
                 post_logout_redirect_uris: args.post_logout_redirect_uris.clone(),
@@ -49,6 +54,7 @@ pub fn add(args: &ClientAddArgs) -> Outcome {
                 first_party: args.first_party,
                 id_token_alg,
                 pkce_exempt: args.pkce_exempt,
+                id_token_encryption: id_token_encryption.clone(),
             },
         };
         service
@@ -80,6 +86,40 @@ pub fn add(args: &ClientAddArgs) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--encryption-key` (a JWK file, or the JWK inline) and `--encryption-enc`, read and parsed; the key itself is
+/// checked by the server (public, asymmetric, for encryption).
+fn id_token_encryption(args: &ClientAddArgs) -> Result<Option<IdTokenEncryption>, Failure> {
+    let Some(key) = args.encryption_key.as_deref() else {
+        return Ok(None);
+    };
+    let bytes = if key.trim_start().starts_with('{') {
+        key.as_bytes().to_vec()
+    } else {
+        crate::input::file(std::path::Path::new(key), "--encryption-key file")?
+    };
+    let jwks = crate::keyfile::parse_keys(&bytes)
+        .map_err(|e| Failure::usage(anyhow!("--encryption-key: {e}")))?;
+    let [jwk] = &jwks[..] else {
+        return Err(Failure::usage(anyhow!(
+            "--encryption-key holds {} keys; give the one the client's ID tokens are encrypted to",
+            jwks.len()
+        )));
+    };
+    let enc = match args.encryption_enc.as_deref() {
+        None => DEFAULT_ID_TOKEN_ENC,
+        Some(name) => ContentEncryption::from_name(name).map_err(|e| {
+            Failure::usage(anyhow!(
+                "--encryption-enc: {e}; one of {}",
+                waxseal_server::id_token_encryption_encs().join(", ")
+            ))
+        })?,
+    };
+    Ok(Some(IdTokenEncryption {
+        jwk: jwk.to_json(),
+        enc,
+    }))
+}
+
 pub fn list(data: &DataDirArg) -> Outcome {
     init_logging();
     let clients = with_service(admin_config(data)?, async |s| s.list_clients().await)?;
@@ -100,8 +140,16 @@ pub fn list(data: &DataDirArg) -> Outcome {
         .unwrap_or(0)
         .max("NAME".len());
     println!(
-        "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  {:<10}  {:<8}  {:<8}  SCOPES",
-        "CLIENT_ID", "NAME", "CREATED", "GRANTS", "INTROSPECT", "ID_TOKEN", "PKCE"
+        "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  {:<10}  {:<8}  {:<8}  {:<26}  {:<9}  SCOPES",
+        "CLIENT_ID",
+        "NAME",
+        "CREATED",
+        "GRANTS",
+        "INTROSPECT",
+        "ID_TOKEN",
+        "PKCE",
+        "ID_TOKEN_ENCRYPTION",
+        "AT_ENCRYPT"
     );
     for client in clients {
         let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
@@ -125,8 +173,26 @@ pub fn list(data: &DataDirArg) -> Outcome {
             (true, true) => "exempt",
             (true, false) => "required",
         };
+        // The key-management algorithm and content encryption of encrypted ID tokens; "server" marks access tokens
+        // encrypted under the server's own key.
+        let id_token_encryption = client.web.id_token_encryption.as_ref().map_or_else(
+            || "-".to_owned(),
+            |e| {
+                let alg = waxseal::Jwk::from_json(&e.jwk)
+                    .ok()
+                    .and_then(|jwk| jwk.alg)
+                    .unwrap_or_default();
+                format!("{alg}/{}", e.enc)
+            },
+        );
+        let at_encrypt = if client.encrypt_access_tokens {
+            "server"
+        } else {
+            "-"
+        };
         println!(
-            "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  {introspect:<10}  {id_token:<8}  {pkce:<8}  {scopes}",
+            "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  {introspect:<10}  {id_token:<8}  {pkce:<8}  \
+             {id_token_encryption:<26}  {at_encrypt:<9}  {scopes}",
             client.client_id,
             client.name,
             crate::time::utc(client.created_at),

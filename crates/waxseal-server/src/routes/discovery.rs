@@ -12,8 +12,8 @@ use serde_json::json;
 
 use super::AppState;
 use super::openapi::schema;
-use crate::service::AuthService;
 use crate::service::authorize::OIDC_SCOPES;
+use crate::service::{AuthService, id_token_encryption_algorithms, id_token_encryption_encs};
 use crate::store::GrantType;
 
 /// `GET /.well-known/jwks.json`.
@@ -54,7 +54,9 @@ fn cache_publicly(response: &mut Response, max_age: std::time::Duration) {
 /// The grant types are listed explicitly: leaving `grant_types_supported` out would mean the RFC 8414 default of
 /// `authorization_code` and `implicit`, and there is no implicit flow. `id_token_signing_alg_values_supported`
 /// lists the algorithms that sign ID tokens now: the signing key's (the default) and RS256 (OpenID Connect Core
-/// §15.1), whose key signs ID tokens for the clients registered for it.
+/// §15.1), whose key signs ID tokens for the clients registered for it. `id_token_encryption_*_values_supported`
+/// list what the server can encrypt ID tokens with for a client registered with a public encryption key: the
+/// asymmetric key-management algorithms and every content encryption.
 fn discovery_document(service: &AuthService) -> serde_json::Value {
     let issuer = &service.config().issuer;
     let base = issuer.trim_end_matches('/');
@@ -81,6 +83,8 @@ fn discovery_document(service: &AuthService) -> serde_json::Value {
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
+        "id_token_encryption_alg_values_supported": id_token_encryption_algorithms(),
+        "id_token_encryption_enc_values_supported": id_token_encryption_encs(),
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid",
                              "amr", "name", "preferred_username", "email", "email_verified"],
         "prompt_values_supported": ["none", "login", "consent"],

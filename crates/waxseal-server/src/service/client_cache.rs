@@ -213,6 +213,7 @@ mod tests {
             created_at: 0,
             may_introspect: false,
             web: crate::store::WebClient::default(),
+            encrypt_access_tokens: false,
         }
     }
 

@@ -5,6 +5,7 @@ use subtle::ConstantTimeEq as _;
 use waxseal::Algorithm;
 
 use super::AuthService;
+use super::encrypt::check_client_encryption_key;
 use super::redirect_uri::check_redirect_uri;
 use crate::error::{Error, ErrorKind, Result};
 use crate::keyring::KeySeries;
@@ -29,6 +30,8 @@ pub struct ClientInfo {
     pub may_introspect: bool,
     /// Its browser flows.
     pub web: WebClient,
+    /// Whether its access tokens are encrypted under the server's key.
+    pub encrypt_access_tokens: bool,
 }
 
 /// What a client may do beyond its grants, set when it is added.
@@ -37,8 +40,11 @@ pub struct ClientPermissions {
     /// Introspect (RFC 7662) the access tokens of every client, as a resource server does. Without it, a client
     /// introspects only its own access and refresh tokens; with it, still only its own refresh tokens.
     pub may_introspect: bool,
-    /// Its browser flows: redirect URIs, public or confidential, first-party.
+    /// Its browser flows: redirect URIs, public or confidential, first-party, ID-token algorithm and encryption.
     pub web: WebClient,
+    /// Encrypt the access tokens issued to it under the server's own key, hiding their claims from the client and
+    /// whoever it hands them to (see `service::encrypt`).
+    pub encrypt_access_tokens: bool,
 }
 
 /// The most redirect URIs (or post-logout redirect URIs) a client registers.
@@ -99,6 +105,13 @@ fn check_web(web: &WebClient, grants: &[GrantType]) -> Result<()> {
     if web.id_token_alg.is_some() && !code {
         return invalid(
             "--id-token-alg is only for a client that signs people in (the authorization_code grant)".into(),
+        );
+    }
+    if web.id_token_encryption.is_some() && !code {
+        return invalid(
+            "--encryption-key is only for a client that signs people in (the authorization_code grant): it \
+             encrypts the client's ID tokens"
+                .into(),
         );
     }
     Ok(())
@@ -170,6 +183,7 @@ impl AuthService {
                 created_at: c.created_at,
                 may_introspect: c.may_introspect,
                 web: c.web,
+                encrypt_access_tokens: c.encrypt_access_tokens,
             })
             .collect())
     }
@@ -326,6 +340,12 @@ impl AuthService {
         if let Some(alg) = permissions.web.id_token_alg {
             self.check_id_token_alg(alg).await?;
         }
+        let mut permissions = permissions;
+        if let Some(encryption) = &mut permissions.web.id_token_encryption {
+            // Stored as the public JWK re-serialized, checked once here.
+            encryption.jwk = check_client_encryption_key(&encryption.jwk)
+                .map_err(|message| Error::new(ErrorKind::InvalidRequest, message))?;
+        }
         let client_secret = random_token()?;
         let client = Client {
             client_id: random_id()?,
@@ -336,6 +356,7 @@ impl AuthService {
             created_at: self.now(),
             may_introspect: permissions.may_introspect,
             web: permissions.web,
+            encrypt_access_tokens: permissions.encrypt_access_tokens,
         };
         self.store.create_client(&client).await?;
         tracing::info!(client_id = %client.client_id, "client added");

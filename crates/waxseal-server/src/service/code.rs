@@ -22,6 +22,7 @@ use seal::CodeGrant;
 pub(crate) use seal::CodeKey;
 
 use super::authorize::AuthorizationRequest;
+use super::encrypt::encrypt_id_token;
 use super::sso::SignedIn;
 use super::{
     AuthService, GrantedTokens, invalid_grant, random_id, random_token, refresh_token_digest,
@@ -29,7 +30,9 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::secret::sha256;
-use crate::store::{AppSessionStart, Client, DenylistSnapshot, GrantType, TokenFamily, UsedCode};
+use crate::store::{
+    AppSessionStart, Client, DenylistSnapshot, GrantType, IdTokenEncryption, TokenFamily, UsedCode,
+};
 
 /// How long a code may wait for its exchange: RFC 6749 §4.1.2 recommends at most ten minutes; a client exchanges
 /// it within a second or two of receiving it.
@@ -190,7 +193,14 @@ impl AuthService {
             ));
         }
         // The family has the code's scope: the user's own scopes are not needed (nor read).
-        let pair = self.pair(&code.user_id, &[], &family, refresh_token, now, None)?;
+        let pair = self.pair(
+            client.encrypt_access_tokens,
+            &[],
+            &family,
+            refresh_token,
+            now,
+            None,
+        )?;
         let mut granted = GrantedTokens::from(pair);
         if !refreshable {
             granted.refresh_token = None;
@@ -200,6 +210,7 @@ impl AuthService {
                 user_id: &code.user_id,
                 client_id: &client.client_id,
                 alg: client.web.id_token_alg,
+                encryption: client.web.id_token_encryption.as_ref(),
                 auth_time: code.auth_time,
                 nonce: code.nonce.as_deref(),
                 sso_id: &code.sso_id,
@@ -275,6 +286,8 @@ struct IdTokenFor<'a> {
     client_id: &'a str,
     /// The algorithm the client registered for its ID tokens (`None`: the server's default).
     alg: Option<Algorithm>,
+    /// The client's key its ID tokens are encrypted to (`None`: signed only).
+    encryption: Option<&'a IdTokenEncryption>,
     auth_time: u64,
     nonce: Option<&'a str>,
     sso_id: &'a str,
@@ -283,7 +296,8 @@ struct IdTokenFor<'a> {
 
 impl AuthService {
     /// Signs an ID token (`typ: JWT`) beside `access_token`: with the signing key, or the RS256 key for a client
-    /// registered for RS256.
+    /// registered for RS256; then, for a client registered with an encryption key, encrypts it to that key (a
+    /// nested JWT, `cty: JWT`: [`super::encrypt`]).
     fn id_token(&self, t: IdTokenFor<'_>) -> Result<String> {
         let now = self.now();
         let keyring = self.keyring();
@@ -301,9 +315,13 @@ impl AuthService {
             sid: t.sso_id,
             amr: ["pwd"],
         };
-        signer
+        let signed = signer
             .sign(&claims)
-            .map_err(|e| Error::crypto(format!("signing failed: {e}")))
+            .map_err(|e| Error::crypto(format!("signing failed: {e}")))?;
+        match t.encryption {
+            Some(to) => encrypt_id_token(&signed, to),
+            None => Ok(signed),
+        }
     }
 
     /// The refresh token grant for an authenticated client: [`AuthService::refresh_for_client`], and for a
@@ -343,6 +361,7 @@ impl AuthService {
                 user_id: &user_id,
                 client_id: &client.client_id,
                 alg: client.web.id_token_alg,
+                encryption: client.web.id_token_encryption.as_ref(),
                 auth_time: sso.auth_time,
                 nonce: None,
                 sso_id: &sso.id,

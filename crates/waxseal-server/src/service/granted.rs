@@ -93,7 +93,7 @@ impl AuthService {
             "login without a refresh token (the client may not refresh)"
         );
         let mut granted = GrantedTokens::from(self.pair(
-            &user.id,
+            client.encrypt_access_tokens,
             &user.scopes,
             &family,
             unreachable,

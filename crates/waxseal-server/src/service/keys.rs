@@ -338,12 +338,14 @@ impl AuthService {
             .collect()
     }
 
-    /// Signs an access token.
+    /// Signs an access token, and encrypts it under the server's own key when `encrypt` (a client registered with
+    /// `--encrypt-access-tokens`, see `service::encrypt`).
     pub(super) fn sign_access(
         &self,
         subject: &str,
         custom: AccessClaims,
         now: u64,
+        encrypt: bool,
     ) -> Result<(String, u64)> {
         let ttl = self.config.access_token_ttl.as_secs();
         let claims = Claims::new(custom)
@@ -358,6 +360,9 @@ impl AuthService {
             .signer()?
             .sign(&claims)
             .map_err(|e| Error::crypto(format!("signing failed: {e}")))?;
+        if encrypt {
+            return Ok((self.access_sealing.seal(&access_token)?, ttl));
+        }
         Ok((access_token, ttl))
     }
 }

@@ -32,6 +32,7 @@ mod clients; // registering and administering OAuth clients, client authenticati
 mod code; // authorization codes and ID tokens
 mod csrf; // cookie mode's CSRF tokens
 mod denylist; // revoked tokens, sessions and "not before" times; the Redis announcements
+mod encrypt; // encrypted ID tokens (to the client) and access tokens (to the server)
 mod granted; // what a grant answers with
 mod introspection; // RFC 7662
 mod key_revocation; // withdrawing a leaked signing key
@@ -50,6 +51,10 @@ pub use authorize::{AuthorizationRequest, AuthorizeError, ErrorRedirect, Prompt,
 pub use bearer::{AccessTokenVerifier, Denylisted};
 pub use clients::{ClientInfo, ClientPermissions, NewClient};
 pub use code::{CODE_TTL_SECS, at_hash, redirect_with};
+pub use encrypt::{
+    ACCESS_TOKEN_ENCRYPTION_KID, DEFAULT_ID_TOKEN_ENC, check_client_encryption_key,
+    id_token_encryption_algorithms, id_token_encryption_encs,
+};
 pub use granted::GrantedTokens;
 pub use introspection::{Introspected, Introspection, RefreshIntrospection};
 pub use key_revocation::KeyRevocation;
@@ -160,6 +165,9 @@ pub struct AuthService {
     csrf: csrf::CsrfKey,
     /// The key authorization codes are sealed under, derived from the master key.
     codes: code::CodeKey,
+    /// The key the access tokens of `--encrypt-access-tokens` clients are encrypted under, derived from the
+    /// master key.
+    access_sealing: encrypt::AccessTokenKey,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -232,6 +240,7 @@ impl AuthService {
             clock,
             master_key: master_key.clone(),
             codes: code::CodeKey::new(master_key.prk()),
+            access_sealing: encrypt::AccessTokenKey::new(&master_key.prk())?,
             keyring: RwLock::new(Arc::new(Keyring::empty())),
             key_maintenance: tokio::sync::Mutex::new(()),
             key_reload: tokio::sync::Mutex::new(()),

@@ -86,7 +86,7 @@ impl AuthService {
                 .await;
         }
         let pair = self
-            .start_session(&user, Some(client.client_id.clone()), Some(granted))
+            .start_session(&user, Some(client), Some(granted))
             .await?;
         Ok(pair.into())
     }
@@ -111,6 +111,7 @@ impl AuthService {
                 sid: None,
             },
             self.now(),
+            client.encrypt_access_tokens,
         )?;
         self.metrics.issued.client_credentials.increment(1);
         // Debug, not info: a service may ask for a token per call, and a log line costs more than the signature

@@ -147,12 +147,12 @@ impl AuthService {
         Ok(pair)
     }
 
-    /// Starts a session (token family) for `user`, on behalf of `client_id` with `scope` when an OAuth client
+    /// Starts a session (token family) for `user`, on behalf of `client` with `scope` when an OAuth client
     /// asked (`None`, `None` for `POST /login`).
     pub(super) async fn start_session(
         &self,
         user: &User,
-        client_id: Option<String>,
+        client: Option<&Client>,
         scope: Option<String>,
     ) -> Result<TokenPair> {
         let now = self.now();
@@ -162,14 +162,15 @@ impl AuthService {
             created_at: now,
             expires_at: now.saturating_add(self.config.refresh_absolute_ttl.as_secs()),
             revoked_at: None,
-            client_id,
+            client_id: client.map(|c| c.client_id.clone()),
             scope,
         };
         let refresh_token = random_token()?;
         let record = self.refresh_record(&refresh_token, now)?;
         self.store.create_session(&family, &record).await?;
         tracing::info!(user_id = %user.id, sid = %family.sid, client_id = ?family.client_id, "login");
-        self.pair(&user.id, &user.scopes, &family, refresh_token, now, None)
+        let encrypt = client.is_some_and(|c| c.encrypt_access_tokens);
+        self.pair(encrypt, &user.scopes, &family, refresh_token, now, None)
     }
 
     pub(super) fn refresh_record(&self, token: &str, now: u64) -> Result<RefreshTokenRecord> {
@@ -181,11 +182,12 @@ impl AuthService {
         })
     }
 
-    /// An access token for `user_id`'s session `family` with the rotated `refresh_token`. Its scope is `narrowed`
-    /// when given, else the session's, else (a `POST /login` session) the user's current `user_scopes`.
+    /// An access token for the session `family` (its user's) with the rotated `refresh_token`, encrypted under the
+    /// server's key when `encrypt` (the client's `--encrypt-access-tokens`). Its scope is `narrowed` when given,
+    /// else the session's, else (a `POST /login` session) the user's current `user_scopes`.
     pub(super) fn pair(
         &self,
-        user_id: &str,
+        encrypt: bool,
         user_scopes: &[String],
         family: &TokenFamily,
         refresh_token: Zeroizing<String>,
@@ -201,13 +203,14 @@ impl AuthService {
             .clone()
             .unwrap_or_else(|| self.config.client_id.clone());
         let (access_token, expires_in) = self.sign_access(
-            user_id,
+            &family.user_id,
             AccessClaims {
                 client_id,
                 scope: scope.clone(),
                 sid: Some(family.sid.clone()),
             },
             now,
+            encrypt,
         )?;
         let refresh_expires_in = self
             .config
@@ -361,7 +364,9 @@ impl AuthService {
         let user = owner
             .filter(|u| u.id == family.user_id && !u.disabled)
             .ok_or_else(|| invalid_grant("the account is disabled"))?;
-        self.pair(&user.id, &user.scopes, &family, successor, now, narrowed)
+        debug_assert_eq!(user.id, family.user_id);
+        let encrypt = client.is_some_and(|c| c.encrypt_access_tokens);
+        self.pair(encrypt, &user.scopes, &family, successor, now, narrowed)
     }
 
     /// Ends the access token's session (and the refresh token's, if it is the same user's), denying the access

@@ -1,4 +1,5 @@
-//! Access-token verification: the verified-token cache, then signature and claims, then the denylist.
+//! Access-token verification: the verified-token cache, then (for an encrypted token) decryption under the
+//! server's own key, signature and claims, then the denylist.
 
 use std::sync::Arc;
 
@@ -6,13 +7,17 @@ use serde::de::DeserializeOwned;
 use waxseal::ErrorKind as JwtErrorKind;
 use waxseal::jwt::{Claims, RegisteredClaims};
 
+use super::encrypt::is_jwe;
 use super::{AccessClaims, AuthService, invalid_token};
 use crate::config::CLOCK_LEEWAY as LEEWAY;
 use crate::error::Result;
 use waxseal_axum::verified_cache::{Validity, VerifiedCache};
 
 impl AuthService {
-    /// Verifies an access token: signature, issuer, audience, `typ: at+jwt`, lifetime, then the denylist.
+    /// Verifies an access token: signature, issuer, audience, `typ: at+jwt`, lifetime, then the denylist. An
+    /// encrypted one (a five-segment JWE, issued to a client registered with `--encrypt-access-tokens`) is opened
+    /// with the server's access-token key first and its inner JWS verified the same way; one that does not open is
+    /// refused as any invalid token is.
     ///
     /// A token that fully verified before is found in the verified-token cache by its SHA-256 and skips the
     /// signature and claim checks; its lifetime (with the same leeway) and the denylist are still checked on
@@ -38,8 +43,20 @@ impl AuthService {
     }
 
     /// Signature and claims by the verifier of the token's kind of key; the second verifier (present only during a
-    /// change between HMAC and public keys) is asked only when the first has no key for the token.
+    /// change between HMAC and public keys) is asked only when the first has no key for the token. An encrypted
+    /// access token is opened first ([`super::encrypt`]); only the server's own access-token key opens one.
     pub(super) fn verify_signed<T: DeserializeOwned>(&self, token: &str) -> Result<Claims<T>> {
+        let opened;
+        let token = if is_jwe(token) {
+            opened = self.access_sealing.open(token).ok_or_else(|| {
+                invalid_token(
+                    "the encrypted token does not decrypt with this server's access-token key",
+                )
+            })?;
+            opened.as_str()
+        } else {
+            token
+        };
         let keyring = self.keyring();
         let mut outcome = Err(invalid_token("the server has no key to verify tokens with"));
         for verifier in keyring.verifiers() {
@@ -140,7 +157,7 @@ mod tests {
             sid: None,
         };
         let (token, _) = service
-            .sign_access("user-1", custom, service.now())
+            .sign_access("user-1", custom, service.now(), false)
             .unwrap();
         assert!(service.verify_access(&token).is_ok());
         assert_eq!(service.verified_tokens_cached(), 1);

@@ -13,8 +13,8 @@ pub mod sqlite;
 
 pub use records::{
     AppSession, AppSessionStart, Client, Contents, DenylistSnapshot, FamilyRotation, GrantType,
-    Profile, RefreshTokenRecord, RevokedKey, SsoSession, StoredKey, StoredRefreshToken,
-    TokenFamily, UsedCode, User, WebClient,
+    IdTokenEncryption, Profile, RefreshTokenRecord, RevokedKey, SsoSession, StoredKey,
+    StoredRefreshToken, TokenFamily, UsedCode, User, WebClient,
 };
 
 use std::future::Future;

@@ -134,6 +134,10 @@ pub struct Client {
     pub may_introspect: bool,
     /// How the client's browser flows (authorization code, logout) may go.
     pub web: WebClient,
+    /// Whether the access tokens issued to it are encrypted under the server's own key (a nested JWT: the signed
+    /// token inside `dir` + `A256GCM`), so their claims are hidden from the client and from whoever it hands them
+    /// to; the server opens them (`verify_access`, introspection), resource servers ask it through introspection.
+    pub encrypt_access_tokens: bool,
 }
 
 /// What a client that signs people in through the browser registered: where they may be sent back, whether it can
@@ -155,6 +159,20 @@ pub struct WebClient {
     /// A confidential client allowed to leave PKCE out of its authorization requests (its secret authenticates the
     /// exchange); a challenge it does send is checked as any other. Never a public client.
     pub pkce_exempt: bool,
+    /// The client's public key its ID tokens are encrypted to (nested JWTs, OpenID Connect Core §10.2); `None`:
+    /// signed only.
+    pub id_token_encryption: Option<IdTokenEncryption>,
+}
+
+/// Where a client's ID tokens are encrypted to: its public key and the content encryption it registered
+/// (`id_token_encrypted_response_alg` is the key's `alg`, `id_token_encrypted_response_enc` is `enc`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdTokenEncryption {
+    /// The client's public JWK as JSON: an asymmetric JWE key-management `alg` (RSA-OAEP*, ECDH-ES*), checked at
+    /// registration, never a private or a shared key.
+    pub jwk: String,
+    /// The content encryption (`enc`) of its ID tokens.
+    pub enc: waxseal::jwe::ContentEncryption,
 }
 
 impl std::fmt::Debug for Client {
@@ -166,6 +184,7 @@ impl std::fmt::Debug for Client {
             .field("scopes", &self.scopes)
             .field("may_introspect", &self.may_introspect)
             .field("web", &self.web)
+            .field("encrypt_access_tokens", &self.encrypt_access_tokens)
             .finish_non_exhaustive()
     }
 }

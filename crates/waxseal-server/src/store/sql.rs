@@ -158,8 +158,8 @@ pub(crate) async fn client_by_id<'e, DB: Dialect>(
     client_id: &str,
 ) -> StoreResult<Option<Client>> {
     let sql = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect, \
-               redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, pkce_exempt \
-               FROM clients WHERE client_id = $1";
+               redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, pkce_exempt, \
+               encryption_jwk, encryption_enc, encrypt_access_tokens FROM clients WHERE client_id = $1";
     optional(db, sqlx::query(sql).arg(client_id), client).await
 }
 
@@ -168,8 +168,8 @@ pub(crate) async fn clients<'e, DB: Dialect>(
     db: impl Executor<'e, Database = DB>,
 ) -> StoreResult<Vec<Client>> {
     let sql = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect, \
-               redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, pkce_exempt \
-               FROM clients ORDER BY name, client_id";
+               redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, pkce_exempt, \
+               encryption_jwk, encryption_enc, encrypt_access_tokens FROM clients ORDER BY name, client_id";
     every(db, sqlx::query(sql), client).await
 }
 
@@ -351,11 +351,12 @@ pub(crate) async fn insert_client<'e, DB: Dialect>(
     client: &Client,
 ) -> StoreResult<()> {
     let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+    let encryption = client.web.id_token_encryption.as_ref();
     sqlx::query(
         "INSERT INTO clients (client_id, secret_hash, name, grant_types, scopes, created_at, \
          may_introspect, redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, \
-         pkce_exempt) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         pkce_exempt, encryption_jwk, encryption_enc, encrypt_access_tokens) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .arg(&client.client_id)
     .arg(&client.secret_hash[..])
@@ -370,6 +371,9 @@ pub(crate) async fn insert_client<'e, DB: Dialect>(
     .arg(&client.web.first_party)
     .arg(&client.web.id_token_alg.map(|alg| alg.to_string()))
     .arg(&client.web.pkce_exempt)
+    .arg(&encryption.map(|e| e.jwk.clone()))
+    .arg(&encryption.map(|e| e.enc.name().to_owned()))
+    .arg(&client.encrypt_access_tokens)
     .execute(db)
     .await
     .map_err(DB::store_error)?;

@@ -4,6 +4,9 @@
 //! [`VERSION`]).
 
 use serde::{Deserialize, Serialize};
+use waxseal::jwe::ContentEncryption;
+
+use crate::store::IdTokenEncryption;
 
 /// The `format` member of every dump.
 pub const FORMAT: &str = "waxseal-dump";
@@ -95,6 +98,31 @@ pub struct DumpClient {
     pub id_token_alg: Option<String>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub pkce_exempt: bool,
+    /// The public JWK its ID tokens are encrypted to (`--encryption-key`), as JSON, and their `enc`: written only
+    /// when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_jwk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_enc: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub encrypt_access_tokens: bool,
+}
+
+impl DumpClient {
+    /// Its ID-token encryption: key and `enc` both, or neither.
+    pub(super) fn id_token_encryption(&self) -> crate::error::Result<Option<IdTokenEncryption>> {
+        match (&self.encryption_jwk, &self.encryption_enc) {
+            (None, None) => Ok(None),
+            (Some(jwk), Some(enc)) => Ok(Some(IdTokenEncryption {
+                jwk: jwk.clone(),
+                enc: ContentEncryption::from_name(enc)
+                    .map_err(|_| super::bad(format!("unknown content encryption {enc:?}")))?,
+            })),
+            _ => Err(super::bad(
+                "a client has one of encryption_jwk and encryption_enc without the other",
+            )),
+        }
+    }
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference

@@ -247,12 +247,22 @@ impl TestServer {
         scopes: &[&str],
         web: waxseal_server::WebClient,
     ) -> waxseal_server::NewClient {
-        use waxseal_server::{ClientPermissions, GrantType};
-        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
-        let permissions = ClientPermissions {
-            may_introspect: false,
+        let permissions = waxseal_server::ClientPermissions {
             web,
+            ..waxseal_server::ClientPermissions::default()
         };
+        self.add_web_client_with(name, scopes, permissions).await
+    }
+
+    /// [`TestServer::add_web_client`] with all of what the client registers beyond its grants.
+    pub async fn add_web_client_with(
+        &self,
+        name: &str,
+        scopes: &[&str],
+        permissions: waxseal_server::ClientPermissions,
+    ) -> waxseal_server::NewClient {
+        use waxseal_server::GrantType;
+        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
         let grants = [GrantType::AuthorizationCode, GrantType::RefreshToken];
         self.service
             .add_client_with_permissions(name, &grants, &scopes, permissions)

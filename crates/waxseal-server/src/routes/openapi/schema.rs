@@ -248,6 +248,10 @@ pub(crate) struct DiscoveryDocument {
     introspection_endpoint_auth_methods_supported: Vec<String>,
     subject_types_supported: Vec<String>,
     id_token_signing_alg_values_supported: Vec<String>,
+    /// The key-management algorithms ID tokens can be encrypted to a client's public key with.
+    id_token_encryption_alg_values_supported: Vec<String>,
+    /// The content encryptions of encrypted ID tokens.
+    id_token_encryption_enc_values_supported: Vec<String>,
     claims_supported: Vec<String>,
     prompt_values_supported: Vec<String>,
     authorization_response_iss_parameter_supported: bool,

@@ -4,11 +4,12 @@
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use waxseal::Algorithm;
+use waxseal::jwe::ContentEncryption;
 
 use super::backend;
 use crate::store::{
-    Client, FamilyRotation, GrantType, Profile, RefreshTokenRecord, RevokedKey, StoreError,
-    StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User, WebClient, opt_secs,
+    Client, FamilyRotation, GrantType, IdTokenEncryption, Profile, RefreshTokenRecord, RevokedKey,
+    StoreError, StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User, WebClient, opt_secs,
     parent_digest, secs,
 };
 
@@ -165,8 +166,31 @@ pub(crate) fn client(row: &impl Columns) -> StoreResult<Client> {
                 })
                 .transpose()?,
             pkce_exempt: row.flag("pkce_exempt")?,
+            id_token_encryption: id_token_encryption(row)?,
         },
+        encrypt_access_tokens: row.flag("encrypt_access_tokens")?,
     })
+}
+
+/// A client's ID-token encryption: its key and `enc` both, or neither.
+fn id_token_encryption(row: &impl Columns) -> StoreResult<Option<IdTokenEncryption>> {
+    match (
+        row.opt_text("encryption_jwk")?,
+        row.opt_text("encryption_enc")?,
+    ) {
+        (None, None) => Ok(None),
+        (Some(jwk), Some(enc)) => {
+            let enc = ContentEncryption::from_name(&enc).map_err(|_| {
+                StoreError::Backend(format!(
+                    "a client's encryption_enc {enc:?} is not a JWE content encryption"
+                ))
+            })?;
+            Ok(Some(IdTokenEncryption { jwk, enc }))
+        }
+        _ => Err(StoreError::Backend(
+            "a client has one of encryption_jwk and encryption_enc without the other".into(),
+        )),
+    }
 }
 
 pub(crate) fn family(row: &impl Columns) -> StoreResult<TokenFamily> {
