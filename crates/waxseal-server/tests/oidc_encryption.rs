@@ -236,6 +236,41 @@ async fn a_client_with_an_encryption_key_gets_id_tokens_only_its_private_key_ope
     rp.server.stop().await;
 }
 
+/// ECDH-ES key agreement works as RSA-OAEP does: a P-256 key registered for `ECDH-ES+A256KW` gets
+/// ID tokens it opens with its private key, each with a fresh ephemeral `epk` on its curve.
+#[tokio::test]
+async fn an_ecdh_es_client_key_gets_id_tokens_it_opens() {
+    let mut private = SigningKey::generate(Algorithm::ES256)
+        .unwrap()
+        .to_jwk()
+        .unwrap();
+    private.alg = Some("ECDH-ES+A256KW".into());
+    private.use_ = Some("enc".into());
+    private.kid = Some("rp-enc-1".into());
+    private.key_ops = None;
+    let mut rp = Rp::start(ClientPermissions {
+        web: WebClient {
+            id_token_encryption: Some(IdTokenEncryption {
+                jwk: private.to_public().unwrap().to_json(),
+                enc: DEFAULT_ID_TOKEN_ENC,
+            }),
+            ..WebClient::default()
+        },
+        ..ClientPermissions::default()
+    })
+    .await;
+    let (client_id, secret) = (rp.client_id.clone(), rp.secret.clone());
+    let tokens = rp.tokens(&client_id, &secret).await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let h = header(id_token);
+    assert_eq!(h["epk"]["crv"], "P-256", "{h}");
+    assert!(h["epk"].get("d").is_none(), "{h}");
+    let jws = open_id_token(id_token, &private, "ECDH-ES+A256KW");
+    let claims = rp.verified_id_token(&jws, &client_id).await;
+    assert_eq!(claims["aud"], client_id.as_str());
+    rp.server.stop().await;
+}
+
 #[tokio::test]
 async fn encrypted_access_tokens_are_opaque_to_the_client_and_accepted_by_the_server() {
     let mut rp = Rp::start(ClientPermissions {

@@ -2,7 +2,7 @@
 //!
 //! **ID tokens** of a client registered with `--encryption-key` are nested JWTs (RFC 7519 §5.2, OpenID Connect
 //! Core §10.2): signed exactly as any other, then encrypted to the client's public key (`cty: JWT`, the key's
-//! `kid`). Only asymmetric key management is accepted — RSA-OAEP* today, ECDH-ES* once the core has it: a shared
+//! `kid`). Only asymmetric key management is accepted — RSA-OAEP* and ECDH-ES* (P-256/384/521, X25519): a shared
 //! key (`dir`, AES key wrap, PBES2) would make the server keep the client's secret to encrypt to it.
 //!
 //! **Access tokens** of a client registered with `--encrypt-access-tokens` are *not* encrypted to the client: a
@@ -39,7 +39,7 @@ pub const DEFAULT_ID_TOKEN_ENC: ContentEncryption = ContentEncryption::A128CbcHs
 /// Whether `alg` encrypts to a public key (RSA-OAEP*, ECDH-ES*): the only key management a client may register,
 /// since anything else would have the server store the client's secret.
 pub fn is_public_key_algorithm(alg: KeyManagement) -> bool {
-    alg.is_rsa() || alg.name().starts_with("ECDH-ES")
+    alg.is_rsa() || alg.is_ecdh()
 }
 
 /// The key-management algorithms ID tokens can be encrypted with (for the discovery document).
