@@ -12,7 +12,17 @@
 //    "issuer": "...", "audience": "...", "typ": "at+jwt"}    (verifies like a resource server: the key is picked
 //       -> {"claims": {...}, "header": {...}}                from the set by the token's kid; exp, iat and sub
 //                                                              are required; typ, issuer, audience optional)
-//   {"op": "info"} -> {"peer": "node", "versions": {...}, "algorithms": [...], "unsupported": {...}}
+//   {"op": "encrypt", "alg": "A128KW", "enc": "A128GCM", "jwk": {...public or oct JWK...}, "plaintext": "...",
+//    "kid": "...", "p2c": 10000, "serialization": "compact"}    ("password": "..." instead of "jwk" for PBES2; kid,
+//       -> {"token": "..." or {...}}                          p2c optional; serialization "compact" (the default:
+//                                                             CompactEncrypt), "flattened" (FlattenedEncrypt) or
+//                                                             "json" (GeneralEncrypt), which may list "recipients":
+//                                                             [{"alg", "jwk" or "password", "kid", "p2c"}])
+//   {"op": "decrypt", "alg": "A128KW", "enc": "A128GCM", "jwk": {...private or oct JWK...}, "token": "..." or {...},
+//    "max_p2c": 10000}                                         (allowing only this alg and enc; "password" for
+//       -> {"plaintext": "...", "header": {...}}              PBES2, p2c at most max_p2c, jose's default 10,000)
+//   {"op": "info"} -> {"peer": "node", "versions": {...}, "algorithms": [...], "jwe_algorithms": [...],
+//                      "jwe_encryptions": [...], "jwe_curves": [...], "unsupported": {...}}
 //
 // Any failure answers {"error": "..."} and exits 1. Batch mode: {"requests": [...]} answers {"responses": [...]},
 // one response per request in order (each may be an error), and exits 0 once every request was answered.
@@ -20,7 +30,18 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
-import { createLocalJWKSet, importJWK, jwtVerify, SignJWT } from 'jose';
+import {
+  CompactEncrypt,
+  compactDecrypt,
+  createLocalJWKSet,
+  FlattenedEncrypt,
+  flattenedDecrypt,
+  GeneralEncrypt,
+  generalDecrypt,
+  importJWK,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
 
 const ALGORITHMS = [
   'HS256', 'HS384', 'HS512',
@@ -32,6 +53,44 @@ const ALGORITHMS = [
 
 // jose works on WebCrypto, which has no secp256k1: jose v5+ does not implement ES256K.
 const UNSUPPORTED = { ES256K: 'jose (WebCrypto) has no secp256k1 curve, so no ES256K' };
+
+const JWE_ALGORITHMS = [
+  'dir',
+  'A128KW', 'A192KW', 'A256KW',
+  'A128GCMKW', 'A192GCMKW', 'A256GCMKW',
+  'RSA-OAEP', 'RSA-OAEP-256', 'RSA-OAEP-384', 'RSA-OAEP-512',
+  'ECDH-ES', 'ECDH-ES+A128KW', 'ECDH-ES+A192KW', 'ECDH-ES+A256KW',
+  'PBES2-HS256+A128KW', 'PBES2-HS384+A192KW', 'PBES2-HS512+A256KW',
+];
+const JWE_ENCRYPTIONS = ['A128GCM', 'A192GCM', 'A256GCM', 'A128CBC-HS256', 'A192CBC-HS384', 'A256CBC-HS512'];
+const JWE_CURVES = ['P-256', 'P-384', 'P-521', 'X25519'];
+
+// jose implements every JWE algorithm above on WebCrypto, so what it can do is what this runtime's WebCrypto can:
+// AES-192 (which some platforms lack) and X25519 are asked for once, and a "no" is an unsupported entry with the
+// runtime's own message.
+const AES_192_USERS = {
+  'AES-KW': ['A192KW', 'ECDH-ES+A192KW', 'PBES2-HS384+A192KW'],
+  'AES-GCM': ['A192GCMKW', 'A192GCM'],
+  'AES-CBC': ['A192CBC-HS384'],
+};
+
+async function webCryptoGaps() {
+  const gaps = {};
+  for (const [name, users] of Object.entries(AES_192_USERS)) {
+    const usages = name === 'AES-KW' ? ['wrapKey'] : ['encrypt'];
+    try {
+      await crypto.subtle.generateKey({ name, length: 192 }, false, usages);
+    } catch (e) {
+      for (const u of users) gaps[u] = `this runtime's WebCrypto has no 192-bit ${name}: ${e.message}`;
+    }
+  }
+  try {
+    await crypto.subtle.generateKey({ name: 'X25519' }, false, ['deriveBits']);
+  } catch (e) {
+    gaps.X25519 = `this runtime's WebCrypto has no X25519: ${e.message}`;
+  }
+  return gaps;
+}
 
 function joseVersion() {
   try {
@@ -78,16 +137,74 @@ async function verifyJwks(req) {
   return { claims: payload, header: protectedHeader };
 }
 
-function info() {
+const encoder = new TextEncoder();
+
+// A recipient's key: a JWK (jose takes an oct JWK as its bytes), or for PBES2 a password's UTF-8 bytes.
+async function jweKey(spec) {
+  if (spec.password !== undefined) return encoder.encode(spec.password);
+  return importJWK(spec.jwk, spec.alg);
+}
+
+function jweParameters(spec) {
+  return spec.p2c !== undefined ? { p2c: spec.p2c } : {};
+}
+
+async function encrypt(req) {
+  const { enc, plaintext, serialization = 'compact' } = req;
+  const recipients = req.recipients ?? [req];
+  const bytes = encoder.encode(plaintext);
+  if (serialization === 'compact' || serialization === 'flattened') {
+    if (recipients.length !== 1) throw new Error(`${serialization} takes exactly one recipient`);
+    const [r] = recipients;
+    const header = { alg: r.alg, enc };
+    if (r.kid) header.kid = r.kid;
+    const Encrypt = serialization === 'compact' ? CompactEncrypt : FlattenedEncrypt;
+    const token = await new Encrypt(bytes)
+      .setProtectedHeader(header)
+      .setKeyManagementParameters(jweParameters(r))
+      .encrypt(await jweKey(r));
+    return { token };
+  }
+  if (serialization !== 'json') throw new Error(`unknown serialization ${JSON.stringify(serialization)}`);
+  const general = new GeneralEncrypt(bytes).setProtectedHeader({ enc });
+  for (const r of recipients) {
+    const header = { alg: r.alg };
+    if (r.kid) header.kid = r.kid;
+    general
+      .addRecipient(await jweKey(r))
+      .setUnprotectedHeader(header)
+      .setKeyManagementParameters(jweParameters(r));
+  }
+  return { token: await general.encrypt() };
+}
+
+async function decrypt(req) {
+  const { alg, enc, token, max_p2c: maxPBES2Count } = req;
+  const key = await jweKey(req);
+  const options = { keyManagementAlgorithms: [alg], contentEncryptionAlgorithms: [enc] };
+  if (maxPBES2Count !== undefined) options.maxPBES2Count = maxPBES2Count;
+  let opened;
+  if (typeof token === 'string') opened = await compactDecrypt(token, key, options);
+  else if (Array.isArray(token.recipients)) opened = await generalDecrypt(token, key, options);
+  else opened = await flattenedDecrypt(token, key, options);
+  const header = { ...opened.sharedUnprotectedHeader, ...opened.unprotectedHeader, ...opened.protectedHeader };
+  return { plaintext: new TextDecoder('utf-8', { fatal: true }).decode(opened.plaintext), header };
+}
+
+async function info() {
+  const gaps = await webCryptoGaps();
   return {
     peer: 'node',
     versions: { node: process.versions.node, jose: joseVersion() },
     algorithms: ALGORITHMS.filter((a) => !UNSUPPORTED[a]),
-    unsupported: UNSUPPORTED,
+    jwe_algorithms: JWE_ALGORITHMS.filter((a) => !gaps[a]),
+    jwe_encryptions: JWE_ENCRYPTIONS.filter((e) => !gaps[e]),
+    jwe_curves: JWE_CURVES.filter((c) => !gaps[c]),
+    unsupported: { ...UNSUPPORTED, ...gaps },
   };
 }
 
-const OPS = { sign, verify, verify_jwks: verifyJwks, info };
+const OPS = { sign, verify, verify_jwks: verifyJwks, encrypt, decrypt, info };
 
 async function handle(req) {
   try {

@@ -13,12 +13,23 @@ Reads one JSON request on stdin, writes one JSON response on stdout.
    "issuer": "...", "audience": "...", "typ": "at+jwt"}   (PyJWT; verifies like a resource server: the key is
       -> {"claims": {...}, "header": {...}}                 picked from the set by the token's kid; exp, iat and
                                                              sub are required; typ, issuer, audience optional)
-  {"op": "info"} -> {"peer": "python", "versions": {...}, "algorithms": [...]}
+  {"op": "encrypt", "alg": "A128KW", "enc": "A128GCM", "jwk": {...public or oct JWK...}, "plaintext": "...",
+   "kid": "...", "p2c": 10000, "serialization": "compact"}     (joserfc; "password": "..." instead of "jwk" for
+      -> {"token": "..." or {...}}                             PBES2; kid, p2c optional; serialization "compact"
+                                                               (the default), "flattened" or "json" (general);
+                                                               "json" may list "recipients": [{"alg", "jwk" or
+                                                               "password", "kid", "p2c"}] instead of one alg/jwk)
+  {"op": "decrypt", "alg": "A128KW", "enc": "A128GCM", "jwk": {...private or oct JWK...}, "token": "..." or {...},
+   "max_p2c": 10000}                                           (joserfc, allowing only this alg and enc; "password"
+      -> {"plaintext": "...", "header": {...}}                 for PBES2, whose p2c may not exceed max_p2c)
+  {"op": "info"} -> {"peer": "python", "versions": {...}, "algorithms": [...],
+                     "jwe_algorithms": [...], "jwe_encryptions": [...], "jwe_curves": [...], "unsupported": {...}}
 
 Any failure answers {"error": "..."} and exits 1. Batch mode: {"requests": [...]} answers {"responses": [...]}, one
 response per request in order (each may be an error), and exits 0 once every request was answered.
 """
 
+import base64
 import json
 import sys
 import traceback
@@ -29,6 +40,7 @@ from jwt.algorithms import get_default_algorithms
 
 try:
     import joserfc
+    from joserfc import jwe as rfc_jwe
     from joserfc import jwk as rfc_jwk
     from joserfc import jwt as rfc_jwt
     from joserfc.jwt import JWTClaimsRegistry
@@ -44,6 +56,17 @@ ALGORITHMS = [
 ]  # fmt: skip
 
 PYJWT_ALGS = set(get_default_algorithms())
+
+JWE_ALGORITHMS = [
+    "dir",
+    "A128KW", "A192KW", "A256KW",
+    "A128GCMKW", "A192GCMKW", "A256GCMKW",
+    "RSA-OAEP", "RSA-OAEP-256", "RSA-OAEP-384", "RSA-OAEP-512",
+    "ECDH-ES", "ECDH-ES+A128KW", "ECDH-ES+A192KW", "ECDH-ES+A256KW",
+    "PBES2-HS256+A128KW", "PBES2-HS384+A192KW", "PBES2-HS512+A256KW",
+]  # fmt: skip
+JWE_ENCRYPTIONS = ["A128GCM", "A192GCM", "A256GCM", "A128CBC-HS256", "A192CBC-HS384", "A256CBC-HS512"]
+JWE_CURVES = ["P-256", "P-384", "P-521", "X25519"]
 
 
 def library_for(alg, wanted=None):
@@ -130,8 +153,94 @@ def verify_jwks(req):
     return {"claims": decoded["payload"], "header": decoded["header"]}
 
 
+def jwe_only(req):
+    if req.get("library", "joserfc") != "joserfc":
+        raise ValueError("PyJWT has no JWE; use joserfc")
+    if joserfc is None:
+        raise ValueError("joserfc is not installed")
+
+
+def b64_json(segment):
+    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+
+
+def jwe_registry(algorithms):
+    """A joserfc registry allowing exactly these names: its default allows only the "recommended" ones."""
+    return rfc_jwe.JWERegistry(algorithms=sorted(set(algorithms)))
+
+
+def jwe_key(spec):
+    """The key of one recipient: a JWK, or for PBES2 a password (joserfc takes it as an oct key of its bytes)."""
+    if "password" in spec:
+        return rfc_jwk.OctKey.import_key(spec["password"].encode())
+    return rfc_jwk.import_key(spec["jwk"])
+
+
+def jwe_header(spec, with_alg=True):
+    header = {"alg": spec["alg"]} if with_alg else {}
+    for name in ("kid", "p2c"):
+        if spec.get(name) is not None:
+            header[name] = spec[name]
+    return header
+
+
+def encrypt(req):
+    jwe_only(req)
+    enc, plaintext = req["enc"], req["plaintext"].encode()
+    serialization = req.get("serialization", "compact")
+    recipients = req.get("recipients") or [req]
+    registry = jwe_registry([r["alg"] for r in recipients] + [enc])
+    if serialization == "compact":
+        (r,) = recipients
+        token = rfc_jwe.encrypt_compact({**jwe_header(r), "enc": enc}, plaintext, jwe_key(r), registry=registry)
+    elif serialization == "flattened":
+        (r,) = recipients
+        # joserfc writes a flattened JWE only with a recipient header (represent_flattened_json asserts one):
+        # alg, kid and p2c go there, unprotected, as they would in the general serialization.
+        obj = rfc_jwe.FlattenedJSONEncryption({"enc": enc}, plaintext)
+        obj.add_recipient(jwe_header(r), jwe_key(r))
+        token = rfc_jwe.encrypt_json(obj, None, registry=registry)
+    elif serialization == "json":
+        obj = rfc_jwe.GeneralJSONEncryption({"enc": enc}, plaintext)
+        for r in recipients:
+            obj.add_recipient(jwe_header(r), jwe_key(r))
+        token = rfc_jwe.encrypt_json(obj, None, registry=registry)
+    else:
+        raise ValueError(f"unknown serialization {serialization!r}")
+    return {"token": token}
+
+
+def decrypt(req):
+    jwe_only(req)
+    alg, enc, token = req["alg"], req["enc"], req["token"]
+    # joserfc has no bound of its own below 300,000: the caller's is checked here, before any derivation.
+    if isinstance(token, str):
+        headers = [b64_json(token.split(".")[0])]
+    else:
+        headers = [b64_json(token["protected"]), token.get("unprotected") or {}]
+        headers += [r.get("header") or {} for r in token.get("recipients", [token])]
+    max_p2c = req.get("max_p2c")
+    for p2c in [h["p2c"] for h in headers if "p2c" in h]:
+        if max_p2c is not None and p2c > max_p2c:
+            raise ValueError(f"p2c {p2c} is above the allowed {max_p2c}")
+    key = jwe_key(req)
+    if isinstance(token, str):
+        opened = rfc_jwe.decrypt_compact(token, key, registry=jwe_registry([alg, enc]))
+        header = opened.headers()
+    else:
+        # Of a general JWE with several recipients, only the one for this key (and alg) can open it.
+        registry = jwe_registry([alg, enc])
+        registry.verify_all_recipients = False
+        if "recipients" in token:
+            token = {**token, "recipients": [r for r in token["recipients"] if r.get("header", {}).get("alg") == alg]}
+        opened = rfc_jwe.decrypt_json(token, key, registry=registry)
+        header = {**(opened.unprotected or {}), **opened.recipients[0].headers(), **opened.protected}
+    return {"plaintext": opened.plaintext.decode(), "header": header}
+
+
 def info(req):
-    """What this peer can do: with "library": "joserfc", only joserfc's algorithms; else PyJWT's plus the fallback."""
+    """What this peer can do: with "library": "joserfc", only joserfc's algorithms, JWE too (from joserfc's own
+    registry, so an algorithm it lacks is named with the reason); else PyJWT's plus the fallback, and no JWE."""
     versions = {"python": sys.version.split()[0], "PyJWT": jwt.__version__, "cryptography": cryptography.__version__}
     if joserfc is not None:
         versions["joserfc"] = getattr(joserfc, "__version__", "?")
@@ -140,12 +249,30 @@ def info(req):
         from joserfc.jws import JWSRegistry
 
         supported = [a for a in ALGORITHMS if a in JWSRegistry.algorithms]
-    else:
-        supported = [a for a in ALGORITHMS if a in PYJWT_ALGS or joserfc is not None]
+        jwe = rfc_jwe.JWERegistry.algorithms
+        unsupported = {a: "not in joserfc's JWE registry" for a in JWE_ALGORITHMS if a not in jwe["alg"]}
+        unsupported.update({e: "not in joserfc's JWE registry" for e in JWE_ENCRYPTIONS if e not in jwe["enc"]})
+        return {
+            "peer": "python",
+            "versions": versions,
+            "algorithms": supported,
+            "jwe_algorithms": [a for a in JWE_ALGORITHMS if a in jwe["alg"]],
+            "jwe_encryptions": [e for e in JWE_ENCRYPTIONS if e in jwe["enc"]],
+            "jwe_curves": JWE_CURVES,
+            "unsupported": unsupported,
+        }
+    supported = [a for a in ALGORITHMS if a in PYJWT_ALGS or joserfc is not None]
     return {"peer": "python", "versions": versions, "algorithms": supported}
 
 
-OPS = {"sign": sign, "verify": verify, "verify_jwks": verify_jwks, "info": info}
+OPS = {
+    "sign": sign,
+    "verify": verify,
+    "verify_jwks": verify_jwks,
+    "encrypt": encrypt,
+    "decrypt": decrypt,
+    "info": info,
+}
 
 
 def handle(req):

@@ -110,7 +110,13 @@ pub struct Peer {
     pub versions: String,
     /// The algorithm names (`ES256`, …) it supports.
     pub algorithms: Vec<String>,
-    /// The algorithms it does not support, each with its stated reason.
+    /// The JWE key-management algorithms (`A128KW`, …) it supports; empty for a peer without JWE.
+    pub jwe_algorithms: Vec<String>,
+    /// The JWE content encryptions (`A128GCM`, …) it supports.
+    pub jwe_encryptions: Vec<String>,
+    /// The curves (`P-256`, …, `X25519`) it does ECDH-ES on.
+    pub jwe_curves: Vec<String>,
+    /// The algorithms (JWS and JWE) and curves it does not support, each with its stated reason.
     pub unsupported: BTreeMap<String, String>,
 }
 
@@ -130,6 +136,9 @@ impl Peer {
             library: spec.library,
             versions: String::new(),
             algorithms: Vec::new(),
+            jwe_algorithms: Vec::new(),
+            jwe_encryptions: Vec::new(),
+            jwe_curves: Vec::new(),
             unsupported: BTreeMap::new(),
         };
         let info = peer.call(&[json!({"op": "info"})])?.remove(0);
@@ -166,12 +175,18 @@ impl Peer {
             .map(|(name, version)| format!("{name} {version}"))
             .collect::<Vec<_>>()
             .join(", ");
-        peer.algorithms = info["algorithms"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a.as_str().map(str::to_owned))
-            .collect();
+        let names = |member: &str| -> Vec<String> {
+            info[member]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_str().map(str::to_owned))
+                .collect()
+        };
+        peer.algorithms = names("algorithms");
+        peer.jwe_algorithms = names("jwe_algorithms");
+        peer.jwe_encryptions = names("jwe_encryptions");
+        peer.jwe_curves = names("jwe_curves");
         if let Some(unsupported) = info.get("unsupported").and_then(Value::as_object) {
             for (alg, why) in unsupported {
                 peer.unsupported.insert(
@@ -186,6 +201,18 @@ impl Peer {
     /// Whether it supports the algorithm named `alg` (`ES256`, …).
     pub fn supports(&self, alg: &str) -> bool {
         self.algorithms.iter().any(|a| a == alg)
+    }
+
+    /// Whether it supports the JWE key-management algorithm, content encryption or ECDH curve named `name`.
+    pub fn supports_jwe(&self, name: &str) -> bool {
+        [
+            &self.jwe_algorithms,
+            &self.jwe_encryptions,
+            &self.jwe_curves,
+        ]
+        .into_iter()
+        .flatten()
+        .any(|a| a == name)
     }
 
     /// Runs the peer once with a batch of requests; one answer per request, in order (each may be
