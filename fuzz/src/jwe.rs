@@ -303,9 +303,9 @@ pub fn jwe_compact(data: &[u8]) -> Outcome {
         assert_made(text, opened);
     }
     // The fixture's nested JWT is valid at NOW: it must verify exactly when it decrypts with `cty: JWT`.
-    let nested_expected = opened
-        .as_ref()
-        .is_some_and(|o| o.plaintext == NESTED_JWT.as_bytes() && o.header.cty.is_some());
+    let nested_expected = opened.as_ref().is_some_and(|o| {
+        o.plaintext == NESTED_JWT.as_bytes() && o.header.cty.as_deref() == Some("JWT")
+    });
     match f.nested.verify_with_headers::<Value>(text) {
         Ok((jwe_header, jws_header, claims)) => {
             let opened = opened
@@ -313,7 +313,7 @@ pub fn jwe_compact(data: &[u8]) -> Outcome {
                 .expect("FORGERY: a nested JWT verified that does not decrypt");
             assert!(
                 nested_expected,
-                "a nested JWT verified without cty or around another plaintext"
+                "a nested JWT verified without cty JWT or around another plaintext"
             );
             assert_eq!(
                 &jwe_header, &opened.header,
