@@ -41,8 +41,9 @@ class Seeds:
         self.by_target.setdefault(target, {})[hashlib.sha1(data).hexdigest()] = data
 
     def token(self, text):
-        self.add("jws_compact", text)
         segments = text.split(".")
+        # Five segments make a JWE, three a JWS (COMPACT lets nothing else through).
+        self.add("jwe_compact" if len(segments) == 5 else "jws_compact", text)
         if len(segments) == 3:
             payload = b64url_decode(segments[1])
             if payload is not None:

@@ -22,7 +22,8 @@ use waxseal::{Algorithm, ErrorKind, Jwk, KeySet, Limits, SigningKey, VerifyingKe
 
 use crate::{Outcome, Seed};
 
-const ES256_JWK: &str = r#"{"kty":"EC","alg":"ES256","kid":"wgal_vNyJCRHh9FS_LFWrH3MnUvxbbni2tXZR5Cte6M","crv":"P-256","x":"j7BO0Hmt-XRX3DY4vd4HRa6ClAnmT03PfzFZ3Qfp5O0","y":"x7BU3hP6S8MytGsRybsAsdCVrpleoflupeac5TgjvvM","d":"rqpKPH0o6hKoDiPvMTEw_4x_Vyl2WI_VFKftcvd7f6Q"}"#;
+/// Also the signing key of the nested JWT `jwe.rs` encrypts.
+pub(crate) const ES256_JWK: &str = r#"{"kty":"EC","alg":"ES256","kid":"wgal_vNyJCRHh9FS_LFWrH3MnUvxbbni2tXZR5Cte6M","crv":"P-256","x":"j7BO0Hmt-XRX3DY4vd4HRa6ClAnmT03PfzFZ3Qfp5O0","y":"x7BU3hP6S8MytGsRybsAsdCVrpleoflupeac5TgjvvM","d":"rqpKPH0o6hKoDiPvMTEw_4x_Vyl2WI_VFKftcvd7f6Q"}"#;
 
 const ED25519_JWK: &str = r#"{"kty":"OKP","alg":"EdDSA","kid":"gAKqH3lhbjJDO3SyUEc7ozHexJU4BRbAgjdH38pA9b8","crv":"Ed25519","x":"xzknvkloSUjXVr60PO8BsJYyUYgz7AGwg9eFsQls1sk","d":"WjcfDEhImTmIoDad1WLFjCIdVpbTgD1ihQvLRSW05kw"}"#;
 
@@ -233,7 +234,7 @@ fn assert_signed(
 }
 
 /// Strict base64url means one spelling per byte string: whatever decodes must encode back to the same text.
-fn assert_canonical_b64(segment: &str) {
+pub(crate) fn assert_canonical_b64(segment: &str) {
     if let Ok(bytes) = b64::decode(segment, "segment") {
         assert_eq!(
             b64::encode(&bytes),
@@ -299,7 +300,7 @@ pub fn jws_compact(data: &[u8]) -> Outcome {
 
 /// `decode_unverified` shows what a verifier would see: its header, re-encoded, must read back the same, and its
 /// payload and signature re-encode to the token's own segments.
-fn unverified_round_trip(text: &str) {
+pub(crate) fn unverified_round_trip(text: &str) {
     let Ok(token) = decode_unverified(text) else {
         return;
     };

@@ -1,8 +1,9 @@
-//! The properties the fuzz targets check. `corpus.rs`, `jose.rs` and `server.rs` are also compiled into the
+//! The properties the fuzz targets check. `corpus.rs`, `jose.rs`, `jwe.rs` and `server.rs` are also compiled into the
 //! workspace's `fuzz_regressions` tests (with `#[path]`), which replay `fuzz/regressions/` through the same functions.
 
 pub mod corpus;
 pub mod jose;
+pub mod jwe;
 pub mod server;
 
 pub use corpus::{Outcome, Seed};

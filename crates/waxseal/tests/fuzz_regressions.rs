@@ -1,6 +1,6 @@
 //! The fuzz corpus as ordinary tests: every input under `fuzz/regressions/<target>/` (the seeds, and every crash
-//! the fuzzer ever found) goes through the same property code as the fuzz target (`fuzz/src/jose.rs`, compiled in
-//! here), so a fixed bug stays fixed without cargo-fuzz.
+//! the fuzzer ever found) goes through the same property code as the fuzz target (`fuzz/src/jose.rs` and
+//! `fuzz/src/jwe.rs`, compiled in here), so a fixed bug stays fixed without cargo-fuzz.
 //!
 //! `ok-*` inputs must be accepted and `attack-*` inputs refused. When the fixture changes, write the seeds afresh
 //! with `WAXSEAL_BLESS_FUZZ_SEEDS=1 cargo test -p waxseal --test fuzz_regressions committed_seeds` and commit them.
@@ -10,6 +10,8 @@
 mod corpus;
 #[path = "../../../fuzz/src/jose.rs"]
 mod jose;
+#[path = "../../../fuzz/src/jwe.rs"]
+mod jwe;
 
 use corpus::{Outcome, Seed, corpus_dir};
 
@@ -25,6 +27,11 @@ fn jws_compact_corpus_keeps_its_properties() {
 #[test]
 fn jws_json_corpus_keeps_its_properties() {
     replay("jws_json", jose::jws_json);
+}
+
+#[test]
+fn jwe_compact_corpus_keeps_its_properties() {
+    replay("jwe_compact", jwe::jwe_compact);
 }
 
 #[test]
@@ -51,7 +58,13 @@ fn claims_corpus_keeps_its_properties() {
 /// (whose acceptance the replay checks).
 #[test]
 fn committed_seeds_are_the_fixtures() {
-    let seeds: Vec<Seed> = jose::seeds();
+    let mut seeds: Vec<Seed> = jose::seeds();
     assert!(seeds.len() > 50, "the fixture makes seeds for every target");
+    let jwe = jwe::seeds();
+    assert!(
+        jwe.len() > 60,
+        "the JWE fixture makes a token for every key and content encryption"
+    );
+    seeds.extend(jwe);
     corpus::check_seeds(env!("CARGO_MANIFEST_DIR"), &seeds);
 }
