@@ -35,6 +35,7 @@ mod compact;
 mod content;
 mod header;
 mod key;
+mod key_export;
 mod key_management;
 #[doc(hidden)]
 pub mod primitives;
