@@ -213,6 +213,51 @@ fn from_jwk<K: JweKey>(
     })
 }
 
+/// Every JWE key a JWK can be: the one its `alg` (or `alg_name`) names, else one per key-management algorithm (and,
+/// for a secret, per content encryption of `dir`) it fits — as `waxseal verify` tries every HMAC algorithm a secret
+/// can serve. The algorithms still come from the key, never from a token's header.
+pub(crate) fn every_fitting<K: JweKey>(
+    jwk: &Jwk,
+    alg_name: Option<&str>,
+) -> anyhow::Result<Vec<K>> {
+    let alg = alg_name.map(KeyManagement::from_name).transpose()?;
+    if alg.is_some() || jwk.alg.is_some() {
+        if alg == Some(KeyManagement::Dir) && jwk.alg.is_none() {
+            let all: Vec<K> = ContentEncryption::ALL
+                .into_iter()
+                .filter_map(|enc| K::from_jwk_direct(jwk, enc).ok())
+                .collect();
+            if all.is_empty() {
+                return Err(anyhow!(
+                    "the key fits the content key of no content encryption"
+                ));
+            }
+            return Ok(all);
+        }
+        return from_jwk::<K>(jwk, alg, None).map(|k| vec![k]);
+    }
+    let mut all: Vec<K> = KeyManagement::ALL
+        .into_iter()
+        .filter(|alg| *alg != KeyManagement::Dir)
+        .filter_map(|alg| K::from_jwk_with_alg(jwk, alg).ok())
+        .collect();
+    all.extend(
+        ContentEncryption::ALL
+            .into_iter()
+            .filter_map(|enc| K::from_jwk_direct(jwk, enc).ok()),
+    );
+    if all.is_empty() {
+        // The error of the likeliest algorithm says what is wrong with the key.
+        let likeliest = if jwk.kty == "oct" {
+            KeyManagement::A256KW
+        } else {
+            KeyManagement::RsaOaep256
+        };
+        K::from_jwk_with_alg(jwk, likeliest)?;
+    }
+    Ok(all)
+}
+
 /// The key-management algorithms a JWK without `alg` could serve, for the hint that asks for `--alg`.
 fn fitting(jwk: &Jwk) -> Vec<String> {
     let mut names: Vec<String> = KeyManagement::ALL

@@ -5,7 +5,7 @@ mod debugger;
 pub(crate) mod decode;
 mod decrypt;
 mod encrypt;
-mod jwe_keys;
+pub(crate) mod jwe_keys;
 mod keys;
 mod migrate;
 mod serve;
