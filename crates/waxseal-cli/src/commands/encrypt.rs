@@ -73,7 +73,10 @@ fn choose(
     args: &EncryptArgs,
 ) -> Result<EncryptionKey, Failure> {
     if !keys.iter().any(|k| k.in_set) {
-        let key = keys.remove(0).key;
+        let key = keys
+            .pop()
+            .ok_or_else(|| Failure::usage(anyhow!("no encryption key given")))?
+            .key;
         return Ok(match &args.kid {
             Some(kid) => key.with_kid(kid),
             None => key,
@@ -91,8 +94,8 @@ fn choose(
         }
     };
     let Some(kid) = &args.kid else {
-        if keys.len() == 1 {
-            return Ok(keys.remove(0).key);
+        if let [only] = keys.as_slice() {
+            return Ok(only.key.clone());
         }
         return Err(Failure::usage(anyhow!(
             "the JWK Set holds {} encryption keys; pick one with --kid ({})",
