@@ -4,20 +4,26 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod jwe;
 mod server;
+pub use jwe::{DecryptArgs, EncryptArgs, JweKeySource};
 pub use server::{
     ClientAddArgs, ClientCommand, ClientIdArgs, DataDirArg, Grant, ImportArgs, KeysCommand,
     KeysRevokeArgs, KeysRotateArgs, ServeArgs, UserAddArgs, UserCommand, UserNameArgs,
     UserProfileArgs, UserSetPasswordArgs,
 };
 
-/// A local, offline jwt.io: decode, verify, sign and lint JSON Web Tokens, and manage keys.
+/// A local, offline jwt.io: decode, verify, sign, encrypt, decrypt and lint JSON Web Tokens, and manage keys.
 #[derive(Debug, Parser)]
 #[command(name = "waxseal", version, about, max_term_width = 110)]
 #[command(after_help = "Examples:
   waxseal decode eyJhbGciOi...          read a token (nothing is verified)
   waxseal verify --key public.pem TOKEN  check signature, exp and nbf
-  waxseal lint TOKEN                     a security review of a token")]
+  waxseal lint TOKEN                     a security review of a token
+  waxseal sign --key sig.jwk --sub alice | waxseal encrypt --key enc.jwk --cty JWT
+                                         a nested JWT: signed, then encrypted
+  waxseal decrypt --key enc-private.jwk --verify-key sig-public.jwk TOKEN
+                                         open it and verify the JWT inside")]
 pub struct Cli {
     /// When to color output.
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto, env = "WAXSEAL_COLOR")]
@@ -64,11 +70,42 @@ the keys cannot be had (not https, unreachable, unusable document), 1 when the t
   echo '{\"role\":\"admin\"}' | waxseal sign --key secret.jwk --claims - --exp 1h")]
     Sign(SignArgs),
 
+    /// Encrypt a file or standard input into a compact JWE.
+    #[command(after_help = "Examples:
+  waxseal keygen --alg RSA-OAEP-256 --out enc-private.jwk > enc-public.jwk
+  waxseal encrypt --key enc-public.jwk message.txt
+  waxseal sign --key sig.jwk --sub alice --exp 15m | waxseal encrypt --key enc-public.jwk --cty JWT
+  waxseal encrypt --key recipient.pem --alg RSA-OAEP-256 --enc A128CBC-HS256 - < message.txt
+  waxseal encrypt --secret-file shared.bin --alg A256KW --kid 2026-01 message.txt
+
+A nested JWT is a signed token encrypted with --cty JWT: pipe `waxseal sign` into `waxseal encrypt`.
+The key is the recipient's public key (RSA-OAEP) or a secret shared with the recipient (dir, A*KW,
+A*GCMKW). From a JWK Set, --kid picks the key; without it the set must hold one encryption key.")]
+    Encrypt(EncryptArgs),
+
+    /// Decrypt a compact JWE. Exit 0 and the plaintext on stdout, 1 when the key does not open it.
+    #[command(after_help = "Examples:
+  waxseal decrypt --key enc-private.jwk TOKEN > message.txt
+  waxseal decrypt --key keys.jwks --json - < token.txt
+  waxseal decrypt --key enc-private.jwk --verify-key sig-public.jwk --aud api TOKEN
+  waxseal decrypt --secret-file shared.bin --alg dir --enc A256GCM TOKEN
+
+The plaintext is written as it is (raw bytes). A nested JWT inside is only decrypted, not verified:
+add --verify-key (with --iss, --aud, --require, --leeway as for `waxseal verify`) to check it too,
+which prints its verified claims instead. Exit 2 when the key cannot be used at all.")]
+    Decrypt(DecryptArgs),
+
     /// Generate a key: private key to --out (mode 0600), public JWK to stdout.
     #[command(after_help = "Examples:
   waxseal keygen --alg ES256 --out es256.jwk
   waxseal keygen --alg RS256 --bits 3072 --format pem --out rsa.pem
-  waxseal keygen --alg HS256 --out secret.jwk")]
+  waxseal keygen --alg HS256 --out secret.jwk
+  waxseal keygen --alg RSA-OAEP-256 --out enc-private.jwk > enc-public.jwk
+  waxseal keygen --alg A256KW --kid 2026-01 --out wrap.jwk
+  waxseal keygen --alg dir --enc A256GCM --out content.jwk
+
+--alg takes a signature algorithm (HS256, RS256, ES256, EdDSA, …) or a JWE key-management algorithm
+(dir, A128KW, A256KW, A*GCMKW, RSA-OAEP, RSA-OAEP-256, …); the two registries share no name.")]
     Keygen(KeygenArgs),
 
     /// Print a JWK Set of the public parts of the given keys.
@@ -318,9 +355,12 @@ pub enum KeyFormat {
 
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
-    /// Algorithm the key is for.
+    /// Algorithm the key is for: a signature algorithm, or a JWE key-management algorithm.
     #[arg(long, value_name = "ALG")]
     pub alg: String,
+    /// For --alg dir: the content encryption the key is the content key of (A256GCM, A128CBC-HS256, …).
+    #[arg(long, value_name = "ENC")]
+    pub enc: Option<String>,
     /// Key ID (default: the RFC 7638 thumbprint for asymmetric keys).
     #[arg(long)]
     pub kid: Option<String>,

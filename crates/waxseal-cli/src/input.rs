@@ -72,3 +72,32 @@ pub fn file(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
         .with_context(|| format!("cannot read {what} {}", path.display()))
         .map_err(Failure::Usage)
 }
+
+/// The bytes of a file the user named, or of standard input for `-` or no argument (refused when standard input is
+/// a terminal and nothing was named: the command would wait forever for a paste it never asked for).
+pub fn bytes(arg: Option<&Path>, what: &str) -> Result<Vec<u8>, Failure> {
+    match arg {
+        Some(path) if path != Path::new("-") => file(path, what),
+        _ => {
+            let stdin = std::io::stdin();
+            if arg.is_none() && stdin.is_terminal() {
+                return Err(Failure::usage(anyhow!(
+                    "no {what} given: name a file or pipe it to standard input"
+                )));
+            }
+            let mut bytes = Vec::new();
+            stdin
+                .lock()
+                .take(MAX_INPUT + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| Failure::usage(anyhow!("cannot read standard input: {e}")))?;
+            if bytes.len() as u64 > MAX_INPUT {
+                return Err(Failure::usage(anyhow!(
+                    "standard input is larger than {} MiB, more than a {what} should be",
+                    MAX_INPUT >> 20
+                )));
+            }
+            Ok(bytes)
+        }
+    }
+}

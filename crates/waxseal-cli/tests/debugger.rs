@@ -880,6 +880,8 @@ fn the_page_and_its_assets_are_served_with_strict_headers() {
     for (asset, kind) in [
         ("assets/debugger.css", "text/css"),
         ("assets/debugger.js", "text/javascript"),
+        ("assets/decrypt.js", "text/javascript"),
+        ("assets/timeline.js", "text/javascript"),
     ] {
         let response = c.get(d.url(asset)).send().unwrap();
         assert_eq!(response.status().as_u16(), 200, "{asset}");
@@ -1082,4 +1084,88 @@ fn nothing_pasted_reaches_the_logs() {
     check(&Debugger::start());
     let dir = tempfile::tempdir().unwrap();
     check(&serve_debugger(dir.path(), true));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// decrypt
+
+#[test]
+fn decrypts_with_the_right_key_and_refuses_a_wrong_key_and_a_jws() {
+    use waxseal::jwe::{ContentEncryption, DecryptionKey, Encrypter, KeyManagement};
+
+    let d = Debugger::start();
+    let signer = SigningKey::generate(Algorithm::ES256).unwrap();
+    let jwt = Signer::new(&signer)
+        .sign(&Claims::new(json!({"scope": "read"})).subject("alice"))
+        .unwrap();
+    let key = DecryptionKey::generate(KeyManagement::RsaOaep256).unwrap();
+    let token = Encrypter::new(&key.encryption_key(), ContentEncryption::A128CbcHs256)
+        .cty("JWT")
+        .encrypt_compact(jwt.as_bytes())
+        .unwrap();
+    let private = key.to_jwk().unwrap().to_json();
+    let (status, answer) = d.api(
+        "decrypt",
+        &json!({"token": token, "key": {"format": "jwk", "value": private}}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(answer["header"]["alg"], "RSA-OAEP-256");
+    assert_eq!(answer["plaintext"], jwt.as_str());
+    assert_eq!(answer["nested"]["kind"], "jws");
+    assert_eq!(answer["nested"]["header"]["alg"], "ES256");
+    assert_eq!(answer["nested"]["claims"]["sub"], "alice");
+    assert!(answer["error"].is_null());
+
+    // A secret without alg is tried with every algorithm it fits (here A256KW and the 32-byte dir encs).
+    let wrap = DecryptionKey::generate(KeyManagement::A256KW).unwrap();
+    let wrapped = Encrypter::new(&wrap.encryption_key(), ContentEncryption::A256Gcm)
+        .encrypt_compact(b"\xff not text")
+        .unwrap();
+    let secret = wrap.to_jwk().unwrap().k.unwrap();
+    let (_, answer) = d.api(
+        "decrypt",
+        &json!({"token": wrapped, "key": {"format": "secret_base64url", "value": secret}}),
+    );
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert!(answer["plaintext"].is_null() && answer["nested"].is_null());
+    assert_eq!(
+        answer["plaintext_b64"],
+        waxseal::b64::encode(b"\xff not text")
+    );
+
+    // Another RSA key: no kid in common, so the kid says so; without kids, the decryption itself fails.
+    let other = DecryptionKey::generate(KeyManagement::RsaOaep256).unwrap();
+    let mut other_jwk = other.to_jwk().unwrap();
+    other_jwk.kid = None;
+    let (status, answer) = d.api(
+        "decrypt",
+        &json!({"token": token, "key": {"format": "jwk", "value": other_jwk.to_json()}}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["ok"], false, "{answer}");
+    assert_eq!(answer["error"]["code"], "ERR_JWE_DECRYPTION_FAILED");
+    assert_eq!(answer["header"]["enc"], "A128CBC-HS256");
+    assert!(answer["plaintext"].is_null());
+
+    // A JWS is verified, not decrypted.
+    let (status, answer) = d.api(
+        "decrypt",
+        &json!({"token": jwt, "key": {"format": "jwk", "value": private}}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["ok"], false);
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Verify"),
+        "{answer}"
+    );
+    // A URL is no decryption key: a request the page never sends.
+    let (status, _) = d.api(
+        "decrypt",
+        &json!({"token": token, "key": {"format": "jwks_url", "value": "https://example.com"}}),
+    );
+    assert_eq!(status, 400);
 }

@@ -1161,3 +1161,72 @@ async fn works_mounted_in_serve_with_the_servers_key_set_preselected() {
     eprintln!("foreign token against the server's JWKS: {shown}");
     check(&page, "mounted-in-serve", "verify-result").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decrypts_a_pasted_jwe_and_shows_the_nested_jwt() {
+    use waxseal::jwe::{ContentEncryption, DecryptionKey, Encrypter, KeyManagement};
+
+    let Some(rig) = Rig::start().await else {
+        return;
+    };
+    let page = rig.page(SessionOptions::default()).await;
+    let signer = SigningKey::generate(Algorithm::ES256).unwrap();
+    let jwt = sign(&signer, &claims_for("nested-alice"));
+    let key = DecryptionKey::generate(KeyManagement::A256KW).unwrap();
+    let jwe = Encrypter::new(&key.encryption_key(), ContentEncryption::A256Gcm)
+        .cty("JWT")
+        .encrypt_compact(jwt.as_bytes())
+        .unwrap();
+    decode(&page, &jwe).await;
+    assert_eq!(text(&page, "verify-button").await, "Decrypt");
+    page.execute(
+        "document.getElementById('verify-format').value = 'jwk';",
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    paste(&page, "verify-key", &key.to_jwk().unwrap().to_json()).await;
+    wait_until(
+        &page,
+        "document.getElementById('verify-result').dataset.decrypted === 'true'",
+    )
+    .await;
+    assert_eq!(text(&page, "plaintext").await, jwt);
+    let claims = text(&page, "nested-claims").await;
+    assert!(claims.contains("nested-alice"), "{claims}");
+    check(&page, "decrypted", "decrypt-result").await;
+
+    // A wrong key: refused with the core's code, no plaintext shown.
+    let other = DecryptionKey::generate(KeyManagement::A256KW).unwrap();
+    paste(&page, "verify-key", &other.to_jwk().unwrap().to_json()).await;
+    wait_until(
+        &page,
+        "document.getElementById('verify-result').dataset.decrypted === 'false'",
+    )
+    .await;
+    let shown = text(&page, "verify-result").await;
+    assert!(shown.contains("ERR_JWE_DECRYPTION_FAILED"), "{shown}");
+    assert_eq!(
+        eval(&page, "document.getElementById('decrypt-result').hidden").await,
+        true
+    );
+
+    // Back to the right key, then the nested JWT goes to the token field to be verified.
+    paste(&page, "verify-key", &key.to_jwk().unwrap().to_json()).await;
+    wait_until(
+        &page,
+        "document.getElementById('verify-result').dataset.decrypted === 'true'",
+    )
+    .await;
+    click(&page, "verify-nested").await;
+    wait_until(
+        &page,
+        "document.getElementById('token-kind').textContent.startsWith('JWS')",
+    )
+    .await;
+    assert_eq!(
+        eval(&page, "document.getElementById('token').value").await,
+        json!(jwt)
+    );
+    assert_eq!(text(&page, "verify-button").await, "Verify");
+}

@@ -33,7 +33,7 @@ pub fn run(args: &DecodeArgs, style: Style) -> Outcome {
                 (name.to_owned(), json!({"value": secs, "utc": time::utc(secs), "relative": time::relative(secs, now)}))
             })
             .collect();
-        let out = json!({
+        let mut out = json!({
             "kind": if decoded.is_jwe { "JWE" } else { "JWS" },
             "verified": false,
             "header": decoded.header,
@@ -43,6 +43,13 @@ pub fn run(args: &DecodeArgs, style: Style) -> Outcome {
             "times": times,
             "warnings": warnings.iter().map(|(code, message)| json!({"code": code, "message": message})).collect::<Vec<_>>(),
         });
+        if decoded.is_jwe {
+            out["encryption"] = json!({
+                "alg": jwe_member(&decoded.header, "alg", explain_alg),
+                "enc": jwe_member(&decoded.header, "enc", explain_enc),
+                "payload": "encrypted: decrypt it with `waxseal decrypt --key KEY`",
+            });
+        }
         output::emit(&(serde_json::to_string_pretty(&out).unwrap_or_default() + "\n"))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -51,7 +58,11 @@ pub fn run(args: &DecodeArgs, style: Style) -> Outcome {
     let _ = writeln!(
         out,
         "{}",
-        style.yellow("NOT VERIFIED — this shows what the token claims, not that it is true. Check it with `waxseal verify --key FILE`.")
+        style.yellow(if decoded.is_jwe {
+            "ENCRYPTED — only the header can be read, and nothing is verified. Open it with `waxseal decrypt --key FILE`."
+        } else {
+            "NOT VERIFIED — this shows what the token claims, not that it is true. Check it with `waxseal verify --key FILE`."
+        })
     );
     let alg = decoded
         .header
@@ -74,7 +85,26 @@ pub fn run(args: &DecodeArgs, style: Style) -> Outcome {
         "{}",
         indent(&pretty(&Value::Object(decoded.header.clone())))
     );
-    if !decoded.is_jwe {
+    if decoded.is_jwe {
+        let _ = writeln!(out, "\n{}", style.bold("Encryption"));
+        for (name, explain) in [
+            ("alg", explain_alg as fn(&str) -> &'static str),
+            ("enc", explain_enc),
+        ] {
+            let value = decoded
+                .header
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            let _ = writeln!(out, "  {name} {value}: {}", explain(value));
+        }
+        let _ = writeln!(
+            out,
+            "\n{}  {}",
+            style.bold("Payload"),
+            style.dim("encrypted; decrypt it with `waxseal decrypt --key KEY`")
+        );
+    } else {
         match &decoded.claims {
             Some(claims) => {
                 let _ = writeln!(out, "\n{}", style.bold("Claims"));
@@ -106,6 +136,57 @@ pub fn run(args: &DecodeArgs, style: Style) -> Outcome {
     }
     output::emit(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A JWE header member with what it means, for `--json`.
+fn jwe_member(header: &Map<String, Value>, name: &str, explain: fn(&str) -> &'static str) -> Value {
+    match header.get(name).and_then(Value::as_str) {
+        Some(value) => json!({"name": value, "meaning": explain(value)}),
+        None => Value::Null,
+    }
+}
+
+/// What a JWE key-management algorithm (`alg`) does, by its registered name (RFC 7518 §4, RFC 8037).
+pub(crate) fn explain_alg(name: &str) -> &'static str {
+    match name {
+        "dir" => "direct: the shared secret is the content key itself (no encrypted key segment)",
+        "A128KW" | "A192KW" | "A256KW" => {
+            "the content key is wrapped with a shared AES key (AES key wrap, RFC 3394)"
+        }
+        "A128GCMKW" | "A192GCMKW" | "A256GCMKW" => {
+            "the content key is wrapped with a shared AES key using AES-GCM (iv and tag in the header)"
+        }
+        "RSA-OAEP" => {
+            "the content key is encrypted to the recipient's RSA public key (RSAES-OAEP with SHA-1)"
+        }
+        "RSA-OAEP-256" | "RSA-OAEP-384" | "RSA-OAEP-512" => {
+            "the content key is encrypted to the recipient's RSA public key (RSAES-OAEP with SHA-2)"
+        }
+        "RSA1_5" => {
+            "the content key is encrypted with RSAES-PKCS1-v1_5: deprecated, open to Bleichenbacher's attack"
+        }
+        "ECDH-ES" => {
+            "the content key is agreed by ECDH with an ephemeral key (epk) and the recipient's EC/X25519 key"
+        }
+        "ECDH-ES+A128KW" | "ECDH-ES+A192KW" | "ECDH-ES+A256KW" => {
+            "an ECDH-ES agreed key (epk in the header) wraps the content key with AES key wrap"
+        }
+        "PBES2-HS256+A128KW" | "PBES2-HS384+A192KW" | "PBES2-HS512+A256KW" => {
+            "a password, stretched with PBKDF2 (salt p2s, count p2c), wraps the content key"
+        }
+        _ => "not a registered JWE key-management algorithm",
+    }
+}
+
+/// What a JWE content encryption (`enc`) is (RFC 7518 §5).
+pub(crate) fn explain_enc(name: &str) -> &'static str {
+    match name {
+        "A128GCM" | "A192GCM" | "A256GCM" => "the content is sealed with AES-GCM",
+        "A128CBC-HS256" | "A192CBC-HS384" | "A256CBC-HS512" => {
+            "the content is sealed with AES-CBC and authenticated with HMAC-SHA-2"
+        }
+        _ => "not a registered JWE content encryption",
+    }
 }
 
 fn pretty(value: &Value) -> String {

@@ -6,19 +6,38 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 use serde_json::json;
+use waxseal::jwe::KeyManagement;
 use waxseal::{Algorithm, Jwk, SigningKey, VerifyingKey};
 use zeroize::Zeroizing;
 
 use crate::cli::{ConvertArgs, JwksArgs, KeyFileArg, KeyFormat, KeygenArgs};
 use crate::{Failure, Outcome, keyfile, output};
 
-fn pretty(value: &impl serde::Serialize) -> String {
+pub(super) fn pretty(value: &impl serde::Serialize) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
 pub fn keygen(args: &KeygenArgs) -> Outcome {
-    let alg = Algorithm::from_name(&args.alg)
-        .map_err(|e| Failure::usage(anyhow!("--alg {}: {e}", args.alg)))?;
+    // The JWS and JWE registries share no name, so --alg says which kind of key is wanted.
+    let alg = match Algorithm::from_name(&args.alg) {
+        Ok(alg) => alg,
+        Err(jws) => match KeyManagement::from_name(&args.alg) {
+            Ok(alg) => return super::jwe_keys::keygen(args, alg),
+            Err(jwe) if jwe.message().starts_with("unsupported JWE") => {
+                return Err(Failure::usage(anyhow!(
+                    "--alg {}: {jws}; nor is it a JWE key-management algorithm (dir, A128KW, A256KW, A256GCMKW, \
+                     RSA-OAEP-256, …)",
+                    args.alg
+                )));
+            }
+            Err(jwe) => return Err(Failure::usage(anyhow!("--alg {}: {jwe}", args.alg))),
+        },
+    };
+    if args.enc.is_some() {
+        return Err(Failure::usage(anyhow!(
+            "--enc is for JWE keys of --alg dir only; a {alg} key signs"
+        )));
+    }
     if alg.is_symmetric() && args.format == KeyFormat::Pem {
         return Err(Failure::usage(anyhow!(
             "an HMAC secret has no PEM form; use --format jwk"
@@ -62,7 +81,7 @@ pub fn keygen(args: &KeygenArgs) -> Outcome {
 }
 
 /// Writes a private key readable by its owner only. Refuses to replace a file unless `force`.
-fn write_private(path: &Path, contents: &[u8], force: bool) -> Result<(), Failure> {
+pub(super) fn write_private(path: &Path, contents: &[u8], force: bool) -> Result<(), Failure> {
     let fail = |e: std::io::Error| Failure::usage(anyhow!("cannot write {}: {e}", path.display()));
     if path.exists() {
         if !force {

@@ -3,6 +3,9 @@
 mod client;
 mod debugger;
 pub(crate) mod decode;
+mod decrypt;
+mod encrypt;
+pub(crate) mod jwe_keys;
 mod keys;
 mod migrate;
 mod serve;
@@ -26,6 +29,8 @@ pub fn run(command: Command, style: Style) -> Outcome {
         Command::Decode(args) => decode::run(&args, style),
         Command::Verify(args) => verify::run(&args),
         Command::Sign(args) => sign::run(&args),
+        Command::Encrypt(args) => encrypt::run(&args),
+        Command::Decrypt(args) => decrypt::run(&args),
         Command::Keygen(args) => keys::keygen(&args),
         Command::Jwks(args) => keys::jwks(&args),
         Command::Thumbprint(args) => keys::thumbprint(&args),

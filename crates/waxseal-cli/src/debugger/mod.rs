@@ -13,6 +13,7 @@
 //! either is not from the page). Nothing the user pastes is logged or kept after the response.
 
 mod decode;
+mod decrypt;
 mod keys;
 mod lint;
 mod sign;
@@ -38,6 +39,8 @@ use serde_json::{Value, json};
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const DEBUGGER_CSS: &str = include_str!("assets/debugger.css");
 const DEBUGGER_JS: &str = include_str!("assets/debugger.js");
+const DECRYPT_JS: &str = include_str!("assets/decrypt.js");
+const TIMELINE_JS: &str = include_str!("assets/timeline.js");
 
 /// The page's policy: its own script and style files only, no inline code, fetches to itself only.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -84,9 +87,12 @@ pub fn router(options: Options) -> Router {
         .route(&base, get(index))
         .route(&format!("{base}assets/debugger.css"), get(css))
         .route(&format!("{base}assets/debugger.js"), get(js))
+        .route(&format!("{base}assets/decrypt.js"), get(decrypt_js))
+        .route(&format!("{base}assets/timeline.js"), get(timeline_js))
         .route(&format!("{base}api/config"), get(config))
         .route(&format!("{base}api/decode"), post(decode::handle))
         .route(&format!("{base}api/verify"), post(verify::handle))
+        .route(&format!("{base}api/decrypt"), post(decrypt::handle))
         .route(&format!("{base}api/lint"), post(lint::handle))
         .route(&format!("{base}api/sign"), post(sign::sign))
         .route(&format!("{base}api/keygen"), post(sign::keygen));
@@ -234,12 +240,24 @@ async fn css() -> Response {
 }
 
 async fn js() -> Response {
+    script(DEBUGGER_JS)
+}
+
+async fn decrypt_js() -> Response {
+    script(DECRYPT_JS)
+}
+
+async fn timeline_js() -> Response {
+    script(TIMELINE_JS)
+}
+
+fn script(source: &'static str) -> Response {
     (
         [
             (CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (CACHE_CONTROL, ASSET_CACHE),
         ],
-        DEBUGGER_JS,
+        source,
     )
         .into_response()
 }

@@ -8,6 +8,7 @@
 
 mod checks;
 pub(crate) mod finding;
+mod jwe;
 mod key;
 mod progress;
 mod report;
@@ -126,6 +127,7 @@ pub fn run(args: &LintArgs, style: Style) -> Outcome {
 pub(crate) fn review(decoded: &UnverifiedToken, now: u64) -> Vec<Finding> {
     let mut findings = checks::header(&decoded.header, &decoded.signature, decoded.is_jwe);
     if decoded.is_jwe {
+        findings.extend(jwe::header(&decoded.header));
         findings.push(Finding::info(
             "encrypted",
             "an encrypted token (JWE): only its header could be reviewed",

@@ -9,14 +9,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use aws_lc_rs::encoding::AsDer as _;
-use aws_lc_rs::rsa::{
-    OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey,
-    PublicKeyComponents,
-};
+use aws_lc_rs::rsa::{PrivateDecryptingKey, PublicEncryptingKey, PublicKeyComponents};
 use zeroize::Zeroizing;
 
 use super::algorithms::{ContentEncryption, KeyManagement};
 use super::ecdh::{EcdhCurve, EcdhPrivate, EcdhPublic};
+use super::key_export::{OaepPrivate, OaepPublic};
 use crate::error::{Error, ErrorKind, Result, quote};
 use crate::jwk::Jwk;
 
@@ -28,9 +26,9 @@ pub(crate) enum Material {
     /// The password of PBES2, from which each token's key wrap key is derived.
     Password(Zeroizing<Vec<u8>>),
     /// An RSA private key (2048 bits or more) and its public half.
-    RsaPrivate(OaepPrivateDecryptingKey, Arc<OaepPublicEncryptingKey>),
+    RsaPrivate(OaepPrivate, Arc<OaepPublic>),
     /// An RSA public key (2048 bits or more).
-    RsaPublic(Arc<OaepPublicEncryptingKey>),
+    RsaPublic(Arc<OaepPublic>),
     /// An ECDH private key (P-256, P-384, P-521 or X25519) and its public half.
     EcdhPrivate(EcdhPrivate),
     /// An ECDH public key, validated on its curve.
@@ -134,16 +132,14 @@ impl Bound {
         let rejected = |what: &str| {
             Error::invalid_key(format!("RSA {what} rejected by the cryptographic library"))
         };
-        let public = |key: PublicEncryptingKey| -> Result<Arc<OaepPublicEncryptingKey>> {
+        let public = |key: PublicEncryptingKey| -> Result<Arc<OaepPublic>> {
             if key.key_size_bits() < MIN_RSA_BITS {
                 return Err(Error::invalid_key(format!(
                     "{alg} needs an RSA key of at least {MIN_RSA_BITS} bits; this one has {}",
                     key.key_size_bits()
                 )));
             }
-            OaepPublicEncryptingKey::new(key)
-                .map(Arc::new)
-                .map_err(|_| rejected("public key"))
+            OaepPublic::new(key).map(Arc::new)
         };
         if private {
             let pair = crate::keys::rsa_key_pair(jwk)?;
@@ -153,8 +149,7 @@ impl Bound {
             let key = PrivateDecryptingKey::from_pkcs8(pkcs8.as_ref())
                 .map_err(|_| rejected("private key"))?;
             let public_half = public(key.public_key())?;
-            let private_key =
-                OaepPrivateDecryptingKey::new(key).map_err(|_| rejected("private key"))?;
+            let private_key = OaepPrivate::new(key)?;
             Ok(Material::RsaPrivate(private_key, public_half))
         } else {
             let n = jwk.member("n", jwk.n.as_ref())?;

@@ -65,6 +65,7 @@ mod header;
 mod json;
 mod json_encrypt;
 mod key;
+mod key_export;
 mod key_management;
 mod key_set;
 #[doc(hidden)]

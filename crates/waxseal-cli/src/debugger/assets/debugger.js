@@ -2,6 +2,9 @@
 // under any base path) and renders the answers. All JOSE work (decoding, verifying, linting, signing, key
 // generation) happens in the process; this script never decodes a token itself.
 
+import { decrypt, isJwe, nestedToken, setMode } from './decrypt.js';
+import { local, relative, renderTimeline, utc } from './timeline.js';
+
 const $ = (id) => document.getElementById(id);
 
 /** A new element with an optional class and text. */
@@ -80,27 +83,6 @@ function debounce(fn, ms) {
 }
 
 const isAbort = (e) => e && e.name === 'AbortError';
-
-// ---- Time, for people ----
-
-/** "in 14 min", "3 days ago", "now": `seconds` is the signed distance from now. */
-function relative(seconds) {
-  const abs = Math.abs(seconds);
-  if (abs < 1) return 'now';
-  const units = [[86400 * 2, 86400, 'day'], [3600 * 2, 3600, 'h'], [60, 60, 'min'], [0, 1, 's']];
-  const [, size, unit] = units.find(([from]) => abs >= from);
-  const n = Math.floor(abs / size);
-  const text = unit === 'day' ? `${n} day${n === 1 ? '' : 's'}` : `${n} ${unit}`;
-  return seconds > 0 ? `in ${text}` : `${text} ago`;
-}
-
-const utc = (t) => new Date(t * 1000).toISOString().replace('T', ' ').replace('.000Z', ' UTC');
-const local = (t) => new Date(t * 1000).toLocaleString(undefined, { timeZoneName: 'short' });
-
-/** The moment `t` three ways: UTC, this browser's local time, and relative to `now`. */
-function describeTime(t, now) {
-  return `${utc(t)} · ${local(t)} · ${relative(t - now)}`;
-}
 
 // ---- Decode ----
 
@@ -190,47 +172,6 @@ function renderJson(pre, obj, notes, now) {
     pre.append(': ', valueNode(value), i < entries.length - 1 ? ',\n' : '\n');
   });
   pre.append('}');
-}
-
-const TIMELINE = [
-  ['iat', 'issued at'],
-  ['nbf', 'not before'],
-  ['now', 'now'],
-  ['exp', 'expires'],
-];
-
-function renderTimeline(timeline) {
-  const box = $('timeline-box');
-  const list = $('timeline');
-  list.replaceChildren();
-  const now = timeline && typeof timeline.now === 'number' ? timeline.now : Date.now() / 1000;
-  const points = TIMELINE.filter(([name]) => timeline && typeof timeline[name] === 'number' && name !== 'now');
-  box.hidden = points.length === 0;
-  if (box.hidden) return;
-  const all = [...points, ['now', 'now']].map(([name, label]) => ({
-    name,
-    label,
-    t: name === 'now' ? now : timeline[name],
-  }));
-  // Equal times keep the order of TIMELINE (iat, nbf, now, exp), which is how a token's life runs.
-  const rank = (name) => TIMELINE.findIndex(([n]) => n === name);
-  all.sort((a, b) => a.t - b.t || rank(a.name) - rank(b.name));
-  for (const point of all) {
-    const item = el('li', point.name === 'now' ? 'now' : point.t < now ? 'past' : 'future');
-    item.dataset.point = point.name;
-    item.textContent = point.name === 'now'
-      ? `now · ${utc(now)}`
-      : `${point.label} (${point.name}) · ${describeTime(point.t, now)}`;
-    list.append(item);
-  }
-  const start = timeline.nbf ?? timeline.iat;
-  const row = $('lifetime-row');
-  row.hidden = !(typeof start === 'number' && typeof timeline.exp === 'number' && timeline.exp > start);
-  if (!row.hidden) {
-    const used = Math.min(1, Math.max(0, (now - start) / (timeline.exp - start)));
-    $('lifetime').value = used;
-    $('lifetime-text').textContent = `${Math.round(used * 100)} %`;
-  }
 }
 
 /** A finding or warning: severity badge, message, stable code, and the fix when there is one. */
@@ -342,6 +283,8 @@ async function verify() {
   }
   const run = verifying.start();
   delete box.dataset.valid;
+  setMode(isJwe(request.token));
+  if (isJwe(request.token)) return decrypt(request, run, { api, showResult, showRefusal });
   showResult(box, 'wait', ['Verifying…']);
   try {
     const result = await api('verify', request, run.signal);
@@ -524,8 +467,18 @@ function tokenChanged() {
   linting.cancel();
   $('lint-findings').replaceChildren();
   $('lint-progress-row').hidden = true;
+  setMode(isJwe($('token').value.trim()));
   decodeSoon();
   verifyToken();
+}
+
+/** The JWT found inside a JWE goes to the token field, to be verified with the signer's key (not the one that
+ * decrypted it). */
+function verifyNested() {
+  $('token').value = nestedToken();
+  $('verify-key').value = '';
+  tokenChanged();
+  $('verify-key').focus();
 }
 
 function defaultClaims() {
@@ -568,6 +521,7 @@ function start() {
   submitting('sign-form', sign);
   $('keygen-button').addEventListener('click', keygen);
   $('use-token').addEventListener('click', useSignedToken);
+  $('verify-nested').addEventListener('click', verifyNested);
   loadConfig();
   // A token already in the field (the browser restored it) is decoded at once.
   if ($('token').value.trim()) tokenChanged();

@@ -2,6 +2,7 @@
 //! public half, and the agreement itself (the one place a shared secret is computed).
 
 use aws_lc_rs::agreement::{self, ParsedPublicKey, PrivateKey, UnparsedPublicKey};
+use aws_lc_rs::encoding::{AsBigEndian as _, Curve25519SeedBin, EcPrivateKeyBin};
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
@@ -235,6 +236,21 @@ impl EcdhPrivate {
 
     pub(crate) fn public(&self) -> &EcdhPublic {
         &self.public
+    }
+
+    /// The private JWK members: the public ones and `d` (the big-endian scalar, or the X25519 private key).
+    pub(crate) fn jwk_members(&self) -> Result<Map<String, Value>> {
+        let exported = || Error::new(ErrorKind::Crypto, "ECDH private key export failed");
+        let d = if self.public.curve == EcdhCurve::X25519 {
+            let seed: Curve25519SeedBin<'_> = self.key.as_be_bytes().map_err(|_| exported())?;
+            Zeroizing::new(seed.as_ref().to_vec())
+        } else {
+            let scalar: EcPrivateKeyBin<'_> = self.key.as_be_bytes().map_err(|_| exported())?;
+            Zeroizing::new(scalar.as_ref().to_vec())
+        };
+        let mut members = self.public.jwk_members();
+        members.insert("d".into(), Value::String(b64::encode(&*d)));
+        Ok(members)
     }
 
     /// The shared secret with `peer`; any failure (another curve, a rejected point, an all-zero X25519 result)
