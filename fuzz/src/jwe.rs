@@ -63,7 +63,22 @@ enum Carry {
     AesGcmKw { kek: Vec<u8> },
     /// RSA-OAEP: randomized padding, so the encrypted key differs from run to run.
     RsaOaep,
+    /// PBES2: the header holds the salt input `p2s` and the count `p2c` ([`PBES2_COUNT`]).
+    Pbes2,
+    /// ECDH-ES: the header holds the ephemeral key, given with its `d` (the fixed [`EPHEMERAL_JWK`]) so the token
+    /// is reproducible; the encrypter writes it without `d`.
+    Ecdh,
 }
+
+/// The PBES2 count of the fixture, which is also the decrypter's maximum: the bound is fuzzed at its edge, and a
+/// PBES2 input costs a thousand iterations, not ten thousand.
+const PBES2_COUNT: u32 = 1000;
+
+/// The ECDH-ES recipient (P-256), a fixture published on purpose.
+const ECDH_JWK: &str = r#"{"kty":"EC","crv":"P-256","x":"lDT4xlPn1Dq_zG7HmNJnzj4qjFGe4ZCYAIlA0eWwrnA","y":"-CjD31744oW4nf_T225NIYd-X3VDvDJ5cYW6foUYovQ","d":"SyTzC_SZ5LRqhJ2vZrpF-wNXIVaqEVLROJxm_y6U3kg"}"#;
+
+/// The sender's "ephemeral" P-256 key, fixed so the fixture's tokens are the same in every run.
+const EPHEMERAL_JWK: &str = r#"{"kty":"EC","crv":"P-256","x":"j7BO0Hmt-XRX3DY4vd4HRa6ClAnmT03PfzFZ3Qfp5O0","y":"x7BU3hP6S8MytGsRybsAsdCVrpleoflupeac5TgjvvM","d":"rqpKPH0o6hKoDiPvMTEw_4x_Vyl2WI_VFKftcvd7f6Q"}"#;
 
 /// A token the fixture made.
 #[derive(Debug)]
@@ -116,7 +131,7 @@ fn fixture_keys(alg: KeyManagement) -> Vec<(DecryptionKey, Carry)> {
                 (key, Carry::Direct)
             })
             .collect(),
-        KeyManagement::A128KW | KeyManagement::A256KW => {
+        KeyManagement::A128KW | KeyManagement::A192KW | KeyManagement::A256KW => {
             let secret = fixed_bytes(alg.name(), alg.key_len().expect("AES-KW key length"));
             let key = DecryptionKey::from_secret(&secret, alg).expect("fixture secret");
             vec![(key.with_kid(kid), Carry::AesKw)]
@@ -133,6 +148,21 @@ fn fixture_keys(alg: KeyManagement) -> Vec<(DecryptionKey, Carry)> {
             let jwk = Jwk::from_json(RSA_JWK).expect("fixture JWK");
             let key = DecryptionKey::from_jwk_with_alg(&jwk, alg).expect("fixture RSA key");
             vec![(key.with_kid(kid), Carry::RsaOaep)]
+        }
+        KeyManagement::Pbes2Hs256A128KW
+        | KeyManagement::Pbes2Hs384A192KW
+        | KeyManagement::Pbes2Hs512A256KW => {
+            let password = fixed_bytes(alg.name(), 24);
+            let key = DecryptionKey::from_password(&password, alg).expect("fixture password");
+            vec![(key.with_kid(kid), Carry::Pbes2)]
+        }
+        KeyManagement::EcdhEs
+        | KeyManagement::EcdhEsA128KW
+        | KeyManagement::EcdhEsA192KW
+        | KeyManagement::EcdhEsA256KW => {
+            let jwk = Jwk::from_json(ECDH_JWK).expect("fixture JWK");
+            let key = DecryptionKey::from_jwk_with_alg(&jwk, alg).expect("fixture ECDH key");
+            vec![(key.with_kid(kid), Carry::Ecdh)]
         }
         other => panic!("the JWE fuzz fixture has no key for {other}: add an arm to fixture_keys"),
     }
@@ -167,7 +197,8 @@ fn build_fixture() -> Fixture {
         );
     }
 
-    let decrypter = Decrypter::with_keys(keys.into_iter().map(|(key, _)| key));
+    let decrypter =
+        Decrypter::with_keys(keys.into_iter().map(|(key, _)| key)).allow_pbes2(PBES2_COUNT);
     let es256 = SigningKey::from_jwk(&Jwk::from_json(ES256_JWK).expect("fixture JWK"))
         .expect("fixture key");
     let verifier = Verifier::new(es256.verifying_key().expect("ES256 public key"))
@@ -207,6 +238,18 @@ fn encrypt(i: usize, key: &DecryptionKey, carry: &Carry, enc: ContentEncryption)
             true
         }
         Carry::RsaOaep => false,
+        Carry::Pbes2 => {
+            members.push(string(
+                "p2s",
+                &b64::encode(fixed_bytes(&format!("p2s {i}"), 16)),
+            ));
+            members.push(format!(r#""p2c":{PBES2_COUNT}"#));
+            true
+        }
+        Carry::Ecdh => {
+            members.push(format!(r#""epk":{EPHEMERAL_JWK}"#));
+            true
+        }
     };
     let header = format!("{{{}}}", members.join(","));
     let token = encrypt_compact_reproducible(
