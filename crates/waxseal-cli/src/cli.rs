@@ -361,6 +361,9 @@ pub struct KeygenArgs {
     /// For --alg dir: the content encryption the key is the content key of (A256GCM, A128CBC-HS256, …).
     #[arg(long, value_name = "ENC")]
     pub enc: Option<String>,
+    /// For an ECDH-ES algorithm: the curve, P-256 (the default), P-384, P-521 or X25519.
+    #[arg(long, value_name = "CRV")]
+    pub crv: Option<String>,
     /// Key ID (default: the RFC 7638 thumbprint for asymmetric keys).
     #[arg(long)]
     pub kid: Option<String>,

@@ -66,8 +66,11 @@ fn every_key_management_algorithm_round_trips_through_keygen_encrypt_and_decrypt
             );
             assert_eq!(code, 0, "encrypt {alg} {enc}: {err}");
             assert_eq!(token.trim().split('.').count(), 5, "{token}");
-            let (code, plaintext, err) =
-                run(waxseal().args(["decrypt", "--key", path_str(&private), token.trim()]));
+            let mut decrypt = vec!["decrypt", "--key", path_str(&private)];
+            if alg.is_pbes2() {
+                decrypt.extend(["--allow-pbes2", "10000"]);
+            }
+            let (code, plaintext, err) = run(waxseal().args(decrypt).arg(token.trim()));
             assert_eq!(code, 0, "decrypt {alg} {enc}: {err}");
             assert_eq!(plaintext, message, "{alg} {enc}");
         }
@@ -430,4 +433,82 @@ fn lint_flags_rsa1_5_zip_pbes2_counts_and_jws_algorithms_in_a_jwe() {
     let (code, list) = findings(json!({"alg": "dir", "enc": "A256GCM"}));
     assert_eq!(code, 0, "{list:?}");
     assert!(list.iter().all(|(_, s)| s == "info"), "{list:?}");
+}
+
+/// PBES2 and compression are off until asked for, and the refusal names the flag; `--crv` picks an ECDH curve.
+#[test]
+fn pbes2_zip_and_ecdh_curves_are_opt_in_and_say_how() {
+    let dir = tempfile::tempdir().unwrap();
+    let (password, _) = jwe_keygen(dir.path(), "PBES2-HS256+A128KW", &[]);
+    let (code, token, err) = pipe(&["encrypt", "--key", path_str(&password)], "secret words");
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) =
+        run(waxseal().args(["decrypt", "--key", path_str(&password), token.trim()]));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--allow-pbes2"), "{err}");
+    let (code, _, err) = run(waxseal().args([
+        "decrypt",
+        "--key",
+        path_str(&password),
+        "--allow-pbes2",
+        "5000",
+        token.trim(),
+    ]));
+    assert_eq!(code, 1, "p2c 10000 is above the 5000 allowed: {err}");
+    assert!(err.contains("raise it only if"), "{err}");
+    let (code, plaintext, err) = run(waxseal().args([
+        "decrypt",
+        "--key",
+        path_str(&password),
+        "--allow-pbes2",
+        "10000",
+        token.trim(),
+    ]));
+    assert_eq!((code, plaintext.as_str()), (0, "secret words"), "{err}");
+
+    // A compressed JWE, made with the library (the command line does not compress: see `lint`).
+    let key = waxseal::jwe::DecryptionKey::from_secret(&[4; 32], KeyManagement::A256KW).unwrap();
+    let secret = dir.path().join("a256kw.jwk");
+    std::fs::write(&secret, key.to_jwk().unwrap().to_json()).unwrap();
+    let zipped = waxseal::jwe::Encrypter::new(
+        &key.encryption_key(),
+        waxseal::jwe::ContentEncryption::A256Gcm,
+    )
+    .compress()
+    .encrypt_compact(&[b'z'; 1000])
+    .unwrap();
+    let (code, _, err) = run(waxseal().args(["decrypt", "--key", path_str(&secret), &zipped]));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--allow-zip"), "{err}");
+    let (code, plaintext, err) = run(waxseal().args([
+        "decrypt",
+        "--key",
+        path_str(&secret),
+        "--allow-zip",
+        &zipped,
+    ]));
+    assert_eq!((code, plaintext.len()), (0, 1000), "{err}");
+    let (code, _, err) = run(waxseal().args([
+        "decrypt",
+        "--key",
+        path_str(&secret),
+        "--allow-zip",
+        "--zip-limit",
+        "999",
+        &zipped,
+    ]));
+    assert_eq!(code, 1, "inflating past 999 bytes is refused: {err}");
+
+    for crv in ["P-384", "X25519"] {
+        let (private, public) = jwe_keygen(dir.path(), "ECDH-ES+A128KW", &["--crv", crv]);
+        let jwk: Value = serde_json::from_str(&std::fs::read_to_string(&public).unwrap()).unwrap();
+        assert_eq!(jwk["crv"], crv);
+        let (code, token, err) = pipe(&["encrypt", "--key", path_str(&public)], "agreed");
+        assert_eq!(code, 0, "{err}");
+        let (code, plaintext, err) =
+            run(waxseal().args(["decrypt", "--key", path_str(&private), token.trim()]));
+        assert_eq!((code, plaintext.as_str()), (0, "agreed"), "{crv}: {err}");
+    }
+    let (code, _, err) = run(waxseal().args(["keygen", "--alg", "ES256", "--crv", "P-384"]));
+    assert_eq!(code, 2, "{err}");
 }

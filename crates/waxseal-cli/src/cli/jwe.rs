@@ -58,6 +58,22 @@ pub struct DecryptArgs {
     /// Print one JSON object (header, plaintext, the key that opened it) instead of the raw plaintext.
     #[arg(long, conflicts_with = "verify_key")]
     pub json: bool,
+    /// Accept PBES2 (password) JWEs whose iteration count p2c is at most MAX (from 1000; 10000 is the usual
+    /// maximum). Off by default: p2c is the sender's choice and every iteration is your work.
+    #[arg(long, value_name = "MAX", value_parser = clap::value_parser!(u32).range(1000..))]
+    pub allow_pbes2: Option<u32>,
+    /// Accept compressed ("zip":"DEF") JWEs, inflating at most --zip-limit bytes. Off by default: a small token
+    /// can inflate to gigabytes.
+    #[arg(long)]
+    pub allow_zip: bool,
+    /// With --allow-zip: the most bytes a compressed JWE may inflate to.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 250_000,
+        requires = "allow_zip"
+    )]
+    pub zip_limit: usize,
     /// Then verify the nested JWT inside with this key (as `waxseal verify --key`) and print its claims.
     #[arg(long, value_name = "FILE")]
     pub verify_key: Option<PathBuf>,

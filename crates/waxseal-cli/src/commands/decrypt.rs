@@ -21,7 +21,7 @@ pub fn run(args: &DecryptArgs) -> Outcome {
     let enc = args.enc.as_deref().map(jwe_keys::parse_enc).transpose()?;
     let keys = jwe_keys::load::<DecryptionKey>(&args.keys, enc)?;
     let token = input::token(args.token.token.as_deref())?;
-    let (opened, key) = open(&token, &keys, enc)?;
+    let (opened, key) = open(&token, &keys, &|keys| configure(args, enc, keys))?;
     let nested = is_nested(&opened);
     if let Some(verify_key) = &args.verify_key {
         eprintln!("decrypted with {}", key.name);
@@ -65,31 +65,44 @@ pub fn run(args: &DecryptArgs) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens `token` with the keys, and says which key did.
+/// The decrypter the options ask for: the content encryption, PBES2 and compression allowed or not.
+fn configure(
+    args: &DecryptArgs,
+    enc: Option<ContentEncryption>,
+    keys: Vec<DecryptionKey>,
+) -> Decrypter {
+    let mut decrypter = Decrypter::with_keys(keys);
+    if let Some(enc) = enc {
+        decrypter = decrypter.content_encryptions([enc]);
+    }
+    if let Some(max) = args.allow_pbes2 {
+        decrypter = decrypter.allow_pbes2(max);
+    }
+    if args.allow_zip {
+        decrypter = decrypter.allow_compression(args.zip_limit);
+    }
+    decrypter
+}
+
+/// Opens `token` (compact, or the JSON serialization when it is an object) with the keys, and says which key did.
 fn open<'k>(
     token: &str,
     keys: &'k [Named<DecryptionKey>],
-    enc: Option<ContentEncryption>,
+    decrypter: &dyn Fn(Vec<DecryptionKey>) -> Decrypter,
 ) -> Result<(Decrypted, &'k Named<DecryptionKey>), Failure> {
-    let decrypter = |keys: Vec<DecryptionKey>| {
-        let decrypter = Decrypter::with_keys(keys);
-        match enc {
-            Some(enc) => decrypter.content_encryptions([enc]),
-            None => decrypter,
+    let decrypt = |decrypter: Decrypter| {
+        if token.starts_with('{') {
+            decrypter.decrypt_json(token)
+        } else {
+            decrypter.decrypt_compact(token)
         }
     };
-    let opened = decrypter(keys.iter().map(|k| k.key.clone()).collect())
-        .decrypt_compact(token)
+    let opened = decrypt(decrypter(keys.iter().map(|k| k.key.clone()).collect()))
         .map_err(|e| refusal(&e, token, keys))?;
     // The decrypter does not say which of several keys opened it: the first that does alone is the one.
     let key = keys
         .iter()
-        .find(|k| {
-            keys.len() == 1
-                || decrypter(vec![k.key.clone()])
-                    .decrypt_compact(token)
-                    .is_ok()
-        })
+        .find(|k| keys.len() == 1 || decrypt(decrypter(vec![k.key.clone()])).is_ok())
         .or(keys.first())
         .ok_or_else(|| Failure::usage(anyhow!("no decryption key given")))?;
     Ok((opened, key))
@@ -107,7 +120,25 @@ fn refusal(e: &waxseal::Error, token: &str, keys: &[Named<DecryptionKey>]) -> Fa
         .iter()
         .filter_map(|k| k.key.kid().map(|kid| format!("{kid:?}")))
         .collect();
+    let pbes2 = decode_unverified(token)
+        .ok()
+        .and_then(|d| {
+            d.header
+                .get("alg")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .is_some_and(|alg| alg.starts_with("PBES2-"));
     let hint = match e.kind() {
+        ErrorKind::AlgorithmNotAllowed if pbes2 => ". A password-based (PBES2) JWE is opened only with \
+             --allow-pbes2 MAX, the most PBKDF2 iterations (p2c) you will run for it (10000 is usual)"
+            .to_owned(),
+        ErrorKind::LimitExceeded if pbes2 => ". Its p2c is above what --allow-pbes2 allows; raise it only if \
+             you trust the sender"
+            .to_owned(),
+        ErrorKind::CompressionUnsupported => ". Pass --allow-zip to inflate it (at most 250000 bytes, or \
+             --zip-limit BYTES)"
+            .to_owned(),
         ErrorKind::Malformed if token.split('.').count() == 3 => {
             " — check a signed token with `waxseal verify --key KEY TOKEN`".to_owned()
         }

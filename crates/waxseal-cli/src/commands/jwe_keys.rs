@@ -295,9 +295,22 @@ pub(crate) fn keygen(args: &KeygenArgs, alg: KeyManagement) -> Outcome {
                 "--enc is for --alg dir only: a {alg} key works with every content encryption"
             )));
         }
+        (alg, None) if alg.is_ecdh() => {
+            DecryptionKey::generate_ecdh(alg, args.crv.as_deref().unwrap_or("P-256")).and_then(
+                |key| {
+                    let kid = key.encryption_key().to_jwk()?.thumbprint()?;
+                    Ok(key.with_kid(kid))
+                },
+            )
+        }
         (alg, None) => DecryptionKey::generate_rsa(alg, usize::from(args.bits)),
     }
     .map_err(usage)?;
+    if args.crv.is_some() && !alg.is_ecdh() {
+        return Err(Failure::usage(anyhow!(
+            "--crv is for the ECDH-ES algorithms only, not {alg}"
+        )));
+    }
     let key = match &args.kid {
         Some(kid) => key.with_kid(kid),
         None => key,

@@ -25,8 +25,8 @@ pub fn keygen(args: &KeygenArgs) -> Outcome {
             Ok(alg) => return super::jwe_keys::keygen(args, alg),
             Err(jwe) if jwe.message().starts_with("unsupported JWE") => {
                 return Err(Failure::usage(anyhow!(
-                    "--alg {}: {jws}; nor is it a JWE key-management algorithm (dir, A128KW, A256KW, A256GCMKW, \
-                     RSA-OAEP-256, …)",
+                    "--alg {}: {jws}; nor is it a JWE key-management algorithm (dir, A256KW, A256GCMKW, \
+                     RSA-OAEP-256, ECDH-ES+A256KW, PBES2-HS256+A128KW, …)",
                     args.alg
                 )));
             }
@@ -36,6 +36,11 @@ pub fn keygen(args: &KeygenArgs) -> Outcome {
     if args.enc.is_some() {
         return Err(Failure::usage(anyhow!(
             "--enc is for JWE keys of --alg dir only; a {alg} key signs"
+        )));
+    }
+    if args.crv.is_some() {
+        return Err(Failure::usage(anyhow!(
+            "--crv is for JWE keys of the ECDH-ES algorithms; a {alg} key's curve is its algorithm's"
         )));
     }
     if alg.is_symmetric() && args.format == KeyFormat::Pem {

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use waxseal::Jwk;
-use waxseal::jwe::{Decrypter, DecryptionKey};
+use waxseal::jwe::{DEFAULT_MAX_DECOMPRESSED, Decrypter, DecryptionKey, PBES2_DEFAULT_COUNT};
 use waxseal::jwt::decode_unverified;
 use zeroize::Zeroizing;
 
@@ -51,7 +51,12 @@ fn decrypt(request: &DecryptRequest) -> Result<Value, ApiError> {
         Ok(keys) => keys,
         Err(problem) => return Ok(refused(token, &problem)),
     };
-    let opened = match Decrypter::with_keys(keys).decrypt_compact(token) {
+    // The page opens what the user pasted with their own key: PBES2 and compression are allowed, within the
+    // library's default bounds (p2c up to 10,000, 250 kB inflated), so a hostile paste still costs little.
+    let decrypter = Decrypter::with_keys(keys)
+        .allow_pbes2(PBES2_DEFAULT_COUNT)
+        .allow_compression(DEFAULT_MAX_DECOMPRESSED);
+    let opened = match decrypter.decrypt_compact(token) {
         Ok(opened) => opened,
         Err(e) => {
             let hint = if token.split('.').count() == 3 {
