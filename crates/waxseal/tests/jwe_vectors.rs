@@ -153,6 +153,60 @@ fn rfc7520_section_5_examples() {
     assert_eq!(json_only.len(), 4, "5.10-5.13");
 }
 
+/// RFC 7516 appendix A.1: RSA-OAEP with A256GCM. It decrypts with the appendix's key, and with its CEK and IV the
+/// header, IV, ciphertext and tag are reproduced byte for byte (the encrypted key is RSA-OAEP's own randomness).
+/// Appendix A.2 is RSA1_5, refused by design (`jwe_key_management.rs::rsa1_5_is_refused_by_default`).
+#[test]
+fn rfc7516_appendix_a1() {
+    let token = "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.\
+        OKOawDo13gRp2ojaHV7LFpZcgV7T6DVZKTyKOMTYUmKoTCVJRgckCL9kiMT03JGeipsEdY3mx_etLbbWSrFr05kLzcSr4qKAq7YN7e9jwQRb23nfa\
+        6c9d-StnImGyFDbSv04uVuxIp5Zms1gNxKKK2Da14B8S4rzVRltdYwam_lDp5XnZAYpQdb76FdIKLaVmqgfwX7XWRxv2322i-vDxRfqNzo_tETK\
+        zpVLzfiwQyeyPGLBIO56YJ7eObdv0je81860ppamavo35UgoRdbYaBcoh9QcfylQr66oc6vFWXRcZ_ZT2LawVCWTIy3brGPi6UklfCpIMfIjf7i\
+        GdXKHzg.48V1_ALb6US04U3b.5eym8TW_c8SuK0ltJ3rpYIzOeDQz7TALvtu6UG9oMo4vpzs9tX_EFShS8iB7j6jiSdiwkIr3ajwQzaBtQD_A.\
+        XFBoMYUZodetZdvTiFvSkQ";
+    let jwk = Jwk::from_json(
+        r#"{"kty":"RSA",
+        "n":"oahUIoWw0K0usKNuOR6H4wkf4oBUXHTxRvgb48E-BVvxkeDNjbC4he8rUWcJoZmds2h7M70imEVhRU5djINXtqllXI4DFqcI1DgjT9LewND8MW2Krf3Spsk_ZkoFnilakGygTwpZ3uesH-PFABNIUYpOiN15dsQRkgr0vEhxN92i2asbOenSZeyaxziK72UwxrrKoExv6kc5twXTq4h-QChLOln0_mtUZwfsRaMStPs6mS6XrgxnxbWhojf663tuEQueGC-FCMfra36C9knDFGzKsNa7LZK2djYgyD3JR_MB_4NUJW_TqOQtwHYbxevoJArm-L5StowjzGy-_bq6Gw",
+        "e":"AQAB",
+        "d":"kLdtIj6GbDks_ApCSTYQtelcNttlKiOyPzMrXHeI-yk1F7-kpDxY4-WY5NWV5KntaEeXS1j82E375xxhWMHXyvjYecPT9fpwR_M9gV8n9Hrh2anTpTD93Dt62ypW3yDsJzBnTnrYu1iwWRgBKrEYY46qAZIrA2xAwnm2X7uGR1hghkqDp0Vqj3kbSCz1XyfCs6_LehBwtxHIyh8Ripy40p24moOAbgxVw3rxT_vlt3UVe4WO3JkJOzlpUf-KTVI2Ptgm-dARxTEtE-id-4OJr0h-K-VFs3VSndVTIznSxfyrj8ILL6MG_Uv8YAu7VILSB3lOW085-4qE3DzgrTjgyQ",
+        "p":"1r52Xk46c-LsfB5P442p7atdPUrxQSy4mti_tZI3Mgf2EuFVbUoDBvaRQ-SWxkbkmoEzL7JXroSBjSrK3YIQgYdMgyAEPTPjXv_hI2_1eTSPVZfzL0lffNn03IXqWF5MDFuoUYE0hzb2vhrlN_rKrbfDIwUbTrjjgieRbwC6Cl0",
+        "q":"wLb35x7hmQWZsWJmB_vle87ihgZ19S8lBEROLIsZG4ayZVe9Hi9gDVCOBmUDdaDYVTSNx_8Fyw1YYa9XGrGnDew00J28cRUoeBB_jKI1oma0Orv1T9aXIWxKwd4gvxFImOWr3QRL9KEBRzk2RatUBnmDZJTIAfwTs0g68UZHvtc",
+        "dp":"ZK-YwE7diUh0qR1tR7w8WHtolDx3MZ_OTowiFvgfeQ3SiresXjm9gZ5KLhMXvo-uz-KUJWDxS5pFQ_M0evdo1dKiRTjVw_x4NyqyXPM5nULPkcpU827rnpZzAJKpdhWAgqrXGKAECQH0Xt4taznjnd_zVpAmZZq60WPMBMfKcuE",
+        "dq":"Dq0gfgJ1DdFGXiLvQEZnuKEN0UUmsJBxkjydc3j4ZYdBiMRAy86x0vHCjywcMlYYg4yoC4YZa9hNVcsjqA3FeiL19rk8g6Qn29Tt0cj8qqyFpz9vNDBUfCAiJVeESOjJDZPYHdHY8v1b-o-Z2X5tvLx-TCekf7oxyeKDUqKWjis",
+        "qi":"VIMpMYbPf47dT1w_zDUXfPimsSegnMOA1zTaX7aGk_8urY6R8-ZW1FxU7AlWAyLWybqq6t16VFd7hQd0y6flUK4SlOydB61gwanOsXGOAOv82cHq0E3eL4HrtZkUuKvnPrMnsUUFlfUdybVzxyjz9JF_XyaY14ardLSjf4L_FNY"}"#,
+    )
+    .unwrap();
+    let key = DecryptionKey::from_jwk_with_alg(&jwk, KeyManagement::RsaOaep).unwrap();
+    let plaintext = b"The true sign of intelligence is not knowledge but imagination.";
+    let opened = Decrypter::new(key.clone()).decrypt_compact(token).unwrap();
+    assert_eq!(opened.plaintext, plaintext);
+    let cek: [u8; 32] = [
+        177, 161, 244, 128, 84, 143, 225, 115, 63, 180, 3, 255, 107, 154, 212, 246, 138, 7, 110,
+        91, 112, 46, 34, 105, 47, 130, 203, 46, 122, 234, 64, 252,
+    ];
+    let iv: [u8; 12] = [227, 197, 117, 252, 2, 219, 233, 68, 180, 225, 77, 219];
+    let again = encrypt_compact_reproducible(
+        &key.encryption_key(),
+        br#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#,
+        &cek,
+        &iv,
+        plaintext,
+    )
+    .unwrap();
+    let (published, made): (Vec<&str>, Vec<&str>) =
+        (token.split('.').collect(), again.split('.').collect());
+    assert_eq!(published[0], made[0], "header");
+    assert_eq!(published[2..], made[2..], "IV, ciphertext and tag");
+    // And the key made anew opens with the same private key.
+    assert_eq!(
+        Decrypter::new(key)
+            .decrypt_compact(&again)
+            .unwrap()
+            .plaintext,
+        plaintext
+    );
+}
+
 /// RFC 7516 appendix A.3: A128KW with A128CBC-HS256, "Live long and prosper."
 #[test]
 fn rfc7516_appendix_a3() {
