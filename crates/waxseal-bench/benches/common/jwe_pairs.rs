@@ -559,6 +559,7 @@ fn pbes2_hs256_a128kw_a128gcm() -> Pair {
 }
 
 /// The five pairs, in the order they are reported.
+#[allow(dead_code)] // the profile example builds one
 pub fn pairs() -> [Pair; 5] {
     [
         dir_a256gcm(),
@@ -567,4 +568,17 @@ pub fn pairs() -> [Pair; 5] {
         rsa_oaep_256_a256gcm(),
         pbes2_hs256_a128kw_a128gcm(),
     ]
+}
+
+/// One pair by its name, built alone.
+#[allow(dead_code)] // the benchmark builds them all
+pub fn pair(name: &str) -> Option<Pair> {
+    Some(match name {
+        "dir+A256GCM" => dir_a256gcm(),
+        "A256KW+A256GCM" => a256kw_a256gcm(),
+        "ECDH-ES+A256KW+A256GCM" => ecdh_es_a256kw_a256gcm(),
+        "RSA-OAEP-256+A256GCM" => rsa_oaep_256_a256gcm(),
+        "PBES2-HS256+A128KW+A128GCM" => pbes2_hs256_a128kw_a128gcm(),
+        _ => return None,
+    })
 }
