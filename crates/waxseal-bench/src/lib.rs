@@ -1,3 +1,4 @@
-//! Benchmarks comparing waxseal with `jsonwebtoken`, `jwt-simple` and the bare aws-lc-rs primitives.
+//! Benchmarks comparing waxseal with `jsonwebtoken`, `jwt-simple`, `josekit` and the bare aws-lc-rs primitives.
 //!
-//! Everything lives in `benches/jwt.rs`; run `scripts/bench-report.sh` for a table. See `docs/BENCHMARKS.md`.
+//! JWS/JWT in `benches/jwt.rs` (run `scripts/bench-report.sh` for a table); JWE in `benches/jwe.rs`, with
+//! `examples/jwe_profile.rs` for instruction counts. See `docs/BENCHMARKS.md`, sections 1, 2 and 13.
