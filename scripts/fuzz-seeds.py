@@ -3,11 +3,11 @@
 
 Usage: fuzz-seeds.py VECTORS_DIR CORPUS_DIR [MAX_PER_TARGET]
 
-Walks every JSON file under VECTORS_DIR and files what it finds by shape: compact JWS/JWE strings, JWS JSON
-objects, JWKs, JWK Sets, PEM and DER keys, JWT claims (the payloads of the tokens), and the tokens again inside the
-server's request bodies. Writes each input to CORPUS_DIR/<target>/<sha1> (libFuzzer's naming, so reruns add nothing
-twice). The vector files themselves stay where they are: only inputs derived from them are written, and only into
-the (git-ignored) working corpus.
+Walks every JSON file under VECTORS_DIR and files what it finds by shape: compact JWS/JWE strings (a compact JWE
+also in the flattened JSON serialization), JWS and JWE JSON objects, JWKs, JWK Sets, PEM and DER keys, JWT claims
+(the payloads of the tokens), and the tokens again inside the server's request bodies. Writes each input to
+CORPUS_DIR/<target>/<sha1> (libFuzzer's naming, so reruns add nothing twice). The vector files themselves stay
+where they are: only inputs derived from them are written, and only into the (git-ignored) working corpus.
 """
 
 import base64
@@ -31,6 +31,16 @@ def b64url_decode(text):
         return None
 
 
+def is_jwe_json(value):
+    """A JWE in JSON serialization, general or flattened: a ciphertext, and a protected header or recipients (the
+    cookbook's records of how a JWE was made also have a "protected", as a JSON object: not those)."""
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("ciphertext"), str)
+        and (isinstance(value.get("protected"), str) or isinstance(value.get("recipients"), list))
+    )
+
+
 class Seeds:
     def __init__(self):
         self.by_target = {}
@@ -44,6 +54,10 @@ class Seeds:
         segments = text.split(".")
         # Five segments make a JWE, three a JWS (COMPACT lets nothing else through).
         self.add("jwe_compact" if len(segments) == 5 else "jws_compact", text)
+        if len(segments) == 5:
+            # The same JWE in the flattened JSON serialization.
+            names = ["protected", "encrypted_key", "iv", "ciphertext", "tag"]
+            self.add("jwe_json", json.dumps({n: s for n, s in zip(names, segments) if s}, separators=(",", ":")))
         if len(segments) == 3:
             payload = b64url_decode(segments[1])
             if payload is not None:
@@ -68,6 +82,8 @@ class Seeds:
                 self.add("jwks", json.dumps(value))
             if "payload" in value and ("signatures" in value or "signature" in value):
                 self.add("jws_json", json.dumps(value))
+            if is_jwe_json(value):
+                self.add("jwe_json", json.dumps(value))
             for k, v in value.items():
                 self.walk(v, k)
         elif isinstance(value, list):
@@ -85,6 +101,8 @@ class Seeds:
                     parsed = None
                 if isinstance(parsed, dict) and "payload" in parsed:
                     self.add("jws_json", value)
+                if is_jwe_json(parsed):
+                    self.add("jwe_json", value)
             elif value.startswith("eyJ") and COMPACT.match(value):
                 self.token(value)
 

@@ -37,14 +37,14 @@ const RSA_JWK: &str = r#"{"kty":"RSA","use":"enc","n":"jyjYRwBN7j6Sc_5vPQsnn-Inm
 
 /// The signed JWT the fixture encrypts as a nested token: claims valid at [`NOW`], signed once with `jose.rs`'s
 /// ES256 key and kept (ES256 signatures are randomized; the fixture's tokens must be the same in every process).
-const NESTED_JWT: &str = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6IndnYWxfdk55SkNSSGg5RlNfTEZXckgzTW5VdnhiYm5pMnRYWlI1Q3RlNk0ifQ.eyJpc3MiOiJodHRwczovL2lzc3Vlci5leGFtcGxlIiwic3ViIjoiYWxpY2UiLCJhdWQiOiJhcGkiLCJleHAiOjQxMDI0NDQ4MDAsImlhdCI6MTcwMDAwMDAwMCwianRpIjoibmVzdGVkLTEifQ.ABqlj1R-myudLNejhII9hssbaZ1_Ms_qKDD24pV4LyT5gBZZFp1SAaFvnkc0x0Hn9gZbkPeWd93RfYrwc9i7Pw";
+pub(crate) const NESTED_JWT: &str = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6IndnYWxfdk55SkNSSGg5RlNfTEZXckgzTW5VdnhiYm5pMnRYWlI1Q3RlNk0ifQ.eyJpc3MiOiJodHRwczovL2lzc3Vlci5leGFtcGxlIiwic3ViIjoiYWxpY2UiLCJhdWQiOiJhcGkiLCJleHAiOjQxMDI0NDQ4MDAsImlhdCI6MTcwMDAwMDAwMCwianRpIjoibmVzdGVkLTEifQ.ABqlj1R-myudLNejhII9hssbaZ1_Ms_qKDD24pV4LyT5gBZZFp1SAaFvnkc0x0Hn9gZbkPeWd93RfYrwc9i7Pw";
 
 /// The claims inside [`NESTED_JWT`].
 const NESTED_CLAIMS: &str = r#"{"iss":"https://issuer.example","sub":"alice","aud":"api","exp":4102444800,"iat":1700000000,"jti":"nested-1"}"#;
 
 /// The plaintexts the fixture encrypts, in turn, with a name for the seed: the nested JWT with `cty: JWT` and
 /// without, text, and nothing.
-const PLAINTEXTS: [(&str, &[u8], bool); 4] = [
+pub(crate) const PLAINTEXTS: [(&str, &[u8], bool); 4] = [
     ("nested", NESTED_JWT.as_bytes(), true),
     ("text", b"hello, fuzzer", false),
     ("nested-no-cty", NESTED_JWT.as_bytes(), false),
@@ -54,7 +54,7 @@ const PLAINTEXTS: [(&str, &[u8], bool); 4] = [
 const TARGET: &str = "jwe_compact";
 
 /// How a fixture key carries the content key, which decides what its tokens' headers hold.
-enum Carry {
+pub(crate) enum Carry {
     /// `dir`: the key is the content key; no encrypted key.
     Direct,
     /// AES key wrap (RFC 3394).
@@ -72,7 +72,7 @@ enum Carry {
 
 /// The PBES2 count of the fixture, which is also the decrypter's maximum: the bound is fuzzed at its edge, and a
 /// PBES2 input costs a thousand iterations, not ten thousand.
-const PBES2_COUNT: u32 = 1000;
+pub(crate) const PBES2_COUNT: u32 = 1000;
 
 /// The ECDH-ES recipient (P-256), a fixture published on purpose.
 const ECDH_JWK: &str = r#"{"kty":"EC","crv":"P-256","x":"lDT4xlPn1Dq_zG7HmNJnzj4qjFGe4ZCYAIlA0eWwrnA","y":"-CjD31744oW4nf_T225NIYd-X3VDvDJ5cYW6foUYovQ","d":"SyTzC_SZ5LRqhJ2vZrpF-wNXIVaqEVLROJxm_y6U3kg"}"#;
@@ -82,27 +82,27 @@ const EPHEMERAL_JWK: &str = r#"{"kty":"EC","crv":"P-256","x":"j7BO0Hmt-XRX3DY4vd
 
 /// A token the fixture made.
 #[derive(Debug)]
-struct Made {
-    name: String,
-    alg: KeyManagement,
-    enc: ContentEncryption,
-    token: String,
-    plaintext: &'static [u8],
+pub(crate) struct Made {
+    pub(crate) name: String,
+    pub(crate) alg: KeyManagement,
+    pub(crate) enc: ContentEncryption,
+    pub(crate) token: String,
+    pub(crate) plaintext: &'static [u8],
     /// False for RSA-OAEP: only the encrypted key segment differs between runs.
-    deterministic: bool,
+    pub(crate) deterministic: bool,
 }
 
 /// The fixed keys, the decrypters built on them and everything they encrypted.
 pub struct Fixture {
-    decrypter: Decrypter,
+    pub(crate) decrypter: Decrypter,
     nested: NestedVerifier,
-    made: Vec<Made>,
+    pub(crate) made: Vec<Made>,
     /// Index into `made` by the protected header segment, which the fixture never repeats.
     by_header: HashMap<String, usize>,
 }
 
 /// Fixed bytes for a key, content key or IV, different for every label.
-fn fixed_bytes(label: &str, len: usize) -> Vec<u8> {
+pub(crate) fn fixed_bytes(label: &str, len: usize) -> Vec<u8> {
     label
         .bytes()
         .cycle()
@@ -119,7 +119,7 @@ fn dir_secret(enc: ContentEncryption) -> Vec<u8> {
 /// The fixture's keys for `alg`. `KeyManagement` is `#[non_exhaustive]`, so outside waxseal the compiler demands
 /// a catch-all arm and cannot flag a new algorithm here; the catch-all panics instead, when the fixture is built —
 /// the first thing every fuzz run and every regression test does — so a new variant cannot be skipped silently.
-fn fixture_keys(alg: KeyManagement) -> Vec<(DecryptionKey, Carry)> {
+pub(crate) fn fixture_keys(alg: KeyManagement) -> Vec<(DecryptionKey, Carry)> {
     let kid = format!("fuzz-{alg}");
     match alg {
         KeyManagement::Dir => ContentEncryption::ALL

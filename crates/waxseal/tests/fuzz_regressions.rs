@@ -1,6 +1,6 @@
 //! The fuzz corpus as ordinary tests: every input under `fuzz/regressions/<target>/` (the seeds, and every crash
-//! the fuzzer ever found) goes through the same property code as the fuzz target (`fuzz/src/jose.rs` and
-//! `fuzz/src/jwe.rs`, compiled in here), so a fixed bug stays fixed without cargo-fuzz.
+//! the fuzzer ever found) goes through the same property code as the fuzz target (`fuzz/src/jose.rs`,
+//! `fuzz/src/jwe.rs` and `fuzz/src/jwe_json.rs`, compiled in here), so a fixed bug stays fixed without cargo-fuzz.
 //!
 //! `ok-*` inputs must be accepted and `attack-*` inputs refused. When the fixture changes, write the seeds afresh
 //! with `WAXSEAL_BLESS_FUZZ_SEEDS=1 cargo test -p waxseal --test fuzz_regressions committed_seeds` and commit them.
@@ -12,6 +12,8 @@ mod corpus;
 mod jose;
 #[path = "../../../fuzz/src/jwe.rs"]
 mod jwe;
+#[path = "../../../fuzz/src/jwe_json.rs"]
+mod jwe_json;
 
 use corpus::{Outcome, Seed, corpus_dir};
 
@@ -32,6 +34,11 @@ fn jws_json_corpus_keeps_its_properties() {
 #[test]
 fn jwe_compact_corpus_keeps_its_properties() {
     replay("jwe_compact", jwe::jwe_compact);
+}
+
+#[test]
+fn jwe_json_corpus_keeps_its_properties() {
+    replay("jwe_json", jwe_json::jwe_json);
 }
 
 #[test]
@@ -66,5 +73,11 @@ fn committed_seeds_are_the_fixtures() {
         "the JWE fixture makes a token for every key and content encryption"
     );
     seeds.extend(jwe);
+    let jwe_json = jwe_json::seeds();
+    assert!(
+        jwe_json.len() > 40,
+        "the JWE JSON fixture makes both forms for every algorithm, and attacks"
+    );
+    seeds.extend(jwe_json);
     corpus::check_seeds(env!("CARGO_MANIFEST_DIR"), &seeds);
 }

@@ -9,11 +9,13 @@ use super::algorithms::ContentEncryption;
 use super::compact::{Encrypter, Prepared, check_direct};
 use super::compression;
 use super::content;
+use super::header::JweHeader;
 use super::json::{Members, merge};
 use super::key::EncryptionKey;
 use super::key_management::{self, Source, WrapParams, random};
 use crate::b64;
 use crate::error::{Error, ErrorKind, Result};
+use crate::json::{self, Limits};
 
 /// Encrypts the content under `cek` and appends `aad`, `iv`, `ciphertext` and `tag` to `object`; the AAD is the
 /// protected header's base64url text, then `.` and the `aad` member's (RFC 7516 §5.1 step 14).
@@ -323,5 +325,184 @@ impl<'k> JsonEncrypter<'k> {
             &plaintext,
         )?;
         Ok((object, entries, content))
+    }
+}
+
+/// Encrypts into the general JSON serialization with a protected header given as exact JSON bytes (empty for none),
+/// each recipient's header given as members, and a given content key and IV. For fixtures that must be the same JWE
+/// in every run (the fuzz targets', tests); never use fixed randomness otherwise.
+///
+/// Each recipient's joint header (protected and its own) must name its key's `alg` and the one `enc` of all, and
+/// hold the key wrap's parameters as [`encrypt_compact_reproducible`](super::encrypt_compact_reproducible) reads
+/// them: the AES-GCM key wrap's `iv` and the `tag` it will produce, PBES2's `p2s` and `p2c`. Key management that
+/// chooses the content key itself (`dir`, ECDH-ES) must come out with `cek` or is refused; an ECDH-ES ephemeral
+/// private key is not taken. A shared `unprotected` header is not authenticated, so it is the caller's to add.
+#[doc(hidden)]
+pub fn encrypt_json_reproducible(
+    protected_json: &[u8],
+    recipients: &[(&EncryptionKey, Members)],
+    cek: &[u8],
+    iv: &[u8],
+    aad: Option<&[u8]>,
+    plaintext: &[u8],
+) -> Result<String> {
+    let protected = if protected_json.is_empty() {
+        Map::new()
+    } else {
+        json::parse_object(
+            protected_json,
+            Limits::default().max_json_depth,
+            "JWE protected header",
+        )?
+    };
+    let mut enc = None;
+    let mut entries = Vec::with_capacity(recipients.len());
+    for (key, own) in recipients {
+        let mut joint = protected.clone();
+        merge(&mut joint, own, "a recipient's header")?;
+        let header = JweHeader::from_members(joint)?;
+        if header.alg != key.algorithm() {
+            return Err(Error::new(
+                ErrorKind::AlgorithmNotAllowed,
+                format!(
+                    "header alg {} does not match the key's {}",
+                    header.alg,
+                    key.algorithm()
+                ),
+            ));
+        }
+        if *enc.get_or_insert(header.enc) != header.enc {
+            return Err(Error::malformed(
+                "the recipients' headers differ in \"enc\"",
+            ));
+        }
+        check_direct(key, header.enc)?;
+        let source = Source::Fixed {
+            header: &header,
+            cek,
+        };
+        let wrapped = key_management::wrap(
+            header.alg,
+            header.enc,
+            key.material(),
+            &source,
+            &WrapParams::default(),
+        )?;
+        if wrapped.cek.as_slice() != cek {
+            return Err(Error::malformed(format!(
+                "{} chooses the content key itself, and not the one given",
+                header.alg
+            )));
+        }
+        for (name, value) in &wrapped.header {
+            if header.get(name) != Some(value) {
+                return Err(Error::malformed(format!(
+                    "header member \"{name}\" is not what the key wrap produced"
+                )));
+            }
+        }
+        let mut entry = Map::new();
+        if !own.is_empty() {
+            entry.insert("header".into(), Value::Object(own.clone()));
+        }
+        if !wrapped.encrypted_key.is_empty() {
+            entry.insert(
+                "encrypted_key".into(),
+                Value::String(b64::encode(&wrapped.encrypted_key)),
+            );
+        }
+        entries.push(Value::Object(entry));
+    }
+    let enc = enc.ok_or_else(|| Error::malformed("a JWE needs at least one recipient"))?;
+    let protected_b64 = b64::encode(protected_json);
+    let mut object = Map::new();
+    if !protected_b64.is_empty() {
+        object.insert("protected".into(), Value::String(protected_b64.clone()));
+    }
+    object.insert("recipients".into(), Value::Array(entries));
+    seal(&mut object, &protected_b64, aad, enc, cek, iv, plaintext)?;
+    Ok(Value::Object(object).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::jwe::{Decrypter, DecryptionKey, KeyManagement};
+
+    fn members(value: &Value) -> Members {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn reproducible_json_is_the_same_every_time_and_opens_for_each_recipient() {
+        let alice = DecryptionKey::from_secret(&[1; 16], KeyManagement::A128KW).unwrap();
+        let bob = DecryptionKey::from_secret(&[2; 32], KeyManagement::A256GCMKW).unwrap();
+        let cek = [9u8; 32];
+        let kw_iv = [4u8; 12];
+        let (_, tag) = super::super::primitives::aes_gcm_seal(&[2; 32], &kw_iv, b"", &cek).unwrap();
+        let (to_alice, to_bob) = (alice.encryption_key(), bob.encryption_key());
+        let recipients = [
+            (&to_alice, members(&json!({"alg": "A128KW"}))),
+            (
+                &to_bob,
+                members(
+                    &json!({"alg": "A256GCMKW", "iv": b64::encode(kw_iv), "tag": b64::encode(&tag)}),
+                ),
+            ),
+        ];
+        let make = || {
+            encrypt_json_reproducible(
+                br#"{"enc":"A256GCM"}"#,
+                &recipients,
+                &cek,
+                &[5; 12],
+                Some(b"context"),
+                b"for both",
+            )
+            .unwrap()
+        };
+        let json = make();
+        assert_eq!(json, make());
+        for (index, key) in [(0, alice), (1, bob)] {
+            let opened = Decrypter::new(key).decrypt_json(&json).unwrap();
+            assert_eq!(
+                (opened.recipient, opened.plaintext.as_slice()),
+                (index, &b"for both"[..])
+            );
+            assert_eq!(opened.aad.as_deref(), Some(&b"context"[..]));
+        }
+    }
+
+    #[test]
+    fn reproducible_json_refuses_a_header_the_key_does_not_fit() {
+        let key = DecryptionKey::from_secret(&[1; 16], KeyManagement::A128KW).unwrap();
+        let to = key.encryption_key();
+        let wrong_alg = [(&to, members(&json!({"alg": "A256KW"})))];
+        assert!(
+            encrypt_json_reproducible(
+                br#"{"enc":"A128GCM"}"#,
+                &wrong_alg,
+                &[0; 16],
+                &[0; 12],
+                None,
+                b""
+            )
+            .is_err()
+        );
+        let twice = [(&to, members(&json!({"alg": "A128KW", "enc": "A128GCM"})))];
+        assert!(
+            encrypt_json_reproducible(
+                br#"{"enc":"A128GCM"}"#,
+                &twice,
+                &[0; 16],
+                &[0; 12],
+                None,
+                b""
+            )
+            .is_err(),
+            "a member in two headers"
+        );
     }
 }

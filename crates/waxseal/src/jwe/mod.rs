@@ -79,6 +79,8 @@ pub use compression::DEFAULT_MAX_DECOMPRESSED;
 pub use decrypter::{Decrypted, Decrypter};
 pub use header::JweHeader;
 pub use json_encrypt::JsonEncrypter;
+#[doc(hidden)]
+pub use json_encrypt::encrypt_json_reproducible;
 pub use key::{DecryptionKey, EncryptionKey};
 pub use key_management::pbes2::{PBES2_DEFAULT_COUNT, PBES2_MIN_COUNT};
 pub use key_set::DecryptionKeys;
