@@ -130,23 +130,22 @@ impl<'k> Encrypter<'k> {
         let iv = random(enc.iv_len())?;
         let wrapped =
             key_management::wrap(alg, enc, self.key.material(), &Source::Random, &self.params)?;
-        let mut header = serde_json::Map::new();
-        header.insert("alg".into(), Value::String(alg.name().into()));
-        header.insert("enc".into(), Value::String(enc.name().into()));
+        // Written straight out, member by member: no map to build, hash and walk for every token.
+        let mut header = HeaderWriter::default();
+        header.string("alg", alg.name());
+        header.string("enc", enc.name());
         for (name, value) in [
-            ("typ", &self.typ),
-            ("kid", &self.key.kid().map(str::to_owned)),
-            ("cty", &self.cty),
+            ("typ", self.typ.as_deref()),
+            ("kid", self.key.kid()),
+            ("cty", self.cty.as_deref()),
+            ("zip", self.compress.then_some("DEF")),
         ] {
             if let Some(value) = value {
-                header.insert(name.into(), Value::String(value.clone()));
+                header.string(name, value);
             }
         }
-        if self.compress {
-            header.insert("zip".into(), Value::String("DEF".into()));
-        }
         for (name, value) in &wrapped.header {
-            header.insert((*name).into(), value.clone());
+            header.value(name, value);
         }
         let plaintext = if self.compress {
             Cow::Owned(compression::deflate(plaintext))
@@ -154,11 +153,40 @@ impl<'k> Encrypter<'k> {
             Cow::Borrowed(plaintext)
         };
         Ok(Prepared {
-            header_json: Value::Object(header).to_string(),
+            header_json: header.finish(),
             wrapped,
             iv,
             plaintext,
         })
+    }
+}
+
+/// A JSON object written member by member; the encrypter's member names are distinct by construction.
+#[derive(Default)]
+struct HeaderWriter(Vec<u8>);
+
+impl HeaderWriter {
+    fn name(&mut self, name: &str) {
+        self.0.push(if self.0.is_empty() { b'{' } else { b',' });
+        // A `&str` always serializes.
+        let _ = serde_json::to_writer(&mut self.0, name);
+        self.0.push(b':');
+    }
+
+    fn string(&mut self, name: &str, value: &str) {
+        self.name(name);
+        let _ = serde_json::to_writer(&mut self.0, value);
+    }
+
+    fn value(&mut self, name: &str, value: &Value) {
+        self.name(name);
+        let _ = serde_json::to_writer(&mut self.0, value);
+    }
+
+    fn finish(mut self) -> String {
+        self.0.push(b'}');
+        // serde_json writes UTF-8.
+        String::from_utf8(self.0).unwrap_or_default()
     }
 }
 

@@ -228,7 +228,7 @@ impl Decrypter {
         };
         let plaintext = self.open(&header, &candidates, &encrypted_key, &content)?;
         Ok(Decrypted {
-            plaintext: self.decompress(&header, &plaintext)?,
+            plaintext: self.decompress(&header, plaintext)?,
             header,
             recipient: 0,
             aad: None,
@@ -289,10 +289,15 @@ impl Decrypter {
     }
 
     /// The plaintext of an authenticated JWE: inflated within the limit when the header says `zip`.
-    pub(super) fn decompress(&self, header: &JweHeader, plaintext: &[u8]) -> Result<Vec<u8>> {
+    pub(super) fn decompress(
+        &self,
+        header: &JweHeader,
+        mut plaintext: Zeroizing<Vec<u8>>,
+    ) -> Result<Vec<u8>> {
         match (header.compressed, self.max_decompressed) {
-            (false, _) => Ok(plaintext.to_vec()),
-            (true, Some(max)) => compression::inflate(plaintext, max),
+            // Handed over, not copied: the caller asked for the plaintext.
+            (false, _) => Ok(std::mem::take(&mut *plaintext)),
+            (true, Some(max)) => compression::inflate(&plaintext, max),
             // check_header refused it already; kept as a refusal should the order ever change.
             (true, None) => Err(Error::new(
                 ErrorKind::CompressionUnsupported,

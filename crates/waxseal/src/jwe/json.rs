@@ -220,7 +220,7 @@ impl Decrypter {
             match attempt {
                 Ok((header, plaintext)) => {
                     return Ok(Decrypted {
-                        plaintext: self.decompress(&header, &plaintext)?,
+                        plaintext: self.decompress(&header, plaintext)?,
                         header,
                         recipient: index,
                         aad,

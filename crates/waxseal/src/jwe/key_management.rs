@@ -107,6 +107,8 @@ pub(crate) fn wrap(
         _ => {}
     }
     let cek = match source {
+        // `dir` uses the key itself: no content key to draw.
+        Source::Random if alg == KeyManagement::Dir => Zeroizing::new(Vec::new()),
         Source::Random => random(enc.key_len())?,
         Source::Fixed { cek, .. } | Source::Given(cek) => Zeroizing::new(cek.to_vec()),
     };
