@@ -3,6 +3,10 @@
 //! decrypter's decision). In the JSON serialization this is the joint header: protected, shared unprotected and
 //! per-recipient members together, which [`super::json`] has already checked are disjoint.
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use serde::de::MapAccess;
 use serde_json::{Map, Value};
 
 use super::algorithms::{ContentEncryption, KeyManagement};
@@ -22,7 +26,7 @@ const REGISTERED: [&str; 20] = [
 ///
 /// Members that fetch or carry keys (`jku`, `x5u`, `jwk`, `x5c`) are kept in [`JweHeader::members`] for
 /// inspection but never followed: keys come from the decrypter.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct JweHeader {
     /// The key-management algorithm.
     pub alg: KeyManagement,
@@ -39,13 +43,129 @@ pub struct JweHeader {
     /// `"zip":"DEF"`: the plaintext was compressed with DEFLATE (RFC 1951) before it was encrypted. No other `zip`
     /// value is accepted.
     pub compressed: bool,
-    members: Map<String, Value>,
+    members: Members,
+}
+
+/// All header members as JSON, built only if someone asks: opening a `dir`, AES key wrap or RSA-OAEP JWE needs only
+/// the typed fields.
+#[derive(Debug, Clone)]
+struct Members {
+    /// The header's JSON text, already checked strictly (empty when `parsed` was set at construction).
+    raw: Vec<u8>,
+    parsed: OnceLock<Map<String, Value>>,
+}
+
+impl PartialEq for JweHeader {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            self.alg,
+            self.enc,
+            &self.kid,
+            &self.typ,
+            &self.cty,
+            &self.crit,
+            self.compressed,
+        ) == (
+            other.alg,
+            other.enc,
+            &other.kid,
+            &other.typ,
+            &other.cty,
+            &other.crit,
+            other.compressed,
+        ) && self.members() == other.members()
+    }
+}
+
+/// Reads the typed members in the one strict pass over the header. Any other member (`crit`, a key wrap's `iv`,
+/// `epk`, `p2c`, an extension) sends parsing down the full path, which keeps every member as JSON.
+#[derive(Default)]
+struct HeaderSink<'de> {
+    alg: Option<Cow<'de, str>>,
+    enc: Option<Cow<'de, str>>,
+    zip: Option<Cow<'de, str>>,
+    kid: Option<String>,
+    typ: Option<String>,
+    cty: Option<String>,
+    needs_full: bool,
+}
+
+impl<'de> json::MemberSink<'de> for HeaderSink<'de> {
+    fn member<A: MapAccess<'de>>(
+        &mut self,
+        name: &str,
+        access: &mut A,
+        _depth_left: usize,
+    ) -> Result<bool, A::Error> {
+        // A member of the wrong type stops the walk; the full path then says which and why.
+        let borrowed = match name {
+            "alg" => &mut self.alg,
+            "enc" => &mut self.enc,
+            "zip" => &mut self.zip,
+            "kid" | "typ" | "cty" => {
+                let slot = match name {
+                    "kid" => &mut self.kid,
+                    "typ" => &mut self.typ,
+                    _ => &mut self.cty,
+                };
+                let text = access.next_value_seed(json::Str).inspect_err(|_| {
+                    self.needs_full = true;
+                })?;
+                *slot = Some(text.into_owned());
+                return Ok(true);
+            }
+            _ => {
+                self.needs_full = true;
+                return Ok(false);
+            }
+        };
+        let text = access.next_value_seed(json::Str).inspect_err(|_| {
+            self.needs_full = true;
+        })?;
+        *borrowed = Some(text);
+        Ok(true)
+    }
 }
 
 impl JweHeader {
     /// Parses a protected header from its decoded JSON text.
     pub(crate) fn parse(raw: &[u8], max_depth: usize) -> Result<JweHeader> {
-        Self::from_members(json::parse_object(raw, max_depth, "JWE header")?)
+        let mut sink = HeaderSink::default();
+        let walked = json::walk_object(
+            json::utf8(raw, "JWE header")?,
+            max_depth,
+            "JWE header",
+            &mut sink,
+        );
+        if walked.is_err() || sink.needs_full {
+            return Self::from_members(json::parse_object(raw, max_depth, "JWE header")?);
+        }
+        let alg = sink
+            .alg
+            .ok_or_else(|| Error::malformed("JWE header has no \"alg\""))?;
+        let alg = KeyManagement::from_name(&alg)?;
+        let enc = sink.enc.ok_or_else(|| {
+            Error::malformed("JWE header has no \"enc\"; a header without one is not a JWE")
+        })?;
+        let enc = ContentEncryption::from_name(&enc)?;
+        let compressed = match sink.zip.as_deref() {
+            None => false,
+            Some("DEF") => true,
+            Some(other) => return Err(unknown_zip(&Value::String(other.to_owned()))),
+        };
+        Ok(JweHeader {
+            alg,
+            enc,
+            kid: sink.kid,
+            typ: sink.typ,
+            cty: sink.cty,
+            crit: Vec::new(),
+            compressed,
+            members: Members {
+                raw: raw.to_vec(),
+                parsed: OnceLock::new(),
+            },
+        })
     }
 
     /// Reads a header from its members (for the JSON serialization, the joint header) and checks their types.
@@ -68,15 +188,7 @@ impl JweHeader {
         let compressed = match members.get("zip") {
             None => false,
             Some(Value::String(zip)) if zip == "DEF" => true,
-            Some(other) => {
-                return Err(Error::new(
-                    ErrorKind::CompressionUnsupported,
-                    format!(
-                        "the JWE is compressed with {}; only \"DEF\" (RFC 7516 §4.1.3) is known",
-                        quote(&other.to_string())
-                    ),
-                ));
-            }
+            Some(other) => return Err(unknown_zip(other)),
         };
         let crit = crit(&members)?;
         Ok(JweHeader {
@@ -87,23 +199,30 @@ impl JweHeader {
             cty: string("cty")?,
             crit,
             compressed,
-            members,
+            members: Members {
+                raw: Vec::new(),
+                parsed: OnceLock::from(members),
+            },
         })
     }
 
     /// A header member by name, as JSON.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.members.get(name)
+        self.members().get(name)
     }
 
     /// Every header member, as JSON.
     pub fn members(&self) -> &Map<String, Value> {
-        &self.members
+        // The text passed the strict parse once; parsing it again cannot fail (serde_json's own depth bound is
+        // above any configured one).
+        self.members.parsed.get_or_init(|| {
+            json::parse_object(&self.members.raw, 128, "JWE header").unwrap_or_default()
+        })
     }
 
     /// A base64url header member (such as the AES-GCM key wrap's `iv` and `tag`), decoded.
     pub(crate) fn binary_member(&self, name: &str) -> Result<Vec<u8>> {
-        match self.members.get(name) {
+        match self.get(name) {
             Some(Value::String(text)) => {
                 b64::decode(text, &format!("JWE header member \"{name}\""))
             }
@@ -132,6 +251,16 @@ impl JweHeader {
     }
 }
 
+fn unknown_zip(value: &Value) -> Error {
+    Error::new(
+        ErrorKind::CompressionUnsupported,
+        format!(
+            "the JWE is compressed with {}; only \"DEF\" (RFC 7516 §4.1.3) is known",
+            quote(&value.to_string())
+        ),
+    )
+}
+
 fn crit(members: &Map<String, Value>) -> Result<Vec<String>> {
     crate::crit::listed(members, &REGISTERED, "RFC 7516 §4.1.13")
 }
@@ -142,6 +271,47 @@ mod tests {
 
     fn parse(text: &str) -> Result<JweHeader> {
         JweHeader::parse(text.as_bytes(), 16)
+    }
+
+    /// The typed one-pass read and the full read agree on every member, and a mistyped member on the fast path is
+    /// reported as the full path reports it.
+    #[test]
+    fn the_fast_path_and_the_full_path_agree() {
+        for text in [
+            r#"{"alg":"A128KW","enc":"A128GCM","kid":"k","typ":"JWT","cty":"JWT","zip":"DEF"}"#,
+            r#"{"enc":"A128GCM","alg":"dir"}"#,
+            r#"{"alg":"A128GCMKW","enc":"A128GCM","iv":"AAAAAAAAAAAAAAAA","tag":"AAAAAAAAAAAAAAAAAAAAAA"}"#,
+            r#"{"alg":"dir","enc":"A128GCM","kid":"\u006b"}"#,
+        ] {
+            let fast = parse(text).unwrap();
+            let full =
+                JweHeader::from_members(json::parse_object(text.as_bytes(), 16, "h").unwrap())
+                    .unwrap();
+            assert_eq!(fast, full, "{text}");
+            assert_eq!(fast.members(), full.members(), "{text}");
+            assert_eq!(fast.get("alg"), full.get("alg"));
+        }
+        assert_eq!(
+            parse(r#"{"alg":"dir","enc":"A128GCM","kid":"\u006b"}"#)
+                .unwrap()
+                .kid
+                .as_deref(),
+            Some("k")
+        );
+        for (text, message) in [
+            (
+                r#"{"alg":"dir","enc":"A128GCM","kid":7}"#,
+                "\"kid\" must be a string",
+            ),
+            (r#"{"alg":1,"enc":"A128GCM"}"#, "\"alg\" must be a string"),
+            (
+                r#"{"alg":"dir","enc":"A128GCM","kid":"a","kid":"b"}"#,
+                "duplicate",
+            ),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(err.message().contains(message), "{text}: {err}");
+        }
     }
 
     #[test]
