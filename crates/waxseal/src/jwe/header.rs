@@ -4,7 +4,6 @@
 //! per-recipient members together, which [`super::json`] has already checked are disjoint.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
 
 use serde::de::MapAccess;
 use serde_json::{Map, Value};
@@ -43,16 +42,9 @@ pub struct JweHeader {
     /// `"zip":"DEF"`: the plaintext was compressed with DEFLATE (RFC 1951) before it was encrypted. No other `zip`
     /// value is accepted.
     pub compressed: bool,
-    members: Members,
-}
-
-/// All header members as JSON, built only if someone asks: opening a `dir`, AES key wrap or RSA-OAEP JWE needs only
-/// the typed fields.
-#[derive(Debug, Clone)]
-struct Members {
-    /// The header's JSON text, already checked strictly (empty when `parsed` was set at construction).
-    raw: Vec<u8>,
-    parsed: OnceLock<Map<String, Value>>,
+    /// Every member as JSON, built only if asked: opening a `dir`, AES key wrap or RSA-OAEP JWE needs only the
+    /// typed fields.
+    members: json::LazyMembers,
 }
 
 impl PartialEq for JweHeader {
@@ -161,10 +153,7 @@ impl JweHeader {
             cty: sink.cty,
             crit: Vec::new(),
             compressed,
-            members: Members {
-                raw: raw.to_vec(),
-                parsed: OnceLock::new(),
-            },
+            members: json::LazyMembers::checked_text(raw.to_vec()),
         })
     }
 
@@ -199,10 +188,7 @@ impl JweHeader {
             cty: string("cty")?,
             crit,
             compressed,
-            members: Members {
-                raw: Vec::new(),
-                parsed: OnceLock::from(members),
-            },
+            members: json::LazyMembers::built(members),
         })
     }
 
@@ -213,11 +199,7 @@ impl JweHeader {
 
     /// Every header member, as JSON.
     pub fn members(&self) -> &Map<String, Value> {
-        // The text passed the strict parse once; parsing it again cannot fail (serde_json's own depth bound is
-        // above any configured one).
-        self.members.parsed.get_or_init(|| {
-            json::parse_object(&self.members.raw, 128, "JWE header").unwrap_or_default()
-        })
+        self.members.get()
     }
 
     /// A base64url header member (such as the AES-GCM key wrap's `iv` and `tag`), decoded.

@@ -4,12 +4,10 @@
 //! without `alg` is skipped rather than guessed at, as are signature keys (`use: sig`, or a JWS `alg`). Every key
 //! skipped is listed with the reason, and a set with no usable key is an error that gives the first reason.
 
-use serde_json::Value;
-
 use super::decrypter::Decrypter;
 use super::key::DecryptionKey;
 use crate::error::{Error, ErrorKind, Result};
-use crate::json::{self, Limits};
+use crate::json::Limits;
 use crate::jwk::Jwk;
 
 /// The decryption keys of a JWK Set, and why the others were skipped.
@@ -24,24 +22,7 @@ pub struct DecryptionKeys {
 impl DecryptionKeys {
     /// Reads the decryption keys of a JWK Set within `limits` (document size, key count, JSON depth).
     pub fn from_jwks(text: &str, limits: &Limits) -> Result<DecryptionKeys> {
-        if text.len() > limits.max_jwks_bytes {
-            return Err(Error::limit(format!(
-                "JWK Set is {} bytes; the limit is {}",
-                text.len(),
-                limits.max_jwks_bytes
-            )));
-        }
-        let mut doc = json::parse_object(text.as_bytes(), limits.max_json_depth, "JWK Set")?;
-        let Some(Value::Array(entries)) = doc.remove("keys") else {
-            return Err(Error::malformed("JWK Set has no \"keys\" array"));
-        };
-        if entries.len() > limits.max_keys {
-            return Err(Error::limit(format!(
-                "JWK Set has {} keys; the limit is {}",
-                entries.len(),
-                limits.max_keys
-            )));
-        }
+        let entries = crate::jwk::jwks_entries(text, limits)?;
         let mut keys = Vec::new();
         let mut skipped = Vec::new();
         for (i, entry) in entries.into_iter().enumerate() {

@@ -19,6 +19,7 @@ use crate::json::{self, Limits};
 
 pub(crate) use pem::pem_encode;
 pub use set::KeySet;
+pub(crate) use set::jwks_entries;
 
 /// A JSON Web Key. Members are kept as they appear in JSON (base64url strings); private members are never shown by
 /// `Debug`.

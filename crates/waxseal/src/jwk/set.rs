@@ -68,24 +68,7 @@ impl KeySet {
     }
 
     fn parse_jwks(text: &str, limits: &Limits, public_only: bool) -> Result<KeySet> {
-        if text.len() > limits.max_jwks_bytes {
-            return Err(Error::limit(format!(
-                "JWK Set is {} bytes; the limit is {}",
-                text.len(),
-                limits.max_jwks_bytes
-            )));
-        }
-        let mut doc = json::parse_object(text.as_bytes(), limits.max_json_depth, "JWK Set")?;
-        let Some(Value::Array(entries)) = doc.remove("keys") else {
-            return Err(Error::malformed("JWK Set has no \"keys\" array"));
-        };
-        if entries.len() > limits.max_keys {
-            return Err(Error::limit(format!(
-                "JWK Set has {} keys; the limit is {}",
-                entries.len(),
-                limits.max_keys
-            )));
-        }
+        let entries = jwks_entries(text, limits)?;
         let mut keys = Vec::new();
         let mut skipped = Vec::new();
         for (i, entry) in entries.into_iter().enumerate() {
@@ -246,6 +229,30 @@ impl From<VerifyingKey> for KeySet {
             skipped: Vec::new(),
         }
     }
+}
+
+/// The entries of a JWK Set document (`{"keys":[...]}`), within `limits`: document size, JSON depth and key count,
+/// each checked before anything is built from the entries. Shared by the signature and the decryption key sets.
+pub(crate) fn jwks_entries(text: &str, limits: &Limits) -> Result<Vec<Value>> {
+    if text.len() > limits.max_jwks_bytes {
+        return Err(Error::limit(format!(
+            "JWK Set is {} bytes; the limit is {}",
+            text.len(),
+            limits.max_jwks_bytes
+        )));
+    }
+    let mut doc = json::parse_object(text.as_bytes(), limits.max_json_depth, "JWK Set")?;
+    let Some(Value::Array(entries)) = doc.remove("keys") else {
+        return Err(Error::malformed("JWK Set has no \"keys\" array"));
+    };
+    if entries.len() > limits.max_keys {
+        return Err(Error::limit(format!(
+            "JWK Set has {} keys; the limit is {}",
+            entries.len(),
+            limits.max_keys
+        )));
+    }
+    Ok(entries)
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! The JOSE header: parsing what arrives (strictly) and building what is sent (in a stable member order).
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
 
 use serde::de::MapAccess;
 use serde_json::{Map, Value};
@@ -33,15 +32,8 @@ pub struct Header {
     pub crit: Vec<String>,
     /// False for an RFC 7797 unencoded payload.
     pub b64: bool,
-    members: Members,
-}
-
-/// All header members as JSON, built only if someone asks: verification itself needs only the typed fields.
-#[derive(Debug, Clone)]
-struct Members {
-    /// The header's JSON text, already checked strictly (empty when `parsed` was set at construction).
-    raw: Vec<u8>,
-    parsed: OnceLock<Map<String, Value>>,
+    /// Every member as JSON, built only if asked: verification itself needs only the typed fields.
+    members: json::LazyMembers,
 }
 
 impl PartialEq for Header {
@@ -156,10 +148,7 @@ impl Header {
             cty: string("cty")?,
             crit,
             b64,
-            members: Members {
-                raw: Vec::new(),
-                parsed: OnceLock::from(members),
-            },
+            members: json::LazyMembers::built(members),
         })
     }
 
@@ -183,10 +172,7 @@ impl Header {
             cty,
             crit: Vec::new(),
             b64: true,
-            members: Members {
-                raw,
-                parsed: OnceLock::new(),
-            },
+            members: json::LazyMembers::checked_text(raw),
         })
     }
 
@@ -197,11 +183,7 @@ impl Header {
 
     /// Every header member, as JSON.
     pub fn members(&self) -> &Map<String, Value> {
-        // The text passed the strict parse once; parsing it again cannot fail (serde_json's own depth bound is
-        // above any configured one).
-        self.members.parsed.get_or_init(|| {
-            json::parse_object(&self.members.raw, 128, "header").unwrap_or_default()
-        })
+        self.members.get()
     }
 
     /// Rejects `crit` names the verifier does not understand.
