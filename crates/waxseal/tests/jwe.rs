@@ -468,3 +468,23 @@ fn rsa_oaep_keys_are_checked() {
         b"hi"
     );
 }
+
+/// Header values with characters JSON must escape (a quote, a backslash, a control character) and non-ASCII ones
+/// travel intact: the encrypter writes plain ASCII as it is and escapes the rest.
+#[test]
+fn header_values_that_need_escaping_round_trip() {
+    let kid = "key \"one\" \\ tab\there é ✓";
+    let key = DecryptionKey::from_secret(&[3; 16], KeyManagement::A128KW)
+        .unwrap()
+        .with_kid(kid);
+    let token = Encrypter::new(&key.encryption_key(), ContentEncryption::A128Gcm)
+        .typ("application/example+jwt")
+        .encrypt_compact(b"x")
+        .unwrap();
+    let opened = Decrypter::new(key).decrypt_compact(&token).unwrap();
+    assert_eq!(opened.header.kid.as_deref(), Some(kid));
+    assert_eq!(
+        opened.header.typ.as_deref(),
+        Some("application/example+jwt")
+    );
+}

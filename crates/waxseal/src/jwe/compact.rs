@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use aws_lc_rs::aead;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -110,7 +111,7 @@ impl<'k> Encrypter<'k> {
             header_json.as_bytes(),
             &wrapped.encrypted_key,
             self.enc,
-            &wrapped.cek,
+            (&wrapped.cek, self.key.material().direct_gcm()),
             &iv,
             &plaintext,
         )
@@ -162,20 +163,42 @@ impl<'k> Encrypter<'k> {
 }
 
 /// A JSON object written member by member; the encrypter's member names are distinct by construction.
-#[derive(Default)]
 struct HeaderWriter(Vec<u8>);
+
+impl Default for HeaderWriter {
+    /// Room for a usual header (`alg`, `enc`, `kid`, `cty`, a key wrap's members) at once: growing the buffer
+    /// member by member cost more than writing them.
+    fn default() -> Self {
+        HeaderWriter(Vec::with_capacity(256))
+    }
+}
 
 impl HeaderWriter {
     fn name(&mut self, name: &str) {
         self.0.push(if self.0.is_empty() { b'{' } else { b',' });
-        // A `&str` always serializes.
-        let _ = serde_json::to_writer(&mut self.0, name);
+        self.str(name);
         self.0.push(b':');
     }
 
     fn string(&mut self, name: &str, value: &str) {
         self.name(name);
-        let _ = serde_json::to_writer(&mut self.0, value);
+        self.str(value);
+    }
+
+    /// A JSON string. Names, algorithm names and most key ids are printable ASCII with nothing to escape, written
+    /// as they are; anything else goes through serde_json's escaping.
+    fn str(&mut self, text: &str) {
+        if text
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        {
+            self.0.push(b'"');
+            self.0.extend_from_slice(text.as_bytes());
+            self.0.push(b'"');
+        } else {
+            // A `&str` always serializes.
+            let _ = serde_json::to_writer(&mut self.0, text);
+        }
     }
 
     fn value(&mut self, name: &str, value: &Value) {
@@ -214,12 +237,12 @@ fn assemble(
     header_json: &[u8],
     encrypted_key: &[u8],
     enc: ContentEncryption,
-    cek: &[u8],
+    (cek, schedule): (&[u8], Option<&aead::LessSafeKey>),
     iv: &[u8],
     plaintext: &[u8],
 ) -> Result<String> {
     let mut out = b64::encode(header_json);
-    let sealed = content::encrypt(enc, cek, iv, out.as_bytes(), plaintext)?;
+    let sealed = content::encrypt(enc, cek, schedule, iv, out.as_bytes(), plaintext)?;
     for segment in [encrypted_key, iv, &sealed.ciphertext, &sealed.tag] {
         out.push('.');
         b64::encode_into(segment, &mut out);
@@ -238,7 +261,7 @@ pub fn encrypt_compact_reproducible(
     iv: &[u8],
     plaintext: &[u8],
 ) -> Result<String> {
-    let header = JweHeader::parse(header_json, Limits::default().max_json_depth)?;
+    let header = JweHeader::parse(header_json.to_vec(), Limits::default().max_json_depth)?;
     if header.alg != key.algorithm() {
         return Err(Error::new(
             ErrorKind::AlgorithmNotAllowed,
@@ -285,7 +308,7 @@ pub fn encrypt_compact_reproducible(
         &written,
         &wrapped.encrypted_key,
         header.enc,
-        &wrapped.cek,
+        (&wrapped.cek, None),
         iv,
         plaintext,
     )

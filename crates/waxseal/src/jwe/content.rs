@@ -54,17 +54,26 @@ fn check_key_and_iv(enc: ContentEncryption, cek: &[u8], iv: &[u8]) -> Result<()>
     Ok(())
 }
 
-/// Encrypts `plaintext` under `cek` with `iv`, authenticating `aad`. Key and IV lengths are checked.
+/// Encrypts `plaintext` under `cek` with `iv`, authenticating `aad`. Key and IV lengths are checked. `schedule` is
+/// `cek`'s AES-GCM key schedule when the key holds one already (a `dir` key), else it is built here.
 pub(crate) fn encrypt(
     enc: ContentEncryption,
     cek: &[u8],
+    schedule: Option<&aead::LessSafeKey>,
     iv: &[u8],
     aad: &[u8],
     plaintext: &[u8],
 ) -> Result<Sealed> {
     check_key_and_iv(enc, cek, iv)?;
     if enc.is_gcm() {
-        let key = gcm_key(enc, cek)?;
+        let built;
+        let key = match schedule {
+            Some(key) => key,
+            None => {
+                built = gcm_key(enc, cek)?;
+                &built
+            }
+        };
         let nonce = aead::Nonce::try_assume_unique_for_key(iv).map_err(|_| crypto("AES-GCM"))?;
         let mut ciphertext = plaintext.to_vec();
         let tag = key
@@ -86,6 +95,7 @@ pub(crate) fn encrypt(
 pub(crate) fn decrypt(
     enc: ContentEncryption,
     cek: &[u8],
+    schedule: Option<&aead::LessSafeKey>,
     iv: &[u8],
     aad: &[u8],
     ciphertext: &[u8],
@@ -96,7 +106,14 @@ pub(crate) fn decrypt(
         return Err(failed());
     }
     if enc.is_gcm() {
-        let key = gcm_key(enc, cek).map_err(|_| failed())?;
+        let built;
+        let key = match schedule {
+            Some(key) => key,
+            None => {
+                built = gcm_key(enc, cek).map_err(|_| failed())?;
+                &built
+            }
+        };
         let nonce = aead::Nonce::try_assume_unique_for_key(iv).map_err(|_| failed())?;
         let mut buffer = Zeroizing::new(Vec::with_capacity(ciphertext.len() + tag.len()));
         buffer.extend_from_slice(ciphertext);
@@ -117,7 +134,7 @@ pub(crate) fn decrypt(
     }
 }
 
-fn gcm_key(enc: ContentEncryption, cek: &[u8]) -> Result<aead::LessSafeKey> {
+pub(crate) fn gcm_key(enc: ContentEncryption, cek: &[u8]) -> Result<aead::LessSafeKey> {
     let alg = match enc {
         ContentEncryption::A128Gcm => &aead::AES_128_GCM,
         ContentEncryption::A192Gcm => &aead::AES_192_GCM,
@@ -208,7 +225,7 @@ mod tests {
     fn sealed(enc: ContentEncryption) -> (Vec<u8>, Vec<u8>, Sealed) {
         let cek: Vec<u8> = (0..enc.key_len()).map(|i| i as u8).collect();
         let iv = vec![7u8; enc.iv_len()];
-        let sealed = encrypt(enc, &cek, &iv, b"aad", b"the content").unwrap();
+        let sealed = encrypt(enc, &cek, None, &iv, b"aad", b"the content").unwrap();
         (cek, iv, sealed)
     }
 
@@ -217,7 +234,7 @@ mod tests {
         for enc in ALL {
             let (cek, iv, s) = sealed(enc);
             assert_eq!(s.tag.len(), enc.tag_len());
-            let plain = decrypt(enc, &cek, &iv, b"aad", &s.ciphertext, &s.tag).unwrap();
+            let plain = decrypt(enc, &cek, None, &iv, b"aad", &s.ciphertext, &s.tag).unwrap();
             assert_eq!(plain.as_slice(), b"the content", "{enc}");
         }
     }
@@ -238,7 +255,7 @@ mod tests {
                 (b"aad", &s.ciphertext[..s.ciphertext.len() - 1], &s.tag),
             ];
             for (aad, ct, tag) in cases {
-                let err = decrypt(enc, &cek, &iv, aad, ct, tag).unwrap_err();
+                let err = decrypt(enc, &cek, None, &iv, aad, ct, tag).unwrap_err();
                 assert_eq!(err, failed(), "{enc}");
             }
         }
@@ -255,10 +272,10 @@ mod tests {
         bad_padding.truncate(16);
         assert!(cbc_decrypt(enc_key, &iv, &bad_padding).is_err());
         let tag = cbc_hmac_tag(enc, mac_key, b"", &iv, &bad_padding);
-        let padding_error = decrypt(enc, &cek, &iv, b"", &bad_padding, &tag).unwrap_err();
+        let padding_error = decrypt(enc, &cek, None, &iv, b"", &bad_padding, &tag).unwrap_err();
         let mut wrong_tag = tag.clone();
         wrong_tag[3] ^= 4;
-        let tag_error = decrypt(enc, &cek, &iv, b"", &bad_padding, &wrong_tag).unwrap_err();
+        let tag_error = decrypt(enc, &cek, None, &iv, b"", &bad_padding, &wrong_tag).unwrap_err();
         assert_eq!(padding_error, tag_error);
         assert_eq!(padding_error.kind(), ErrorKind::DecryptionFailed);
     }
@@ -269,13 +286,15 @@ mod tests {
             let iv = vec![0u8; enc.iv_len()];
             let short = vec![0u8; enc.key_len() - 1];
             assert_eq!(
-                encrypt(enc, &short, &iv, b"", b"x").unwrap_err().kind(),
+                encrypt(enc, &short, None, &iv, b"", b"x")
+                    .unwrap_err()
+                    .kind(),
                 ErrorKind::InvalidKey
             );
             let cek = vec![0u8; enc.key_len()];
-            assert!(encrypt(enc, &cek, &iv[1..], b"", b"x").is_err());
+            assert!(encrypt(enc, &cek, None, &iv[1..], b"", b"x").is_err());
             assert_eq!(
-                decrypt(enc, &short, &iv, b"", b"x", &[0; 16]).unwrap_err(),
+                decrypt(enc, &short, None, &iv, b"", b"x", &[0; 16]).unwrap_err(),
                 failed()
             );
         }

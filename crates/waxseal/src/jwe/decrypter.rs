@@ -212,7 +212,7 @@ impl Decrypter {
             ));
         }
         let header = JweHeader::parse(
-            &b64::decode(header_b64, "JWE header")?,
+            b64::decode(header_b64, "JWE header")?,
             self.limits.max_json_depth,
         )?;
         let candidates = self.check_header(&header)?;
@@ -274,6 +274,7 @@ impl Decrypter {
                 content::decrypt(
                     header.enc,
                     &cek,
+                    key.material().direct_gcm(),
                     content.iv,
                     content.aad,
                     content.ciphertext,
@@ -309,12 +310,21 @@ impl Decrypter {
     /// The keys that may open a JWE with this header: algorithm and content encryption first (refused by name),
     /// then `kid`.
     fn candidates(&self, header: &JweHeader) -> Result<Vec<&DecryptionKey>> {
-        let by_alg: Vec<&DecryptionKey> = self
+        let fits_alg = |k: &&DecryptionKey| k.algorithm() == header.alg;
+        let fits_enc = |k: &&DecryptionKey| {
+            self.encs.contains(&header.enc) && k.direct_encryption().is_none_or(|e| e == header.enc)
+        };
+        let fits_kid = |k: &&DecryptionKey| match (k.kid(), header.kid.as_deref()) {
+            (Some(mine), Some(theirs)) => mine == theirs,
+            _ => true,
+        };
+        let mut by_kid: Vec<&DecryptionKey> = self
             .keys
             .iter()
-            .filter(|k| k.algorithm() == header.alg)
+            .filter(|k| fits_alg(k) && fits_enc(k) && fits_kid(k))
             .collect();
-        if by_alg.is_empty() {
+        // None fits: say which rule left none, in the order they apply.
+        if by_kid.is_empty() && !self.keys.iter().any(|k| fits_alg(&k)) {
             let mut names: Vec<&str> = self.keys.iter().map(|k| k.algorithm().name()).collect();
             names.dedup();
             return Err(Error::new(
@@ -330,14 +340,7 @@ impl Decrypter {
                 ),
             ));
         }
-        let by_enc: Vec<&DecryptionKey> = by_alg
-            .into_iter()
-            .filter(|k| {
-                self.encs.contains(&header.enc)
-                    && k.direct_encryption().is_none_or(|e| e == header.enc)
-            })
-            .collect();
-        if by_enc.is_empty() {
+        if by_kid.is_empty() && !self.keys.iter().any(|k| fits_alg(&k) && fits_enc(&k)) {
             return Err(Error::new(
                 ErrorKind::AlgorithmNotAllowed,
                 format!(
@@ -346,22 +349,15 @@ impl Decrypter {
                 ),
             ));
         }
-        let mut by_kid: Vec<&DecryptionKey> = by_enc
-            .into_iter()
-            .filter(|k| match (k.kid(), header.kid.as_deref()) {
-                (Some(mine), Some(theirs)) => mine == theirs,
-                _ => true,
-            })
-            .collect();
-        // Keys named by the JWE's kid first (a stable sort keeps the caller's order otherwise), then the bound.
-        by_kid.sort_by_key(|k| k.kid().is_none() || header.kid.is_none());
-        by_kid.truncate(self.max_candidates);
         if by_kid.is_empty() {
             return Err(Error::new(
                 ErrorKind::KeyNotFound,
                 "no decryption key has the JWE's kid",
             ));
         }
+        // Keys named by the JWE's kid first (a stable sort keeps the caller's order otherwise), then the bound.
+        by_kid.sort_by_key(|k| k.kid().is_none() || header.kid.is_none());
+        by_kid.truncate(self.max_candidates);
         Ok(by_kid)
     }
 }

@@ -121,16 +121,16 @@ impl<'de> json::MemberSink<'de> for HeaderSink<'de> {
 
 impl JweHeader {
     /// Parses a protected header from its decoded JSON text.
-    pub(crate) fn parse(raw: &[u8], max_depth: usize) -> Result<JweHeader> {
+    pub(crate) fn parse(raw: Vec<u8>, max_depth: usize) -> Result<JweHeader> {
         let mut sink = HeaderSink::default();
         let walked = json::walk_object(
-            json::utf8(raw, "JWE header")?,
+            json::utf8(&raw, "JWE header")?,
             max_depth,
             "JWE header",
             &mut sink,
         );
         if walked.is_err() || sink.needs_full {
-            return Self::from_members(json::parse_object(raw, max_depth, "JWE header")?);
+            return Self::from_members(json::parse_object(&raw, max_depth, "JWE header")?);
         }
         let alg = sink
             .alg
@@ -153,7 +153,7 @@ impl JweHeader {
             cty: sink.cty,
             crit: Vec::new(),
             compressed,
-            members: json::LazyMembers::checked_text(raw.to_vec()),
+            members: json::LazyMembers::checked_text(raw),
         })
     }
 
@@ -252,7 +252,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<JweHeader> {
-        JweHeader::parse(text.as_bytes(), 16)
+        JweHeader::parse(text.as_bytes().to_vec(), 16)
     }
 
     /// The typed one-pass read and the full read agree on every member, and a mistyped member on the fast path is

@@ -33,7 +33,7 @@ fn seal(
         Some(aad_b64) => format!("{protected_b64}.{aad_b64}"),
         None => protected_b64.to_owned(),
     };
-    let sealed = content::encrypt(enc, cek, iv, full_aad.as_bytes(), plaintext)?;
+    let sealed = content::encrypt(enc, cek, None, iv, full_aad.as_bytes(), plaintext)?;
     if let Some(aad_b64) = aad_b64 {
         object.insert("aad".into(), Value::String(aad_b64));
     }

@@ -23,6 +23,8 @@ use crate::jwk::Jwk;
 pub(crate) enum Material {
     /// The shared secret of `dir`, AES key wrap and AES-GCM key wrap.
     Secret(Zeroizing<Vec<u8>>),
+    /// A `dir` key for AES-GCM: the secret, and its key schedule built once rather than for every token.
+    DirectGcm(Zeroizing<Vec<u8>>, aws_lc_rs::aead::LessSafeKey),
     /// The password of PBES2, from which each token's key wrap key is derived.
     Password(Zeroizing<Vec<u8>>),
     /// An RSA private key (2048 bits or more) and its public half.
@@ -33,6 +35,16 @@ pub(crate) enum Material {
     EcdhPrivate(EcdhPrivate),
     /// An ECDH public key, validated on its curve.
     EcdhPublic(EcdhPublic),
+}
+
+impl Material {
+    /// A `dir` AES-GCM key's prebuilt key schedule; `None` for every other key.
+    pub(crate) fn direct_gcm(&self) -> Option<&aws_lc_rs::aead::LessSafeKey> {
+        match self {
+            Material::DirectGcm(_, schedule) => Some(schedule),
+            _ => None,
+        }
+    }
 }
 
 /// RSA keys below 2048 bits are refused for encryption as they are for signatures.
@@ -99,11 +111,19 @@ impl Bound {
                 secret.len()
             )));
         }
+        let secret = Zeroizing::new(secret.to_vec());
+        let material = match direct_enc {
+            Some(enc) if enc.is_gcm() => {
+                let schedule = super::content::gcm_key(enc, &secret)?;
+                Material::DirectGcm(secret, schedule)
+            }
+            _ => Material::Secret(secret),
+        };
         Ok(Bound {
             alg,
             direct_enc,
             kid: None,
-            material: Arc::new(Material::Secret(Zeroizing::new(secret.to_vec()))),
+            material: Arc::new(material),
         })
     }
 
@@ -415,6 +435,7 @@ impl DecryptionKey {
                 bound.material = Arc::new(Material::EcdhPublic(private.public().clone()));
             }
             Material::Secret(_)
+            | Material::DirectGcm(..)
             | Material::Password(_)
             | Material::RsaPublic(_)
             | Material::EcdhPublic(_) => {}

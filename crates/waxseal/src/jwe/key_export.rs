@@ -230,7 +230,7 @@ fn jwk_of(
 ) -> Result<Jwk> {
     // Every kind of material named, so a new one is a compile error here until its JWK form is written.
     let mut jwk = match material {
-        Material::Secret(secret) => Jwk {
+        Material::Secret(secret) | Material::DirectGcm(secret, _) => Jwk {
             kty: "oct".into(),
             k: Some(b64::encode(&**secret)),
             ..Jwk::default()

@@ -113,7 +113,7 @@ pub(crate) fn wrap(
         Source::Fixed { cek, .. } | Source::Given(cek) => Zeroizing::new(cek.to_vec()),
     };
     let secret: &[u8] = match material {
-        Material::Secret(secret) => secret,
+        Material::Secret(secret) | Material::DirectGcm(secret, _) => secret,
         Material::Password(password) => {
             return pbes2::wrap(alg, password, cek, source, params.pbes2_count);
         }
@@ -231,7 +231,7 @@ pub(crate) fn unwrap(
 ) -> Result<Zeroizing<Vec<u8>>> {
     let enc: ContentEncryption = header.enc;
     let secret: &[u8] = match material {
-        Material::Secret(secret) => secret,
+        Material::Secret(secret) | Material::DirectGcm(secret, _) => secret,
         Material::Password(password) => {
             let cek = pbes2::unwrap(alg, password, header, encrypted_key, policy)?;
             // A wrapped key of the wrong size for `enc` is the sender's choice: the same error as a bad tag.

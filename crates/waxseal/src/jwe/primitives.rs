@@ -25,7 +25,7 @@ pub fn aes_gcm_seal(
     aad: &[u8],
     plaintext: &[u8],
 ) -> Result<(Vec<u8>, Vec<u8>)> {
-    let sealed = content::encrypt(gcm(key)?, key, iv, aad, plaintext)?;
+    let sealed = content::encrypt(gcm(key)?, key, None, iv, aad, plaintext)?;
     Ok((sealed.ciphertext, sealed.tag))
 }
 
@@ -37,7 +37,7 @@ pub fn aes_gcm_open(
     ciphertext: &[u8],
     tag: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>> {
-    content::decrypt(gcm(key)?, key, iv, aad, ciphertext, tag)
+    content::decrypt(gcm(key)?, key, None, iv, aad, ciphertext, tag)
 }
 
 /// AES-CBC with PKCS#7 padding (the cipher half of A*CBC-HS*).
@@ -72,6 +72,7 @@ pub fn rsa_oaep_decrypt(key: &DecryptionKey, ciphertext: &[u8]) -> Result<Zeroiz
             key_management::rsa_oaep_decrypt(key.algorithm(), private, ciphertext)
         }
         Material::Secret(_)
+        | Material::DirectGcm(..)
         | Material::Password(_)
         | Material::RsaPublic(_)
         | Material::EcdhPrivate(_)
