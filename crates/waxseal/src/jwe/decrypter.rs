@@ -217,16 +217,18 @@ impl Decrypter {
         )?;
         let candidates = self.check_header(&header)?;
         let encrypted_key = b64::decode(encrypted_key, "JWE encrypted key")?;
-        let iv = b64::decode(iv, "JWE initialization vector")?;
+        // The IV (at most 16 bytes) and tag (at most 32) decode on the stack; an oversized one is refused here.
+        let (mut iv_buffer, mut tag_buffer) = ([0u8; 24], [0u8; 48]);
+        let iv = b64::decode_into(iv, &mut iv_buffer, "JWE initialization vector")?;
         let ciphertext = b64::decode(ciphertext, "JWE ciphertext")?;
-        let tag = b64::decode(tag, "JWE authentication tag")?;
+        let tag = b64::decode_into(tag, &mut tag_buffer, "JWE authentication tag")?;
         let content = Content {
             aad: header_b64.as_bytes(),
-            iv: &iv,
+            iv,
             ciphertext: &ciphertext,
-            tag: &tag,
+            tag,
         };
-        let plaintext = self.open(&header, &candidates, &encrypted_key, &content)?;
+        let plaintext = self.open(&header, candidates, &encrypted_key, &content)?;
         Ok(Decrypted {
             plaintext: self.decompress(&header, plaintext)?,
             header,
@@ -239,7 +241,10 @@ impl Decrypter {
 
     /// Every check of a header that needs no key: `zip` against the configuration, `alg` and `enc` against the keys
     /// (giving the keys that fit), then `crit`.
-    pub(super) fn check_header(&self, header: &JweHeader) -> Result<Vec<&DecryptionKey>> {
+    pub(super) fn check_header<'s>(
+        &'s self,
+        header: &'s JweHeader,
+    ) -> Result<impl Iterator<Item = &'s DecryptionKey> + 's> {
         if header.compressed && self.max_decompressed.is_none() {
             return Err(Error::new(
                 ErrorKind::CompressionUnsupported,
@@ -254,10 +259,10 @@ impl Decrypter {
 
     /// Recovers the content key with each candidate in turn and decrypts the content with the first that works;
     /// the plaintext is returned as authenticated, before any decompression.
-    pub(super) fn open(
+    pub(super) fn open<'k>(
         &self,
         header: &JweHeader,
-        candidates: &[&DecryptionKey],
+        candidates: impl Iterator<Item = &'k DecryptionKey>,
         encrypted_key: &[u8],
         content: &Content<'_>,
     ) -> Result<Zeroizing<Vec<u8>>> {
@@ -309,55 +314,59 @@ impl Decrypter {
 
     /// The keys that may open a JWE with this header: algorithm and content encryption first (refused by name),
     /// then `kid`.
-    fn candidates(&self, header: &JweHeader) -> Result<Vec<&DecryptionKey>> {
-        let fits_alg = |k: &&DecryptionKey| k.algorithm() == header.alg;
-        let fits_enc = |k: &&DecryptionKey| {
+    fn candidates<'s>(
+        &'s self,
+        header: &'s JweHeader,
+    ) -> Result<impl Iterator<Item = &'s DecryptionKey> + 's> {
+        let fits_alg = move |k: &&DecryptionKey| k.algorithm() == header.alg;
+        let fits_enc = move |k: &&DecryptionKey| {
             self.encs.contains(&header.enc) && k.direct_encryption().is_none_or(|e| e == header.enc)
         };
-        let fits_kid = |k: &&DecryptionKey| match (k.kid(), header.kid.as_deref()) {
+        let fits_kid = move |k: &&DecryptionKey| match (k.kid(), header.kid.as_deref()) {
             (Some(mine), Some(theirs)) => mine == theirs,
             _ => true,
         };
-        let mut by_kid: Vec<&DecryptionKey> = self
-            .keys
-            .iter()
-            .filter(|k| fits_alg(k) && fits_enc(k) && fits_kid(k))
-            .collect();
+        let fits = move |k: &&DecryptionKey| fits_alg(k) && fits_enc(k) && fits_kid(k);
         // None fits: say which rule left none, in the order they apply.
-        if by_kid.is_empty() && !self.keys.iter().any(|k| fits_alg(&k)) {
-            let mut names: Vec<&str> = self.keys.iter().map(|k| k.algorithm().name()).collect();
-            names.dedup();
-            return Err(Error::new(
-                ErrorKind::AlgorithmNotAllowed,
-                format!(
-                    "JWE alg {} is not allowed; this decrypter's keys are for {}",
-                    header.alg,
-                    if names.is_empty() {
-                        "nothing".to_owned()
-                    } else {
-                        names.join(", ")
-                    }
-                ),
-            ));
-        }
-        if by_kid.is_empty() && !self.keys.iter().any(|k| fits_alg(&k) && fits_enc(&k)) {
-            return Err(Error::new(
-                ErrorKind::AlgorithmNotAllowed,
-                format!(
-                    "JWE enc {} is not allowed with alg {}",
-                    header.enc, header.alg
-                ),
-            ));
-        }
-        if by_kid.is_empty() {
+        if !self.keys.iter().any(|k| fits(&k)) {
+            if !self.keys.iter().any(|k| fits_alg(&k)) {
+                let mut names: Vec<&str> = self.keys.iter().map(|k| k.algorithm().name()).collect();
+                names.dedup();
+                return Err(Error::new(
+                    ErrorKind::AlgorithmNotAllowed,
+                    format!(
+                        "JWE alg {} is not allowed; this decrypter's keys are for {}",
+                        header.alg,
+                        if names.is_empty() {
+                            "nothing".to_owned()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                ));
+            }
+            if !self.keys.iter().any(|k| fits_alg(&k) && fits_enc(&k)) {
+                return Err(Error::new(
+                    ErrorKind::AlgorithmNotAllowed,
+                    format!(
+                        "JWE enc {} is not allowed with alg {}",
+                        header.enc, header.alg
+                    ),
+                ));
+            }
             return Err(Error::new(
                 ErrorKind::KeyNotFound,
                 "no decryption key has the JWE's kid",
             ));
         }
-        // Keys named by the JWE's kid first (a stable sort keeps the caller's order otherwise), then the bound.
-        by_kid.sort_by_key(|k| k.kid().is_none() || header.kid.is_none());
-        by_kid.truncate(self.max_candidates);
-        Ok(by_kid)
+        // Keys the JWE's kid names first, then those without a kid to compare, in the caller's order; at most
+        // `max_candidates` of them. Nothing is collected: one key fitting costs no allocation.
+        let named = move |k: &&DecryptionKey| k.kid().is_some() && header.kid.is_some();
+        Ok(self
+            .keys
+            .iter()
+            .filter(move |k| fits(k) && named(k))
+            .chain(self.keys.iter().filter(move |k| fits(k) && !named(k)))
+            .take(self.max_candidates))
     }
 }

@@ -214,7 +214,7 @@ impl Decrypter {
             let attempt = JweHeader::from_members(recipient.joint).and_then(|header| {
                 let candidates = self.check_header(&header)?;
                 let plaintext =
-                    self.open(&header, &candidates, &recipient.encrypted_key, &content)?;
+                    self.open(&header, candidates, &recipient.encrypted_key, &content)?;
                 Ok((header, plaintext))
             });
             match attempt {

@@ -222,13 +222,29 @@ pub(crate) fn rsa_oaep_decrypt(
 }
 
 /// Recovers the CEK of a JWE whose header names `alg` and `enc`, within what `policy` allows.
-pub(crate) fn unwrap(
+/// A content key on the way in: the key itself for `dir` (nothing to copy), or the one a key unwrap recovered.
+pub(crate) enum Cek<'m> {
+    Key(&'m [u8]),
+    Unwrapped(Zeroizing<Vec<u8>>),
+}
+
+impl std::ops::Deref for Cek<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Cek::Key(key) => key,
+            Cek::Unwrapped(cek) => cek,
+        }
+    }
+}
+
+pub(crate) fn unwrap<'m>(
     alg: KeyManagement,
-    material: &Material,
+    material: &'m Material,
     header: &JweHeader,
     encrypted_key: &[u8],
     policy: &UnwrapPolicy,
-) -> Result<Zeroizing<Vec<u8>>> {
+) -> Result<Cek<'m>> {
     let enc: ContentEncryption = header.enc;
     let secret: &[u8] = match material {
         Material::Secret(secret) | Material::DirectGcm(secret, _) => secret,
@@ -236,16 +252,16 @@ pub(crate) fn unwrap(
             let cek = pbes2::unwrap(alg, password, header, encrypted_key, policy)?;
             // A wrapped key of the wrong size for `enc` is the sender's choice: the same error as a bad tag.
             return if cek.len() == enc.key_len() {
-                Ok(cek)
+                Ok(Cek::Unwrapped(cek))
             } else {
                 Err(failed())
             };
         }
         Material::RsaPrivate(private, _) => {
-            return rsa_oaep_unwrap(alg, private, encrypted_key, enc.key_len());
+            return rsa_oaep_unwrap(alg, private, encrypted_key, enc.key_len()).map(Cek::Unwrapped);
         }
         Material::EcdhPrivate(private) if alg.is_ecdh() => {
-            return ecdh::unwrap(alg, private, header, encrypted_key);
+            return ecdh::unwrap(alg, private, header, encrypted_key).map(Cek::Unwrapped);
         }
         Material::RsaPublic(_) | Material::EcdhPrivate(_) | Material::EcdhPublic(_) => {
             return Err(mismatch(alg));
@@ -259,10 +275,10 @@ pub(crate) fn unwrap(
                     "a JWE with alg \"dir\" must have an empty encrypted key segment",
                 ));
             }
-            Zeroizing::new(secret.to_vec())
+            Cek::Key(secret)
         }
         KeyManagement::A128KW | KeyManagement::A192KW | KeyManagement::A256KW => {
-            aes_key_unwrap(secret, encrypted_key)?
+            Cek::Unwrapped(aes_key_unwrap(secret, encrypted_key)?)
         }
         KeyManagement::A128GCMKW | KeyManagement::A192GCMKW | KeyManagement::A256GCMKW => {
             let iv = header.binary_member("iv")?;
@@ -282,7 +298,7 @@ pub(crate) fn unwrap(
                 .map_err(|_| failed())?
                 .len();
             buffer.truncate(len);
-            buffer
+            Cek::Unwrapped(buffer)
         }
         _ => return Err(mismatch(alg)),
     };
