@@ -5,14 +5,13 @@ use std::borrow::Cow;
 
 use aws_lc_rs::aead;
 use serde_json::Value;
-use zeroize::Zeroizing;
 
 use super::algorithms::ContentEncryption;
 use super::compression;
 use super::content;
 use super::header::JweHeader;
 use super::key::EncryptionKey;
-use super::key_management::{self, Source, WrapParams, Wrapped, random};
+use super::key_management::{self, Source, WrapParams, Wrapped};
 use crate::b64;
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::Limits;
@@ -111,7 +110,10 @@ impl<'k> Encrypter<'k> {
             header_json.as_bytes(),
             &wrapped.encrypted_key,
             self.enc,
-            (&wrapped.cek, self.key.material().direct_gcm()),
+            (
+                wrapped.cek(self.key.material()),
+                self.key.material().direct_gcm(),
+            ),
             &iv,
             &plaintext,
         )
@@ -128,7 +130,7 @@ impl<'k> Encrypter<'k> {
                 format!("agreement party information (apu, apv) is for ECDH-ES, not {alg}"),
             ));
         }
-        let iv = random(enc.iv_len())?;
+        let iv = Iv::fresh(enc.iv_len())?;
         let wrapped =
             key_management::wrap(alg, enc, self.key.material(), &Source::Random, &self.params)?;
         // Written straight out, member by member: no map to build, hash and walk for every token.
@@ -163,21 +165,21 @@ impl<'k> Encrypter<'k> {
 }
 
 /// A JSON object written member by member; the encrypter's member names are distinct by construction.
-struct HeaderWriter(Vec<u8>);
+struct HeaderWriter(String);
 
 impl Default for HeaderWriter {
     /// Room for a usual header (`alg`, `enc`, `kid`, `cty`, a key wrap's members) at once: growing the buffer
     /// member by member cost more than writing them.
     fn default() -> Self {
-        HeaderWriter(Vec::with_capacity(256))
+        HeaderWriter(String::with_capacity(256))
     }
 }
 
 impl HeaderWriter {
     fn name(&mut self, name: &str) {
-        self.0.push(if self.0.is_empty() { b'{' } else { b',' });
+        self.0.push(if self.0.is_empty() { '{' } else { ',' });
         self.str(name);
-        self.0.push(b':');
+        self.0.push(':');
     }
 
     fn string(&mut self, name: &str, value: &str) {
@@ -192,24 +194,55 @@ impl HeaderWriter {
             .bytes()
             .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
         {
-            self.0.push(b'"');
-            self.0.extend_from_slice(text.as_bytes());
-            self.0.push(b'"');
+            self.0.push('"');
+            self.0.push_str(text);
+            self.0.push('"');
         } else {
-            // A `&str` always serializes.
-            let _ = serde_json::to_writer(&mut self.0, text);
+            self.json(&text);
         }
     }
 
     fn value(&mut self, name: &str, value: &Value) {
         self.name(name);
-        let _ = serde_json::to_writer(&mut self.0, value);
+        self.json(value);
+    }
+
+    /// Anything serde_json writes; a `&str` or a `Value` always serializes.
+    fn json(&mut self, value: &impl serde::Serialize) {
+        if let Ok(text) = serde_json::to_string(value) {
+            self.0.push_str(&text);
+        }
     }
 
     fn finish(mut self) -> String {
-        self.0.push(b'}');
-        // serde_json writes UTF-8.
-        String::from_utf8(self.0).unwrap_or_default()
+        self.0.push('}');
+        self.0
+    }
+}
+
+/// A fresh content-encryption IV (12 bytes for AES-GCM, 16 for AES-CBC). Public once sent, so kept on the stack and
+/// not wiped.
+pub(super) struct Iv {
+    bytes: [u8; 16],
+    len: usize,
+}
+
+impl Iv {
+    fn fresh(len: usize) -> Result<Iv> {
+        let mut bytes = [0u8; 16];
+        let random = bytes
+            .get_mut(..len)
+            .ok_or_else(|| Error::new(ErrorKind::Crypto, "no IV is longer than 16 bytes"))?;
+        aws_lc_rs::rand::fill(random)
+            .map_err(|_| Error::new(ErrorKind::Crypto, "the random generator failed"))?;
+        Ok(Iv { bytes, len })
+    }
+}
+
+impl std::ops::Deref for Iv {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 
@@ -217,7 +250,7 @@ impl HeaderWriter {
 pub(super) struct Prepared<'p> {
     pub(super) header_json: String,
     pub(super) wrapped: Wrapped,
-    pub(super) iv: Zeroizing<Vec<u8>>,
+    pub(super) iv: Iv,
     pub(super) plaintext: Cow<'p, [u8]>,
 }
 
@@ -308,7 +341,7 @@ pub fn encrypt_compact_reproducible(
         &written,
         &wrapped.encrypted_key,
         header.enc,
-        (&wrapped.cek, None),
+        (wrapped.cek(key.material()), None),
         iv,
         plaintext,
     )

@@ -265,7 +265,7 @@ impl Decrypter {
         candidates: impl Iterator<Item = &'k DecryptionKey>,
         encrypted_key: &[u8],
         content: &Content<'_>,
-    ) -> Result<Zeroizing<Vec<u8>>> {
+    ) -> Result<Vec<u8>> {
         let mut last = None;
         for key in candidates {
             let opened = key_management::unwrap(
@@ -295,15 +295,12 @@ impl Decrypter {
     }
 
     /// The plaintext of an authenticated JWE: inflated within the limit when the header says `zip`.
-    pub(super) fn decompress(
-        &self,
-        header: &JweHeader,
-        mut plaintext: Zeroizing<Vec<u8>>,
-    ) -> Result<Vec<u8>> {
+    pub(super) fn decompress(&self, header: &JweHeader, plaintext: Vec<u8>) -> Result<Vec<u8>> {
         match (header.compressed, self.max_decompressed) {
             // Handed over, not copied: the caller asked for the plaintext.
-            (false, _) => Ok(std::mem::take(&mut *plaintext)),
-            (true, Some(max)) => compression::inflate(&plaintext, max),
+            (false, _) => Ok(plaintext),
+            // The compressed form is wiped once inflated.
+            (true, Some(max)) => compression::inflate(&Zeroizing::new(plaintext), max),
             // check_header refused it already; kept as a refusal should the order ever change.
             (true, None) => Err(Error::new(
                 ErrorKind::CompressionUnsupported,

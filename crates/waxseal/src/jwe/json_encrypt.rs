@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq as _;
+use zeroize::Zeroizing;
 
 use super::algorithms::ContentEncryption;
 use super::compact::{Encrypter, Prepared, check_direct};
@@ -85,7 +86,7 @@ impl Encrypter<'_> {
             &protected_b64,
             aad,
             self.enc,
-            &wrapped.cek,
+            wrapped.cek(self.key.material()),
             &iv,
             &plaintext,
         )?;
@@ -264,7 +265,7 @@ impl<'k> JsonEncrypter<'k> {
             let wrapped =
                 key_management::wrap(alg, enc, key.material(), &source, &WrapParams::default())?;
             if let Some(given) = &given
-                && !bool::from(wrapped.cek.as_slice().ct_eq(given.as_slice()))
+                && !bool::from(wrapped.cek(key.material()).ct_eq(given.as_slice()))
             {
                 return Err(Error::new(
                     ErrorKind::AlgorithmNotAllowed,
@@ -295,7 +296,7 @@ impl<'k> JsonEncrypter<'k> {
                 );
             }
             entries.push(entry);
-            cek.get_or_insert(wrapped.cek);
+            cek.get_or_insert_with(|| Zeroizing::new(wrapped.cek(key.material()).to_vec()));
         }
         let cek = given
             .or(cek)
@@ -388,7 +389,7 @@ pub fn encrypt_json_reproducible(
             &source,
             &WrapParams::default(),
         )?;
-        if wrapped.cek.as_slice() != cek {
+        if wrapped.cek(key.material()) != cek {
             return Err(Error::malformed(format!(
                 "{} chooses the content key itself, and not the one given",
                 header.alg

@@ -78,9 +78,23 @@ pub(crate) struct UnwrapPolicy {
 /// key), the encrypted key segment, and any header parameters (which go into the protected header, so they are
 /// authenticated with the content).
 pub(crate) struct Wrapped {
-    pub(crate) cek: Zeroizing<Vec<u8>>,
+    /// The content key chosen or derived; `None` for `dir`, whose content key is the key's own secret (see
+    /// [`Wrapped::cek`]) and is not copied.
+    pub(crate) cek: Option<Zeroizing<Vec<u8>>>,
     pub(crate) encrypted_key: Vec<u8>,
     pub(crate) header: Vec<(&'static str, Value)>,
+}
+
+impl Wrapped {
+    /// The content key: the one chosen (or derived) and carried, or for `dir` the secret of `material`, the key
+    /// it was wrapped with.
+    pub(crate) fn cek<'a>(&'a self, material: &'a Material) -> &'a [u8] {
+        match (&self.cek, material) {
+            (Some(cek), _) => cek,
+            (None, Material::Secret(secret) | Material::DirectGcm(secret, _)) => secret,
+            (None, _) => &[],
+        }
+    }
 }
 
 /// Chooses the content key of a JWE for `enc` and carries it under `material` with `alg`. `party` is the agreement
@@ -106,9 +120,18 @@ pub(crate) fn wrap(
         Material::EcdhPublic(_) | Material::EcdhPrivate(_) => return Err(mismatch(alg)),
         _ => {}
     }
+    if alg == KeyManagement::Dir {
+        // The key is the content key: nothing to draw, copy or carry.
+        return match material {
+            Material::Secret(_) | Material::DirectGcm(..) => Ok(Wrapped {
+                cek: None,
+                encrypted_key: Vec::new(),
+                header: Vec::new(),
+            }),
+            _ => Err(mismatch(alg)),
+        };
+    }
     let cek = match source {
-        // `dir` uses the key itself: no content key to draw.
-        Source::Random if alg == KeyManagement::Dir => Zeroizing::new(Vec::new()),
         Source::Random => random(enc.key_len())?,
         Source::Fixed { cek, .. } | Source::Given(cek) => Zeroizing::new(cek.to_vec()),
     };
@@ -125,7 +148,7 @@ pub(crate) fn wrap(
                 .len();
             out.truncate(len);
             return Ok(Wrapped {
-                cek,
+                cek: Some(cek),
                 encrypted_key: out,
                 header: Vec::new(),
             });
@@ -133,14 +156,9 @@ pub(crate) fn wrap(
         Material::EcdhPublic(_) | Material::EcdhPrivate(_) => return Err(mismatch(alg)),
     };
     match alg {
-        KeyManagement::Dir => Ok(Wrapped {
-            cek: Zeroizing::new(secret.to_vec()),
-            encrypted_key: Vec::new(),
-            header: Vec::new(),
-        }),
         KeyManagement::A128KW | KeyManagement::A192KW | KeyManagement::A256KW => Ok(Wrapped {
             encrypted_key: aes_key_wrap(secret, &cek)?,
-            cek,
+            cek: Some(cek),
             header: Vec::new(),
         }),
         KeyManagement::A128GCMKW | KeyManagement::A192GCMKW | KeyManagement::A256GCMKW => {
@@ -156,7 +174,7 @@ pub(crate) fn wrap(
                 .seal_in_place_separate_tag(nonce, aead::Aad::empty(), &mut encrypted_key)
                 .map_err(|_| Error::new(ErrorKind::Crypto, "AES-GCM key wrap failed"))?;
             Ok(Wrapped {
-                cek,
+                cek: Some(cek),
                 encrypted_key,
                 header: vec![
                     ("iv", Value::String(b64::encode(&kw_iv))),

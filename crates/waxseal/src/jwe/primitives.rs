@@ -37,7 +37,7 @@ pub fn aes_gcm_open(
     ciphertext: &[u8],
     tag: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>> {
-    content::decrypt(gcm(key)?, key, None, iv, aad, ciphertext, tag)
+    content::decrypt(gcm(key)?, key, None, iv, aad, ciphertext, tag).map(Zeroizing::new)
 }
 
 /// AES-CBC with PKCS#7 padding (the cipher half of A*CBC-HS*).
@@ -51,7 +51,7 @@ pub fn aes_cbc_pkcs7_decrypt(
     iv: &[u8],
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>> {
-    content::cbc_decrypt(key, iv, ciphertext)
+    content::cbc_decrypt(key, iv, ciphertext).map(Zeroizing::new)
 }
 
 /// RFC 3394 AES key wrap (A128KW, A192KW, A256KW).

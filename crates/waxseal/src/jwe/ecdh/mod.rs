@@ -114,7 +114,7 @@ pub(crate) fn wrap(
     }
     if alg.ecdh_wrap_len().is_none() {
         return Ok(Wrapped {
-            cek: derived,
+            cek: Some(derived),
             encrypted_key: Vec::new(),
             header,
         });
@@ -125,7 +125,7 @@ pub(crate) fn wrap(
     };
     Ok(Wrapped {
         encrypted_key: aes_key_wrap(&derived, &cek)?,
-        cek,
+        cek: Some(cek),
         header,
     })
 }

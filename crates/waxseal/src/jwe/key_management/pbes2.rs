@@ -134,7 +134,7 @@ pub(super) fn wrap(
     let kek = derive(alg, password, &salt(alg, &p2s), p2c)?;
     Ok(Wrapped {
         encrypted_key: aes_key_wrap(&kek, &cek)?,
-        cek,
+        cek: Some(cek),
         header: vec![
             ("p2s", Value::String(b64::encode(&p2s))),
             ("p2c", Value::from(p2c)),
