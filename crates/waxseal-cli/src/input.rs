@@ -16,24 +16,20 @@ pub fn token(arg: Option<&str>) -> Result<String, Failure> {
     let raw = match arg {
         Some(t) if t != "-" => t.to_owned(),
         _ => {
-            let stdin = std::io::stdin();
-            if arg.is_none() && stdin.is_terminal() {
-                return Err(Failure::usage(anyhow!(
-                    "no token given: pass it as an argument or pipe it to standard input"
-                )));
-            }
-            let mut bytes = Vec::new();
-            stdin
-                .lock()
-                .take(MAX_INPUT + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|e| Failure::usage(anyhow!("cannot read standard input: {e}")))?;
-            if bytes.len() as u64 > MAX_INPUT {
-                return Err(Failure::rejected(anyhow!(
-                    "standard input is larger than {} MiB; that is no token",
-                    MAX_INPUT >> 20
-                )));
-            }
+            let bytes = stdin(
+                arg.is_some(),
+                || {
+                    Failure::usage(anyhow!(
+                        "no token given: pass it as an argument or pipe it to standard input"
+                    ))
+                },
+                || {
+                    Failure::rejected(anyhow!(
+                        "standard input is larger than {} MiB; that is no token",
+                        MAX_INPUT >> 20
+                    ))
+                },
+            )?;
             String::from_utf8(bytes).map_err(|_| {
                 Failure::rejected(anyhow!("standard input is not text; a token is ASCII"))
             })?
@@ -50,6 +46,29 @@ pub fn token(arg: Option<&str>) -> Result<String, Failure> {
         return Err(Failure::rejected(anyhow!("the token is empty")));
     }
     Ok(token.to_owned())
+}
+
+/// Standard input, at most [`MAX_INPUT`] bytes (`too_large` says what it was instead). Refused with `nothing` when
+/// it is a terminal and nothing was named: the command would wait forever for a paste it never asked for.
+fn stdin(
+    named: bool,
+    nothing: impl FnOnce() -> Failure,
+    too_large: impl FnOnce() -> Failure,
+) -> Result<Vec<u8>, Failure> {
+    let stdin = std::io::stdin();
+    if !named && stdin.is_terminal() {
+        return Err(nothing());
+    }
+    let mut bytes = Vec::new();
+    stdin
+        .lock()
+        .take(MAX_INPUT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::usage(anyhow!("cannot read standard input: {e}")))?;
+    if bytes.len() as u64 > MAX_INPUT {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// The bytes of a file the user named, with an error that names it.
@@ -78,26 +97,19 @@ pub fn file(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
 pub fn bytes(arg: Option<&Path>, what: &str) -> Result<Vec<u8>, Failure> {
     match arg {
         Some(path) if path != Path::new("-") => file(path, what),
-        _ => {
-            let stdin = std::io::stdin();
-            if arg.is_none() && stdin.is_terminal() {
-                return Err(Failure::usage(anyhow!(
+        _ => stdin(
+            arg.is_some(),
+            || {
+                Failure::usage(anyhow!(
                     "no {what} given: name a file or pipe it to standard input"
-                )));
-            }
-            let mut bytes = Vec::new();
-            stdin
-                .lock()
-                .take(MAX_INPUT + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|e| Failure::usage(anyhow!("cannot read standard input: {e}")))?;
-            if bytes.len() as u64 > MAX_INPUT {
-                return Err(Failure::usage(anyhow!(
+                ))
+            },
+            || {
+                Failure::usage(anyhow!(
                     "standard input is larger than {} MiB, more than a {what} should be",
                     MAX_INPUT >> 20
-                )));
-            }
-            Ok(bytes)
-        }
+                ))
+            },
+        ),
     }
 }
