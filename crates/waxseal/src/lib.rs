@@ -64,6 +64,7 @@ pub mod jwk;
 pub mod jws;
 pub mod jwt;
 mod keys;
+mod lazy_members;
 
 pub use alg::{Algorithm, AlgorithmSet};
 pub use error::{Error, ErrorKind, Result};

@@ -12,6 +12,7 @@ use super::algorithms::{ContentEncryption, KeyManagement};
 use crate::b64;
 use crate::error::{Error, ErrorKind, Result, quote};
 use crate::json;
+use crate::lazy_members::LazyMembers;
 
 /// Header parameters registered for JWE (RFC 7516 §4.1, RFC 7518 §4.6–4.8); `crit` may not list them.
 const REGISTERED: [&str; 20] = [
@@ -44,7 +45,7 @@ pub struct JweHeader {
     pub compressed: bool,
     /// Every member as JSON, built only if asked: opening a `dir`, AES key wrap or RSA-OAEP JWE needs only the
     /// typed fields.
-    members: json::LazyMembers,
+    members: LazyMembers,
 }
 
 impl PartialEq for JweHeader {
@@ -153,7 +154,7 @@ impl JweHeader {
             cty: sink.cty,
             crit: Vec::new(),
             compressed,
-            members: json::LazyMembers::checked_text(raw),
+            members: LazyMembers::checked_text(raw),
         })
     }
 
@@ -188,7 +189,7 @@ impl JweHeader {
             cty: string("cty")?,
             crit,
             compressed,
-            members: json::LazyMembers::built(members),
+            members: LazyMembers::built(members),
         })
     }
 

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use crate::alg::Algorithm;
 use crate::error::{Error, ErrorKind, Result, quote};
 use crate::json;
+use crate::lazy_members::LazyMembers;
 
 /// Header parameters defined by RFC 7515 and RFC 7797; `crit` may not list them (RFC 7515 §4.1.11).
 const REGISTERED: [&str; 12] = [
@@ -33,7 +34,7 @@ pub struct Header {
     /// False for an RFC 7797 unencoded payload.
     pub b64: bool,
     /// Every member as JSON, built only if asked: verification itself needs only the typed fields.
-    members: json::LazyMembers,
+    members: LazyMembers,
 }
 
 impl PartialEq for Header {
@@ -148,7 +149,7 @@ impl Header {
             cty: string("cty")?,
             crit,
             b64,
-            members: json::LazyMembers::built(members),
+            members: LazyMembers::built(members),
         })
     }
 
@@ -172,7 +173,7 @@ impl Header {
             cty,
             crit: Vec::new(),
             b64: true,
-            members: json::LazyMembers::checked_text(raw),
+            members: LazyMembers::checked_text(raw),
         })
     }
 
