@@ -488,3 +488,18 @@ fn header_values_that_need_escaping_round_trip() {
         Some("application/example+jwt")
     );
 }
+
+/// The decrypter says which of its keys opened a JWE (its place among the keys given), in both serializations.
+#[test]
+fn the_key_that_opened_a_jwe_is_named() {
+    let keys: Vec<DecryptionKey> = (1..=3u8)
+        .map(|i| DecryptionKey::from_secret(&[i; 16], KeyManagement::A128KW).unwrap())
+        .collect();
+    let third = keys[2].encryption_key();
+    let encrypter = Encrypter::new(&third, ContentEncryption::A128Gcm);
+    let decrypter = Decrypter::with_keys(keys);
+    let compact = encrypter.encrypt_compact(b"x").unwrap();
+    assert_eq!(decrypter.decrypt_compact(&compact).unwrap().key, 2);
+    let json = encrypter.encrypt_json(b"x", None).unwrap();
+    assert_eq!(decrypter.decrypt_json(&json).unwrap().key, 2);
+}

@@ -21,7 +21,8 @@ pub fn run(args: &DecryptArgs) -> Outcome {
     let enc = args.enc.as_deref().map(jwe_keys::parse_enc).transpose()?;
     let keys = jwe_keys::load::<DecryptionKey>(&args.keys, enc)?;
     let token = input::token(args.token.token.as_deref())?;
-    let (opened, key) = open(&token, &keys, &|keys| configure(args, enc, keys))?;
+    let decrypter = configure(args, enc, keys.iter().map(|k| k.key.clone()).collect());
+    let (opened, key) = open(&token, &keys, &decrypter)?;
     let nested = is_nested(&opened);
     if let Some(verify_key) = &args.verify_key {
         eprintln!("decrypted with {}", key.name);
@@ -88,22 +89,16 @@ fn configure(
 fn open<'k>(
     token: &str,
     keys: &'k [Named<DecryptionKey>],
-    decrypter: &dyn Fn(Vec<DecryptionKey>) -> Decrypter,
+    decrypter: &Decrypter,
 ) -> Result<(Decrypted, &'k Named<DecryptionKey>), Failure> {
-    let decrypt = |decrypter: Decrypter| {
-        if token.starts_with('{') {
-            decrypter.decrypt_json(token)
-        } else {
-            decrypter.decrypt_compact(token)
-        }
-    };
-    let opened = decrypt(decrypter(keys.iter().map(|k| k.key.clone()).collect()))
-        .map_err(|e| refusal(&e, token, keys))?;
-    // The decrypter does not say which of several keys opened it: the first that does alone is the one.
+    let opened = if token.starts_with('{') {
+        decrypter.decrypt_json(token)
+    } else {
+        decrypter.decrypt_compact(token)
+    }
+    .map_err(|e| refusal(&e, token, keys))?;
     let key = keys
-        .iter()
-        .find(|k| keys.len() == 1 || decrypt(decrypter(vec![k.key.clone()])).is_ok())
-        .or(keys.first())
+        .get(opened.key)
         .ok_or_else(|| Failure::usage(anyhow!("no decryption key given")))?;
     Ok((opened, key))
 }

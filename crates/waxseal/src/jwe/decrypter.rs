@@ -34,6 +34,9 @@ pub struct Decrypted {
     pub plaintext: Vec<u8>,
     /// Which recipient of a general JSON JWE opened it; 0 for the compact and flattened serializations.
     pub recipient: usize,
+    /// Which of the decrypter's keys opened it: its place in the order the keys were given
+    /// ([`Decrypter::with_keys`], [`Decrypter::from_jwks`]).
+    pub key: usize,
     /// The JSON serialization's additional authenticated data (`aad`), decoded: authenticated with the content,
     /// not encrypted. `None` when absent (always, for the compact serialization).
     pub aad: Option<Vec<u8>>,
@@ -228,11 +231,12 @@ impl Decrypter {
             ciphertext: &ciphertext,
             tag,
         };
-        let plaintext = self.open(&header, candidates, &encrypted_key, &content)?;
+        let (plaintext, key) = self.open(&header, candidates, &encrypted_key, &content)?;
         Ok(Decrypted {
             plaintext: self.decompress(&header, plaintext)?,
             header,
             recipient: 0,
+            key,
             aad: None,
             unprotected: Map::new(),
             recipient_header: Map::new(),
@@ -265,7 +269,7 @@ impl Decrypter {
         candidates: impl Iterator<Item = &'k DecryptionKey>,
         encrypted_key: &[u8],
         content: &Content<'_>,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<(Vec<u8>, usize)> {
         let mut last = None;
         for key in candidates {
             let opened = key_management::unwrap(
@@ -287,7 +291,15 @@ impl Decrypter {
                 )
             });
             match opened {
-                Ok(plaintext) => return Ok(plaintext),
+                Ok(plaintext) => {
+                    // The candidates are this decrypter's own keys, so one of them is this one.
+                    let index = self
+                        .keys
+                        .iter()
+                        .position(|k| std::ptr::eq(k, key))
+                        .unwrap_or_default();
+                    return Ok((plaintext, index));
+                }
                 Err(e) => last = Some(e),
             }
         }

@@ -213,16 +213,17 @@ impl Decrypter {
         for (index, recipient) in recipients.into_iter().enumerate() {
             let attempt = JweHeader::from_members(recipient.joint).and_then(|header| {
                 let candidates = self.check_header(&header)?;
-                let plaintext =
+                let (plaintext, key) =
                     self.open(&header, candidates, &recipient.encrypted_key, &content)?;
-                Ok((header, plaintext))
+                Ok((header, plaintext, key))
             });
             match attempt {
-                Ok((header, plaintext)) => {
+                Ok((header, plaintext, key)) => {
                     return Ok(Decrypted {
                         plaintext: self.decompress(&header, plaintext)?,
                         header,
                         recipient: index,
+                        key,
                         aad,
                         unprotected: unprotected.cloned().unwrap_or_default(),
                         recipient_header: recipient.header.cloned().unwrap_or_default(),
