@@ -140,3 +140,46 @@ pub fn array_of<'a>(value: &'a Value, name: &str) -> &'a [Value] {
 pub fn test_groups(file: &Value) -> &[Value] {
     array_of(file, "testGroups")
 }
+
+/// What one Wycheproof file contributed to a JWE primitive test (`wycheproof_jwe_primitives.rs`,
+/// `wycheproof_jwe_ecdh.rs`), and the cases that went wrong.
+#[derive(Default, Debug)]
+pub struct Tally {
+    pub valid: usize,
+    pub invalid: usize,
+    pub acceptable_accepted: usize,
+    pub refused_by_design: usize,
+    pub failures: Vec<String>,
+}
+
+impl Tally {
+    pub fn fail(&mut self, test: &Value, what: &str) {
+        self.failures.push(format!(
+            "tcId {} ({}): {what}",
+            test["tcId"],
+            test["comment"].as_str().unwrap_or("")
+        ));
+    }
+
+    /// Prints the counts, then fails on any failure and when the file contributed no valid case (with
+    /// `needs_invalid`, no invalid one either: a file of valid cases only checks nothing a refusal must catch).
+    pub fn report(&self, file: &str, needs_invalid: bool) {
+        println!(
+            "{file}: {} valid checked, {} invalid rejected, {} acceptable accepted, {} refused by design",
+            self.valid, self.invalid, self.acceptable_accepted, self.refused_by_design
+        );
+        assert!(
+            self.failures.is_empty(),
+            "{file}:\n{}",
+            self.failures.join("\n")
+        );
+        if needs_invalid {
+            assert!(
+                self.valid > 0 && self.invalid > 0,
+                "{file} contributed nothing"
+            );
+        } else {
+            assert!(self.valid > 0, "{file} contributed no valid case");
+        }
+    }
+}
