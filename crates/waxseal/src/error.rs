@@ -53,6 +53,12 @@ pub enum ErrorKind {
     DecryptionFailed,
     /// A JWE is compressed (`zip`), which this decrypter does not accept.
     CompressionUnsupported,
+    /// A DPoP proof was refused (RFC 9449 §4.3): malformed, signed badly, for another request, too old, or with an
+    /// `ath` of another token. Answer `invalid_dpop_proof`.
+    DpopProof,
+    /// A DPoP proof lacks the server nonce, or carries a stale one (RFC 9449 §8). Answer `use_dpop_nonce` with a
+    /// fresh nonce in `DPoP-Nonce`.
+    DpopNonce,
 }
 
 /// The error of every fallible operation in this crate.
@@ -99,6 +105,8 @@ impl Error {
             ErrorKind::Crypto => "ERR_CRYPTO",
             ErrorKind::DecryptionFailed => "ERR_JWE_DECRYPTION_FAILED",
             ErrorKind::CompressionUnsupported => "ERR_JWE_ZIP_UNSUPPORTED",
+            ErrorKind::DpopProof => "ERR_DPOP_PROOF_INVALID",
+            ErrorKind::DpopNonce => "ERR_DPOP_NONCE",
         }
     }
 

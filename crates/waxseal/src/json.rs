@@ -81,6 +81,12 @@ struct StrictValue {
     depth_left: usize,
 }
 
+/// A seed that reads any JSON value with the checks of [`parse_object`] (no duplicate member names at any depth,
+/// nesting bounded by `depth_left`), for a member a sink wants whole.
+pub(crate) fn strict_value(depth_left: usize) -> impl for<'de> DeserializeSeed<'de, Value = Value> {
+    StrictValue { depth_left }
+}
+
 impl<'de> DeserializeSeed<'de> for StrictValue {
     type Value = Value;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {

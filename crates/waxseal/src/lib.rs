@@ -45,6 +45,11 @@
 //! [`jwe`] makes and opens JWEs (RFC 7516, compact and JSON serializations) with keys bound to one key-management algorithm
 //! ([`DecryptionKey`], [`EncryptionKey`]); they are not signing keys, and the compiler keeps the two apart.
 //!
+//! ## Bind tokens to a key
+//!
+//! [`dpop`] checks and makes DPoP proofs (RFC 9449), the per-request signatures that make a stolen access token
+//! useless without the client's key.
+//!
 //! ## Keys from elsewhere
 //!
 //! [`Jwk`] reads JWKs, PEM (PKCS#8, SPKI, PKCS#1, SEC1, X.509 certificates) and DER; [`KeySet`] reads a JWK Set and
@@ -57,6 +62,7 @@
 pub mod alg;
 pub mod b64;
 mod crit;
+pub mod dpop;
 mod error;
 mod json;
 pub mod jwe;

@@ -123,6 +123,29 @@ pub struct RegisteredClaims {
     /// JWT ID.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// Confirmation (RFC 7800): the key the token is bound to. A token with `cnf.jkt` is DPoP-bound (RFC 9449
+    /// §6): it is good only with a proof signed by the key of that thumbprint, never as a bare bearer token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// The `cnf` claim (RFC 7800 §3.1). Only the member waxseal acts on is kept; others are checked to be
+/// well-formed JSON and otherwise ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Confirmation {
+    /// The JWK SHA-256 thumbprint (RFC 7638) of the key a DPoP-bound token is bound to (RFC 9449 §6.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
+}
+
+impl Confirmation {
+    /// A confirmation naming the key of thumbprint `jkt`.
+    pub fn jkt(jkt: impl Into<String>) -> Self {
+        Confirmation {
+            jkt: Some(jkt.into()),
+        }
+    }
 }
 
 /// Reads the registered claims, typed, while [`json::walk_object`] checks the whole claims object; notes which of
@@ -178,7 +201,7 @@ impl<'de> json::MemberSink<'de> for ClaimsSink<'_> {
         &mut self,
         name: &str,
         access: &mut A,
-        _depth_left: usize,
+        depth_left: usize,
     ) -> Result<bool, A::Error> {
         if let Some(i) = self.required.iter().position(|r| r == name) {
             self.present[i] = true;
@@ -198,6 +221,23 @@ impl<'de> json::MemberSink<'de> for ClaimsSink<'_> {
                     _ => &mut r.iat,
                 };
                 *slot = Some(date);
+                return Ok(true);
+            }
+            "cnf" => {
+                let Ok(value) = access.next_value_seed(json::strict_value(depth_left)) else {
+                    return Err(self.fail(name, "an object"));
+                };
+                let Value::Object(members) = value else {
+                    return Err(self.fail(name, "an object"));
+                };
+                let jkt = match members.get("jkt") {
+                    None => None,
+                    Some(Value::String(jkt)) => Some(jkt.clone()),
+                    Some(_) => return Err(self.fail("cnf.jkt", "a string")),
+                };
+                if self.keep {
+                    r.cnf = Some(Confirmation { jkt });
+                }
                 return Ok(true);
             }
             "aud" => {
@@ -322,6 +362,13 @@ impl<T> Claims<T> {
             },
             custom,
         }
+    }
+
+    /// Binds the token to the key of RFC 7638 thumbprint `jkt` (`cnf.jkt`, RFC 9449 §6.1).
+    #[must_use]
+    pub fn confirmation_jkt(mut self, jkt: impl Into<String>) -> Self {
+        self.registered.cnf = Some(Confirmation::jkt(jkt));
+        self
     }
 
     /// Sets `iss`.

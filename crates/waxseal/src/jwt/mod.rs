@@ -26,7 +26,7 @@ use crate::jws::{Header, HeaderBuilder, JwsVerifier};
 use crate::keys::SigningKey;
 
 use claims::ClaimsSink;
-pub use claims::{Audience, Claims, NumericDate, RegisteredClaims};
+pub use claims::{Audience, Claims, Confirmation, NumericDate, RegisteredClaims};
 pub use nested::{NestedSigner, NestedVerifier};
 pub use unverified::{UnverifiedToken, decode_unverified, decode_unverified_with_limits};
 
