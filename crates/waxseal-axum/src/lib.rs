@@ -86,6 +86,7 @@
 #![forbid(unsafe_code)]
 
 mod claims;
+pub mod dpop;
 pub mod error;
 mod layer;
 mod require;
