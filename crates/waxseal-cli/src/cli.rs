@@ -95,6 +95,25 @@ add --verify-key (with --iss, --aud, --require, --leeway as for `waxseal verify`
 which prints its verified claims instead. Exit 2 when the key cannot be used at all.")]
     Decrypt(DecryptArgs),
 
+    /// Make a DPoP proof (RFC 9449) for one request: a short JWS signed by your private key, which carries its
+    /// public key, for the request's `DPoP` header. Only the proof is printed.
+    #[command(after_help = "Examples:
+  waxseal keygen --alg ES256 --out client.jwk > client-public.jwk
+  waxseal dpop --key client.jwk --method POST --url https://auth.example.com/oauth/token
+  curl -H \"Authorization: DPoP $T\" \\
+       -H \"DPoP: $(waxseal dpop --key client.jwk --method GET --url https://api.example.com/orders --access-token \"$T\")\" \\
+       https://api.example.com/orders
+  waxseal dpop --key client.jwk --method POST --url https://auth.example.com/oauth/token --json | jq -r .jkt
+
+A proof is good for one request and about a minute: make a fresh one for each request. Send it without
+--access-token to the token endpoint (the server binds the token it issues to your key), and with
+--access-token (the token, or - for standard input) to the API, which then checks the proof's ath.
+When a server answers use_dpop_nonce, make the proof again with --nonce and the DPoP-Nonce it sent.
+The key's thumbprint (the jkt a token is bound to, and dpop_jkt in an authorization request) is in
+--json's output, or from `waxseal thumbprint client.jwk`. The key must be asymmetric (ES256, EdDSA,
+RS256, …); keep it private: whoever holds it can use tokens bound to it.")]
+    Dpop(DpopArgs),
+
     /// Generate a key: private key to --out (mode 0600), public JWK to stdout.
     #[command(after_help = "Examples:
   waxseal keygen --alg ES256 --out es256.jwk
@@ -345,6 +364,31 @@ pub struct SignArgs {
     /// Extra header members as a JSON object.
     #[arg(long, value_name = "JSON")]
     pub header: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DpopArgs {
+    /// Your private key: PEM, JWK or DER, asymmetric (make one with `waxseal keygen --alg ES256 --out FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Algorithm, when the key does not imply one (an RSA key without "alg": RS256, PS256, …).
+    #[arg(long, value_name = "ALG")]
+    pub alg: Option<String>,
+    /// The HTTP method of the request, exactly as sent (GET, POST, …): the proof's htm.
+    #[arg(long, value_name = "METHOD")]
+    pub method: String,
+    /// The absolute http(s) URL of the request: the proof's htu (its query and fragment are left out).
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// The access token sent with the request (or - for standard input): the proof carries its hash, ath.
+    #[arg(long, value_name = "TOKEN|-")]
+    pub access_token: Option<String>,
+    /// The server's nonce (from its DPoP-Nonce header).
+    #[arg(long, value_name = "NONCE")]
+    pub nonce: Option<String>,
+    /// Print one JSON object (proof, jkt, alg, claims) instead of the proof alone.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

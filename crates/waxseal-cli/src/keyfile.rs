@@ -159,6 +159,11 @@ pub fn signing_key(source: &KeySource, alg: Option<Algorithm>) -> Result<Signing
         .key
         .as_ref()
         .ok_or_else(|| Failure::usage(anyhow!("give --key FILE or --secret-file FILE")))?;
+    jwk_signing_key(&private_jwk(path)?, alg)
+}
+
+/// The one private key of a key file, refusing a public key or a file of several with a message that says so.
+pub fn private_jwk(path: &Path) -> Result<Jwk, Failure> {
     let mut jwks = read_jwks(path)?;
     if jwks.len() != 1 {
         return Err(Failure::usage(anyhow!(
@@ -174,6 +179,12 @@ pub fn signing_key(source: &KeySource, alg: Option<Algorithm>) -> Result<Signing
             path.display()
         )));
     }
+    Ok(jwk)
+}
+
+/// A signing key from a private JWK, for `alg` or else the algorithm the key names (asking for `--alg` when it
+/// names none).
+pub fn jwk_signing_key(jwk: &Jwk, alg: Option<Algorithm>) -> Result<SigningKey, Failure> {
     let alg = match alg {
         Some(alg) => alg,
         None => jwk
@@ -192,5 +203,5 @@ pub fn signing_key(source: &KeySource, alg: Option<Algorithm>) -> Result<Signing
                 ))
             })?,
     };
-    SigningKey::from_jwk_with_alg(&jwk, alg).map_err(|e| Failure::usage(anyhow!("{e}")))
+    SigningKey::from_jwk_with_alg(jwk, alg).map_err(|e| Failure::usage(anyhow!("{e}")))
 }

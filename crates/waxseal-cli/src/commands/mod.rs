@@ -4,6 +4,7 @@ mod client;
 mod debugger;
 pub(crate) mod decode;
 mod decrypt;
+pub(crate) mod dpop;
 mod encrypt;
 pub(crate) mod jwe_keys;
 mod keys;
@@ -31,6 +32,7 @@ pub fn run(command: Command, style: Style) -> Outcome {
         Command::Sign(args) => sign::run(&args),
         Command::Encrypt(args) => encrypt::run(&args),
         Command::Decrypt(args) => decrypt::run(&args),
+        Command::Dpop(args) => dpop::run(&args),
         Command::Keygen(args) => keys::keygen(&args),
         Command::Jwks(args) => keys::jwks(&args),
         Command::Thumbprint(args) => keys::thumbprint(&args),
