@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 use serde_json::{Map, Value, json};
-use waxseal::jwt::decode_unverified;
+use waxseal::Jwk;
+use waxseal::jwt::{UnverifiedToken, decode_unverified};
 
+use super::dpop::{bound_jkt, bound_meaning, embedded_key, is_proof, is_thumbprint};
 use crate::cli::DecodeArgs;
 use crate::style::Style;
 use crate::{Failure, Outcome, input, output, time};
@@ -24,6 +26,7 @@ pub fn run(args: &DecodeArgs, style: Style) -> Outcome {
         decoded.is_jwe,
         now,
     );
+    let dpop = dpop(&token, &decoded, now);
     if args.json {
         let times: Map<String, Value> = decoded
             .claims
@@ -43,6 +46,9 @@ pub fn run(args: &DecodeArgs, style: Style) -> Outcome {
             "times": times,
             "warnings": warnings.iter().map(|(code, message)| json!({"code": code, "message": message})).collect::<Vec<_>>(),
         });
+        if let Some(dpop) = &dpop {
+            out["dpop"] = dpop.clone();
+        }
         if decoded.is_jwe {
             out["encryption"] = json!({
                 "alg": jwe_member(&decoded.header, "alg", explain_alg),
@@ -128,6 +134,9 @@ pub fn run(args: &DecodeArgs, style: Style) -> Outcome {
         );
         let _ = writeln!(out, "  {}", waxseal::b64::encode(&decoded.signature));
     }
+    if let Some(dpop) = &dpop {
+        out.push_str(&render_dpop(dpop, style));
+    }
     if !warnings.is_empty() {
         let _ = writeln!(out, "\n{}", style.bold("Warnings"));
         for (_, message) in &warnings {
@@ -136,6 +145,123 @@ pub fn run(args: &DecodeArgs, style: Style) -> Outcome {
     }
     output::emit(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What DPoP makes of the token, for `--json` (`dpop`) and the human view alike: a proof's request, age and key, and
+/// whether it verifies with that key; or the key a bound token (`cnf.jkt`) needs. `None` for anything else.
+fn dpop(token: &str, decoded: &UnverifiedToken, now: u64) -> Option<Value> {
+    let claims = decoded.claims.as_ref()?;
+    if decoded.is_jwe {
+        return None;
+    }
+    if is_proof(&decoded.header) {
+        let key = embedded_key(token, &decoded.header);
+        let claim = |name: &str| claims.get(name).cloned().unwrap_or(Value::Null);
+        let iat = claims.get("iat").and_then(Value::as_u64).map_or(Value::Null, |secs| {
+            json!({"value": secs, "utc": time::utc(secs), "relative": time::relative(secs, now)})
+        });
+        return Some(json!({
+            "kind": "proof",
+            "htm": claim("htm"),
+            "htu": claim("htu"),
+            "iat": iat,
+            "jti": claim("jti"),
+            "ath": claim("ath"),
+            "nonce": claim("nonce"),
+            "jkt": key.jkt,
+            "signature": {
+                "verifies_with_header_jwk": key.signature.is_ok(),
+                "problem": key.signature.err(),
+            },
+            "meaning": "a DPoP proof (RFC 9449): made by the client for one request and signed by the key in its \
+                        header; that the signature verifies with that key proves only that the sender holds the key, \
+                        not whose key it is",
+        }));
+    }
+    match bound_jkt(claims)? {
+        Ok(jkt) => Some(json!({
+            "kind": "bound_token",
+            "jkt": jkt,
+            "jkt_is_thumbprint": is_thumbprint(jkt),
+            "meaning": bound_meaning(jkt),
+        })),
+        Err(value) => Some(json!({
+            "kind": "bound_token",
+            "jkt": value,
+            "jkt_is_thumbprint": false,
+            "meaning": "cnf.jkt should be the SHA-256 thumbprint of a key, a string; no key matches this one",
+        })),
+    }
+}
+
+/// The human view of [`dpop`]'s object.
+fn render_dpop(dpop: &Value, style: Style) -> String {
+    let mut out = String::new();
+    let text = |v: &Value| match v {
+        Value::Null => "absent".to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if dpop["kind"] == "bound_token" {
+        let _ = writeln!(
+            out,
+            "\n{}  {}",
+            style.bold("DPoP-bound"),
+            style.dim("cnf.jkt: sender-constrained (RFC 9449)")
+        );
+        let _ = writeln!(out, "  {}", text(&dpop["meaning"]));
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "\n{}  {}",
+        style.bold("DPoP proof"),
+        style.dim("RFC 9449 · made by the client for one request, signed by the key in its header")
+    );
+    let iat = match &dpop["iat"] {
+        Value::Null => "absent".to_owned(),
+        iat => format!("{} ({})", text(&iat["utc"]), text(&iat["relative"])),
+    };
+    let ath = match &dpop["ath"] {
+        Value::Null => {
+            "absent: fine for a token request; a resource server needs the access token's hash"
+                .to_owned()
+        }
+        ath => format!("{} (the hash of the access token sent with it)", text(ath)),
+    };
+    let jkt = match &dpop["jkt"] {
+        Value::Null => "none: the header has no usable jwk".to_owned(),
+        jkt => format!(
+            "{} (the header's jwk; a token bound to it has this cnf.jkt)",
+            text(jkt)
+        ),
+    };
+    for (name, value) in [
+        ("htm", text(&dpop["htm"])),
+        ("htu", text(&dpop["htu"])),
+        ("iat", iat),
+        ("jti", text(&dpop["jti"])),
+        ("ath", ath),
+        ("nonce", text(&dpop["nonce"])),
+        ("jkt", jkt),
+    ] {
+        let _ = writeln!(out, "  {name:<7}{value}");
+    }
+    if dpop["signature"]["verifies_with_header_jwk"] == true {
+        let _ = writeln!(
+            out,
+            "  {} the signature verifies with the header's own jwk: this proves only that the sender holds that key, not whose key it is",
+            style.green("✓")
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  {} the signature does not verify with the header's own jwk ({}): every server refuses this proof",
+            style.red_bold("✗"),
+            text(&dpop["signature"]["problem"])
+        );
+    }
+    out
 }
 
 /// A JWE header member with what it means, for `--json`.
@@ -227,6 +353,8 @@ pub(crate) fn warnings(
     now: u64,
 ) -> Vec<(&'static str, String)> {
     let mut found = Vec::new();
+    // A DPoP proof carries its public key by design, and lives by its iat, not an exp.
+    let proof = !is_jwe && is_proof(header);
     if let Some(alg) = header.get("alg").and_then(Value::as_str)
         && alg.eq_ignore_ascii_case("none")
     {
@@ -236,7 +364,7 @@ pub(crate) fn warnings(
         ));
     }
     for member in ["jku", "x5u", "jwk", "x5c"] {
-        if header.contains_key(member) {
+        if header.contains_key(member) && !(proof && member == "jwk") {
             found.push((
                 "key_in_header",
                 format!(
@@ -244,6 +372,16 @@ pub(crate) fn warnings(
                 ),
             ));
         }
+    }
+    if proof
+        && let Some(jwk) = header.get("jwk")
+        && Jwk::from_json(&jwk.to_string()).is_ok_and(|jwk| jwk.is_private())
+    {
+        found.push((
+            "dpop_private_jwk",
+            "the proof's jwk carries the private key: whoever saw this proof can use the tokens bound to it"
+                .to_owned(),
+        ));
     }
     if is_jwe {
         return found;
@@ -260,6 +398,7 @@ pub(crate) fn warnings(
             found.push(("expired", format!("expired {}", time::relative(exp, now))));
         }
         Some(_) => {}
+        None if proof => {}
         None => found.push(("no_exp", "no exp claim: the token never expires".to_owned())),
     }
     if let Some(nbf) = claims.get("nbf").and_then(Value::as_u64)

@@ -130,8 +130,6 @@ pub(crate) fn is_proof(header: &Map<String, Value>) -> bool {
 pub(crate) struct EmbeddedKey {
     /// The RFC 7638 thumbprint of the header's `jwk`, when it is a usable key.
     pub jkt: Option<String>,
-    /// The header's `jwk` carries private key material.
-    pub private: bool,
     /// Whether the signature verifies with the header's `jwk`, and if not, why.
     pub signature: Result<(), String>,
 }
@@ -150,14 +148,12 @@ pub(crate) fn embedded_key(compact: &str, header: &Map<String, Value>) -> Embedd
         Err(why) => {
             return EmbeddedKey {
                 jkt: None,
-                private: false,
                 signature: Err(why),
             };
         }
     };
     EmbeddedKey {
         jkt: jwk.thumbprint().ok(),
-        private: jwk.is_private(),
         signature: self_signature(compact, header, &jwk),
     }
 }

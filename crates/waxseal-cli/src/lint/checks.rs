@@ -46,8 +46,10 @@ pub fn header(header: &Map<String, Value>, signature: &[u8], is_jwe: bool) -> Ve
             )),
         },
     }
+    // A DPoP proof carries its public key by design; `lint::dpop` checks it.
+    let proof = !is_jwe && crate::commands::dpop::is_proof(header);
     for member in ["jwk", "jku", "x5c", "x5u"] {
-        if !header.contains_key(member) {
+        if !header.contains_key(member) || (proof && member == "jwk") {
             continue;
         }
         let what = match member {

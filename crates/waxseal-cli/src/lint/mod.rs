@@ -7,6 +7,7 @@
 //! 1 when something is, 2 when the command cannot run as asked.
 
 mod checks;
+mod dpop;
 pub(crate) mod finding;
 mod jwe;
 mod key;
@@ -29,6 +30,7 @@ use self::progress::Progress;
 use self::report::{Report, SearchSummary};
 use self::secrets::{Batch, Target};
 use crate::cli::LintArgs;
+use crate::commands::dpop::{embedded_key, is_proof};
 use crate::style::Style;
 use crate::{Failure, Outcome, input, time};
 
@@ -78,6 +80,29 @@ pub fn run(args: &LintArgs, style: Style) -> Outcome {
         _ => false,
     };
 
+    // A proof carries its key: its signature can be checked with that, unless the checks above already refused the
+    // key or the algorithm.
+    let proof = !decoded.is_jwe && is_proof(header);
+    let refused = |f: &Finding| {
+        matches!(
+            f.code,
+            "dpop_no_jwk"
+                | "dpop_bad_jwk"
+                | "dpop_symmetric_alg"
+                | "alg_none"
+                | "no_alg"
+                | "unsupported_alg"
+        )
+    };
+    let self_checked = proof && !key_checked && !findings.iter().any(refused);
+    if self_checked && let Err(why) = embedded_key(&token, header).signature {
+        findings.push(Finding::error(
+            "dpop_bad_signature",
+            format!("the proof's signature does not verify with its own jwk: {why}"),
+            "Sign the proof with the private key whose public half is in its header (waxseal dpop does).",
+        ));
+    }
+
     let target = if decoded.is_jwe {
         None
     } else {
@@ -93,7 +118,12 @@ pub fn run(args: &LintArgs, style: Style) -> Outcome {
     let unsigned = alg
         .as_deref()
         .is_none_or(|a| a.eq_ignore_ascii_case("none"));
-    if !key_checked && !decoded.is_jwe && !unsigned && !search.as_ref().is_some_and(|s| s.found) {
+    if !key_checked
+        && !self_checked
+        && !decoded.is_jwe
+        && !unsigned
+        && !search.as_ref().is_some_and(|s| s.found)
+    {
         findings.push(Finding::info(
             "signature_not_checked",
             "no --key given, so the signature was not checked",
@@ -134,7 +164,12 @@ pub(crate) fn review(decoded: &UnverifiedToken, now: u64) -> Vec<Finding> {
             "Lint the token inside, or the JWS before encryption, for a full review.",
         ));
     } else if let Some(claims) = &decoded.claims {
-        findings.extend(checks::registered(claims, &decoded.header, now));
+        if is_proof(&decoded.header) {
+            findings.extend(dpop::proof(&decoded.header, claims, now));
+        } else {
+            findings.extend(checks::registered(claims, &decoded.header, now));
+            findings.extend(dpop::bound(claims));
+        }
         findings.extend(sensitive::scan(claims));
     } else {
         findings.push(Finding::info(
