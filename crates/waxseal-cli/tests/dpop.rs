@@ -480,3 +480,34 @@ fn lint_notes_a_bound_token_and_flags_a_jkt_that_is_no_thumbprint() {
         assert!(finding(&report, "dpop_bound").is_none());
     }
 }
+
+#[test]
+fn pem_keys_make_proofs_as_they_sign_tokens_and_an_rsa_key_needs_its_alg() {
+    let url = "https://api.example.com/orders";
+    let verifier = ProofVerifier::new();
+    for (file, alg, expected) in [
+        ("ec-p256-pkcs8.pem", None, Algorithm::ES256),
+        ("ed25519-pkcs8.pem", None, Algorithm::EdDSA),
+        ("rsa-pkcs8.pem", Some("PS256"), Algorithm::PS256),
+    ] {
+        let key = common::fixture_str(file);
+        let mut args = vec!["--key", &key, "--method", "GET", "--url", url];
+        if let Some(alg) = alg {
+            args.extend(["--alg", alg]);
+        }
+        let verified = verifier
+            .verify(&proof(&args), &Expected::new("GET", url))
+            .unwrap();
+        assert_eq!(verified.algorithm, expected, "{file}");
+        let (_, thumbprint, _) = run_args(&["thumbprint", &key]);
+        assert_eq!(verified.jkt, thumbprint.trim(), "{file}");
+    }
+    let rsa = common::fixture_str("rsa-pkcs8.pem");
+    let (code, _, err) = run_args(&["dpop", "--key", &rsa, "--method", "GET", "--url", url]);
+    assert_eq!(code, 2);
+    assert!(err.contains("add --alg (RS256"), "{err}");
+    let public = common::fixture_str("ec-p256-spki.pem");
+    let (code, _, err) = run_args(&["dpop", "--key", &public, "--method", "GET", "--url", url]);
+    assert_eq!(code, 2);
+    assert!(err.contains("is a public key"), "{err}");
+}

@@ -22,7 +22,10 @@ pub fn proof(header: &Map<String, Value>, claims: &Map<String, Value>, now: u64)
             "the proof has no jwk in its header, so no server can check it",
             "Put the public key in the header's jwk (waxseal dpop does).",
         )),
-        Some(jwk) => match waxseal::Jwk::from_json(&jwk.to_string()) {
+        // A key that has no thumbprint lacks members its kty needs.
+        Some(jwk) => match waxseal::Jwk::from_json(&jwk.to_string())
+            .and_then(|jwk| jwk.thumbprint().map(|_| jwk))
+        {
             Ok(jwk) if jwk.is_private() => found.push(Finding::error(
                 "dpop_private_jwk",
                 "the proof's jwk carries the private key: whoever saw this proof can sign proofs with it and use the tokens bound to it",
@@ -124,5 +127,85 @@ pub fn bound(claims: &Map<String, Value>) -> Vec<Finding> {
             "Nothing to fix; send it as Authorization: DPoP with a proof (waxseal dpop --access-token TOKEN).",
         )],
         Some(_) => malformed(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[allow(clippy::needless_pass_by_value)]
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    fn codes(found: &[Finding]) -> Vec<&'static str> {
+        found.iter().map(|f| f.code).collect()
+    }
+
+    const NOW: u64 = 1_000_000;
+    const JWK: &str =
+        r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+
+    fn header(alg: &str) -> Map<String, Value> {
+        let jwk: Value = serde_json::from_str(JWK).unwrap();
+        map(json!({"alg": alg, "typ": "dpop+jwt", "jwk": jwk}))
+    }
+
+    #[test]
+    fn a_proper_proof_has_nothing_to_report() {
+        let claims = map(
+            json!({"jti": "j", "htm": "GET", "htu": "https://api.example.com/x", "iat": NOW, "ath": "a"}),
+        );
+        assert!(proof(&header("EdDSA"), &claims, NOW).is_empty());
+    }
+
+    #[test]
+    fn each_rule_of_a_proof() {
+        let claims = map(json!({"htu": "api.example.com/x#top", "iat": NOW + 600}));
+        assert_eq!(
+            codes(&proof(&header("HS256"), &claims, NOW)),
+            [
+                "dpop_symmetric_alg",
+                "dpop_missing_claim",
+                "dpop_missing_claim",
+                "dpop_htu_not_absolute",
+                "dpop_htu_query",
+                "dpop_iat_future",
+                "dpop_no_ath",
+            ]
+        );
+        let old = map(
+            json!({"jti": "j", "htm": "GET", "htu": "https://a.example/x", "iat": NOW - 600, "ath": "a"}),
+        );
+        let mut no_key = header("ES256");
+        no_key.remove("jwk");
+        assert_eq!(
+            codes(&proof(&no_key, &old, NOW)),
+            ["dpop_no_jwk", "dpop_proof_old"]
+        );
+        no_key.insert("jwk".into(), json!({"kty": "EC"}));
+        assert_eq!(
+            codes(&proof(&no_key, &old, NOW)),
+            ["dpop_bad_jwk", "dpop_proof_old"]
+        );
+    }
+
+    #[test]
+    fn bound_tokens() {
+        assert!(bound(&map(json!({"sub": "a"}))).is_empty());
+        let jkt = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
+        assert_eq!(
+            codes(&bound(&map(json!({"cnf": {"jkt": jkt}})))),
+            ["dpop_bound"]
+        );
+        for bad in [json!("short"), json!(7), json!(format!("{jkt}="))] {
+            assert_eq!(
+                codes(&bound(&map(json!({"cnf": {"jkt": bad}})))),
+                ["dpop_bad_jkt"]
+            );
+        }
     }
 }
