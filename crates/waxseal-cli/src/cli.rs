@@ -100,18 +100,17 @@ which prints its verified claims instead. Exit 2 when the key cannot be used at 
     #[command(after_help = "Examples:
   waxseal keygen --alg ES256 --out client.jwk > client-public.jwk
   waxseal dpop --key client.jwk --method POST --url https://auth.example.com/oauth/token
-  curl -H \"Authorization: DPoP $T\" \\
-       -H \"DPoP: $(waxseal dpop --key client.jwk --method GET --url https://api.example.com/orders --access-token \"$T\")\" \\
-       https://api.example.com/orders
-  waxseal dpop --key client.jwk --method POST --url https://auth.example.com/oauth/token --json | jq -r .jkt
+  waxseal dpop --key client.jwk --method POST --url https://auth.example.com/oauth/token --json
+  curl -H \"Authorization: DPoP $T\" -H \"DPoP: $(waxseal dpop --key client.jwk --method GET \\
+       --url https://api.example.com/orders --access-token \"$T\")\" https://api.example.com/orders
 
-A proof is good for one request and about a minute: make a fresh one for each request. Send it without
---access-token to the token endpoint (the server binds the token it issues to your key), and with
---access-token (the token, or - for standard input) to the API, which then checks the proof's ath.
-When a server answers use_dpop_nonce, make the proof again with --nonce and the DPoP-Nonce it sent.
-The key's thumbprint (the jkt a token is bound to, and dpop_jkt in an authorization request) is in
---json's output, or from `waxseal thumbprint client.jwk`. The key must be asymmetric (ES256, EdDSA,
-RS256, …); keep it private: whoever holds it can use tokens bound to it.")]
+A proof is good for one request and about a minute: make a fresh one for each request.
+Without --access-token it is for the token endpoint, which binds the token it issues to your key;
+with it (the token, or - for standard input) it is for the API, which checks the token's hash (ath).
+When a server answers use_dpop_nonce, make the proof again with --nonce and its DPoP-Nonce.
+The key's thumbprint (a bound token's cnf.jkt, an authorization request's dpop_jkt) is the jkt
+of --json, or `waxseal thumbprint client.jwk`. The key must be asymmetric (ES256, EdDSA, RS256, …);
+keep it private: whoever holds it can use the tokens bound to it.")]
     Dpop(DpopArgs),
 
     /// Generate a key: private key to --out (mode 0600), public JWK to stdout.

@@ -305,6 +305,7 @@ fn decode_explains_a_proof_and_whether_it_verifies_with_its_own_key() {
     // What applies to JWTs does not apply to a proof: its key is in the header on purpose, it has no exp.
     assert!(!out.contains("never expires"), "{out}");
     assert!(!out.contains("must never take keys"), "{out}");
+    assert!(out.starts_with("NOT VERIFIED — a DPoP proof"), "{out}");
 
     let json = decode_json(&printed);
     assert_eq!(json["kind"], "JWS", "the existing shape is kept");

@@ -66,6 +66,8 @@ pub fn run(args: &DecodeArgs, style: Style) -> Outcome {
         "{}",
         style.yellow(if decoded.is_jwe {
             "ENCRYPTED — only the header can be read, and nothing is verified. Open it with `waxseal decrypt --key FILE`."
+        } else if dpop.as_ref().is_some_and(|d| d["kind"] == "proof") {
+            "NOT VERIFIED — a DPoP proof: what it claims, checked below only against the key it carries itself."
         } else {
             "NOT VERIFIED — this shows what the token claims, not that it is true. Check it with `waxseal verify --key FILE`."
         })

@@ -1,7 +1,8 @@
 //! `waxseal lint`: a security review of a token, which no web debugger does.
 //!
 //! Reads the token without trusting it and runs every check: the header ([`checks::header`]), the registered claims
-//! ([`checks::registered`]), the contents of all claims ([`sensitive::scan`]), the signature and key when `--key` is
+//! ([`checks::registered`]; a DPoP proof by its own rules instead, [`dpop::proof`], and a bound token's `cnf.jkt`,
+//! [`dpop::bound`]), the contents of all claims ([`sensitive::scan`]), the signature and key when `--key` is
 //! given ([`key::check`]), and for HMAC tokens a search for the secret among the built-in weak secrets
 //! ([`wordlist::builtin`]) and `--wordlist` ([`secrets`]). Exit 0 when nothing at warning level or above is found,
 //! 1 when something is, 2 when the command cannot run as asked.
