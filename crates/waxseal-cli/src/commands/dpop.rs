@@ -72,7 +72,8 @@ pub fn run(args: &DpopArgs) -> Outcome {
         .verify(&proof, &expected)
         .map_err(|e| {
             Failure::usage(anyhow!(
-                "--url: {e}; give the absolute http(s) URL the request goes to, e.g. https://api.example.com/orders"
+                "a server would refuse this proof: {e} (--url must be the absolute http(s) URL the request goes to, \
+                 such as https://api.example.com/orders)"
             ))
         })?;
 
