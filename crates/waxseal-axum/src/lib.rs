@@ -95,6 +95,7 @@ pub mod verified_cache;
 mod verifier;
 
 pub use claims::{Authenticated, Claims, Scopes, TokenClaims};
+pub use dpop::Dpop;
 pub use error::{Error, ErrorKind};
 pub use layer::{BearerAuth, BearerAuthLayer};
 pub use require::{
