@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "../examples/dpop_api.rs"]
+mod dpop_api;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -807,4 +809,64 @@ async fn a_revoked_bound_token_is_refused_even_with_a_perfect_proof() {
         )
         .await;
     assert_dpop_error(&r, "invalid_token", "the token has been revoked");
+}
+
+#[tokio::test]
+async fn the_example_takes_bearer_and_dpop_bound_tokens_side_by_side() {
+    let settings = dpop_api::Settings::from_args_and_env(
+        ["--public-url", "https://api.example.com/shop/"].map(String::from),
+    )
+    .unwrap();
+    let issuer = key();
+    let clock = TestClock::at(START);
+    let url = serve(dpop_api::router(
+        verifier(&issuer, &clock),
+        settings.dpop().unwrap(),
+    ))
+    .await;
+    let client_key = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    let jkt = client_key.public_jwk().unwrap().thumbprint().unwrap();
+    let bound = token(
+        &issuer,
+        &clock,
+        json!({ "cnf": { "jkt": jkt }, "scope": dpop_api::READ_ORDERS }),
+    );
+    let unbound = token(&issuer, &clock, json!({}));
+    let get = |path: &str, scheme: &str, token: &str, proof: Option<String>| {
+        let mut request = client()
+            .get(format!("{url}{path}"))
+            .header("authorization", format!("{scheme} {token}"));
+        if let Some(proof) = proof {
+            request = request.header("dpop", proof);
+        }
+        send(request)
+    };
+    // The example's proofs use the system clock, as its clients do.
+    let proof = |path: &str| {
+        Proof::new("GET", &format!("https://api.example.com/shop{path}"))
+            .access_token(&bound)
+            .sign(&client_key)
+            .unwrap()
+    };
+
+    let r = get("/whoami", "Bearer", &unbound, None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.body,
+        json!({ "sub": "alice", "token": "bearer", "jkt": null })
+    );
+    let r = get("/whoami", "DPoP", &bound, Some(proof("/whoami"))).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.body,
+        json!({ "sub": "alice", "token": "DPoP-bound", "jkt": jkt })
+    );
+    let r = get("/orders", "DPoP", &bound, Some(proof("/orders"))).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = get("/whoami", "Bearer", &bound, None).await;
+    assert_eq!(r.body["error"], "invalid_token", "{r:?}");
+    let r = get("/whoami", "DPoP", &bound, Some(proof("/orders"))).await;
+    assert_eq!(r.body["error"], "invalid_dpop_proof", "{r:?}");
+    // The example accepts ES256 and EdDSA proofs only, and says so.
+    assert!(r.challenge.unwrap().ends_with("algs=\"ES256 EdDSA\""));
 }
