@@ -13,8 +13,16 @@
 //! `layer − bare` is the layer's added cost. Groups: `HS256` (a 1.5 µs verification, so the difference is not lost
 //! in the noise of a long one) and `ES256` (the usual case, where the cache pays).
 //!
+//! The `DPoP` group: ES256 tokens through one layer with the cache and a DPoP policy (`Dpop::new(…)`, the default
+//! `ProofVerifier`, a `MemoryReplayStore`):
+//!
+//! * `bearer` — an unbound token as `Authorization: Bearer` (a cache hit).
+//! * `dpop` — a bound token as `Authorization: DPoP` with a fresh ES256 proof per request (made outside the timed
+//!   region), so every request is a cache hit for the token plus one proof verification and one replay-store insert.
+//!
 //! Run: `cargo bench -p waxseal-axum --bench layer -- --noplot`. For instruction counts, the same binary loops one
-//! mode: `layer-<hash> --profile HS256 layer 10000` (see docs/BENCHMARKS.md).
+//! mode: `layer-<hash> --profile HS256 layer 10000`, or `--profile ES256 dpop 1000` (its proofs made before the
+//! loop; count only `serve` with callgrind's `--toggle-collect`; see docs/BENCHMARKS.md).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -26,16 +34,19 @@ use axum::extract::State;
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
 use axum::routing::get;
-use criterion::{Criterion, criterion_group};
+use criterion::{BatchSize, Criterion, criterion_group};
 use serde::Deserialize;
 use serde_json::json;
 use tower::ServiceExt as _;
+use waxseal::dpop::Proof;
 use waxseal::jwt::{Claims, Signer, Verifier};
 use waxseal::{Algorithm, SigningKey};
-use waxseal_axum::{BearerAuthLayer, Scopes, TokenClaims};
+use waxseal_axum::{BearerAuthLayer, Dpop, Scopes, TokenClaims};
 
 const ISS: &str = "https://auth.example.com";
 const AUD: &str = "https://api.example.com";
+/// Where the DPoP group's clients call the API: the base of every proof's `htu`.
+const PUBLIC: &str = "https://api.example.com";
 
 /// The custom claims both sides verify into.
 #[derive(Debug, Deserialize)]
@@ -49,20 +60,20 @@ impl TokenClaims for Access {
     }
 }
 
-/// The bench's token: the claims of the JWT benchmark (docs/BENCHMARKS.md §1).
-fn token(key: &SigningKey) -> String {
+/// The bench's token: the claims of the JWT benchmark (docs/BENCHMARKS.md §1), bound to `jkt` when given.
+fn token(key: &SigningKey, jkt: Option<&str>) -> String {
     let now = waxseal::jwt::NumericDate::now();
-    Signer::new(key)
-        .sign(
-            &Claims::new(json!({ "scope": "read:orders write:orders profile" }))
-                .issuer(ISS)
-                .subject("user-1234567890")
-                .audience(AUD)
-                .issued_at(now)
-                .expires_at(now.plus(Duration::from_secs(3600)))
-                .jwt_id("7f3c9a1e-4b2d-4e8f-9a6c-1d2e3f4a5b6c"),
-        )
-        .unwrap()
+    let mut claims = Claims::new(json!({ "scope": "read:orders write:orders profile" }))
+        .issuer(ISS)
+        .subject("user-1234567890")
+        .audience(AUD)
+        .issued_at(now)
+        .expires_at(now.plus(Duration::from_secs(3600)))
+        .jwt_id("7f3c9a1e-4b2d-4e8f-9a6c-1d2e3f4a5b6c");
+    if let Some(jkt) = jkt {
+        claims = claims.confirmation_jkt(jkt);
+    }
+    Signer::new(key).sign(&claims).unwrap()
 }
 
 fn verifier(key: &SigningKey) -> Verifier {
@@ -110,6 +121,13 @@ fn app(mode: &str, key: &SigningKey) -> Router {
                 .claims::<Access>()
                 .cache(1024),
         ),
+        // The DPoP group: one layer for both schemes.
+        "bearer" | "dpop" => Router::new().route("/", get(through_layer)).layer(
+            BearerAuthLayer::new(verifier(key))
+                .claims::<Access>()
+                .cache(1024)
+                .dpop(Dpop::new(PUBLIC).unwrap()),
+        ),
         other => panic!("unknown mode {other}"),
     }
 }
@@ -118,32 +136,71 @@ struct Setup {
     runtime: tokio::runtime::Runtime,
     app: Router,
     authorization: HeaderValue,
+    /// In `dpop` mode: the client's key and the token its proofs are for.
+    client: Option<(SigningKey, String)>,
 }
 
 impl Setup {
     fn new(alg: Algorithm, mode: &str) -> Setup {
         let key = SigningKey::generate(alg).unwrap();
-        let setup = Setup {
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap(),
-            app: app(mode, &key),
-            authorization: HeaderValue::from_str(&format!("Bearer {}", token(&key))).unwrap(),
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let app = app(mode, &key);
+        let setup = if mode == "dpop" {
+            let client = SigningKey::generate(Algorithm::ES256).unwrap();
+            let jkt = client.public_jwk().unwrap().thumbprint().unwrap();
+            let token = token(&key, Some(&jkt));
+            Setup {
+                runtime,
+                app,
+                authorization: HeaderValue::from_str(&format!("DPoP {token}")).unwrap(),
+                client: Some((client, token)),
+            }
+        } else {
+            Setup {
+                runtime,
+                app,
+                authorization: HeaderValue::from_str(&format!("Bearer {}", token(&key, None)))
+                    .unwrap(),
+                client: None,
+            }
         };
-        assert_eq!(setup.request(), StatusCode::OK, "{alg} {mode}");
+        assert_eq!(setup.request(setup.proof()), StatusCode::OK, "{alg} {mode}");
         setup
     }
 
-    fn request(&self) -> StatusCode {
-        let request = Request::get("/")
+    /// A fresh proof for the next request, in `dpop` mode (an ES256 signature: made outside the timed region).
+    fn proof(&self) -> Option<HeaderValue> {
+        let (client, token) = self.client.as_ref()?;
+        let proof = Proof::new("GET", &format!("{PUBLIC}/"))
+            .access_token(token)
+            .sign(client)
+            .unwrap();
+        Some(HeaderValue::from_str(&proof).unwrap())
+    }
+
+    fn request(&self, proof: Option<HeaderValue>) -> StatusCode {
+        let mut request = Request::get("/")
             .header(AUTHORIZATION, self.authorization.clone())
             .body(Body::empty())
             .unwrap();
+        if let Some(proof) = proof {
+            request.headers_mut().insert("dpop", proof);
+        }
         let response = self
             .runtime
             .block_on(self.app.clone().oneshot(request))
             .unwrap();
         response.status()
+    }
+}
+
+/// The requests of `--profile`, in a function of their own for callgrind's `--toggle-collect=*serve*`.
+#[inline(never)]
+fn serve(setup: &Setup, proofs: Vec<Option<HeaderValue>>) {
+    for proof in proofs {
+        assert_eq!(setup.request(proof), StatusCode::OK);
     }
 }
 
@@ -156,10 +213,26 @@ fn layer(c: &mut Criterion) {
             .measurement_time(Duration::from_secs(2));
         for mode in MODES {
             let setup = Setup::new(alg, mode);
-            group.bench_function(mode, |b| b.iter(|| black_box(setup.request())));
+            group.bench_function(mode, |b| b.iter(|| black_box(setup.request(None))));
         }
         group.finish();
     }
+    let mut group = c.benchmark_group("DPoP");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    for mode in ["bearer", "dpop"] {
+        let setup = Setup::new(Algorithm::ES256, mode);
+        group.bench_function(mode, |b| {
+            b.iter_batched(
+                || setup.proof(),
+                |proof| black_box(setup.request(proof)),
+                BatchSize::SmallInput,
+            );
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(benches, layer);
@@ -172,9 +245,8 @@ fn main() {
         let mode = &args[at + 2];
         let n: usize = args[at + 3].parse().expect("a count");
         let setup = Setup::new(alg, mode);
-        for _ in 0..n {
-            assert_eq!(setup.request(), StatusCode::OK);
-        }
+        let proofs = (0..n).map(|_| setup.proof()).collect();
+        serve(&setup, proofs);
         return;
     }
     benches();

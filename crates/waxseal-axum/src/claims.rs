@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use waxseal::jwt::{self, RegisteredClaims};
 
-use crate::error::Error;
+use crate::error::{DpopChallenge, Error};
 
 /// A claims type the layer can carry: deserializable, shareable between threads, and able to say which scopes
 /// the token grants (for [`crate::RequireScope`]).
@@ -155,6 +155,10 @@ impl<T: TokenClaims> Erased for jwt::Claims<T> {
 pub struct Authenticated {
     claims: Arc<dyn Erased>,
     realm: Option<Arc<str>>,
+    /// The layer's DPoP challenge, for errors raised after it.
+    dpop: Option<Arc<DpopChallenge>>,
+    /// The thumbprint of the key whose proof came with a DPoP-bound token.
+    dpop_jkt: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Authenticated {
@@ -162,6 +166,7 @@ impl std::fmt::Debug for Authenticated {
         f.debug_struct("Authenticated")
             .field("sub", &self.subject())
             .field("claims", &self.claims.type_name())
+            .field("dpop_jkt", &self.dpop_jkt)
             .finish_non_exhaustive()
     }
 }
@@ -171,7 +176,30 @@ impl Authenticated {
         claims: Arc<jwt::Claims<T>>,
         realm: Option<Arc<str>>,
     ) -> Self {
-        Authenticated { claims, realm }
+        Authenticated {
+            claims,
+            realm,
+            dpop: None,
+            dpop_jkt: None,
+        }
+    }
+
+    /// With the layer's DPoP challenge, and the proof key's thumbprint when the token came with a proof.
+    pub(crate) fn with_dpop(
+        mut self,
+        challenge: Option<Arc<DpopChallenge>>,
+        jkt: Option<Arc<str>>,
+    ) -> Self {
+        self.dpop = challenge;
+        self.dpop_jkt = jkt;
+        self
+    }
+
+    /// The RFC 7638 thumbprint of the key that signed this request's DPoP proof — the token's `cnf.jkt` — when
+    /// the token came as `Authorization: DPoP`; `None` for a bearer token. To tie what a handler stores to the
+    /// client's key rather than to a token that will be replaced.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.dpop_jkt.as_deref()
     }
 
     /// The registered claims (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`).
@@ -223,7 +251,12 @@ impl Authenticated {
 
     /// `e` with the layer's realm, for errors raised after the layer (requirements, extractors).
     pub(crate) fn error(&self, e: Error) -> Error {
-        e.with_realm(self.realm.clone())
+        let e = e.with_layer(self.realm.clone(), self.dpop.clone());
+        if self.dpop_jkt.is_some() {
+            e.in_dpop_scheme()
+        } else {
+            e
+        }
     }
 }
 

@@ -7,8 +7,15 @@
 //! | [`ErrorKind::InvalidRequest`] | 400 | `Bearer realm="…", error="invalid_request", error_description="…"` |
 //! | [`ErrorKind::InvalidToken`] | 401 | `Bearer realm="…", error="invalid_token", error_description="…"` |
 //! | [`ErrorKind::InsufficientScope`] | 403 | `Bearer realm="…", error="insufficient_scope", scope="…"` (or `error_description` when no scope is involved) |
-//! | [`ErrorKind::Unavailable`] | 503 | none: the token may be fine, the keys or the revocation list could not be read |
+//! | [`ErrorKind::InvalidDpopProof`] | 401 | `DPoP realm="…", error="invalid_dpop_proof", error_description="…", algs="…"` (RFC 9449 §7.1) |
+//! | [`ErrorKind::UseDpopNonce`] | 401 | `DPoP realm="…", error="use_dpop_nonce", error_description="…", algs="…"` and a `DPoP-Nonce: <fresh nonce>` header (RFC 9449 §9) |
+//! | [`ErrorKind::Unavailable`] | 503 | none: the token may be fine, the keys, the revocation list or the replay store could not be read |
 //! | [`ErrorKind::Misconfigured`] | 500 | none: a developer error (an extractor on a route without the layer) |
+//!
+//! The scheme of a challenge is the request's: an error about a token sent as `Authorization: DPoP` (RFC 9449 §7.1)
+//! is answered `DPoP …, algs="…"` with the proof algorithms the layer accepts, one about a bearer token `Bearer …`.
+//! When the layer has a DPoP policy the bare 401 names both schemes (`Bearer realm="…", DPoP realm="…", algs="…"`),
+//! or only `DPoP` when the policy is [`crate::Dpop::required`].
 //!
 //! Descriptions are built from fixed texts or from the verifier's messages, which name claims and never echo a token
 //! unbounded; on the way in every description is cut to [`MAX_DESCRIPTION`] characters and made a valid
@@ -20,8 +27,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use axum::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
-use axum::http::{HeaderValue, Response, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Response, StatusCode};
 use axum::response::IntoResponse;
+
+/// The header a fresh DPoP server nonce is sent in (RFC 9449 §8.1).
+pub const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 
 /// The longest `error_description` sent, in characters.
 pub const MAX_DESCRIPTION: usize = 200;
@@ -39,20 +49,28 @@ pub enum ErrorKind {
     InvalidToken,
     /// A valid token without what the route requires (a scope, or a custom requirement): 403.
     InsufficientScope,
-    /// The token could not be checked now (the issuer's keys or the revocation list are unreachable): 503.
+    /// The DPoP proof was refused (RFC 9449 §7.1): missing, several, malformed, for another request, too old,
+    /// replayed: 401.
+    InvalidDpopProof,
+    /// The DPoP proof lacks a fresh server nonce (RFC 9449 §9): 401 with a `DPoP-Nonce` header to retry with.
+    UseDpopNonce,
+    /// The token could not be checked now (the issuer's keys, the revocation list or the replay store are
+    /// unreachable): 503.
     Unavailable,
     /// The application is wired wrongly (an extractor or requirement on a route the layer does not cover): 500.
     Misconfigured,
 }
 
 impl ErrorKind {
-    /// The OAuth error code of the JSON body (and, for RFC 6750's three, of the challenge).
+    /// The OAuth error code of the JSON body (and, for RFC 6750's three and RFC 9449's two, of the challenge).
     pub fn code(self) -> &'static str {
         match self {
             ErrorKind::MissingToken => "missing_token",
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::InvalidToken => "invalid_token",
             ErrorKind::InsufficientScope => "insufficient_scope",
+            ErrorKind::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorKind::UseDpopNonce => "use_dpop_nonce",
             ErrorKind::Unavailable => "temporarily_unavailable",
             ErrorKind::Misconfigured => "server_error",
         }
@@ -61,7 +79,10 @@ impl ErrorKind {
     /// The response status.
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorKind::MissingToken | ErrorKind::InvalidToken => StatusCode::UNAUTHORIZED,
+            ErrorKind::MissingToken
+            | ErrorKind::InvalidToken
+            | ErrorKind::InvalidDpopProof
+            | ErrorKind::UseDpopNonce => StatusCode::UNAUTHORIZED,
             ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
             ErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -78,6 +99,22 @@ pub struct Error {
     /// The scopes an `insufficient_scope` challenge names (already checked to be scope tokens).
     scope: Option<Arc<str>>,
     realm: Option<Arc<str>>,
+    /// The request sent its token as `Authorization: DPoP`: the challenge is in that scheme.
+    dpop_scheme: bool,
+    /// The DPoP side of the layer that answers, when it has a DPoP policy.
+    dpop: Option<Arc<DpopChallenge>>,
+    /// A fresh server nonce, sent as `DPoP-Nonce` (with `use_dpop_nonce`).
+    nonce: Option<Arc<str>>,
+}
+
+/// What a layer with a DPoP policy adds to its challenges: the proof algorithms it accepts (`algs`, RFC 9449 §7.1)
+/// and whether it still takes bearer tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DpopChallenge {
+    /// Space-separated algorithm names, already a valid quoted-string.
+    pub(crate) algs: Arc<str>,
+    /// Bearer tokens are accepted too (the policy is not [`crate::Dpop::required`]).
+    pub(crate) bearer: bool,
 }
 
 impl Error {
@@ -87,6 +124,9 @@ impl Error {
             description: quoted_safe(description),
             scope: None,
             realm: None,
+            dpop_scheme: false,
+            dpop: None,
+            nonce: None,
         }
     }
 
@@ -118,6 +158,20 @@ impl Error {
         }
     }
 
+    /// A refused DPoP proof (401 `invalid_dpop_proof`); say why without echoing the proof.
+    pub fn invalid_dpop_proof(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::InvalidDpopProof, description.into())
+    }
+
+    /// A DPoP proof without a fresh server nonce (401 `use_dpop_nonce`); `nonce` is the one to retry with, sent as
+    /// `DPoP-Nonce` (base64url, as `waxseal::dpop::Nonces` issues them).
+    pub(crate) fn use_dpop_nonce(description: impl Into<Cow<'static, str>>, nonce: String) -> Self {
+        Error {
+            nonce: Some(nonce.into()),
+            ..Self::new(ErrorKind::UseDpopNonce, description.into())
+        }
+    }
+
     /// The token could not be checked now (503); log the details, tell the client only to retry.
     pub fn unavailable(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorKind::Unavailable, description.into())
@@ -135,6 +189,28 @@ impl Error {
         self
     }
 
+    /// The same error answered by a layer: its realm and, with a DPoP policy, its DPoP challenge.
+    pub(crate) fn with_layer(
+        mut self,
+        realm: Option<Arc<str>>,
+        dpop: Option<Arc<DpopChallenge>>,
+    ) -> Self {
+        self.realm = realm;
+        self.dpop = dpop;
+        self
+    }
+
+    /// The same error about a token sent as `Authorization: DPoP`: its challenge is in the DPoP scheme.
+    pub(crate) fn in_dpop_scheme(mut self) -> Self {
+        self.dpop_scheme = true;
+        self
+    }
+
+    /// The fresh nonce a `use_dpop_nonce` error sends as `DPoP-Nonce`.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.nonce.as_deref()
+    }
+
     /// The kind, to match on.
     pub fn kind(&self) -> ErrorKind {
         self.kind
@@ -145,28 +221,59 @@ impl Error {
         &self.description
     }
 
-    /// The `WWW-Authenticate` challenge this error is answered with, if any.
+    /// The `WWW-Authenticate` challenge this error is answered with, if any (several, comma-separated, for a bare
+    /// 401 from a layer that takes both schemes).
     pub fn challenge(&self) -> Option<String> {
         let code = match self.kind {
             ErrorKind::MissingToken => None,
-            ErrorKind::InvalidRequest | ErrorKind::InvalidToken | ErrorKind::InsufficientScope => {
-                Some(self.kind.code())
-            }
+            ErrorKind::InvalidRequest
+            | ErrorKind::InvalidToken
+            | ErrorKind::InsufficientScope
+            | ErrorKind::InvalidDpopProof
+            | ErrorKind::UseDpopNonce => Some(self.kind.code()),
             ErrorKind::Unavailable | ErrorKind::Misconfigured => return None,
         };
-        let mut params: Vec<String> = Vec::with_capacity(3);
-        if let Some(realm) = &self.realm {
-            params.push(format!("realm=\"{realm}\""));
-        }
-        if let Some(code) = code {
-            params.push(format!("error=\"{code}\""));
-            match &self.scope {
-                Some(scope) => params.push(format!("scope=\"{scope}\"")),
-                None => params.push(format!("error_description=\"{}\"", self.description)),
+        let realm = self
+            .realm
+            .as_ref()
+            .map(|realm| format!("realm=\"{realm}\""));
+        let algs = |params: &mut Vec<String>| {
+            if let Some(dpop) = &self.dpop {
+                params.push(format!("algs=\"{}\"", dpop.algs));
             }
+        };
+        let Some(code) = code else {
+            // No credentials: name every scheme the layer takes, with no error code (RFC 6750 §3.1).
+            let bearer = realm
+                .as_ref()
+                .map_or_else(|| "Bearer".to_owned(), |r| format!("Bearer {r}"));
+            let Some(dpop) = &self.dpop else {
+                return Some(bearer);
+            };
+            let mut params: Vec<String> = realm.into_iter().collect();
+            algs(&mut params);
+            let dpop_challenge = format!("DPoP {}", params.join(", "));
+            return Some(if dpop.bearer {
+                format!("{bearer}, {dpop_challenge}")
+            } else {
+                dpop_challenge
+            });
+        };
+        let mut params: Vec<String> = Vec::with_capacity(4);
+        params.extend(realm);
+        params.push(format!("error=\"{code}\""));
+        match &self.scope {
+            Some(scope) => params.push(format!("scope=\"{scope}\"")),
+            None => params.push(format!("error_description=\"{}\"", self.description)),
         }
-        Some(if params.is_empty() {
-            "Bearer".to_owned()
+        let dpop = self.dpop_scheme
+            || matches!(
+                self.kind,
+                ErrorKind::InvalidDpopProof | ErrorKind::UseDpopNonce
+            );
+        Some(if dpop {
+            algs(&mut params);
+            format!("DPoP {}", params.join(", "))
         } else {
             format!("Bearer {}", params.join(", "))
         })
@@ -189,6 +296,13 @@ impl Error {
             .and_then(|c| HeaderValue::from_str(&c).ok())
         {
             headers.insert(WWW_AUTHENTICATE, value);
+        }
+        if let Some(nonce) = self
+            .nonce
+            .as_deref()
+            .and_then(|n| HeaderValue::from_str(n).ok())
+        {
+            headers.insert(DPOP_NONCE, nonce);
         }
         response
     }
@@ -305,5 +419,65 @@ mod tests {
         );
         assert_eq!(Error::unavailable("later").challenge(), None);
         assert_eq!(Error::misconfigured("wiring").challenge(), None);
+    }
+
+    #[test]
+    fn dpop_challenges_follow_rfc_9449_section_7_1() {
+        let realm: Option<Arc<str>> = Some("api".into());
+        let both = Some(Arc::new(DpopChallenge {
+            algs: "ES256 EdDSA".into(),
+            bearer: true,
+        }));
+        let only = Some(Arc::new(DpopChallenge {
+            algs: "ES256".into(),
+            bearer: false,
+        }));
+        assert_eq!(
+            Error::missing_token("x")
+                .with_layer(realm.clone(), both.clone())
+                .challenge()
+                .as_deref(),
+            Some("Bearer realm=\"api\", DPoP realm=\"api\", algs=\"ES256 EdDSA\"")
+        );
+        assert_eq!(
+            Error::missing_token("x")
+                .with_layer(None, only.clone())
+                .challenge()
+                .as_deref(),
+            Some("DPoP algs=\"ES256\"")
+        );
+        assert_eq!(
+            Error::invalid_dpop_proof("old")
+                .with_layer(None, only.clone())
+                .challenge()
+                .as_deref(),
+            Some("DPoP error=\"invalid_dpop_proof\", error_description=\"old\", algs=\"ES256\"")
+        );
+        assert_eq!(
+            Error::invalid_token("revoked")
+                .in_dpop_scheme()
+                .with_layer(realm.clone(), both.clone())
+                .challenge()
+                .as_deref(),
+            Some(
+                "DPoP realm=\"api\", error=\"invalid_token\", error_description=\"revoked\", algs=\"ES256 EdDSA\""
+            )
+        );
+        // A bearer request to a layer with DPoP keeps the Bearer scheme.
+        assert_eq!(
+            Error::invalid_token("expired")
+                .with_layer(None, both)
+                .challenge()
+                .as_deref(),
+            Some("Bearer error=\"invalid_token\", error_description=\"expired\"")
+        );
+        let nonce = Error::use_dpop_nonce("needs a nonce", "bm9uY2U".into()).with_layer(None, only);
+        let response: Response<String> = nonce.to_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()["dpop-nonce"], "bm9uY2U");
+        assert_eq!(
+            response.headers()[WWW_AUTHENTICATE],
+            "DPoP error=\"use_dpop_nonce\", error_description=\"needs a nonce\", algs=\"ES256\""
+        );
     }
 }

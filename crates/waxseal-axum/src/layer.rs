@@ -1,5 +1,6 @@
-//! [`BearerAuthLayer`]: find the token, verify it (or find it in the verified-token cache), ask the revocation
-//! check, then hand the request on with an [`Authenticated`] in its extensions — or answer with the RFC 6750 error.
+//! [`BearerAuthLayer`]: find the token, verify it (or find it in the verified-token cache), check its DPoP proof when
+//! it is DPoP-bound, ask the revocation check, then hand the request on with an [`Authenticated`] in its extensions —
+//! or answer with the RFC 6750 (or RFC 9449) error.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -8,14 +9,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
-use axum::http::{HeaderMap, Request, Response};
+use axum::http::{HeaderMap, Method, Request, Response};
 use serde_json::{Map, Value};
 use tower::{Layer, Service};
 use waxseal::jwt::Claims;
 
 use crate::claims::{Authenticated, TokenClaims};
-use crate::error::{Error, quoted_safe};
-use crate::token::bearer_token;
+use crate::dpop::Dpop;
+use crate::error::{DpopChallenge, Error, quoted_safe};
+use crate::token::{Credential, credential};
 use crate::verified_cache::VerifiedCache;
 use crate::verifier::{NoRevocation, RevocationCheck, TokenVerifier};
 
@@ -28,9 +30,10 @@ use crate::verifier::{NoRevocation, RevocationCheck, TokenVerifier};
 ///   it is deserialized once per token (and cached with it) rather than per extraction.
 /// * `R` is the revocation check, none by default ([`BearerAuthLayer::revocation`]).
 ///
-/// Safe defaults: the `Authorization` header only, no cache, no realm, every request must carry a token. Options:
-/// [`cookie`](BearerAuthLayer::cookie), [`cache`](BearerAuthLayer::cache), [`revocation`](BearerAuthLayer::revocation),
-/// [`realm`](BearerAuthLayer::realm), [`optional`](BearerAuthLayer::optional).
+/// Safe defaults: the `Authorization: Bearer` header only, no cache, no realm, every request must carry a token, and
+/// a DPoP-bound token (one with `cnf`) is refused as a bearer token. Options: [`cookie`](BearerAuthLayer::cookie),
+/// [`cache`](BearerAuthLayer::cache), [`revocation`](BearerAuthLayer::revocation), [`realm`](BearerAuthLayer::realm),
+/// [`optional`](BearerAuthLayer::optional), [`dpop`](BearerAuthLayer::dpop).
 pub struct BearerAuthLayer<V, T = Map<String, Value>, R = NoRevocation> {
     verifier: Arc<V>,
     revocation: Arc<R>,
@@ -40,6 +43,9 @@ pub struct BearerAuthLayer<V, T = Map<String, Value>, R = NoRevocation> {
     cookie: Option<Arc<str>>,
     realm: Option<Arc<str>>,
     optional: bool,
+    dpop: Option<Arc<Dpop>>,
+    /// What the challenges say of DPoP, made once from `dpop`.
+    dpop_challenge: Option<Arc<DpopChallenge>>,
     claims: PhantomData<fn() -> T>,
 }
 
@@ -53,6 +59,8 @@ impl<V, T, R> Clone for BearerAuthLayer<V, T, R> {
             cookie: self.cookie.clone(),
             realm: self.realm.clone(),
             optional: self.optional,
+            dpop: self.dpop.clone(),
+            dpop_challenge: self.dpop_challenge.clone(),
             claims: PhantomData,
         }
     }
@@ -66,6 +74,7 @@ impl<V, T, R> std::fmt::Debug for BearerAuthLayer<V, T, R> {
             .field("cache", &self.cache.as_ref().map(|c| c.capacity()))
             .field("realm", &self.realm)
             .field("optional", &self.optional)
+            .field("dpop", &self.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +90,8 @@ impl<V: TokenVerifier> BearerAuthLayer<V> {
             cookie: None,
             realm: None,
             optional: false,
+            dpop: None,
+            dpop_challenge: None,
             claims: PhantomData,
         }
     }
@@ -101,6 +112,8 @@ impl<V: TokenVerifier, T: TokenClaims, R: RevocationCheck<T>> BearerAuthLayer<V,
             cookie: self.cookie,
             realm: self.realm,
             optional: self.optional,
+            dpop: self.dpop,
+            dpop_challenge: self.dpop_challenge,
             claims: PhantomData,
         }
     }
@@ -149,6 +162,8 @@ impl<V: TokenVerifier, T: TokenClaims, R: RevocationCheck<T>> BearerAuthLayer<V,
             cookie: self.cookie,
             realm: self.realm,
             optional: self.optional,
+            dpop: self.dpop,
+            dpop_challenge: self.dpop_challenge,
             claims: PhantomData,
         }
     }
@@ -157,6 +172,16 @@ impl<V: TokenVerifier, T: TokenClaims, R: RevocationCheck<T>> BearerAuthLayer<V,
     #[must_use]
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Some(quoted_safe(realm.into().into()).into());
+        self
+    }
+
+    /// Also takes DPoP-bound tokens (RFC 9449) as `policy` says: `Authorization: DPoP <token>` with one `DPoP`
+    /// proof header, made by the key of the token's `cnf.jkt` for this request (method, the policy's public URL and
+    /// this path, this token) and never used before. With [`Dpop::required`], only those. See [`crate::dpop`].
+    #[must_use]
+    pub fn dpop(mut self, policy: Dpop) -> Self {
+        self.dpop_challenge = Some(Arc::new(policy.challenge()));
+        self.dpop = Some(Arc::new(policy));
         self
     }
 
@@ -181,9 +206,18 @@ impl<S, V, T, R> Layer<S> for BearerAuthLayer<V, T, R> {
     }
 }
 
-/// The 401 of a request without a token.
-pub(crate) fn missing_token() -> Error {
-    Error::missing_token("an access token is required: Authorization: Bearer <token>")
+/// The 401 of a request without a token, for a layer with (`dpop`) or without a DPoP policy.
+pub(crate) fn missing_token(dpop: Option<&Arc<DpopChallenge>>) -> Error {
+    let description = match dpop {
+        None => "an access token is required: Authorization: Bearer <token>",
+        Some(d) if d.bearer => {
+            "an access token is required: Authorization: Bearer <token>, or Authorization: DPoP <token> with a DPoP proof"
+        }
+        Some(_) => {
+            "a DPoP-bound access token is required: Authorization: DPoP <token> with a DPoP proof"
+        }
+    };
+    Error::missing_token(description).with_layer(None, dpop.cloned())
 }
 
 /// Left in a request without a token that an [`BearerAuthLayer::optional`] layer let through, so that a route
@@ -191,6 +225,14 @@ pub(crate) fn missing_token() -> Error {
 #[derive(Debug, Clone)]
 pub(crate) struct Anonymous {
     pub(crate) realm: Option<Arc<str>>,
+    pub(crate) dpop: Option<Arc<DpopChallenge>>,
+}
+
+impl Anonymous {
+    /// The 401 a route requirement answers this request with.
+    pub(crate) fn missing_token(&self) -> Error {
+        missing_token(self.dpop.as_ref()).with_layer(self.realm.clone(), self.dpop.clone())
+    }
 }
 
 /// The service [`BearerAuthLayer`] wraps around a route.
@@ -218,19 +260,52 @@ impl<S: std::fmt::Debug, V, T, R> std::fmt::Debug for BearerAuth<S, V, T, R> {
 }
 
 impl<V: TokenVerifier, T: TokenClaims, R: RevocationCheck<T>> BearerAuthLayer<V, T, R> {
-    /// The whole check of one request's headers: `Ok(None)` only for a request without a token under
-    /// [`BearerAuthLayer::optional`].
-    async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Authenticated>, Error> {
-        let token = match bearer_token(headers, self.cookie.as_deref())? {
-            Some(token) => token,
-            None if self.optional => return Ok(None),
-            None => return Err(missing_token()),
+    /// The whole check of one request: `Ok(None)` only for a request without a token under
+    /// [`BearerAuthLayer::optional`]. `path` is the request's path as received (for a DPoP proof's `htu`).
+    async fn authenticate(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Result<Option<Authenticated>, Error> {
+        let found = credential(headers, self.cookie.as_deref(), self.dpop.is_some())?;
+        let (token, dpop) = match (found, &self.dpop) {
+            (Some(Credential::Dpop(token)), Some(dpop)) => (token, dpop),
+            (Some(Credential::Bearer(_)), Some(dpop)) if dpop.is_required() => {
+                return Err(missing_token(self.dpop_challenge.as_ref()));
+            }
+            (Some(Credential::Bearer(token)), _) => {
+                let claims = self.verified(token).await?;
+                refuse_bound_as_bearer(&claims.registered)?;
+                self.not_revoked(&claims).await?;
+                return Ok(Some(
+                    Authenticated::new(claims, self.realm.clone())
+                        .with_dpop(self.dpop_challenge.clone(), None),
+                ));
+            }
+            // `credential` finds a DPoP one only for a layer with a policy; without, it is an unsupported scheme.
+            (Some(Credential::Dpop(_)) | None, _) if self.optional => return Ok(None),
+            (Some(Credential::Dpop(_)) | None, _) => {
+                return Err(missing_token(self.dpop_challenge.as_ref()));
+            }
         };
-        let claims = self.verified(token).await?;
-        if self.revocation.is_revoked(&claims).await? {
+        let checked = async {
+            let claims = self.verified(token).await?;
+            let proof = dpop
+                .check(method, path, headers, token, claims.registered.cnf.as_ref())
+                .await?;
+            self.not_revoked(&claims).await?;
+            Ok(Authenticated::new(claims, self.realm.clone())
+                .with_dpop(self.dpop_challenge.clone(), Some(proof.jkt.into())))
+        };
+        checked.await.map(Some).map_err(Error::in_dpop_scheme)
+    }
+
+    async fn not_revoked(&self, claims: &Claims<T>) -> Result<(), Error> {
+        if self.revocation.is_revoked(claims).await? {
             return Err(Error::invalid_token("the token has been revoked"));
         }
-        Ok(Some(Authenticated::new(claims, self.realm.clone())))
+        Ok(())
     }
 
     /// The token's claims: from the cache when it holds them and the verifier's time window allows, else from the
@@ -285,7 +360,10 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
         Box::pin(async move {
-            match shared.authenticate(request.headers()).await {
+            let verdict = shared
+                .authenticate(request.method(), request.uri().path(), request.headers())
+                .await;
+            match verdict {
                 Ok(Some(auth)) => {
                     request.extensions_mut().insert(auth);
                     inner.call(request).await
@@ -293,11 +371,29 @@ where
                 Ok(None) => {
                     request.extensions_mut().insert(Anonymous {
                         realm: shared.realm.clone(),
+                        dpop: shared.dpop_challenge.clone(),
                     });
                     inner.call(request).await
                 }
-                Err(e) => Ok(e.with_realm(shared.realm.clone()).to_response()),
+                Err(e) => Ok(e
+                    .with_layer(shared.realm.clone(), shared.dpop_challenge.clone())
+                    .to_response()),
             }
         })
+    }
+}
+
+/// A token bound to a key is no bearer token: with `cnf.jkt` it needs its DPoP proof, with another confirmation
+/// method (mTLS's `x5t#S256`, …) a check this layer cannot make. Refused on every layer, with a DPoP policy or
+/// without: a binding that some layer skips binds nothing.
+fn refuse_bound_as_bearer(claims: &waxseal::jwt::RegisteredClaims) -> Result<(), Error> {
+    match &claims.cnf {
+        None => Ok(()),
+        Some(cnf) if cnf.jkt.is_some() => Err(Error::invalid_token(
+            "this token is DPoP-bound; send it as Authorization: DPoP with a proof",
+        )),
+        Some(_) => Err(Error::invalid_token(
+            "this token is bound to a key (cnf) that this API cannot check; it is not accepted as a bearer token",
+        )),
     }
 }

@@ -4,7 +4,9 @@
 //! request, and answers everything else with the RFC 6750 response a client expects: 401 with a
 //! `WWW-Authenticate: Bearer` challenge (bare when there was no token, `error="invalid_token"` with a description
 //! when it was refused), 400 `invalid_request` for a malformed `Authorization`, 403 `insufficient_scope` from the
-//! per-route requirements. Handlers take [`Claims<T>`] (your serde type) or [`Authenticated`].
+//! per-route requirements. Handlers take [`Claims<T>`] (your serde type) or [`Authenticated`]. With a [`Dpop`] policy
+//! it also takes DPoP-bound tokens (RFC 9449) with their proofs; a DPoP-bound token is never accepted as a bearer
+//! token, by any layer.
 //!
 //! ```
 //! use std::time::Duration;
@@ -66,8 +68,72 @@
 //!   See [`verified_cache`].
 //! * **Revocation** — [`BearerAuthLayer::revocation`] takes a [`RevocationCheck`] (a closure will do), asked on every
 //!   request after verification, cache hit or not.
+//! * **DPoP** — [`BearerAuthLayer::dpop`] takes a [`Dpop`] policy: the public URL clients call (the base of every
+//!   proof's `htu`), a `waxseal::dpop::ProofVerifier`, a replay store, and whether bearer tokens are still accepted
+//!   ([`Dpop::required`]). See [`dpop`] and below.
 //! * **Per-route requirements** — route layers after the main one: [`RequireScope`] (all or any), [`RequireAudience`],
 //!   [`RequireClaims`] (any predicate, with a message), or your own [`Requirement`].
+//!
+//! ## DPoP-bound tokens
+//!
+//! A token whose `cnf.jkt` names the client's key comes as `Authorization: DPoP <token>`, with a `DPoP` header
+//! holding a fresh proof signed by that key for this request. The layer checks the token (the cache applies), the
+//! proof (method, URL, age, the token's hash, the server nonce when the `ProofVerifier` requires them), that the
+//! proof's key is the token's, and that the proof was not used before; then the revocation check. Refusals are
+//! 401 `invalid_dpop_proof` or `use_dpop_nonce` (with a `DPoP-Nonce` to retry with) in the `DPoP` scheme, with the
+//! accepted algorithms in `algs`.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use waxseal::{Algorithm, SigningKey, dpop::{Proof, ProofVerifier}, jwt::{self, Signer, Verifier}};
+//! use waxseal_axum::{Authenticated, BearerAuthLayer, Dpop, dpop::MemoryReplayStore};
+//! use tower::ServiceExt as _;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let issuer_key = SigningKey::generate(Algorithm::ES256)?;
+//! # let verifier = Verifier::new(issuer_key.verifying_key()?)
+//! #     .issuer("https://auth.example.com")
+//! #     .audience("orders-api");
+//! // Clients call https://example.com/orders-api/…; the proxy in front forwards /orders-api/x here as /x.
+//! let dpop = Dpop::new("https://example.com/orders-api")?
+//!     .verifier(ProofVerifier::new().algorithms([Algorithm::ES256, Algorithm::EdDSA]))
+//!     .replay_store(MemoryReplayStore::new(100_000));
+//! let app = Router::new()
+//!     .route("/orders", get(|auth: Authenticated| async move {
+//!         format!("orders for key {}", auth.dpop_jkt().unwrap_or("(a bearer token)"))
+//!     }))
+//!     .layer(BearerAuthLayer::new(verifier).cache(10_000).dpop(dpop));
+//!
+//! // The client holds a key; its token is bound to the key's thumbprint (cnf.jkt); every request gets a new proof.
+//! let client_key = SigningKey::generate(Algorithm::ES256)?;
+//! let jkt = client_key.public_jwk()?.thumbprint()?;
+//! # let token = Signer::new(&issuer_key).sign(&jwt::Claims::new(serde_json::json!({}))
+//! #     .issuer("https://auth.example.com").subject("alice").audience("orders-api")
+//! #     .expires_in(std::time::Duration::from_secs(300)).confirmation_jkt(&jkt))?;
+//! let proof = Proof::new("GET", "https://example.com/orders-api/orders")
+//!     .access_token(&token)
+//!     .sign(&client_key)?;
+//! let request = axum::http::Request::get("/orders")
+//!     .header("authorization", format!("DPoP {token}"))
+//!     .header("dpop", proof.as_str())
+//!     .body(axum::body::Body::empty())?;
+//! assert_eq!(app.clone().oneshot(request).await?.status(), 200);
+//!
+//! // The same proof again is a replay; the same token as a bearer token is a stolen token.
+//! let replay = axum::http::Request::get("/orders")
+//!     .header("authorization", format!("DPoP {token}"))
+//!     .header("dpop", proof.as_str())
+//!     .body(axum::body::Body::empty())?;
+//! let response = app.clone().oneshot(replay).await?;
+//! assert_eq!(response.status(), 401);
+//! assert!(response.headers()["www-authenticate"].to_str()?.starts_with(r#"DPoP error="invalid_dpop_proof""#));
+//! let bearer = axum::http::Request::get("/orders")
+//!     .header("authorization", format!("Bearer {token}"))
+//!     .body(axum::body::Body::empty())?;
+//! assert_eq!(app.oneshot(bearer).await?.status(), 401);
+//! # Ok(()) }
+//! ```
 //!
 //! ## Examples
 //!
@@ -77,6 +143,8 @@
 //! * `examples/workload_identity.rs` — a deploy service accepting GitHub Actions OIDC tokens from one repository
 //!   and branch, and Kubernetes service-account tokens from one namespace and account: typed claims and
 //!   [`RequireClaims`] policies.
+//! * `examples/dpop_api.rs` — an API taking bearer tokens and DPoP-bound tokens side by side, and how to call it
+//!   with `waxseal dpop`.
 //!
 //! ## Errors
 //!
@@ -95,6 +163,7 @@ pub mod verified_cache;
 mod verifier;
 
 pub use claims::{Authenticated, Claims, Scopes, TokenClaims};
+pub use dpop::Dpop;
 pub use error::{Error, ErrorKind};
 pub use layer::{BearerAuth, BearerAuthLayer};
 pub use require::{

@@ -28,7 +28,7 @@ use waxseal::jwt::Claims;
 
 use crate::claims::{Authenticated, not_behind_the_layer};
 use crate::error::Error;
-use crate::layer::{Anonymous, missing_token};
+use crate::layer::Anonymous;
 
 /// A check of an authenticated request, made before the route's handler runs.
 pub trait Requirement: Clone + Send + Sync + 'static {
@@ -87,7 +87,7 @@ where
         let verdict = match request.extensions().get::<Authenticated>() {
             Some(auth) => self.requirement.check(auth).map_err(|e| auth.error(e)),
             None => Err(match request.extensions().get::<Anonymous>() {
-                Some(anonymous) => missing_token().with_realm(anonymous.realm.clone()),
+                Some(anonymous) => anonymous.missing_token(),
                 None => not_behind_the_layer("a route requirement"),
             }),
         };

@@ -1,4 +1,5 @@
-//! Finding the bearer token in a request: the `Authorization` header (RFC 6750 §2.1), else a configured cookie.
+//! Finding the access token in a request: the `Authorization` header (RFC 6750 §2.1, and with a DPoP policy RFC 9449
+//! §7.1's `DPoP` scheme), else a configured cookie.
 //!
 //! What is refused, and how:
 //!
@@ -7,9 +8,11 @@
 //! * **Two tokens** (`Bearer a b`) — 400 `invalid_request`: `b64token` has no spaces (RFC 6750 §2.1).
 //! * **The token cookie sent twice** — 400 `invalid_request`. Browsers send every cookie whose domain and path
 //!   match, so a sibling subdomain can plant a second one ("cookie tossing"); choosing either would let it choose.
-//! * **`Bearer` without a token, or with bytes a token cannot have** — 401 `invalid_token`.
-//! * **No `Authorization` header, or another scheme (`Basic …`), and no token cookie** — 401 with the bare
-//!   challenge: RFC 6750 §3.1 counts "an unsupported authentication method" as no authentication information.
+//! * **`Bearer` without a token, or with bytes a token cannot have** — 401 `invalid_token`. The same for `DPoP`, whose
+//!   token has the same syntax (RFC 9449 §7.1).
+//! * **No `Authorization` header, or another scheme (`Basic …`, or `DPoP …` on a layer without a DPoP policy), and
+//!   no token cookie** — 401 with the bare challenge: RFC 6750 §3.1 counts "an unsupported authentication method"
+//!   as no authentication information.
 //!
 //! The header wins over the cookie: a cookie is consulted only when no bearer `Authorization` header is present,
 //! so an API client's explicit token is never overridden by whatever cookie its browser holds. Query-string tokens
@@ -40,6 +43,28 @@ pub fn bearer_token<'h>(
     headers: &'h HeaderMap,
     cookie: Option<&str>,
 ) -> Result<Option<&'h str>, Error> {
+    match credential(headers, cookie, false)? {
+        Some(Credential::Bearer(token)) => Ok(Some(token)),
+        Some(Credential::Dpop(_)) | None => Ok(None),
+    }
+}
+
+/// An access token and the scheme it came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Credential<'h> {
+    /// `Authorization: Bearer`, or the token cookie.
+    Bearer(&'h str),
+    /// `Authorization: DPoP` (RFC 9449 §7.1): good only with a proof.
+    Dpop(&'h str),
+}
+
+/// The request's token, as [`bearer_token`] finds it, and with `dpop` also from `Authorization: DPoP` (otherwise
+/// that scheme is one more unsupported one). An error about a `DPoP` credential is marked for the DPoP challenge.
+pub(crate) fn credential<'h>(
+    headers: &'h HeaderMap,
+    cookie: Option<&str>,
+    dpop: bool,
+) -> Result<Option<Credential<'h>>, Error> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     if let Some(value) = values.next() {
         if values.next().is_some() {
@@ -47,33 +72,43 @@ pub fn bearer_token<'h>(
                 "send one Authorization header, not several",
             ));
         }
-        if let Some(token) = from_authorization(value.as_bytes())? {
-            return Ok(Some(token));
+        if let Some(credential) = from_authorization(value.as_bytes(), dpop)? {
+            return Ok(Some(credential));
         }
     }
     match cookie {
-        Some(name) => from_cookies(headers, name),
+        Some(name) => Ok(from_cookies(headers, name)?.map(Credential::Bearer)),
         None => Ok(None),
     }
 }
 
-/// The token of a `Bearer` credential; `None` for another scheme.
-fn from_authorization(value: &[u8]) -> Result<Option<&str>, Error> {
+/// The token of a `Bearer` credential (or, with `dpop`, a `DPoP` one); `None` for another scheme.
+fn from_authorization(value: &[u8], dpop: bool) -> Result<Option<Credential<'_>>, Error> {
     let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
         Some(at) => (&value[..at], &value[at + 1..]),
         None => (value, &value[value.len()..]),
     };
-    if !scheme.eq_ignore_ascii_case(b"bearer") {
+    let is_dpop = if scheme.eq_ignore_ascii_case(b"bearer") {
+        false
+    } else if dpop && scheme.eq_ignore_ascii_case(b"dpop") {
+        true
+    } else {
         return Ok(None);
-    }
+    };
+    let name = if is_dpop { "DPoP" } else { "Bearer" };
+    let in_scheme = |e: Error| if is_dpop { e.in_dpop_scheme() } else { e };
     // 1*SP before the token; trailing whitespace is not part of the field value.
     let rest = trim(rest);
     if rest.is_empty() {
-        return Err(Error::invalid_token(
-            "the Authorization header names the Bearer scheme but carries no token",
-        ));
+        return Err(in_scheme(Error::invalid_token(format!(
+            "the Authorization header names the {name} scheme but carries no token"
+        ))));
     }
-    token_text(rest).map(Some)
+    match token_text(rest, name) {
+        Ok(token) if is_dpop => Ok(Some(Credential::Dpop(token))),
+        Ok(token) => Ok(Some(Credential::Bearer(token))),
+        Err(e) => Err(in_scheme(e)),
+    }
 }
 
 /// The named cookie's value across every `Cookie` header (HTTP/2 may split them); `None` when absent or empty.
@@ -104,10 +139,12 @@ fn from_cookies<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str
     match found {
         None | Some([]) => Ok(None),
         // A space in a cookie value is no second token, just a stray byte.
-        Some(value) => token_text(value).map(Some).map_err(|e| match e.kind() {
-            ErrorKind::InvalidRequest => stray_bytes(),
-            _ => e,
-        }),
+        Some(value) => token_text(value, "Bearer")
+            .map(Some)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidRequest => stray_bytes("Bearer"),
+                _ => e,
+            }),
     }
 }
 
@@ -127,7 +164,7 @@ static B64TOKEN: [bool; 256] = {
 
 /// A `b64token` (`1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`) as text. Spaces inside mean
 /// several tokens: 400; any other stray byte: 401. One table lookup per byte, no branch: this runs on every request.
-fn token_text(bytes: &[u8]) -> Result<&str, Error> {
+fn token_text<'b>(bytes: &'b [u8], scheme: &str) -> Result<&'b str, Error> {
     let body_end = bytes
         .iter()
         .rposition(|&b| b != b'=')
@@ -144,15 +181,19 @@ fn token_text(bytes: &[u8]) -> Result<&str, Error> {
         }
     }
     if bytes.iter().any(|&b| b == b' ' || b == b'\t') {
-        return Err(Error::invalid_request(
-            "send one token after Bearer, with no spaces in it",
-        ));
+        return Err(Error::invalid_request(format!(
+            "send one token after {scheme}, with no spaces in it"
+        )));
     }
-    Err(stray_bytes())
+    Err(stray_bytes(scheme))
 }
 
-fn stray_bytes() -> Error {
-    Error::invalid_token("the bearer token has characters a token cannot have")
+fn stray_bytes(scheme: &str) -> Error {
+    Error::invalid_token(if scheme == "DPoP" {
+        "the DPoP-bound token has characters a token cannot have"
+    } else {
+        "the bearer token has characters a token cannot have"
+    })
 }
 
 fn trim(mut bytes: &[u8]) -> &[u8] {
@@ -282,6 +323,36 @@ mod tests {
             kind(&[("authorization", b"Basic x"), ("cookie", b"at=tok")], c),
             Ok(Some("tok".into())),
             "another scheme leaves the cookie"
+        );
+    }
+
+    #[test]
+    fn the_dpop_scheme_only_when_the_layer_takes_it() {
+        let h = headers(&[("authorization", b"DPoP abc.def")]);
+        assert_eq!(
+            credential(&h, None, false),
+            Ok(None),
+            "an unsupported scheme"
+        );
+        assert_eq!(
+            credential(&h, None, true),
+            Ok(Some(Credential::Dpop("abc.def")))
+        );
+        assert_eq!(
+            credential(&headers(&[("authorization", b"dpop   abc ")]), None, true),
+            Ok(Some(Credential::Dpop("abc"))),
+            "scheme case and 1*SP"
+        );
+        let e = credential(&headers(&[("authorization", b"DPoP a b")]), None, true).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidRequest);
+        assert!(e.challenge().unwrap().starts_with("DPoP "), "{e:?}");
+        let e = credential(&headers(&[("authorization", b"DPoP")]), None, true).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidToken);
+        assert!(e.challenge().unwrap().starts_with("DPoP "), "{e:?}");
+        assert_eq!(
+            bearer_token(&h, None),
+            Ok(None),
+            "bearer_token never hands out a DPoP-bound token"
         );
     }
 }
