@@ -166,6 +166,28 @@ fn every_asymmetric_algorithm_round_trips_and_jkt_is_the_rfc7638_thumbprint_of_t
     }
 }
 
+/// RFC 9449 Figure 2, line breaks removed: the specification's own proof.
+const RFC9449_FIGURE_2: &str = "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0RscEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIsImNydiI6IlAtMjU2In19.eyJqdGkiOiItQndDM0VTYzZhY2MybFRjIiwiaHRtIjoiUE9TVCIsImh0dSI6Imh0dHBzOi8vc2VydmVyLmV4YW1wbGUuY29tL3Rva2VuIiwiaWF0IjoxNTYyMjYyNjE2fQ.2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg4PtFLbdLXiOSsX0x7NVY-FNyJK70nfbV37xRZT3Lg";
+
+#[test]
+fn rfc9449_figure_2_proof_verifies_with_the_jkt_of_figure_9() {
+    let at_issue = ProofVerifier::new().clock(FixedClock(at(1_562_262_616)));
+    let verified = at_issue
+        .verify(
+            RFC9449_FIGURE_2,
+            &Expected::new("POST", "https://server.example.com/token"),
+        )
+        .unwrap();
+    assert_eq!(verified.jkt, "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I");
+    assert_eq!(verified.jti, "-BwC3ESc6acc2lTc");
+    assert_eq!(verified.algorithm, Algorithm::ES256);
+    // Years later it is only a replayed proof.
+    refused_proof(
+        RFC9449_FIGURE_2,
+        &Expected::new("POST", "https://server.example.com/token"),
+    );
+}
+
 #[test]
 fn proofs_by_two_keys_have_two_thumbprints_and_the_maker_leaves_query_out_of_htu() {
     let (a, b) = (es256(), es256());
