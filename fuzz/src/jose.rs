@@ -25,7 +25,7 @@ use crate::{Outcome, Seed};
 /// Also the signing key of the nested JWT `jwe.rs` encrypts.
 pub(crate) const ES256_JWK: &str = r#"{"kty":"EC","alg":"ES256","kid":"wgal_vNyJCRHh9FS_LFWrH3MnUvxbbni2tXZR5Cte6M","crv":"P-256","x":"j7BO0Hmt-XRX3DY4vd4HRa6ClAnmT03PfzFZ3Qfp5O0","y":"x7BU3hP6S8MytGsRybsAsdCVrpleoflupeac5TgjvvM","d":"rqpKPH0o6hKoDiPvMTEw_4x_Vyl2WI_VFKftcvd7f6Q"}"#;
 
-const ED25519_JWK: &str = r#"{"kty":"OKP","alg":"EdDSA","kid":"gAKqH3lhbjJDO3SyUEc7ozHexJU4BRbAgjdH38pA9b8","crv":"Ed25519","x":"xzknvkloSUjXVr60PO8BsJYyUYgz7AGwg9eFsQls1sk","d":"WjcfDEhImTmIoDad1WLFjCIdVpbTgD1ihQvLRSW05kw"}"#;
+pub(crate) const ED25519_JWK: &str = r#"{"kty":"OKP","alg":"EdDSA","kid":"gAKqH3lhbjJDO3SyUEc7ozHexJU4BRbAgjdH38pA9b8","crv":"Ed25519","x":"xzknvkloSUjXVr60PO8BsJYyUYgz7AGwg9eFsQls1sk","d":"WjcfDEhImTmIoDad1WLFjCIdVpbTgD1ihQvLRSW05kw"}"#;
 
 /// An RSA key without `alg`: the verifier trusts it for RS256 and PS256 alike (and RS/PS 384/512), the shape
 /// most likely to confuse a key-selection bug.

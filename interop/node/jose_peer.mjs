@@ -21,23 +21,36 @@
 //   {"op": "decrypt", "alg": "A128KW", "enc": "A128GCM", "jwk": {...private or oct JWK...}, "token": "..." or {...},
 //    "max_p2c": 10000}                                         (allowing only this alg and enc; "password" for
 //       -> {"plaintext": "...", "header": {...}}              PBES2, p2c at most max_p2c, jose's default 10,000)
+//   {"op": "dpop_proof", "alg": "ES256", "htm": "GET", "htu": "https://...", "access_token": "...", "nonce": "..."}
+//       -> {"proof": "...", "jkt": "..."}     (a DPoP proof made the way a client does: a fresh key pair, its
+//                                              public JWK in the header, typ dpop+jwt, a random jti, iat now;
+//                                              access_token adds its ath, both it and nonce optional; jkt is
+//                                              calculateJwkThumbprint of the public key)
+//   {"op": "dpop_verify", "proof": "...", "htm": "GET", "htu": "https://..."}
+//       -> {"claims": {...}, "header": {...}, "jkt": "..."}   (jwtVerify with EmbeddedJWK, typ dpop+jwt, an
+//                                              asymmetric alg, iat at most 60 s old; htm and htu compared exactly)
 //   {"op": "info"} -> {"peer": "node", "versions": {...}, "algorithms": [...], "jwe_algorithms": [...],
 //                      "jwe_encryptions": [...], "jwe_curves": [...], "unsupported": {...}}
 //
 // Any failure answers {"error": "..."} and exits 1. Batch mode: {"requests": [...]} answers {"responses": [...]},
 // one response per request in order (each may be an error), and exits 0 once every request was answered.
 
+import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 import {
   CompactEncrypt,
   compactDecrypt,
+  calculateJwkThumbprint,
   createLocalJWKSet,
+  EmbeddedJWK,
+  exportJWK,
   FlattenedEncrypt,
   flattenedDecrypt,
   GeneralEncrypt,
   generalDecrypt,
+  generateKeyPair,
   importJWK,
   jwtVerify,
   SignJWT,
@@ -137,6 +150,37 @@ async function verifyJwks(req) {
   return { claims: payload, header: protectedHeader };
 }
 
+const ASYMMETRIC = ALGORITHMS.filter((a) => !a.startsWith('HS') && !UNSUPPORTED[a]);
+
+async function dpopProof(req) {
+  const { alg, htm, htu, access_token: accessToken, nonce } = req;
+  checkSupported(alg);
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  const jwk = await exportJWK(publicKey);
+  const claims = { htm, htu };
+  if (accessToken !== undefined) claims.ath = createHash('sha256').update(accessToken).digest('base64url');
+  if (nonce !== undefined) claims.nonce = nonce;
+  const proof = await new SignJWT(claims)
+    .setProtectedHeader({ alg, typ: 'dpop+jwt', jwk })
+    .setJti(randomUUID())
+    .setIssuedAt()
+    .sign(privateKey);
+  return { proof, jkt: await calculateJwkThumbprint(jwk) };
+}
+
+async function dpopVerify(req) {
+  const { proof, htm, htu } = req;
+  const { payload, protectedHeader } = await jwtVerify(proof, EmbeddedJWK, {
+    typ: 'dpop+jwt',
+    algorithms: ASYMMETRIC,
+    maxTokenAge: '60s',
+    requiredClaims: ['jti', 'htm', 'htu', 'iat'],
+  });
+  if (payload.htm !== htm) throw new Error(`htm ${JSON.stringify(payload.htm)} is not ${htm}`);
+  if (payload.htu !== htu) throw new Error(`htu ${JSON.stringify(payload.htu)} is not ${htu}`);
+  return { claims: payload, header: protectedHeader, jkt: await calculateJwkThumbprint(protectedHeader.jwk) };
+}
+
 const encoder = new TextEncoder();
 
 // A recipient's key: a JWK (jose takes an oct JWK as its bytes), or for PBES2 a password's UTF-8 bytes.
@@ -204,7 +248,16 @@ async function info() {
   };
 }
 
-const OPS = { sign, verify, verify_jwks: verifyJwks, encrypt, decrypt, info };
+const OPS = {
+  sign,
+  verify,
+  verify_jwks: verifyJwks,
+  encrypt,
+  decrypt,
+  dpop_proof: dpopProof,
+  dpop_verify: dpopVerify,
+  info,
+};
 
 async function handle(req) {
   try {

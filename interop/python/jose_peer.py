@@ -22,6 +22,15 @@ Reads one JSON request on stdin, writes one JSON response on stdout.
   {"op": "decrypt", "alg": "A128KW", "enc": "A128GCM", "jwk": {...private or oct JWK...}, "token": "..." or {...},
    "max_p2c": 10000}                                           (joserfc, allowing only this alg and enc; "password"
       -> {"plaintext": "...", "header": {...}}                 for PBES2, whose p2c may not exceed max_p2c)
+  {"op": "dpop_proof", "alg": "ES256", "htm": "GET", "htu": "https://...", "access_token": "...", "nonce": "..."}
+      -> {"proof": "...", "jkt": "..."}          (a DPoP proof made the way a client does: a fresh key pair, its
+                                                  public JWK in the header, typ dpop+jwt, a random jti, iat now;
+                                                  access_token adds its ath; jkt is the RFC 7638 thumbprint)
+  {"op": "dpop_verify", "proof": "...", "htm": "GET", "htu": "https://..."}
+      -> {"claims": {...}, "header": {...}, "jkt": "..."}   (verified with the key from the header's jwk, which
+                                                  must be public; typ dpop+jwt, an asymmetric alg, iat at most
+                                                  60 s old, htm and htu compared exactly)
+  Both take "library": "pyjwt" (the default) or "joserfc".
   {"op": "info"} -> {"peer": "python", "versions": {...}, "algorithms": [...],
                      "jwe_algorithms": [...], "jwe_encryptions": [...], "jwe_curves": [...], "unsupported": {...}}
 
@@ -30,9 +39,12 @@ response per request in order (each may be an error), and exits 0 once every req
 """
 
 import base64
+import hashlib
 import json
 import sys
+import time
 import traceback
+import uuid
 
 import cryptography
 import jwt
@@ -153,6 +165,101 @@ def verify_jwks(req):
     return {"claims": decoded["payload"], "header": decoded["header"]}
 
 
+DPOP_TYPE = "dpop+jwt"
+ASYMMETRIC = [a for a in ALGORITHMS if not a.startswith("HS")]
+# RFC 7638 §3.2: the members of each key type that the thumbprint covers.
+THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x"), "RSA": ("e", "kty", "n")}
+
+
+def pyjwt_thumbprint(jwk):
+    """PyJWT has no RFC 7638 function: the canonical JSON of the required members, hashed."""
+    members = {name: jwk[name] for name in THUMBPRINT_MEMBERS[jwk["kty"]]}
+    canonical = json.dumps(members, sort_keys=True, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
+
+
+def pyjwt_generate(alg):
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    curves = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1, "ES512": ec.SECP521R1, "ES256K": ec.SECP256K1}
+    if alg in curves:
+        return ec.generate_private_key(curves[alg]())
+    if alg == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    if alg[:2] in ("RS", "PS"):
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    raise ValueError(f"no DPoP key for {alg}")
+
+
+def dpop_claims(req):
+    claims = {"jti": str(uuid.uuid4()), "htm": req["htm"], "htu": req["htu"], "iat": int(time.time())}
+    if req.get("access_token") is not None:
+        digest = hashlib.sha256(req["access_token"].encode("ascii")).digest()
+        claims["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    if req.get("nonce") is not None:
+        claims["nonce"] = req["nonce"]
+    return claims
+
+
+def dpop_proof(req):
+    alg = req["alg"]
+    if alg not in ASYMMETRIC:
+        raise ValueError(f"{alg} is not an asymmetric algorithm")
+    claims = dpop_claims(req)
+    library = library_for(alg, req.get("library"))
+    if library == "pyjwt":
+        private = pyjwt_generate(alg)
+        jwk = get_default_algorithms()[alg].to_jwk(private.public_key(), as_dict=True)
+        proof = jwt.encode(claims, private, algorithm=alg, headers={"typ": DPOP_TYPE, "jwk": jwk})
+        jkt = pyjwt_thumbprint(jwk)
+    else:
+        generated = {
+            "ES256": lambda: rfc_jwk.ECKey.generate_key("P-256"),
+            "ES384": lambda: rfc_jwk.ECKey.generate_key("P-384"),
+            "ES512": lambda: rfc_jwk.ECKey.generate_key("P-521"),
+            "ES256K": lambda: rfc_jwk.ECKey.generate_key("secp256k1"),
+            "EdDSA": lambda: rfc_jwk.OKPKey.generate_key("Ed25519"),
+        }
+        key = generated.get(alg, lambda: rfc_jwk.RSAKey.generate_key(2048))()
+        jwk = key.as_dict(private=False)
+        proof = rfc_jwt.encode({"alg": alg, "typ": DPOP_TYPE, "jwk": jwk}, claims, key, algorithms=[alg])
+        jkt = key.thumbprint()
+    return {"proof": proof, "jkt": jkt, "library": library}
+
+
+def dpop_verify(req):
+    proof = req["proof"]
+    header = b64_json(proof.split(".")[0])
+    alg, jwk = header.get("alg"), header.get("jwk")
+    if header.get("typ") != DPOP_TYPE:
+        raise ValueError(f"typ {header.get('typ')!r} is not {DPOP_TYPE}")
+    if alg not in ASYMMETRIC:
+        raise ValueError(f"alg {alg!r} is not an asymmetric algorithm")
+    if not isinstance(jwk, dict) or "d" in jwk:
+        raise ValueError("the header's jwk is not a public JWK")
+    library = library_for(alg, req.get("library"))
+    if library == "pyjwt":
+        decoded = jwt.decode_complete(
+            proof, jwt.PyJWK(jwk, algorithm=alg).key, algorithms=[alg], options={"require": ["iat", "jti"]}
+        )
+        claims, jkt = decoded["payload"], pyjwt_thumbprint(jwk)
+    else:
+        from joserfc.jws import JWSRegistry
+
+        key = rfc_jwk.import_key(jwk)
+        registry = JWSRegistry(algorithms=[alg])
+        # joserfc's default header bound (512 bytes) is below a header carrying an RSA-2048 jwk.
+        registry.max_header_length = 4096
+        claims = rfc_jwt.decode(proof, key, registry=registry).claims
+        jkt = key.thumbprint()
+    if not isinstance(claims.get("iat"), int) or abs(time.time() - claims["iat"]) > 60:
+        raise ValueError(f"iat {claims.get('iat')!r} is not within 60 s of now")
+    for name in ("htm", "htu"):
+        if claims.get(name) != req[name]:
+            raise ValueError(f"{name} {claims.get(name)!r} is not {req[name]!r}")
+    return {"claims": claims, "header": header, "jkt": jkt, "library": library}
+
+
 def jwe_only(req):
     if req.get("library", "joserfc") != "joserfc":
         raise ValueError("PyJWT has no JWE; use joserfc")
@@ -271,6 +378,8 @@ OPS = {
     "verify_jwks": verify_jwks,
     "encrypt": encrypt,
     "decrypt": decrypt,
+    "dpop_proof": dpop_proof,
+    "dpop_verify": dpop_verify,
     "info": info,
 }
 

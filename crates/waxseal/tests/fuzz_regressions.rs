@@ -1,5 +1,5 @@
 //! The fuzz corpus as ordinary tests: every input under `fuzz/regressions/<target>/` (the seeds, and every crash
-//! the fuzzer ever found) goes through the same property code as the fuzz target (`fuzz/src/jose.rs`,
+//! the fuzzer ever found) goes through the same property code as the fuzz target (`fuzz/src/jose.rs`, `fuzz/src/dpop.rs`,
 //! `fuzz/src/jwe.rs` and `fuzz/src/jwe_json.rs`, compiled in here), so a fixed bug stays fixed without cargo-fuzz.
 //!
 //! `ok-*` inputs must be accepted and `attack-*` inputs refused. When the fixture changes, write the seeds afresh
@@ -8,6 +8,8 @@
 
 #[path = "../../../fuzz/src/corpus.rs"]
 mod corpus;
+#[path = "../../../fuzz/src/dpop.rs"]
+mod dpop;
 #[path = "../../../fuzz/src/jose.rs"]
 mod jose;
 #[path = "../../../fuzz/src/jwe.rs"]
@@ -61,6 +63,11 @@ fn claims_corpus_keeps_its_properties() {
     replay("claims", jose::claims);
 }
 
+#[test]
+fn dpop_proof_corpus_keeps_its_properties() {
+    replay("dpop_proof", dpop::dpop_proof);
+}
+
 /// The committed seeds are the fixture's: the same bytes for deterministic ones, present for randomized ones
 /// (whose acceptance the replay checks).
 #[test]
@@ -79,5 +86,11 @@ fn committed_seeds_are_the_fixtures() {
         "the JWE JSON fixture makes both forms for every algorithm, and attacks"
     );
     seeds.extend(jwe_json);
+    let dpop = dpop::seeds();
+    assert!(
+        dpop.len() > 15,
+        "the DPoP fixture makes proofs in every mode, and attacks"
+    );
+    seeds.extend(dpop);
     corpus::check_seeds(env!("CARGO_MANIFEST_DIR"), &seeds);
 }
