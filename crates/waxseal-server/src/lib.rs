@@ -88,6 +88,7 @@ pub use config::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
 };
+pub use config::{DEFAULT_DPOP_PROOF_WINDOW, MAX_DPOP_PROOF_WINDOW};
 pub use config::{MAX_REFRESH_REISSUES, MAX_REFRESH_REUSE_INTERVAL};
 pub use error::{Error, ErrorKind, Result};
 pub use keyring::{KeyState, RETIRED_KEY_PUBLISHED_FOR, publish_delay};
@@ -102,6 +103,7 @@ pub use service::{
     NewClient, PRUNE_BATCH, PRUNE_INTERVAL, PruneReport, RefreshCredential, RefreshIntrospection,
     TokenPair, UserInfo, at_hash,
 };
+pub use service::{DPOP_NONCE_STEP, DpopReplay};
 pub use store::{Client, GrantType, IdTokenEncryption, Profile, WebClient};
 pub use throttle::{
     ACCOUNT_FREE_FAILURES, ADDRESS_FREE_FAILURES, BASE_DELAY_SECS, FORGET_AFTER, MAX_DELAY_SECS,

@@ -168,7 +168,12 @@ mod tests {
         let store = MemoryReplayStore::new(100);
         assert!(store.first_use("k", "j1", at(160), at(100)).await.unwrap());
         assert!(!store.first_use("k", "j1", at(160), at(150)).await.unwrap());
-        assert!(store.first_use("other-key", "j1", at(160), at(150)).await.unwrap());
+        assert!(
+            store
+                .first_use("other-key", "j1", at(160), at(150))
+                .await
+                .unwrap()
+        );
         // Past its expiry it is forgotten (the proof verifier refuses it as too old by then anyway).
         assert!(store.first_use("k", "j1", at(300), at(161)).await.unwrap());
     }
@@ -203,6 +208,11 @@ mod tests {
             assert_eq!(again.ok(), Some(false), "proof {i} forgotten");
         }
         // Once they expire there is room again.
-        assert!(store.first_use("k", "late", at(400), at(201)).await.unwrap());
+        assert!(
+            store
+                .first_use("k", "late", at(400), at(201))
+                .await
+                .unwrap()
+        );
     }
 }

@@ -17,6 +17,7 @@ use serde::Serialize;
 use subtle::ConstantTimeEq as _;
 use url::Url;
 use waxseal::Algorithm;
+use waxseal::dpop::VerifiedProof;
 
 use seal::CodeGrant;
 pub(crate) use seal::CodeKey;
@@ -139,6 +140,7 @@ impl AuthService {
         code: &str,
         redirect_uri: Option<&str>,
         verifier: Option<&str>,
+        dpop: Option<&VerifiedProof>,
     ) -> Result<GrantedTokens> {
         if !client.grant_types.contains(&GrantType::AuthorizationCode) {
             return Err(unauthorized_client(GrantType::AuthorizationCode));
@@ -200,6 +202,7 @@ impl AuthService {
             refresh_token,
             now,
             None,
+            dpop.map(|p| p.jkt.as_str()),
         )?;
         let mut granted = GrantedTokens::from(pair);
         if !refreshable {
@@ -332,6 +335,7 @@ impl AuthService {
         client: &Client,
         refresh_token: &str,
         scope: Option<&str>,
+        dpop: Option<&VerifiedProof>,
     ) -> Result<GrantedTokens> {
         // Read before the rotation, which must be the last thing that can fail: a client answered an error after
         // its token was consumed would retry with it and revoke its own session.
@@ -348,7 +352,7 @@ impl AuthService {
             signed_in = self.store.sso_session_of_family(&family.sid).await?;
         }
         let pair = self
-            .refresh_for_client(client, refresh_token, scope)
+            .refresh_for_client(client, refresh_token, scope, dpop)
             .await?;
         let openid = pair
             .scope

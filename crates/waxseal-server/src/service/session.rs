@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use waxseal::dpop::VerifiedProof;
 use waxseal::jwt::NumericDate;
 use zeroize::Zeroizing;
 
@@ -142,18 +143,19 @@ impl AuthService {
         address: Option<IpAddr>,
     ) -> Result<TokenPair> {
         let user = self.check_password(username, password, address).await?;
-        let pair = self.start_session(&user, None, None).await?;
+        let pair = self.start_session(&user, None, None, None).await?;
         self.metrics.issued.login.increment(1);
         Ok(pair)
     }
 
     /// Starts a session (token family) for `user`, on behalf of `client` with `scope` when an OAuth client
-    /// asked (`None`, `None` for `POST /login`).
+    /// asked (`None`, `None` for `POST /login`). With a DPoP proof, the access token is bound to its key.
     pub(super) async fn start_session(
         &self,
         user: &User,
         client: Option<&Client>,
         scope: Option<String>,
+        dpop: Option<&VerifiedProof>,
     ) -> Result<TokenPair> {
         let now = self.now();
         let family = TokenFamily {
@@ -170,7 +172,16 @@ impl AuthService {
         self.store.create_session(&family, &record).await?;
         tracing::info!(user_id = %user.id, sid = %family.sid, client_id = ?family.client_id, "login");
         let encrypt = client.is_some_and(|c| c.encrypt_access_tokens);
-        self.pair(encrypt, &user.scopes, &family, refresh_token, now, None)
+        let jkt = dpop.map(|p| p.jkt.as_str());
+        self.pair(
+            encrypt,
+            &user.scopes,
+            &family,
+            refresh_token,
+            now,
+            None,
+            jkt,
+        )
     }
 
     pub(super) fn refresh_record(&self, token: &str, now: u64) -> Result<RefreshTokenRecord> {
@@ -184,7 +195,9 @@ impl AuthService {
 
     /// An access token for the session `family` (its user's) with the rotated `refresh_token`, encrypted under the
     /// server's key when `encrypt` (the client's `--encrypt-access-tokens`). Its scope is `narrowed` when given,
-    /// else the session's, else (a `POST /login` session) the user's current `user_scopes`.
+    /// else the session's, else (a `POST /login` session) the user's current `user_scopes`. The access token is
+    /// bound to the DPoP key of thumbprint `jkt` when given.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn pair(
         &self,
         encrypt: bool,
@@ -193,6 +206,7 @@ impl AuthService {
         refresh_token: Zeroizing<String>,
         now: u64,
         narrowed: Option<String>,
+        jkt: Option<&str>,
     ) -> Result<TokenPair> {
         let scope = narrowed
             .or_else(|| family.scope.clone())
@@ -211,6 +225,7 @@ impl AuthService {
             },
             now,
             encrypt,
+            jkt,
         )?;
         let refresh_expires_in = self
             .config
@@ -242,7 +257,7 @@ impl AuthService {
     /// token belongs to before anything is consumed: a mismatch is [`ErrorKind::CsrfRejected`] and leaves the token
     /// usable. The session is looked up once for both checks.
     pub async fn refresh(&self, credential: RefreshCredential<'_>) -> Result<TokenPair> {
-        let rotated = self.rotate(credential, None, None).await;
+        let rotated = self.rotate(credential, None, None, None).await;
         // A CSRF refusal is counted as one (`waxseal_csrf_refusals_total`), not as a failed refresh.
         if !matches!(&rotated, Err(e) if e.kind() == ErrorKind::CsrfRejected) {
             self.count_refresh(rotated.is_ok(), &self.metrics.issued.refresh);
@@ -260,16 +275,23 @@ impl AuthService {
     }
 
     /// [`AuthService::refresh`] for an authenticated OAuth client (RFC 6749 §6): the token must have been issued
-    /// to that client, and a requested `scope` must be within the session's.
+    /// to that client, and a requested `scope` must be within the session's. With a DPoP proof, the new access
+    /// token is bound to its key.
     pub async fn refresh_for_client(
         &self,
         client: &Client,
         refresh_token: &str,
         scope: Option<&str>,
+        dpop: Option<&VerifiedProof>,
     ) -> Result<TokenPair> {
         let rotated = if client.grant_types.contains(&GrantType::RefreshToken) {
-            self.rotate(RefreshCredential::Token(refresh_token), Some(client), scope)
-                .await
+            self.rotate(
+                RefreshCredential::Token(refresh_token),
+                Some(client),
+                scope,
+                dpop,
+            )
+            .await
         } else {
             Err(unauthorized_client(GrantType::RefreshToken))
         };
@@ -282,6 +304,7 @@ impl AuthService {
         credential: RefreshCredential<'_>,
         client: Option<&Client>,
         scope: Option<&str>,
+        dpop: Option<&VerifiedProof>,
     ) -> Result<TokenPair> {
         let Some(digest) = refresh_token_digest(credential.refresh_token()) else {
             return Err(invalid_grant("the refresh token is not valid"));
@@ -366,7 +389,16 @@ impl AuthService {
             .ok_or_else(|| invalid_grant("the account is disabled"))?;
         debug_assert_eq!(user.id, family.user_id);
         let encrypt = client.is_some_and(|c| c.encrypt_access_tokens);
-        self.pair(encrypt, &user.scopes, &family, successor, now, narrowed)
+        let jkt = dpop.map(|p| p.jkt.as_str());
+        self.pair(
+            encrypt,
+            &user.scopes,
+            &family,
+            successor,
+            now,
+            narrowed,
+            jkt,
+        )
     }
 
     /// Ends the access token's session (and the refresh token's, if it is the same user's), denying the access

@@ -152,8 +152,14 @@ mod tests {
     #[test]
     fn equal_after_normalisation() {
         let same = [
-            ("https://Server.Example.COM/api/me", "https://server.example.com/api/me"),
-            ("HTTPS://server.example.com:443/api/me", "https://server.example.com/api/me"),
+            (
+                "https://Server.Example.COM/api/me",
+                "https://server.example.com/api/me",
+            ),
+            (
+                "HTTPS://server.example.com:443/api/me",
+                "https://server.example.com/api/me",
+            ),
             ("http://h:80", "http://h/"),
             ("https://h/api/%6De", "https://h/api/me"),
             ("https://h/a%2fb", "https://h/a%2Fb"),

@@ -226,7 +226,8 @@ impl ProofVerifier {
         )
         .map_err(|e| invalid(format!("the proof's header: {e}")))?;
         let (key, jkt) = self.proof_key(&header)?;
-        let signature = b64::decode(signature_b64, "signature").map_err(|e| invalid(e.to_string()))?;
+        let signature =
+            b64::decode(signature_b64, "signature").map_err(|e| invalid(e.to_string()))?;
         key.verify(
             &proof.as_bytes()[..header_b64.len() + 1 + payload_b64.len()],
             &signature,
@@ -261,10 +262,14 @@ impl ProofVerifier {
         let iat = self.check_iat(&claims)?;
         if let Some(token) = expected.access_token {
             let ath = claims.get("ath").ok_or_else(|| {
-                invalid("the proof has no ath; a proof sent with an access token must carry its hash")
+                invalid(
+                    "the proof has no ath; a proof sent with an access token must carry its hash",
+                )
             })?;
             if ath.as_str() != Some(access_token_hash(token).as_str()) {
-                return Err(invalid("the proof's ath is not the hash of this access token"));
+                return Err(invalid(
+                    "the proof's ath is not the hash of this access token",
+                ));
             }
         }
         if let Some(nonces) = &self.nonces {
@@ -288,7 +293,10 @@ impl ProofVerifier {
         if header.typ.as_deref() != Some(PROOF_TYPE) {
             return Err(invalid(format!(
                 "the proof's typ must be {PROOF_TYPE}, not {}",
-                header.typ.as_deref().map_or_else(|| "absent".to_owned(), quote)
+                header
+                    .typ
+                    .as_deref()
+                    .map_or_else(|| "absent".to_owned(), quote)
             )));
         }
         if !self.algorithms.contains(header.alg) {
