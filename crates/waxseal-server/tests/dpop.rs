@@ -14,12 +14,13 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{Backing, TestClock, TestServer, basic, form};
+use common::agent::{Agent, pkce};
+use common::{Backing, PASSWORD, TestClock, TestServer, basic, form};
 use serde_json::Value;
 use waxseal::dpop::Proof;
 use waxseal::jwt::NumericDate;
 use waxseal::{Algorithm, SigningKey};
-use waxseal_server::{Config, GrantType, SecretUrl};
+use waxseal_server::{ClientPermissions, Config, GrantType, SecretUrl, WebClient};
 use waxseal_testkit::redis::{shared_redis, unique_prefix};
 
 const TOKEN: &str = "/oauth/token";
@@ -66,6 +67,11 @@ impl Answer {
         assert_eq!(self.status, 400, "{self:?}");
         assert_eq!(self.body["error"], error, "{self:?}");
         assert!(self.body["error_description"].is_string(), "{self:?}");
+    }
+
+    fn refresh_token(&self) -> String {
+        assert_eq!(self.status, 200, "{self:?}");
+        self.body["refresh_token"].as_str().unwrap().to_owned()
     }
 
     fn access_token(&self) -> &str {
@@ -450,4 +456,280 @@ async fn a_nonce_issued_by_one_instance_is_accepted_by_another() {
     assert_eq!(at_b.body["token_type"], "DPoP", "A's nonce at B: {at_b:?}");
     a.stop().await;
     b.stop().await;
+}
+
+const REDIRECT: &str = "https://app.example/callback";
+
+/// A server for the code flow: its issuer the URL a browser would use (a port bound and let go, as behind a load
+/// balancer), alice, and a first-party client of the code flow, public or not.
+struct CodeFlow {
+    server: TestServer,
+    clock: Arc<TestClock>,
+    issuer: String,
+    client_id: String,
+    _backing: Backing,
+}
+
+impl CodeFlow {
+    async fn start(backing: Backing, public: bool) -> CodeFlow {
+        let listener = common::bind().await;
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let clock = TestClock::new();
+        let config = Config {
+            issuer: issuer.clone(),
+            ..backing.config()
+        };
+        let server = TestServer::start_with(config, clock.clone()).await;
+        server.add_user("alice", &["read"]).await;
+        let client = server
+            .add_web_client(
+                "App",
+                &["read"],
+                WebClient {
+                    redirect_uris: vec![REDIRECT.into()],
+                    public,
+                    first_party: true,
+                    ..WebClient::default()
+                },
+            )
+            .await;
+        CodeFlow {
+            server,
+            clock,
+            issuer,
+            client_id: client.client_id.clone(),
+            _backing: backing,
+        }
+    }
+
+    fn proof(&self, key: &SigningKey) -> String {
+        proof(key, &token_uri(&self.issuer), &self.clock)
+    }
+
+    /// Signs alice in and returns a code and its PKCE verifier; `extra` goes on the authorization request.
+    async fn code(&self, extra: &[(&str, &str)]) -> (String, String) {
+        let (verifier, challenge) = pkce();
+        let mut url = url::Url::parse(&self.server.at("/authorize")).unwrap();
+        url.query_pairs_mut().extend_pairs([
+            ("client_id", self.client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid offline_access read"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ]);
+        url.query_pairs_mut().extend_pairs(extra);
+        let mut browser = Agent::new(&self.issuer);
+        let page = browser.get(url.as_str()).await;
+        let form = page.form("/signin");
+        let back = browser
+            .post(
+                &self.server.at("/signin"),
+                &form.with(&[("username", "alice"), ("password", PASSWORD)]),
+            )
+            .await;
+        assert_eq!(back.status, 303, "{}", back.body);
+        (back.redirect_params()["code"].clone(), verifier)
+    }
+
+    async fn exchange(&self, code: &str, verifier: &str, proofs: &[&str]) -> Answer {
+        token(
+            &self.server,
+            None,
+            proofs,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &self.client_id),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", verifier),
+            ],
+        )
+        .await
+    }
+
+    async fn refresh(&self, refresh_token: &str, proofs: &[&str]) -> Answer {
+        token(
+            &self.server,
+            None,
+            proofs,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", &self.client_id),
+                ("refresh_token", refresh_token),
+            ],
+        )
+        .await
+    }
+}
+
+on_both_backends!(
+    a_public_clients_refresh_token_is_refused_with_another_key_and_rotates_only_with_its_own
+);
+
+async fn a_public_clients_refresh_token_is_refused_with_another_key_and_rotates_only_with_its_own(
+    backing: Backing,
+) {
+    let flow = CodeFlow::start(backing, true).await;
+    let (key, thief) = (client_key(), client_key());
+    let (code, verifier) = flow.code(&[]).await;
+    let issued = flow.exchange(&code, &verifier, &[&flow.proof(&key)]).await;
+    assert_eq!(issued.body["token_type"], "DPoP", "{issued:?}");
+    let refresh_token = issued.refresh_token();
+
+    // The stolen refresh token, with the thief's own key or with no proof at all: refused, and nothing rotated.
+    flow.refresh(&refresh_token, &[&flow.proof(&thief)])
+        .await
+        .assert_error("invalid_grant");
+    flow.refresh(&refresh_token, &[])
+        .await
+        .assert_error("invalid_dpop_proof");
+
+    // The holder's refresh still works with the very same token: the refusals consumed nothing (a consumed token
+    // presented again would have revoked the session as reuse).
+    let refreshed = flow.refresh(&refresh_token, &[&flow.proof(&key)]).await;
+    assert_eq!(refreshed.body["token_type"], "DPoP", "{refreshed:?}");
+    assert_eq!(
+        claims(refreshed.access_token())["cnf"]["jkt"],
+        thumbprint(&key).as_str()
+    );
+    // And its successor is bound to the same key.
+    flow.refresh(&refreshed.refresh_token(), &[&flow.proof(&thief)])
+        .await
+        .assert_error("invalid_grant");
+    flow.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_requested_with_dpop_jkt_is_refused_with_another_key_or_none() {
+    let flow = CodeFlow::start(Backing::sqlite(), true).await;
+    let (key, thief) = (client_key(), client_key());
+    let jkt = thumbprint(&key);
+
+    let (code, verifier) = flow.code(&[("dpop_jkt", &jkt)]).await;
+    flow.exchange(&code, &verifier, &[&flow.proof(&thief)])
+        .await
+        .assert_error("invalid_dpop_proof");
+    let (code, verifier) = flow.code(&[("dpop_jkt", &jkt)]).await;
+    flow.exchange(&code, &verifier, &[])
+        .await
+        .assert_error("invalid_dpop_proof");
+
+    let (code, verifier) = flow.code(&[("dpop_jkt", &jkt)]).await;
+    let exchanged = flow.exchange(&code, &verifier, &[&flow.proof(&key)]).await;
+    assert_eq!(exchanged.body["token_type"], "DPoP", "{exchanged:?}");
+    assert_eq!(claims(exchanged.access_token())["cnf"]["jkt"], jkt.as_str());
+
+    // Not a thumbprint: refused at the authorization endpoint, back to the client.
+    let mut url = url::Url::parse(&flow.server.at("/authorize")).unwrap();
+    let (_, challenge) = pkce();
+    url.query_pairs_mut().extend_pairs([
+        ("client_id", flow.client_id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("dpop_jkt", "not-a-thumbprint"),
+    ]);
+    let refused = Agent::new(&flow.issuer).get(url.as_str()).await;
+    assert_eq!(refused.status, 303, "{}", refused.body);
+    assert_eq!(refused.redirect_params()["error"], "invalid_request");
+    flow.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confidential_clients_refresh_token_stays_unbound_and_each_access_token_takes_the_proofs_key()
+ {
+    let clock = TestClock::new();
+    let (server, _backing) = start(&clock, |_| {}).await;
+    server.add_user("hank", &["read"]).await;
+    let (id, secret) = server
+        .add_client(
+            "app",
+            &[GrantType::Password, GrantType::RefreshToken],
+            &["read"],
+        )
+        .await;
+    let auth = basic(&id, &secret);
+    let (first, second) = (client_key(), client_key());
+    let issued = token(
+        &server,
+        Some(&auth),
+        &[&proof(&first, &token_uri(ISSUER), &clock)],
+        &[
+            ("grant_type", "password"),
+            ("username", "hank"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(issued.body["token_type"], "DPoP", "{issued:?}");
+
+    let plain = server
+        .refresh_grant(&auth, &issued.refresh_token(), &[])
+        .await;
+    assert_eq!(
+        plain.status, 200,
+        "bound to the client's authentication, not a key: {plain:?}"
+    );
+    assert_eq!(plain.body["token_type"], "Bearer");
+    let next = plain.body["refresh_token"].as_str().unwrap();
+    let rebound = token(
+        &server,
+        Some(&auth),
+        &[&proof(&second, &token_uri(ISSUER), &clock)],
+        &[("grant_type", "refresh_token"), ("refresh_token", next)],
+    )
+    .await;
+    assert_eq!(
+        claims(rebound.access_token())["cnf"]["jkt"],
+        thumbprint(&second).as_str()
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_registered_as_requiring_dpop_gets_nothing_without_a_proof() {
+    let clock = TestClock::new();
+    let (server, _backing) = start(&clock, |_| {}).await;
+    let client = server
+        .service
+        .add_client_with_permissions(
+            "strict",
+            &[GrantType::ClientCredentials],
+            &["read".into()],
+            ClientPermissions {
+                require_dpop: true,
+                ..ClientPermissions::default()
+            },
+        )
+        .await
+        .unwrap();
+    let auth = basic(&client.client_id, &client.client_secret);
+    let refused = token(&server, Some(&auth), &[], CLIENT_CREDENTIALS).await;
+    refused.assert_error("invalid_dpop_proof");
+    assert!(
+        refused.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("must send a DPoP proof"),
+        "{refused:?}"
+    );
+    let listed = server.service.list_clients().await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|c| c.client_id == client.client_id && c.require_dpop)
+    );
+    let bound = token(
+        &server,
+        Some(&auth),
+        &[&proof(&client_key(), &token_uri(ISSUER), &clock)],
+        CLIENT_CREDENTIALS,
+    )
+    .await;
+    assert_eq!(bound.body["token_type"], "DPoP", "{bound:?}");
+    server.stop().await;
 }

@@ -451,6 +451,10 @@ pub struct ClientAddArgs {
     /// them through introspection (/oauth/introspect), and /userinfo and /api/me accept them.
     #[arg(long)]
     pub encrypt_access_tokens: bool,
+    /// Require a DPoP proof (RFC 9449) with every token request of the client, so that each of its access
+    /// tokens is bound to its key (dpop_bound_access_tokens); a request without one is refused.
+    #[arg(long)]
+    pub require_dpop: bool,
     #[command(flatten)]
     pub data: DataDirArg,
 }

@@ -121,6 +121,7 @@ impl AuthService {
             nonce: request.nonce.clone(),
             auth_time: signed_in.session.auth_time,
             expires_at: self.now().saturating_add(CODE_TTL_SECS),
+            dpop_jkt: request.dpop_jkt.clone(),
         })?;
         let mut params = vec![("code", code.as_str())];
         if let Some(state) = &request.state {
@@ -145,6 +146,7 @@ impl AuthService {
         if !client.grant_types.contains(&GrantType::AuthorizationCode) {
             return Err(unauthorized_client(GrantType::AuthorizationCode));
         }
+        Self::require_dpop_if_registered(client, dpop)?;
         let unknown = || invalid_grant("the authorization code is unknown or expired");
         let (code, id) = self.codes.open(code).ok_or_else(unknown)?;
         let now = self.now();
@@ -161,6 +163,7 @@ impl AuthService {
         if let Some(refused) = exchange_mismatch(&code, client, redirect_uri, verifier) {
             return Err(refused);
         }
+        check_dpop_jkt(&code, dpop)?;
         let scopes: Vec<&str> = code.scope.split(' ').filter(|s| !s.is_empty()).collect();
         let refreshable = client.grant_types.contains(&GrantType::RefreshToken)
             && scopes.contains(&"offline_access");
@@ -177,6 +180,11 @@ impl AuthService {
             revoked_at: None,
             client_id: Some(client.client_id.clone()),
             scope: Some(code.scope.clone()),
+            // RFC 9449 §5: a public client's refresh tokens are bound to the key of its proof; a confidential
+            // client's stay bound to its authentication.
+            dpop_jkt: dpop
+                .filter(|_| client.web.public)
+                .map(|proof| proof.jkt.clone()),
         };
         let refresh_token = random_token()?;
         let record = if refreshable {
@@ -279,6 +287,25 @@ fn exchange_mismatch(
             "code_verifier was sent, but the authorization request had no code_challenge",
         )),
         _ => None,
+    }
+}
+
+/// RFC 9449 §10: a code requested with `dpop_jkt` is exchanged only with a proof by that key. A code requested
+/// without one may be exchanged with any proof, or none.
+fn check_dpop_jkt(code: &CodeGrant, dpop: Option<&VerifiedProof>) -> Result<()> {
+    let Some(expected) = &code.dpop_jkt else {
+        return Ok(());
+    };
+    match dpop {
+        Some(proof) if proof.jkt == *expected => Ok(()),
+        Some(_) => Err(Error::new(
+            crate::error::ErrorKind::DpopProof,
+            "the DPoP proof's key is not the one the authorization request named in dpop_jkt",
+        )),
+        None => Err(Error::new(
+            crate::error::ErrorKind::DpopProof,
+            "the authorization request named a DPoP key (dpop_jkt): send a DPoP proof made with it",
+        )),
     }
 }
 

@@ -23,6 +23,7 @@ use crate::bus::{RedisBus, RedisReplayStore};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::master_key::MasterKey;
+use crate::store::Client;
 
 /// What the nonce key is derived for (HKDF info): no other derived key equals it.
 const NONCE_PURPOSE: &[u8] = b"waxseal DPoP nonce";
@@ -173,5 +174,20 @@ impl AuthService {
     /// The proof algorithms accepted: discovery's `dpop_signing_alg_values_supported`.
     pub fn dpop_algorithms(&self) -> AlgorithmSet {
         self.dpop.verifier.allowed_algorithms()
+    }
+
+    /// A client registered as requiring DPoP (`dpop_bound_access_tokens`) sends a proof with every token request,
+    /// or gets nothing.
+    pub(super) fn require_dpop_if_registered(
+        client: &Client,
+        proof: Option<&VerifiedProof>,
+    ) -> Result<()> {
+        if client.require_dpop && proof.is_none() {
+            return Err(Error::new(
+                ErrorKind::DpopProof,
+                "this client must send a DPoP proof (a DPoP header) with every token request",
+            ));
+        }
+        Ok(())
     }
 }

@@ -84,6 +84,8 @@ impl AuthService {
             revoked_at: None,
             client_id: Some(client.client_id.clone()),
             scope: Some(scope),
+            // Nothing to refresh: nothing to bind.
+            dpop_jkt: None,
         };
         let unreachable = random_token()?;
         let record = self.refresh_record(&unreachable, now)?;

@@ -67,6 +67,7 @@ impl AuthService {
         if !client.grant_types.contains(&GrantType::Password) {
             return Err(unauthorized_client(GrantType::Password));
         }
+        Self::require_dpop_if_registered(client, dpop)?;
         let user = self
             .check_password(username, password, address)
             .await
@@ -104,6 +105,7 @@ impl AuthService {
         if !client.grant_types.contains(&GrantType::ClientCredentials) {
             return Err(unauthorized_client(GrantType::ClientCredentials));
         }
+        Self::require_dpop_if_registered(client, dpop)?;
         let granted = resolve_scope(scope, &client.scopes)?.join(" ");
         let scope = (!granted.is_empty()).then_some(granted);
         let (access_token, expires_in) = self.sign_access(

@@ -51,6 +51,25 @@ impl RefreshCredential<'_> {
 
 // No `Debug`: both variants hold secrets.
 
+/// RFC 9449 §5: a refresh token bound to a DPoP key (a public client's) is refreshed only with a proof by that
+/// key. Without a proof the request is not a DPoP one at all (`invalid_dpop_proof`); with another key's, the
+/// presenter is not the token's holder (`invalid_grant`).
+fn check_refresh_binding(family: &TokenFamily, dpop: Option<&VerifiedProof>) -> Result<()> {
+    let Some(bound) = &family.dpop_jkt else {
+        return Ok(());
+    };
+    match dpop {
+        Some(proof) if proof.jkt == *bound => Ok(()),
+        Some(_) => Err(invalid_grant(
+            "the refresh token is bound to another DPoP key than the proof's",
+        )),
+        None => Err(Error::new(
+            ErrorKind::DpopProof,
+            "the refresh token is bound to a DPoP key: send a DPoP proof made with it",
+        )),
+    }
+}
+
 impl AuthService {
     /// Lets a login attempt start or says how many seconds to wait: counted in Redis, shared by every instance,
     /// when it is configured and answers; else in this process.
@@ -166,6 +185,10 @@ impl AuthService {
             revoked_at: None,
             client_id: client.map(|c| c.client_id.clone()),
             scope,
+            // RFC 9449 §5: a public client's refresh tokens are bound to the key of its proof.
+            dpop_jkt: dpop
+                .filter(|_| client.is_some_and(|c| c.web.public))
+                .map(|proof| proof.jkt.clone()),
         };
         let refresh_token = random_token()?;
         let record = self.refresh_record(&refresh_token, now)?;
@@ -284,7 +307,11 @@ impl AuthService {
         scope: Option<&str>,
         dpop: Option<&VerifiedProof>,
     ) -> Result<TokenPair> {
-        let rotated = if client.grant_types.contains(&GrantType::RefreshToken) {
+        let rotated = if !client.grant_types.contains(&GrantType::RefreshToken) {
+            Err(unauthorized_client(GrantType::RefreshToken))
+        } else if let Err(e) = Self::require_dpop_if_registered(client, dpop) {
+            Err(e)
+        } else {
             self.rotate(
                 RefreshCredential::Token(refresh_token),
                 Some(client),
@@ -292,8 +319,6 @@ impl AuthService {
                 dpop,
             )
             .await
-        } else {
-            Err(unauthorized_client(GrantType::RefreshToken))
         };
         self.count_refresh(rotated.is_ok(), &self.metrics.issued.refresh_token);
         rotated
@@ -335,6 +360,8 @@ impl AuthService {
                     "the refresh token was not issued to this client",
                 ));
             }
+            // Checked before the token is consumed: a refusal rotates nothing.
+            check_refresh_binding(&family, dpop)?;
             if let Some(requested) = scope {
                 let granted = family.scope.clone().unwrap_or_default();
                 let granted: Vec<String> = granted.split_whitespace().map(str::to_owned).collect();

@@ -338,6 +338,9 @@ pub(crate) struct AuthorizeParams {
     max_age: Option<String>,
     /// A username to fill in.
     login_hint: Option<String>,
+    /// RFC 9449 §10: the SHA-256 thumbprint (base64url, 43 characters) of the DPoP key the code's exchange must
+    /// prove possession of.
+    dpop_jkt: Option<String>,
 }
 
 /// The sign-in form: the authorization request's parameters as hidden fields (or `account=1` for `/account`), the
