@@ -733,3 +733,32 @@ async fn a_client_registered_as_requiring_dpop_gets_nothing_without_a_proof() {
     assert_eq!(bound.body["token_type"], "DPoP", "{bound:?}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proof_is_refused_with_503_when_redis_cannot_say_whether_it_was_used() {
+    let clock = TestClock::new();
+    // A Redis that never answers: nothing listens on the port once the probe lets it go.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("redis://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let (server, _backing) = start(&clock, |c| {
+        c.redis_url = Some(SecretUrl::new(&dead));
+        c.redis_key_prefix = unique_prefix("dpop_redis_down");
+    })
+    .await;
+    let auth = service_client(&server).await;
+    let refused = token(
+        &server,
+        Some(&auth),
+        &[&proof(&client_key(), &token_uri(ISSUER), &clock)],
+        CLIENT_CREDENTIALS,
+    )
+    .await;
+    assert_eq!(refused.status, 503, "fails closed: {refused:?}");
+    assert_eq!(refused.body["error"], "temporarily_unavailable");
+    assert!(refused.body.get("access_token").is_none());
+    // Without a proof there is nothing to remember: the grant goes on.
+    let plain = token(&server, Some(&auth), &[], CLIENT_CREDENTIALS).await;
+    assert_eq!(plain.status, 200, "{plain:?}");
+    server.stop().await;
+}
