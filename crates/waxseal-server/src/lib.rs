@@ -11,7 +11,9 @@
 //! For OAuth 2.0 clients (registered with [`AuthService::add_client`]; the secret is 256 random bits stored as its
 //! SHA-256): `POST /oauth/token` (RFC 6749: the `password`, `refresh_token` and `client_credentials` grants,
 //! `client_secret_basic` and `client_secret_post`, §5.2 errors), `POST /oauth/revoke` (RFC 7009) and
-//! `POST /oauth/introspect` (RFC 7662).
+//! `POST /oauth/introspect` (RFC 7662). A token request with a DPoP proof (RFC 9449) gets an access token bound to
+//! the proof's key (`token_type: DPoP`, `cnf.jkt`); each proof is accepted once, across instances with Redis (see
+//! [`AuthService::check_dpop_proof`]).
 //!
 //! Failed logins (`POST /login` and the password grant) are throttled per account and per client address with
 //! exponential backoff, answered with 429 and `Retry-After`; the counters live in Redis, shared by every instance,
