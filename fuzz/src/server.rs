@@ -336,6 +336,7 @@ fn registered_client() -> Client {
             ..WebClient::default()
         },
         encrypt_access_tokens: false,
+        require_dpop: false,
     }
 }
 

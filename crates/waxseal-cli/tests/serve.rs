@@ -364,6 +364,8 @@ fn print_config_shows_the_defaults_and_where_the_master_key_comes_from_never_the
     assert_eq!(shown["access_ttl"].as_str(), Some("15m"));
     assert_eq!(shown["refresh_idle_ttl"].as_str(), Some("7d"));
     assert_eq!(shown["refresh_absolute_ttl"].as_str(), Some("30d"));
+    assert_eq!(shown["dpop_nonce"].as_bool(), Some(false));
+    assert_eq!(shown["dpop_proof_window"].as_str(), Some("1m"));
     assert!(out.contains("# master key: from the file"), "{out}");
 
     let key = "5a".repeat(32);
@@ -1328,6 +1330,28 @@ fn client_add_registers_the_id_token_algorithm_and_the_pkce_exemption_and_refuse
         assert_eq!(code, 2, "{flags:?}: {err}");
         assert!(err.contains(reason), "{flags:?}: {err}");
     }
+}
+
+#[test]
+fn client_add_require_dpop_is_recorded_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (code, out, err) = client_add(
+        &data,
+        &["strict", "--grant", "client_credentials", "--require-dpop"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let strict = field(&out, "client_id:").to_owned();
+    let (code, out, err) = client_add(&data, &["lax", "--grant", "client_credentials"]);
+    assert_eq!(code, 0, "{err}");
+    let lax = field(&out, "client_id:").to_owned();
+    let (code, out, err) = admin("client", &data, &["list"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].contains("DPOP"), "{out}");
+    let row = |id: &str| *lines.iter().find(|l| l.starts_with(id)).unwrap();
+    assert!(row(&strict).contains("required"), "{out}");
+    assert!(!row(&lax).contains("required"), "{out}");
 }
 
 #[test]

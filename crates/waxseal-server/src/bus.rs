@@ -29,7 +29,10 @@ use serde::{Deserialize, Serialize};
 use crate::config::{CLOCK_LEEWAY, MAX_ACCESS_TOKEN_TTL};
 use crate::store::{DenylistSnapshot, StoreError, StoreResult};
 
+mod replay;
 mod throttle;
+
+pub use replay::RedisReplayStore;
 
 /// How long a command may take before Redis counts as down for it: far above a healthy round trip on a LAN,
 /// far below what a login may wait.

@@ -63,6 +63,13 @@ pub const MAX_REFRESH_REUSE_INTERVAL: Duration = Duration::from_secs(60);
 /// client has a problem a new login does not make worse.
 pub const MAX_REFRESH_REISSUES: u32 = 3;
 
+/// The default DPoP proof window (RFC 9449 §11.1): a proof's `iat` may be this far in the past or the future.
+pub const DEFAULT_DPOP_PROOF_WINDOW: Duration = Duration::from_secs(60);
+
+/// The longest DPoP proof window the server accepts: a proof is a bearer credential for its one request for as
+/// long as it is accepted, and every instance remembers each one for that long to refuse its replay.
+pub const MAX_DPOP_PROOF_WINDOW: Duration = Duration::from_secs(5 * 60);
+
 /// Everything the server needs to start. [`Config::default`] is a working, loopback-only setup.
 ///
 /// ```
@@ -142,6 +149,14 @@ pub struct Config {
     /// at once. Behind a reverse proxy every connection comes from the proxy: raise it to about
     /// [`Config::max_connections`] there.
     pub max_connections_per_address: usize,
+    /// DPoP (RFC 9449): every proof must carry a nonce this server issued (§8), so a proof made ahead of time by
+    /// a client whose key was stolen is useless. Clients then make one extra round trip when the nonce changes
+    /// (about every minute). The nonces are stateless: an HMAC under a key derived from the master key, so every
+    /// instance sharing it accepts the others'.
+    pub dpop_nonces: bool,
+    /// DPoP: how far a proof's `iat` may be in the past or the future (clock skew). At most
+    /// [`MAX_DPOP_PROOF_WINDOW`].
+    pub dpop_proof_window: Duration,
 }
 
 /// The PEM files of the TLS certificate chain and its private key.
@@ -182,6 +197,8 @@ impl Default for Config {
             body_timeout: limits::DEFAULT_BODY_TIMEOUT,
             max_connections: limits::DEFAULT_MAX_CONNECTIONS,
             max_connections_per_address: limits::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            dpop_nonces: false,
+            dpop_proof_window: DEFAULT_DPOP_PROOF_WINDOW,
         }
     }
 }
@@ -250,6 +267,13 @@ impl Config {
                     issuer.origin
                 )));
             }
+        }
+        if self.dpop_proof_window.as_secs() == 0 || self.dpop_proof_window > MAX_DPOP_PROOF_WINDOW {
+            return Err(Error::config(format!(
+                "the DPoP proof window must be 1 s to {} s (--dpop-proof-window); a proof is usable by whoever holds \
+                 it for that long, and 60 s covers ordinary clock skew",
+                MAX_DPOP_PROOF_WINDOW.as_secs()
+            )));
         }
         limits::validate(self)?;
         self.validate_signing()
@@ -406,6 +430,23 @@ mod tests {
             .is_ok(),
             "only cookie mode cares"
         );
+    }
+
+    #[test]
+    fn a_dpop_proof_window_of_zero_or_over_five_minutes_is_refused() {
+        for secs in [0, 301] {
+            let config = Config {
+                dpop_proof_window: Duration::from_secs(secs),
+                ..Config::default()
+            };
+            let err = config.validate().unwrap_err();
+            assert!(err.message().contains("--dpop-proof-window"), "{err}");
+        }
+        let five = Config {
+            dpop_proof_window: MAX_DPOP_PROOF_WINDOW,
+            ..Config::default()
+        };
+        assert!(five.validate().is_ok());
     }
 
     #[test]

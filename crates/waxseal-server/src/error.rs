@@ -38,6 +38,11 @@ pub enum ErrorKind {
     Storage,
     /// The database cannot be reached right now: retry after [`Error::retry_after`] seconds (HTTP 503).
     Unavailable,
+    /// A DPoP proof (RFC 9449) is missing where one is required, malformed, for another request, too old, replayed,
+    /// or by another key than the one a token is bound to: `invalid_dpop_proof`.
+    DpopProof,
+    /// DPoP server nonces are required and the proof's is missing or stale: `use_dpop_nonce`, with a fresh nonce.
+    DpopNonce,
     /// The network or the file system failed.
     Io,
     /// A cryptographic operation failed for a reason that is not the input's fault.
@@ -74,6 +79,15 @@ impl Error {
     /// For [`ErrorKind::Throttled`] and [`ErrorKind::Unavailable`]: the seconds to wait before trying again.
     pub fn retry_after(&self) -> Option<u64> {
         self.retry_after
+    }
+
+    /// [`ErrorKind::Unavailable`]: a shared service (the database, Redis) cannot answer now; retry after
+    /// [`UNAVAILABLE_RETRY_AFTER`] seconds.
+    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
+        Error {
+            retry_after: Some(UNAVAILABLE_RETRY_AFTER),
+            ..Self::new(ErrorKind::Unavailable, message)
+        }
     }
 
     pub(crate) fn config(message: impl Into<String>) -> Self {

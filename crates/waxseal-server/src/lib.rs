@@ -11,7 +11,9 @@
 //! For OAuth 2.0 clients (registered with [`AuthService::add_client`]; the secret is 256 random bits stored as its
 //! SHA-256): `POST /oauth/token` (RFC 6749: the `password`, `refresh_token` and `client_credentials` grants,
 //! `client_secret_basic` and `client_secret_post`, §5.2 errors), `POST /oauth/revoke` (RFC 7009) and
-//! `POST /oauth/introspect` (RFC 7662).
+//! `POST /oauth/introspect` (RFC 7662). A token request with a DPoP proof (RFC 9449) gets an access token bound to
+//! the proof's key (`token_type: DPoP`, `cnf.jkt`); each proof is accepted once, across instances with Redis (see
+//! [`AuthService::check_dpop_proof`]).
 //!
 //! Failed logins (`POST /login` and the password grant) are throttled per account and per client address with
 //! exponential backoff, answered with 429 and `Retry-After`; the counters live in Redis, shared by every instance,
@@ -88,6 +90,7 @@ pub use config::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
 };
+pub use config::{DEFAULT_DPOP_PROOF_WINDOW, MAX_DPOP_PROOF_WINDOW};
 pub use config::{MAX_REFRESH_REISSUES, MAX_REFRESH_REUSE_INTERVAL};
 pub use error::{Error, ErrorKind, Result};
 pub use keyring::{KeyState, RETIRED_KEY_PUBLISHED_FOR, publish_delay};
@@ -102,6 +105,7 @@ pub use service::{
     NewClient, PRUNE_BATCH, PRUNE_INTERVAL, PruneReport, RefreshCredential, RefreshIntrospection,
     TokenPair, UserInfo, at_hash,
 };
+pub use service::{DPOP_NONCE_STEP, DpopReplay};
 pub use store::{Client, GrantType, IdTokenEncryption, Profile, WebClient};
 pub use throttle::{
     ACCOUNT_FREE_FAILURES, ADDRESS_FREE_FAILURES, BASE_DELAY_SECS, FORGET_AFTER, MAX_DELAY_SECS,

@@ -75,6 +75,24 @@ impl MasterKey {
         Ok(aws_lc_rs::hmac::Key::from(okm))
     }
 
+    /// 32 secret bytes for `purpose`, derived as [`MasterKey::derive_hmac_key`] derives keys, for a consumer that
+    /// takes raw key material (the DPoP nonces of [`waxseal::dpop::Nonces`]).
+    pub(crate) fn derive_secret(&self, purpose: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
+        struct Len32;
+        impl aws_lc_rs::hkdf::KeyType for Len32 {
+            fn len(&self) -> usize {
+                32
+            }
+        }
+        let info = [purpose];
+        let mut out = Zeroizing::new([0u8; 32]);
+        self.prk()
+            .expand(&info, Len32)
+            .and_then(|okm| okm.fill(&mut out[..]))
+            .map_err(|_| Error::crypto("key derivation failed"))?;
+        Ok(out)
+    }
+
     /// The HKDF-SHA256 pseudo-random key of the master key (RFC 5869 extract, salt `waxseal`), from which every
     /// derived key is expanded with its purpose.
     pub(crate) fn prk(&self) -> aws_lc_rs::hkdf::Prk {

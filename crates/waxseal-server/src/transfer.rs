@@ -111,6 +111,7 @@ impl Dump {
                         .as_ref()
                         .map(|e| e.enc.name().to_owned()),
                     encrypt_access_tokens: c.encrypt_access_tokens,
+                    require_dpop: c.require_dpop,
                 })
                 .collect(),
             signing_keys: contents
@@ -145,6 +146,7 @@ impl Dump {
                     revoked_at: f.revoked_at,
                     client_id: f.client_id.clone(),
                     scope: f.scope.clone(),
+                    dpop_jkt: f.dpop_jkt.clone(),
                     rotated: rotated.get(f.sid.as_str()).map(|r| DumpRotated {
                         sha256: URL_SAFE_NO_PAD.encode(r.hash),
                         at: r.rotated_at,
@@ -252,6 +254,7 @@ impl Dump {
                             id_token_encryption: c.id_token_encryption()?,
                         },
                         encrypt_access_tokens: c.encrypt_access_tokens,
+                        require_dpop: c.require_dpop,
                     })
                 })
                 .collect::<Result<_>>()?,
@@ -291,6 +294,7 @@ impl Dump {
                     revoked_at: s.revoked_at,
                     client_id: s.client_id.clone(),
                     scope: s.scope.clone(),
+                    dpop_jkt: s.dpop_jkt.clone(),
                 })
                 .collect(),
             refresh_tokens: self
@@ -448,6 +452,7 @@ mod tests {
             encryption_jwk: None,
             encryption_enc: None,
             encrypt_access_tokens: false,
+            require_dpop: false,
             public: false,
             first_party: false,
         };
@@ -489,6 +494,7 @@ mod tests {
                     }),
                 },
                 encrypt_access_tokens: true,
+                require_dpop: true,
             }],
             refresh_tokens: vec![StoredRefreshToken {
                 record: RefreshTokenRecord {
@@ -514,6 +520,7 @@ mod tests {
                 revoked_at: None,
                 client_id: None,
                 scope: None,
+                dpop_jkt: None,
             }],
             ..Contents::default()
         };

@@ -32,6 +32,7 @@ async fn client_list_shows_ids_names_grants_scopes_and_never_secrets() {
                 may_introspect: false,
                 web: waxseal_server::WebClient::default(),
                 encrypt_access_tokens: false,
+                require_dpop: false,
             },
             ClientInfo {
                 client_id: web.clone(),
@@ -42,6 +43,7 @@ async fn client_list_shows_ids_names_grants_scopes_and_never_secrets() {
                 may_introspect: false,
                 web: waxseal_server::WebClient::default(),
                 encrypt_access_tokens: false,
+                require_dpop: false,
             },
         ]
     );

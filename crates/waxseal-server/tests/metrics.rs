@@ -359,7 +359,7 @@ async fn denylist_gauges_follow_revocations_and_fall_when_expired_entries_are_pr
         for _ in 0..n {
             let token = server
                 .service
-                .client_credentials_grant(&client, None)
+                .client_credentials_grant(&client, None, None)
                 .unwrap();
             server
                 .service

@@ -1191,6 +1191,7 @@ async fn only_rs256_or_the_servers_own_algorithm_may_be_registered_for_id_tokens
             ClientPermissions {
                 may_introspect: false,
                 encrypt_access_tokens: false,
+                require_dpop: false,
                 web: WebClient {
                     redirect_uris: vec![REDIRECT.into()],
                     id_token_alg: Some(alg),
@@ -1278,6 +1279,7 @@ async fn only_a_confidential_client_that_signs_people_in_may_be_exempt_from_pkce
                 ClientPermissions {
                     may_introspect: false,
                     encrypt_access_tokens: false,
+                    require_dpop: false,
                     web: WebClient {
                         redirect_uris: if grant == GrantType::AuthorizationCode {
                             vec![REDIRECT.into()]

@@ -275,6 +275,7 @@ async fn an_ecdh_es_client_key_gets_id_tokens_it_opens() {
 async fn encrypted_access_tokens_are_opaque_to_the_client_and_accepted_by_the_server() {
     let mut rp = Rp::start(ClientPermissions {
         encrypt_access_tokens: true,
+        require_dpop: false,
         ..ClientPermissions::default()
     })
     .await;

@@ -53,6 +53,7 @@ fn client(id: &str, name: &str) -> Client {
         may_introspect: false,
         web: WebClient::default(),
         encrypt_access_tokens: false,
+        require_dpop: false,
     }
 }
 
@@ -65,6 +66,8 @@ fn family(sid: &str, user_id: &str, client_id: Option<&str>) -> TokenFamily {
         revoked_at: None,
         client_id: client_id.map(Into::into),
         scope: client_id.map(|_| "read".into()),
+        // A client's session bound to a DPoP key: every read of the family must carry the binding back.
+        dpop_jkt: client_id.map(|_| "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into()),
     }
 }
 
@@ -1044,6 +1047,7 @@ async fn transfer(a: Shared, b: Shared) {
             ..WebClient::default()
         },
         encrypt_access_tokens: true,
+        require_dpop: false,
         ..client("rp", "relying-party")
     };
     a.create_client(&rp).await.unwrap();
@@ -1220,6 +1224,7 @@ async fn profiles_and_web_clients(a: Shared, b: Shared) {
             ..WebClient::default()
         },
         encrypt_access_tokens: true,
+        require_dpop: false,
         ..client("w2", "rp")
     };
     a.create_client(&rp).await.unwrap();

@@ -36,7 +36,8 @@ pub struct ServeArgs {
     /// A TOML file of settings (keys: data_dir, listen, issuer, audience, access_ttl, refresh_idle_ttl,
     /// refresh_absolute_ttl, refresh_reuse_interval, signing_alg, allow_symmetric_signing, key_rotation, tls_cert,
     /// tls_key, token_cache, refresh_cookie, redis_url, redis_key_prefix, header_read_timeout, idle_timeout,
-    /// body_timeout, max_connections, max_connections_per_address); flags and WAXSEAL_* variables override it.
+    /// body_timeout, max_connections, max_connections_per_address, dpop_nonce, dpop_proof_window); flags and
+    /// WAXSEAL_* variables override it.
     #[arg(long, env = "WAXSEAL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Print the effective settings (as TOML) and exit; the master key is never shown, only where it comes from.
@@ -147,6 +148,22 @@ pub struct ServeArgs {
     /// connection comes from the proxy: raise it to --max-connections there [default: 256].
     #[arg(long, env = "WAXSEAL_MAX_CONNECTIONS_PER_ADDRESS", value_name = "N")]
     pub max_connections_per_address: Option<usize>,
+    /// DPoP (RFC 9449): require a server nonce in every proof; a client first gets `use_dpop_nonce` and a
+    /// DPoP-Nonce header, then retries with it. Every instance sharing the master key accepts the others' nonces
+    /// [default: false].
+    #[arg(
+        long,
+        env = "WAXSEAL_DPOP_NONCE",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub dpop_nonce: Option<bool>,
+    /// DPoP: how far a proof's iat may be in the past or the future, at most 5m [default: 60s].
+    #[arg(long, env = "WAXSEAL_DPOP_PROOF_WINDOW", value_name = "DURATION", value_parser = duration)]
+    pub dpop_proof_window: Option<Duration>,
 }
 
 /// The text forms of durations and of `serve`'s settings, shared with its settings file.
@@ -434,6 +451,10 @@ pub struct ClientAddArgs {
     /// them through introspection (/oauth/introspect), and /userinfo and /api/me accept them.
     #[arg(long)]
     pub encrypt_access_tokens: bool,
+    /// Require a DPoP proof (RFC 9449) with every token request of the client, so that each of its access
+    /// tokens is bound to its key (dpop_bound_access_tokens); a request without one is refused.
+    #[arg(long)]
+    pub require_dpop: bool,
     #[command(flatten)]
     pub data: DataDirArg,
 }

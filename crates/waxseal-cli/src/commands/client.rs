@@ -47,6 +47,7 @@ pub fn add(args: &ClientAddArgs) -> Outcome {
         let permissions = ClientPermissions {
             may_introspect: args.may_introspect,
             encrypt_access_tokens: args.encrypt_access_tokens,
+            require_dpop: args.require_dpop,
             web: WebClient {
                 redirect_uris: args.redirect_uris.clone(),
                 post_logout_redirect_uris: args.post_logout_redirect_uris.clone(),
@@ -140,7 +141,7 @@ pub fn list(data: &DataDirArg) -> Outcome {
         .unwrap_or(0)
         .max("NAME".len());
     println!(
-        "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  {:<10}  {:<8}  {:<8}  {:<26}  {:<9}  SCOPES",
+        "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  {:<10}  {:<8}  {:<8}  {:<26}  {:<9}  {:<8}  SCOPES",
         "CLIENT_ID",
         "NAME",
         "CREATED",
@@ -149,7 +150,8 @@ pub fn list(data: &DataDirArg) -> Outcome {
         "ID_TOKEN",
         "PKCE",
         "ID_TOKEN_ENCRYPTION",
-        "AT_ENCRYPT"
+        "AT_ENCRYPT",
+        "DPOP"
     );
     for client in clients {
         let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
@@ -190,9 +192,10 @@ pub fn list(data: &DataDirArg) -> Outcome {
         } else {
             "-"
         };
+        let dpop = if client.require_dpop { "required" } else { "-" };
         println!(
             "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  {introspect:<10}  {id_token:<8}  {pkce:<8}  \
-             {id_token_encryption:<26}  {at_encrypt:<9}  {scopes}",
+             {id_token_encryption:<26}  {at_encrypt:<9}  {dpop:<8}  {scopes}",
             client.client_id,
             client.name,
             crate::time::utc(client.created_at),

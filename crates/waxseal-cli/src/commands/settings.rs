@@ -82,6 +82,8 @@ fn flags(args: &ServeArgs) -> Settings {
         body_timeout: args.body_timeout,
         max_connections: args.max_connections,
         max_connections_per_address: args.max_connections_per_address,
+        dpop_nonce: args.dpop_nonce,
+        dpop_proof_window: args.dpop_proof_window,
     }
 }
 

@@ -112,6 +112,10 @@ settings! {
     max_connections: usize;
     /// [`Config::max_connections_per_address`].
     max_connections_per_address: usize;
+    /// [`Config::dpop_nonces`].
+    dpop_nonce: bool;
+    /// [`Config::dpop_proof_window`].
+    dpop_proof_window: Duration, text: duration;
 }
 
 /// A key-rotation interval, or none.
@@ -281,6 +285,8 @@ impl Settings {
             &mut c.max_connections_per_address,
             self.max_connections_per_address,
         );
+        set(&mut c.dpop_nonces, self.dpop_nonce);
+        set(&mut c.dpop_proof_window, self.dpop_proof_window);
         c.validate()
             .map_err(|e| Error::config(format!("the configuration is not usable: {e}")))?;
         Ok(Resolved {
@@ -329,6 +335,8 @@ impl SettingsFile {
             body_timeout: Some(format_duration(c.body_timeout)),
             max_connections: Some(c.max_connections),
             max_connections_per_address: Some(c.max_connections_per_address),
+            dpop_nonce: Some(c.dpop_nonces),
+            dpop_proof_window: Some(format_duration(c.dpop_proof_window)),
         }
     }
 }

@@ -56,7 +56,8 @@ fn cache_publicly(response: &mut Response, max_age: std::time::Duration) {
 /// lists the algorithms that sign ID tokens now: the signing key's (the default) and RS256 (OpenID Connect Core
 /// §15.1), whose key signs ID tokens for the clients registered for it. `id_token_encryption_*_values_supported`
 /// list what the server can encrypt ID tokens with for a client registered with a public encryption key: the
-/// asymmetric key-management algorithms and every content encryption.
+/// asymmetric key-management algorithms and every content encryption. `dpop_signing_alg_values_supported`
+/// (RFC 9449 §5.1) lists the algorithms a DPoP proof may be signed with.
 fn discovery_document(service: &AuthService) -> serde_json::Value {
     let issuer = &service.config().issuer;
     let base = issuer.trim_end_matches('/');
@@ -64,6 +65,11 @@ fn discovery_document(service: &AuthService) -> serde_json::Value {
     let grants: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
     let auth_methods = ["client_secret_basic", "client_secret_post", "none"];
     let scopes: Vec<&str> = OIDC_SCOPES.to_vec();
+    let dpop_algs: Vec<String> = service
+        .dpop_algorithms()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
     json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{base}/authorize"),
@@ -92,6 +98,7 @@ fn discovery_document(service: &AuthService) -> serde_json::Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "claims_parameter_supported": false,
+        "dpop_signing_alg_values_supported": dpop_algs,
     })
 }
 

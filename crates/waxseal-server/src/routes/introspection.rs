@@ -16,7 +16,13 @@ pub(super) fn document(found: Option<Introspected>) -> Value {
                 })
                 .unwrap_or_default();
             document.insert("active".into(), true.into());
-            document.insert("token_type".into(), "Bearer".into());
+            // A DPoP-bound token keeps its `cnf` (RFC 9449 §6.2), which the claims carry; its type says so too.
+            let token_type = if found.claims.registered.cnf.is_some() {
+                "DPoP"
+            } else {
+                "Bearer"
+            };
+            document.insert("token_type".into(), token_type.into());
             if let Some(username) = found.username {
                 document.insert("username".into(), username.into());
             }

@@ -1,6 +1,10 @@
 //! The OAuth 2.0 endpoints of registered clients: `POST /oauth/token` (RFC 6749), `/oauth/revoke` (RFC 7009) and
 //! `/oauth/introspect` (RFC 7662). Their errors are RFC 6749 §5.2's ([`OAuthError`]), not [`super::ApiError`], and
 //! every answer is `no-store`.
+//!
+//! A token request may carry a DPoP proof (RFC 9449, one `DPoP` header): it is checked once the client is
+//! authenticated and before the grant runs, and the access token issued is then bound to the proof's key
+//! (`token_type: DPoP`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -9,7 +13,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -39,6 +43,8 @@ pub struct OAuthError {
     basic_challenge: bool,
     /// `Retry-After` seconds (a throttled password grant).
     retry_after: Option<u64>,
+    /// A fresh `DPoP-Nonce` (RFC 9449 §8) to send with a `use_dpop_nonce` answer.
+    dpop_nonce: Option<String>,
 }
 
 impl OAuthError {
@@ -49,7 +55,12 @@ impl OAuthError {
             description: description.into(),
             basic_challenge: false,
             retry_after: None,
+            dpop_nonce: None,
         }
+    }
+
+    fn invalid_dpop_proof(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_dpop_proof", description)
     }
 
     fn invalid_request(description: impl Into<String>) -> Self {
@@ -65,6 +76,23 @@ impl OAuthError {
                 "client authentication failed",
             )
         }
+    }
+
+    /// The refusal of a DPoP proof: [`OAuthError::from_service`], but a 503 says that the replay store (Redis), not
+    /// the database, does not answer.
+    fn from_dpop(e: &Error, basic: bool) -> Self {
+        if e.kind() == ErrorKind::Unavailable {
+            tracing::warn!(error = %e, "DPoP proof refused: the replay store does not answer");
+            return OAuthError {
+                retry_after: Some(e.retry_after().unwrap_or(UNAVAILABLE_RETRY_AFTER)),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the server cannot check DPoP proofs for replay now; retry after the Retry-After seconds",
+                )
+            };
+        }
+        Self::from_service(e, basic)
     }
 
     /// A service error, as the OAuth error it is; `basic` says whether the client authenticated with Basic.
@@ -84,6 +112,9 @@ impl OAuthError {
             ErrorKind::UnauthorizedClient => (StatusCode::BAD_REQUEST, "unauthorized_client"),
             ErrorKind::InvalidScope => (StatusCode::BAD_REQUEST, "invalid_scope"),
             ErrorKind::InvalidRequest => (StatusCode::BAD_REQUEST, "invalid_request"),
+            // RFC 9449 §5 and §8; the fresh nonce is added by the handler, which has the service.
+            ErrorKind::DpopProof => (StatusCode::BAD_REQUEST, "invalid_dpop_proof"),
+            ErrorKind::DpopNonce => (StatusCode::BAD_REQUEST, "use_dpop_nonce"),
             ErrorKind::Unavailable => {
                 tracing::warn!(error = %e, "request refused: the database is unreachable");
                 return OAuthError {
@@ -120,6 +151,9 @@ impl IntoResponse for OAuthError {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(nonce) = self.dpop_nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
+            response.headers_mut().insert(DPOP_NONCE, nonce);
         }
         if self.status == StatusCode::UNAUTHORIZED && self.basic_challenge {
             response.headers_mut().insert(
@@ -289,12 +323,35 @@ async fn oauth_client(
     Ok((params, client, credentials.basic))
 }
 
+/// The `DPoP` request header (RFC 9449 §4.1).
+pub(super) const DPOP: HeaderName = HeaderName::from_static("dpop");
+/// The `DPoP-Nonce` response header (RFC 9449 §8).
+pub(super) const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
+
+/// The request's DPoP proof, if it sends one: at most one `DPoP` header (RFC 9449 §4.3, check 1), of visible ASCII.
+fn dpop_proof(headers: &HeaderMap) -> Result<Option<&str>, OAuthError> {
+    let mut proofs = headers.get_all(DPOP).iter();
+    let Some(proof) = proofs.next() else {
+        return Ok(None);
+    };
+    if proofs.next().is_some() {
+        return Err(OAuthError::invalid_dpop_proof(
+            "send one DPoP header, not several",
+        ));
+    }
+    proof
+        .to_str()
+        .map(Some)
+        .map_err(|_| OAuthError::invalid_dpop_proof("the DPoP header is not a compact JWS"))
+}
+
 /// The successful answer of the token endpoint (RFC 6749 §5.1).
 #[derive(Serialize, ToSchema)]
 pub(crate) struct OAuthTokenResponse<'a> {
     /// The access token: a JWT (`typ: at+jwt`, RFC 9068).
     access_token: &'a str,
-    /// Always `Bearer`.
+    /// `DPoP` when the request carried a DPoP proof and the access token is bound to its key (RFC 9449 §5),
+    /// else `Bearer`.
     #[schema(value_type = String, example = "Bearer")]
     token_type: &'static str,
     /// Seconds until the access token expires.
@@ -322,13 +379,23 @@ pub(crate) struct OAuthTokenResponse<'a> {
     description = "The `authorization_code` (with PKCE), `password`, `refresh_token` and `client_credentials` \
                    grants. A confidential client authenticates with HTTP Basic (`client_secret_basic`) or with \
                    `client_id` and `client_secret` in the body (`client_secret_post`), never both; a public client \
-                   sends its `client_id` alone (`none`). A parameter may not be repeated; an empty one counts as absent.",
+                   sends its `client_id` alone (`none`). A parameter may not be repeated; an empty one counts as absent. \
+                   With a DPoP proof (RFC 9449) in the `DPoP` header the access token is bound to the proof's key \
+                   (`token_type: DPoP`, `cnf.jkt`), and a public client's refresh token too.",
+    params(
+        ("DPoP" = Option<String>, Header,
+         description = "A DPoP proof (RFC 9449 §4): a JWT of `typ: dpop+jwt` for `POST` to this endpoint's URL under the issuer, at most one"),
+    ),
     request_body(content = schema::TokenRequest, content_type = "application/x-www-form-urlencoded"),
     security(("client_basic" = []), ()),
     responses(
         (status = 200, description = "Tokens issued", body = OAuthTokenResponse,
-         headers(("Cache-Control" = String, description = "`no-store`"), ("Pragma" = String, description = "`no-cache`"))),
-        (status = 400, description = "RFC 6749 §5.2: `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type` or `invalid_scope`", body = ErrorBody),
+         headers(("Cache-Control" = String, description = "`no-store`"), ("Pragma" = String, description = "`no-cache`"),
+                 ("DPoP-Nonce" = String, description = "With a DPoP proof, when the server requires nonces: the nonce for the next proof"))),
+        (status = 400, description = "RFC 6749 §5.2: `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type` or `invalid_scope`; RFC 9449: `invalid_dpop_proof`, or `use_dpop_nonce` with a `DPoP-Nonce` header", body = ErrorBody,
+         headers(("DPoP-Nonce" = String, description = "With `use_dpop_nonce`: the nonce to put in the proof"))),
+        (status = 503, description = "`temporarily_unavailable`: the database, or the DPoP replay store (Redis), does not answer", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
         (status = 429, description = "`slow_down`: too many failed logins (password grant)", body = ErrorBody,
          headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
         responses::ClientRefusals,
@@ -343,7 +410,12 @@ pub(super) async fn oauth_token(
     no_store(
         match oauth_token_inner(&service, address, &headers, form).await {
             Ok(response) => response,
-            Err(e) => e.into_response(),
+            Err(mut e) => {
+                if e.error == "use_dpop_nonce" {
+                    e.dpop_nonce = service.dpop_nonce();
+                }
+                e.into_response()
+            }
         },
     )
 }
@@ -354,7 +426,18 @@ async fn oauth_token_inner(
     headers: &HeaderMap,
     form: FormBody,
 ) -> Result<Response, OAuthError> {
+    let proof = dpop_proof(headers)?;
     let (params, client, basic) = oauth_client(service, headers, form, "grant_type").await?;
+    let dpop = match proof {
+        Some(proof) => Some(
+            service
+                .check_dpop_proof(proof, "POST", "/oauth/token", None)
+                .await
+                .map_err(|e| OAuthError::from_dpop(&e, basic))?,
+        ),
+        None => None,
+    };
+    let dpop = dpop.as_ref();
     let grant = params.require("grant_type")?;
     let Some(grant) = GrantType::parse(grant) else {
         return Err(OAuthError::new(
@@ -369,15 +452,17 @@ async fn oauth_token_inner(
             let username = params.require("username")?;
             let password = params.require("password")?;
             service
-                .password_grant(&client, username, password, scope, address)
+                .password_grant(&client, username, password, scope, address, dpop)
                 .await
         }
         GrantType::RefreshToken => {
             let refresh_token = params.require("refresh_token")?;
-            service.refresh_grant(&client, refresh_token, scope).await
+            service
+                .refresh_grant(&client, refresh_token, scope, dpop)
+                .await
         }
         GrantType::ClientCredentials => service
-            .client_credentials_grant(&client, scope)
+            .client_credentials_grant(&client, scope, dpop)
             .map(GrantedTokens::from),
         GrantType::AuthorizationCode => {
             let code = params.require("code")?;
@@ -387,20 +472,29 @@ async fn oauth_token_inner(
                     code,
                     params.get("redirect_uri"),
                     params.get("code_verifier"),
+                    dpop,
                 )
                 .await
         }
     };
     let granted = issued.map_err(|e| OAuthError::from_service(&e, basic))?;
-    Ok(Json(OAuthTokenResponse {
+    let mut response = Json(OAuthTokenResponse {
         access_token: &granted.access_token,
-        token_type: "Bearer",
+        token_type: if dpop.is_some() { "DPoP" } else { "Bearer" },
         expires_in: granted.expires_in,
         refresh_token: granted.refresh_token.as_deref().map(String::as_str),
         scope: granted.scope.as_deref(),
         id_token: granted.id_token.as_deref(),
     })
-    .into_response())
+    .into_response();
+    if dpop.is_some()
+        && let Some(nonce) = service
+            .dpop_nonce()
+            .and_then(|n| HeaderValue::from_str(&n).ok())
+    {
+        response.headers_mut().insert(DPOP_NONCE, nonce);
+    }
+    Ok(response)
 }
 
 /// `POST /oauth/revoke` (RFC 7009): 200 whether or not the token was known.

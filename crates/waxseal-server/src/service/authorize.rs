@@ -21,7 +21,7 @@ pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_acces
 
 /// The parameters the authorization endpoint reads; every other one is ignored (RFC 6749 §3.1). These, and only
 /// these, are carried through the sign-in and consent forms.
-pub const AUTHORIZE_PARAMS: [&str; 12] = [
+pub const AUTHORIZE_PARAMS: [&str; 13] = [
     "client_id",
     "redirect_uri",
     "response_type",
@@ -34,6 +34,7 @@ pub const AUTHORIZE_PARAMS: [&str; 12] = [
     "max_age",
     "login_hint",
     "id_token_hint",
+    "dpop_jkt",
 ];
 
 /// The longest `state`, `nonce` or `login_hint` accepted, in bytes.
@@ -78,6 +79,8 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     /// An ID token this server issued, naming the user the client expects (OpenID Connect Core §3.1.2.1).
     pub id_token_hint: Option<String>,
+    /// The thumbprint of the DPoP key the code is bound to (RFC 9449 §10): its exchange needs a proof by that key.
+    pub dpop_jkt: Option<String>,
     /// The request's own parameters (those of [`AUTHORIZE_PARAMS`] that were given), for the forms to carry.
     pub params: Vec<(&'static str, String)>,
 }
@@ -477,7 +480,15 @@ pub fn check_authorization_request(
     if value("id_token_hint").is_some_and(|v| v.len() > MAX_ID_TOKEN_HINT_LEN) {
         return refuse("invalid_request", "id_token_hint is longer than 4096 bytes");
     }
+    // An RFC 7638 SHA-256 thumbprint has the shape of an S256 challenge: 43 base64url characters.
+    if value("dpop_jkt").is_some_and(|v| !is_s256_challenge(v)) {
+        return refuse(
+            "invalid_request",
+            "dpop_jkt is not a JWK SHA-256 thumbprint (43 base64url characters)",
+        );
+    }
     Ok(AuthorizationRequest {
+        dpop_jkt: value("dpop_jkt").map(str::to_owned),
         id_token_hint: value("id_token_hint").map(str::to_owned),
         nonce: value("nonce").map(str::to_owned),
         login_hint: value("login_hint").map(str::to_owned),

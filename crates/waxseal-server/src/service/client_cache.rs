@@ -214,6 +214,7 @@ mod tests {
             may_introspect: false,
             web: crate::store::WebClient::default(),
             encrypt_access_tokens: false,
+            require_dpop: false,
         }
     }
 

@@ -32,6 +32,8 @@ pub struct ClientInfo {
     pub web: WebClient,
     /// Whether its access tokens are encrypted under the server's key.
     pub encrypt_access_tokens: bool,
+    /// Whether its token requests must carry a DPoP proof (`dpop_bound_access_tokens`).
+    pub require_dpop: bool,
 }
 
 /// What a client may do beyond its grants, set when it is added.
@@ -45,6 +47,9 @@ pub struct ClientPermissions {
     /// Encrypt the access tokens issued to it under the server's own key, hiding their claims from the client and
     /// whoever it hands them to (see `service::encrypt`).
     pub encrypt_access_tokens: bool,
+    /// Require a DPoP proof (RFC 9449) with every token request (`dpop_bound_access_tokens`, §5.2): none of its
+    /// access tokens is then a bearer token.
+    pub require_dpop: bool,
 }
 
 /// The most redirect URIs (or post-logout redirect URIs) a client registers.
@@ -184,6 +189,7 @@ impl AuthService {
                 may_introspect: c.may_introspect,
                 web: c.web,
                 encrypt_access_tokens: c.encrypt_access_tokens,
+                require_dpop: c.require_dpop,
             })
             .collect())
     }
@@ -357,6 +363,7 @@ impl AuthService {
             may_introspect: permissions.may_introspect,
             web: permissions.web,
             encrypt_access_tokens: permissions.encrypt_access_tokens,
+            require_dpop: permissions.require_dpop,
         };
         self.store.create_client(&client).await?;
         tracing::info!(client_id = %client.client_id, "client added");

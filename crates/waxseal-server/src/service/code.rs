@@ -17,6 +17,7 @@ use serde::Serialize;
 use subtle::ConstantTimeEq as _;
 use url::Url;
 use waxseal::Algorithm;
+use waxseal::dpop::VerifiedProof;
 
 use seal::CodeGrant;
 pub(crate) use seal::CodeKey;
@@ -120,6 +121,7 @@ impl AuthService {
             nonce: request.nonce.clone(),
             auth_time: signed_in.session.auth_time,
             expires_at: self.now().saturating_add(CODE_TTL_SECS),
+            dpop_jkt: request.dpop_jkt.clone(),
         })?;
         let mut params = vec![("code", code.as_str())];
         if let Some(state) = &request.state {
@@ -139,10 +141,12 @@ impl AuthService {
         code: &str,
         redirect_uri: Option<&str>,
         verifier: Option<&str>,
+        dpop: Option<&VerifiedProof>,
     ) -> Result<GrantedTokens> {
         if !client.grant_types.contains(&GrantType::AuthorizationCode) {
             return Err(unauthorized_client(GrantType::AuthorizationCode));
         }
+        Self::require_dpop_if_registered(client, dpop)?;
         let unknown = || invalid_grant("the authorization code is unknown or expired");
         let (code, id) = self.codes.open(code).ok_or_else(unknown)?;
         let now = self.now();
@@ -159,6 +163,7 @@ impl AuthService {
         if let Some(refused) = exchange_mismatch(&code, client, redirect_uri, verifier) {
             return Err(refused);
         }
+        check_dpop_jkt(&code, dpop)?;
         let scopes: Vec<&str> = code.scope.split(' ').filter(|s| !s.is_empty()).collect();
         let refreshable = client.grant_types.contains(&GrantType::RefreshToken)
             && scopes.contains(&"offline_access");
@@ -175,6 +180,11 @@ impl AuthService {
             revoked_at: None,
             client_id: Some(client.client_id.clone()),
             scope: Some(code.scope.clone()),
+            // RFC 9449 §5: a public client's refresh tokens are bound to the key of its proof; a confidential
+            // client's stay bound to its authentication.
+            dpop_jkt: dpop
+                .filter(|_| client.web.public)
+                .map(|proof| proof.jkt.clone()),
         };
         let refresh_token = random_token()?;
         let record = if refreshable {
@@ -200,6 +210,7 @@ impl AuthService {
             refresh_token,
             now,
             None,
+            dpop.map(|p| p.jkt.as_str()),
         )?;
         let mut granted = GrantedTokens::from(pair);
         if !refreshable {
@@ -279,6 +290,25 @@ fn exchange_mismatch(
     }
 }
 
+/// RFC 9449 §10: a code requested with `dpop_jkt` is exchanged only with a proof by that key. A code requested
+/// without one may be exchanged with any proof, or none.
+fn check_dpop_jkt(code: &CodeGrant, dpop: Option<&VerifiedProof>) -> Result<()> {
+    let Some(expected) = &code.dpop_jkt else {
+        return Ok(());
+    };
+    match dpop {
+        Some(proof) if proof.jkt == *expected => Ok(()),
+        Some(_) => Err(Error::new(
+            crate::error::ErrorKind::DpopProof,
+            "the DPoP proof's key is not the one the authorization request named in dpop_jkt",
+        )),
+        None => Err(Error::new(
+            crate::error::ErrorKind::DpopProof,
+            "the authorization request named a DPoP key (dpop_jkt): send a DPoP proof made with it",
+        )),
+    }
+}
+
 /// What an ID token is issued for.
 #[derive(Clone, Copy)]
 struct IdTokenFor<'a> {
@@ -332,6 +362,7 @@ impl AuthService {
         client: &Client,
         refresh_token: &str,
         scope: Option<&str>,
+        dpop: Option<&VerifiedProof>,
     ) -> Result<GrantedTokens> {
         // Read before the rotation, which must be the last thing that can fail: a client answered an error after
         // its token was consumed would retry with it and revoke its own session.
@@ -348,7 +379,7 @@ impl AuthService {
             signed_in = self.store.sso_session_of_family(&family.sid).await?;
         }
         let pair = self
-            .refresh_for_client(client, refresh_token, scope)
+            .refresh_for_client(client, refresh_token, scope, dpop)
             .await?;
         let openid = pair
             .scope

@@ -1,6 +1,7 @@
 //! The one answer shape of `POST /oauth/token`, whichever grant issued it, and the session of a password grant
 //! that comes without a refresh token.
 
+use waxseal::dpop::VerifiedProof;
 use zeroize::Zeroizing;
 
 use super::{AuthService, ClientToken, TokenPair};
@@ -72,6 +73,7 @@ impl AuthService {
         user: &User,
         client: &Client,
         scope: String,
+        dpop: Option<&VerifiedProof>,
     ) -> Result<GrantedTokens> {
         let now = self.now();
         let family = TokenFamily {
@@ -82,6 +84,8 @@ impl AuthService {
             revoked_at: None,
             client_id: Some(client.client_id.clone()),
             scope: Some(scope),
+            // Nothing to refresh: nothing to bind.
+            dpop_jkt: None,
         };
         let unreachable = random_token()?;
         let record = self.refresh_record(&unreachable, now)?;
@@ -99,6 +103,7 @@ impl AuthService {
             unreachable,
             now,
             None,
+            dpop.map(|p| p.jkt.as_str()),
         )?);
         granted.refresh_token = None;
         Ok(granted)

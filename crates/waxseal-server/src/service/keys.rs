@@ -339,22 +339,28 @@ impl AuthService {
     }
 
     /// Signs an access token, and encrypts it under the server's own key when `encrypt` (a client registered with
-    /// `--encrypt-access-tokens`, see `service::encrypt`).
+    /// `--encrypt-access-tokens`, see `service::encrypt`); bound to the DPoP key of thumbprint `jkt` (`cnf.jkt`)
+    /// when given.
     pub(super) fn sign_access(
         &self,
         subject: &str,
         custom: AccessClaims,
         now: u64,
         encrypt: bool,
+        jkt: Option<&str>,
     ) -> Result<(String, u64)> {
         let ttl = self.config.access_token_ttl.as_secs();
-        let claims = Claims::new(custom)
+        let mut claims = Claims::new(custom)
             .issuer(self.config.issuer.clone())
             .subject(subject.to_owned())
             .audience(self.config.audience.clone())
             .issued_at(NumericDate::from_secs(now))
             .expires_at(NumericDate::from_secs(now.saturating_add(ttl)))
             .jwt_id(random_id()?);
+        if let Some(jkt) = jkt {
+            // RFC 9449 §6.1: the token is usable only with a proof by the key of this thumbprint.
+            claims = claims.confirmation_jkt(jkt.to_owned());
+        }
         let access_token = self
             .keyring()
             .signer()?

@@ -32,6 +32,7 @@ mod clients; // registering and administering OAuth clients, client authenticati
 mod code; // authorization codes and ID tokens
 mod csrf; // cookie mode's CSRF tokens
 mod denylist; // revoked tokens, sessions and "not before" times; the Redis announcements
+mod dpop; // DPoP proofs (RFC 9449): the verifier, the nonces, the used proofs
 mod encrypt; // encrypted ID tokens (to the client) and access tokens (to the server)
 mod granted; // what a grant answers with
 mod introspection; // RFC 7662
@@ -51,6 +52,7 @@ pub use authorize::{AuthorizationRequest, AuthorizeError, ErrorRedirect, Prompt,
 pub use bearer::{AccessTokenVerifier, Denylisted};
 pub use clients::{ClientInfo, ClientPermissions, NewClient};
 pub use code::{CODE_TTL_SECS, at_hash, redirect_with};
+pub use dpop::{DPOP_NONCE_STEP, DpopReplay};
 pub use encrypt::{
     ACCESS_TOKEN_ENCRYPTION_KID, DEFAULT_ID_TOKEN_ENC, check_client_encryption_key,
     id_token_encryption_algorithms, id_token_encryption_encs,
@@ -168,6 +170,8 @@ pub struct AuthService {
     /// The key the access tokens of `--encrypt-access-tokens` clients are encrypted under, derived from the
     /// master key.
     access_sealing: encrypt::AccessTokenKey,
+    /// DPoP: the proof verifier, the nonces (when required) and the used proofs.
+    dpop: dpop::DpopState,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -233,6 +237,7 @@ impl AuthService {
             )?)),
             None => None,
         };
+        let dpop = dpop::DpopState::new(&config, clock.clone(), master_key, bus.as_ref())?;
         let service = AuthService {
             store,
             database,
@@ -256,6 +261,7 @@ impl AuthService {
             dummy_hash,
             metrics,
             csrf,
+            dpop,
         };
         service.reload_keys().await?;
         Ok(service)

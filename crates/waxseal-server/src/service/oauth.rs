@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use waxseal::dpop::VerifiedProof;
 use waxseal::jwt::{Claims, NumericDate};
 
 use super::{
@@ -61,10 +62,12 @@ impl AuthService {
         password: &str,
         scope: Option<&str>,
         address: Option<IpAddr>,
+        dpop: Option<&VerifiedProof>,
     ) -> Result<GrantedTokens> {
         if !client.grant_types.contains(&GrantType::Password) {
             return Err(unauthorized_client(GrantType::Password));
         }
+        Self::require_dpop_if_registered(client, dpop)?;
         let user = self
             .check_password(username, password, address)
             .await
@@ -82,25 +85,27 @@ impl AuthService {
         self.metrics.issued.password.increment(1);
         if !client.grant_types.contains(&GrantType::RefreshToken) {
             return self
-                .start_unrefreshable_session(&user, client, granted)
+                .start_unrefreshable_session(&user, client, granted, dpop)
                 .await;
         }
         let pair = self
-            .start_session(&user, Some(client), Some(granted))
+            .start_session(&user, Some(client), Some(granted), dpop)
             .await?;
         Ok(pair.into())
     }
 
     /// The client credentials grant (RFC 6749 §4.4): an access token whose subject is the client itself, no
-    /// refresh token and no session.
+    /// refresh token and no session; with a DPoP proof, bound to its key.
     pub fn client_credentials_grant(
         &self,
         client: &Client,
         scope: Option<&str>,
+        dpop: Option<&VerifiedProof>,
     ) -> Result<ClientToken> {
         if !client.grant_types.contains(&GrantType::ClientCredentials) {
             return Err(unauthorized_client(GrantType::ClientCredentials));
         }
+        Self::require_dpop_if_registered(client, dpop)?;
         let granted = resolve_scope(scope, &client.scopes)?.join(" ");
         let scope = (!granted.is_empty()).then_some(granted);
         let (access_token, expires_in) = self.sign_access(
@@ -112,6 +117,7 @@ impl AuthService {
             },
             self.now(),
             client.encrypt_access_tokens,
+            dpop.map(|p| p.jkt.as_str()),
         )?;
         self.metrics.issued.client_credentials.increment(1);
         // Debug, not info: a service may ask for a token per call, and a log line costs more than the signature

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use waxseal::dpop::VerifiedProof;
 use waxseal::jwt::NumericDate;
 use zeroize::Zeroizing;
 
@@ -49,6 +50,25 @@ impl RefreshCredential<'_> {
 }
 
 // No `Debug`: both variants hold secrets.
+
+/// RFC 9449 §5: a refresh token bound to a DPoP key (a public client's) is refreshed only with a proof by that
+/// key. Without a proof the request is not a DPoP one at all (`invalid_dpop_proof`); with another key's, the
+/// presenter is not the token's holder (`invalid_grant`).
+fn check_refresh_binding(family: &TokenFamily, dpop: Option<&VerifiedProof>) -> Result<()> {
+    let Some(bound) = &family.dpop_jkt else {
+        return Ok(());
+    };
+    match dpop {
+        Some(proof) if proof.jkt == *bound => Ok(()),
+        Some(_) => Err(invalid_grant(
+            "the refresh token is bound to another DPoP key than the proof's",
+        )),
+        None => Err(Error::new(
+            ErrorKind::DpopProof,
+            "the refresh token is bound to a DPoP key: send a DPoP proof made with it",
+        )),
+    }
+}
 
 impl AuthService {
     /// Lets a login attempt start or says how many seconds to wait: counted in Redis, shared by every instance,
@@ -142,18 +162,19 @@ impl AuthService {
         address: Option<IpAddr>,
     ) -> Result<TokenPair> {
         let user = self.check_password(username, password, address).await?;
-        let pair = self.start_session(&user, None, None).await?;
+        let pair = self.start_session(&user, None, None, None).await?;
         self.metrics.issued.login.increment(1);
         Ok(pair)
     }
 
     /// Starts a session (token family) for `user`, on behalf of `client` with `scope` when an OAuth client
-    /// asked (`None`, `None` for `POST /login`).
+    /// asked (`None`, `None` for `POST /login`). With a DPoP proof, the access token is bound to its key.
     pub(super) async fn start_session(
         &self,
         user: &User,
         client: Option<&Client>,
         scope: Option<String>,
+        dpop: Option<&VerifiedProof>,
     ) -> Result<TokenPair> {
         let now = self.now();
         let family = TokenFamily {
@@ -164,13 +185,26 @@ impl AuthService {
             revoked_at: None,
             client_id: client.map(|c| c.client_id.clone()),
             scope,
+            // RFC 9449 §5: a public client's refresh tokens are bound to the key of its proof.
+            dpop_jkt: dpop
+                .filter(|_| client.is_some_and(|c| c.web.public))
+                .map(|proof| proof.jkt.clone()),
         };
         let refresh_token = random_token()?;
         let record = self.refresh_record(&refresh_token, now)?;
         self.store.create_session(&family, &record).await?;
         tracing::info!(user_id = %user.id, sid = %family.sid, client_id = ?family.client_id, "login");
         let encrypt = client.is_some_and(|c| c.encrypt_access_tokens);
-        self.pair(encrypt, &user.scopes, &family, refresh_token, now, None)
+        let jkt = dpop.map(|p| p.jkt.as_str());
+        self.pair(
+            encrypt,
+            &user.scopes,
+            &family,
+            refresh_token,
+            now,
+            None,
+            jkt,
+        )
     }
 
     pub(super) fn refresh_record(&self, token: &str, now: u64) -> Result<RefreshTokenRecord> {
@@ -184,7 +218,9 @@ impl AuthService {
 
     /// An access token for the session `family` (its user's) with the rotated `refresh_token`, encrypted under the
     /// server's key when `encrypt` (the client's `--encrypt-access-tokens`). Its scope is `narrowed` when given,
-    /// else the session's, else (a `POST /login` session) the user's current `user_scopes`.
+    /// else the session's, else (a `POST /login` session) the user's current `user_scopes`. The access token is
+    /// bound to the DPoP key of thumbprint `jkt` when given.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn pair(
         &self,
         encrypt: bool,
@@ -193,6 +229,7 @@ impl AuthService {
         refresh_token: Zeroizing<String>,
         now: u64,
         narrowed: Option<String>,
+        jkt: Option<&str>,
     ) -> Result<TokenPair> {
         let scope = narrowed
             .or_else(|| family.scope.clone())
@@ -211,6 +248,7 @@ impl AuthService {
             },
             now,
             encrypt,
+            jkt,
         )?;
         let refresh_expires_in = self
             .config
@@ -242,7 +280,7 @@ impl AuthService {
     /// token belongs to before anything is consumed: a mismatch is [`ErrorKind::CsrfRejected`] and leaves the token
     /// usable. The session is looked up once for both checks.
     pub async fn refresh(&self, credential: RefreshCredential<'_>) -> Result<TokenPair> {
-        let rotated = self.rotate(credential, None, None).await;
+        let rotated = self.rotate(credential, None, None, None).await;
         // A CSRF refusal is counted as one (`waxseal_csrf_refusals_total`), not as a failed refresh.
         if !matches!(&rotated, Err(e) if e.kind() == ErrorKind::CsrfRejected) {
             self.count_refresh(rotated.is_ok(), &self.metrics.issued.refresh);
@@ -260,18 +298,27 @@ impl AuthService {
     }
 
     /// [`AuthService::refresh`] for an authenticated OAuth client (RFC 6749 §6): the token must have been issued
-    /// to that client, and a requested `scope` must be within the session's.
+    /// to that client, and a requested `scope` must be within the session's. With a DPoP proof, the new access
+    /// token is bound to its key.
     pub async fn refresh_for_client(
         &self,
         client: &Client,
         refresh_token: &str,
         scope: Option<&str>,
+        dpop: Option<&VerifiedProof>,
     ) -> Result<TokenPair> {
-        let rotated = if client.grant_types.contains(&GrantType::RefreshToken) {
-            self.rotate(RefreshCredential::Token(refresh_token), Some(client), scope)
-                .await
-        } else {
+        let rotated = if !client.grant_types.contains(&GrantType::RefreshToken) {
             Err(unauthorized_client(GrantType::RefreshToken))
+        } else if let Err(e) = Self::require_dpop_if_registered(client, dpop) {
+            Err(e)
+        } else {
+            self.rotate(
+                RefreshCredential::Token(refresh_token),
+                Some(client),
+                scope,
+                dpop,
+            )
+            .await
         };
         self.count_refresh(rotated.is_ok(), &self.metrics.issued.refresh_token);
         rotated
@@ -282,6 +329,7 @@ impl AuthService {
         credential: RefreshCredential<'_>,
         client: Option<&Client>,
         scope: Option<&str>,
+        dpop: Option<&VerifiedProof>,
     ) -> Result<TokenPair> {
         let Some(digest) = refresh_token_digest(credential.refresh_token()) else {
             return Err(invalid_grant("the refresh token is not valid"));
@@ -312,6 +360,8 @@ impl AuthService {
                     "the refresh token was not issued to this client",
                 ));
             }
+            // Checked before the token is consumed: a refusal rotates nothing.
+            check_refresh_binding(&family, dpop)?;
             if let Some(requested) = scope {
                 let granted = family.scope.clone().unwrap_or_default();
                 let granted: Vec<String> = granted.split_whitespace().map(str::to_owned).collect();
@@ -366,7 +416,16 @@ impl AuthService {
             .ok_or_else(|| invalid_grant("the account is disabled"))?;
         debug_assert_eq!(user.id, family.user_id);
         let encrypt = client.is_some_and(|c| c.encrypt_access_tokens);
-        self.pair(encrypt, &user.scopes, &family, successor, now, narrowed)
+        let jkt = dpop.map(|p| p.jkt.as_str());
+        self.pair(
+            encrypt,
+            &user.scopes,
+            &family,
+            successor,
+            now,
+            narrowed,
+            jkt,
+        )
     }
 
     /// Ends the access token's session (and the refresh token's, if it is the same user's), denying the access

@@ -61,6 +61,9 @@ pub struct TokenFamily {
     pub client_id: Option<String>,
     /// The space-separated scope granted at the start; `None`: the user's current scopes (`POST /login`).
     pub scope: Option<String>,
+    /// The thumbprint of the DPoP key the session's refresh tokens are bound to (RFC 9449 §5: a public client
+    /// that sent a proof when the session started); a refresh needs a proof by that key. `None`: not bound.
+    pub dpop_jkt: Option<String>,
 }
 
 /// A refresh token as stored: its SHA-256 digest, never the token.
@@ -138,6 +141,9 @@ pub struct Client {
     /// token inside `dir` + `A256GCM`), so their claims are hidden from the client and from whoever it hands them
     /// to; the server opens them (`verify_access`, introspection), resource servers ask it through introspection.
     pub encrypt_access_tokens: bool,
+    /// Whether every token request of the client must carry a DPoP proof (RFC 9449 §5.2,
+    /// `dpop_bound_access_tokens`), so that none of its access tokens is a bearer token.
+    pub require_dpop: bool,
 }
 
 /// What a client that signs people in through the browser registered: where they may be sent back, whether it can
@@ -185,6 +191,7 @@ impl std::fmt::Debug for Client {
             .field("may_introspect", &self.may_introspect)
             .field("web", &self.web)
             .field("encrypt_access_tokens", &self.encrypt_access_tokens)
+            .field("require_dpop", &self.require_dpop)
             .finish_non_exhaustive()
     }
 }

@@ -93,7 +93,7 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 macro_rules! family_of_token {
     () => {
         "f.sid AS sid, f.user_id AS user_id, f.created_at AS created_at, f.expires_at AS expires_at, \
-         f.revoked_at AS revoked_at, f.client_id AS client_id, f.scope AS scope \
+         f.revoked_at AS revoked_at, f.client_id AS client_id, f.scope AS scope, f.dpop_jkt AS dpop_jkt \
          FROM refresh_tokens t JOIN token_families f ON f.sid = t.sid WHERE t.hash = $1"
     };
 }
@@ -159,7 +159,7 @@ pub(crate) async fn client_by_id<'e, DB: Dialect>(
 ) -> StoreResult<Option<Client>> {
     let sql = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect, \
                redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, pkce_exempt, \
-               encryption_jwk, encryption_enc, encrypt_access_tokens FROM clients WHERE client_id = $1";
+               encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop FROM clients WHERE client_id = $1";
     optional(db, sqlx::query(sql).arg(client_id), client).await
 }
 
@@ -169,7 +169,8 @@ pub(crate) async fn clients<'e, DB: Dialect>(
 ) -> StoreResult<Vec<Client>> {
     let sql = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect, \
                redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, pkce_exempt, \
-               encryption_jwk, encryption_enc, encrypt_access_tokens FROM clients ORDER BY name, client_id";
+               encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop FROM clients \
+               ORDER BY name, client_id";
     every(db, sqlx::query(sql), client).await
 }
 
@@ -355,8 +356,8 @@ pub(crate) async fn insert_client<'e, DB: Dialect>(
     sqlx::query(
         "INSERT INTO clients (client_id, secret_hash, name, grant_types, scopes, created_at, \
          may_introspect, redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, \
-         pkce_exempt, encryption_jwk, encryption_enc, encrypt_access_tokens) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+         pkce_exempt, encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .arg(&client.client_id)
     .arg(&client.secret_hash[..])
@@ -374,6 +375,7 @@ pub(crate) async fn insert_client<'e, DB: Dialect>(
     .arg(&encryption.map(|e| e.jwk.clone()))
     .arg(&encryption.map(|e| e.enc.name().to_owned()))
     .arg(&client.encrypt_access_tokens)
+    .arg(&client.require_dpop)
     .execute(db)
     .await
     .map_err(DB::store_error)?;

@@ -106,6 +106,9 @@ pub struct DumpClient {
     pub encryption_enc: Option<String>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub encrypt_access_tokens: bool,
+    /// Its token requests must carry a DPoP proof (`--require-dpop`): written only when set.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub require_dpop: bool,
 }
 
 impl DumpClient {
@@ -166,6 +169,9 @@ pub struct DumpSession {
     pub revoked_at: Option<u64>,
     pub client_id: Option<String>,
     pub scope: Option<String>,
+    /// The DPoP key thumbprint its refresh tokens are bound to: written only when bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
     /// The refresh token the session rotated most recently; absent when it never rotated (or in a version 1 dump).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated: Option<DumpRotated>,

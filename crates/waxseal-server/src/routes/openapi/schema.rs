@@ -193,14 +193,25 @@ pub(crate) struct IntrospectionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String)]
     sid: Option<String>,
-    /// `Bearer` for an access token, `refresh_token` for a refresh token.
+    /// `Bearer` for an access token, `DPoP` for one bound to a DPoP key, `refresh_token` for a refresh token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String)]
     token_type: Option<String>,
+    /// For a DPoP-bound access token: the thumbprint of its key (RFC 9449 §6.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    cnf: Option<Confirmation>,
     /// The user's login name, for tokens issued to a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String)]
     username: Option<String>,
+}
+
+/// The key an access token is bound to (RFC 7800 `cnf`, RFC 9449 §6).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Confirmation {
+    /// The RFC 7638 SHA-256 thumbprint of the DPoP key, base64url.
+    jkt: String,
 }
 
 /// A public key (RFC 7517).
@@ -258,6 +269,8 @@ pub(crate) struct DiscoveryDocument {
     request_parameter_supported: bool,
     request_uri_parameter_supported: bool,
     claims_parameter_supported: bool,
+    /// The algorithms a DPoP proof may be signed with (RFC 9449 §5.1).
+    dpop_signing_alg_values_supported: Vec<String>,
 }
 
 /// A health answer.
@@ -325,6 +338,9 @@ pub(crate) struct AuthorizeParams {
     max_age: Option<String>,
     /// A username to fill in.
     login_hint: Option<String>,
+    /// RFC 9449 §10: the SHA-256 thumbprint (base64url, 43 characters) of the DPoP key the code's exchange must
+    /// prove possession of.
+    dpop_jkt: Option<String>,
 }
 
 /// The sign-in form: the authorization request's parameters as hidden fields (or `account=1` for `/account`), the

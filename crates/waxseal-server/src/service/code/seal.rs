@@ -65,6 +65,9 @@ pub struct CodeGrant {
     /// Unix seconds: the code is refused from then on.
     #[serde(rename = "e")]
     pub expires_at: u64,
+    /// The request's `dpop_jkt` (RFC 9449 §10): the exchange needs a DPoP proof by the key of this thumbprint.
+    #[serde(rename = "j", default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// The key codes are sealed under: the master key's HKDF pseudo-random key, from which each code's own key is
@@ -154,6 +157,7 @@ mod tests {
             nonce: Some("n\"o\\nce é".into()),
             auth_time: 2,
             expires_at: 3,
+            dpop_jkt: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
         }
     }
 

@@ -140,8 +140,8 @@ impl SessionStore for PostgresStore {
             let mut tx = self.begin().await?;
             sqlx::query(
                 "INSERT INTO token_families \
-                 (sid, user_id, created_at, expires_at, revoked_at, client_id, scope) \
-                 VALUES ($1, $2, $3, $4, NULL, $5, $6)",
+                 (sid, user_id, created_at, expires_at, revoked_at, client_id, scope, dpop_jkt) \
+                 VALUES ($1, $2, $3, $4, NULL, $5, $6, $7)",
             )
             .bind(&family.sid)
             .bind(&family.user_id)
@@ -149,6 +149,7 @@ impl SessionStore for PostgresStore {
             .bind(ts(family.expires_at))
             .bind(&family.client_id)
             .bind(&family.scope)
+            .bind(&family.dpop_jkt)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;

@@ -169,6 +169,7 @@ pub(crate) fn client(row: &impl Columns) -> StoreResult<Client> {
             id_token_encryption: id_token_encryption(row)?,
         },
         encrypt_access_tokens: row.flag("encrypt_access_tokens")?,
+        require_dpop: row.flag("require_dpop")?,
     })
 }
 
@@ -202,6 +203,7 @@ pub(crate) fn family(row: &impl Columns) -> StoreResult<TokenFamily> {
         revoked_at: row.opt_time("revoked_at")?,
         client_id: row.opt_text("client_id")?,
         scope: row.opt_text("scope")?,
+        dpop_jkt: row.opt_text("dpop_jkt")?,
     })
 }
 

@@ -35,11 +35,11 @@ where
                  FROM users ORDER BY id";
     let clients = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect, \
                    redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, \
-                   pkce_exempt, encryption_jwk, encryption_enc, encrypt_access_tokens \
+                   pkce_exempt, encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop \
                    FROM clients ORDER BY client_id";
     let keys = "SELECT kid, alg, private_key, created_at, activates_at FROM signing_keys \
                 ORDER BY activates_at, created_at, kid";
-    let families = "SELECT sid, user_id, created_at, expires_at, revoked_at, client_id, scope \
+    let families = "SELECT sid, user_id, created_at, expires_at, revoked_at, client_id, scope, dpop_jkt \
                     FROM token_families ORDER BY sid";
     let tokens = "SELECT hash, sid, created_at AS token_created_at, expires_at AS token_expires_at, used_at, \
                   parent_hash FROM refresh_tokens ORDER BY hash";
@@ -116,8 +116,8 @@ where
     for f in &c.families {
         sqlx::query(
             "INSERT INTO token_families \
-             (sid, user_id, created_at, expires_at, revoked_at, client_id, scope) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             (sid, user_id, created_at, expires_at, revoked_at, client_id, scope, dpop_jkt) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .arg(&f.sid)
         .arg(&f.user_id)
@@ -126,6 +126,7 @@ where
         .arg(&f.revoked_at.map(ts))
         .arg(&f.client_id)
         .arg(&f.scope)
+        .arg(&f.dpop_jkt)
         .execute(&mut *conn)
         .await
         .map_err(DB::store_error)?;

@@ -126,8 +126,8 @@ impl SessionStore for SqliteStore {
             let mut tx = self.immediate().await?;
             sqlx::query(
                 "INSERT INTO token_families \
-                 (sid, user_id, created_at, expires_at, revoked_at, client_id, scope) \
-                 VALUES (?, ?, ?, ?, NULL, ?, ?)",
+                 (sid, user_id, created_at, expires_at, revoked_at, client_id, scope, dpop_jkt) \
+                 VALUES (?, ?, ?, ?, NULL, ?, ?, ?)",
             )
             .bind(&family.sid)
             .bind(&family.user_id)
@@ -135,6 +135,7 @@ impl SessionStore for SqliteStore {
             .bind(ts(family.expires_at))
             .bind(&family.client_id)
             .bind(&family.scope)
+            .bind(&family.dpop_jkt)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
