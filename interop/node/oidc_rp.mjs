@@ -28,6 +28,15 @@
 //   --scope SCOPE                   OIDC_SCOPE                    default "openid profile email offline_access"
 //   --tamper state|verifier         OIDC_TAMPER                   a negative run: expect another state than the
 //                                                                 callback carries, or send another PKCE verifier
+//   --dpop                          OIDC_DPOP=1                   DPoP (RFC 9449): an ES256 key pair made by
+//                                                                 openid-client, every token request and resource
+//                                                                 request with its proofs (openid-client retries a
+//                                                                 use_dpop_nonce answer once with the server's nonce),
+//                                                                 dpop_jkt in the authorization request, and GET
+//                                                                 /api/me (fetchProtectedResource) besides userinfo
+//   --flow code|client-credentials  OIDC_FLOW                     default code; client-credentials needs only the
+//                                                                 issuer, the client and its secret: the grant, then
+//                                                                 /api/me twice (two proofs, one per request)
 //   --info                                                        print the installed versions and exit
 //
 // Output: one JSON object on stdout. On success {"ok": true, "claims", "userinfo", "refresh", "end_session_url",
@@ -102,6 +111,8 @@ function inputs() {
       password: { type: 'string' },
       scope: { type: 'string' },
       tamper: { type: 'string' },
+      dpop: { type: 'boolean' },
+      flow: { type: 'string' },
       info: { type: 'boolean' },
     },
     strict: true,
@@ -120,9 +131,17 @@ function inputs() {
     password: pick('password', 'OIDC_PASSWORD'),
     scope: pick('scope', 'OIDC_SCOPE') ?? 'openid profile email offline_access',
     tamper: pick('tamper', 'OIDC_TAMPER'),
+    dpop: values.dpop ?? env.OIDC_DPOP === '1',
+    flow: pick('flow', 'OIDC_FLOW') ?? 'code',
   };
   if (input.info) return input;
-  const missing = ['issuer', 'clientId', 'redirectUri', 'username', 'password'].filter((k) => !input[k]);
+  if (!['code', 'client-credentials'].includes(input.flow)) {
+    throw new Failure(`unknown --flow ${input.flow} (code or client-credentials)`);
+  }
+  const needed = input.flow === 'code'
+    ? ['issuer', 'clientId', 'redirectUri', 'username', 'password']
+    : ['issuer', 'clientId', 'clientSecret'];
+  const missing = needed.filter((k) => !input[k]);
   if (missing.length) throw new Failure(`missing input: ${missing.join(', ')}`);
   input.authMethod ??= input.clientSecret ? 'client_secret_basic' : 'none';
   if (!['client_secret_basic', 'client_secret_post', 'none'].includes(input.authMethod)) {
@@ -307,6 +326,50 @@ async function logOutThroughBrowser(browser, endSessionUrl, postLogoutRedirectUr
   throw new Failure(`no redirect to ${postLogoutRedirectUri} after ${MAX_BROWSER_STEPS} steps`);
 }
 
+// --- DPoP -----------------------------------------------------------------------------------------------------------
+
+// The key pair and handle as openid-client's documentation has an application make them; the thumbprint (RFC 7638)
+// computed by jose, the library openid-client itself depends on.
+async function dpopSetUp(client, config) {
+  const jose = await import('jose');
+  const keyPair = await client.randomDPoPKeyPair('ES256');
+  const jkt = await jose.calculateJwkThumbprint(await jose.exportJWK(keyPair.publicKey), 'sha256');
+  return { handle: client.getDPoPHandle(config, keyPair), jkt };
+}
+
+// The payload of a JWT, unverified: to report what the server put in the access token (cnf.jkt), not to trust it.
+function accessTokenClaims(token) {
+  const parts = token.split('.');
+  if (parts.length !== 3) return {};
+  return JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+}
+
+// GET /api/me with the access token and a fresh proof, as openid-client calls any protected resource.
+async function apiMe(client, config, metadata, accessToken, withDPoP) {
+  stage = 'GET /api/me';
+  const url = new URL('api/me', metadata.issuer.endsWith('/') ? metadata.issuer : `${metadata.issuer}/`);
+  const response = await client.fetchProtectedResource(config, accessToken, url, 'GET', null, undefined, withDPoP);
+  const body = await response.json();
+  if (response.status !== 200) throw new Failure(`GET /api/me answered ${response.status}: ${JSON.stringify(body)}`);
+  return { status: response.status, sub: body.sub ?? null, client_id: body.client_id ?? null, cnf: body.cnf ?? null };
+}
+
+async function clientCredentials(client, config, metadata, dpop, withDPoP) {
+  stage = 'client credentials grant';
+  const tokens = await client.clientCredentialsGrant(config, {}, withDPoP);
+  const first = dpop ? await apiMe(client, config, metadata, tokens.access_token, withDPoP) : null;
+  const second = dpop ? await apiMe(client, config, metadata, tokens.access_token, withDPoP) : null;
+  finish({
+    ok: true,
+    versions: versions(),
+    issuer: metadata.issuer,
+    token: { token_type: tokens.token_type, scope: tokens.scope, expires_in: tokens.expiresIn() },
+    dpop: dpop
+      ? { jkt: dpop.jkt, access_token_cnf: accessTokenClaims(tokens.access_token).cnf ?? null, api_me: [first, second] }
+      : null,
+  }, 0);
+}
+
 // --- the relying party ----------------------------------------------------------------------------------------------
 
 async function main() {
@@ -327,12 +390,22 @@ async function main() {
   const config = await client.discovery(
     new URL(input.issuer),
     input.clientId,
-    { redirect_uris: [input.redirectUri], token_endpoint_auth_method: input.authMethod },
+    input.redirectUri
+      ? { redirect_uris: [input.redirectUri], token_endpoint_auth_method: input.authMethod }
+      : { token_endpoint_auth_method: input.authMethod },
     clientAuth,
     // Plain HTTP to a loopback issuer in the tests: openid-client's documented opt-in, nothing else relaxed.
     { execute: [client.allowInsecureRequests], timeout: HTTP_TIMEOUT_MS / 1000 },
   );
   const metadata = config.serverMetadata();
+
+  stage = 'dpop key';
+  const dpop = input.dpop ? await dpopSetUp(client, config) : null;
+  const withDPoP = dpop ? { DPoP: dpop.handle } : undefined;
+  if (input.flow === 'client-credentials') {
+    await clientCredentials(client, config, metadata, dpop, withDPoP);
+    return;
+  }
 
   stage = 'authorization request';
   const codeVerifier = client.randomPKCECodeVerifier();
@@ -346,6 +419,7 @@ async function main() {
     code_challenge_method: 'S256',
     nonce,
     state,
+    ...(dpop ? { dpop_jkt: dpop.jkt } : {}),
   });
 
   stage = 'browser';
@@ -359,19 +433,20 @@ async function main() {
     expectedNonce: nonce,
     expectedState: input.tamper === 'state' ? client.randomState() : state,
     idTokenExpected: true,
-  });
+  }, undefined, withDPoP);
   if (input.tamper) throw new Failure(`the tampered run (${input.tamper}) was accepted`);
   const claims = tokens.claims();
   if (!claims) throw new Failure('no ID token claims');
 
   stage = 'userinfo';
-  const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+  const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub, withDPoP);
+  const api = dpop ? await apiMe(client, config, metadata, tokens.access_token, withDPoP) : null;
 
   stage = 'refresh token grant';
   const refresh = { worked: false, had_refresh_token: typeof tokens.refresh_token === 'string' };
   if (refresh.had_refresh_token) {
-    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
-    const refreshedUserinfo = await client.fetchUserInfo(config, refreshed.access_token, claims.sub);
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token, undefined, withDPoP);
+    const refreshedUserinfo = await client.fetchUserInfo(config, refreshed.access_token, claims.sub, withDPoP);
     Object.assign(refresh, {
       worked: typeof refreshed.access_token === 'string' && refreshedUserinfo.sub === claims.sub,
       token_type: refreshed.token_type,
@@ -419,6 +494,7 @@ async function main() {
     claims,
     expected_nonce: nonce,
     userinfo,
+    dpop: dpop ? { jkt: dpop.jkt, api_me: api, access_token_cnf: accessTokenClaims(tokens.access_token).cnf ?? null } : null,
     refresh,
     end_session_url: endSessionUrl.href,
     logout,
