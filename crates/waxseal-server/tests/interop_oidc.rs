@@ -13,6 +13,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "interop_oidc/dpop.rs"]
+mod dpop;
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use common::{PASSWORD, TestClock, TestServer};
 use serde_json::Value;
-use waxseal_server::WebClient;
+use waxseal_server::{Config, WebClient};
 use waxseal_testkit::{repo_root, require_or_skip};
 
 const SCRIPT: &str = "interop/node/oidc_rp.mjs";
@@ -151,8 +153,15 @@ struct Setup {
 }
 
 async fn start(public: bool) -> Setup {
+    start_with(public, |config| config).await
+}
+
+/// [`start`], with the server's configuration changed by `edit` first.
+async fn start_with(public: bool, edit: impl FnOnce(Config) -> Config) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_at_own_url(dir.path(), TestClock::new()).await;
+    let server =
+        TestServer::start_at_own_url_with(edit(common::config(dir.path())), TestClock::new())
+            .await;
     server.add_alice_with_profile().await;
     let client = server
         .add_web_client(
@@ -179,6 +188,17 @@ async fn start(public: bool) -> Setup {
 impl Setup {
     /// One sign-in by openid-client, authenticating with `auth_method` (`none` for the public client).
     async fn sign_in(&self, node: &Path, auth_method: &str, tamper: Option<&str>) -> Run {
+        self.sign_in_with(node, auth_method, tamper, false).await
+    }
+
+    /// [`Setup::sign_in`], with openid-client's DPoP when `dpop`.
+    async fn sign_in_with(
+        &self,
+        node: &Path,
+        auth_method: &str,
+        tamper: Option<&str>,
+        dpop: bool,
+    ) -> Run {
         let mut env = vec![
             ("OIDC_ISSUER", self.server.url.clone()),
             ("OIDC_CLIENT_ID", self.client_id.clone()),
@@ -194,6 +214,9 @@ impl Setup {
         }
         if let Some(tamper) = tamper {
             env.push(("OIDC_TAMPER", tamper.to_owned()));
+        }
+        if dpop {
+            env.push(("OIDC_DPOP", "1".to_owned()));
         }
         let node = node.to_path_buf();
         tokio::task::spawn_blocking(move || {
@@ -229,7 +252,8 @@ impl Setup {
         assert_eq!(claims["aud"], self.client_id.as_str(), "{claims:#}");
         assert_eq!(claims["nonce"], out["expected_nonce"], "{out:#}");
         assert!(claims["sub"].is_string(), "{claims:#}");
-        assert_eq!(out["token"]["token_type"], "bearer", "{out:#}");
+        let token_type = if out["dpop"].is_null() { "bearer" } else { "dpop" };
+        assert_eq!(out["token"]["token_type"], token_type, "{out:#}");
         assert_eq!(out["token"]["scope"], SCOPE, "{out:#}");
         assert_eq!(out["token"]["has_refresh_token"], true, "{out:#}");
 

@@ -144,10 +144,15 @@ impl TestServer {
 
     /// A server whose issuer is its own URL, as `waxseal serve` sets it: discovery's URLs are then fetchable.
     pub async fn start_at_own_url(dir: &Path, clock: Arc<TestClock>) -> TestServer {
+        Self::start_at_own_url_with(config(dir), clock).await
+    }
+
+    /// [`TestServer::start_at_own_url`] with `config` (its issuer replaced by the listener's URL).
+    pub async fn start_at_own_url_with(config: Config, clock: Arc<TestClock>) -> TestServer {
         let listener = bind().await;
         let config = Config {
             issuer: format!("http://{}", listener.local_addr().expect("local addr")),
-            ..config(dir)
+            ..config
         };
         Self::start_on(listener, config, clock).await
     }
