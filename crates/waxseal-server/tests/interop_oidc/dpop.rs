@@ -51,7 +51,7 @@ async fn openid_client_answers_the_nonce_challenge_of_every_endpoint() {
         return;
     };
     let setup = start_with(false, |config| Config {
-        dpop_nonce: true,
+        dpop_nonces: true,
         ..config
     })
     .await;
@@ -67,7 +67,7 @@ async fn openid_client_gets_a_dpop_bound_token_by_client_credentials() {
     for nonces in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         let config = Config {
-            dpop_nonce: nonces,
+            dpop_nonces: nonces,
             ..config(dir.path())
         };
         let server = TestServer::start_at_own_url_with(config, TestClock::new()).await;
