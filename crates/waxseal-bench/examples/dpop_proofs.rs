@@ -35,7 +35,9 @@ fn run() -> Result<(), String> {
         [k, m, u, c, t] => (k, m, u, c, Some(t.as_str())),
         _ => return Err("four or five arguments are needed".into()),
     };
-    let count: usize = count.parse().map_err(|_| format!("COUNT {count:?} is not a number"))?;
+    let count: usize = count
+        .parse()
+        .map_err(|_| format!("COUNT {count:?} is not a number"))?;
     let key = match std::fs::read_to_string(key_file) {
         Ok(text) => Jwk::from_json(&text)
             .and_then(|jwk| SigningKey::from_jwk(&jwk))

@@ -8,6 +8,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "dpop/resource.rs"]
+mod resource;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -160,8 +160,7 @@ async fn start(public: bool) -> Setup {
 async fn start_with(public: bool, edit: impl FnOnce(Config) -> Config) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let server =
-        TestServer::start_at_own_url_with(edit(common::config(dir.path())), TestClock::new())
-            .await;
+        TestServer::start_at_own_url_with(edit(common::config(dir.path())), TestClock::new()).await;
     server.add_alice_with_profile().await;
     let client = server
         .add_web_client(
@@ -252,7 +251,11 @@ impl Setup {
         assert_eq!(claims["aud"], self.client_id.as_str(), "{claims:#}");
         assert_eq!(claims["nonce"], out["expected_nonce"], "{out:#}");
         assert!(claims["sub"].is_string(), "{claims:#}");
-        let token_type = if out["dpop"].is_null() { "bearer" } else { "dpop" };
+        let token_type = if out["dpop"].is_null() {
+            "bearer"
+        } else {
+            "dpop"
+        };
         assert_eq!(out["token"]["token_type"], token_type, "{out:#}");
         assert_eq!(out["token"]["scope"], SCOPE, "{out:#}");
         assert_eq!(out["token"]["has_refresh_token"], true, "{out:#}");

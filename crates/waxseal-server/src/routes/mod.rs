@@ -25,7 +25,7 @@ use axum::routing::{MethodRouter, get, post};
 use tower_http::trace::TraceLayer;
 
 use crate::service::{AccessClaims, AccessTokenVerifier, AuthService, Denylisted};
-use waxseal_axum::{BearerAuthLayer, RequireScope};
+use waxseal_axum::{BearerAuthLayer, Dpop, RequireScope};
 
 pub mod cookie;
 mod discovery;
@@ -170,11 +170,25 @@ fn routes(auth: Option<&AccessLayer>) -> Routes {
 type AccessLayer = BearerAuthLayer<AccessTokenVerifier, AccessClaims, Denylisted>;
 
 fn access_layer(service: &Arc<AuthService>) -> AccessLayer {
-    BearerAuthLayer::new(AccessTokenVerifier(service.clone()))
+    let layer = BearerAuthLayer::new(AccessTokenVerifier(service.clone()))
         .claims::<AccessClaims>()
         .with_cache(service.verified_cache())
         .realm(REALM)
-        .revocation(Denylisted(service.clone()))
+        .revocation(Denylisted(service.clone()));
+    // DPoP-bound tokens with their proofs: the token endpoint's verifier (algorithms, window, clock, nonces) and
+    // its replay store, so a proof used at one route or instance is refused at every other; `htu` against the
+    // public issuer URL. The issuer was validated as an http(s) URL at start; should it still be refused here, bound
+    // tokens are refused on these routes (the layer never takes one as Bearer) and the reason is logged.
+    match Dpop::new(service.config().issuer.clone()) {
+        Ok(dpop) => layer.dpop(
+            dpop.verifier(service.dpop_verifier())
+                .replay_store(service.dpop_replay()),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "DPoP is off on the protected routes: the issuer is not a usable base URL");
+            layer
+        }
+    }
 }
 
 /// The path and method of every route the router serves (the OpenAPI test compares them with the document).
