@@ -9,8 +9,8 @@ use zeroize::Zeroizing;
 
 use super::{
     AccessClaims, AuthService, ErrorKind, MAX_PASSWORD_LEN, MAX_USERNAME_LEN, TokenPair,
-    invalid_credentials, invalid_grant, password, random_id, random_token, refresh_token_digest,
-    resolve_scope, unauthorized_client,
+    invalid_credentials, invalid_grant, invalid_token, password, random_id, random_token,
+    refresh_token_digest, resolve_scope, unauthorized_client,
 };
 use crate::config::CLOCK_LEEWAY as LEEWAY;
 use crate::error::{Error, Result};
@@ -437,6 +437,14 @@ impl AuthService {
         all: bool,
     ) -> Result<()> {
         let claims = self.verify_access(access_token)?;
+        if claims.registered.cnf.is_some() {
+            // A bound token is worth nothing without its key, and `/logout` takes no proof: as a bearer token here it
+            // would let whoever copied it end the session.
+            return Err(invalid_token(
+                "this token is DPoP-bound and /logout takes bearer tokens only; revoke its refresh token at \
+                 /oauth/revoke, or end the session at /session/end",
+            ));
+        }
         let now = self.now();
         let sub = claims.registered.sub.clone().unwrap_or_default();
         let jti = claims.registered.jti.clone().unwrap_or_default();

@@ -268,3 +268,23 @@ async fn a_resource_proof_replayed_at_another_instance_is_refused() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bound_token_cannot_end_its_session_as_a_bearer_token_at_logout() {
+    let clock = TestClock::new();
+    let (server, _backing) = start(&clock, |_| {}).await;
+    let key = client_key();
+    let token = bound_token(&server, &key, &clock).await;
+    let status = server.logout(&token, None, false).await;
+    assert_eq!(status, 401);
+    // Still good with its proof: nothing was ended.
+    let still = get(
+        &server,
+        "/api/me",
+        &format!("DPoP {token}"),
+        Some(&resource_proof(&key, "/api/me", &token, &clock)),
+    )
+    .await;
+    assert_eq!(still.status, 200, "{still:?}");
+    server.stop().await;
+}
