@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use waxseal::jwt::{self, RegisteredClaims};
 
-use crate::error::{DpopChallenge, Error};
+use crate::error::{DpopChallenge, Error, ResourceChallenge};
 
 /// A claims type the layer can carry: deserializable, shareable between threads, and able to say which scopes
 /// the token grants (for [`crate::RequireScope`]).
@@ -159,6 +159,8 @@ pub struct Authenticated {
     dpop: Option<Arc<DpopChallenge>>,
     /// The thumbprint of the key whose proof came with a DPoP-bound token.
     dpop_jkt: Option<Arc<str>>,
+    /// The layer's protected resource challenge parameters, for errors raised after it.
+    resource: Option<Arc<ResourceChallenge>>,
 }
 
 impl std::fmt::Debug for Authenticated {
@@ -181,7 +183,14 @@ impl Authenticated {
             realm,
             dpop: None,
             dpop_jkt: None,
+            resource: None,
         }
+    }
+
+    /// With the layer's protected resource challenge parameters.
+    pub(crate) fn with_resource(mut self, resource: Option<Arc<ResourceChallenge>>) -> Self {
+        self.resource = resource;
+        self
     }
 
     /// With the layer's DPoP challenge, and the proof key's thumbprint when the token came with a proof.
@@ -251,7 +260,9 @@ impl Authenticated {
 
     /// `e` with the layer's realm, for errors raised after the layer (requirements, extractors).
     pub(crate) fn error(&self, e: Error) -> Error {
-        let e = e.with_layer(self.realm.clone(), self.dpop.clone());
+        let e = e
+            .with_layer(self.realm.clone(), self.dpop.clone())
+            .with_resource(self.resource.clone());
         if self.dpop_jkt.is_some() {
             e.in_dpop_scheme()
         } else {

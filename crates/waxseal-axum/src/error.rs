@@ -17,6 +17,11 @@
 //! When the layer has a DPoP policy the bare 401 names both schemes (`Bearer realm="…", DPoP realm="…", algs="…"`),
 //! or only `DPoP` when the policy is [`crate::Dpop::required`].
 //!
+//! A layer with protected resource metadata ([`crate::BearerAuthLayer::protected_resource`], RFC 9728 §5.1) adds
+//! `resource_metadata="<the document's URL>"` to every challenge, in both schemes, and to every 401 the `scope` the
+//! resource needs when one is configured (`Bearer realm="…", scope="mcp:tools", resource_metadata="…"`); a 403
+//! `insufficient_scope` keeps the route's own `scope`.
+//!
 //! Descriptions are built from fixed texts or from the verifier's messages, which name claims and never echo a token
 //! unbounded; on the way in every description is cut to [`MAX_DESCRIPTION`] characters and made a valid
 //! quoted-string (`"` and `\` become `'`, anything outside printable ASCII becomes `?`), so attacker bytes can neither
@@ -105,6 +110,18 @@ pub struct Error {
     dpop: Option<Arc<DpopChallenge>>,
     /// A fresh server nonce, sent as `DPoP-Nonce` (with `use_dpop_nonce`).
     nonce: Option<Arc<str>>,
+    /// The protected resource's challenge parameters, when the layer has its metadata.
+    resource: Option<Arc<ResourceChallenge>>,
+}
+
+/// What a layer with protected resource metadata adds to its challenges (RFC 9728 §5.1), formatted once by
+/// [`crate::ProtectedResource::build`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ResourceChallenge {
+    /// `resource_metadata="<URL of the document>"`, in every challenge.
+    pub(crate) metadata: Box<str>,
+    /// `scope="<the scopes a token needs>"`, in every 401 challenge, when configured.
+    pub(crate) scope: Option<Box<str>>,
 }
 
 /// What a layer with a DPoP policy adds to its challenges: the proof algorithms it accepts (`algs`, RFC 9449 §7.1)
@@ -127,6 +144,7 @@ impl Error {
             dpop_scheme: false,
             dpop: None,
             nonce: None,
+            resource: None,
         }
     }
 
@@ -200,6 +218,12 @@ impl Error {
         self
     }
 
+    /// The same error answered by a layer with protected resource metadata (or without: `None`).
+    pub(crate) fn with_resource(mut self, resource: Option<Arc<ResourceChallenge>>) -> Self {
+        self.resource = resource;
+        self
+    }
+
     /// The same error about a token sent as `Authorization: DPoP`: its challenge is in the DPoP scheme.
     pub(crate) fn in_dpop_scheme(mut self) -> Self {
         self.dpop_scheme = true;
@@ -242,15 +266,28 @@ impl Error {
                 params.push(format!("algs=\"{}\"", dpop.algs));
             }
         };
+        // RFC 9728 §5.1: where the resource's metadata is, and on a 401 the scope a token needs (a 403 names the
+        // route's own scope instead).
+        let resource = |params: &mut Vec<String>| {
+            if let Some(resource) = &self.resource {
+                if self.scope.is_none() && self.kind.status() == StatusCode::UNAUTHORIZED {
+                    params.extend(resource.scope.as_deref().map(str::to_owned));
+                }
+                params.push(resource.metadata.to_string());
+            }
+        };
         let Some(code) = code else {
             // No credentials: name every scheme the layer takes, with no error code (RFC 6750 §3.1).
-            let bearer = realm
-                .as_ref()
-                .map_or_else(|| "Bearer".to_owned(), |r| format!("Bearer {r}"));
+            let mut params: Vec<String> = realm.into_iter().collect();
+            resource(&mut params);
+            let bearer = if params.is_empty() {
+                "Bearer".to_owned()
+            } else {
+                format!("Bearer {}", params.join(", "))
+            };
             let Some(dpop) = &self.dpop else {
                 return Some(bearer);
             };
-            let mut params: Vec<String> = realm.into_iter().collect();
             algs(&mut params);
             let dpop_challenge = format!("DPoP {}", params.join(", "));
             return Some(if dpop.bearer {
@@ -259,13 +296,14 @@ impl Error {
                 dpop_challenge
             });
         };
-        let mut params: Vec<String> = Vec::with_capacity(4);
+        let mut params: Vec<String> = Vec::with_capacity(6);
         params.extend(realm);
         params.push(format!("error=\"{code}\""));
         match &self.scope {
             Some(scope) => params.push(format!("scope=\"{scope}\"")),
             None => params.push(format!("error_description=\"{}\"", self.description)),
         }
+        resource(&mut params);
         let dpop = self.dpop_scheme
             || matches!(
                 self.kind,

@@ -16,7 +16,8 @@ use waxseal::jwt::Claims;
 
 use crate::claims::{Authenticated, TokenClaims};
 use crate::dpop::Dpop;
-use crate::error::{DpopChallenge, Error, quoted_safe};
+use crate::error::{DpopChallenge, Error, ResourceChallenge, quoted_safe};
+use crate::resource::ResourceMetadata;
 use crate::token::{Credential, credential};
 use crate::verified_cache::VerifiedCache;
 use crate::verifier::{NoRevocation, RevocationCheck, TokenVerifier};
@@ -33,7 +34,8 @@ use crate::verifier::{NoRevocation, RevocationCheck, TokenVerifier};
 /// Safe defaults: the `Authorization: Bearer` header only, no cache, no realm, every request must carry a token, and
 /// a DPoP-bound token (one with `cnf`) is refused as a bearer token. Options: [`cookie`](BearerAuthLayer::cookie),
 /// [`cache`](BearerAuthLayer::cache), [`revocation`](BearerAuthLayer::revocation), [`realm`](BearerAuthLayer::realm),
-/// [`optional`](BearerAuthLayer::optional), [`dpop`](BearerAuthLayer::dpop).
+/// [`optional`](BearerAuthLayer::optional), [`dpop`](BearerAuthLayer::dpop),
+/// [`protected_resource`](BearerAuthLayer::protected_resource).
 pub struct BearerAuthLayer<V, T = Map<String, Value>, R = NoRevocation> {
     verifier: Arc<V>,
     revocation: Arc<R>,
@@ -46,6 +48,8 @@ pub struct BearerAuthLayer<V, T = Map<String, Value>, R = NoRevocation> {
     dpop: Option<Arc<Dpop>>,
     /// What the challenges say of DPoP, made once from `dpop`.
     dpop_challenge: Option<Arc<DpopChallenge>>,
+    /// What the challenges say of the protected resource's metadata (RFC 9728 §5.1), formatted once.
+    resource: Option<Arc<ResourceChallenge>>,
     claims: PhantomData<fn() -> T>,
 }
 
@@ -61,6 +65,7 @@ impl<V, T, R> Clone for BearerAuthLayer<V, T, R> {
             optional: self.optional,
             dpop: self.dpop.clone(),
             dpop_challenge: self.dpop_challenge.clone(),
+            resource: self.resource.clone(),
             claims: PhantomData,
         }
     }
@@ -75,6 +80,7 @@ impl<V, T, R> std::fmt::Debug for BearerAuthLayer<V, T, R> {
             .field("realm", &self.realm)
             .field("optional", &self.optional)
             .field("dpop", &self.dpop)
+            .field("protected_resource", &self.resource.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -92,6 +98,7 @@ impl<V: TokenVerifier> BearerAuthLayer<V> {
             optional: false,
             dpop: None,
             dpop_challenge: None,
+            resource: None,
             claims: PhantomData,
         }
     }
@@ -114,6 +121,7 @@ impl<V: TokenVerifier, T: TokenClaims, R: RevocationCheck<T>> BearerAuthLayer<V,
             optional: self.optional,
             dpop: self.dpop,
             dpop_challenge: self.dpop_challenge,
+            resource: self.resource,
             claims: PhantomData,
         }
     }
@@ -164,6 +172,7 @@ impl<V: TokenVerifier, T: TokenClaims, R: RevocationCheck<T>> BearerAuthLayer<V,
             optional: self.optional,
             dpop: self.dpop,
             dpop_challenge: self.dpop_challenge,
+            resource: self.resource,
             claims: PhantomData,
         }
     }
@@ -182,6 +191,18 @@ impl<V: TokenVerifier, T: TokenClaims, R: RevocationCheck<T>> BearerAuthLayer<V,
     pub fn dpop(mut self, policy: Dpop) -> Self {
         self.dpop_challenge = Some(Arc::new(policy.challenge()));
         self.dpop = Some(Arc::new(policy));
+        self
+    }
+
+    /// Points every challenge at the protected resource's metadata (RFC 9728 §5.1): `resource_metadata="<its
+    /// URL>"` in the layer's 401s and 400s and in the 403s of the route requirements behind it, Bearer and DPoP
+    /// alike, and in every 401 the `scope` the resource needs ([`crate::ProtectedResource::scopes`]), so that a
+    /// client that knows only the resource's URL can find its authorization server. The parameters are formatted
+    /// when `metadata` is built; serve the document itself with [`ResourceMetadata::router`]. See
+    /// [`crate::resource`].
+    #[must_use]
+    pub fn protected_resource(mut self, metadata: &ResourceMetadata) -> Self {
+        self.resource = Some(metadata.challenge());
         self
     }
 
@@ -226,12 +247,15 @@ pub(crate) fn missing_token(dpop: Option<&Arc<DpopChallenge>>) -> Error {
 pub(crate) struct Anonymous {
     pub(crate) realm: Option<Arc<str>>,
     pub(crate) dpop: Option<Arc<DpopChallenge>>,
+    pub(crate) resource: Option<Arc<ResourceChallenge>>,
 }
 
 impl Anonymous {
     /// The 401 a route requirement answers this request with.
     pub(crate) fn missing_token(&self) -> Error {
-        missing_token(self.dpop.as_ref()).with_layer(self.realm.clone(), self.dpop.clone())
+        missing_token(self.dpop.as_ref())
+            .with_layer(self.realm.clone(), self.dpop.clone())
+            .with_resource(self.resource.clone())
     }
 }
 
@@ -280,7 +304,8 @@ impl<V: TokenVerifier, T: TokenClaims, R: RevocationCheck<T>> BearerAuthLayer<V,
                 self.not_revoked(&claims).await?;
                 return Ok(Some(
                     Authenticated::new(claims, self.realm.clone())
-                        .with_dpop(self.dpop_challenge.clone(), None),
+                        .with_dpop(self.dpop_challenge.clone(), None)
+                        .with_resource(self.resource.clone()),
                 ));
             }
             // `credential` finds a DPoP one only for a layer with a policy; without, it is an unsupported scheme.
@@ -296,7 +321,8 @@ impl<V: TokenVerifier, T: TokenClaims, R: RevocationCheck<T>> BearerAuthLayer<V,
                 .await?;
             self.not_revoked(&claims).await?;
             Ok(Authenticated::new(claims, self.realm.clone())
-                .with_dpop(self.dpop_challenge.clone(), Some(proof.jkt.into())))
+                .with_dpop(self.dpop_challenge.clone(), Some(proof.jkt.into()))
+                .with_resource(self.resource.clone()))
         };
         checked.await.map(Some).map_err(Error::in_dpop_scheme)
     }
@@ -372,11 +398,13 @@ where
                     request.extensions_mut().insert(Anonymous {
                         realm: shared.realm.clone(),
                         dpop: shared.dpop_challenge.clone(),
+                        resource: shared.resource.clone(),
                     });
                     inner.call(request).await
                 }
                 Err(e) => Ok(e
                     .with_layer(shared.realm.clone(), shared.dpop_challenge.clone())
+                    .with_resource(shared.resource.clone())
                     .to_response()),
             }
         })

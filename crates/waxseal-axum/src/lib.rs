@@ -73,6 +73,10 @@
 //!   ([`Dpop::required`]). See [`dpop`] and below.
 //! * **Per-route requirements** — route layers after the main one: [`RequireScope`] (all or any), [`RequireAudience`],
 //!   [`RequireClaims`] (any predicate, with a message), or your own [`Requirement`].
+//! * **Protected resource metadata** (RFC 9728, what MCP servers must publish) — [`ProtectedResource`] builds the
+//!   document once ([`ResourceMetadata`]); [`ResourceMetadata::router`] serves it at its well-known URLs, and
+//!   [`BearerAuthLayer::protected_resource`] makes every challenge name it (`resource_metadata="…"`) and every 401
+//!   the scope a token needs. See [`resource`] and below.
 //!
 //! ## DPoP-bound tokens
 //!
@@ -135,6 +139,51 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## An MCP server: one resource, one issuer
+//!
+//! An MCP client that knows only `https://mcp.example.com/mcp` calls it, gets a 401 whose challenge names the
+//! metadata document (RFC 9728 §5.1), reads there which authorization server to ask, and asks it for a token for
+//! this resource with the scope the challenge named.
+//!
+//! ```
+//! use axum::{Router, routing::post};
+//! use waxseal::{Algorithm, SigningKey, jwt::Verifier};
+//! use waxseal_axum::{BearerAuthLayer, ProtectedResource};
+//! use tower::ServiceExt as _;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let issuer_key = SigningKey::generate(Algorithm::ES256)?;
+//! // Tokens for this resource carry it as their audience (RFC 8707).
+//! let verifier = Verifier::new(issuer_key.verifying_key()?)
+//!     .issuer("https://auth.example.com")
+//!     .audience("https://mcp.example.com/mcp");
+//! let metadata = ProtectedResource::new("https://mcp.example.com/mcp")
+//!     .authorization_server("https://auth.example.com")
+//!     .scopes(["mcp:tools"])
+//!     .build()?; // checked, and the document serialized, once
+//! let app = Router::new()
+//!     .route("/mcp", post(|| async { "{}" }))
+//!     .layer(BearerAuthLayer::new(verifier).protected_resource(&metadata))
+//!     .merge(metadata.router()); // after the layer: the document is public
+//!
+//! let call = axum::http::Request::post("/mcp").body(axum::body::Body::empty())?;
+//! let response = app.clone().oneshot(call).await?;
+//! assert_eq!(response.status(), 401);
+//! assert_eq!(
+//!     response.headers()["www-authenticate"],
+//!     r#"Bearer scope="mcp:tools", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp""#
+//! );
+//! let discover = axum::http::Request::get("/.well-known/oauth-protected-resource/mcp")
+//!     .body(axum::body::Body::empty())?;
+//! let document = app.oneshot(discover).await?;
+//! assert_eq!(document.headers()["content-type"], "application/json");
+//! let body = axum::body::to_bytes(document.into_body(), 4096).await?;
+//! let document: serde_json::Value = serde_json::from_slice(&body)?;
+//! assert_eq!(document["authorization_servers"][0], "https://auth.example.com");
+//! # Ok(()) }
+//! ```
+//!
 //! ## Examples
 //!
 //! * `examples/protected_api.rs` — an orders API trusting a running `waxseal serve` through its discovery document
@@ -158,6 +207,7 @@ pub mod dpop;
 pub mod error;
 mod layer;
 mod require;
+pub mod resource;
 mod token;
 pub mod verified_cache;
 mod verifier;
@@ -169,6 +219,7 @@ pub use layer::{BearerAuth, BearerAuthLayer};
 pub use require::{
     Require, RequireAudience, RequireClaims, RequireLayer, RequireScope, Requirement,
 };
+pub use resource::{ProtectedResource, ResourceMetadata};
 pub use token::bearer_token;
 pub use verified_cache::VerifiedCache;
 pub use verifier::{NoRevocation, RevocationCheck, TokenVerifier, Verified};
