@@ -20,6 +20,14 @@
 //! * `dpop` — a bound token as `Authorization: DPoP` with a fresh ES256 proof per request (made outside the timed
 //!   region), so every request is a cache hit for the token plus one proof verification and one replay-store insert.
 //!
+//! The `Resource` group: what RFC 9728 protected resource metadata (`BearerAuthLayer::protected_resource`, its
+//! `resource_metadata` and `scope` formatted when the metadata is built) adds, ES256 with the cache:
+//!
+//! * `accepted` / `accepted-rm` — a cached bearer token, without / with the option (nothing to add: one more
+//!   `Arc` clone into the request).
+//! * `refused` / `refused-rm` — no token, a 401 whose challenge is `Bearer realm="api"`, or with the option
+//!   `Bearer realm="api", scope="read:orders", resource_metadata="https://api.example.com/.well-known/…"`.
+//!
 //! Run: `cargo bench -p waxseal-axum --bench layer -- --noplot`. For instruction counts, the same binary loops one
 //! mode: `layer-<hash> --profile HS256 layer 10000`, or `--profile ES256 dpop 1000` (its proofs made before the
 //! loop; count only `serve` with callgrind's `--toggle-collect`; see docs/BENCHMARKS.md).
@@ -41,7 +49,7 @@ use tower::ServiceExt as _;
 use waxseal::dpop::Proof;
 use waxseal::jwt::{Claims, Signer, Verifier};
 use waxseal::{Algorithm, SigningKey};
-use waxseal_axum::{BearerAuthLayer, Dpop, Scopes, TokenClaims};
+use waxseal_axum::{BearerAuthLayer, Dpop, ProtectedResource, Scopes, TokenClaims};
 
 const ISS: &str = "https://auth.example.com";
 const AUD: &str = "https://api.example.com";
@@ -128,6 +136,30 @@ fn app(mode: &str, key: &SigningKey) -> Router {
                 .cache(1024)
                 .dpop(Dpop::new(PUBLIC).unwrap()),
         ),
+        // The Resource group: the same layer without and with protected resource metadata.
+        "accepted" | "refused" => Router::new().route("/", get(through_layer)).layer(
+            BearerAuthLayer::new(verifier(key))
+                .claims::<Access>()
+                .cache(1024)
+                .realm("api"),
+        ),
+        "accepted-rm" | "refused-rm" => {
+            let metadata = ProtectedResource::new(AUD)
+                .authorization_server(ISS)
+                .scopes(["read:orders"])
+                .build()
+                .unwrap();
+            Router::new()
+                .route("/", get(through_layer))
+                .layer(
+                    BearerAuthLayer::new(verifier(key))
+                        .claims::<Access>()
+                        .cache(1024)
+                        .realm("api")
+                        .protected_resource(&metadata),
+                )
+                .merge(metadata.router())
+        }
         other => panic!("unknown mode {other}"),
     }
 }
@@ -135,7 +167,10 @@ fn app(mode: &str, key: &SigningKey) -> Router {
 struct Setup {
     runtime: tokio::runtime::Runtime,
     app: Router,
-    authorization: HeaderValue,
+    /// None in the `refused` modes.
+    authorization: Option<HeaderValue>,
+    /// What every request is answered with.
+    expect: StatusCode,
     /// In `dpop` mode: the client's key and the token its proofs are for.
     client: Option<(SigningKey, String)>,
 }
@@ -154,19 +189,30 @@ impl Setup {
             Setup {
                 runtime,
                 app,
-                authorization: HeaderValue::from_str(&format!("DPoP {token}")).unwrap(),
+                authorization: Some(HeaderValue::from_str(&format!("DPoP {token}")).unwrap()),
+                expect: StatusCode::OK,
                 client: Some((client, token)),
+            }
+        } else if mode.starts_with("refused") {
+            Setup {
+                runtime,
+                app,
+                authorization: None,
+                expect: StatusCode::UNAUTHORIZED,
+                client: None,
             }
         } else {
             Setup {
                 runtime,
                 app,
-                authorization: HeaderValue::from_str(&format!("Bearer {}", token(&key, None)))
-                    .unwrap(),
+                authorization: Some(
+                    HeaderValue::from_str(&format!("Bearer {}", token(&key, None))).unwrap(),
+                ),
+                expect: StatusCode::OK,
                 client: None,
             }
         };
-        assert_eq!(setup.request(setup.proof()), StatusCode::OK, "{alg} {mode}");
+        assert_eq!(setup.request(setup.proof()), setup.expect, "{alg} {mode}");
         setup
     }
 
@@ -181,10 +227,12 @@ impl Setup {
     }
 
     fn request(&self, proof: Option<HeaderValue>) -> StatusCode {
-        let mut request = Request::get("/")
-            .header(AUTHORIZATION, self.authorization.clone())
-            .body(Body::empty())
-            .unwrap();
+        let mut request = Request::get("/").body(Body::empty()).unwrap();
+        if let Some(authorization) = &self.authorization {
+            request
+                .headers_mut()
+                .insert(AUTHORIZATION, authorization.clone());
+        }
         if let Some(proof) = proof {
             request.headers_mut().insert("dpop", proof);
         }
@@ -200,7 +248,7 @@ impl Setup {
 #[inline(never)]
 fn serve(setup: &Setup, proofs: Vec<Option<HeaderValue>>) {
     for proof in proofs {
-        assert_eq!(setup.request(proof), StatusCode::OK);
+        assert_eq!(setup.request(proof), setup.expect);
     }
 }
 
@@ -231,6 +279,16 @@ fn layer(c: &mut Criterion) {
                 BatchSize::SmallInput,
             );
         });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("Resource");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    for mode in ["accepted", "accepted-rm", "refused", "refused-rm"] {
+        let setup = Setup::new(Algorithm::ES256, mode);
+        group.bench_function(mode, |b| b.iter(|| black_box(setup.request(None))));
     }
     group.finish();
 }
