@@ -308,3 +308,28 @@ fn bad_configurations_are_refused_when_built() {
         Err(ErrorKind::Misconfigured)
     );
 }
+
+#[tokio::test]
+async fn an_optional_layer_s_requirement_401_names_the_metadata() {
+    let issuer = key();
+    let clock = TestClock::at(START);
+    let metadata = mcp_resource();
+    let app = Router::new()
+        .route(
+            "/admin",
+            get(|| async { "admin" }).route_layer(RequireScope::all(["mcp:admin"])),
+        )
+        .route("/public", get(|| async { "public" }))
+        .layer(
+            BearerAuthLayer::new(verifier(&issuer, &clock))
+                .optional()
+                .protected_resource(&metadata),
+        );
+    assert_eq!(send(&app, get_req("/public")).await.status(), 200);
+    let response = send(&app, get_req("/admin")).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        challenge(&response),
+        format!("Bearer scope=\"mcp:tools\", {RM}")
+    );
+}
