@@ -9,8 +9,8 @@ mod server;
 pub use jwe::{DecryptArgs, EncryptArgs, JweKeySource};
 pub use server::{
     ClientAddArgs, ClientCommand, ClientIdArgs, DataDirArg, Grant, ImportArgs, KeysCommand,
-    KeysRevokeArgs, KeysRotateArgs, ServeArgs, UserAddArgs, UserCommand, UserNameArgs,
-    UserProfileArgs, UserSetPasswordArgs,
+    KeysRevokeArgs, KeysRotateArgs, ResourceAddArgs, ResourceCommand, ResourceUriArgs, ServeArgs,
+    UserAddArgs, UserCommand, UserNameArgs, UserProfileArgs, UserSetPasswordArgs,
 };
 
 /// A local, offline jwt.io: decode, verify, sign, encrypt, decrypt and lint JSON Web Tokens, and manage keys.
@@ -217,6 +217,10 @@ holds users, clients, keys or sessions is refused unless --replace, which delete
     /// Manage the auth server's OAuth clients, in the same data directory as `waxseal serve`.
     #[command(subcommand)]
     Client(ClientCommand),
+
+    /// Manage the resource servers (RFC 8707) tokens may be asked for, in the same data directory as `waxseal serve`.
+    #[command(subcommand)]
+    Resource(ResourceCommand),
 
     /// Manage the auth server's signing keys, in the same data directory as `waxseal serve`.
     #[command(subcommand)]

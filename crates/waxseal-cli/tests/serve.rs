@@ -275,6 +275,8 @@ fn serve_and_user_help_have_examples() {
         &["client", "add"],
         &["client", "delete"],
         &["client", "rotate-secret"],
+        &["resource", "add"],
+        &["resource", "remove"],
     ] {
         let out = waxseal().args(sub).arg("--help").output().unwrap();
         assert!(out.status.success());
@@ -977,6 +979,91 @@ fn client_add_may_introspect_is_recorded_and_listed() {
     };
     assert!(row(&rs).contains("  all  "), "{out}");
     assert!(row(&app).contains("  own  "), "{out}");
+}
+
+#[test]
+fn resource_add_list_remove_and_the_refusals_of_add() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (code, out, err) = admin("resource", &data, &["list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.is_empty() && err.contains("no resources yet"),
+        "{out}{err}"
+    );
+    let mcp = "https://mcp.example.com/mcp";
+    let (code, out, err) = admin(
+        "resource",
+        &data,
+        &[
+            "add",
+            mcp,
+            "--scope",
+            "mcp:tools",
+            "--scope",
+            "mcp:resources",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("added resource https://mcp.example.com/mcp"),
+        "{out}"
+    );
+    let (code, _, err) = admin(
+        "resource",
+        &data,
+        &["add", "http://127.0.0.1:8931/mcp", "--scope", "x"],
+    );
+    assert_eq!(code, 0, "loopback http: {err}");
+    let (code, out, err) = admin("resource", &data, &["list"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].starts_with("URI") && lines[0].contains("SCOPES"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("http://127.0.0.1:8931/mcp"),
+        "by URI: {out}"
+    );
+    assert!(
+        lines[2].starts_with(mcp) && lines[2].ends_with("mcp:tools mcp:resources"),
+        "{out}"
+    );
+
+    for (args, why) in [
+        (&[mcp, "--scope", "other"][..], "registered already"),
+        (
+            &["https://mcp.example.com/mcp#frag", "--scope", "x"],
+            "fragment",
+        ),
+        (
+            &["http://mcp.example.com/mcp", "--scope", "x"],
+            "http to another host",
+        ),
+        (&["mcp.example.com", "--scope", "x"], "not absolute"),
+        (
+            &["https://other.example/", "--scope", "openid"],
+            "a sign-in scope",
+        ),
+        (&["https://other.example/"], "no scope"),
+    ] {
+        let mut all = vec!["add"];
+        all.extend_from_slice(args);
+        let (code, _, err) = admin("resource", &data, &all);
+        assert_ne!(code, 0, "{why}: {err}");
+        assert!(!err.is_empty(), "{why}: says what is wrong");
+    }
+
+    let (code, out, err) = admin("resource", &data, &["remove", mcp]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("removed resource"), "{out}");
+    let (code, _, err) = admin("resource", &data, &["remove", mcp]);
+    assert_ne!(code, 0);
+    assert!(err.contains("waxseal resource list"), "{err}");
+    let (_, out, _) = admin("resource", &data, &["list"]);
+    assert!(!out.contains(mcp), "{out}");
 }
 
 #[test]

@@ -26,6 +26,9 @@ pub enum ErrorKind {
     UnauthorizedClient,
     /// The requested scope is unknown, malformed or more than the client or user may have.
     InvalidScope,
+    /// The `resource` asked for (RFC 8707) is not a registered resource, is malformed, was sent more than once,
+    /// or is not the resource of the grant: `invalid_target`.
+    InvalidTarget,
     /// The request is well-formed but its content is not acceptable (e.g. an empty username).
     InvalidRequest,
     /// Too many failed logins for the account or from the client address: wait [`Error::retry_after`] seconds.

@@ -106,7 +106,7 @@ pub use service::{
     TokenPair, UserInfo, at_hash,
 };
 pub use service::{DPOP_NONCE_STEP, DpopReplay};
-pub use store::{Client, GrantType, IdTokenEncryption, Profile, WebClient};
+pub use store::{Client, GrantType, IdTokenEncryption, Profile, Resource, WebClient};
 pub use throttle::{
     ACCOUNT_FREE_FAILURES, ADDRESS_FREE_FAILURES, BASE_DELAY_SECS, FORGET_AFTER, MAX_DELAY_SECS,
 };

@@ -24,13 +24,13 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::master_key::MasterKey;
 use crate::store::{
     Client, Contents, DenylistSnapshot, FamilyRotation, GrantType, Profile, RefreshTokenRecord,
-    RevokedKey, Store, StoredKey, StoredRefreshToken, TokenFamily, User, WebClient,
+    Resource, RevokedKey, Store, StoredKey, StoredRefreshToken, TokenFamily, User, WebClient,
 };
 
 mod document;
 pub use document::{
-    Dump, DumpClient, DumpDenied, DumpKey, DumpRefreshToken, DumpRevokedKey, DumpRotated,
-    DumpSession, DumpUser, FORMAT, VERSION,
+    Dump, DumpClient, DumpDenied, DumpKey, DumpRefreshToken, DumpResource, DumpRevokedKey,
+    DumpRotated, DumpSession, DumpUser, FORMAT, VERSION,
 };
 
 fn bad(what: impl std::fmt::Display) -> Error {
@@ -114,6 +114,15 @@ impl Dump {
                     require_dpop: c.require_dpop,
                 })
                 .collect(),
+            resources: contents
+                .resources
+                .iter()
+                .map(|r| DumpResource {
+                    uri: r.uri.clone(),
+                    scopes: r.scopes.clone(),
+                    created_at: r.created_at,
+                })
+                .collect(),
             signing_keys: contents
                 .keys
                 .iter()
@@ -147,6 +156,7 @@ impl Dump {
                     client_id: f.client_id.clone(),
                     scope: f.scope.clone(),
                     dpop_jkt: f.dpop_jkt.clone(),
+                    resource: f.resource.clone(),
                     rotated: rotated.get(f.sid.as_str()).map(|r| DumpRotated {
                         sha256: URL_SAFE_NO_PAD.encode(r.hash),
                         at: r.rotated_at,
@@ -258,6 +268,15 @@ impl Dump {
                     })
                 })
                 .collect::<Result<_>>()?,
+            resources: self
+                .resources
+                .iter()
+                .map(|r| Resource {
+                    uri: r.uri.clone(),
+                    scopes: r.scopes.clone(),
+                    created_at: r.created_at,
+                })
+                .collect(),
             keys: self
                 .signing_keys
                 .iter()
@@ -295,6 +314,7 @@ impl Dump {
                     client_id: s.client_id.clone(),
                     scope: s.scope.clone(),
                     dpop_jkt: s.dpop_jkt.clone(),
+                    resource: s.resource.clone(),
                 })
                 .collect(),
             refresh_tokens: self
@@ -340,10 +360,11 @@ impl Dump {
     }
 
     /// How many rows of each kind, for progress and summaries.
-    pub fn counts(&self) -> [(&'static str, usize); 8] {
+    pub fn counts(&self) -> [(&'static str, usize); 9] {
         [
             ("users", self.users.len()),
             ("clients", self.clients.len()),
+            ("resources", self.resources.len()),
             ("signing keys", self.signing_keys.len()),
             ("sessions", self.sessions.len()),
             ("refresh tokens", self.refresh_tokens.len()),
@@ -521,6 +542,12 @@ mod tests {
                 client_id: None,
                 scope: None,
                 dpop_jkt: None,
+                resource: Some("https://api.example/".into()),
+            }],
+            resources: vec![Resource {
+                uri: "https://api.example/".into(),
+                scopes: vec!["read".into()],
+                created_at: 3,
             }],
             ..Contents::default()
         };
@@ -529,6 +556,8 @@ mod tests {
         assert_eq!(back.clients, contents.clients);
         assert_eq!(back.refresh_tokens, contents.refresh_tokens);
         assert_eq!(back.rotations, contents.rotations);
+        assert_eq!(back.resources, contents.resources);
+        assert_eq!(back.families, contents.families);
     }
 
     #[test]

@@ -359,7 +359,8 @@ async fn denylist_gauges_follow_revocations_and_fall_when_expired_entries_are_pr
         for _ in 0..n {
             let token = server
                 .service
-                .client_credentials_grant(&client, None, None)
+                .client_credentials_grant(&client, None, None, None)
+                .await
                 .unwrap();
             server
                 .service

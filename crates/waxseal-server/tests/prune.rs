@@ -245,6 +245,7 @@ async fn ended_sessions_with_many_tokens_are_deleted_a_bounded_batch_at_a_time()
             client_id: None,
             scope: None,
             dpop_jkt: None,
+            resource: None,
         };
         let record = |n: u64| RefreshTokenRecord {
             hash: [u8::try_from(session * 10 + n).unwrap(); 32],

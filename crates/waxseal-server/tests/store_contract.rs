@@ -13,8 +13,8 @@ use waxseal_server::store::postgres::PostgresStore;
 use waxseal_server::store::sqlite::SqliteStore;
 use waxseal_server::store::{
     AppSessionStart, Client, GrantType, Logout, LogoutScope, Profile, Prunable, RefreshTokenRecord,
-    ReuseAllowance, Rotation, SsoSession, Store, StoreError, StoredKey, TokenFamily, UsedCode,
-    User, WebClient,
+    Resource, ReuseAllowance, Rotation, SsoSession, Store, StoreError, StoredKey, TokenFamily,
+    UsedCode, User, WebClient,
 };
 
 use waxseal_testkit::postgres::TestDatabase;
@@ -68,7 +68,51 @@ fn family(sid: &str, user_id: &str, client_id: Option<&str>) -> TokenFamily {
         scope: client_id.map(|_| "read".into()),
         // A client's session bound to a DPoP key: every read of the family must carry the binding back.
         dpop_jkt: client_id.map(|_| "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into()),
+        // And to a resource (RFC 8707): a refresh keeps the audience only if every read carries it back.
+        resource: client_id.map(|_| "https://mcp.example/mcp".into()),
     }
+}
+
+fn resource(uri: &str, scopes: &[&str]) -> Resource {
+    Resource {
+        uri: uri.into(),
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        created_at: NOW,
+    }
+}
+
+async fn resources(a: Shared, b: Shared) {
+    a.create_resource(&resource("https://mcp.example/mcp", &["read"]))
+        .await
+        .unwrap();
+    a.create_resource(&resource("https://api.example", &["read", "write"]))
+        .await
+        .unwrap();
+    assert!(matches!(
+        b.create_resource(&resource("https://api.example", &["x"]))
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        b.resource_by_uri("https://api.example").await.unwrap(),
+        Some(resource("https://api.example", &["read", "write"]))
+    );
+    assert_eq!(
+        b.resource_by_uri("https://api.example/").await.unwrap(),
+        None,
+        "compared exactly, never normalized"
+    );
+    let uris: Vec<String> = b
+        .list_resources()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.uri)
+        .collect();
+    assert_eq!(uris, ["https://api.example", "https://mcp.example/mcp"]);
+    assert!(a.delete_resource("https://api.example").await.unwrap());
+    assert!(!a.delete_resource("https://api.example").await.unwrap());
+    assert_eq!(b.list_resources().await.unwrap().len(), 1);
 }
 
 fn token(byte: u8, sid: &str, expires_at: u64) -> RefreshTokenRecord {
@@ -1052,6 +1096,9 @@ async fn transfer(a: Shared, b: Shared) {
     };
     a.create_client(&rp).await.unwrap();
     a.insert_key(&key("k1", 1, 1)).await.unwrap();
+    a.create_resource(&resource("https://mcp.example/mcp", &["read"]))
+        .await
+        .unwrap();
     a.create_session(&family("s1", "u1", Some("c1")), &token(1, "s1", NOW + 100))
         .await
         .unwrap();
@@ -1075,6 +1122,20 @@ async fn transfer(a: Shared, b: Shared) {
             before.families.len()
         ),
         (1, 3, 1, 2)
+    );
+    assert_eq!(
+        before.resources,
+        [resource("https://mcp.example/mcp", &["read"])],
+        "resources are exported"
+    );
+    assert_eq!(
+        before
+            .families
+            .iter()
+            .find(|f| f.sid == "s1")
+            .and_then(|f| f.resource.as_deref()),
+        Some("https://mcp.example/mcp"),
+        "and the resource of each session"
     );
     assert!(
         before.clients.contains(&rp),
@@ -1449,6 +1510,7 @@ macro_rules! contract {
 contract!(
     users,
     clients,
+    resources,
     introspection_reads,
     rotation,
     expiry,

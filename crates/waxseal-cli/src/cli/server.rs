@@ -310,6 +310,46 @@ Tokens already issued to the client stay valid; delete the client to end them.")
     RotateSecret(ClientIdArgs),
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ResourceCommand {
+    /// Register a resource server (RFC 8707) clients may ask tokens for with `resource=URI`: such a token has the
+    /// URI as its only `aud` and only the scopes given here.
+    #[command(after_help = "Examples:
+  waxseal resource add https://mcp.example.com/mcp --scope mcp:tools --scope mcp:resources
+  waxseal resource add http://127.0.0.1:8931/mcp --scope mcp:tools     # a server on this machine
+
+The URI is compared exactly as given (no trailing slash is added or removed): register it as clients send it.
+A client may ask for the resource when it may hold at least one of its scopes.")]
+    Add(ResourceAddArgs),
+    /// List the registered resources: URI, when added, the scopes each accepts.
+    List(DataDirArg),
+    /// Remove a resource: no token is issued for it any more, and sessions bound to it are refreshed no more.
+    #[command(after_help = "Examples:
+  waxseal resource remove https://mcp.example.com/mcp
+
+Access tokens already issued for it stay valid at the resource until they expire.")]
+    Remove(ResourceUriArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ResourceAddArgs {
+    /// The resource's absolute URI: https (http only for 127.0.0.1, [::1] or localhost), no fragment.
+    pub uri: String,
+    /// A scope the resource accepts; repeat for several (at least one).
+    #[arg(long = "scope", value_name = "SCOPE", required = true)]
+    pub scopes: Vec<String>,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ResourceUriArgs {
+    /// The resource's URI, exactly as registered (`waxseal resource list` shows them).
+    pub uri: String,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
 #[derive(Debug, Args)]
 pub struct ClientIdArgs {
     /// The client_id (`waxseal client list` shows them). It may begin with `-` (ids are base64url).

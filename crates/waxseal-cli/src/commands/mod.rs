@@ -9,6 +9,7 @@ mod encrypt;
 pub(crate) mod jwe_keys;
 mod keys;
 mod migrate;
+mod resource;
 mod serve;
 mod settings;
 mod sign;
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, ClientCommand, Command, KeysCommand, UserCommand};
+use crate::cli::{Cli, ClientCommand, Command, KeysCommand, ResourceCommand, UserCommand};
 use crate::style::Style;
 use crate::{Outcome, lint};
 
@@ -54,6 +55,9 @@ pub fn run(command: Command, style: Style) -> Outcome {
         Command::Client(ClientCommand::List(data)) => client::list(&data),
         Command::Client(ClientCommand::Delete(args)) => client::delete(&args),
         Command::Client(ClientCommand::RotateSecret(args)) => client::rotate_secret(&args),
+        Command::Resource(ResourceCommand::Add(args)) => resource::add(&args),
+        Command::Resource(ResourceCommand::List(data)) => resource::list(&data),
+        Command::Resource(ResourceCommand::Remove(args)) => resource::remove(&args),
         Command::Keys(KeysCommand::List(data)) => signing_keys::list(&data),
         Command::Keys(KeysCommand::Rotate(args)) => signing_keys::rotate(&args),
         Command::Keys(KeysCommand::Revoke(args)) => signing_keys::revoke(&args),

@@ -127,7 +127,10 @@ impl From<Error> for ApiError {
             ErrorKind::CsrfRejected => ApiError::CsrfRejected(
                 "the X-CSRF-Token header does not match this session: send the csrf_token of its login response",
             ),
-            ErrorKind::InvalidRequest | ErrorKind::DpopProof | ErrorKind::DpopNonce => {
+            ErrorKind::InvalidRequest
+            | ErrorKind::InvalidTarget
+            | ErrorKind::DpopProof
+            | ErrorKind::DpopNonce => {
                 ApiError::Refused(StatusCode::BAD_REQUEST, e.message().to_owned())
             }
             ErrorKind::Conflict => ApiError::Refused(StatusCode::CONFLICT, e.message().to_owned()),

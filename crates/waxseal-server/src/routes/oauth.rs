@@ -30,7 +30,7 @@ use super::openapi::responses;
 use super::openapi::schema;
 use super::openapi::schema::ErrorBody;
 use crate::error::{Error, ErrorKind, UNAVAILABLE_RETRY_AFTER};
-use crate::service::{AuthService, GrantedTokens};
+use crate::service::{AuthService, CodeExchange, GrantedTokens};
 use crate::store::{Client, GrantType};
 
 /// An RFC 6749 §5.2 error of the `/oauth/*` endpoints.
@@ -111,6 +111,8 @@ impl OAuthError {
             }
             ErrorKind::UnauthorizedClient => (StatusCode::BAD_REQUEST, "unauthorized_client"),
             ErrorKind::InvalidScope => (StatusCode::BAD_REQUEST, "invalid_scope"),
+            // RFC 8707 §2.
+            ErrorKind::InvalidTarget => (StatusCode::BAD_REQUEST, "invalid_target"),
             ErrorKind::InvalidRequest => (StatusCode::BAD_REQUEST, "invalid_request"),
             // RFC 9449 §5 and §8; the fresh nonce is added by the handler, which has the service.
             ErrorKind::DpopProof => (StatusCode::BAD_REQUEST, "invalid_dpop_proof"),
@@ -201,6 +203,13 @@ impl OAuthParams {
         let mut seen = std::collections::HashSet::new();
         for (name, value) in pairs {
             if !seen.insert(name.clone()) {
+                if name == "resource" {
+                    return Err(OAuthError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_target",
+                        crate::service::ONE_RESOURCE,
+                    ));
+                }
                 let name: String = name.chars().take(40).collect();
                 return Err(OAuthError::invalid_request(format!(
                     "the parameter {name} is repeated"
@@ -381,7 +390,10 @@ pub(crate) struct OAuthTokenResponse<'a> {
                    `client_id` and `client_secret` in the body (`client_secret_post`), never both; a public client \
                    sends its `client_id` alone (`none`). A parameter may not be repeated; an empty one counts as absent. \
                    With a DPoP proof (RFC 9449) in the `DPoP` header the access token is bound to the proof's key \
-                   (`token_type: DPoP`, `cnf.jkt`), and a public client's refresh token too.",
+                   (`token_type: DPoP`, `cnf.jkt`), and a public client's refresh token too. With `resource` (RFC 8707, \
+                   one value, a registered resource) the access token's only `aud` is that resource and its scope is \
+                   narrowed to the scopes the resource accepts; a code's exchange and a refresh may only repeat the \
+                   resource of their grant.",
     params(
         ("DPoP" = Option<String>, Header,
          description = "A DPoP proof (RFC 9449 §4): a JWT of `typ: dpop+jwt` for `POST` to this endpoint's URL under the issuer, at most one"),
@@ -392,7 +404,7 @@ pub(crate) struct OAuthTokenResponse<'a> {
         (status = 200, description = "Tokens issued", body = OAuthTokenResponse,
          headers(("Cache-Control" = String, description = "`no-store`"), ("Pragma" = String, description = "`no-cache`"),
                  ("DPoP-Nonce" = String, description = "With a DPoP proof, when the server requires nonces: the nonce for the next proof"))),
-        (status = 400, description = "RFC 6749 §5.2: `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type` or `invalid_scope`; RFC 9449: `invalid_dpop_proof`, or `use_dpop_nonce` with a `DPoP-Nonce` header", body = ErrorBody,
+        (status = 400, description = "RFC 6749 §5.2: `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type` or `invalid_scope`; RFC 8707: `invalid_target` (an unknown, malformed or repeated `resource`, one the client may not ask for, or not the grant's); RFC 9449: `invalid_dpop_proof`, or `use_dpop_nonce` with a `DPoP-Nonce` header", body = ErrorBody,
          headers(("DPoP-Nonce" = String, description = "With `use_dpop_nonce`: the nonce to put in the proof"))),
         (status = 503, description = "`temporarily_unavailable`: the database, or the DPoP replay store (Redis), does not answer", body = ErrorBody,
          headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
@@ -447,22 +459,24 @@ async fn oauth_token_inner(
         ));
     };
     let scope = params.get("scope");
+    let resource = params.get("resource");
     let issued: Result<GrantedTokens, Error> = match grant {
         GrantType::Password => {
             let username = params.require("username")?;
             let password = params.require("password")?;
             service
-                .password_grant(&client, username, password, scope, address, dpop)
+                .password_grant(&client, username, password, scope, resource, address, dpop)
                 .await
         }
         GrantType::RefreshToken => {
             let refresh_token = params.require("refresh_token")?;
             service
-                .refresh_grant(&client, refresh_token, scope, dpop)
+                .refresh_grant(&client, refresh_token, scope, resource, dpop)
                 .await
         }
         GrantType::ClientCredentials => service
-            .client_credentials_grant(&client, scope, dpop)
+            .client_credentials_grant(&client, scope, resource, dpop)
+            .await
             .map(GrantedTokens::from),
         GrantType::AuthorizationCode => {
             let code = params.require("code")?;
@@ -470,8 +484,11 @@ async fn oauth_token_inner(
                 .authorization_code_grant(
                     &client,
                     code,
-                    params.get("redirect_uri"),
-                    params.get("code_verifier"),
+                    CodeExchange {
+                        redirect_uri: params.get("redirect_uri"),
+                        verifier: params.get("code_verifier"),
+                        resource,
+                    },
                     dpop,
                 )
                 .await

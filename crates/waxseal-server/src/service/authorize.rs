@@ -12,6 +12,7 @@
 
 use super::AuthService;
 use super::code::redirect_with;
+use super::resources::{client_may_ask, narrow_to_resource};
 use super::sso::SignedIn;
 use crate::error::Result;
 use crate::store::{Client, GrantType, User};
@@ -21,7 +22,7 @@ pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_acces
 
 /// The parameters the authorization endpoint reads; every other one is ignored (RFC 6749 §3.1). These, and only
 /// these, are carried through the sign-in and consent forms.
-pub const AUTHORIZE_PARAMS: [&str; 13] = [
+pub const AUTHORIZE_PARAMS: [&str; 14] = [
     "client_id",
     "redirect_uri",
     "response_type",
@@ -35,6 +36,7 @@ pub const AUTHORIZE_PARAMS: [&str; 13] = [
     "login_hint",
     "id_token_hint",
     "dpop_jkt",
+    "resource",
 ];
 
 /// The longest `state`, `nonce` or `login_hint` accepted, in bytes.
@@ -81,6 +83,9 @@ pub struct AuthorizationRequest {
     pub id_token_hint: Option<String>,
     /// The thumbprint of the DPoP key the code is bound to (RFC 9449 §10): its exchange needs a proof by that key.
     pub dpop_jkt: Option<String>,
+    /// The registered resource (RFC 8707) the tokens are for, their only `aud`; the scope is then narrowed to the
+    /// scopes it accepts (and `openid`, `offline_access`).
+    pub resource: Option<String>,
     /// The request's own parameters (those of [`AUTHORIZE_PARAMS`] that were given), for the forms to carry.
     pub params: Vec<(&'static str, String)>,
 }
@@ -191,7 +196,26 @@ impl AuthService {
                 "The application that sent you here is not registered to sign people in with this server.",
             );
         };
-        Ok(check_authorization_request(params, client))
+        let mut request = match check_authorization_request(params, client) {
+            Ok(request) => request,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        if let Some(uri) = &request.resource {
+            // The store's half of RFC 8707: registered, and for this client; then only what the resource accepts.
+            let refused = |description| {
+                Ok(Err(AuthorizeError::Redirect(
+                    request.error("invalid_target", description),
+                )))
+            };
+            let Some(resource) = self.store.resource_by_uri(uri).await? else {
+                return refused("the resource is not registered with this server");
+            };
+            if !client_may_ask(&request.client, &resource) {
+                return refused("this client may hold none of the scopes the resource accepts");
+            }
+            request.scope = narrow_to_resource(&request.scope, &resource);
+        }
+        Ok(Ok(request))
     }
 
     /// What to do with `request` for the browser's SSO session `signed_in`. `fresh`: the user entered their
@@ -348,6 +372,13 @@ pub fn check_authorization_request(
             state: state.clone(),
         }))
     };
+    // RFC 8707 allows several; a token here is for one audience (see `service::resources`).
+    if single(params, "resource").is_err() {
+        return refuse(
+            "invalid_target",
+            "send one resource parameter: a token of this server is for one audience",
+        );
+    }
     let mut given: Vec<(&'static str, String)> = Vec::new();
     for name in AUTHORIZE_PARAMS {
         match single(params, name) {
@@ -487,8 +518,15 @@ pub fn check_authorization_request(
             "dpop_jkt is not a JWK SHA-256 thumbprint (43 base64url characters)",
         );
     }
+    if value("resource").is_some_and(|v| super::check_resource_uri(v).is_err()) {
+        return refuse(
+            "invalid_target",
+            "resource is not an absolute https URI (http only on loopback) without a fragment",
+        );
+    }
     Ok(AuthorizationRequest {
         dpop_jkt: value("dpop_jkt").map(str::to_owned),
+        resource: value("resource").map(str::to_owned),
         id_token_hint: value("id_token_hint").map(str::to_owned),
         nonce: value("nonce").map(str::to_owned),
         login_hint: value("login_hint").map(str::to_owned),

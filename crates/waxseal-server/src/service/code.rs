@@ -24,6 +24,7 @@ pub(crate) use seal::CodeKey;
 
 use super::authorize::AuthorizationRequest;
 use super::encrypt::encrypt_id_token;
+use super::resources::invalid_target;
 use super::sso::SignedIn;
 use super::{
     AuthService, GrantedTokens, invalid_grant, random_id, random_token, refresh_token_digest,
@@ -38,6 +39,17 @@ use crate::store::{
 /// How long a code may wait for its exchange: RFC 6749 §4.1.2 recommends at most ten minutes; a client exchanges
 /// it within a second or two of receiving it.
 pub const CODE_TTL_SECS: u64 = 60;
+
+/// What a code's exchange presents beside the code (RFC 6749 §4.1.3, RFC 7636 §4.5, RFC 8707 §2.2).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CodeExchange<'a> {
+    /// `redirect_uri`: the authorization request's, exactly.
+    pub redirect_uri: Option<&'a str>,
+    /// `code_verifier`: the PKCE verifier of the request's challenge.
+    pub verifier: Option<&'a str>,
+    /// `resource`: absent, or the authorization request's.
+    pub resource: Option<&'a str>,
+}
 
 /// The claims of an ID token (OpenID Connect Core §2).
 #[derive(Serialize)]
@@ -122,6 +134,7 @@ impl AuthService {
             auth_time: signed_in.session.auth_time,
             expires_at: self.now().saturating_add(CODE_TTL_SECS),
             dpop_jkt: request.dpop_jkt.clone(),
+            resource: request.resource.clone(),
         })?;
         let mut params = vec![("code", code.as_str())];
         if let Some(state) = &request.state {
@@ -135,14 +148,19 @@ impl AuthService {
     /// `openid` was granted, and a refresh token when `offline_access` was and the client may refresh.
     ///
     /// Every presentation of a code that opens uses it up, whatever the checks decide: a code is presented once.
+    /// A `resource` (RFC 8707) may only repeat the authorization request's: the tokens are for that one.
     pub async fn authorization_code_grant(
         &self,
         client: &Client,
         code: &str,
-        redirect_uri: Option<&str>,
-        verifier: Option<&str>,
+        exchange: CodeExchange<'_>,
         dpop: Option<&VerifiedProof>,
     ) -> Result<GrantedTokens> {
+        let CodeExchange {
+            redirect_uri,
+            verifier,
+            resource,
+        } = exchange;
         if !client.grant_types.contains(&GrantType::AuthorizationCode) {
             return Err(unauthorized_client(GrantType::AuthorizationCode));
         }
@@ -164,6 +182,15 @@ impl AuthService {
             return Err(refused);
         }
         check_dpop_jkt(&code, dpop)?;
+        if resource.is_some_and(|r| code.resource.as_deref() != Some(r)) {
+            return Err(invalid_target(
+                "resource must be the one of the authorization request (or absent): a code is for one audience",
+            ));
+        }
+        if let Some(uri) = &code.resource {
+            // Removed since the code was issued: no token for it any more.
+            self.registered_resource(uri).await?;
+        }
         let scopes: Vec<&str> = code.scope.split(' ').filter(|s| !s.is_empty()).collect();
         let refreshable = client.grant_types.contains(&GrantType::RefreshToken)
             && scopes.contains(&"offline_access");
@@ -185,6 +212,7 @@ impl AuthService {
             dpop_jkt: dpop
                 .filter(|_| client.web.public)
                 .map(|proof| proof.jkt.clone()),
+            resource: code.resource.clone(),
         };
         let refresh_token = random_token()?;
         let record = if refreshable {
@@ -362,6 +390,7 @@ impl AuthService {
         client: &Client,
         refresh_token: &str,
         scope: Option<&str>,
+        resource: Option<&str>,
         dpop: Option<&VerifiedProof>,
     ) -> Result<GrantedTokens> {
         // Read before the rotation, which must be the last thing that can fail: a client answered an error after
@@ -379,7 +408,7 @@ impl AuthService {
             signed_in = self.store.sso_session_of_family(&family.sid).await?;
         }
         let pair = self
-            .refresh_for_client(client, refresh_token, scope, dpop)
+            .refresh_for_client(client, refresh_token, scope, resource, dpop)
             .await?;
         let openid = pair
             .scope

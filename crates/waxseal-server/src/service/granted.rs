@@ -73,6 +73,7 @@ impl AuthService {
         user: &User,
         client: &Client,
         scope: String,
+        resource: Option<String>,
         dpop: Option<&VerifiedProof>,
     ) -> Result<GrantedTokens> {
         let now = self.now();
@@ -86,6 +87,7 @@ impl AuthService {
             scope: Some(scope),
             // Nothing to refresh: nothing to bind.
             dpop_jkt: None,
+            resource,
         };
         let unreachable = random_token()?;
         let record = self.refresh_record(&unreachable, now)?;

@@ -340,7 +340,7 @@ impl AuthService {
 
     /// Signs an access token, and encrypts it under the server's own key when `encrypt` (a client registered with
     /// `--encrypt-access-tokens`, see `service::encrypt`); bound to the DPoP key of thumbprint `jkt` (`cnf.jkt`)
-    /// when given.
+    /// when given. Its `aud` is the registered `resource` when given (RFC 8707), else the configured audience.
     pub(super) fn sign_access(
         &self,
         subject: &str,
@@ -348,12 +348,15 @@ impl AuthService {
         now: u64,
         encrypt: bool,
         jkt: Option<&str>,
+        resource: Option<&str>,
     ) -> Result<(String, u64)> {
         let ttl = self.config.access_token_ttl.as_secs();
+        // RFC 8707: a token for a registered resource is for it alone, never also for this server's own API.
+        let audience = resource.unwrap_or(&self.config.audience);
         let mut claims = Claims::new(custom)
             .issuer(self.config.issuer.clone())
             .subject(subject.to_owned())
-            .audience(self.config.audience.clone())
+            .audience(audience.to_owned())
             .issued_at(NumericDate::from_secs(now))
             .expires_at(NumericDate::from_secs(now.saturating_add(ttl)))
             .jwt_id(random_id()?);

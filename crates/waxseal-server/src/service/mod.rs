@@ -42,6 +42,7 @@ mod oauth; // the OAuth grants, scope resolution, RFC 7009 revocation
 mod password; // argon2id on the blocking pool
 mod prune; // deleting expired rows
 mod redirect_uri; // the redirect URIs a client may register
+mod resources; // resource indicators (RFC 8707): registered resources, one audience per token
 mod session; // login, refresh rotation with reuse detection, logout
 mod sso; // the browser's SSO session, /account
 mod userinfo; // the OpenID Connect userinfo claims
@@ -51,7 +52,7 @@ mod verify; // access-token verification: cache, signature and claims, denylist
 pub use authorize::{AuthorizationRequest, AuthorizeError, ErrorRedirect, Prompt, Step};
 pub use bearer::{AccessTokenVerifier, Denylisted};
 pub use clients::{ClientInfo, ClientPermissions, NewClient};
-pub use code::{CODE_TTL_SECS, at_hash, redirect_with};
+pub use code::{CODE_TTL_SECS, CodeExchange, at_hash, redirect_with};
 pub use dpop::{DPOP_NONCE_STEP, DpopReplay};
 pub use encrypt::{
     ACCESS_TOKEN_ENCRYPTION_KID, DEFAULT_ID_TOKEN_ENC, check_client_encryption_key,
@@ -64,6 +65,7 @@ pub use keys::KeyInfo;
 pub use oauth::ClientToken;
 pub(crate) use prune::spawn_pruner;
 pub use prune::{PRUNE_BATCH, PRUNE_INTERVAL, PruneReport};
+pub use resources::{MAX_RESOURCE_URI_LEN, ONE_RESOURCE, check_resource_uri};
 pub use session::RefreshCredential;
 pub use sso::{AccountSessions, NewSsoSession, SignedIn};
 pub use users::UserInfo;

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use waxseal::dpop::VerifiedProof;
 use waxseal::jwt::{Claims, NumericDate};
 
+use super::resources::narrow_to_resource;
 use super::{
     AccessClaims, AuthService, GrantedTokens, invalid_grant, refresh_token_digest,
     unauthorized_client,
@@ -55,12 +56,14 @@ impl AuthService {
     ///
     /// Only a client allowed the `refresh_token` grant gets a refresh token; any other gets the access token alone
     /// (§4.3.3), in a session that ends when it expires (the session is how a user's tokens are ended at once).
+    #[allow(clippy::too_many_arguments)]
     pub async fn password_grant(
         &self,
         client: &Client,
         username: &str,
         password: &str,
         scope: Option<&str>,
+        resource: Option<&str>,
         address: Option<IpAddr>,
         dpop: Option<&VerifiedProof>,
     ) -> Result<GrantedTokens> {
@@ -68,6 +71,11 @@ impl AuthService {
             return Err(unauthorized_client(GrantType::Password));
         }
         Self::require_dpop_if_registered(client, dpop)?;
+        // Before the password is checked: a refused target costs no argon2id verification and no attempt.
+        let resource = match resource {
+            Some(uri) => Some(self.resource_for(client, uri).await?),
+            None => None,
+        };
         let user = self
             .check_password(username, password, address)
             .await
@@ -81,32 +89,48 @@ impl AuthService {
             .filter(|s| client.scopes.contains(s))
             .cloned()
             .collect();
-        let granted = resolve_scope(scope, &allowed)?.join(" ");
+        let mut granted = resolve_scope(scope, &allowed)?;
+        if let Some(resource) = &resource {
+            granted = narrow_to_resource(&granted, resource);
+        }
+        let granted = granted.join(" ");
+        let resource = resource.map(|r| r.uri);
         self.metrics.issued.password.increment(1);
         if !client.grant_types.contains(&GrantType::RefreshToken) {
             return self
-                .start_unrefreshable_session(&user, client, granted, dpop)
+                .start_unrefreshable_session(&user, client, granted, resource, dpop)
                 .await;
         }
         let pair = self
-            .start_session(&user, Some(client), Some(granted), dpop)
+            .start_session(&user, Some(client), Some(granted), resource, dpop)
             .await?;
         Ok(pair.into())
     }
 
     /// The client credentials grant (RFC 6749 §4.4): an access token whose subject is the client itself, no
-    /// refresh token and no session; with a DPoP proof, bound to its key.
-    pub fn client_credentials_grant(
+    /// refresh token and no session; with a DPoP proof, bound to its key. With a `resource` (RFC 8707), the token
+    /// is for that registered resource alone, its scope narrowed to what the resource accepts.
+    pub async fn client_credentials_grant(
         &self,
         client: &Client,
         scope: Option<&str>,
+        resource: Option<&str>,
         dpop: Option<&VerifiedProof>,
     ) -> Result<ClientToken> {
         if !client.grant_types.contains(&GrantType::ClientCredentials) {
             return Err(unauthorized_client(GrantType::ClientCredentials));
         }
         Self::require_dpop_if_registered(client, dpop)?;
-        let granted = resolve_scope(scope, &client.scopes)?.join(" ");
+        let mut granted = resolve_scope(scope, &client.scopes)?;
+        let resource = match resource {
+            Some(uri) => {
+                let resource = self.resource_for(client, uri).await?;
+                granted = narrow_to_resource(&granted, &resource);
+                Some(resource.uri)
+            }
+            None => None,
+        };
+        let granted = granted.join(" ");
         let scope = (!granted.is_empty()).then_some(granted);
         let (access_token, expires_in) = self.sign_access(
             &client.client_id,
@@ -118,6 +142,7 @@ impl AuthService {
             self.now(),
             client.encrypt_access_tokens,
             dpop.map(|p| p.jkt.as_str()),
+            resource.as_deref(),
         )?;
         self.metrics.issued.client_credentials.increment(1);
         // Debug, not info: a service may ask for a token per call, and a log line costs more than the signature

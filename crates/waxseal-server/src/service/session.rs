@@ -7,6 +7,7 @@ use waxseal::dpop::VerifiedProof;
 use waxseal::jwt::NumericDate;
 use zeroize::Zeroizing;
 
+use super::resources::invalid_target;
 use super::{
     AccessClaims, AuthService, ErrorKind, MAX_PASSWORD_LEN, MAX_USERNAME_LEN, TokenPair,
     invalid_credentials, invalid_grant, invalid_token, password, random_id, random_token,
@@ -51,6 +52,14 @@ impl RefreshCredential<'_> {
 
 // No `Debug`: both variants hold secrets.
 
+/// What a refresh asks for besides a new pair: a narrower `scope`, and the `resource` (RFC 8707), which can only
+/// be the session's own.
+#[derive(Clone, Copy, Default)]
+struct Requested<'a> {
+    scope: Option<&'a str>,
+    resource: Option<&'a str>,
+}
+
 /// RFC 9449 §5: a refresh token bound to a DPoP key (a public client's) is refreshed only with a proof by that
 /// key. Without a proof the request is not a DPoP one at all (`invalid_dpop_proof`); with another key's, the
 /// presenter is not the token's holder (`invalid_grant`).
@@ -71,6 +80,25 @@ fn check_refresh_binding(family: &TokenFamily, dpop: Option<&VerifiedProof>) -> 
 }
 
 impl AuthService {
+    /// RFC 8707 on a refresh: a session's tokens stay for its resource. Asking for it again is allowed (it narrows
+    /// nothing), asking for another — or for one at all in a session for this server's own API — is refused, and a
+    /// session whose resource was removed since is refreshed no more.
+    async fn check_refresh_resource(
+        &self,
+        family: &TokenFamily,
+        requested: Option<&str>,
+    ) -> Result<()> {
+        if requested.is_some_and(|r| family.resource.as_deref() != Some(r)) {
+            return Err(invalid_target(
+                "resource must be the one the grant was issued for (or absent): a refresh keeps its token's audience",
+            ));
+        }
+        if let Some(uri) = &family.resource {
+            self.registered_resource(uri).await?;
+        }
+        Ok(())
+    }
+
     /// Lets a login attempt start or says how many seconds to wait: counted in Redis, shared by every instance,
     /// when it is configured and answers; else in this process.
     pub(super) async fn begin_attempt(
@@ -162,18 +190,20 @@ impl AuthService {
         address: Option<IpAddr>,
     ) -> Result<TokenPair> {
         let user = self.check_password(username, password, address).await?;
-        let pair = self.start_session(&user, None, None, None).await?;
+        let pair = self.start_session(&user, None, None, None, None).await?;
         self.metrics.issued.login.increment(1);
         Ok(pair)
     }
 
     /// Starts a session (token family) for `user`, on behalf of `client` with `scope` when an OAuth client
-    /// asked (`None`, `None` for `POST /login`). With a DPoP proof, the access token is bound to its key.
+    /// asked (`None`, `None` for `POST /login`), its access tokens for the registered `resource` when given. With
+    /// a DPoP proof, the access token is bound to its key.
     pub(super) async fn start_session(
         &self,
         user: &User,
         client: Option<&Client>,
         scope: Option<String>,
+        resource: Option<String>,
         dpop: Option<&VerifiedProof>,
     ) -> Result<TokenPair> {
         let now = self.now();
@@ -189,6 +219,7 @@ impl AuthService {
             dpop_jkt: dpop
                 .filter(|_| client.is_some_and(|c| c.web.public))
                 .map(|proof| proof.jkt.clone()),
+            resource,
         };
         let refresh_token = random_token()?;
         let record = self.refresh_record(&refresh_token, now)?;
@@ -249,6 +280,7 @@ impl AuthService {
             now,
             encrypt,
             jkt,
+            family.resource.as_deref(),
         )?;
         let refresh_expires_in = self
             .config
@@ -280,7 +312,9 @@ impl AuthService {
     /// token belongs to before anything is consumed: a mismatch is [`ErrorKind::CsrfRejected`] and leaves the token
     /// usable. The session is looked up once for both checks.
     pub async fn refresh(&self, credential: RefreshCredential<'_>) -> Result<TokenPair> {
-        let rotated = self.rotate(credential, None, None, None).await;
+        let rotated = self
+            .rotate(credential, None, Requested::default(), None)
+            .await;
         // A CSRF refusal is counted as one (`waxseal_csrf_refusals_total`), not as a failed refresh.
         if !matches!(&rotated, Err(e) if e.kind() == ErrorKind::CsrfRejected) {
             self.count_refresh(rotated.is_ok(), &self.metrics.issued.refresh);
@@ -298,13 +332,14 @@ impl AuthService {
     }
 
     /// [`AuthService::refresh`] for an authenticated OAuth client (RFC 6749 §6): the token must have been issued
-    /// to that client, and a requested `scope` must be within the session's. With a DPoP proof, the new access
-    /// token is bound to its key.
+    /// to that client, a requested `scope` must be within the session's, and a requested `resource` (RFC 8707)
+    /// must be the session's. With a DPoP proof, the new access token is bound to its key.
     pub async fn refresh_for_client(
         &self,
         client: &Client,
         refresh_token: &str,
         scope: Option<&str>,
+        resource: Option<&str>,
         dpop: Option<&VerifiedProof>,
     ) -> Result<TokenPair> {
         let rotated = if !client.grant_types.contains(&GrantType::RefreshToken) {
@@ -315,7 +350,7 @@ impl AuthService {
             self.rotate(
                 RefreshCredential::Token(refresh_token),
                 Some(client),
-                scope,
+                Requested { scope, resource },
                 dpop,
             )
             .await
@@ -328,9 +363,10 @@ impl AuthService {
         &self,
         credential: RefreshCredential<'_>,
         client: Option<&Client>,
-        scope: Option<&str>,
+        requested: Requested<'_>,
         dpop: Option<&VerifiedProof>,
     ) -> Result<TokenPair> {
+        let Requested { scope, resource } = requested;
         let Some(digest) = refresh_token_digest(credential.refresh_token()) else {
             return Err(invalid_grant("the refresh token is not valid"));
         };
@@ -362,6 +398,7 @@ impl AuthService {
             }
             // Checked before the token is consumed: a refusal rotates nothing.
             check_refresh_binding(&family, dpop)?;
+            self.check_refresh_resource(&family, resource).await?;
             if let Some(requested) = scope {
                 let granted = family.scope.clone().unwrap_or_default();
                 let granted: Vec<String> = granted.split_whitespace().map(str::to_owned).collect();

@@ -157,7 +157,7 @@ mod tests {
             sid: None,
         };
         let (token, _) = service
-            .sign_access("user-1", custom, service.now(), false, None)
+            .sign_access("user-1", custom, service.now(), false, None, None)
             .unwrap();
         assert!(service.verify_access(&token).is_ok());
         assert_eq!(service.verified_tokens_cached(), 1);

@@ -26,9 +26,9 @@ mod sign_in;
 
 use super::{
     BoxFuture, Client, ClientStore, Contents, DenylistSnapshot, DenylistStore, KeyStore, Logout,
-    Prunable, PruneStore, RefreshTokenRecord, ReuseAllowance, RevokedKey, Rotation, SessionStore,
-    Store, StoreError, StoreResult, StoredKey, StoredRefreshToken, TokenFamily, TransferStore,
-    User, UserStore,
+    Prunable, PruneStore, RefreshTokenRecord, Resource, ReuseAllowance, RevokedKey, Rotation,
+    SessionStore, Store, StoreError, StoreResult, StoredKey, StoredRefreshToken, TokenFamily,
+    TransferStore, User, UserStore,
 };
 
 /// How often the database is probed while it is known to be unreachable: service resumes within about this time
@@ -311,6 +311,18 @@ impl UserStore for GatedStore {
 }
 
 impl ClientStore for GatedStore {
+    fn create_resource<'a>(&'a self, resource: &'a Resource) -> BoxFuture<'a, StoreResult<()>> {
+        self.guard("create_resource", self.inner.create_resource(resource))
+    }
+    fn resource_by_uri<'a>(&'a self, uri: &'a str) -> BoxFuture<'a, StoreResult<Option<Resource>>> {
+        self.guard("resource_by_uri", self.inner.resource_by_uri(uri))
+    }
+    fn list_resources(&self) -> BoxFuture<'_, StoreResult<Vec<Resource>>> {
+        self.guard("list_resources", self.inner.list_resources())
+    }
+    fn delete_resource<'a>(&'a self, uri: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+        self.guard("delete_resource", self.inner.delete_resource(uri))
+    }
     fn create_client<'a>(&'a self, client: &'a Client) -> BoxFuture<'a, StoreResult<()>> {
         self.guard("create_client", self.inner.create_client(client))
     }

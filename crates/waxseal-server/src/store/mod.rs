@@ -13,7 +13,7 @@ pub mod sqlite;
 
 pub use records::{
     AppSession, AppSessionStart, Client, Contents, DenylistSnapshot, FamilyRotation, GrantType,
-    IdTokenEncryption, Profile, RefreshTokenRecord, RevokedKey, SsoSession, StoredKey,
+    IdTokenEncryption, Profile, RefreshTokenRecord, Resource, RevokedKey, SsoSession, StoredKey,
     StoredRefreshToken, TokenFamily, UsedCode, User, WebClient,
 };
 
@@ -181,6 +181,15 @@ pub trait ClientStore: Send + Sync {
         deny_until: u64,
         not_before: u64,
     ) -> BoxFuture<'a, StoreResult<Option<Vec<String>>>>;
+    /// Registers a resource (RFC 8707); [`StoreError::Conflict`] when its URI is registered already.
+    fn create_resource<'a>(&'a self, resource: &'a Resource) -> BoxFuture<'a, StoreResult<()>>;
+    /// The resource registered under exactly this URI.
+    fn resource_by_uri<'a>(&'a self, uri: &'a str) -> BoxFuture<'a, StoreResult<Option<Resource>>>;
+    /// Every registered resource, by URI.
+    fn list_resources(&self) -> BoxFuture<'_, StoreResult<Vec<Resource>>>;
+    /// Removes a resource; `false` when there is none with this URI. Tokens already issued for it keep their
+    /// `aud` until they expire; a session bound to it can no longer be refreshed.
+    fn delete_resource<'a>(&'a self, uri: &'a str) -> BoxFuture<'a, StoreResult<bool>>;
 }
 
 /// What a logout ends ([`SessionStore::logout`]).

@@ -17,7 +17,8 @@ use sqlx::{Connection as _, Postgres, Transaction};
 use super::sql;
 use super::{
     BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, KeyStore, Migrated, Prunable,
-    PruneStore, RevokedKey, Store, StoreError, StoreResult, StoredKey, User, UserStore, ts,
+    PruneStore, Resource, RevokedKey, Store, StoreError, StoreResult, StoredKey, User, UserStore,
+    ts,
 };
 pub use redact::redact_url;
 use redact::scrub;
@@ -176,6 +177,22 @@ impl PostgresStore {
 }
 
 impl ClientStore for PostgresStore {
+    fn create_resource<'a>(&'a self, resource: &'a Resource) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(sql::insert_resource(&self.pool, resource))
+    }
+
+    fn resource_by_uri<'a>(&'a self, uri: &'a str) -> BoxFuture<'a, StoreResult<Option<Resource>>> {
+        Box::pin(sql::resource_by_uri(&self.pool, uri))
+    }
+
+    fn list_resources(&self) -> BoxFuture<'_, StoreResult<Vec<Resource>>> {
+        Box::pin(sql::resources(&self.pool))
+    }
+
+    fn delete_resource<'a>(&'a self, uri: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(sql::delete_resource(&self.pool, uri))
+    }
+
     fn create_client<'a>(&'a self, client: &'a Client) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(sql::insert_client(&self.pool, client))
     }

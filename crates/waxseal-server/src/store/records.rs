@@ -64,6 +64,21 @@ pub struct TokenFamily {
     /// The thumbprint of the DPoP key the session's refresh tokens are bound to (RFC 9449 §5: a public client
     /// that sent a proof when the session started); a refresh needs a proof by that key. `None`: not bound.
     pub dpop_jkt: Option<String>,
+    /// The registered resource (RFC 8707) the session's access tokens are for, their only `aud`; a refresh keeps
+    /// it. `None`: the server's own API (the configured audience).
+    pub resource: Option<String>,
+}
+
+/// A resource server tokens may be asked for with `resource` (RFC 8707): an absolute URI, which becomes the only
+/// `aud` of such a token, and the scopes it accepts, to which the token's scope is narrowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    /// The absolute URI (https, or http on a loopback host; no fragment), exactly as registered.
+    pub uri: String,
+    /// The scopes it accepts.
+    pub scopes: Vec<String>,
+    /// Unix seconds.
+    pub created_at: u64,
 }
 
 /// A refresh token as stored: its SHA-256 digest, never the token.
@@ -281,6 +296,8 @@ pub struct Contents {
     pub users: Vec<User>,
     /// OAuth clients.
     pub clients: Vec<Client>,
+    /// Registered resources (RFC 8707).
+    pub resources: Vec<Resource>,
     /// Signing keys, still sealed under the master key.
     pub keys: Vec<StoredKey>,
     /// The records of revoked keys, which an import adds to the target's and never deletes.

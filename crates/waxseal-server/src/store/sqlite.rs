@@ -15,7 +15,7 @@ use sqlx::{Sqlite, Transaction};
 use super::sql;
 use super::{
     BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, KeyStore, Migrated, Prunable,
-    PruneStore, RevokedKey, Store, StoreError, StoreResult, StoredKey, User, UserStore,
+    PruneStore, Resource, RevokedKey, Store, StoreError, StoreResult, StoredKey, User, UserStore,
 };
 use sessions::{deny_jti, revoke_in, set_not_before};
 
@@ -124,6 +124,22 @@ impl SqliteStore {
 }
 
 impl ClientStore for SqliteStore {
+    fn create_resource<'a>(&'a self, resource: &'a Resource) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(sql::insert_resource(&self.writer, resource))
+    }
+
+    fn resource_by_uri<'a>(&'a self, uri: &'a str) -> BoxFuture<'a, StoreResult<Option<Resource>>> {
+        Box::pin(sql::resource_by_uri(&self.reader, uri))
+    }
+
+    fn list_resources(&self) -> BoxFuture<'_, StoreResult<Vec<Resource>>> {
+        Box::pin(sql::resources(&self.reader))
+    }
+
+    fn delete_resource<'a>(&'a self, uri: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(sql::delete_resource(&self.writer, uri))
+    }
+
     fn create_client<'a>(&'a self, client: &'a Client) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(sql::insert_client(&self.writer, client))
     }

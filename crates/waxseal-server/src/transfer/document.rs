@@ -30,6 +30,10 @@ pub struct Dump {
     pub users: Vec<DumpUser>,
     /// OAuth clients.
     pub clients: Vec<DumpClient>,
+    /// Registered resources (RFC 8707). Absent from dumps of deployments that registered none, which older builds
+    /// then still read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<DumpResource>,
     /// Signing keys, sealed under the master key.
     pub signing_keys: Vec<DumpKey>,
     /// Keys revoked because they leaked (`waxseal keys revoke`): only their records, never the keys. Absent from
@@ -157,6 +161,16 @@ pub struct DumpRevokedKey {
     pub revoked_at: u64,
 }
 
+/// A registered resource (RFC 8707).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DumpResource {
+    pub uri: String,
+    pub scopes: Vec<String>,
+    pub created_at: u64,
+}
+
 /// A session.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -172,6 +186,9 @@ pub struct DumpSession {
     /// The DPoP key thumbprint its refresh tokens are bound to: written only when bound.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// The registered resource its access tokens are for (their only `aud`): written only when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
     /// The refresh token the session rotated most recently; absent when it never rotated (or in a version 1 dump).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated: Option<DumpRotated>,

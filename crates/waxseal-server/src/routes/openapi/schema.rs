@@ -67,6 +67,11 @@ pub(crate) struct PasswordGrant {
     /// The requested scope, space-separated; at most what the client and the user may have.
     #[serde(default)]
     scope: String,
+    /// RFC 8707: the registered resource the access token is for — its only `aud`, its scope narrowed to what the
+    /// resource accepts. One value (several are refused with `invalid_target`: a token is for one audience).
+    #[serde(default)]
+    #[schema(format = "uri")]
+    resource: String,
     /// `client_secret_post`: the client's id.
     #[serde(default)]
     client_id: String,
@@ -86,6 +91,12 @@ pub(crate) struct RefreshTokenGrant {
     /// A narrower scope than the session's, space-separated.
     #[serde(default)]
     scope: String,
+    /// RFC 8707: the registered resource the access token is for — its only `aud`, its scope narrowed to what the
+    /// resource accepts. One value (several are refused with `invalid_target`: a token is for one audience).
+    /// On a refresh, only the session's own resource: another is refused with `invalid_target`.
+    #[serde(default)]
+    #[schema(format = "uri")]
+    resource: String,
     /// `client_secret_post`: the client's id.
     #[serde(default)]
     client_id: String,
@@ -102,6 +113,11 @@ pub(crate) struct ClientCredentialsGrant {
     /// The requested scope, space-separated; at most what the client may have.
     #[serde(default)]
     scope: String,
+    /// RFC 8707: the registered resource the access token is for — its only `aud`, its scope narrowed to what the
+    /// resource accepts. One value (several are refused with `invalid_target`: a token is for one audience).
+    #[serde(default)]
+    #[schema(format = "uri")]
+    resource: String,
     /// `client_secret_post`: the client's id.
     #[serde(default)]
     client_id: String,

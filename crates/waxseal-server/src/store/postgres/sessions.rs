@@ -140,8 +140,8 @@ impl SessionStore for PostgresStore {
             let mut tx = self.begin().await?;
             sqlx::query(
                 "INSERT INTO token_families \
-                 (sid, user_id, created_at, expires_at, revoked_at, client_id, scope, dpop_jkt) \
-                 VALUES ($1, $2, $3, $4, NULL, $5, $6, $7)",
+                 (sid, user_id, created_at, expires_at, revoked_at, client_id, scope, dpop_jkt, resource) \
+                 VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8)",
             )
             .bind(&family.sid)
             .bind(&family.user_id)
@@ -150,6 +150,7 @@ impl SessionStore for PostgresStore {
             .bind(&family.client_id)
             .bind(&family.scope)
             .bind(&family.dpop_jkt)
+            .bind(&family.resource)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;

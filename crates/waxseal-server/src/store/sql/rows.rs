@@ -8,9 +8,9 @@ use waxseal::jwe::ContentEncryption;
 
 use super::backend;
 use crate::store::{
-    Client, FamilyRotation, GrantType, IdTokenEncryption, Profile, RefreshTokenRecord, RevokedKey,
-    StoreError, StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User, WebClient, opt_secs,
-    parent_digest, secs,
+    Client, FamilyRotation, GrantType, IdTokenEncryption, Profile, RefreshTokenRecord, Resource,
+    RevokedKey, StoreError, StoreResult, StoredKey, StoredRefreshToken, TokenFamily, User,
+    WebClient, opt_secs, parent_digest, secs,
 };
 
 /// A result row of either backend, read by column name as the types the store keeps.
@@ -204,6 +204,15 @@ pub(crate) fn family(row: &impl Columns) -> StoreResult<TokenFamily> {
         client_id: row.opt_text("client_id")?,
         scope: row.opt_text("scope")?,
         dpop_jkt: row.opt_text("dpop_jkt")?,
+        resource: row.opt_text("resource")?,
+    })
+}
+
+pub(crate) fn resource(row: &impl Columns) -> StoreResult<Resource> {
+    Ok(Resource {
+        uri: row.text("uri")?,
+        scopes: row.words("scopes")?,
+        created_at: row.time("created_at")?,
     })
 }
 

@@ -36,8 +36,8 @@ const USE_CODE: &str = "INSERT INTO used_codes (id, sid, expires_at) VALUES ($1,
 /// inserted. The code was issued while all was well; this is the last moment to find out otherwise. A second
 /// presentation of the code that denied the sid before this runs is seen here; one after it revokes the row.
 const INSERT_APP_FAMILY: &str = "INSERT INTO token_families \
-     (sid, user_id, created_at, expires_at, revoked_at, client_id, scope, sso_id, dpop_jkt) \
-     SELECT $1, $2, $3, $4, NULL, $5, $6, $7, $8 \
+     (sid, user_id, created_at, expires_at, revoked_at, client_id, scope, sso_id, dpop_jkt, resource) \
+     SELECT $1, $2, $3, $4, NULL, $5, $6, $7, $8, $9 \
      WHERE NOT EXISTS (SELECT 1 FROM denied_sids WHERE sid = $1) \
      AND EXISTS (SELECT 1 FROM users WHERE id = $2 AND NOT disabled) \
      AND EXISTS (SELECT 1 FROM sso_sessions WHERE id = $7 AND user_id = $2 AND ended_at IS NULL \
@@ -212,6 +212,7 @@ pub(crate) async fn start_family<'e, DB: Dialect>(
         .arg(&family.scope)
         .arg(sso_id)
         .arg(&family.dpop_jkt)
+        .arg(&family.resource)
         .execute(db)
         .await
         .map_err(DB::store_error)?;

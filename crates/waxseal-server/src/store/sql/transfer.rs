@@ -6,13 +6,14 @@ use sqlx::{Executor, Transaction};
 
 use super::{
     Arg as _, Columns as _, Dialect, backend, client, every, family, insert_client, insert_key,
-    insert_user, key, pair, record_revoked_key, refresh_token, revoked_keys, rotation, user,
+    insert_resource, insert_user, key, pair, record_revoked_key, refresh_token, resource,
+    revoked_keys, rotation, user,
 };
 use crate::store::{Contents, DenylistSnapshot, StoreResult, ts};
 
 /// Tables in an order that deletes children before their parents. Not `revoked_keys`: a replacing import keeps
 /// those records, so that it cannot bring a revoked key back.
-pub(crate) const TABLES: [&str; 11] = [
+pub(crate) const TABLES: [&str; 12] = [
     "used_codes",
     "consents",
     "sso_sessions",
@@ -20,6 +21,7 @@ pub(crate) const TABLES: [&str; 11] = [
     "token_families",
     "users",
     "clients",
+    "resources",
     "signing_keys",
     "denied_jtis",
     "denied_sids",
@@ -39,8 +41,9 @@ where
                    FROM clients ORDER BY client_id";
     let keys = "SELECT kid, alg, private_key, created_at, activates_at FROM signing_keys \
                 ORDER BY activates_at, created_at, kid";
-    let families = "SELECT sid, user_id, created_at, expires_at, revoked_at, client_id, scope, dpop_jkt \
-                    FROM token_families ORDER BY sid";
+    let resources = "SELECT uri, scopes, created_at FROM resources ORDER BY uri";
+    let families = "SELECT sid, user_id, created_at, expires_at, revoked_at, client_id, scope, dpop_jkt, \
+                    resource FROM token_families ORDER BY sid";
     let tokens = "SELECT hash, sid, created_at AS token_created_at, expires_at AS token_expires_at, used_at, \
                   parent_hash FROM refresh_tokens ORDER BY hash";
     // `reissues` is an INTEGER in PostgreSQL: read as 64 bits in both.
@@ -55,6 +58,7 @@ where
     Ok(Contents {
         users: every(&mut *conn, sqlx::query(users), user).await?,
         clients: every(&mut *conn, sqlx::query(clients), client).await?,
+        resources: every(&mut *conn, sqlx::query(resources), resource).await?,
         keys: every(&mut *conn, sqlx::query(keys), key).await?,
         revoked_keys: revoked_keys(&mut *conn).await?,
         families: every(&mut *conn, sqlx::query(families), family).await?,
@@ -107,6 +111,9 @@ where
     for client in &c.clients {
         insert_client(&mut *conn, client).await?;
     }
+    for resource in &c.resources {
+        insert_resource(&mut *conn, resource).await?;
+    }
     for revoked in &c.revoked_keys {
         record_revoked_key(&mut *conn, revoked).await?;
     }
@@ -116,8 +123,8 @@ where
     for f in &c.families {
         sqlx::query(
             "INSERT INTO token_families \
-             (sid, user_id, created_at, expires_at, revoked_at, client_id, scope, dpop_jkt) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             (sid, user_id, created_at, expires_at, revoked_at, client_id, scope, dpop_jkt, resource) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .arg(&f.sid)
         .arg(&f.user_id)
@@ -127,6 +134,7 @@ where
         .arg(&f.client_id)
         .arg(&f.scope)
         .arg(&f.dpop_jkt)
+        .arg(&f.resource)
         .execute(&mut *conn)
         .await
         .map_err(DB::store_error)?;

@@ -126,8 +126,8 @@ impl SessionStore for SqliteStore {
             let mut tx = self.immediate().await?;
             sqlx::query(
                 "INSERT INTO token_families \
-                 (sid, user_id, created_at, expires_at, revoked_at, client_id, scope, dpop_jkt) \
-                 VALUES (?, ?, ?, ?, NULL, ?, ?, ?)",
+                 (sid, user_id, created_at, expires_at, revoked_at, client_id, scope, dpop_jkt, resource) \
+                 VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)",
             )
             .bind(&family.sid)
             .bind(&family.user_id)
@@ -136,6 +136,7 @@ impl SessionStore for SqliteStore {
             .bind(&family.client_id)
             .bind(&family.scope)
             .bind(&family.dpop_jkt)
+            .bind(&family.resource)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
