@@ -116,6 +116,12 @@ settings! {
     dpop_nonce: bool;
     /// [`Config::dpop_proof_window`].
     dpop_proof_window: Duration, text: duration;
+    /// [`Config::allow_registration`].
+    allow_registration: bool;
+    /// [`Config::registration_scope`].
+    registration_scope: String;
+    /// [`Config::registrations_per_hour`].
+    registrations_per_hour: u32;
 }
 
 /// A key-rotation interval, or none.
@@ -287,6 +293,9 @@ impl Settings {
         );
         set(&mut c.dpop_nonces, self.dpop_nonce);
         set(&mut c.dpop_proof_window, self.dpop_proof_window);
+        set(&mut c.allow_registration, self.allow_registration);
+        set(&mut c.registration_scope, self.registration_scope);
+        set(&mut c.registrations_per_hour, self.registrations_per_hour);
         c.validate()
             .map_err(|e| Error::config(format!("the configuration is not usable: {e}")))?;
         Ok(Resolved {
@@ -337,6 +346,9 @@ impl SettingsFile {
             max_connections_per_address: Some(c.max_connections_per_address),
             dpop_nonce: Some(c.dpop_nonces),
             dpop_proof_window: Some(format_duration(c.dpop_proof_window)),
+            allow_registration: Some(c.allow_registration),
+            registration_scope: Some(c.registration_scope.clone()),
+            registrations_per_hour: Some(c.registrations_per_hour),
         }
     }
 }

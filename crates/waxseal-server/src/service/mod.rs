@@ -20,7 +20,7 @@ use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
 use crate::store::gate::{DatabaseState, GatedStore, StoreGate};
 use crate::store::{GrantType, Store};
-use crate::throttle::LoginThrottle;
+use crate::throttle::{LoginThrottle, RegistrationThrottle};
 use password::hash_password;
 use waxseal_axum::verified_cache::VerifiedCache;
 
@@ -42,6 +42,7 @@ mod oauth; // the OAuth grants, scope resolution, RFC 7009 revocation
 mod password; // argon2id on the blocking pool
 mod prune; // deleting expired rows
 mod redirect_uri; // the redirect URIs a client may register
+mod registration; // dynamic client registration (RFC 7591)
 mod session; // login, refresh rotation with reuse detection, logout
 mod sso; // the browser's SSO session, /account
 mod userinfo; // the OpenID Connect userinfo claims
@@ -64,6 +65,7 @@ pub use keys::KeyInfo;
 pub use oauth::ClientToken;
 pub(crate) use prune::spawn_pruner;
 pub use prune::{PRUNE_BATCH, PRUNE_INTERVAL, PruneReport};
+pub use registration::{Registered, RegistrationError, RegistrationRequest};
 pub use session::RefreshCredential;
 pub use sso::{AccountSessions, NewSsoSession, SignedIn};
 pub use users::UserInfo;
@@ -157,6 +159,8 @@ pub struct AuthService {
     /// Failed-login backoff per account and client address: this process's counters, used when there is no
     /// Redis or it does not answer.
     throttle: LoginThrottle,
+    /// Registrations (`POST /register`) per client address, in this process.
+    registrations: RegistrationThrottle,
     /// Redis, when configured: revocation announcements and shared throttle counters.
     bus: Option<Arc<RedisBus>>,
     /// A hash of a random password, verified when the user does not exist so that case costs the same time.
@@ -257,6 +261,7 @@ impl AuthService {
                 client_cache::MAX_CACHED_CLIENTS,
             ),
             throttle: LoginThrottle::new(),
+            registrations: RegistrationThrottle::new(),
             bus,
             dummy_hash,
             metrics,
