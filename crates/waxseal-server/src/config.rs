@@ -166,7 +166,16 @@ pub struct Config {
     pub registration_scope: String,
     /// The most clients one address (IPv6: one /64) may register per hour; beyond it 429 with `Retry-After`.
     pub registrations_per_hour: u32,
+    /// A registered client with no authorization or token request for this long is deleted by the prune task
+    /// (its sessions end with it). At least [`MIN_REGISTERED_CLIENT_EXPIRY`]: its last use is written at most once
+    /// a day. Operator-added clients never expire.
+    pub registered_client_expiry: Duration,
 }
+
+/// The default of [`Config::registered_client_expiry`].
+pub const DEFAULT_REGISTERED_CLIENT_EXPIRY: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+/// The shortest [`Config::registered_client_expiry`].
+pub const MIN_REGISTERED_CLIENT_EXPIRY: Duration = Duration::from_secs(2 * 24 * 60 * 60);
 
 /// The default of [`Config::registration_scope`].
 pub const DEFAULT_REGISTRATION_SCOPE: &str = "openid profile email offline_access";
@@ -216,6 +225,7 @@ impl Default for Config {
             allow_registration: false,
             registration_scope: DEFAULT_REGISTRATION_SCOPE.into(),
             registrations_per_hour: DEFAULT_REGISTRATIONS_PER_HOUR,
+            registered_client_expiry: DEFAULT_REGISTERED_CLIENT_EXPIRY,
         }
     }
 }
@@ -296,6 +306,12 @@ impl Config {
             return Err(Error::config(
                 "--registrations-per-hour must be at least 1; to refuse every registration, leave \
                  --allow-registration off",
+            ));
+        }
+        if self.registered_client_expiry < MIN_REGISTERED_CLIENT_EXPIRY {
+            return Err(Error::config(
+                "--registered-client-expiry must be at least 2d: a registered client's last use is recorded at most \
+                 once a day, so a shorter time could delete a client in use",
             ));
         }
         let scopes: Vec<&str> = self.registration_scope.split(' ').collect();

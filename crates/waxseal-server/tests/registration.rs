@@ -193,7 +193,121 @@ async fn a_registered_client_signs_in_with_pkce_through_consent(backing: Backing
     server.stop().await;
 }
 
-on_both_backends!(a_registered_client_signs_in_with_pkce_through_consent);
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// An authorization request from `client_id`: the sign-in page, which counts as the client's use.
+async fn authorization_request(server: &TestServer, client_id: &str) {
+    let (_, challenge) = pkce();
+    let mut url = url::Url::parse(&server.at("/authorize")).unwrap();
+    url.query_pairs_mut().extend_pairs([
+        ("client_id", client_id),
+        ("redirect_uri", "http://127.0.0.1:5000/callback"),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ]);
+    let page = Agent::new(&server.url).get(url.as_str()).await;
+    assert!(page.body.contains("action=\"/signin\""), "{}", page.body);
+}
+
+fn last_used(clients: &[waxseal_server::ClientInfo], client_id: &str) -> Option<u64> {
+    clients
+        .iter()
+        .find(|c| c.client_id == client_id)
+        .unwrap()
+        .web
+        .last_used_at
+}
+
+/// Registered clients nobody uses expire; one in use stays, and its use is written at most once a day; an
+/// operator's client never expires.
+async fn an_unused_registered_client_is_pruned_a_used_one_kept_an_operator_one_never(
+    backing: Backing,
+) {
+    let clock = TestClock::new();
+    let server = server(&backing, clock.clone(), true).await;
+    let registered_at = clock.secs();
+    let (_, unused) = register(&server, &mcp_client()).await;
+    let (_, used) = register(&server, &mcp_client()).await;
+    let (unused, used) = (
+        unused["client_id"].as_str().unwrap().to_owned(),
+        used["client_id"].as_str().unwrap().to_owned(),
+    );
+    let operator = server
+        .add_web_client(
+            "Operator App",
+            &["read"],
+            waxseal_server::WebClient {
+                redirect_uris: vec!["https://app.example/cb".into()],
+                ..waxseal_server::WebClient::default()
+            },
+        )
+        .await
+        .client_id;
+
+    // Within the first day, a use is not written (the registration time counts).
+    authorization_request(&server, &used).await;
+    let clients = server.service.list_clients().await.unwrap();
+    assert_eq!(last_used(&clients, &used), None);
+    assert!(
+        clients
+            .iter()
+            .all(|c| c.web.registered == (c.client_id != operator))
+    );
+
+    clock.advance(20 * DAY);
+    authorization_request(&server, &used).await;
+    let used_at = clock.secs();
+    clock.advance(Duration::from_secs(3600));
+    authorization_request(&server, &used).await;
+    assert_eq!(
+        last_used(&server.service.list_clients().await.unwrap(), &used),
+        Some(used_at),
+        "written once a day, not per request"
+    );
+
+    // 30 days after the registration: one second short, then at the expiry.
+    clock.advance(Duration::from_secs(10 * DAY.as_secs() - 3600 - 1));
+    assert_eq!(server.service.prune().await.unwrap().registered_clients, 0);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(clock.secs(), registered_at + 30 * DAY.as_secs());
+    assert_eq!(server.service.prune().await.unwrap().registered_clients, 1);
+    let left: Vec<String> = server
+        .service
+        .list_clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
+    assert!(!left.contains(&unused) && left.contains(&used) && left.contains(&operator));
+    // The deleted client's authorization requests now get the error page.
+    let (_, challenge) = pkce();
+    let mut url = url::Url::parse(&server.at("/authorize")).unwrap();
+    url.query_pairs_mut().extend_pairs([
+        ("client_id", unused.as_str()),
+        ("redirect_uri", "http://127.0.0.1/callback"),
+        ("response_type", "code"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ]);
+    let page = Agent::new(&server.url).get(url.as_str()).await;
+    assert_eq!((page.status, page.location()), (400, None));
+
+    // Unused from then on, the other goes too; the operator's never.
+    clock.advance(365 * DAY);
+    assert_eq!(server.service.prune().await.unwrap().registered_clients, 1);
+    let left = server.service.list_clients().await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].client_id, operator);
+    server.stop().await;
+}
+
+on_both_backends!(
+    a_registered_client_signs_in_with_pkce_through_consent,
+    an_unused_registered_client_is_pruned_a_used_one_kept_an_operator_one_never
+);
 
 #[tokio::test]
 async fn a_loopback_redirect_uri_of_an_operator_client_matches_on_any_port() {

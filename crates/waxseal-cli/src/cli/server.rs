@@ -37,7 +37,7 @@ pub struct ServeArgs {
     /// refresh_absolute_ttl, refresh_reuse_interval, signing_alg, allow_symmetric_signing, key_rotation, tls_cert,
     /// tls_key, token_cache, refresh_cookie, redis_url, redis_key_prefix, header_read_timeout, idle_timeout,
     /// body_timeout, max_connections, max_connections_per_address, dpop_nonce, dpop_proof_window,
-    /// allow_registration, registration_scope, registrations_per_hour); flags and WAXSEAL_* variables override it.
+    /// allow_registration, registration_scope, registrations_per_hour, registered_client_expiry); flags and WAXSEAL_* variables override it.
     #[arg(long, env = "WAXSEAL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Print the effective settings (as TOML) and exit; the master key is never shown, only where it comes from.
@@ -184,6 +184,10 @@ pub struct ServeArgs {
     /// The most clients one address may register per hour; beyond it 429 [default: 10].
     #[arg(long, env = "WAXSEAL_REGISTRATIONS_PER_HOUR", value_name = "N")]
     pub registrations_per_hour: Option<u32>,
+    /// A client registered through /register and not used (no authorization or token request) for this long is
+    /// deleted, at least 2d; operator-added clients never expire [default: 30d].
+    #[arg(long, env = "WAXSEAL_REGISTERED_CLIENT_EXPIRY", value_name = "DURATION", value_parser = duration)]
+    pub registered_client_expiry: Option<Duration>,
 }
 
 /// The text forms of durations and of `serve`'s settings, shared with its settings file.

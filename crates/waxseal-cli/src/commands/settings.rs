@@ -87,6 +87,7 @@ fn flags(args: &ServeArgs) -> Settings {
         allow_registration: args.allow_registration,
         registration_scope: args.registration_scope.clone(),
         registrations_per_hour: args.registrations_per_hour,
+        registered_client_expiry: args.registered_client_expiry,
     }
 }
 

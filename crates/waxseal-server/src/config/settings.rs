@@ -122,6 +122,8 @@ settings! {
     registration_scope: String;
     /// [`Config::registrations_per_hour`].
     registrations_per_hour: u32;
+    /// [`Config::registered_client_expiry`].
+    registered_client_expiry: Duration, text: duration;
 }
 
 /// A key-rotation interval, or none.
@@ -296,6 +298,10 @@ impl Settings {
         set(&mut c.allow_registration, self.allow_registration);
         set(&mut c.registration_scope, self.registration_scope);
         set(&mut c.registrations_per_hour, self.registrations_per_hour);
+        set(
+            &mut c.registered_client_expiry,
+            self.registered_client_expiry,
+        );
         c.validate()
             .map_err(|e| Error::config(format!("the configuration is not usable: {e}")))?;
         Ok(Resolved {
@@ -349,6 +355,7 @@ impl SettingsFile {
             allow_registration: Some(c.allow_registration),
             registration_scope: Some(c.registration_scope.clone()),
             registrations_per_hour: Some(c.registrations_per_hour),
+            registered_client_expiry: Some(format_duration(c.registered_client_expiry)),
         }
     }
 }

@@ -193,6 +193,7 @@ impl AuthService {
                 "The application that sent you here is not registered to sign people in with this server.",
             );
         };
+        self.note_client_use(&client).await;
         Ok(check_authorization_request(params, client))
     }
 

@@ -42,7 +42,7 @@ mod oauth; // the OAuth grants, scope resolution, RFC 7009 revocation
 mod password; // argon2id on the blocking pool
 mod prune; // deleting expired rows
 mod redirect_uri; // the redirect URIs a client may register
-mod registration; // dynamic client registration (RFC 7591)
+mod registration; // dynamic client registration (RFC 7591), the expiry of unused registered clients
 mod session; // login, refresh rotation with reuse detection, logout
 mod sso; // the browser's SSO session, /account
 mod userinfo; // the OpenID Connect userinfo claims
@@ -161,6 +161,8 @@ pub struct AuthService {
     throttle: LoginThrottle,
     /// Registrations (`POST /register`) per client address, in this process.
     registrations: RegistrationThrottle,
+    /// Registered clients whose use this process recorded in the last day.
+    client_uses: registration::ClientUses,
     /// Redis, when configured: revocation announcements and shared throttle counters.
     bus: Option<Arc<RedisBus>>,
     /// A hash of a random password, verified when the user does not exist so that case costs the same time.
@@ -262,6 +264,7 @@ impl AuthService {
             ),
             throttle: LoginThrottle::new(),
             registrations: RegistrationThrottle::new(),
+            client_uses: registration::ClientUses::new(),
             bus,
             dummy_hash,
             metrics,

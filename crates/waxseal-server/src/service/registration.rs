@@ -9,14 +9,60 @@
 //! are narrowed to the operator's [`crate::Config::registration_scope`]; its redirect URIs pass the same checks as
 //! an operator's (https, http on loopback, private-use schemes). Registrations are counted per address
 //! ([`crate::throttle::RegistrationThrottle`]).
+//!
+//! A registered client nobody uses any more is deleted by the prune task after
+//! [`crate::Config::registered_client_expiry`]. Its use (an authorization request, a token request) is written to
+//! the store at most once a day per client and process ([`ClientUses`]): a day's precision is plenty for an expiry
+//! counted in weeks, and a busy client costs no write per request.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Mutex;
 
 use super::AuthService;
 use super::clients::{ClientPermissions, MAX_REDIRECT_URIS};
 use super::redirect_uri::check_redirect_uri;
 use crate::error::{Error, ErrorKind};
-use crate::store::{GrantType, WebClient};
+use crate::store::{Client, GrantType, WebClient};
+
+/// How often a registered client's use is written: at most once a day.
+const USE_RECORDED_EVERY: u64 = 24 * 60 * 60;
+
+/// The registered clients whose use this process wrote in the last day, so it writes each at most once a day
+/// (the cached copy of a client does not show the write). Pruned when it has doubled.
+#[derive(Debug)]
+pub(super) struct ClientUses {
+    written: Mutex<(HashMap<String, u64>, usize)>,
+}
+
+impl ClientUses {
+    pub(super) fn new() -> Self {
+        ClientUses {
+            written: Mutex::new((HashMap::new(), 1024)),
+        }
+    }
+
+    /// Whether `client_id`'s use at `now` is to be written; if so, it counts as written.
+    fn due(&self, client_id: &str, now: u64) -> bool {
+        let mut state = self
+            .written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (written, prune_at) = &mut *state;
+        if written
+            .get(client_id)
+            .is_some_and(|&at| now < at.saturating_add(USE_RECORDED_EVERY))
+        {
+            return false;
+        }
+        written.insert(client_id.to_owned(), now);
+        if written.len() >= *prune_at {
+            written.retain(|_, at| now < at.saturating_add(USE_RECORDED_EVERY));
+            *prune_at = (2 * written.len()).max(1024);
+        }
+        true
+    }
+}
 
 /// The client metadata of a registration request (RFC 7591 §2) this server reads; others are ignored, as §2
 /// allows.
@@ -72,6 +118,50 @@ pub enum RegistrationError {
 const MAX_NAME_LEN: usize = 100;
 
 impl AuthService {
+    /// Records that `client` was used, when it is a registered client whose last recorded use is a day old or
+    /// more. A failed write is logged, never the request's failure: the worst it does is let the client expire a
+    /// day early.
+    pub(super) async fn note_client_use(&self, client: &Client) {
+        if !client.web.registered {
+            return;
+        }
+        let now = self.now();
+        let last = client.web.last_used_at.unwrap_or(client.created_at);
+        if now < last.saturating_add(USE_RECORDED_EVERY)
+            || !self.client_uses.due(&client.client_id, now)
+        {
+            return;
+        }
+        if let Err(e) = self.store.touch_client(&client.client_id, now).await {
+            tracing::warn!(error = %e, client_id = %client.client_id, "a registered client's use was not recorded");
+        }
+    }
+
+    /// Deletes the registered clients unused for [`crate::Config::registered_client_expiry`] at `now`, `batch` at a
+    /// time, as `waxseal client delete` would (their sessions end); returns how many.
+    pub(super) async fn prune_unused_clients(
+        &self,
+        now: u64,
+        batch: u32,
+    ) -> crate::error::Result<u64> {
+        let cutoff = now.saturating_sub(self.config().registered_client_expiry.as_secs());
+        let mut deleted = 0;
+        loop {
+            let unused = self.store.unused_registered_clients(cutoff, batch).await?;
+            for client_id in &unused {
+                match self.delete_client(client_id).await {
+                    Ok(()) => deleted += 1,
+                    // Another process deleted it first.
+                    Err(e) if e.kind() == ErrorKind::InvalidRequest => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if unused.len() < batch as usize {
+                return Ok(deleted);
+            }
+        }
+    }
+
     /// Registers a public client for `request`, from `address` (counted against the per-address limit; `None`
     /// only when the server is run without connection info, where nothing is counted).
     pub async fn register_client(
@@ -168,6 +258,7 @@ impl AuthService {
             web: WebClient {
                 redirect_uris: request.redirect_uris.clone(),
                 public: true,
+                registered: true,
                 ..WebClient::default()
             },
             ..ClientPermissions::default()
