@@ -41,6 +41,8 @@ pub enum Color {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per run: the size of `serve`'s many settings costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Show a token's header, claims and signature, without verifying anything.
     #[command(after_help = "Examples:

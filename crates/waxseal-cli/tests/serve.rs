@@ -368,7 +368,27 @@ fn print_config_shows_the_defaults_and_where_the_master_key_comes_from_never_the
     assert_eq!(shown["refresh_absolute_ttl"].as_str(), Some("30d"));
     assert_eq!(shown["dpop_nonce"].as_bool(), Some(false));
     assert_eq!(shown["dpop_proof_window"].as_str(), Some("1m"));
-    assert!(out.contains("# master key: from the file"), "{out}");
+    assert_eq!(shown["allow_registration"].as_bool(), Some(false));
+    assert_eq!(
+        shown["registration_scope"].as_str(),
+        Some("openid profile email offline_access")
+    );
+    assert_eq!(shown["registrations_per_hour"].as_integer(), Some(10));
+    assert_eq!(shown["registered_client_expiry"].as_str(), Some("30d"));
+    let (code, out, err) = print_config(
+        Some("registrations_per_hour = 3\n"),
+        &[("WAXSEAL_REGISTERED_CLIENT_EXPIRY", "7d")],
+        &["--allow-registration", "--registration-scope=openid"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let set = printed(&out);
+    assert_eq!(set["allow_registration"].as_bool(), Some(true));
+    assert_eq!(set["registration_scope"].as_str(), Some("openid"));
+    assert_eq!(set["registrations_per_hour"].as_integer(), Some(3));
+    assert_eq!(set["registered_client_expiry"].as_str(), Some("7d"));
+    let (code, _, err) = print_config(None, &[], &["--registered-client-expiry=1d"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("at least 2d"), "{err}");
 
     let key = "5a".repeat(32);
     let (code, out, err) = print_config(

@@ -81,6 +81,7 @@ pub const MAX_DPOP_PROOF_WINDOW: Duration = Duration::from_secs(5 * 60);
 /// assert!(config.validate().is_ok());
 /// ```
 #[derive(Debug, Clone)]
+#[allow(clippy::struct_excessive_bools)] // independent settings, not a state machine
 pub struct Config {
     /// Where the database and (without a configured master key) `master.key` live; created with mode 0700.
     pub data_dir: PathBuf,
@@ -157,7 +158,29 @@ pub struct Config {
     /// DPoP: how far a proof's `iat` may be in the past or the future (clock skew). At most
     /// [`MAX_DPOP_PROOF_WINDOW`].
     pub dpop_proof_window: Duration,
+    /// Open dynamic client registration (RFC 7591, `POST /register`), as MCP clients use it: anyone who can reach
+    /// the server may register a public client (PKCE S256, consent always asked). Off by default: the endpoint
+    /// answers 404 and is not advertised.
+    pub allow_registration: bool,
+    /// The scopes a registered client may have, space-separated: its requested `scope` is narrowed to these.
+    pub registration_scope: String,
+    /// The most clients one address (IPv6: one /64) may register per hour; beyond it 429 with `Retry-After`.
+    pub registrations_per_hour: u32,
+    /// A registered client with no authorization or token request for this long is deleted by the prune task
+    /// (its sessions end with it). At least [`MIN_REGISTERED_CLIENT_EXPIRY`]: its last use is written at most once
+    /// a day. Operator-added clients never expire.
+    pub registered_client_expiry: Duration,
 }
+
+/// The default of [`Config::registered_client_expiry`].
+pub const DEFAULT_REGISTERED_CLIENT_EXPIRY: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+/// The shortest [`Config::registered_client_expiry`].
+pub const MIN_REGISTERED_CLIENT_EXPIRY: Duration = Duration::from_secs(2 * 24 * 60 * 60);
+
+/// The default of [`Config::registration_scope`].
+pub const DEFAULT_REGISTRATION_SCOPE: &str = "openid profile email offline_access";
+/// The default of [`Config::registrations_per_hour`].
+pub const DEFAULT_REGISTRATIONS_PER_HOUR: u32 = 10;
 
 /// The PEM files of the TLS certificate chain and its private key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,6 +222,10 @@ impl Default for Config {
             max_connections_per_address: limits::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             dpop_nonces: false,
             dpop_proof_window: DEFAULT_DPOP_PROOF_WINDOW,
+            allow_registration: false,
+            registration_scope: DEFAULT_REGISTRATION_SCOPE.into(),
+            registrations_per_hour: DEFAULT_REGISTRATIONS_PER_HOUR,
+            registered_client_expiry: DEFAULT_REGISTERED_CLIENT_EXPIRY,
         }
     }
 }
@@ -274,6 +301,30 @@ impl Config {
                  it for that long, and 60 s covers ordinary clock skew",
                 MAX_DPOP_PROOF_WINDOW.as_secs()
             )));
+        }
+        if self.registrations_per_hour == 0 {
+            return Err(Error::config(
+                "--registrations-per-hour must be at least 1; to refuse every registration, leave \
+                 --allow-registration off",
+            ));
+        }
+        if self.registered_client_expiry < MIN_REGISTERED_CLIENT_EXPIRY {
+            return Err(Error::config(
+                "--registered-client-expiry must be at least 2d: a registered client's last use is recorded at most \
+                 once a day, so a shorter time could delete a client in use",
+            ));
+        }
+        let scopes: Vec<&str> = self.registration_scope.split(' ').collect();
+        if scopes.iter().any(|s| {
+            s.is_empty()
+                || !s
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        }) {
+            return Err(Error::config(
+                "--registration-scope is scope tokens separated by single spaces (RFC 6749 §3.3), e.g. \
+                 \"openid profile email offline_access\"",
+            ));
         }
         limits::validate(self)?;
         self.validate_signing()

@@ -187,6 +187,62 @@ impl LoginThrottle {
     }
 }
 
+/// Registrations (`POST /register`) per client address: at most `limit` in a fixed window of [`FORGET_AFTER`]
+/// seconds, an IPv6 address counted as its /64 (one subscriber's network). In memory, per process, like the login
+/// counters; the map is pruned when it has doubled, so it holds at most the addresses of the last window.
+#[derive(Debug)]
+pub(crate) struct RegistrationThrottle {
+    state: Mutex<Windows>,
+}
+
+/// Each address's window: its start and the registrations counted in it.
+#[derive(Debug)]
+struct Windows {
+    by_address: HashMap<IpAddr, (u64, u32)>,
+    prune_at: usize,
+}
+
+impl RegistrationThrottle {
+    pub(crate) fn new() -> Self {
+        RegistrationThrottle {
+            state: Mutex::new(Windows {
+                by_address: HashMap::new(),
+                prune_at: 1024,
+            }),
+        }
+    }
+
+    /// Counts a registration from `address`, or the seconds (at least 1) until its window ends when it already
+    /// registered `limit` clients in it.
+    pub(crate) fn register(&self, address: IpAddr, limit: u32, now: u64) -> Result<(), u64> {
+        let key = match address.to_canonical() {
+            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+            v4 @ IpAddr::V4(_) => v4,
+        };
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Windows {
+            by_address: windows,
+            prune_at,
+        } = &mut *state;
+        let window = windows.entry(key).or_insert((now, 0));
+        let ends = window.0.saturating_add(FORGET_AFTER);
+        if now >= ends {
+            *window = (now, 0);
+        } else if window.1 >= limit {
+            return Err(ends.saturating_sub(now).max(1));
+        }
+        window.1 = window.1.saturating_add(1);
+        if windows.len() >= *prune_at {
+            windows.retain(|_, w| now < w.0.saturating_add(FORGET_AFTER));
+            *prune_at = (2 * windows.len()).max(1024);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +253,19 @@ mod tests {
         assert_eq!(delays, [0, 0, 0, 0, 0, 1, 2, 4, 8]);
         assert_eq!(delay(40, 5), MAX_DELAY_SECS);
         assert_eq!(delay(u32::MAX, 5), MAX_DELAY_SECS);
+    }
+
+    #[test]
+    fn registrations_are_counted_per_address_and_window() {
+        let throttle = RegistrationThrottle::new();
+        let a: IpAddr = "2001:db8::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8::ffff".parse().unwrap();
+        let other: IpAddr = "192.0.2.1".parse().unwrap();
+        throttle.register(a, 2, 100).unwrap();
+        throttle.register(same_64, 2, 100).unwrap();
+        assert_eq!(throttle.register(a, 2, 110).unwrap_err(), FORGET_AFTER - 10);
+        throttle.register(other, 2, 110).unwrap();
+        throttle.register(a, 2, 100 + FORGET_AFTER).unwrap();
     }
 
     #[test]

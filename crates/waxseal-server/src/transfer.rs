@@ -112,6 +112,8 @@ impl Dump {
                         .map(|e| e.enc.name().to_owned()),
                     encrypt_access_tokens: c.encrypt_access_tokens,
                     require_dpop: c.require_dpop,
+                    registered: c.web.registered,
+                    last_used_at: c.web.last_used_at,
                 })
                 .collect(),
             resources: contents
@@ -262,6 +264,8 @@ impl Dump {
                                 .transpose()?,
                             pkce_exempt: c.pkce_exempt,
                             id_token_encryption: c.id_token_encryption()?,
+                            registered: c.registered,
+                            last_used_at: c.last_used_at,
                         },
                         encrypt_access_tokens: c.encrypt_access_tokens,
                         require_dpop: c.require_dpop,
@@ -476,6 +480,8 @@ mod tests {
             require_dpop: false,
             public: false,
             first_party: false,
+            registered: false,
+            last_used_at: None,
         };
         let plain = serde_json::to_value(client(false)).unwrap();
         assert!(plain.get("may_introspect").is_none(), "{plain}");
@@ -513,6 +519,8 @@ mod tests {
                         jwk: r#"{"kty":"RSA","alg":"RSA-OAEP-256","n":"AQAB","e":"AQAB"}"#.into(),
                         enc: waxseal::jwe::ContentEncryption::A128CbcHs256,
                     }),
+                    registered: true,
+                    last_used_at: Some(7),
                 },
                 encrypt_access_tokens: true,
                 require_dpop: true,

@@ -1265,11 +1265,28 @@ async fn profiles_and_web_clients(a: Shared, b: Shared) {
             id_token_alg: None,
             pkce_exempt: false,
             id_token_encryption: None,
+            registered: true,
+            last_used_at: Some(5),
         },
         ..client("w1", "web")
     };
     a.create_client(&web).await.unwrap();
     assert_eq!(b.client_by_id("w1").await.unwrap().unwrap(), web);
+    // A registered client's use is recorded on every instance; an operator's client has none to record, and only
+    // registered clients unused since the cutoff are listed for expiry.
+    a.touch_client("w1", 9).await.unwrap();
+    let touched = b.client_by_id("w1").await.unwrap().unwrap();
+    assert_eq!(touched.web.last_used_at, Some(9));
+    assert_eq!(
+        b.unused_registered_clients(8, 10).await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(b.unused_registered_clients(9, 10).await.unwrap(), ["w1"]);
+    assert_eq!(
+        b.unused_registered_clients(9, 0).await.unwrap(),
+        Vec::<String>::new()
+    );
+    a.touch_client("w1", 5).await.unwrap();
     // A confidential client registered for RS256 ID tokens, exempt from PKCE, with its ID tokens encrypted to its
     // key and its access tokens to the server's, reads back as registered, in the single read and in the list.
     let rp = Client {

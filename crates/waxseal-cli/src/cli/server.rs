@@ -36,8 +36,8 @@ pub struct ServeArgs {
     /// A TOML file of settings (keys: data_dir, listen, issuer, audience, access_ttl, refresh_idle_ttl,
     /// refresh_absolute_ttl, refresh_reuse_interval, signing_alg, allow_symmetric_signing, key_rotation, tls_cert,
     /// tls_key, token_cache, refresh_cookie, redis_url, redis_key_prefix, header_read_timeout, idle_timeout,
-    /// body_timeout, max_connections, max_connections_per_address, dpop_nonce, dpop_proof_window); flags and
-    /// WAXSEAL_* variables override it.
+    /// body_timeout, max_connections, max_connections_per_address, dpop_nonce, dpop_proof_window,
+    /// allow_registration, registration_scope, registrations_per_hour, registered_client_expiry); flags and WAXSEAL_* variables override it.
     #[arg(long, env = "WAXSEAL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Print the effective settings (as TOML) and exit; the master key is never shown, only where it comes from.
@@ -164,6 +164,30 @@ pub struct ServeArgs {
     /// DPoP: how far a proof's iat may be in the past or the future, at most 5m [default: 60s].
     #[arg(long, env = "WAXSEAL_DPOP_PROOF_WINDOW", value_name = "DURATION", value_parser = duration)]
     pub dpop_proof_window: Option<Duration>,
+    /// Open dynamic client registration (RFC 7591) at POST /register, as MCP clients use it: anyone who reaches
+    /// the server may register a public client (PKCE, consent always asked), throttled per address. Off: 404
+    /// [default: false].
+    #[arg(
+        long,
+        env = "WAXSEAL_ALLOW_REGISTRATION",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub allow_registration: Option<bool>,
+    /// The scopes a registered client may have; its requested scope is narrowed to these
+    /// [default: "openid profile email offline_access"].
+    #[arg(long, env = "WAXSEAL_REGISTRATION_SCOPE", value_name = "SCOPES")]
+    pub registration_scope: Option<String>,
+    /// The most clients one address may register per hour; beyond it 429 [default: 10].
+    #[arg(long, env = "WAXSEAL_REGISTRATIONS_PER_HOUR", value_name = "N")]
+    pub registrations_per_hour: Option<u32>,
+    /// A client registered through /register and not used (no authorization or token request) for this long is
+    /// deleted, at least 2d; operator-added clients never expire [default: 30d].
+    #[arg(long, env = "WAXSEAL_REGISTERED_CLIENT_EXPIRY", value_name = "DURATION", value_parser = duration)]
+    pub registered_client_expiry: Option<Duration>,
 }
 
 /// The text forms of durations and of `serve`'s settings, shared with its settings file.

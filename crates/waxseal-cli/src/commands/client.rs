@@ -56,6 +56,9 @@ pub fn add(args: &ClientAddArgs) -> Outcome {
                 id_token_alg,
                 pkce_exempt: args.pkce_exempt,
                 id_token_encryption: id_token_encryption.clone(),
+                // The operator's client never expires.
+                registered: false,
+                last_used_at: None,
             },
         };
         service

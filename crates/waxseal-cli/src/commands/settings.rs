@@ -84,6 +84,10 @@ fn flags(args: &ServeArgs) -> Settings {
         max_connections_per_address: args.max_connections_per_address,
         dpop_nonce: args.dpop_nonce,
         dpop_proof_window: args.dpop_proof_window,
+        allow_registration: args.allow_registration,
+        registration_scope: args.registration_scope.clone(),
+        registrations_per_hour: args.registrations_per_hour,
+        registered_client_expiry: args.registered_client_expiry,
     }
 }
 

@@ -116,6 +116,14 @@ settings! {
     dpop_nonce: bool;
     /// [`Config::dpop_proof_window`].
     dpop_proof_window: Duration, text: duration;
+    /// [`Config::allow_registration`].
+    allow_registration: bool;
+    /// [`Config::registration_scope`].
+    registration_scope: String;
+    /// [`Config::registrations_per_hour`].
+    registrations_per_hour: u32;
+    /// [`Config::registered_client_expiry`].
+    registered_client_expiry: Duration, text: duration;
 }
 
 /// A key-rotation interval, or none.
@@ -287,6 +295,13 @@ impl Settings {
         );
         set(&mut c.dpop_nonces, self.dpop_nonce);
         set(&mut c.dpop_proof_window, self.dpop_proof_window);
+        set(&mut c.allow_registration, self.allow_registration);
+        set(&mut c.registration_scope, self.registration_scope);
+        set(&mut c.registrations_per_hour, self.registrations_per_hour);
+        set(
+            &mut c.registered_client_expiry,
+            self.registered_client_expiry,
+        );
         c.validate()
             .map_err(|e| Error::config(format!("the configuration is not usable: {e}")))?;
         Ok(Resolved {
@@ -337,6 +352,10 @@ impl SettingsFile {
             max_connections_per_address: Some(c.max_connections_per_address),
             dpop_nonce: Some(c.dpop_nonces),
             dpop_proof_window: Some(format_duration(c.dpop_proof_window)),
+            allow_registration: Some(c.allow_registration),
+            registration_scope: Some(c.registration_scope.clone()),
+            registrations_per_hour: Some(c.registrations_per_hour),
+            registered_client_expiry: Some(format_duration(c.registered_client_expiry)),
         }
     }
 }

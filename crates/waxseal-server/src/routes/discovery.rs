@@ -57,7 +57,8 @@ fn cache_publicly(response: &mut Response, max_age: std::time::Duration) {
 /// §15.1), whose key signs ID tokens for the clients registered for it. `id_token_encryption_*_values_supported`
 /// list what the server can encrypt ID tokens with for a client registered with a public encryption key: the
 /// asymmetric key-management algorithms and every content encryption. `dpop_signing_alg_values_supported`
-/// (RFC 9449 §5.1) lists the algorithms a DPoP proof may be signed with.
+/// (RFC 9449 §5.1) lists the algorithms a DPoP proof may be signed with. `registration_endpoint` is there only
+/// with `--allow-registration`.
 fn discovery_document(service: &AuthService) -> serde_json::Value {
     let issuer = &service.config().issuer;
     let base = issuer.trim_end_matches('/');
@@ -70,7 +71,7 @@ fn discovery_document(service: &AuthService) -> serde_json::Value {
         .iter()
         .map(|a| a.to_string())
         .collect();
-    json!({
+    let mut document = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/oauth/token"),
@@ -99,7 +100,18 @@ fn discovery_document(service: &AuthService) -> serde_json::Value {
         "request_uri_parameter_supported": false,
         "claims_parameter_supported": false,
         "dpop_signing_alg_values_supported": dpop_algs,
-    })
+    });
+    // RFC 7591 §3 / RFC 8414 §2: advertised only when open registration is on, so that a client (an MCP client)
+    // tries it only where it can work.
+    if service.config().allow_registration
+        && let Some(fields) = document.as_object_mut()
+    {
+        fields.insert(
+            "registration_endpoint".into(),
+            json!(format!("{base}/register")),
+        );
+    }
+    document
 }
 
 fn discovery(service: &AuthService) -> Response {

@@ -40,6 +40,7 @@ mod object;
 mod observe;
 pub mod openapi;
 mod ops;
+mod registration;
 mod resource;
 mod session;
 // A page handler's `Err` is the error page itself, built once and returned at once: boxing it buys nothing.
@@ -124,6 +125,7 @@ fn routes(auth: Option<&AccessLayer>) -> Routes {
     .post("/oauth/token", oauth_token)
     .post("/oauth/revoke", oauth_revoke)
     .post("/oauth/introspect", oauth_introspect)
+    .post("/register", registration::register)
     .add("/api/me", Method::GET, guarded(get(me)))
     .add("/api/protected", Method::GET, guarded(get(protected)))
     .add(

@@ -98,6 +98,7 @@ impl Modify for FormParameters {
         super::oauth::oauth_token,
         super::oauth::oauth_revoke,
         super::oauth::oauth_introspect,
+        super::registration::register,
         super::resource::me,
         super::resource::protected,
         super::resource::admin,

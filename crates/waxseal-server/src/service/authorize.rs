@@ -4,7 +4,8 @@
 //! error is shown on waxseal's own error page and never redirected: redirecting to an unchecked URI is an open
 //! redirect (RFC 9700 §4.11). From then on every error goes back to the client, with `state` and the RFC 9207
 //! `iss`. Parameters are compared exactly, never normalized: a redirect URI with an extra slash, path, query or
-//! another scheme is not the registered one.
+//! another scheme is not the registered one — only a loopback IP literal's port may differ (RFC 8252 §7.3, see
+//! [`super::redirect_uri`]).
 //!
 //! The request is carried through the sign-in and consent forms as its own parameters (hidden fields) and checked
 //! again, whole, on every step: no server-side state between the steps, so any instance can serve any step, and a
@@ -12,6 +13,7 @@
 
 use super::AuthService;
 use super::code::redirect_with;
+use super::redirect_uri::redirect_uri_matches;
 use super::resources::{client_may_ask, narrow_to_resource};
 use super::sso::SignedIn;
 use crate::error::Result;
@@ -196,6 +198,7 @@ impl AuthService {
                 "The application that sent you here is not registered to sign people in with this server.",
             );
         };
+        self.note_client_use(&client).await;
         let mut request = match check_authorization_request(params, client) {
             Ok(request) => request,
             Err(refused) => return Ok(Err(refused)),
@@ -353,7 +356,12 @@ pub fn check_authorization_request(
     let Some(redirect_uri) = redirect_uri else {
         return page("The request does not say where to return (redirect_uri is missing).");
     };
-    if !client.web.redirect_uris.iter().any(|r| r == redirect_uri) {
+    if !client
+        .web
+        .redirect_uris
+        .iter()
+        .any(|r| redirect_uri_matches(r, redirect_uri))
+    {
         return page(
             "The request's redirect URI is not one the application registered, so you are not sent back to it.",
         );

@@ -382,7 +382,10 @@ impl AuthService {
             self.store.client_by_id(client_id).await?
         };
         match client {
-            Some(client) if client.web.public => Ok(client),
+            Some(client) if client.web.public => {
+                self.note_client_use(&client).await;
+                Ok(client)
+            }
             _ => {
                 tracing::info!("client authentication failed");
                 Err(Error::new(

@@ -20,7 +20,7 @@ use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
 use crate::store::gate::{DatabaseState, GatedStore, StoreGate};
 use crate::store::{GrantType, Store};
-use crate::throttle::LoginThrottle;
+use crate::throttle::{LoginThrottle, RegistrationThrottle};
 use password::hash_password;
 use waxseal_axum::verified_cache::VerifiedCache;
 
@@ -42,6 +42,7 @@ mod oauth; // the OAuth grants, scope resolution, RFC 7009 revocation
 mod password; // argon2id on the blocking pool
 mod prune; // deleting expired rows
 mod redirect_uri; // the redirect URIs a client may register
+mod registration; // dynamic client registration (RFC 7591), the expiry of unused registered clients
 mod resources; // resource indicators (RFC 8707): registered resources, one audience per token
 mod session; // login, refresh rotation with reuse detection, logout
 mod sso; // the browser's SSO session, /account
@@ -65,6 +66,7 @@ pub use keys::KeyInfo;
 pub use oauth::ClientToken;
 pub(crate) use prune::spawn_pruner;
 pub use prune::{PRUNE_BATCH, PRUNE_INTERVAL, PruneReport};
+pub use registration::{Registered, RegistrationError, RegistrationRequest};
 pub use resources::{MAX_RESOURCE_URI_LEN, ONE_RESOURCE, check_resource_uri};
 pub use session::RefreshCredential;
 pub use sso::{AccountSessions, NewSsoSession, SignedIn};
@@ -159,6 +161,10 @@ pub struct AuthService {
     /// Failed-login backoff per account and client address: this process's counters, used when there is no
     /// Redis or it does not answer.
     throttle: LoginThrottle,
+    /// Registrations (`POST /register`) per client address, in this process.
+    registrations: RegistrationThrottle,
+    /// Registered clients whose use this process recorded in the last day.
+    client_uses: registration::ClientUses,
     /// Redis, when configured: revocation announcements and shared throttle counters.
     bus: Option<Arc<RedisBus>>,
     /// A hash of a random password, verified when the user does not exist so that case costs the same time.
@@ -259,6 +265,8 @@ impl AuthService {
                 client_cache::MAX_CACHED_CLIENTS,
             ),
             throttle: LoginThrottle::new(),
+            registrations: RegistrationThrottle::new(),
+            client_uses: registration::ClientUses::new(),
             bus,
             dummy_hash,
             metrics,

@@ -44,6 +44,9 @@ pub struct PruneReport {
     pub codes: u64,
     /// SSO sessions an hour and a minute past their end.
     pub sso_sessions: u64,
+    /// Clients registered through `POST /register` and unused for the configured expiry (deleted as `waxseal
+    /// client delete` does; not counted in `batches`).
+    pub registered_clients: u64,
     /// How many writes (batches) the pass took.
     pub batches: u64,
 }
@@ -58,6 +61,7 @@ impl PruneReport {
             + self.user_not_before
             + self.codes
             + self.sso_sessions
+            + self.registered_clients
     }
 
     fn count(&mut self, what: Prunable) -> &mut u64 {
@@ -138,6 +142,7 @@ impl AuthService {
                 tokio::task::yield_now().await;
             }
         }
+        report.registered_clients = self.prune_unused_clients(now, batch).await?;
         if report.total() > 0 {
             tracing::info!(
                 refresh_tokens = report.refresh_tokens,
@@ -147,6 +152,7 @@ impl AuthService {
                 user_not_before = report.user_not_before,
                 codes = report.codes,
                 sso_sessions = report.sso_sessions,
+                registered_clients = report.registered_clients,
                 batches = report.batches,
                 "pruned rows nobody needs any more"
             );

@@ -335,6 +335,19 @@ impl ClientStore for GatedStore {
     fn list_clients(&self) -> BoxFuture<'_, StoreResult<Vec<Client>>> {
         self.guard("list_clients", self.inner.list_clients())
     }
+    fn touch_client<'a>(&'a self, client_id: &'a str, now: u64) -> BoxFuture<'a, StoreResult<()>> {
+        self.guard("touch_client", self.inner.touch_client(client_id, now))
+    }
+    fn unused_registered_clients(
+        &self,
+        cutoff: u64,
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<Vec<String>>> {
+        self.guard(
+            "unused_registered_clients",
+            self.inner.unused_registered_clients(cutoff, limit),
+        )
+    }
     fn set_client_secret_hash<'a>(
         &'a self,
         client_id: &'a str,

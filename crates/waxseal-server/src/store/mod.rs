@@ -190,6 +190,15 @@ pub trait ClientStore: Send + Sync {
     /// Removes a resource; `false` when there is none with this URI. Tokens already issued for it keep their
     /// `aud` until they expire; a session bound to it can no longer be refreshed.
     fn delete_resource<'a>(&'a self, uri: &'a str) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Records that a registered client was used at `now` (nothing for an operator-added or unknown client).
+    fn touch_client<'a>(&'a self, client_id: &'a str, now: u64) -> BoxFuture<'a, StoreResult<()>>;
+    /// At most `limit` registered clients whose last use (or, never used, their registration) is at or before
+    /// `cutoff`, by id.
+    fn unused_registered_clients(
+        &self,
+        cutoff: u64,
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<Vec<String>>>;
 }
 
 /// What a logout ends ([`SessionStore::logout`]).

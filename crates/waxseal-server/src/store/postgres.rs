@@ -208,6 +208,18 @@ impl ClientStore for PostgresStore {
         Box::pin(sql::clients(&self.pool))
     }
 
+    fn touch_client<'a>(&'a self, client_id: &'a str, now: u64) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(sql::touch_client(&self.pool, client_id, now))
+    }
+
+    fn unused_registered_clients(
+        &self,
+        cutoff: u64,
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<Vec<String>>> {
+        Box::pin(sql::unused_registered_clients(&self.pool, cutoff, limit))
+    }
+
     fn set_client_secret_hash<'a>(
         &'a self,
         client_id: &'a str,

@@ -164,6 +164,7 @@ pub struct Client {
 /// What a client that signs people in through the browser registered: where they may be sent back, whether it can
 /// keep a secret, whether it is the operator's own. All empty or false for a client without browser flows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // independent properties of a client, not a state machine
 pub struct WebClient {
     /// The only `redirect_uri` values `/authorize` accepts, compared exactly (RFC 9700 §2.1).
     pub redirect_uris: Vec<String>,
@@ -183,6 +184,12 @@ pub struct WebClient {
     /// The client's public key its ID tokens are encrypted to (nested JWTs, OpenID Connect Core §10.2); `None`:
     /// signed only.
     pub id_token_encryption: Option<IdTokenEncryption>,
+    /// Registered by the client itself (RFC 7591, `POST /register`), not by the operator: deleted by the prune
+    /// task once unused for [`crate::Config::registered_client_expiry`]. Operator-added clients never expire.
+    pub registered: bool,
+    /// Unix seconds: a registered client's last authorization or token request, as last written (at most once a
+    /// day); `None`: not used since it was registered.
+    pub last_used_at: Option<u64>,
 }
 
 /// Where a client's ID tokens are encrypted to: its public key and the content encryption it registered

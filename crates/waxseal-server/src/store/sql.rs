@@ -160,7 +160,8 @@ pub(crate) async fn client_by_id<'e, DB: Dialect>(
 ) -> StoreResult<Option<Client>> {
     let sql = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect, \
                redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, pkce_exempt, \
-               encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop FROM clients WHERE client_id = $1";
+               encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop, registered, last_used_at \
+               FROM clients WHERE client_id = $1";
     optional(db, sqlx::query(sql).arg(client_id), client).await
 }
 
@@ -170,7 +171,8 @@ pub(crate) async fn clients<'e, DB: Dialect>(
 ) -> StoreResult<Vec<Client>> {
     let sql = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect, \
                redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, pkce_exempt, \
-               encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop FROM clients \
+               encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop, registered, last_used_at \
+               FROM clients \
                ORDER BY name, client_id";
     every(db, sqlx::query(sql), client).await
 }
@@ -355,6 +357,38 @@ pub(crate) async fn set_client_secret_hash<'e, DB: Dialect>(
     changed_one(db, sqlx::query(sql).arg(&secret_hash[..]).arg(client_id)).await
 }
 
+/// [`super::ClientStore::touch_client`].
+pub(crate) async fn touch_client<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    client_id: &str,
+    now: u64,
+) -> StoreResult<()> {
+    let sql = "UPDATE clients SET last_used_at = $1 WHERE client_id = $2 AND registered";
+    sqlx::query(sql)
+        .arg(&ts(now))
+        .arg(client_id)
+        .execute(db)
+        .await
+        .map_err(DB::store_error)?;
+    Ok(())
+}
+
+/// [`super::ClientStore::unused_registered_clients`].
+pub(crate) async fn unused_registered_clients<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    cutoff: u64,
+    limit: u32,
+) -> StoreResult<Vec<String>> {
+    let sql = "SELECT client_id FROM clients WHERE registered AND COALESCE(last_used_at, created_at) <= $1 \
+               ORDER BY client_id LIMIT $2";
+    every(
+        db,
+        sqlx::query(sql).arg(&ts(cutoff)).arg(&i64::from(limit)),
+        |row| row.text("client_id"),
+    )
+    .await
+}
+
 /// [`super::KeyStore::delete_key`].
 pub(crate) async fn delete_key<'e, DB: Dialect>(
     db: impl Executor<'e, Database = DB>,
@@ -401,8 +435,9 @@ pub(crate) async fn insert_client<'e, DB: Dialect>(
     sqlx::query(
         "INSERT INTO clients (client_id, secret_hash, name, grant_types, scopes, created_at, \
          may_introspect, redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, \
-         pkce_exempt, encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+         pkce_exempt, encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop, registered, \
+         last_used_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
     )
     .arg(&client.client_id)
     .arg(&client.secret_hash[..])
@@ -421,6 +456,8 @@ pub(crate) async fn insert_client<'e, DB: Dialect>(
     .arg(&encryption.map(|e| e.enc.name().to_owned()))
     .arg(&client.encrypt_access_tokens)
     .arg(&client.require_dpop)
+    .arg(&client.web.registered)
+    .arg(&client.web.last_used_at.map(ts))
     .execute(db)
     .await
     .map_err(DB::store_error)?;

@@ -155,6 +155,18 @@ impl ClientStore for SqliteStore {
         Box::pin(sql::clients(&self.reader))
     }
 
+    fn touch_client<'a>(&'a self, client_id: &'a str, now: u64) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(sql::touch_client(&self.writer, client_id, now))
+    }
+
+    fn unused_registered_clients(
+        &self,
+        cutoff: u64,
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<Vec<String>>> {
+        Box::pin(sql::unused_registered_clients(&self.reader, cutoff, limit))
+    }
+
     fn set_client_secret_hash<'a>(
         &'a self,
         client_id: &'a str,

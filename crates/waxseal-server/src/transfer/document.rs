@@ -113,6 +113,12 @@ pub struct DumpClient {
     /// Its token requests must carry a DPoP proof (`--require-dpop`): written only when set.
     #[serde(default, skip_serializing_if = "is_false")]
     pub require_dpop: bool,
+    /// Registered by itself (RFC 7591), so it expires when unused: written only when set.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub registered: bool,
+    /// A registered client's last use, Unix seconds: written only when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<u64>,
 }
 
 impl DumpClient {

@@ -91,6 +91,23 @@ impl IntoResponses for TooManyLogins {
     }
 }
 
+/// 429 with `Retry-After`: too many registrations from the address.
+pub(crate) struct TooManyRegistrations;
+
+impl IntoResponses for TooManyRegistrations {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let retry_after = HeaderBuilder::new()
+            .schema(u64::schema())
+            .description(Some("Seconds to wait before registering again"))
+            .build();
+        set([(
+            429,
+            refusal("Too many clients registered from this address this hour")
+                .header("Retry-After", retry_after),
+        )])
+    }
+}
+
 /// 401 with an RFC 6750 challenge: the access token is missing or refused.
 pub(crate) struct Unauthenticated;
 

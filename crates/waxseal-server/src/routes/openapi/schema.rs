@@ -263,6 +263,9 @@ pub(crate) struct DiscoveryDocument {
     end_session_endpoint: String,
     revocation_endpoint: String,
     introspection_endpoint: String,
+    /// Dynamic client registration (RFC 7591): only when the operator opened it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registration_endpoint: Option<String>,
     scopes_supported: Vec<String>,
     /// `["code"]`.
     response_types_supported: Vec<String>,

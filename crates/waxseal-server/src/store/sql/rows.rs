@@ -167,6 +167,8 @@ pub(crate) fn client(row: &impl Columns) -> StoreResult<Client> {
                 .transpose()?,
             pkce_exempt: row.flag("pkce_exempt")?,
             id_token_encryption: id_token_encryption(row)?,
+            registered: row.flag("registered")?,
+            last_used_at: row.opt_time("last_used_at")?,
         },
         encrypt_access_tokens: row.flag("encrypt_access_tokens")?,
         require_dpop: row.flag("require_dpop")?,
