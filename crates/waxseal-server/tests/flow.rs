@@ -397,7 +397,21 @@ async fn missing_token_gets_a_challenge_without_an_error_code() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 401);
     let challenge = response.headers()["www-authenticate"].to_str().unwrap();
-    assert_eq!(challenge, "Bearer realm=\"waxseal\"");
+    // RFC 6750 §3.1: no error code when no token was sent. The protected routes also take DPoP-bound tokens, so
+    // the DPoP challenge (RFC 9449 §7.1) follows with the proof algorithms, also without an error code.
+    let (bearer, dpop) = challenge
+        .split_once(", DPoP ")
+        .expect("a Bearer and a DPoP challenge");
+    assert_eq!(bearer, "Bearer realm=\"waxseal\"");
+    assert!(
+        dpop.starts_with("realm=\"waxseal\", algs=\""),
+        "{challenge}"
+    );
+    assert!(
+        dpop.contains("ES256") && !dpop.contains("HS256"),
+        "{challenge}"
+    );
+    assert!(!challenge.contains("error="), "{challenge}");
     server.stop().await;
 }
 
