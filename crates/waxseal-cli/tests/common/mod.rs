@@ -47,12 +47,16 @@ pub fn run_with_stdin(cmd: &mut std::process::Command, stdin: &str) -> (i32, Str
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    // A command that refuses its arguments exits before reading its input: the pipe then breaks,
+    // and the exit code and the error it printed are what the test checks.
+    let written = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    if let Err(e) = written {
+        assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe,
+            "writing stdin: {e}"
+        );
+    }
     let out = child.wait_with_output().unwrap();
     (
         out.status.code().expect("killed by a signal"),
