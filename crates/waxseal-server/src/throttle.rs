@@ -187,9 +187,19 @@ impl LoginThrottle {
     }
 }
 
+/// What registrations are counted by: the address, an IPv6 one as its /64 (one subscriber's network), an
+/// IPv4-mapped one as the IPv4 address.
+pub(crate) fn registrant(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 @ IpAddr::V4(_) => v4,
+    }
+}
+
 /// Registrations (`POST /register`) per client address: at most `limit` in a fixed window of [`FORGET_AFTER`]
-/// seconds, an IPv6 address counted as its /64 (one subscriber's network). In memory, per process, like the login
-/// counters; the map is pruned when it has doubled, so it holds at most the addresses of the last window.
+/// seconds, by [`registrant`]. In memory, per process: what counts when no Redis is configured or it does not answer
+/// (then [`crate::bus::RedisBus::registration_begin`] counts for every instance); the map is pruned when it has
+/// doubled, so it holds at most the addresses of the last window.
 #[derive(Debug)]
 pub(crate) struct RegistrationThrottle {
     state: Mutex<Windows>,
@@ -215,10 +225,7 @@ impl RegistrationThrottle {
     /// Counts a registration from `address`, or the seconds (at least 1) until its window ends when it already
     /// registered `limit` clients in it.
     pub(crate) fn register(&self, address: IpAddr, limit: u32, now: u64) -> Result<(), u64> {
-        let key = match address.to_canonical() {
-            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
-            v4 @ IpAddr::V4(_) => v4,
-        };
+        let key = registrant(address);
         let mut state = self
             .state
             .lock()

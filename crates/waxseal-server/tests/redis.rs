@@ -464,3 +464,54 @@ async fn revocation_propagation_over_a_thousand_revocations() {
     a.stop().await;
     b.stop().await;
 }
+
+/// `POST /register` of a public client on `server`: the status and `Retry-After`.
+async fn register(server: &TestServer) -> (u16, Option<u64>) {
+    let response = server
+        .client
+        .post(server.at("/register"))
+        .json(&serde_json::json!({ "redirect_uris": ["http://127.0.0.1/callback"] }))
+        .send()
+        .await
+        .expect("POST /register answers");
+    let retry_after = response.headers().get("retry-after").map(|v| {
+        v.to_str()
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .expect("Retry-After in seconds")
+    });
+    (response.status().as_u16(), retry_after)
+}
+
+#[tokio::test]
+async fn registrations_from_one_address_are_counted_across_instances() {
+    let Some(url) = shared_redis("registrations_from_one_address_are_counted_across_instances")
+    else {
+        return;
+    };
+    let prefix = unique_prefix("register");
+    let (dir_a, dir_b) = twin_dirs().await;
+    let open = |dir: &TempDir| Config {
+        allow_registration: true,
+        registrations_per_hour: 3,
+        ..redis_config(dir.path(), &url, &prefix)
+    };
+    let a = TestServer::start_with(open(&dir_a), TestClock::new()).await;
+    let b = TestServer::start_with(open(&dir_b), TestClock::new()).await;
+    wait_redis(&a, "up").await;
+    wait_redis(&b, "up").await;
+    for server in [&a, &b, &a] {
+        assert_eq!(register(server).await, (201, None));
+    }
+    // Three registrations in all: each instance alone counted fewer, so only Redis can refuse the fourth.
+    for server in [&b, &a] {
+        let (status, retry_after) = register(server).await;
+        assert_eq!(status, 429);
+        assert!(
+            retry_after.is_some_and(|s| (1..=3600).contains(&s)),
+            "{retry_after:?}"
+        );
+    }
+    a.stop().await;
+    b.stop().await;
+}

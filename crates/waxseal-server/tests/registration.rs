@@ -431,6 +431,16 @@ async fn duplicate_member_smuggling_and_oversized_bodies_are_refused() {
         (400, Some("invalid_client_metadata")),
         "{body}"
     );
+    // A member the server does not read, twice: another parser of the same body (a proxy, a log) might take
+    // either value, so it is refused too.
+    let unread_twice =
+        r#"{"redirect_uris": ["https://app.example/cb"], "software_id": "a", "software_id": "b"}"#;
+    let (status, body, _) = register_raw(&server, unread_twice.into()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client_metadata")),
+        "{body}"
+    );
     for not_metadata in ["[]", "\"x\"", "{", "null"] {
         let (status, body, _) = register_raw(&server, not_metadata.into()).await;
         assert_eq!(

@@ -169,6 +169,77 @@ async fn token_for_one_resource_replayed_at_another_or_at_the_servers_own_api_is
 }
 
 #[tokio::test]
+async fn resource_tokens_are_introspected_and_revoked_by_their_client_and_stay_refused_at_the_api()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let (id, secret) = server
+        .add_client("svc", &[GrantType::ClientCredentials], &["read"])
+        .await;
+    let auth = basic(&id, &secret);
+    let (other_id, other_secret) = server
+        .add_client("other", &[GrantType::ClientCredentials], &["read"])
+        .await;
+    let token = access_token(&client_credentials(&server, &auth, &[("resource", MCP)]).await);
+    let introspect = async |auth: &str| {
+        let r = server
+            .oauth("/oauth/introspect", Some(auth), &[("token", &token)])
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        r.body
+    };
+
+    let body = introspect(&auth).await;
+    assert_eq!(body["active"], true, "{body}");
+    assert_eq!(
+        (&body["aud"], &body["scope"]),
+        (&Value::from(MCP), &Value::from("read"))
+    );
+    assert_eq!(body["client_id"], id.as_str());
+    // Another client may not see it, exactly as for an invalid token.
+    let body = introspect(&basic(&other_id, &other_secret)).await;
+    assert_eq!(body, serde_json::json!({"active": false}));
+    // Introspection verified it without the audience of /api/*: the API's cache never learned it.
+    let (status, _, _) = server.get_with("/api/me", &token).await;
+    assert_eq!(
+        status, 401,
+        "a token for a resource is not one for this server's API"
+    );
+
+    // Another client's revocation changes nothing; its own client's denies it.
+    let r = server
+        .oauth(
+            "/oauth/revoke",
+            Some(&basic(&other_id, &other_secret)),
+            &[("token", &token)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(introspect(&auth).await["active"], true);
+    let r = server
+        .oauth(
+            "/oauth/revoke",
+            Some(&auth),
+            &[("token", &token), ("token_type_hint", "access_token")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        introspect(&auth).await,
+        serde_json::json!({"active": false})
+    );
+
+    // A resource removed from the server: its tokens are no longer reported active.
+    let fresh = access_token(&client_credentials(&server, &auth, &[("resource", MCP)]).await);
+    server.service.remove_resource(MCP).await.unwrap();
+    let r = server
+        .oauth("/oauth/introspect", Some(&auth), &[("token", &fresh)])
+        .await;
+    assert_eq!(r.body, serde_json::json!({"active": false}), "{r:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn unknown_repeated_fragment_and_unaskable_resources_are_invalid_target() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path()).await;

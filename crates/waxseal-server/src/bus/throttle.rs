@@ -1,11 +1,13 @@
-//! Login throttling counted across instances: the counters of [`crate::throttle::LoginThrottle`] kept in Redis,
-//! each step one Lua script so that every instance sees and updates the same counts atomically. While the
-//! subscription is down these refuse to run, and the caller counts on its own.
+//! Throttling counted across instances: the counters of [`crate::throttle::LoginThrottle`] and
+//! [`crate::throttle::RegistrationThrottle`] kept in Redis, each step one Lua script so that every instance sees and
+//! updates the same counts atomically. While the subscription is down these refuse to run, and the caller counts on
+//! its own.
 
 use super::{BusState, RedisBus, with_timeout};
 use crate::store::{StoreError, StoreResult};
 use crate::throttle::{
     ACCOUNT_FREE_FAILURES, ADDRESS_FREE_FAILURES, BASE_DELAY_SECS, FORGET_AFTER, MAX_DELAY_SECS,
+    registrant,
 };
 
 /// The throttle step, atomically for every key given: the wait if any key is blocked (nothing counted), else
@@ -42,7 +44,50 @@ end
 return 0
 ";
 
+/// One registration from an address (`KEYS[1]`) in its fixed window, as [`crate::throttle::RegistrationThrottle`]
+/// counts it: 0 when counted, else the seconds (1 to the window) until the window ends. The window's start is the
+/// instances' clock, not Redis's, so every instance and the in-process counter agree on when it ends; the key
+/// expires with the window.
+/// ARGV: now, window, limit.
+const REGISTRATION_BEGIN: &str = r"
+local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local start = tonumber(redis.call('HGET', KEYS[1], 'start') or '-1')
+if start < 0 or now >= start + window then
+  redis.call('HSET', KEYS[1], 'start', now, 'count', 1)
+  redis.call('EXPIRE', KEYS[1], window)
+  return 0
+end
+if tonumber(redis.call('HGET', KEYS[1], 'count') or '0') >= limit then
+  return math.min(math.max(start + window - now, 1), window)
+end
+redis.call('HINCRBY', KEYS[1], 'count', 1)
+return 0
+";
+
 impl RedisBus {
+    /// The shared form of [`crate::throttle::RegistrationThrottle::register`]: `Ok(Ok(()))` counts a registration
+    /// from `address`, `Ok(Err(wait))` refuses it for `wait` seconds. `Err` when Redis does not answer: the caller
+    /// counts on its own.
+    pub async fn registration_begin(
+        &self,
+        address: std::net::IpAddr,
+        limit: u32,
+        now: u64,
+    ) -> StoreResult<Result<(), u64>> {
+        if self.state() == BusState::Down {
+            return Err(StoreError::Backend(
+                "redis: the subscription is down".into(),
+            ));
+        }
+        let key = format!("{}:throttle:register:{}", self.prefix, registrant(address));
+        let script = redis::Script::new(REGISTRATION_BEGIN);
+        let mut invocation = script.prepare_invoke();
+        invocation.key(key).arg(now).arg(FORGET_AFTER).arg(limit);
+        let mut conn = self.commands.clone();
+        let wait: u64 = with_timeout(invocation.invoke_async(&mut conn)).await?;
+        Ok(if wait == 0 { Ok(()) } else { Err(wait) })
+    }
+
     fn throttle_keys(&self, account: &str, address: Option<std::net::IpAddr>) -> Vec<String> {
         let mut keys = vec![format!("{}:throttle:account:{account}", self.prefix)];
         if let Some(address) = address {

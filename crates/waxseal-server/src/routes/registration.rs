@@ -26,7 +26,8 @@ use super::openapi::schema::ErrorBody;
 use super::{ApiError, Peer};
 use crate::service::{AuthService, RegistrationError, RegistrationRequest};
 
-/// The client metadata `POST /register` reads (RFC 7591 §2); other members are ignored, as §2 allows.
+/// The client metadata `POST /register` reads (RFC 7591 §2); other members are ignored, as §2 allows, but appear once
+/// like these ([`ObjectOnly`]).
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct RegistrationBody {
     /// Where the client may be sent back: https, http on 127.0.0.1 or [::1] (any port matches) or localhost, or a

@@ -58,13 +58,15 @@ impl AuthService {
                 .await?
                 .map(Introspected::Refresh));
         }
-        let Ok(claims) = self.verify_access(token) else {
+        let Ok(claims) = self.verify_issued_access(token).await else {
             return Ok(None);
         };
         if !may_see_access_token(client, &claims) {
             return Ok(None);
         }
-        Ok(self.introspect(token).await?.map(Introspected::Access))
+        Ok(Some(Introspected::Access(
+            self.introspection_of(claims).await?,
+        )))
     }
 
     /// A refresh token of `client` that would still be accepted by the refresh grant now; one indexed read for
@@ -124,16 +126,22 @@ pub struct Introspection {
 }
 
 impl AuthService {
-    /// Token introspection (RFC 7662): the claims of a valid access token and its user's name, `None` for
-    /// anything else (expired, revoked, malformed, a refresh token).
+    /// Token introspection (RFC 7662): the claims of a valid access token — for this server or for a registered
+    /// resource (RFC 8707) — and its user's name, `None` for anything else (expired, revoked, malformed, a refresh
+    /// token).
     pub async fn introspect(&self, token: &str) -> Result<Option<Introspection>> {
-        let Ok(claims) = self.verify_access(token) else {
+        let Ok(claims) = self.verify_issued_access(token).await else {
             return Ok(None);
         };
+        Ok(Some(self.introspection_of(claims).await?))
+    }
+
+    /// What introspection tells of a verified access token: its claims and its user's name.
+    async fn introspection_of(&self, claims: Arc<Claims<AccessClaims>>) -> Result<Introspection> {
         let username = match (&claims.custom.sid, claims.registered.sub.as_deref()) {
             (Some(_), Some(sub)) => self.store.user_by_id(sub).await?.map(|u| u.username),
             _ => None,
         };
-        Ok(Some(Introspection { claims, username }))
+        Ok(Introspection { claims, username })
     }
 }

@@ -43,9 +43,19 @@ impl AuthService {
 
     /// A verifier of this server's access tokens over `keys`.
     pub(super) fn access_verifier(&self, keys: KeySet) -> Verifier {
+        self.access_rules(keys)
+            .audience(self.config.audience.clone())
+    }
+
+    /// The rules of this server's access tokens except the audience, for tokens issued for a registered resource
+    /// (RFC 8707), whose `aud` the caller checks against the registered resources.
+    pub(super) fn resource_access_verifier(&self, keys: KeySet) -> Verifier {
+        self.access_rules(keys).any_audience()
+    }
+
+    fn access_rules(&self, keys: KeySet) -> Verifier {
         Verifier::new(keys)
             .issuer(self.config.issuer.clone())
-            .audience(self.config.audience.clone())
             .typ("at+jwt")
             .require(["sub", "jti", "iat", "exp"])
             .leeway(LEEWAY)

@@ -158,15 +158,17 @@ impl AuthService {
     /// Token revocation (RFC 7009) by `client`: a refresh token ends its session; an access token is denied until
     /// it expires. Unknown tokens, and tokens issued to another client, change nothing and are no error.
     pub async fn revoke(&self, client: &Client, token: &str, hint: Option<&str>) -> Result<()> {
-        let as_access = |service: &Self| {
+        // Its own access tokens, for this server or for a resource (RFC 8707).
+        let as_access = async |service: &Self| {
             service
-                .verify_access(token)
+                .verify_issued_access(token)
+                .await
                 .ok()
                 .filter(|claims| claims.custom.client_id == client.client_id)
         };
         // The hint only orders the lookups (RFC 7009 §2.1).
         let access_first = hint == Some("access_token");
-        if access_first && let Some(claims) = as_access(self) {
+        if access_first && let Some(claims) = as_access(self).await {
             return self.deny_access_token(&claims).await;
         }
         if let Some(digest) = refresh_token_digest(token)
@@ -188,7 +190,7 @@ impl AuthService {
             }
             return Ok(());
         }
-        if !access_first && let Some(claims) = as_access(self) {
+        if !access_first && let Some(claims) = as_access(self).await {
             return self.deny_access_token(&claims).await;
         }
         Ok(())

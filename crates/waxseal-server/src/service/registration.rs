@@ -7,7 +7,8 @@
 //! `refresh_token`), never `client_credentials` or `password`, so it obtains nothing without a person signing in;
 //! it is never first-party, so that person is always shown the consent page with the client's name; its scopes
 //! are narrowed to the operator's [`crate::Config::registration_scope`]; its redirect URIs pass the same checks as
-//! an operator's (https, http on loopback, private-use schemes). Registrations are counted per address
+//! an operator's (https, http on loopback, private-use schemes). Registrations are counted per address, in Redis
+//! for every instance when it is configured and answers, else in this process
 //! ([`crate::throttle::RegistrationThrottle`]).
 //!
 //! A registered client nobody uses any more is deleted by the prune task after
@@ -118,6 +119,21 @@ pub enum RegistrationError {
 const MAX_NAME_LEN: usize = 100;
 
 impl AuthService {
+    /// Counts a registration from `address`, or the seconds to wait: in Redis, shared by every instance, when it
+    /// is configured and answers (N instances must not give an address N times the limit); else in this process.
+    async fn count_registration(&self, address: IpAddr, limit: u32) -> Result<(), u64> {
+        let now = self.now();
+        if let Some(bus) = &self.bus {
+            match bus.registration_begin(address, limit, now).await {
+                Ok(counted) => return counted,
+                Err(e) => {
+                    tracing::debug!(error = %e, "counting registrations in this process: Redis does not answer");
+                }
+            }
+        }
+        self.registrations.register(address, limit, now)
+    }
+
     /// Records that `client` was used, when it is a registered client whose last recorded use is a day old or
     /// more. A failed write is logged, never the request's failure: the worst it does is let the client expire a
     /// day early.
@@ -250,8 +266,8 @@ impl AuthService {
             return metadata("scope names none of the scopes this server gives registered clients");
         }
         if let Some(address) = address {
-            self.registrations
-                .register(address, config.registrations_per_hour, self.now())
+            self.count_registration(address, config.registrations_per_hour)
+                .await
                 .map_err(RegistrationError::Throttled)?;
         }
         let permissions = ClientPermissions {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use waxseal::ErrorKind as JwtErrorKind;
-use waxseal::jwt::{Claims, RegisteredClaims};
+use waxseal::jwt::{Audience, Claims, RegisteredClaims, Verifier};
 
 use super::encrypt::is_jwe;
 use super::{AccessClaims, AuthService, invalid_token};
@@ -46,6 +46,48 @@ impl AuthService {
     /// change between HMAC and public keys) is asked only when the first has no key for the token. An encrypted
     /// access token is opened first ([`super::encrypt`]); only the server's own access-token key opens one.
     pub(super) fn verify_signed<T: DeserializeOwned>(&self, token: &str) -> Result<Claims<T>> {
+        self.verify_signed_by(token, self.keyring().verifiers())
+    }
+
+    /// An access token this server issued, for itself ([`AuthService::verify_access`]) or for a registered
+    /// resource (RFC 8707): what introspection and revocation accept. A resource token is verified with the same
+    /// rules except the audience, which must be exactly one resource registered now; it never enters the
+    /// verified-token cache, which the bearer layer of `/api/*` shares and which must hold only tokens for this
+    /// server's own audience.
+    pub(super) async fn verify_issued_access(
+        &self,
+        token: &str,
+    ) -> Result<Arc<Claims<AccessClaims>>> {
+        let own = match self.verify_access(token) {
+            Ok(claims) => return Ok(claims),
+            Err(e) => e,
+        };
+        let keyring = self.keyring();
+        let verifiers: Vec<Verifier> = keyring
+            .key_sets
+            .iter()
+            .map(|set| self.resource_access_verifier(set.clone()))
+            .collect();
+        let Ok(claims) = self.verify_signed_by::<AccessClaims>(token, &verifiers) else {
+            return Err(own);
+        };
+        let Some(Audience::One(aud)) = &claims.registered.aud else {
+            return Err(own);
+        };
+        if *aud == self.config.audience || self.registered_resource(aud).await.is_err() {
+            return Err(own);
+        }
+        if self.is_revoked(&claims) {
+            return Err(invalid_token("the token has been revoked"));
+        }
+        Ok(Arc::new(claims))
+    }
+
+    fn verify_signed_by<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        verifiers: &[Verifier],
+    ) -> Result<Claims<T>> {
         let opened;
         let token = if is_jwe(token) {
             opened = self.access_sealing.open(token).ok_or_else(|| {
@@ -57,9 +99,8 @@ impl AuthService {
         } else {
             token
         };
-        let keyring = self.keyring();
         let mut outcome = Err(invalid_token("the server has no key to verify tokens with"));
-        for verifier in keyring.verifiers() {
+        for verifier in verifiers {
             match verifier.verify::<T>(token) {
                 Ok(claims) => return Ok(claims),
                 Err(e) => {
