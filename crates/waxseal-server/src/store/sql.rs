@@ -17,14 +17,16 @@ use sqlx::query::Query;
 use sqlx::{Database, Encode, Executor, IntoArguments, Type};
 
 use super::{
-    Client, DenylistSnapshot, Prunable, Resource, RevokedKey, StoreError, StoreResult, StoredKey,
+    Client, DenylistSnapshot, Prunable, RevokedKey, StoreError, StoreResult, StoredKey,
     StoredRefreshToken, TokenFamily, User, ts,
 };
 
+mod resources;
 mod rows;
 pub(crate) mod sign_in;
 mod transfer;
 
+pub(crate) use resources::{delete_resource, insert_resource, resource_by_uri, resources};
 pub(crate) use rows::{Columns, Prefixed, client, family, user};
 use rows::{key, pair, refresh_token, resource, revoked_key, rotation};
 pub(crate) use transfer::{TABLES, export, in_use, replace_with};
@@ -175,50 +177,6 @@ pub(crate) async fn clients<'e, DB: Dialect>(
                FROM clients \
                ORDER BY name, client_id";
     every(db, sqlx::query(sql), client).await
-}
-
-/// [`super::ClientStore::create_resource`].
-pub(crate) async fn insert_resource<'e, DB: Dialect>(
-    db: impl Executor<'e, Database = DB>,
-    resource: &Resource,
-) -> StoreResult<()> {
-    sqlx::query("INSERT INTO resources (uri, scopes, created_at) VALUES ($1, $2, $3)")
-        .arg(&resource.uri)
-        .arg(&resource.scopes.join(" "))
-        .arg(&ts(resource.created_at))
-        .execute(db)
-        .await
-        .map_err(DB::store_error)?;
-    Ok(())
-}
-
-/// [`super::ClientStore::resource_by_uri`].
-pub(crate) async fn resource_by_uri<'e, DB: Dialect>(
-    db: impl Executor<'e, Database = DB>,
-    uri: &str,
-) -> StoreResult<Option<Resource>> {
-    let sql = "SELECT uri, scopes, created_at FROM resources WHERE uri = $1";
-    optional(db, sqlx::query(sql).arg(uri), resource).await
-}
-
-/// [`super::ClientStore::list_resources`].
-pub(crate) async fn resources<'e, DB: Dialect>(
-    db: impl Executor<'e, Database = DB>,
-) -> StoreResult<Vec<Resource>> {
-    let sql = "SELECT uri, scopes, created_at FROM resources ORDER BY uri";
-    every(db, sqlx::query(sql), resource).await
-}
-
-/// [`super::ClientStore::delete_resource`].
-pub(crate) async fn delete_resource<'e, DB: Dialect>(
-    db: impl Executor<'e, Database = DB>,
-    uri: &str,
-) -> StoreResult<bool> {
-    changed_one(
-        db,
-        sqlx::query("DELETE FROM resources WHERE uri = $1").arg(uri),
-    )
-    .await
 }
 
 /// [`super::SessionStore::family_of_token`].
