@@ -122,6 +122,17 @@ async fn service_client(server: &TestServer) -> String {
 
 const CLIENT_CREDENTIALS: &[(&str, &str)] = &[("grant_type", "client_credentials")];
 
+/// A client-credentials token for `auth`, with a fresh proof by `key`: bound to it.
+async fn token_bound_to(
+    server: &TestServer,
+    auth: &str,
+    key: &SigningKey,
+    clock: &TestClock,
+) -> Answer {
+    let proof = proof(key, &token_uri(ISSUER), clock);
+    token(server, Some(auth), &[&proof], CLIENT_CREDENTIALS).await
+}
+
 async fn start(clock: &Arc<TestClock>, tune: impl FnOnce(&mut Config)) -> (TestServer, Backing) {
     let backing = Backing::sqlite();
     let mut config = Config {
@@ -140,13 +151,7 @@ async fn a_client_credentials_token_with_a_proof_is_bound_to_its_key() {
     let auth = service_client(&server).await;
     let key = client_key();
 
-    let bound = token(
-        &server,
-        Some(&auth),
-        &[&proof(&key, &token_uri(ISSUER), &clock)],
-        CLIENT_CREDENTIALS,
-    )
-    .await;
+    let bound = token_bound_to(&server, &auth, &key, &clock).await;
     assert_eq!(bound.body["token_type"], "DPoP", "{bound:?}");
     assert_eq!(
         claims(bound.access_token())["cnf"]["jkt"],
@@ -206,13 +211,7 @@ async fn a_proof_for_another_request_or_the_listener_address_is_refused() {
         assert_eq!(answer.body["error"], "invalid_dpop_proof", "{what}");
     }
     // Not one of them issued anything, and the right URI still works.
-    let good = token(
-        &server,
-        Some(&auth),
-        &[&proof(&key, &token_uri(ISSUER), &clock)],
-        CLIENT_CREDENTIALS,
-    )
-    .await;
+    let good = token_bound_to(&server, &auth, &key, &clock).await;
     assert_eq!(good.body["token_type"], "DPoP", "{good:?}");
     server.stop().await;
 }
@@ -290,13 +289,7 @@ async fn with_nonces_required_a_proof_without_one_gets_a_nonce_and_the_retry_is_
     let auth = service_client(&server).await;
     let key = client_key();
 
-    let first = token(
-        &server,
-        Some(&auth),
-        &[&proof(&key, &token_uri(ISSUER), &clock)],
-        CLIENT_CREDENTIALS,
-    )
-    .await;
+    let first = token_bound_to(&server, &auth, &key, &clock).await;
     first.assert_error("use_dpop_nonce");
     let nonce = first.nonce.clone().expect("a DPoP-Nonce header");
 
@@ -336,13 +329,7 @@ async fn introspection_shows_the_key_a_token_is_bound_to() {
     let (server, _backing) = start(&clock, |_| {}).await;
     let auth = service_client(&server).await;
     let key = client_key();
-    let bound = token(
-        &server,
-        Some(&auth),
-        &[&proof(&key, &token_uri(ISSUER), &clock)],
-        CLIENT_CREDENTIALS,
-    )
-    .await;
+    let bound = token_bound_to(&server, &auth, &key, &clock).await;
     let shown = server
         .oauth(
             "/oauth/introspect",

@@ -11,8 +11,8 @@ use waxseal::jwt::NumericDate;
 
 use super::common::{TestClock, TestServer};
 use super::{
-    CLIENT_CREDENTIALS, ISSUER, client_key, proof, service_client, start, thumbprint, token,
-    token_uri, two_instances,
+    CLIENT_CREDENTIALS, ISSUER, client_key, service_client, start, thumbprint, token,
+    token_bound_to, token_uri, two_instances,
 };
 
 /// A resource request's answer: status, `WWW-Authenticate`, `DPoP-Nonce`, body.
@@ -63,13 +63,7 @@ fn resource_proof(key: &SigningKey, path: &str, token: &str, clock: &TestClock) 
 /// A client-credentials token bound to `key`.
 async fn bound_token(server: &TestServer, key: &SigningKey, clock: &Arc<TestClock>) -> String {
     let auth = service_client(server).await;
-    let answer = token(
-        server,
-        Some(&auth),
-        &[&proof(key, &token_uri(ISSUER), clock)],
-        CLIENT_CREDENTIALS,
-    )
-    .await;
+    let answer = token_bound_to(server, &auth, key, clock).await;
     answer.access_token().to_owned()
 }
 
@@ -200,13 +194,7 @@ async fn with_nonces_required_a_resource_request_gets_a_nonce_challenge_and_the_
     let key = client_key();
     let auth = service_client(&server).await;
     // The token endpoint's own challenge first, then the token with the nonce.
-    let first = token(
-        &server,
-        Some(&auth),
-        &[&proof(&key, &token_uri(ISSUER), &clock)],
-        CLIENT_CREDENTIALS,
-    )
-    .await;
+    let first = token_bound_to(&server, &auth, &key, &clock).await;
     first.assert_error("use_dpop_nonce");
     let nonce = first.nonce.clone().unwrap();
     let with_nonce = Proof::new("POST", &token_uri(ISSUER))
