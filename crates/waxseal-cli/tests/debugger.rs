@@ -329,6 +329,53 @@ fn decode_recognises_a_jwe_and_shows_its_header() {
 }
 
 #[test]
+fn decode_explains_a_dpop_proof_and_a_bound_token() {
+    let key = SigningKey::generate(Algorithm::ES256).unwrap();
+    let jkt = key.public_jwk().unwrap().thumbprint().unwrap();
+    let proof = waxseal::dpop::Proof::new("GET", "https://api.example/me")
+        .access_token("a.b.c")
+        .sign(&key)
+        .unwrap();
+    let d = Debugger::start();
+    let out = d.ok("decode", &json!({"token": proof}));
+    let dpop = &out["dpop"];
+    assert_eq!(dpop["kind"], "proof", "{out}");
+    assert_eq!(
+        (&dpop["htm"], &dpop["htu"]),
+        (&json!("GET"), &json!("https://api.example/me"))
+    );
+    assert_eq!(dpop["jkt"], jkt.as_str());
+    assert!(dpop["ath"].is_string(), "{dpop}");
+    assert_eq!(dpop["signature"]["verifies_with_header_jwk"], true);
+    // A proof whose signature is not by the key in its header says so.
+    let mut parts: Vec<&str> = proof.split('.').collect();
+    let other = Signer::new(&SigningKey::generate(Algorithm::ES256).unwrap())
+        .sign(&claims(json!({})))
+        .unwrap();
+    parts[2] = other.rsplit('.').next().unwrap();
+    let out = d.ok("decode", &json!({"token": parts.join(".")}));
+    assert_eq!(
+        out["dpop"]["signature"]["verifies_with_header_jwk"], false,
+        "{out}"
+    );
+
+    let bound = sign(&key, json!({ "cnf": { "jkt": jkt } }));
+    let out = d.ok("decode", &json!({"token": bound}));
+    assert_eq!(
+        (
+            &out["dpop"]["kind"],
+            &out["dpop"]["jkt"],
+            &out["dpop"]["jkt_is_thumbprint"]
+        ),
+        (&json!("bound_token"), &json!(jkt), &json!(true)),
+        "{out}"
+    );
+    let plain = sign(&key, json!({}));
+    assert!(d.ok("decode", &json!({"token": plain}))["dpop"].is_null());
+    assert!(d.ok("decode", &json!({"token": "x"}))["dpop"].is_null());
+}
+
+#[test]
 fn decode_answers_malformed_input_and_warns() {
     let d = Debugger::start();
     for token in [

@@ -468,6 +468,41 @@ async fn decodes_tokens_of_every_kind_as_they_are_pasted() {
     assert!(warnings.contains("(alg_none)"), "{warnings}");
     eprintln!("unsecured: {kind} / {warnings}");
     check(&page, "unsecured", "warnings").await;
+    assert!(
+        eval(&page, "document.getElementById('dpop-box').hidden").await == true,
+        "no DPoP box for a token that is neither a proof nor bound"
+    );
+
+    // A DPoP proof: what it is for, its request, its key, and that it verifies with that key (and only that).
+    let key = SigningKey::generate(Algorithm::ES256).unwrap();
+    let proof = waxseal::dpop::Proof::new("POST", "https://as.example/oauth/token")
+        .sign(&key)
+        .unwrap();
+    decode(&page, &proof).await;
+    wait_until(&page, "!document.getElementById('dpop-box').hidden").await;
+    let facts = text(&page, "dpop-facts").await;
+    let jkt = key.public_jwk().unwrap().thumbprint().unwrap();
+    assert!(
+        facts.contains("POST https://as.example/oauth/token")
+            && facts.contains(&jkt)
+            && facts.contains("verifies with the key in its header"),
+        "{facts}"
+    );
+    let meaning = text(&page, "dpop-meaning").await;
+    assert!(meaning.contains("not whose key it is"), "{meaning}");
+    check(&page, "dpop-proof", "dpop-box").await;
+    // A token bound to that key: the thumbprint it needs a proof by.
+    let bound = sign(
+        &key,
+        &json!({ "sub": "bound", "cnf": { "jkt": jkt }, "exp": now() + 600 }),
+    );
+    decode(&page, &bound).await;
+    wait_until(&page, "!document.getElementById('dpop-box').hidden").await;
+    let facts = text(&page, "dpop-facts").await;
+    assert!(
+        facts.contains("Bound to the key") && facts.contains(&jkt),
+        "{facts}"
+    );
 }
 
 /// Waits for a verification result and returns (valid, the text shown).

@@ -150,8 +150,9 @@ pub fn run(args: &DecodeArgs, style: Style) -> Outcome {
 }
 
 /// What DPoP makes of the token, for `--json` (`dpop`) and the human view alike: a proof's request, age and key, and
-/// whether it verifies with that key; or the key a bound token (`cnf.jkt`) needs. `None` for anything else.
-fn dpop(token: &str, decoded: &UnverifiedToken, now: u64) -> Option<Value> {
+/// whether it verifies with that key; or the key a bound token (`cnf.jkt`) needs. `None` for anything else. The
+/// debugger's page shows the same object.
+pub(crate) fn dpop(token: &str, decoded: &UnverifiedToken, now: u64) -> Option<Value> {
     let claims = decoded.claims.as_ref()?;
     if decoded.is_jwe {
         return None;

@@ -10,7 +10,7 @@ use waxseal::Limits;
 use waxseal::jwt::decode_unverified_with_limits;
 
 use super::{MAX_BODY_BYTES, body, json_response};
-use crate::commands::decode::warnings;
+use crate::commands::decode::{dpop, warnings};
 use crate::time;
 
 /// A lifetime (exp − iat) above this is called long; the same bound `waxseal lint` uses for a long-lived token.
@@ -55,6 +55,7 @@ pub(super) fn decode(raw: &str, now: u64) -> Value {
                 "claim_notes": [],
                 "timeline": {"iat": null, "nbf": null, "exp": null, "now": now},
                 "warnings": [],
+                "dpop": null,
                 "error": {"code": e.code(), "message": message},
             });
         }
@@ -106,6 +107,7 @@ pub(super) fn decode(raw: &str, now: u64) -> Value {
         "claim_notes": claims.map(|c| notes(c, now)).unwrap_or_default(),
         "timeline": {"iat": time_of("iat"), "nbf": time_of("nbf"), "exp": time_of("exp"), "now": now},
         "warnings": found,
+        "dpop": dpop(token, &decoded, now),
         "error": null,
     })
 }

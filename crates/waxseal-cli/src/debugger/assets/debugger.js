@@ -189,12 +189,37 @@ function renderWarnings(warnings) {
   $('warnings-box').hidden = list.children.length === 0;
 }
 
+// What DPoP makes of the token (RFC 9449): a proof's request, age and key, or the key a bound token needs.
+function renderDpop(dpop) {
+  const box = $('dpop-box');
+  box.hidden = !dpop;
+  if (!dpop) return;
+  $('dpop-meaning').textContent = dpop.meaning;
+  const facts = [];
+  const text = (v) => (v === null || v === undefined ? '—' : String(v));
+  if (dpop.kind === 'proof') {
+    facts.push(['Request', `${text(dpop.htm)} ${text(dpop.htu)}`]);
+    facts.push(['Made', dpop.iat ? `${dpop.iat.utc} (${dpop.iat.relative})` : 'no iat: a verifier refuses it']);
+    facts.push(['Proof id (jti)', text(dpop.jti)]);
+    facts.push(['Access token hash (ath)', dpop.ath === null ? 'none: a proof for the token endpoint' : text(dpop.ath)]);
+    if (dpop.nonce !== null) facts.push(['Server nonce', text(dpop.nonce)]);
+    facts.push(['Key thumbprint (jkt)', text(dpop.jkt)]);
+    facts.push(['Signature', dpop.signature.verifies_with_header_jwk
+      ? 'verifies with the key in its header'
+      : `does not verify with the key in its header: ${text(dpop.signature.problem)}`]);
+  } else {
+    facts.push(['Bound to the key with thumbprint', text(dpop.jkt)]);
+  }
+  $('dpop-facts').replaceChildren(...facts.flatMap(([term, value]) => [el('dt', null, term), el('dd', 'mono', value)]));
+}
+
 function clearDecoded() {
   for (const id of ['token-parts', 'token-kind', 'header', 'claims']) $(id).replaceChildren();
   $('decode-error').hidden = true;
   $('claims-hint').hidden = true;
   $('timeline-box').hidden = true;
   $('warnings-box').hidden = true;
+  $('dpop-box').hidden = true;
 }
 
 function renderDecoded(result) {
@@ -218,6 +243,7 @@ function renderDecoded(result) {
   $('claims-hint').hidden = notes.size === 0;
   renderTimeline(result.timeline);
   renderWarnings(result.warnings);
+  renderDpop(result.dpop);
 }
 
 const decoding = latest();
