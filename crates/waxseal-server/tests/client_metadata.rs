@@ -276,6 +276,74 @@ async fn the_document_is_fetched_once_per_cache_lifetime_not_per_authorization()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_authorizations_for_one_url_share_one_fetch() {
+    let backing = Backing::sqlite();
+    let docs = DocServer::start(backing.dir.path()).await;
+    let server = Arc::new(server(&backing, &docs, TestClock::new(), |_| {}).await);
+    let client_id = docs.url("/slow.json");
+    docs.set(
+        "/slow.json",
+        Answer::Slow(Duration::from_millis(300), document(&client_id).to_string()),
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..5 {
+        let (server, client_id) = (server.clone(), client_id.clone());
+        tasks.push(tokio::spawn(
+            async move { accepted(&server, &client_id).await },
+        ));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(
+        docs.hits(),
+        1,
+        "one fetch for five concurrent authorizations"
+    );
+    Arc::into_inner(server).unwrap().stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_a_missing_document_and_html_are_refused() {
+    let backing = Backing::sqlite();
+    let docs = DocServer::start(backing.dir.path()).await;
+    let server = server(&backing, &docs, TestClock::new(), |c| {
+        c.client_metadata_ca_file = None;
+    })
+    .await;
+    let client_id = serve(
+        &docs,
+        "/client.json",
+        &document(&docs.url("/client.json")),
+        None,
+    );
+    refused(
+        &server,
+        &client_id,
+        "no connection or TLS session could be made",
+    )
+    .await;
+    server.stop().await;
+
+    let backing = Backing::sqlite();
+    let server = self::server(&backing, &docs, TestClock::new(), |_| {}).await;
+    refused(
+        &server,
+        &docs.url("/missing.json"),
+        "answered HTTP 404; expected 200",
+    )
+    .await;
+    docs.set("/page.html", Answer::Html("<html></html>".into()));
+    refused(
+        &server,
+        &docs.url("/page.html"),
+        "is served as \"text/html\", not as JSON",
+    )
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_document_that_redirects_is_refused() {
     let backing = Backing::sqlite();
     let docs = DocServer::start(backing.dir.path()).await;

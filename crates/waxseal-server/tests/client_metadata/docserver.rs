@@ -27,6 +27,8 @@ pub enum Answer {
     Slow(Duration, String),
     /// 200 JSON, no length, 10 MB of spaces (sent until the client hangs up).
     Huge,
+    /// 200 with `text/html`.
+    Html(String),
 }
 
 pub struct DocServer {
@@ -151,6 +153,10 @@ async fn answer_with<S: tokio::io::AsyncWrite + Unpin>(stream: &mut S, answer: O
                 "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             )
         }
+        Some(Answer::Html(body)) => format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
         Some(Answer::Slow(delay, body)) => {
             tokio::time::sleep(delay).await;
             json(&body, None)
