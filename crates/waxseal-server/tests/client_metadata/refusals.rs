@@ -295,3 +295,23 @@ async fn with_the_feature_off_a_url_client_id_is_an_unknown_client() {
     assert_eq!(docs.hits(), 0);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_is_remembered_for_30_seconds_so_requests_cost_no_fetch_each() {
+    let backing = Backing::sqlite();
+    let docs = DocServer::start(backing.dir.path()).await;
+    let clock = TestClock::new();
+    let server = server(&backing, &docs, clock.clone(), |_| {}).await;
+    let client_id = docs.url("/late.json");
+    for _ in 0..3 {
+        refused(&server, &client_id, "answered HTTP 404").await;
+    }
+    assert_eq!(docs.hits(), 1, "the refusal is remembered");
+    serve(&docs, "/late.json", &document(&client_id), None);
+    clock.advance(Duration::from_secs(29));
+    refused(&server, &client_id, "answered HTTP 404").await;
+    clock.advance(Duration::from_secs(2));
+    super::accepted(&server, &client_id).await;
+    assert_eq!(docs.hits(), 2);
+    server.stop().await;
+}
