@@ -135,11 +135,11 @@ impl ClientMetadata {
         };
         match outcome {
             Ok((client, seconds)) => {
-                tracing::info!(client_id = %url, seconds, "client metadata document fetched");
+                tracing::info!(client_id = %error::shorten(url.as_str()), seconds, "client metadata document fetched");
                 (Ok(client), seconds)
             }
             Err(e) => {
-                tracing::info!(client_id = %url, error = %e, "client metadata document refused");
+                tracing::info!(client_id = %error::shorten(url.as_str()), error = %e, "client metadata document refused");
                 (Err(e), cache::REFUSAL_LIFETIME)
             }
         }
@@ -166,5 +166,34 @@ impl AuthService {
             return None;
         }
         Some(metadata.client(client_id, || self.now()).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(config: &Config) -> String {
+        match ClientMetadata::from_config(config) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn off_builds_nothing_and_a_missing_or_empty_ca_file_is_a_configuration_error() {
+        assert!(matches!(
+            ClientMetadata::from_config(&Config::default()),
+            Ok(None)
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let on = |file: &str| Config {
+            allow_client_metadata_documents: true,
+            client_metadata_ca_file: Some(dir.path().join(file)),
+            ..Config::default()
+        };
+        assert!(error_of(&on("missing.pem")).contains("cannot read --client-metadata-ca"));
+        std::fs::write(dir.path().join("empty.pem"), "").unwrap();
+        assert!(error_of(&on("empty.pem")).contains("holds no certificate"));
     }
 }
