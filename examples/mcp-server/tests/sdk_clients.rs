@@ -186,9 +186,14 @@ async fn wait_until_at(page: &Session, prefix: &str) {
     }
 }
 
-/// What a person does with the authorization URL: open it, sign in as alice, check that the consent page names
-/// `client_name`, allow, and land at the client's redirect URI.
-async fn sign_in_and_allow(page: &Session, authorize: &str, client_name: &str, redirect_uri: &str) {
+/// What a person does with the authorization URL: open it, sign in as alice, check that the consent page shows
+/// each of `consent_shows` (who is asking), allow, and land at the client's redirect URI.
+async fn sign_in_and_allow(
+    page: &Session,
+    authorize: &str,
+    consent_shows: &[&str],
+    redirect_uri: &str,
+) {
     page.goto(authorize).await.unwrap();
     let form = wait_for(page, "form[action='/signin']").await;
     form.find(Locator::Id("username"))
@@ -211,14 +216,19 @@ async fn sign_in_and_allow(page: &Session, authorize: &str, client_name: &str, r
         .unwrap();
 
     wait_for(page, "form[action='/consent']").await;
-    let heading = page
-        .find(Locator::Css("h1"))
+    let consent = page
+        .find(Locator::Css("main"))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    assert_eq!(heading, format!("Allow {client_name}?"));
+    for shown in consent_shows {
+        assert!(
+            consent.contains(shown),
+            "the consent page shows {shown:?}:\n{consent}"
+        );
+    }
     page.find(Locator::Css("button[name='decision'][value='allow']"))
         .await
         .unwrap()
@@ -257,16 +267,24 @@ async fn alice_subject(waxseal: &Waxseal) -> String {
     claims.registered.sub.unwrap()
 }
 
-/// The whole flow for the SDK client `program args… MCP_URL`, registering as `client_name`.
-async fn an_sdk_signs_in_and_calls_whoami(program: &str, script: &str, client_name: &str) {
-    let waxseal = Waxseal::start().await;
+/// The whole flow for the SDK client `program script MCP_URL extra…` against `waxseal`, the consent page showing
+/// each of `consent_shows`. Checks what every client must get — the tools, alice's subject, this server as the
+/// token's only audience, the scope, the client the token was issued to — and returns the script's result for
+/// the caller to check how the client identified itself; `None` when skipped (no Chromium).
+async fn an_sdk_signs_in_and_calls_whoami(
+    waxseal: &Waxseal,
+    program: &str,
+    script: &str,
+    extra: &[&str],
+    consent_shows: &[&str],
+) -> Option<Value> {
     let mcp = McpServer::start(&waxseal.issuer).await;
     waxseal.add_resource(&mcp.url).await;
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+    let browser = Browser::start().await?;
 
-    let mut client = Script::spawn(program, &[script, &mcp.url]);
+    let mut args = vec![script, mcp.url.as_str()];
+    args.extend_from_slice(extra);
+    let mut client = Script::spawn(program, &args);
     let line = client.next_json("authorization URL").await;
     let authorize = line["authorize"].as_str().unwrap().to_owned();
     assert!(
@@ -296,7 +314,7 @@ async fn an_sdk_signs_in_and_calls_whoami(program: &str, script: &str, client_na
     );
 
     let page = browser.session(SessionOptions::default()).await;
-    sign_in_and_allow(&page, &authorize, client_name, &redirect_uri).await;
+    sign_in_and_allow(&page, &authorize, consent_shows, &redirect_uri).await;
 
     let result = client.next_json("result").await;
     assert_eq!(
@@ -310,7 +328,7 @@ async fn an_sdk_signs_in_and_calls_whoami(program: &str, script: &str, client_na
     let seen = &whoami["result"];
     assert_eq!(
         seen["sub"],
-        alice_subject(&waxseal).await.as_str(),
+        alice_subject(waxseal).await.as_str(),
         "{result}"
     );
     assert_eq!(
@@ -322,20 +340,24 @@ async fn an_sdk_signs_in_and_calls_whoami(program: &str, script: &str, client_na
     assert!(granted.contains(&SCOPE), "{result}");
     assert_eq!(
         seen["client_id"], result["client_id"],
-        "the client the SDK registered: {result}"
+        "the token is the SDK client's: {result}"
     );
+
+    // Chromium first, so no connection of its keeps the server's graceful shutdown waiting.
+    drop(page);
+    drop(browser);
+    Some(result)
+}
+
+/// An SDK that registered through `POST /register`: its client id is one the server issued.
+async fn assert_registered(waxseal: &Waxseal, result: &Value) {
     let clients = waxseal.service.list_clients().await.unwrap();
     assert!(
         clients
             .iter()
             .any(|c| Some(c.client_id.as_str()) == result["client_id"].as_str()),
-        "the SDK registered through POST /register"
+        "the SDK registered through POST /register: {result}"
     );
-
-    drop(page);
-    drop(browser);
-    drop(mcp);
-    waxseal.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -344,12 +366,16 @@ async fn the_typescript_sdk_signs_in_through_waxseal_and_whoami_sees_alice_and_t
         require_or_skip(&test_name(), &missing);
         return;
     }
-    an_sdk_signs_in_and_calls_whoami(
-        "node",
-        "interop/node/mcp_client.mjs",
-        "waxseal interop: MCP TypeScript SDK",
-    )
-    .await;
+    let waxseal = Waxseal::start().await;
+    let name = "waxseal interop: MCP TypeScript SDK";
+    let consent = format!("Allow {name}?");
+    let script = "interop/node/mcp_client.mjs";
+    if let Some(result) =
+        an_sdk_signs_in_and_calls_whoami(&waxseal, "node", script, &[], &[&consent]).await
+    {
+        assert_registered(&waxseal, &result).await;
+    }
+    waxseal.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -358,10 +384,14 @@ async fn the_python_sdk_signs_in_through_waxseal_and_whoami_sees_alice_and_this_
         require_or_skip(&test_name(), &missing);
         return;
     }
-    an_sdk_signs_in_and_calls_whoami(
-        "python3",
-        "interop/python/mcp_client.py",
-        "waxseal interop: MCP Python SDK",
-    )
-    .await;
+    let waxseal = Waxseal::start().await;
+    let name = "waxseal interop: MCP Python SDK";
+    let consent = format!("Allow {name}?");
+    let script = "interop/python/mcp_client.py";
+    if let Some(result) =
+        an_sdk_signs_in_and_calls_whoami(&waxseal, "python3", script, &[], &[&consent]).await
+    {
+        assert_registered(&waxseal, &result).await;
+    }
+    waxseal.stop().await;
 }
