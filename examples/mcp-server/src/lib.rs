@@ -112,16 +112,14 @@ impl Config {
 /// The address an `http://IP:PORT/…` URL names, to listen on when `--listen` is not given.
 fn url_address(url: &str) -> anyhow::Result<SocketAddr> {
     let parsed = Url::parse(url).with_context(|| format!("--url {url:?} is not a URL"))?;
-    let host = parsed.host_str().context("--url has no host")?;
     let port = parsed
         .port_or_known_default()
         .context("--url has no port")?;
-    format!(
-        "{}:{port}",
-        host.trim_start_matches('[').trim_end_matches(']')
-    )
-    .parse()
-    .with_context(|| format!("--url {url:?} names no IP address to listen on: give --listen ADDR"))
+    match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => Ok(SocketAddr::from((ip, port))),
+        Some(url::Host::Ipv6(ip)) => Ok(SocketAddr::from((ip, port))),
+        _ => bail!("--url {url:?} names no IP address to listen on: give --listen ADDR"),
+    }
 }
 
 /// Discovers `config.issuer` and fetches its keys once, so that a wrong URL shows at start, then builds the
@@ -176,4 +174,56 @@ pub fn router(config: &Config, verifier: RemoteVerifier) -> anyhow::Result<Route
                 .protected_resource(&metadata),
         )
         .merge(metadata.router()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Config, url_address};
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn arguments_name_the_issuer_the_url_and_the_address() {
+        let config = Config::from_args_and_env(args(&[
+            "--issuer",
+            "https://auth.example.com",
+            "--url=https://mcp.example.com/mcp",
+            "--listen",
+            "0.0.0.0:8000",
+        ]))
+        .unwrap();
+        assert_eq!(config.issuer, "https://auth.example.com");
+        assert_eq!(config.url, "https://mcp.example.com/mcp");
+        assert_eq!(config.listen.to_string(), "0.0.0.0:8000");
+
+        for (bad, says) in [
+            (&["--port", "1"][..], "unknown argument"),
+            (&["--url"], "--url needs a value"),
+            (&["--listen", "here"], "not an address"),
+        ] {
+            let error = Config::from_args_and_env(args(bad)).unwrap_err();
+            assert!(format!("{error:#}").contains(says), "{bad:?}: {error:#}");
+        }
+    }
+
+    #[test]
+    fn without_listen_the_url_says_where() {
+        assert_eq!(
+            url_address("http://127.0.0.1:3000/mcp")
+                .unwrap()
+                .to_string(),
+            "127.0.0.1:3000"
+        );
+        assert_eq!(
+            url_address("http://[::1]/mcp").unwrap().to_string(),
+            "[::1]:80"
+        );
+        let error = url_address("https://mcp.example.com/mcp").unwrap_err();
+        assert!(
+            format!("{error:#}").contains("give --listen ADDR"),
+            "{error:#}"
+        );
+    }
 }
