@@ -374,6 +374,8 @@ async fn the_typescript_sdk_signs_in_through_waxseal_and_whoami_sees_alice_and_t
         an_sdk_signs_in_and_calls_whoami(&waxseal, "node", script, &[], &[&consent]).await
     {
         assert_registered(&waxseal, &result).await;
+        // RFC 9207: the redirect names the issuer (the Python SDK checks it itself).
+        assert_eq!(result["iss"], waxseal.issuer.as_str(), "{result}");
     }
     waxseal.stop().await;
 }
