@@ -352,6 +352,66 @@ refresh_idle_ttl = "2d"
 }
 
 #[test]
+fn print_config_shows_the_client_metadata_settings_by_file_variable_and_flag() {
+    let (code, out, err) = print_config(None, &[], &[]);
+    assert_eq!(code, 0, "{err}");
+    let shown = printed(&out);
+    assert_eq!(
+        shown["allow_client_metadata_documents"].as_bool(),
+        Some(false)
+    );
+    assert_eq!(shown["client_metadata_timeout"].as_str(), Some("5s"));
+    assert_eq!(
+        shown["client_metadata_allowed_hosts"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    assert!(shown.get("client_metadata_ca_file").is_none(), "{out}");
+    let (code, out, err) = print_config(
+        Some(
+            "client_metadata_allowed_hosts = [\"from-file.internal\"]\nclient_metadata_ca_file = \"/etc/ca.pem\"\n",
+        ),
+        &[("WAXSEAL_CLIENT_METADATA_TIMEOUT", "2s")],
+        &["--allow-client-metadata-documents"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let set = printed(&out);
+    assert_eq!(set["allow_client_metadata_documents"].as_bool(), Some(true));
+    assert_eq!(set["client_metadata_timeout"].as_str(), Some("2s"));
+    assert_eq!(set["client_metadata_ca_file"].as_str(), Some("/etc/ca.pem"));
+    assert_eq!(
+        set["client_metadata_allowed_hosts"][0].as_str(),
+        Some("from-file.internal")
+    );
+    let (code, out, err) = print_config(
+        Some("client_metadata_allowed_hosts = [\"from-file.internal\"]\n"),
+        &[],
+        &[
+            "--client-metadata-allow-host",
+            "mcp.internal",
+            "--client-metadata-allow-host=10.0.0.5:8443",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let hosts = printed(&out)["client_metadata_allowed_hosts"].clone();
+    assert_eq!(
+        hosts.as_array().map(Vec::len),
+        Some(2),
+        "flags replace the file: {out}"
+    );
+    assert_eq!(hosts[1].as_str(), Some("10.0.0.5:8443"));
+    for bad in [
+        "--client-metadata-timeout=1m",
+        "--client-metadata-allow-host=https://x.example/",
+    ] {
+        let (code, _, err) = print_config(None, &[], &[bad]);
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert!(err.contains("--client-metadata-"), "{err}");
+    }
+}
+
+#[test]
 fn print_config_shows_the_defaults_and_where_the_master_key_comes_from_never_the_key() {
     let (code, out, err) = print_config(None, &[], &[]);
     assert_eq!(code, 0, "{err}");

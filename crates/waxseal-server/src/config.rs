@@ -170,7 +170,24 @@ pub struct Config {
     /// (its sessions end with it). At least [`MIN_REGISTERED_CLIENT_EXPIRY`]: its last use is written at most once
     /// a day. Operator-added clients never expire.
     pub registered_client_expiry: Duration,
+    /// Accept an `https` URL as a `client_id` (OAuth Client ID Metadata Documents, as MCP clients use them): the
+    /// server fetches the URL, a JSON client metadata document, and treats the client it describes as a public
+    /// client (PKCE S256, consent always asked). Off by default: such a `client_id` is an unknown client.
+    pub allow_client_metadata_documents: bool,
+    /// Hosts (`name` or `name:port`) whose metadata documents may be fetched from any address, loopback and
+    /// private ones included (an internal deployment). Every other host must resolve to public addresses only.
+    pub client_metadata_allowed_hosts: Vec<String>,
+    /// PEM certificates trusted, besides the system's roots, when fetching metadata documents (a corporate CA).
+    pub client_metadata_ca_file: Option<PathBuf>,
+    /// The most one metadata document fetch may take, connection and body included. 1 s to
+    /// [`MAX_CLIENT_METADATA_TIMEOUT`].
+    pub client_metadata_timeout: Duration,
 }
+
+/// The default of [`Config::client_metadata_timeout`].
+pub const DEFAULT_CLIENT_METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest [`Config::client_metadata_timeout`]: an authorization request waits for the fetch.
+pub const MAX_CLIENT_METADATA_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The default of [`Config::registered_client_expiry`].
 pub const DEFAULT_REGISTERED_CLIENT_EXPIRY: Duration = Duration::from_secs(30 * 24 * 60 * 60);
@@ -226,6 +243,10 @@ impl Default for Config {
             registration_scope: DEFAULT_REGISTRATION_SCOPE.into(),
             registrations_per_hour: DEFAULT_REGISTRATIONS_PER_HOUR,
             registered_client_expiry: DEFAULT_REGISTERED_CLIENT_EXPIRY,
+            allow_client_metadata_documents: false,
+            client_metadata_allowed_hosts: Vec::new(),
+            client_metadata_ca_file: None,
+            client_metadata_timeout: DEFAULT_CLIENT_METADATA_TIMEOUT,
         }
     }
 }
@@ -326,8 +347,29 @@ impl Config {
                  \"openid profile email offline_access\"",
             ));
         }
+        self.validate_client_metadata()?;
         limits::validate(self)?;
         self.validate_signing()
+    }
+
+    fn validate_client_metadata(&self) -> Result<()> {
+        let timeout = self.client_metadata_timeout;
+        if timeout < Duration::from_secs(1) || timeout > MAX_CLIENT_METADATA_TIMEOUT {
+            return Err(Error::config(format!(
+                "--client-metadata-timeout must be 1s to {}s: an authorization request waits for the fetch",
+                MAX_CLIENT_METADATA_TIMEOUT.as_secs()
+            )));
+        }
+        for host in &self.client_metadata_allowed_hosts {
+            if !crate::service::client_metadata::is_host_pattern(host) {
+                return Err(Error::config(format!(
+                    "--client-metadata-allow-host {:?} is not a host name or host:port (e.g. mcp.internal or \
+                     10.0.0.5:8443)",
+                    host.chars().take(80).collect::<String>()
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn validate_signing(&self) -> Result<()> {

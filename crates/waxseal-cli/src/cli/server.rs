@@ -37,7 +37,9 @@ pub struct ServeArgs {
     /// refresh_absolute_ttl, refresh_reuse_interval, signing_alg, allow_symmetric_signing, key_rotation, tls_cert,
     /// tls_key, token_cache, refresh_cookie, redis_url, redis_key_prefix, header_read_timeout, idle_timeout,
     /// body_timeout, max_connections, max_connections_per_address, dpop_nonce, dpop_proof_window,
-    /// allow_registration, registration_scope, registrations_per_hour, registered_client_expiry); flags and WAXSEAL_* variables override it.
+    /// allow_registration, registration_scope, registrations_per_hour, registered_client_expiry,
+    /// allow_client_metadata_documents, client_metadata_allowed_hosts, client_metadata_ca_file,
+    /// client_metadata_timeout); flags and WAXSEAL_* variables override it.
     #[arg(long, env = "WAXSEAL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Print the effective settings (as TOML) and exit; the master key is never shown, only where it comes from.
@@ -188,6 +190,38 @@ pub struct ServeArgs {
     /// deleted, at least 2d; operator-added clients never expire [default: 30d].
     #[arg(long, env = "WAXSEAL_REGISTERED_CLIENT_EXPIRY", value_name = "DURATION", value_parser = duration)]
     pub registered_client_expiry: Option<Duration>,
+    /// Accept an https URL as a client_id (OAuth Client ID Metadata Documents, as MCP clients use them): the
+    /// server fetches the URL's JSON client metadata and treats the client as a public one (PKCE, consent always
+    /// asked). Fetches go only to public addresses, without redirects, bounded in time and size [default: false].
+    #[arg(
+        long,
+        env = "WAXSEAL_ALLOW_CLIENT_METADATA_DOCUMENTS",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub allow_client_metadata_documents: Option<bool>,
+    /// A host (NAME or NAME:PORT) whose metadata documents may be fetched from any address, loopback and private
+    /// ones included: an internal deployment. Repeat for several; the variable takes a comma-separated list.
+    #[arg(
+        long = "client-metadata-allow-host",
+        env = "WAXSEAL_CLIENT_METADATA_ALLOW_HOSTS",
+        value_name = "HOST",
+        value_delimiter = ','
+    )]
+    pub client_metadata_allowed_hosts: Vec<String>,
+    /// PEM certificates trusted, besides the system's roots, when fetching client metadata documents.
+    #[arg(
+        long = "client-metadata-ca",
+        env = "WAXSEAL_CLIENT_METADATA_CA",
+        value_name = "FILE"
+    )]
+    pub client_metadata_ca_file: Option<PathBuf>,
+    /// The most one metadata document fetch may take, connecting and reading included, 1s to 30s [default: 5s].
+    #[arg(long, env = "WAXSEAL_CLIENT_METADATA_TIMEOUT", value_name = "DURATION", value_parser = duration)]
+    pub client_metadata_timeout: Option<Duration>,
 }
 
 /// The text forms of durations and of `serve`'s settings, shared with its settings file.

@@ -88,6 +88,12 @@ fn flags(args: &ServeArgs) -> Settings {
         registration_scope: args.registration_scope.clone(),
         registrations_per_hour: args.registrations_per_hour,
         registered_client_expiry: args.registered_client_expiry,
+        allow_client_metadata_documents: args.allow_client_metadata_documents,
+        // No flag given: the file decides (an empty list from the command line would erase it).
+        client_metadata_allowed_hosts: (!args.client_metadata_allowed_hosts.is_empty())
+            .then(|| args.client_metadata_allowed_hosts.clone()),
+        client_metadata_ca_file: args.client_metadata_ca_file.clone(),
+        client_metadata_timeout: args.client_metadata_timeout,
     }
 }
 

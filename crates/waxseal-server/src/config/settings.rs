@@ -124,6 +124,14 @@ settings! {
     registrations_per_hour: u32;
     /// [`Config::registered_client_expiry`].
     registered_client_expiry: Duration, text: duration;
+    /// [`Config::allow_client_metadata_documents`].
+    allow_client_metadata_documents: bool;
+    /// [`Config::client_metadata_allowed_hosts`].
+    client_metadata_allowed_hosts: Vec<String>;
+    /// [`Config::client_metadata_ca_file`].
+    client_metadata_ca_file: PathBuf;
+    /// [`Config::client_metadata_timeout`].
+    client_metadata_timeout: Duration, text: duration;
 }
 
 /// A key-rotation interval, or none.
@@ -302,6 +310,18 @@ impl Settings {
             &mut c.registered_client_expiry,
             self.registered_client_expiry,
         );
+        set(
+            &mut c.allow_client_metadata_documents,
+            self.allow_client_metadata_documents,
+        );
+        set(
+            &mut c.client_metadata_allowed_hosts,
+            self.client_metadata_allowed_hosts,
+        );
+        if self.client_metadata_ca_file.is_some() {
+            c.client_metadata_ca_file = self.client_metadata_ca_file;
+        }
+        set(&mut c.client_metadata_timeout, self.client_metadata_timeout);
         c.validate()
             .map_err(|e| Error::config(format!("the configuration is not usable: {e}")))?;
         Ok(Resolved {
@@ -356,6 +376,10 @@ impl SettingsFile {
             registration_scope: Some(c.registration_scope.clone()),
             registrations_per_hour: Some(c.registrations_per_hour),
             registered_client_expiry: Some(format_duration(c.registered_client_expiry)),
+            allow_client_metadata_documents: Some(c.allow_client_metadata_documents),
+            client_metadata_allowed_hosts: Some(c.client_metadata_allowed_hosts.clone()),
+            client_metadata_ca_file: c.client_metadata_ca_file.clone(),
+            client_metadata_timeout: Some(format_duration(c.client_metadata_timeout)),
         }
     }
 }

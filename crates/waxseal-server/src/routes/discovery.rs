@@ -58,7 +58,8 @@ fn cache_publicly(response: &mut Response, max_age: std::time::Duration) {
 /// list what the server can encrypt ID tokens with for a client registered with a public encryption key: the
 /// asymmetric key-management algorithms and every content encryption. `dpop_signing_alg_values_supported`
 /// (RFC 9449 §5.1) lists the algorithms a DPoP proof may be signed with. `registration_endpoint` is there only
-/// with `--allow-registration`.
+/// with `--allow-registration`, `client_id_metadata_document_supported` only with
+/// `--allow-client-metadata-documents`.
 fn discovery_document(service: &AuthService) -> serde_json::Value {
     let issuer = &service.config().issuer;
     let base = issuer.trim_end_matches('/');
@@ -110,6 +111,13 @@ fn discovery_document(service: &AuthService) -> serde_json::Value {
             "registration_endpoint".into(),
             json!(format!("{base}/register")),
         );
+    }
+    // draft-ietf-oauth-client-id-metadata-document §4 (and the MCP authorization spec): a client may then name
+    // itself by the URL of its metadata document. Left out when off, as a client treats absent as false.
+    if service.config().allow_client_metadata_documents
+        && let Some(fields) = document.as_object_mut()
+    {
+        fields.insert("client_id_metadata_document_supported".into(), json!(true));
     }
     document
 }

@@ -68,13 +68,15 @@ impl OAuthError {
     }
 
     fn invalid_client(basic_challenge: bool) -> Self {
+        Self::invalid_client_because(basic_challenge, "client authentication failed")
+    }
+
+    /// `invalid_client` saying why: the service's message (a client metadata document's refusal names what was
+    /// wrong; an unknown id and a wrong secret are the same "client authentication failed").
+    fn invalid_client_because(basic_challenge: bool, description: impl Into<String>) -> Self {
         OAuthError {
             basic_challenge,
-            ..Self::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                "client authentication failed",
-            )
+            ..Self::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
         }
     }
 
@@ -98,7 +100,7 @@ impl OAuthError {
     /// A service error, as the OAuth error it is; `basic` says whether the client authenticated with Basic.
     fn from_service(e: &Error, basic: bool) -> Self {
         let (status, error) = match e.kind() {
-            ErrorKind::InvalidClient => return Self::invalid_client(basic),
+            ErrorKind::InvalidClient => return Self::invalid_client_because(basic, e.message()),
             // RFC 6749 has no code for this; RFC 8628 §3.5's `slow_down` is the token endpoint's nearest one.
             ErrorKind::Throttled => {
                 return OAuthError {

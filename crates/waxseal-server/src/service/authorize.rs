@@ -188,7 +188,17 @@ impl AuthService {
                 "The request does not say which application it comes from (client_id is missing).",
             );
         };
-        let client = if client_id.len() > super::clients::MAX_CLIENT_ID_LEN {
+        let client = if let Some(outcome) = self.metadata_client(client_id).await {
+            match outcome {
+                Ok(client) => {
+                    if let Some(refused) = unlisted_redirect_uri(params, &client) {
+                        return Ok(Err(refused));
+                    }
+                    Some(client)
+                }
+                Err(e) => return page(&format!("This application cannot sign you in here: {e}.")),
+            }
+        } else if client_id.len() > super::clients::MAX_CLIENT_ID_LEN {
             None
         } else {
             self.registered_client(client_id).await?
@@ -341,6 +351,25 @@ impl AuthService {
             .cloned()
             .collect()
     }
+}
+
+/// For a client known by its metadata document, a `redirect_uri` its document does not list, refused with words
+/// that say where the list is (the operator cannot fix it; the client's developer can).
+fn unlisted_redirect_uri(params: &[(String, String)], client: &Client) -> Option<AuthorizeError> {
+    let presented = single(params, "redirect_uri").ok().flatten()?;
+    if client
+        .web
+        .redirect_uris
+        .iter()
+        .any(|r| redirect_uri_matches(r, presented))
+    {
+        return None;
+    }
+    let host = super::client_metadata::metadata_client_host(client).unwrap_or_default();
+    Some(AuthorizeError::Page(format!(
+        "The redirect_uri is not listed in the client's metadata document at {host}, so you are not sent back to \
+         the application."
+    )))
 }
 
 /// The checks of an authorization request from its client on: the redirect URI, then everything else, whose errors

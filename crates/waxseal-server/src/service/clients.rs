@@ -375,7 +375,17 @@ impl AuthService {
 
     /// Authenticates a public client (`token_endpoint_auth_method: none`) by its id alone: what binds its tokens
     /// to it is PKCE, not a secret. A confidential client, or an unknown id, is [`ErrorKind::InvalidClient`].
+    /// A client known by its metadata document (a `client_id` URL) is one when the document is usable.
     pub async fn authenticate_public_client(&self, client_id: &str) -> Result<Client> {
+        if let Some(outcome) = self.metadata_client(client_id).await {
+            return outcome.map_err(|e| {
+                tracing::info!(error = %e, "client authentication failed");
+                Error::new(
+                    ErrorKind::InvalidClient,
+                    format!("client authentication failed: {e}"),
+                )
+            });
+        }
         let client = if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
             None
         } else {

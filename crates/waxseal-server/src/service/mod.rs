@@ -28,6 +28,7 @@ use waxseal_axum::verified_cache::VerifiedCache;
 pub mod authorize; // the authorization request, checked
 mod bearer; // the bearer layer's verifier of the protected routes
 mod client_cache; // registered clients read recently, for client authentication without the store
+pub mod client_metadata; // clients known by the URL of their metadata document: the safe fetch, the cache
 mod clients; // registering and administering OAuth clients, client authentication
 mod code; // authorization codes and ID tokens
 mod csrf; // cookie mode's CSRF tokens
@@ -180,6 +181,9 @@ pub struct AuthService {
     access_sealing: encrypt::AccessTokenKey,
     /// DPoP: the proof verifier, the nonces (when required) and the used proofs.
     dpop: dpop::DpopState,
+    /// Clients known by the URL of their metadata document; `None` unless
+    /// [`Config::allow_client_metadata_documents`].
+    client_metadata: Option<client_metadata::ClientMetadata>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -246,6 +250,7 @@ impl AuthService {
             None => None,
         };
         let dpop = dpop::DpopState::new(&config, clock.clone(), master_key, bus.as_ref())?;
+        let client_metadata = client_metadata::ClientMetadata::from_config(&config)?;
         let service = AuthService {
             store,
             database,
@@ -272,6 +277,7 @@ impl AuthService {
             metrics,
             csrf,
             dpop,
+            client_metadata,
         };
         service.reload_keys().await?;
         Ok(service)

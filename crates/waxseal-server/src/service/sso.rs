@@ -205,6 +205,9 @@ impl AuthService {
     /// A registered client, read through the client cache (for the pages, which only show and check its
     /// registration).
     pub async fn web_client(&self, client_id: &str) -> Result<Option<crate::store::Client>> {
+        if let Some(outcome) = self.metadata_client(client_id).await {
+            return Ok(outcome.ok());
+        }
         if client_id.len() > super::clients::MAX_CLIENT_ID_LEN {
             return Ok(None);
         }

@@ -266,6 +266,10 @@ pub(crate) struct DiscoveryDocument {
     /// Dynamic client registration (RFC 7591): only when the operator opened it.
     #[serde(skip_serializing_if = "Option::is_none")]
     registration_endpoint: Option<String>,
+    /// `true` when a client may name itself by the https URL of its metadata document
+    /// (draft-ietf-oauth-client-id-metadata-document); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id_metadata_document_supported: Option<bool>,
     scopes_supported: Vec<String>,
     /// `["code"]`.
     response_types_supported: Vec<String>,

@@ -16,6 +16,7 @@ use super::{
     sent_browser_id, service_error_page, session_form, signed_in, user_agent, with_cookie,
 };
 use crate::error::ErrorKind;
+use crate::service::client_metadata::metadata_client_host;
 use crate::service::{AuthService, AuthorizationRequest, AuthorizeError, SignedIn, Step};
 
 /// The pairs of a query string; `None` when it is not valid UTF-8 form encoding.
@@ -92,11 +93,13 @@ fn show(
             let Some(signed_in) = signed_in else {
                 return error_page(web, StatusCode::BAD_REQUEST, "Sign in first.");
             };
+            let host = metadata_client_host(&request.client);
             render(
                 StatusCode::OK,
                 &pages::Consent {
                     chrome: web.chrome(),
                     client_name: &request.client.name,
+                    client_host: host.as_deref(),
                     username: &signed_in.user.username,
                     scopes: scopes.iter().map(|s| describe_scope(s)).collect(),
                     params: &request.params,

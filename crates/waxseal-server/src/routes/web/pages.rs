@@ -26,6 +26,9 @@ pub(crate) struct SignIn<'a> {
 pub(crate) struct Consent<'a> {
     pub(crate) chrome: Chrome<'a>,
     pub(crate) client_name: &'a str,
+    /// For a client known by its metadata document: the host of its `client_id` URL, the one thing about it the
+    /// user can check (its name is whatever the document says).
+    pub(crate) client_host: Option<&'a str>,
     pub(crate) username: &'a str,
     /// What each scope lets the application do, in words.
     pub(crate) scopes: Vec<String>,
