@@ -17,8 +17,9 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::metadata_document::MetadataDocument;
 use common::{McpServer, PASSWORD, USER, Waxseal};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use waxseal_example_mcp_server::SCOPE;
@@ -394,6 +395,56 @@ async fn the_python_sdk_signs_in_through_waxseal_and_whoami_sees_alice_and_this_
         an_sdk_signs_in_and_calls_whoami(&waxseal, "python3", script, &[], &[&consent]).await
     {
         assert_registered(&waxseal, &result).await;
+    }
+    waxseal.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_typescript_sdk_signs_in_by_its_client_id_metadata_document_without_registering() {
+    if let Err(missing) = node_sdk() {
+        require_or_skip(&test_name(), &missing);
+        return;
+    }
+    // The client's publisher hosts its metadata document; its URL is the client id. The redirect URI is the
+    // loopback one without a port: the SDK's callback listens on whatever port it gets.
+    let dir = tempfile::tempdir().unwrap();
+    let name = "waxseal interop: MCP TypeScript SDK by its metadata document";
+    let document = MetadataDocument::serve(dir.path(), "/mcp-client.json", |url| {
+        json!({
+            "client_id": url,
+            "client_name": name,
+            "redirect_uris": ["http://127.0.0.1/callback"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+        })
+    })
+    .await;
+    // `--client-metadata-allow-host localhost`: the document is on this machine, which the server refuses to
+    // fetch from otherwise; `--client-metadata-ca`: its certificate is the test CA's.
+    let waxseal = Waxseal::start_with(|config| waxseal_server::Config {
+        allow_client_metadata_documents: true,
+        client_metadata_allowed_hosts: vec!["localhost".into()],
+        client_metadata_ca_file: Some(document.ca_file.clone()),
+        ..config
+    })
+    .await;
+    let script = "interop/node/mcp_client.mjs";
+    let extra = ["--client-metadata-url", document.url.as_str()];
+    // The consent page names the client and the host that vouches for the name.
+    if let Some(result) =
+        an_sdk_signs_in_and_calls_whoami(&waxseal, "node", script, &extra, &[name, "localhost"])
+            .await
+    {
+        assert_eq!(
+            result["client_id"],
+            document.url.as_str(),
+            "the document's URL is the client id: {result}"
+        );
+        assert!(
+            waxseal.service.list_clients().await.unwrap().is_empty(),
+            "nothing was registered"
+        );
     }
     waxseal.stop().await;
 }

@@ -6,6 +6,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod metadata_document;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
