@@ -3,7 +3,8 @@
 //! registers itself (RFC 7591), and prints the authorization URL; headless Chromium opens it, signs alice in and
 //! allows the client on the consent page; the redirect reaches the SDK's loopback callback; the SDK exchanges the
 //! code (PKCE, `resource`) and calls the tools. The test then checks what `whoami` saw in the token: alice's
-//! subject, the client the SDK registered, the scope, and this server's URL as the only audience.
+//! subject, the client the SDK registered, the scope, and this server's URL as the only audience. The TypeScript
+//! SDK also signs in without registering, by a client ID metadata document the test serves over https.
 //!
 //! The SDKs run as child processes: `interop/node/mcp_client.mjs` (npm `@modelcontextprotocol/sdk`) and
 //! `interop/python/mcp_client.py` (PyPI `mcp`), at the versions `bash .ci/deps` installs. Without them or without
