@@ -246,7 +246,7 @@ async fn alice_subject(waxseal: &Waxseal) -> String {
     let login: Value = http
         .post(format!("{}/login", waxseal.issuer))
         .header("content-type", "application/json")
-        .body(serde_json::json!({ "username": USER, "password": PASSWORD }).to_string())
+        .body(json!({ "username": USER, "password": PASSWORD }).to_string())
         .send()
         .await
         .unwrap()
@@ -319,11 +319,7 @@ async fn an_sdk_signs_in_and_calls_whoami(
     sign_in_and_allow(&page, &authorize, consent_shows, &redirect_uri).await;
 
     let result = client.next_json("result").await;
-    assert_eq!(
-        result["tools"],
-        serde_json::json!(["add", "whoami"]),
-        "{result}"
-    );
+    assert_eq!(result["tools"], json!(["add", "whoami"]), "{result}");
     assert_eq!(result["add"]["result"], "42", "{result}");
     let whoami = &result["whoami"];
     assert_eq!(whoami["is_error"], false, "{result}");
