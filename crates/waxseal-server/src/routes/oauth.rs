@@ -5,334 +5,37 @@
 //! A token request may carry a DPoP proof (RFC 9449, one `DPoP` header): it is checked once the client is
 //! authenticated and before the grant runs, and the access token issued is then bound to the proof's key
 //! (`token_type: DPoP`).
+//!
+//! The error type is in `error`, the form and the client's authentication in `client`; this file holds the
+//! endpoints and their answers.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use utoipa::ToSchema;
-use zeroize::Zeroizing;
 
 use super::Peer;
-use super::error::{body, quoted_safe};
-use super::form::form_decode;
-use super::form::{FormBody, FormError};
+use super::form::FormBody;
 use super::introspection;
 use super::openapi::responses;
 use super::openapi::schema;
 use super::openapi::schema::ErrorBody;
-use crate::error::{Error, ErrorKind, UNAVAILABLE_RETRY_AFTER};
+use crate::error::Error;
 use crate::service::{AuthService, CodeExchange, GrantedTokens};
-use crate::store::{Client, GrantType};
+use crate::store::GrantType;
 
-/// An RFC 6749 §5.2 error of the `/oauth/*` endpoints.
-#[derive(Debug)]
-pub struct OAuthError {
-    pub(super) status: StatusCode,
-    pub(super) error: &'static str,
-    description: String,
-    /// Answer with `WWW-Authenticate: Basic` (the client used Basic, or sent no credentials at all).
-    basic_challenge: bool,
-    /// `Retry-After` seconds (a throttled password grant).
-    retry_after: Option<u64>,
-    /// A fresh `DPoP-Nonce` (RFC 9449 §8) to send with a `use_dpop_nonce` answer.
-    dpop_nonce: Option<String>,
-}
+mod client;
+mod error;
 
-impl OAuthError {
-    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
-        OAuthError {
-            status,
-            error,
-            description: description.into(),
-            basic_challenge: false,
-            retry_after: None,
-            dpop_nonce: None,
-        }
-    }
-
-    fn invalid_dpop_proof(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_dpop_proof", description)
-    }
-
-    fn invalid_request(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
-    }
-
-    fn invalid_client(basic_challenge: bool) -> Self {
-        Self::invalid_client_because(basic_challenge, "client authentication failed")
-    }
-
-    /// `invalid_client` saying why: the service's message (a client metadata document's refusal names what was
-    /// wrong; an unknown id and a wrong secret are the same "client authentication failed").
-    fn invalid_client_because(basic_challenge: bool, description: impl Into<String>) -> Self {
-        OAuthError {
-            basic_challenge,
-            ..Self::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
-        }
-    }
-
-    /// The refusal of a DPoP proof: [`OAuthError::from_service`], but a 503 says that the replay store (Redis), not
-    /// the database, does not answer.
-    fn from_dpop(e: &Error, basic: bool) -> Self {
-        if e.kind() == ErrorKind::Unavailable {
-            tracing::warn!(error = %e, "DPoP proof refused: the replay store does not answer");
-            return OAuthError {
-                retry_after: Some(e.retry_after().unwrap_or(UNAVAILABLE_RETRY_AFTER)),
-                ..Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily_unavailable",
-                    "the server cannot check DPoP proofs for replay now; retry after the Retry-After seconds",
-                )
-            };
-        }
-        Self::from_service(e, basic)
-    }
-
-    /// A service error, as the OAuth error it is; `basic` says whether the client authenticated with Basic.
-    fn from_service(e: &Error, basic: bool) -> Self {
-        let (status, error) = match e.kind() {
-            ErrorKind::InvalidClient => return Self::invalid_client_because(basic, e.message()),
-            // RFC 6749 has no code for this; RFC 8628 §3.5's `slow_down` is the token endpoint's nearest one.
-            ErrorKind::Throttled => {
-                return OAuthError {
-                    retry_after: e.retry_after(),
-                    ..Self::new(StatusCode::TOO_MANY_REQUESTS, "slow_down", e.message())
-                };
-            }
-            ErrorKind::InvalidGrant | ErrorKind::InvalidCredentials => {
-                (StatusCode::BAD_REQUEST, "invalid_grant")
-            }
-            ErrorKind::UnauthorizedClient => (StatusCode::BAD_REQUEST, "unauthorized_client"),
-            ErrorKind::InvalidScope => (StatusCode::BAD_REQUEST, "invalid_scope"),
-            // RFC 8707 §2.
-            ErrorKind::InvalidTarget => (StatusCode::BAD_REQUEST, "invalid_target"),
-            ErrorKind::InvalidRequest => (StatusCode::BAD_REQUEST, "invalid_request"),
-            // RFC 9449 §5 and §8; the fresh nonce is added by the handler, which has the service.
-            ErrorKind::DpopProof => (StatusCode::BAD_REQUEST, "invalid_dpop_proof"),
-            ErrorKind::DpopNonce => (StatusCode::BAD_REQUEST, "use_dpop_nonce"),
-            ErrorKind::Unavailable => {
-                tracing::warn!(error = %e, "request refused: the database is unreachable");
-                return OAuthError {
-                    retry_after: Some(e.retry_after().unwrap_or(UNAVAILABLE_RETRY_AFTER)),
-                    ..Self::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "temporarily_unavailable",
-                        "the server cannot reach its database; retry after the Retry-After seconds",
-                    )
-                };
-            }
-            _ => {
-                tracing::error!(error = %e, "request failed");
-                return Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "the server failed; the operator can find details in its log",
-                );
-            }
-        };
-        Self::new(status, error, e.message())
-    }
-}
-
-impl IntoResponse for OAuthError {
-    fn into_response(self) -> Response {
-        // RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
-        let mut response = (
-            self.status,
-            body(self.error, &quoted_safe(&self.description)),
-        )
-            .into_response();
-        if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        if let Some(nonce) = self.dpop_nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
-            response.headers_mut().insert(DPOP_NONCE, nonce);
-        }
-        if self.status == StatusCode::UNAUTHORIZED && self.basic_challenge {
-            response.headers_mut().insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"waxseal\""),
-            );
-        }
-        response
-    }
-}
-
-/// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1) on every `/oauth/*` response, errors included.
-fn no_store(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
-    response
-}
-
-/// The parameters of a form-encoded OAuth request. A parameter without a value counts as absent, none may be
-/// included more than once, not even with an empty value (RFC 6749 §3.1, §3.2); unknown ones are ignored.
-pub(super) struct OAuthParams(pub(super) HashMap<String, Zeroizing<String>>);
-
-impl OAuthParams {
-    pub(super) fn parse(FormBody(form): FormBody) -> Result<Self, OAuthError> {
-        let pairs = form.map_err(|e| match e {
-            FormError::ContentType => OAuthError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "invalid_request",
-                "the request body must be Content-Type: application/x-www-form-urlencoded",
-            ),
-            FormError::TooLarge => OAuthError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "invalid_request",
-                "the request body is too large",
-            ),
-            FormError::Malformed => OAuthError::invalid_request(
-                "the request body is not a valid form: UTF-8 text, each % followed by two hex digits",
-            ),
-            FormError::Unreadable => {
-                OAuthError::invalid_request("the request body could not be read")
-            }
-        })?;
-        let mut params = HashMap::new();
-        let mut seen = std::collections::HashSet::new();
-        for (name, value) in pairs {
-            if !seen.insert(name.clone()) {
-                if name == "resource" {
-                    return Err(OAuthError::new(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_target",
-                        crate::service::ONE_RESOURCE,
-                    ));
-                }
-                let name: String = name.chars().take(40).collect();
-                return Err(OAuthError::invalid_request(format!(
-                    "the parameter {name} is repeated"
-                )));
-            }
-            if !value.is_empty() {
-                params.insert(name, value);
-            }
-        }
-        Ok(OAuthParams(params))
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(|v| v.as_str())
-    }
-
-    pub(super) fn require(&self, name: &str) -> Result<&str, OAuthError> {
-        self.get(name)
-            .ok_or_else(|| OAuthError::invalid_request(format!("the parameter {name} is missing")))
-    }
-}
-
-/// The client's credentials: `client_secret_basic` or `client_secret_post`, never both — or, for a public client
-/// (`token_endpoint_auth_method: none`), its `client_id` alone.
-pub(super) struct ClientCredentials {
-    pub(super) client_id: Zeroizing<String>,
-    /// `None`: a public client's request, which carries no secret.
-    pub(super) secret: Option<Zeroizing<String>>,
-    pub(super) basic: bool,
-}
-
-pub(super) fn client_credentials(
-    headers: &HeaderMap,
-    params: &OAuthParams,
-) -> Result<ClientCredentials, OAuthError> {
-    if repeated_authorization(headers) {
-        return Err(OAuthError::invalid_request(ONE_AUTHORIZATION));
-    }
-    let Some(value) = headers.get(AUTHORIZATION) else {
-        return match (params.get("client_id"), params.get("client_secret")) {
-            (Some(id), secret) => Ok(ClientCredentials {
-                client_id: Zeroizing::new(id.to_owned()),
-                secret: secret.map(|s| Zeroizing::new(s.to_owned())),
-                basic: false,
-            }),
-            _ => Err(OAuthError::invalid_client(true)),
-        };
-    };
-    let basic = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-        .map(|(_, credentials)| credentials.trim());
-    let Some(encoded) = basic else {
-        return Err(OAuthError::invalid_client(true));
-    };
-    if params.get("client_secret").is_some() {
-        return Err(OAuthError::invalid_request(
-            "use one client authentication method: Authorization: Basic or client_secret in the body",
-        ));
-    }
-    let decoded = STANDARD
-        .decode(encoded)
-        .ok()
-        .map(Zeroizing::new)
-        .and_then(|d| String::from_utf8(d.to_vec()).ok())
-        .map(Zeroizing::new)
-        .ok_or_else(|| OAuthError::invalid_client(true))?;
-    let (id, secret) = decoded
-        .split_once(':')
-        .ok_or_else(|| OAuthError::invalid_client(true))?;
-    let (Some(client_id), Some(secret)) = (form_decode(id), form_decode(secret)) else {
-        return Err(OAuthError::invalid_client(true));
-    };
-    if params
-        .get("client_id")
-        .is_some_and(|body_id| body_id != client_id.as_str())
-    {
-        return Err(OAuthError::invalid_request(
-            "the client_id in the body differs from the one in Authorization: Basic",
-        ));
-    }
-    Ok(ClientCredentials {
-        client_id,
-        secret: Some(secret),
-        basic: true,
-    })
-}
-
-/// Parses the form and authenticates the client; the `bool` says whether Basic was used.
-async fn oauth_client(
-    service: &AuthService,
-    headers: &HeaderMap,
-    form: FormBody,
-    required: &str,
-) -> Result<(OAuthParams, Client, bool), OAuthError> {
-    let params = OAuthParams::parse(form)?;
-    params.require(required)?;
-    let credentials = client_credentials(headers, &params)?;
-    // Only the client credentials grant may authenticate from the service's client cache (see its docs).
-    let authenticated = match &credentials.secret {
-        None => {
-            service
-                .authenticate_public_client(&credentials.client_id)
-                .await
-        }
-        Some(secret) if params.get("grant_type") == Some(GrantType::ClientCredentials.as_str()) => {
-            service
-                .authenticate_client_for_client_credentials(&credentials.client_id, secret)
-                .await
-        }
-        Some(secret) => {
-            service
-                .authenticate_client(&credentials.client_id, secret)
-                .await
-        }
-    };
-    let client = authenticated.map_err(|e| OAuthError::from_service(&e, credentials.basic))?;
-    Ok((params, client, credentials.basic))
-}
+use client::oauth_client;
+pub(super) use client::{OAuthParams, client_credentials};
+pub use error::OAuthError;
+use error::no_store;
 
 /// The `DPoP` request header (RFC 9449 §4.1).
 pub(super) const DPOP: HeaderName = HeaderName::from_static("dpop");
@@ -588,26 +291,4 @@ pub(super) async fn oauth_introspect(
         Ok(found) => Json(introspection::document(found)).into_response(),
         Err(e) => e.into_response(),
     })
-}
-
-/// RFC 9110 §5.3: Authorization is not a list, so a second one is malformed — and which of the two a proxy in
-/// front acted on is unknowable.
-const ONE_AUTHORIZATION: &str = "send one Authorization header, not several";
-
-fn repeated_authorization(headers: &HeaderMap) -> bool {
-    headers.get_all(AUTHORIZATION).iter().nth(1).is_some()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_credentials_are_form_decoded() {
-        assert_eq!(form_decode("a%3Ab+c%2B").unwrap().as_str(), "a:b c+");
-        assert_eq!(form_decode("plain-_.~").unwrap().as_str(), "plain-_.~");
-        assert!(form_decode("%zz").is_none());
-        assert!(form_decode("%4").is_none());
-        assert!(form_decode("%ff").is_none(), "not UTF-8");
-    }
 }
