@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod jwe;
+mod serve;
 mod server;
 pub use jwe::{DecryptArgs, EncryptArgs, JweKeySource};
+pub use serve::ServeArgs;
 pub use server::{
     ClientAddArgs, ClientCommand, ClientIdArgs, DataDirArg, Grant, ImportArgs, KeysCommand,
-    KeysRevokeArgs, KeysRotateArgs, ResourceAddArgs, ResourceCommand, ResourceUriArgs, ServeArgs,
-    UserAddArgs, UserCommand, UserNameArgs, UserProfileArgs, UserSetPasswordArgs,
+    KeysRevokeArgs, KeysRotateArgs, ResourceAddArgs, ResourceCommand, ResourceUriArgs, UserAddArgs,
+    UserCommand, UserNameArgs, UserProfileArgs, UserSetPasswordArgs,
 };
 
 /// A local, offline jwt.io: decode, verify, sign, encrypt, decrypt and lint JSON Web Tokens, and manage keys.
