@@ -25,7 +25,9 @@ use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use waxseal_example_mcp_server::SCOPE;
 use waxseal_testkit::browser::fantoccini::elements::Element;
-use waxseal_testkit::browser::{Browser, Locator, Session, SessionOptions};
+use waxseal_testkit::browser::{
+    Browser, Locator, Session, SessionOptions, assert_accessible, screenshot,
+};
 use waxseal_testkit::{repo_root, require_or_skip};
 
 /// How long a script may take to print its next line: the SDKs' own deadline (120 s) and some.
@@ -231,6 +233,21 @@ async fn sign_in_and_allow(
             "the consent page shows {shown:?}:\n{consent}"
         );
     }
+    // Seen as a person sees it, and usable by everyone: a screenshot, and axe-core's checks.
+    let name: String = consent_shows
+        .join(" ")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = format!("mcp-consent-{}", name.trim_matches('-'));
+    screenshot(page, &name).await;
+    assert_accessible(page, &name).await;
     page.find(Locator::Css("button[name='decision'][value='allow']"))
         .await
         .unwrap()
