@@ -15,12 +15,10 @@ seconds=${1:-15}
 port=${WAXSEAL_BENCH_PORT:-18081}
 root=$(cd "$(dirname "$0")/.." && pwd)
 load="$root/scripts/load"
-base="http://127.0.0.1:$port"
-
-for tool in wrk curl; do
-    command -v "$tool" >/dev/null || { echo "dpop-bench: $tool is needed (apt-get install $tool)" >&2; exit 1; }
-done
-step() { printf '\n== %s\n' "$*" >&2; }
+bench=dpop-bench
+# shellcheck source=load/lib.sh
+source "$load/lib.sh"
+need_tools wrk curl
 
 step "building the release binaries"
 cargo build --release --quiet -p waxseal-cli -p waxseal-bench --bin waxseal --example dpop_proofs \
@@ -29,46 +27,16 @@ target=${CARGO_TARGET_DIR:-$root/target}
 waxseal="$target/release/waxseal"
 dpop_proofs="$target/release/examples/dpop_proofs"
 
-work=$(mktemp -d)
-server=
-cleanup() {
-    [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-data="$work/data"
-
 step "a client_credentials client in $data"
-client=$("$waxseal" client add bench-dpop --grant client_credentials --data-dir "$data" 2>/dev/null)
-client_id=$(awk '/^client_id:/ {print $2}' <<<"$client")
-client_secret=$(awk '/^client_secret:/ {print $2}' <<<"$client")
+add_client_credentials_client bench-dpop
+start_server
 
-step "starting waxseal serve on $base"
-RUST_LOG=warn "$waxseal" serve --data-dir "$data" --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
-server=$!
-for _ in $(seq 1 100); do
-    curl -sf "$base/readyz" >/dev/null && break
-    sleep 0.1
-done
-curl -sf "$base/readyz" >/dev/null || { cat "$work/serve.log" >&2; echo "dpop-bench: the server did not start" >&2; exit 1; }
-issuer=$(curl -sf "$base/.well-known/openid-configuration" | sed -E 's/.*"issuer":"([^"]+)".*/\1/')
 field() { sed -E "s/.*\"$1\":\"([^\"]+)\".*/\1/"; }
 grant() { # [DPoP proof] -> the token response
     curl -sf "$base/oauth/token" -u "$client_id:$client_secret" -d grant_type=client_credentials \
         ${1:+-H "DPoP: $1"}
 }
 
-summarize() { # wrk's summary -> "req/s p50 p99 errors"
-    awk '
-        /Requests\/sec:/ { rps = $2 }
-        /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
-        /Non-2xx or 3xx responses:/ { errors += $5 }
-        /Socket errors:/ { errors += $4 + $6 + $8 + $10 }
-        END { printf "%s req/s, p50 %s, p99 %s, errors %d\n", rps, p50, p99, errors }' "$1"
-}
-server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$server/stat"; }
-per_request() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.1f", (b - a) * 1e6 / n }'; }
-requests_of() { awk '/ requests in / { print $1 }' "$1"; }
 results=()
 failed=0
 measure() { # name, output file, wrk arguments...
@@ -107,11 +75,7 @@ fi
 rate() { awk '/Requests\/sec:/ {print $2}' "$1"; }
 results+=("DPoP / bearer = $(awk -v d="$(rate "$work/dpop.txt")" -v b="$(rate "$work/bearer.txt")" 'BEGIN { printf "%.2f", d / b }')")
 
-if grep -qiE 'panic|error' "$work/serve.log"; then
-    failed=1
-    echo "dpop-bench: the server logged errors:" >&2
-    grep -iE 'panic|error' "$work/serve.log" | head -20 >&2
-fi
+server_log_clean
 
 step "results ($(nproc) cores, $(lscpu | sed -nE 's/^Model name: +//p'))"
 printf '%s\n' "${results[@]}"

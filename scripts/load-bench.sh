@@ -16,15 +16,12 @@ seconds=${1:-15}
 port=${WAXSEAL_BENCH_PORT:-18080}
 root=$(cd "$(dirname "$0")/.." && pwd)
 load="$root/scripts/load"
-base="http://127.0.0.1:$port"
 users=16
 password='bench-password-0123'
-
-for tool in wrk curl; do
-    command -v "$tool" >/dev/null || { echo "load-bench: $tool is needed (apt-get install $tool)" >&2; exit 1; }
-done
-
-step() { printf '\n== %s\n' "$*" >&2; }
+bench=load-bench
+# shellcheck source=load/lib.sh
+source "$load/lib.sh"
+need_tools wrk curl
 
 step "building the release binaries"
 cargo build --release --quiet -p waxseal-cli -p waxseal-bench --bin waxseal --example verify_rate --manifest-path "$root/Cargo.toml"
@@ -32,33 +29,13 @@ target=${CARGO_TARGET_DIR:-$root/target}
 waxseal="$target/release/waxseal"
 verify_rate="$target/release/examples/verify_rate"
 
-work=$(mktemp -d)
-server=
-cleanup() {
-    [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-data="$work/data"
-
 step "creating $users users and a client_credentials client in $data"
 for i in $(seq 1 "$users"); do
     printf '%s\n' "$password" | "$waxseal" user add "bench$i" --password-stdin --data-dir "$data" \
         >/dev/null 2>"$work/admin.log" || { cat "$work/admin.log" >&2; exit 1; }
 done
-client=$("$waxseal" client add bench-minter --grant client_credentials --data-dir "$data" 2>/dev/null)
-client_id=$(awk '/^client_id:/ {print $2}' <<<"$client")
-client_secret=$(awk '/^client_secret:/ {print $2}' <<<"$client")
-
-step "starting waxseal serve on $base"
-RUST_LOG=warn "$waxseal" serve --data-dir "$data" --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
-server=$!
-for _ in $(seq 1 100); do
-    curl -sf "$base/readyz" >/dev/null && break
-    sleep 0.1
-done
-curl -sf "$base/readyz" >/dev/null || { cat "$work/serve.log" >&2; echo "load-bench: the server did not start" >&2; exit 1; }
-issuer=$(curl -sf "$base/.well-known/openid-configuration" | sed -E 's/.*"issuer":"([^"]+)".*/\1/')
+add_client_credentials_client bench-minter
+start_server
 audience=waxseal-api
 
 login() { # user number -> the /login response body
@@ -70,26 +47,12 @@ field() { # a string member of a one-line JSON body, on a line of its own (the b
     echo
 }
 
-# wrk's summary -> "req/s p50 p99 errors"
-summarize() {
-    awk '
-        /Requests\/sec:/ { rps = $2 }
-        /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
-        /Non-2xx or 3xx responses:/ { errors += $5 }
-        /Socket errors:/ { errors += $4 + $6 + $8 + $10 }
-        END { printf "%s req/s, p50 %s, p99 %s, errors %d\n", rps, p50, p99, errors }' "$1"
-}
 # CPU seconds used so far by this shell's finished children (wrk, verify_rate), and by the server.
 # `times` must run in this shell, not in a $(...) subshell, which has no finished children of its own.
 kids_cpu() { # sets $kids
     times >"$work/times"
     kids=$(awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$work/times")
 }
-server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$server/stat"; }
-per_request() { # CPU seconds before, after, count -> microseconds each
-    awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.1f", (b - a) * 1e6 / n }'
-}
-requests_of() { awk '/ requests in / { print $1 }' "$1"; }
 measure() { # name, output file, wrk arguments...: runs wrk, records its figures and the CPU per request of both sides
     local name=$1 out=$2 kids0 server0 n
     shift 2
@@ -164,11 +127,7 @@ wait "$logins"
 record "/api/me during logins" "$work/under-logins.txt"
 record "  the logins themselves" "$work/logins.txt"
 
-if grep -qiE 'panic|error' "$work/serve.log"; then
-    failed=1
-    echo "load-bench: the server logged errors:" >&2
-    grep -iE 'panic|error' "$work/serve.log" | head -20 >&2
-fi
+server_log_clean
 
 step "results ($(nproc) cores, $(lscpu | sed -nE 's/^Model name: +//p'))"
 printf '%s\n' "${results[@]}"
