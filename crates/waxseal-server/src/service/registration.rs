@@ -118,6 +118,23 @@ pub enum RegistrationError {
 /// The longest client name accepted.
 const MAX_NAME_LEN: usize = 100;
 
+/// The scopes a client nobody registered by hand gets — a registered one, or one known by its metadata document:
+/// those it `asked` for that `allowed` (the operator's `registration_scope`) names, each once, in its order; all of
+/// `allowed` when it asked for none.
+pub(super) fn third_party_scopes(allowed: &str, asked: Option<&str>) -> Vec<String> {
+    let allowed: Vec<&str> = allowed.split(' ').collect();
+    let Some(asked) = asked else {
+        return allowed.iter().map(|s| (*s).to_owned()).collect();
+    };
+    let mut scopes: Vec<String> = Vec::new();
+    for s in asked.split(' ').filter(|s| allowed.contains(s)) {
+        if !scopes.iter().any(|t| t == s) {
+            scopes.push(s.to_owned());
+        }
+    }
+    scopes
+}
+
 impl AuthService {
     /// Counts a registration from `address`, or the seconds to wait: in Redis, shared by every instance, when it
     /// is configured and answers (N instances must not give an address N times the limit); else in this process.
@@ -249,19 +266,7 @@ impl AuthService {
         for uri in &request.redirect_uris {
             check_redirect_uri(uri).map_err(RegistrationError::RedirectUri)?;
         }
-        let allowed: Vec<&str> = config.registration_scope.split(' ').collect();
-        let scopes: Vec<String> = match &request.scope {
-            None => allowed.iter().map(|s| (*s).to_owned()).collect(),
-            Some(asked) => {
-                let mut scopes: Vec<String> = Vec::new();
-                for s in asked.split(' ').filter(|s| allowed.contains(s)) {
-                    if !scopes.iter().any(|t| t == s) {
-                        scopes.push(s.to_owned());
-                    }
-                }
-                scopes
-            }
-        };
+        let scopes = third_party_scopes(&config.registration_scope, request.scope.as_deref());
         if scopes.is_empty() {
             return metadata("scope names none of the scopes this server gives registered clients");
         }

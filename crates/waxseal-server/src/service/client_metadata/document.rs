@@ -11,6 +11,7 @@ use serde::de::IgnoredAny;
 use super::error::{Refusal, shorten};
 use crate::service::clients::MAX_REDIRECT_URIS;
 use crate::service::redirect_uri::check_redirect_uri;
+use crate::service::registration::third_party_scopes;
 use crate::store::{Client, GrantType, WebClient};
 
 /// The longest `client_name` accepted, in bytes (as for registered clients).
@@ -95,19 +96,7 @@ pub(super) fn read_document(
             "client_name is at most {MAX_NAME_LEN} bytes without control characters"
         )));
     }
-    let allowed: Vec<&str> = registration_scope.split(' ').collect();
-    let scopes: Vec<String> = match &document.scope {
-        None => allowed.iter().map(|s| (*s).to_owned()).collect(),
-        Some(asked) => {
-            let mut scopes: Vec<String> = Vec::new();
-            for s in asked.split(' ').filter(|s| allowed.contains(s)) {
-                if !scopes.iter().any(|t| t == s) {
-                    scopes.push(s.to_owned());
-                }
-            }
-            scopes
-        }
-    };
+    let scopes = third_party_scopes(registration_scope, document.scope.as_deref());
     if scopes.is_empty() {
         return Err(refuse(
             "its scope names none of the scopes this server gives such clients",
