@@ -1062,6 +1062,98 @@ fn client_add_may_introspect_is_recorded_and_listed() {
 }
 
 #[test]
+fn client_add_web_origins_default_to_a_public_clients_redirect_uris_and_bad_ones_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let code_flow = ["--grant", "authorization_code", "--redirect-uri"];
+    let (code, out, err) = client_add(
+        &data,
+        &[
+            &["spa", "--public"][..],
+            &code_flow,
+            &["https://spa.example.com/cb"],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("Pages on https://spa.example.com may read its answers")
+            && err.contains("redirect URIs' origins"),
+        "{err}"
+    );
+    let spa = field(&out, "client_id:").to_owned();
+    let (code, out, err) = client_add(
+        &data,
+        &[
+            &["web"][..],
+            &code_flow,
+            &["https://app.example.com/cb"],
+            &["--web-origin", "https://app.example.com"],
+            &["--web-origin", "http://localhost:5173"],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("Pages on https://app.example.com, http://localhost:5173 may read"),
+        "{err}"
+    );
+    let web = field(&out, "client_id:").to_owned();
+    let (code, out, err) = admin("client", &data, &["list"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].contains("WEB_ORIGINS"), "{out}");
+    let row = |id: &str| *lines.iter().find(|l| l.starts_with(id)).unwrap();
+    assert!(row(&spa).contains("https://spa.example.com "), "{out}");
+    assert!(
+        row(&web).contains("https://app.example.com,http://localhost:5173 "),
+        "{out}"
+    );
+
+    for (origin, says) in [
+        (
+            "https://app.example.com/",
+            "register \"https://app.example.com\"",
+        ),
+        ("null", "any page"),
+        ("*", "any page"),
+        ("http://app.example.com", "use https"),
+    ] {
+        let (code, _, err) = client_add(
+            &data,
+            &[
+                &["bad"][..],
+                &code_flow,
+                &["https://app.example.com/cb", "--web-origin", origin],
+            ]
+            .concat(),
+        );
+        assert_ne!(code, 0, "{origin}");
+        assert!(err.contains(says), "{origin}: {err}");
+    }
+    let (code, _, err) = client_add(
+        &data,
+        &[
+            "batch",
+            "--grant",
+            "client_credentials",
+            "--web-origin",
+            "https://app.example.com",
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("only for a client that signs people in"),
+        "{err}"
+    );
+    let (_, out, _) = admin("client", &data, &["list"]);
+    assert!(
+        !out.contains("bad") && !out.contains("batch"),
+        "nothing refused was added: {out}"
+    );
+}
+
+#[test]
 fn resource_add_list_remove_and_the_refusals_of_add() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

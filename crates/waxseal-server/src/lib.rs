@@ -107,6 +107,7 @@ pub use service::{
     TokenPair, UserInfo, at_hash,
 };
 pub use service::{DPOP_NONCE_STEP, DpopReplay};
+pub use service::{MAX_WEB_ORIGINS, allowed_origins, check_web_origin};
 pub use store::{Client, GrantType, IdTokenEncryption, Profile, Resource, WebClient};
 pub use throttle::{
     ACCOUNT_FREE_FAILURES, ADDRESS_FREE_FAILURES, BASE_DELAY_SECS, FORGET_AFTER, MAX_DELAY_SECS,

@@ -100,6 +100,7 @@ impl Dump {
                     may_introspect: c.may_introspect,
                     redirect_uris: c.web.redirect_uris.clone(),
                     post_logout_redirect_uris: c.web.post_logout_redirect_uris.clone(),
+                    web_origins: c.web.web_origins.clone(),
                     public: c.web.public,
                     first_party: c.web.first_party,
                     id_token_alg: c.web.id_token_alg.map(|alg| alg.to_string()),
@@ -233,6 +234,10 @@ impl Dump {
                 .clients
                 .iter()
                 .map(|c| {
+                    // An origin is compared as text at request time, so only one written as browsers send it.
+                    for origin in &c.web_origins {
+                        crate::service::check_web_origin(origin).map_err(bad)?;
+                    }
                     Ok(Client {
                         client_id: c.client_id.clone(),
                         secret_hash: digest(&c.secret_sha256, "client secret digest")?,
@@ -251,6 +256,7 @@ impl Dump {
                         web: WebClient {
                             redirect_uris: c.redirect_uris.clone(),
                             post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+                            web_origins: c.web_origins.clone(),
                             public: c.public,
                             first_party: c.first_party,
                             id_token_alg: c

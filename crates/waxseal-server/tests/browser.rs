@@ -80,6 +80,72 @@ async fn frame(Query(query): Query<BTreeMap<String, String>>) -> Html<String> {
     )
 }
 
+/// `/spa`: a single-page app that signs in with the code flow and PKCE using nothing but `fetch` across origins,
+/// as oidc-client-ts does. Started with `?issuer=…&client_id=…`, it reads the discovery document, keeps the PKCE
+/// verifier in `sessionStorage` and goes to the authorization endpoint; back with `?code=…`, it exchanges the code
+/// (a form POST), reads userinfo (with `Authorization`, so after a preflight), reads the JWKS and revokes the refresh
+/// token, and shows what each answered in `#result`, or the failure in `#status`.
+const SPA: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Single Page App</title></head>
+<body><main><h1>Single Page App</h1><p id="status">working</p><pre id="result"></pre></main>
+<script>
+const b64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes)))
+  .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const show = (status, result) => {
+  document.getElementById("result").textContent = result ? JSON.stringify(result) : "";
+  document.getElementById("status").textContent = status;
+};
+const redirectUri = location.origin + "/spa";
+async function start(params) {
+  const issuer = params.get("issuer");
+  const discovery = await (await fetch(issuer + "/.well-known/openid-configuration")).json();
+  const verifier = b64url(crypto.getRandomValues(new Uint8Array(32)));
+  const challenge = b64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  const state = b64url(crypto.getRandomValues(new Uint8Array(16)));
+  sessionStorage.setItem("spa", JSON.stringify({ discovery, verifier, state, clientId: params.get("client_id") }));
+  const url = new URL(discovery.authorization_endpoint);
+  url.search = new URLSearchParams({ response_type: "code", client_id: params.get("client_id"),
+    redirect_uri: redirectUri, scope: "openid profile offline_access", state,
+    code_challenge: challenge, code_challenge_method: "S256" });
+  location.assign(url);
+}
+async function finish(params) {
+  const saved = JSON.parse(sessionStorage.getItem("spa"));
+  if (params.get("state") !== saved.state) throw new Error("state mismatch");
+  const d = saved.discovery;
+  const token = await fetch(d.token_endpoint, { method: "POST", body: new URLSearchParams({
+    grant_type: "authorization_code", code: params.get("code"), redirect_uri: redirectUri,
+    client_id: saved.clientId, code_verifier: saved.verifier }) });
+  const tokens = await token.json();
+  const userinfo = await fetch(d.userinfo_endpoint,
+    { headers: { Authorization: "Bearer " + tokens.access_token } });
+  const jwks = await (await fetch(d.jwks_uri)).json();
+  const revoke = await fetch(d.revocation_endpoint, { method: "POST", body: new URLSearchParams({
+    token: tokens.refresh_token, token_type_hint: "refresh_token", client_id: saved.clientId }) });
+  show("done", { token_status: token.status, token_type: tokens.token_type,
+    has_refresh_token: typeof tokens.refresh_token === "string",
+    userinfo_status: userinfo.status, userinfo: await userinfo.json(),
+    jwks_keys: jwks.keys.length, revoke_status: revoke.status });
+}
+const params = new URLSearchParams(location.search);
+(params.has("code") ? finish(params) : start(params)).catch((e) => show("failed: " + e));
+</script></body></html>"#;
+
+/// `/probe?issuer=…&token=…`: what a page on an origin no client registered gets when it calls userinfo and the
+/// token endpoint: `#userinfo` and `#token` say `blocked` when the browser refused it the answers.
+const PROBE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Probe</title></head>
+<body><main><h1>Probe</h1><p id="userinfo">working</p><p id="token">working</p></main>
+<script>
+const params = new URLSearchParams(location.search);
+const issuer = params.get("issuer");
+const outcome = (id, call) => call.then((r) => "read " + r.status, (e) => "blocked: " + e.name)
+  .then((text) => { document.getElementById(id).textContent = text; });
+outcome("userinfo", fetch(issuer + "/userinfo", { headers: { Authorization: "Bearer " + params.get("token") } }));
+outcome("token", fetch(issuer + "/oauth/token", { method: "POST",
+  body: new URLSearchParams({ grant_type: "authorization_code", code: "x", client_id: params.get("client_id") }) }));
+</script></body></html>"#;
+
 /// The relying party's web application, on a loopback port of its own; stops when dropped.
 struct App {
     url: String,
@@ -93,7 +159,9 @@ impl App {
         let router = axum::Router::new()
             .route("/callback", get(shows_query))
             .route("/bye", get(shows_query))
-            .route("/frame", get(frame));
+            .route("/frame", get(frame))
+            .route("/spa", get(async || Html(SPA)))
+            .route("/probe", get(async || Html(PROBE)));
         let task = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         App { url, task }
     }
@@ -573,6 +641,86 @@ async fn the_whole_flow_works_with_javascript_disabled() {
     let Some(rp) = Rp::start().await else { return };
     let page = rp.session(SessionOptions::without_javascript()).await;
     rp.sign_in_and_allow(&page, Some("no-javascript")).await;
+    rp.stop().await;
+}
+
+/// Waits until the element `css` holds something other than `working` (until [`DEADLINE`]) and returns it.
+async fn wait_for_outcome(page: &Session, css: &str) -> String {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let now = text(page, css).await;
+        if now != "working" {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} still working after {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_page_app_on_another_origin_signs_in_with_fetch_and_reads_userinfo() {
+    let Some(rp) = Rp::start().await else { return };
+    // A public client: its web origin is its redirect URI's, the application's own loopback origin.
+    let spa = rp
+        .server
+        .add_web_client(
+            "Single Page App",
+            &["read"],
+            WebClient {
+                redirect_uris: vec![format!("{}/spa", rp.app.url)],
+                public: true,
+                ..WebClient::default()
+            },
+        )
+        .await;
+    let page = rp.session(SessionOptions::default()).await;
+    let mut start = url::Url::parse(&format!("{}/spa", rp.app.url)).unwrap();
+    start
+        .query_pairs_mut()
+        .append_pair("issuer", &rp.server.url)
+        .append_pair("client_id", &spa.client_id);
+    page.goto(start.as_str()).await.unwrap();
+    sign_in(&page).await;
+    wait_for(&page, CONSENT_FORM).await;
+    assert_eq!(text(&page, "h1").await, "Allow Single Page App?");
+    click(&page, "button[name='decision'][value='allow']").await;
+    wait_until_at(&page, &format!("{}/spa?", rp.app.url)).await;
+    let status = wait_for_outcome(&page, "#status").await;
+    screenshot(&page, "spa-done").await;
+    assert_eq!(status, "done", "{}", text(&page, "#result").await);
+    let result: Value = serde_json::from_str(&text(&page, "#result").await).unwrap();
+    assert_eq!(result["token_status"], 200, "{result}");
+    assert_eq!(result["token_type"], "Bearer");
+    assert_eq!(result["has_refresh_token"], true);
+    assert_eq!(result["userinfo_status"], 200, "{result}");
+    assert_eq!(result["userinfo"]["preferred_username"], "alice");
+    assert_eq!(result["userinfo"]["name"], "Alice Liddell");
+    assert!(result["jwks_keys"].as_u64().unwrap() >= 1, "{result}");
+    assert_eq!(result["revoke_status"], 200);
+
+    // The same calls from a page on an origin no client registered: the browser hands it nothing, the valid
+    // token notwithstanding.
+    let (access, _) = rp.server.login_ok("alice").await;
+    let stranger = App::start().await;
+    let mut probe = url::Url::parse(&format!("{}/probe", stranger.url)).unwrap();
+    probe
+        .query_pairs_mut()
+        .append_pair("issuer", &rp.server.url)
+        .append_pair("token", &access)
+        .append_pair("client_id", &spa.client_id);
+    page.goto(probe.as_str()).await.unwrap();
+    assert_eq!(
+        wait_for_outcome(&page, "#userinfo").await,
+        "blocked: TypeError"
+    );
+    assert_eq!(
+        wait_for_outcome(&page, "#token").await,
+        "blocked: TypeError"
+    );
+    drop(page);
     rp.stop().await;
 }
 

@@ -1260,6 +1260,7 @@ async fn profiles_and_web_clients(a: Shared, b: Shared) {
                 "http://127.0.0.1:9/cb".into(),
             ],
             post_logout_redirect_uris: vec!["https://a.example/bye".into()],
+            web_origins: vec![],
             public: true,
             first_party: true,
             id_token_alg: None,
@@ -1309,6 +1310,64 @@ async fn profiles_and_web_clients(a: Shared, b: Shared) {
     assert_eq!(b.client_by_id("w2").await.unwrap().unwrap(), rp);
     let listed = b.list_clients().await.unwrap();
     assert!(listed.contains(&rp) && listed.contains(&web), "{listed:?}");
+    // Web origins (CORS) read back as registered; a preflight's lookup finds the clients that registered an origin
+    // as a whole word, and public clients without any by their redirect URIs, never a look-alike.
+    let spa = Client {
+        grant_types: vec![GrantType::AuthorizationCode],
+        web: WebClient {
+            redirect_uris: vec!["https://spa.example/cb".into()],
+            web_origins: vec![
+                "https://spa.example".into(),
+                "https://spa.example:8443".into(),
+            ],
+            public: true,
+            ..WebClient::default()
+        },
+        ..client("w3", "spa")
+    };
+    a.create_client(&spa).await.unwrap();
+    assert_eq!(b.client_by_id("w3").await.unwrap().unwrap(), spa);
+    let found = |origin: &'static str| {
+        let b = b.clone();
+        async move {
+            let mut redirects: Vec<String> = b
+                .clients_with_web_origin(origin)
+                .await
+                .unwrap()
+                .into_iter()
+                .flat_map(|web| web.redirect_uris)
+                .collect();
+            redirects.sort();
+            redirects
+        }
+    };
+    assert_eq!(
+        found("https://spa.example").await,
+        ["https://spa.example/cb"]
+    );
+    assert_eq!(
+        found("https://spa.example:8443").await,
+        ["https://spa.example/cb"]
+    );
+    // w1 is public and registered none: its redirect URIs' origins count.
+    assert_eq!(
+        found("https://a.example").await,
+        ["http://127.0.0.1:9/cb", "https://a.example/cb"]
+    );
+    assert_eq!(
+        found("http://127.0.0.1:9").await,
+        ["http://127.0.0.1:9/cb", "https://a.example/cb"]
+    );
+    // w2 is confidential: its redirect URI's origin is not a web origin.
+    assert!(found("https://rp.example").await.is_empty());
+    for near in [
+        "https://spa.example.evil.test",
+        "https://spa.exampl",
+        "https://spa.example:84",
+        "null",
+    ] {
+        assert!(found(near).await.is_empty(), "{near}");
+    }
 }
 
 /// An SSO session is found by its hash on every instance, and ending it revokes the sessions started from it.

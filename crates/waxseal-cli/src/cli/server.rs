@@ -326,6 +326,11 @@ pub struct ClientAddArgs {
     /// Where the browser may return after RP-initiated logout, compared exactly; repeat for several.
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     pub post_logout_redirect_uris: Vec<String>,
+    /// An origin whose pages may read this client's answers from the token, userinfo and revoke endpoints (CORS),
+    /// written as browsers send it: https://app.example.com; repeat for several [default: for a --public client,
+    /// the origins of its https and http redirect URIs; else none].
+    #[arg(long = "web-origin", value_name = "ORIGIN")]
+    pub web_origins: Vec<String>,
     /// A public client (a single-page or mobile app): it gets no secret and proves itself with PKCE.
     #[arg(long)]
     pub public: bool,

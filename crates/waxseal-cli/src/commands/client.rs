@@ -43,23 +43,25 @@ pub fn add(args: &ClientAddArgs) -> Outcome {
             ))
         })?;
     let id_token_encryption = id_token_encryption(args)?;
+    let web = WebClient {
+        redirect_uris: args.redirect_uris.clone(),
+        post_logout_redirect_uris: args.post_logout_redirect_uris.clone(),
+        web_origins: args.web_origins.clone(),
+        public: args.public,
+        first_party: args.first_party,
+        id_token_alg,
+        pkce_exempt: args.pkce_exempt,
+        id_token_encryption,
+        // The operator's client never expires.
+        registered: false,
+        last_used_at: None,
+    };
     let client = with_service(admin_config(&args.data)?, async |service| {
         let permissions = ClientPermissions {
             may_introspect: args.may_introspect,
             encrypt_access_tokens: args.encrypt_access_tokens,
             require_dpop: args.require_dpop,
-            web: WebClient {
-                redirect_uris: args.redirect_uris.clone(),
-                post_logout_redirect_uris: args.post_logout_redirect_uris.clone(),
-                public: args.public,
-                first_party: args.first_party,
-                id_token_alg,
-                pkce_exempt: args.pkce_exempt,
-                id_token_encryption: id_token_encryption.clone(),
-                // The operator's client never expires.
-                registered: false,
-                last_used_at: None,
-            },
+            web: web.clone(),
         };
         service
             .add_client_with_permissions(&args.name, &grants, &args.scopes, permissions)
@@ -85,6 +87,18 @@ pub fn add(args: &ClientAddArgs) -> Outcome {
         println!("client_secret: {}", client.client_secret.as_str());
         eprintln!(
             "The secret is shown only this once and stored only as a hash: keep it in a secret store now."
+        );
+    }
+    let origins = waxseal_server::allowed_origins(&web);
+    if !origins.is_empty() {
+        let from = if args.web_origins.is_empty() {
+            " (its redirect URIs' origins; --web-origin sets others)"
+        } else {
+            ""
+        };
+        eprintln!(
+            "Pages on {} may read its answers from the token, userinfo and revoke endpoints (CORS){from}.",
+            origins.join(", ")
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -143,8 +157,23 @@ pub fn list(data: &DataDirArg) -> Outcome {
         .max()
         .unwrap_or(0)
         .max("NAME".len());
+    // Each client's web origins (CORS), registered or by default, comma-separated; "-" for none.
+    let origins: Vec<String> = clients
+        .iter()
+        .map(|c| match waxseal_server::allowed_origins(&c.web) {
+            origins if origins.is_empty() => "-".to_owned(),
+            origins => origins.join(","),
+        })
+        .collect();
+    let origins_width = origins
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max("WEB_ORIGINS".len());
     println!(
-        "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  {:<10}  {:<8}  {:<8}  {:<26}  {:<9}  {:<8}  SCOPES",
+        "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  {:<10}  {:<8}  {:<8}  {:<26}  {:<9}  {:<8}  \
+         {:<origins_width$}  SCOPES",
         "CLIENT_ID",
         "NAME",
         "CREATED",
@@ -154,9 +183,10 @@ pub fn list(data: &DataDirArg) -> Outcome {
         "PKCE",
         "ID_TOKEN_ENCRYPTION",
         "AT_ENCRYPT",
-        "DPOP"
+        "DPOP",
+        "WEB_ORIGINS"
     );
-    for client in clients {
+    for (client, origins) in clients.into_iter().zip(origins) {
         let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
         let scopes = if client.scopes.is_empty() {
             "-".to_owned()
@@ -198,7 +228,7 @@ pub fn list(data: &DataDirArg) -> Outcome {
         let dpop = if client.require_dpop { "required" } else { "-" };
         println!(
             "{:<id_width$}  {:<name_width$}  {:<23}  {:<40}  {introspect:<10}  {id_token:<8}  {pkce:<8}  \
-             {id_token_encryption:<26}  {at_encrypt:<9}  {dpop:<8}  {scopes}",
+             {id_token_encryption:<26}  {at_encrypt:<9}  {dpop:<8}  {origins:<origins_width$}  {scopes}",
             client.client_id,
             client.name,
             crate::time::utc(client.created_at),

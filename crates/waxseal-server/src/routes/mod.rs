@@ -28,6 +28,7 @@ use crate::service::{AccessClaims, AccessTokenVerifier, AuthService, Denylisted}
 use waxseal_axum::{BearerAuthLayer, Dpop, RequireScope};
 
 pub mod cookie;
+mod cors;
 mod discovery;
 mod error;
 mod form;
@@ -101,18 +102,35 @@ impl Routes {
         self.add(path, Method::POST, post(handler))
     }
 
-    fn add(mut self, path: &'static str, method: Method, endpoint: MethodRouter<AppState>) -> Self {
-        self.served.push((path, method));
+    fn add(self, path: &'static str, method: Method, endpoint: MethodRouter<AppState>) -> Self {
+        self.add_methods(path, &[method], endpoint)
+    }
+
+    fn add_methods(
+        mut self,
+        path: &'static str,
+        methods: &[Method],
+        endpoint: MethodRouter<AppState>,
+    ) -> Self {
+        self.served
+            .extend(methods.iter().map(|method| (path, method.clone())));
         self.router = self.router.route(path, endpoint);
         self
     }
 }
 
-/// Every route, with the one method it answers. The router is built from this list only. `auth` protects the
-/// `/api/*` routes: `None` only when the list alone is wanted ([`served_routes`]).
-fn routes(auth: Option<&AccessLayer>) -> Routes {
-    let guarded = |endpoint: MethodRouter<AppState>| match auth {
+/// Every route, with the methods it answers (CORS preflights aside). The router is built from this list only.
+/// `service` gives the `/api/*` routes their bearer layer and the client routes their CORS policy: `None` only
+/// when the list alone is wanted ([`served_routes`]).
+fn routes(service: Option<&Arc<AuthService>>) -> Routes {
+    let auth = service.map(access_layer);
+    let guarded = |endpoint: MethodRouter<AppState>| match &auth {
         Some(auth) => endpoint.route_layer(auth.clone()),
+        None => endpoint,
+    };
+    // Readable by the origins of the client each answer is for (see `cors`).
+    let for_clients = |endpoint: MethodRouter<AppState>, methods: &'static str| match service {
+        Some(service) => cors::clients(endpoint, service.clone(), methods),
         None => endpoint,
     };
     Routes {
@@ -122,8 +140,16 @@ fn routes(auth: Option<&AccessLayer>) -> Routes {
     .post("/login", login)
     .post("/refresh", refresh)
     .post("/logout", logout)
-    .post("/oauth/token", oauth_token)
-    .post("/oauth/revoke", oauth_revoke)
+    .add(
+        "/oauth/token",
+        Method::POST,
+        for_clients(post(oauth_token), "POST"),
+    )
+    .add(
+        "/oauth/revoke",
+        Method::POST,
+        for_clients(post(oauth_revoke), "POST"),
+    )
     .post("/oauth/introspect", oauth_introspect)
     .post("/register", registration::register)
     .add("/api/me", Method::GET, guarded(get(me)))
@@ -134,15 +160,18 @@ fn routes(auth: Option<&AccessLayer>) -> Routes {
         // The scope is checked after the layer verified the token: route layers added later run first.
         guarded(get(admin).route_layer(RequireScope::all([ADMIN_SCOPE]))),
     )
-    .add(
+    .add_methods(
         "/userinfo",
-        Method::GET,
-        guarded(get(userinfo).route_layer(RequireScope::all(["openid"]))),
-    )
-    .add(
-        "/userinfo",
-        Method::POST,
-        guarded(post(userinfo_post).route_layer(RequireScope::all(["openid"]))),
+        &[Method::GET, Method::POST],
+        // The CORS layer outside the bearer layer, so that its refusals are readable too.
+        for_clients(
+            guarded(
+                get(userinfo)
+                    .post(userinfo_post)
+                    .route_layer(RequireScope::all(["openid"])),
+            ),
+            "GET, POST",
+        ),
     )
     .get("/authorize", web::authorize::authorize_get)
     .post("/authorize", web::authorize::authorize_post)
@@ -155,11 +184,21 @@ fn routes(auth: Option<&AccessLayer>) -> Routes {
     .post("/account/sessions/end", web::account::end_session)
     .post("/account/password", web::account::change_password)
     .get("/assets/{name}", web::asset)
-    .get("/.well-known/jwks.json", jwks)
-    .get("/.well-known/openid-configuration", openid_configuration)
-    .get(
+    // Public documents, readable from every origin.
+    .add(
+        "/.well-known/jwks.json",
+        Method::GET,
+        cors::anyone(get(jwks), "GET"),
+    )
+    .add(
+        "/.well-known/openid-configuration",
+        Method::GET,
+        cors::anyone(get(openid_configuration), "GET"),
+    )
+    .add(
         "/.well-known/oauth-authorization-server",
-        oauth_authorization_server,
+        Method::GET,
+        cors::anyone(get(oauth_authorization_server), "GET"),
     )
     .get("/healthz", healthz)
     .get("/readyz", readyz)
@@ -200,7 +239,7 @@ pub fn served_routes() -> Vec<(&'static str, Method)> {
 
 /// The server's routes over `service`.
 pub fn router(service: Arc<AuthService>) -> Router {
-    let Routes { router, served } = routes(Some(&access_layer(&service)));
+    let Routes { router, served } = routes(Some(&service));
     let templates: Vec<&'static str> = served.iter().map(|(path, _)| *path).collect();
     let latency = Arc::new(service.metrics().request_latency(&templates));
     let cookies = CookieMode::new(service.config());

@@ -20,13 +20,14 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::Peer;
+use super::cors::ReadableBy;
 use super::form::FormBody;
 use super::introspection;
 use super::openapi::responses;
 use super::openapi::schema;
 use super::openapi::schema::ErrorBody;
 use crate::error::Error;
-use crate::service::{AuthService, CodeExchange, GrantedTokens};
+use crate::service::{AuthService, CodeExchange, GrantedTokens, allowed_origins};
 use crate::store::GrantType;
 
 mod client;
@@ -124,27 +125,39 @@ pub(super) async fn oauth_token(
     headers: HeaderMap,
     form: FormBody,
 ) -> Response {
-    no_store(
-        match oauth_token_inner(&service, address, &headers, form).await {
-            Ok(response) => response,
-            Err(mut e) => {
-                if e.error == "use_dpop_nonce" {
-                    e.dpop_nonce = service.dpop_nonce();
-                }
-                e.into_response()
+    let mut readers = None;
+    let response = match oauth_token_inner(&service, address, &headers, form, &mut readers).await {
+        Ok(response) => response,
+        Err(mut e) => {
+            if e.error == "use_dpop_nonce" {
+                e.dpop_nonce = service.dpop_nonce();
             }
-        },
-    )
+            e.into_response()
+        }
+    };
+    readable(readers, no_store(response))
 }
 
+/// `response`, marked as readable by `readers` when the client was identified (see [`super::cors`]).
+fn readable(readers: Option<ReadableBy>, response: Response) -> Response {
+    match readers {
+        Some(readers) => readers.mark(response),
+        None => response,
+    }
+}
+
+/// The token endpoint's work; `readers` is set to the client's web origins once the client is authenticated, for
+/// the answer whatever it is.
 async fn oauth_token_inner(
     service: &AuthService,
     address: Option<IpAddr>,
     headers: &HeaderMap,
     form: FormBody,
+    readers: &mut Option<ReadableBy>,
 ) -> Result<Response, OAuthError> {
     let proof = dpop_proof(headers)?;
     let (params, client, basic) = oauth_client(service, headers, form, "grant_type").await?;
+    *readers = Some(ReadableBy(allowed_origins(&client.web)));
     let dpop = match proof {
         Some(proof) => Some(
             service
@@ -241,8 +254,10 @@ pub(super) async fn oauth_revoke(
     headers: HeaderMap,
     form: FormBody,
 ) -> Response {
+    let mut readers = None;
     let revoked = async {
         let (params, client, basic) = oauth_client(&service, &headers, form, "token").await?;
+        readers = Some(ReadableBy(allowed_origins(&client.web)));
         service
             .revoke(
                 &client,
@@ -252,10 +267,11 @@ pub(super) async fn oauth_revoke(
             .await
             .map_err(|e| OAuthError::from_service(&e, basic))
     };
-    no_store(match revoked.await {
+    let response = match revoked.await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => e.into_response(),
-    })
+    };
+    readable(readers, no_store(response))
 }
 
 /// `POST /oauth/introspect` (RFC 7662): what an active token of the calling client is (an access token's claims, a

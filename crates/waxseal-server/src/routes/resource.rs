@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use waxseal_axum::Claims;
 
 use super::ApiError;
+use super::cors::ReadableBy;
 use super::openapi::responses;
 use super::openapi::schema;
 use super::openapi::schema::ErrorBody;
@@ -87,7 +88,7 @@ pub(super) async fn userinfo(
     State(service): State<Arc<AuthService>>,
     Claims(claims): Claims<AccessClaims>,
 ) -> Response {
-    match service.userinfo(&claims).await {
+    let response = match service.userinfo(&claims).await {
         Ok(info) => {
             let mut response = Json(info).into_response();
             response
@@ -95,7 +96,15 @@ pub(super) async fn userinfo(
                 .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Err(e) => ApiError::from(e).into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    // Readable by the pages of the client the token was issued to (see `cors`).
+    match service.client_web_origins(&claims.custom.client_id).await {
+        Ok(origins) => ReadableBy(origins).mark(response),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the client's web origins; the answer is not readable cross-origin");
+            response
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use waxseal::Algorithm;
 use super::AuthService;
 use super::encrypt::check_client_encryption_key;
 use super::redirect_uri::check_redirect_uri;
+use super::web_origin::{MAX_WEB_ORIGINS, check_web_origin};
 use crate::error::{Error, ErrorKind, Result};
 use crate::keyring::KeySeries;
 use crate::secret::{random_id, random_token, sha256};
@@ -74,7 +75,23 @@ fn check_web(web: &WebClient, grants: &[GrantType]) -> Result<()> {
             "a client registers at most {MAX_REDIRECT_URIS} redirect URIs of each kind"
         ));
     }
+    for origin in &web.web_origins {
+        if let Err(message) = check_web_origin(origin) {
+            return invalid(message);
+        }
+    }
+    if web.web_origins.len() > MAX_WEB_ORIGINS {
+        return invalid(format!(
+            "a client registers at most {MAX_WEB_ORIGINS} web origins"
+        ));
+    }
     let code = grants.contains(&GrantType::AuthorizationCode);
+    if !web.web_origins.is_empty() && !code {
+        return invalid(
+            "a web origin is only for a client that signs people in from a page (the authorization_code grant)"
+                .into(),
+        );
+    }
     if code && web.redirect_uris.is_empty() {
         return invalid("the authorization_code grant needs at least one --redirect-uri".into());
     }

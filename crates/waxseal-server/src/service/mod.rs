@@ -50,6 +50,7 @@ mod sso; // the browser's SSO session, /account
 mod userinfo; // the OpenID Connect userinfo claims
 mod users; // user administration
 mod verify; // access-token verification: cache, signature and claims, denylist
+mod web_origin; // the origins whose pages may read a client's answers (CORS)
 
 pub use authorize::{AuthorizationRequest, AuthorizeError, ErrorRedirect, Prompt, Step};
 pub use bearer::{AccessTokenVerifier, Denylisted};
@@ -72,6 +73,7 @@ pub use resources::{MAX_RESOURCE_URI_LEN, ONE_RESOURCE, check_resource_uri};
 pub use session::RefreshCredential;
 pub use sso::{AccountSessions, NewSsoSession, SignedIn};
 pub use users::UserInfo;
+pub use web_origin::{MAX_WEB_ORIGINS, allowed_origins, check_web_origin};
 
 use crate::secret::{random_id, random_token, refresh_token_digest};
 use clients::check_scope_tokens;

@@ -28,7 +28,7 @@ use super::{
     BoxFuture, Client, ClientStore, Contents, DenylistSnapshot, DenylistStore, KeyStore, Logout,
     Prunable, PruneStore, RefreshTokenRecord, Resource, ReuseAllowance, RevokedKey, Rotation,
     SessionStore, Store, StoreError, StoreResult, StoredKey, StoredRefreshToken, TokenFamily,
-    TransferStore, User, UserStore,
+    TransferStore, User, UserStore, WebClient,
 };
 
 /// How often the database is probed while it is known to be unreachable: service resumes within about this time
@@ -334,6 +334,15 @@ impl ClientStore for GatedStore {
     }
     fn list_clients(&self) -> BoxFuture<'_, StoreResult<Vec<Client>>> {
         self.guard("list_clients", self.inner.list_clients())
+    }
+    fn clients_with_web_origin<'a>(
+        &'a self,
+        origin: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Vec<WebClient>>> {
+        self.guard(
+            "clients_with_web_origin",
+            self.inner.clients_with_web_origin(origin),
+        )
     }
     fn touch_client<'a>(&'a self, client_id: &'a str, now: u64) -> BoxFuture<'a, StoreResult<()>> {
         self.guard("touch_client", self.inner.touch_client(client_id, now))

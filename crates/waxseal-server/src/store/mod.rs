@@ -164,6 +164,12 @@ pub trait ClientStore: Send + Sync {
     -> BoxFuture<'a, StoreResult<Option<Client>>>;
     /// Every client, by name then `client_id`.
     fn list_clients(&self) -> BoxFuture<'_, StoreResult<Vec<Client>>>;
+    /// At most a few clients that may allow `origin` (a CORS preflight's): those that registered it, and public
+    /// clients that registered none with a redirect URI under it. The caller checks each exactly.
+    fn clients_with_web_origin<'a>(
+        &'a self,
+        origin: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Vec<WebClient>>>;
     /// Replaces a client's secret digest; `false` when there is no such client.
     fn set_client_secret_hash<'a>(
         &'a self,

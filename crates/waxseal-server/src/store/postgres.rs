@@ -18,7 +18,7 @@ use super::sql;
 use super::{
     BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, KeyStore, Migrated, Prunable,
     PruneStore, Resource, RevokedKey, Store, StoreError, StoreResult, StoredKey, User, UserStore,
-    ts,
+    WebClient, ts,
 };
 pub use redact::redact_url;
 use redact::scrub;
@@ -206,6 +206,13 @@ impl ClientStore for PostgresStore {
 
     fn list_clients(&self) -> BoxFuture<'_, StoreResult<Vec<Client>>> {
         Box::pin(sql::clients(&self.pool))
+    }
+
+    fn clients_with_web_origin<'a>(
+        &'a self,
+        origin: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Vec<WebClient>>> {
+        Box::pin(sql::clients_with_web_origin(&self.pool, origin))
     }
 
     fn touch_client<'a>(&'a self, client_id: &'a str, now: u64) -> BoxFuture<'a, StoreResult<()>> {

@@ -170,6 +170,10 @@ pub struct WebClient {
     pub redirect_uris: Vec<String>,
     /// The only `post_logout_redirect_uri` values RP-initiated logout accepts, compared exactly.
     pub post_logout_redirect_uris: Vec<String>,
+    /// The origins (`scheme://host[:port]`, as browsers send `Origin`) whose pages may read this client's answers
+    /// from the token, userinfo and revoke endpoints (CORS), as registered; empty: a public client gets its http(s)
+    /// redirect URIs' origins, a confidential one none (see `service::web_origin`).
+    pub web_origins: Vec<String>,
     /// A public client (`token_endpoint_auth_method: none`, a browser or mobile app): it has no secret to present,
     /// so PKCE is what binds its code to it.
     pub public: bool,

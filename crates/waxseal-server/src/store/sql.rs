@@ -18,7 +18,7 @@ use sqlx::{Database, Encode, Executor, IntoArguments, Type};
 
 use super::{
     Client, DenylistSnapshot, Prunable, RevokedKey, StoreError, StoreResult, StoredKey,
-    StoredRefreshToken, TokenFamily, User, ts,
+    StoredRefreshToken, TokenFamily, User, WebClient, ts,
 };
 
 mod resources;
@@ -162,8 +162,8 @@ pub(crate) async fn client_by_id<'e, DB: Dialect>(
 ) -> StoreResult<Option<Client>> {
     let sql = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect, \
                redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, pkce_exempt, \
-               encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop, registered, last_used_at \
-               FROM clients WHERE client_id = $1";
+               encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop, registered, last_used_at, \
+               web_origins FROM clients WHERE client_id = $1";
     optional(db, sqlx::query(sql).arg(client_id), client).await
 }
 
@@ -173,10 +173,28 @@ pub(crate) async fn clients<'e, DB: Dialect>(
 ) -> StoreResult<Vec<Client>> {
     let sql = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect, \
                redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, pkce_exempt, \
-               encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop, registered, last_used_at \
-               FROM clients \
+               encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop, registered, last_used_at, \
+               web_origins FROM clients \
                ORDER BY name, client_id";
     every(db, sqlx::query(sql), client).await
+}
+
+/// [`super::ClientStore::clients_with_web_origin`]: a word of `web_origins`, or the start of a public client's
+/// redirect URI when it registered none. A scan of the clients table (origins are not indexed), run for CORS
+/// preflights only, which browsers cache.
+pub(crate) async fn clients_with_web_origin<'e, DB: Dialect>(
+    db: impl Executor<'e, Database = DB>,
+    origin: &str,
+) -> StoreResult<Vec<WebClient>> {
+    let sql = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect, \
+               redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, pkce_exempt, \
+               encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop, registered, last_used_at, \
+               web_origins FROM clients \
+               WHERE (' ' || web_origins || ' ') LIKE ('% ' || $1 || ' %') \
+                  OR (public_client = $2 AND web_origins = '' AND (' ' || redirect_uris) LIKE ('% ' || $1 || '/%')) \
+               LIMIT 16";
+    let clients = every(db, sqlx::query(sql).arg(origin).arg(&true), client).await?;
+    Ok(clients.into_iter().map(|c| c.web).collect())
 }
 
 /// [`super::SessionStore::family_of_token`].
@@ -394,8 +412,8 @@ pub(crate) async fn insert_client<'e, DB: Dialect>(
         "INSERT INTO clients (client_id, secret_hash, name, grant_types, scopes, created_at, \
          may_introspect, redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, \
          pkce_exempt, encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop, registered, \
-         last_used_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+         last_used_at, web_origins) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
     )
     .arg(&client.client_id)
     .arg(&client.secret_hash[..])
@@ -416,6 +434,7 @@ pub(crate) async fn insert_client<'e, DB: Dialect>(
     .arg(&client.require_dpop)
     .arg(&client.web.registered)
     .arg(&client.web.last_used_at.map(ts))
+    .arg(&client.web.web_origins.join(" "))
     .execute(db)
     .await
     .map_err(DB::store_error)?;

@@ -16,6 +16,7 @@ use super::sql;
 use super::{
     BoxFuture, Client, ClientStore, DenylistSnapshot, DenylistStore, KeyStore, Migrated, Prunable,
     PruneStore, Resource, RevokedKey, Store, StoreError, StoreResult, StoredKey, User, UserStore,
+    WebClient,
 };
 use sessions::{deny_jti, revoke_in, set_not_before};
 
@@ -153,6 +154,13 @@ impl ClientStore for SqliteStore {
 
     fn list_clients(&self) -> BoxFuture<'_, StoreResult<Vec<Client>>> {
         Box::pin(sql::clients(&self.reader))
+    }
+
+    fn clients_with_web_origin<'a>(
+        &'a self,
+        origin: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Vec<WebClient>>> {
+        Box::pin(sql::clients_with_web_origin(&self.reader, origin))
     }
 
     fn touch_client<'a>(&'a self, client_id: &'a str, now: u64) -> BoxFuture<'a, StoreResult<()>> {

@@ -93,6 +93,9 @@ pub struct DumpClient {
     pub redirect_uris: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub post_logout_redirect_uris: Vec<String>,
+    /// Its registered web origins (CORS, `--web-origin`): written only when set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub web_origins: Vec<String>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub public: bool,
     #[serde(default, skip_serializing_if = "is_false")]

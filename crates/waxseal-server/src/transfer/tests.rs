@@ -28,6 +28,7 @@ fn the_introspection_permission_is_written_only_when_set_and_absent_means_off() 
         may_introspect,
         redirect_uris: vec![],
         post_logout_redirect_uris: vec![],
+        web_origins: vec![],
         id_token_alg: None,
         pkce_exempt: false,
         encryption_jwk: None,
@@ -67,6 +68,7 @@ fn a_dump_reads_back_to_the_same_rows() {
             web: WebClient {
                 redirect_uris: vec!["https://app.example/cb".into()],
                 post_logout_redirect_uris: vec!["https://app.example/bye".into()],
+                web_origins: vec!["https://spa.example".into()],
                 public: false,
                 first_party: true,
                 id_token_alg: Some(Algorithm::RS256),

@@ -153,6 +153,7 @@ pub(crate) fn client(row: &impl Columns) -> StoreResult<Client> {
         web: WebClient {
             redirect_uris: row.words("redirect_uris")?,
             post_logout_redirect_uris: row.words("post_logout_redirect_uris")?,
+            web_origins: row.words("web_origins")?,
             public: row.flag("public_client")?,
             first_party: row.flag("first_party")?,
             id_token_alg: row
