@@ -38,7 +38,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 
 use super::{ApiError, AppState};
-use crate::service::AuthService;
+use crate::service::{AuthService, allowed_origins};
+use crate::store::WebClient;
 
 /// How long a browser may cache a granted preflight, in seconds: registering an origin takes effect for pages
 /// that had none within this time. Chromium caps it at two hours anyway.
@@ -58,6 +59,14 @@ const NOT_A_WEB_ORIGIN: &str = "this page's origin is not a registered web origi
 pub(super) struct ReadableBy(pub(super) Vec<String>);
 
 impl ReadableBy {
+    /// The web origins of a client whose answer goes to a request with `headers`: `None` when the request carries
+    /// no `Origin` (not from a page on another origin), so that other requests do no CORS work at all.
+    pub(super) fn client(headers: &HeaderMap, web: &WebClient) -> Option<ReadableBy> {
+        headers
+            .contains_key(ORIGIN)
+            .then(|| ReadableBy(allowed_origins(web)))
+    }
+
     /// Marks `response` as readable by `origins`.
     pub(super) fn mark(self, mut response: Response) -> Response {
         response.extensions_mut().insert(self);

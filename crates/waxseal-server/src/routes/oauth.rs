@@ -27,7 +27,7 @@ use super::openapi::responses;
 use super::openapi::schema;
 use super::openapi::schema::ErrorBody;
 use crate::error::Error;
-use crate::service::{AuthService, CodeExchange, GrantedTokens, allowed_origins};
+use crate::service::{AuthService, CodeExchange, GrantedTokens};
 use crate::store::GrantType;
 
 mod client;
@@ -157,7 +157,7 @@ async fn oauth_token_inner(
 ) -> Result<Response, OAuthError> {
     let proof = dpop_proof(headers)?;
     let (params, client, basic) = oauth_client(service, headers, form, "grant_type").await?;
-    *readers = Some(ReadableBy(allowed_origins(&client.web)));
+    *readers = ReadableBy::client(headers, &client.web);
     let dpop = match proof {
         Some(proof) => Some(
             service
@@ -257,7 +257,7 @@ pub(super) async fn oauth_revoke(
     let mut readers = None;
     let revoked = async {
         let (params, client, basic) = oauth_client(&service, &headers, form, "token").await?;
-        readers = Some(ReadableBy(allowed_origins(&client.web)));
+        readers = ReadableBy::client(&headers, &client.web);
         service
             .revoke(
                 &client,

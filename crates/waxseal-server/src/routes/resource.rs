@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderValue;
-use axum::http::header::CACHE_CONTROL;
+use axum::http::header::{CACHE_CONTROL, ORIGIN};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use waxseal_axum::Claims;
 
@@ -86,6 +86,7 @@ pub(super) async fn admin(claims: Claims<AccessClaims>) -> Response {
 )]
 pub(super) async fn userinfo(
     State(service): State<Arc<AuthService>>,
+    headers: HeaderMap,
     Claims(claims): Claims<AccessClaims>,
 ) -> Response {
     let response = match service.userinfo(&claims).await {
@@ -98,7 +99,11 @@ pub(super) async fn userinfo(
         }
         Err(e) => return ApiError::from(e).into_response(),
     };
-    // Readable by the pages of the client the token was issued to (see `cors`).
+    // Readable by the pages of the client the token was issued to (see `cors`); a request from no page needs no
+    // lookup.
+    if !headers.contains_key(ORIGIN) {
+        return response;
+    }
     match service.client_web_origins(&claims.custom.client_id).await {
         Ok(origins) => ReadableBy(origins).mark(response),
         Err(e) => {
@@ -124,7 +129,8 @@ pub(super) async fn userinfo(
 )]
 pub(super) async fn userinfo_post(
     service: State<Arc<AuthService>>,
+    headers: HeaderMap,
     claims: Claims<AccessClaims>,
 ) -> Response {
-    userinfo(service, claims).await
+    userinfo(service, headers, claims).await
 }
