@@ -146,6 +146,8 @@ pub struct Server {
     tls: Option<Arc<rustls::ServerConfig>>,
     /// Routes a caller added with [`Server::with_routes`] (the CLI's token debugger), served beside the server's own.
     extra: Option<axum::Router>,
+    /// The management listener a caller bound ([`Server::with_management`]), served beside the public one.
+    management: Option<tokio::net::TcpListener>,
 }
 
 fn create_data_dir(dir: &Path) -> Result<()> {
@@ -263,6 +265,7 @@ impl Server {
             service: Arc::new(service),
             tls,
             extra: None,
+            management: None,
         })
     }
 
@@ -298,6 +301,21 @@ impl Server {
         self
     }
 
+    /// Serves the management listener on `listener` beside the public one: `GET /metrics`, and `GET /healthz` and
+    /// `GET /readyz` with details ([`Server::management_router`]), with the public listener's limits and TLS,
+    /// stopped by the same shutdown. The library never binds an address itself: the caller binds
+    /// [`Config::management_listen`] (`waxseal serve` does) or any other.
+    #[must_use]
+    pub fn with_management(mut self, listener: tokio::net::TcpListener) -> Self {
+        self.management = Some(listener);
+        self
+    }
+
+    /// The management listener's routes (see [`routes::management_router`]), for tests that serve them in process.
+    pub fn management_router(&self) -> axum::Router {
+        routes::management_router(self.service.clone())
+    }
+
     /// Whether [`Server::serve`] speaks HTTPS ([`Config::tls`] is set).
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
@@ -309,9 +327,11 @@ impl Server {
     /// Warns when the listener is reachable beyond loopback without TLS: tokens and passwords would cross the
     /// network in clear text. Every connection gets the listener's limits: [`Config::header_read_timeout`],
     /// [`Config::idle_timeout`], [`Config::body_timeout`], [`Config::max_connections`] and
-    /// [`Config::max_connections_per_address`]; the soft open-file limit is raised to the hard one first.
+    /// [`Config::max_connections_per_address`]; the soft open-file limit is raised to the hard one first. With a
+    /// management listener ([`Server::with_management`]) it serves that one too, until the same `shutdown`; a warning
+    /// says so when it is reachable beyond loopback.
     pub async fn serve(
-        self,
+        mut self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
@@ -355,21 +375,65 @@ impl Server {
                  set --tls-cert and --tls-key, or put a TLS-terminating proxy in front"
             );
         }
-        let served = listener::serve(
+        let limits = listener::Limits::of(self.config());
+        let connections = self.service.metrics().connections.clone();
+        // One shutdown for both listeners: the caller's future is awaited once, and each listener waits for the word.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let trigger = tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            // An error means the sender is gone, which happens only once the trigger fired or was aborted.
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let management = self.management.take().map(|listener| {
+            if let Ok(addr) = listener.local_addr()
+                && !addr.ip().is_loopback()
+            {
+                tracing::warn!(
+                    %addr,
+                    "the management listener is reachable beyond loopback: metrics and readiness details show \
+                     how the server is used and what is down; firewall it to your monitoring, or listen on \
+                     loopback with --management-listen 127.0.0.1:9000"
+                );
+            }
+            listener::serve(
+                listener,
+                self.tls.clone(),
+                routes::management_router(self.service.clone()),
+                limits,
+                connections.clone(),
+                until_stopped(stopped.clone()),
+            )
+        });
+        let public = listener::serve(
             listener,
             self.tls.clone(),
             self.router(),
-            listener::Limits::of(self.config()),
-            self.service.metrics().connections.clone(),
-            shutdown,
-        )
-        .await;
+            limits,
+            connections,
+            until_stopped(stopped),
+        );
+        let (served, managed) = match management {
+            Some(management) => {
+                let (served, managed) = tokio::join!(public, management);
+                (
+                    served,
+                    managed
+                        .map_err(|e| Error::from_io("serving the management listener failed", &e)),
+                )
+            }
+            None => (public.await, Ok(())),
+        };
+        trigger.abort();
         reloader.abort();
         pruner.abort();
         subscriber.abort();
         metrics_upkeep.abort();
         self.service.close().await;
-        served.map_err(|e| Error::from_io("serving HTTP failed", &e))
+        served.map_err(|e| Error::from_io("serving HTTP failed", &e))?;
+        managed
     }
 
     /// Closes the database without serving (admin commands).
