@@ -376,6 +376,7 @@ impl Server {
             );
         }
         let limits = listener::Limits::of(self.config());
+        listener::fd_limit::raise_and_check(limits.max_connections);
         let connections = self.service.metrics().connections.clone();
         // One shutdown for both listeners: the caller's future is awaited once, and each listener waits for the word.
         let (stop, stopped) = tokio::sync::watch::channel(false);

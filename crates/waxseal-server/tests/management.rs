@@ -155,13 +155,15 @@ async fn logs_of_serving_management_on(management: &str, dir: &std::path::Path) 
     let _guard = tracing::subscriber::set_default(subscriber);
     let server = waxseal_server::Server::open_with_clock(config(dir), TestClock::new())
         .await
-        .unwrap();
-    let management = tokio::net::TcpListener::bind(management).await.unwrap();
+        .expect("server opens");
+    let management = tokio::net::TcpListener::bind(management)
+        .await
+        .expect("bind the management address");
     server
         .with_management(management)
         .serve(common::bind().await, async {})
         .await
-        .unwrap();
+        .expect("server ran");
     capture.text()
 }
 
