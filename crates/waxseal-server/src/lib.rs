@@ -5,7 +5,8 @@
 //! refresh token and treats a second presentation as theft, revoking the whole session; `POST /logout` revokes the
 //! session and denies the access token at once; `GET /.well-known/jwks.json` publishes the public keys, and the
 //! discovery documents (`/.well-known/openid-configuration`, RFC 8414's `/.well-known/oauth-authorization-server`)
-//! point at them. `GET /readyz` is 503 while the store does not answer. Once a probe finds the database unreachable,
+//! point at them. `GET /readyz` is 503 while the store does not answer (the reason is the management listener's to
+//! tell, below). Once a probe finds the database unreachable,
 //! requests that need it are answered 503 at once until it answers again (see [`store::gate`]).
 //!
 //! For OAuth 2.0 clients (registered with [`AuthService::add_client`]; the secret is 256 random bits stored as its
@@ -34,10 +35,14 @@
 //! ([`AuthService::revoke_key`], `waxseal keys revoke`): unpublished and its tokens refused at once, a new key signing
 //! at once in its place, its kid recorded so that it never comes back.
 //!
-//! Operations: `GET /metrics` serves Prometheus counters (logins, refreshes, reuse detections, revocations, tokens
-//! issued per grant), gauges of the in-memory denylist and verified-token cache, and request-latency histograms by
-//! route template, each server with its own recorder (see
-//! [`metrics`]); `GET /openapi.json` is the OpenAPI 3.1 description of every route. For browser apps, cookie mode
+//! Operations: a management listener of its own ([`Server::with_management`], [`Config::management_listen`])
+//! serves `GET /metrics` — Prometheus counters (logins, refreshes, reuse detections, revocations, tokens issued per
+//! grant), gauges of the in-memory denylist and verified-token cache, and request-latency histograms by route
+//! template, each server with its own recorder (see [`metrics`]) — and `GET /readyz` with which dependency is down
+//! since when. The public listener tells strangers only what a load balancer needs: its `/readyz` says `ready`,
+//! `degraded` or `unavailable`, and its `/metrics` is a 404 unless [`Config::public_metrics`]; rates of logins,
+//! revocations and errors would tell an attacker how an attack goes. `GET /openapi.json` is the OpenAPI 3.1
+//! description of every public route. For browser apps, cookie mode
 //! ([`Config::refresh_cookie`]) keeps the refresh token in an `HttpOnly` cookie guarded by a CSRF token and an
 //! `Origin` check (see [`routes::cookie`]).
 //!
@@ -53,9 +58,16 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), waxseal_server::Error> {
-//! let server = waxseal_server::Server::open(waxseal_server::Config::default()).await?;
-//! let listener = tokio::net::TcpListener::bind(server.config().listen).await
-//!     .map_err(|e| waxseal_server::Error::from_io("bind", &e))?;
+//! let mut server = waxseal_server::Server::open(waxseal_server::Config::default()).await?;
+//! let bind = |addr| async move {
+//!     tokio::net::TcpListener::bind(addr).await
+//!         .map_err(|e| waxseal_server::Error::from_io(&format!("cannot listen on {addr}"), &e))
+//! };
+//! let listener = bind(server.config().listen).await?;
+//! // Metrics and readiness details on their own loopback port (127.0.0.1:9000 unless configured otherwise).
+//! if let Some(addr) = server.config().management_listen {
+//!     server = server.with_management(bind(addr).await?);
+//! }
 //! server.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await
 //! # }
 //! ```
