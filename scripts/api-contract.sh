@@ -83,7 +83,7 @@ start() {
         --color never >/dev/null 2>>"$work/admin.log" || admin_failed "user add"
     "$bin" client add contract --grant password --grant refresh_token --grant client_credentials --scope admin \
         --data-dir "$data" --color never >"$work/$name.client" 2>>"$work/admin.log" || admin_failed "client add"
-    "$bin" serve --listen 127.0.0.1:0 --data-dir "$data" --color never "$@" \
+    "$bin" serve --listen 127.0.0.1:0 --management-listen off --data-dir "$data" --color never "$@" \
         >"$work/$name.out" 2>"$work/$name.log" &
     pid=$!
     servers+=("$pid")

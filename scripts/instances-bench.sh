@@ -16,7 +16,8 @@
 # env:   CARGO_TARGET_DIR (where the release build goes)
 #        WAXSEAL_BENCH_POSTGRES  server URL without a database [postgres://postgres@127.0.0.1:5432]
 #        WAXSEAL_BENCH_REDIS     [redis://127.0.0.1:6379]
-#        WAXSEAL_BENCH_PORT      first of the loopback ports the instances listen on [18180]
+#        WAXSEAL_BENCH_PORT      first of the loopback ports the instances listen on [18180]; their management
+#                                listeners (/metrics, /readyz with details) listen 100 ports higher
 #        WAXSEAL_BENCH_ROUNDS    rounds of the /api/me comparison [5]
 #        WAXSEAL_BENCH_PROPAGATIONS  revocations timed with Redis [1000]; without Redis, a twentieth of it
 #        WAXSEAL_BENCH_PAUSE     on a shared machine: a `pgrep` pattern of process *names* (not command lines:
@@ -127,13 +128,16 @@ for db in "$db_full" "$db_empty"; do
 done
 
 base() { echo "http://127.0.0.1:$((first_port + $1))"; }
+# Instance N's management listener: its metrics and readiness details (whether it is subscribed to Redis).
+management() { echo "127.0.0.1:$((first_port + 100 + $1))"; }
 # start_servers N DATABASE_URL [serve options...]: instances 0..N-1, each with a data directory of its own.
 start_servers() {
     local n=$1 url=$2 i
     shift 2
     for i in $(seq 0 $((n - 1))); do
         "$waxseal" serve --data-dir "$work/serve$i" --database-url "$url" --issuer "$issuer" \
-            --listen "127.0.0.1:$((first_port + i))" "$@" >>"$work/serve.log" 2>&1 &
+            --listen "127.0.0.1:$((first_port + i))" --management-listen "$(management "$i")" "$@" \
+            >>"$work/serve.log" 2>&1 &
         servers+=($!)
     done
     for i in $(seq 0 $((n - 1))); do
@@ -147,7 +151,7 @@ start_servers() {
     if [[ " $* " == *" --redis-url "* ]]; then # wait for every subscription
         for i in $(seq 0 $((n - 1))); do
             for _ in $(seq 1 50); do
-                curl -sf "$(base "$i")/readyz" | grep -q '"redis":"up"' && break
+                curl -sf "http://$(management "$i")/readyz" | grep -q '"redis":"up"' && break
                 sleep 0.1
             done
         done
@@ -225,7 +229,8 @@ mkdir -p "$work/sqlite"
 for i in $(seq 1 "$users"); do
     printf '%s\n' "$password" | "$waxseal" user add "bench$i" --password-stdin --data-dir "$work/sqlite" >/dev/null 2>>"$work/admin.log"
 done
-"$waxseal" serve --data-dir "$work/sqlite" --issuer "$issuer" --listen "127.0.0.1:$first_port" >>"$work/serve.log" 2>&1 &
+"$waxseal" serve --data-dir "$work/sqlite" --issuer "$issuer" --listen "127.0.0.1:$first_port" \
+    --management-listen "$(management 0)" >>"$work/serve.log" 2>&1 &
 servers+=($!)
 for _ in $(seq 1 100); do curl -sf "$(base 0)/readyz" >/dev/null && break; sleep 0.1; done
 refresh_run "SQLite, 1 instance" 1
@@ -242,7 +247,7 @@ start_servers 1 "$postgres/$db_full" --redis-url "$redis" --redis-key-prefix "$p
 stop_servers
 
 declare -A me_runs
-denylist_gauge() { curl -sf "$(base 0)/metrics" | awk '/^waxseal_denylist_entries/ { n += $2 } END { print n + 0 }'; }
+denylist_gauge() { curl -sf "http://$(management 0)/metrics" | awk '/^waxseal_denylist_entries/ { n += $2 } END { print n + 0 }'; }
 me_run() { # mode: on | off | empty
     local mode=$1 db=$db_full token out="$work/me-$1-$2.txt" entries
     case $mode in

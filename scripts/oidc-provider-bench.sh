@@ -71,7 +71,7 @@ client_secret=$(awk '/^client_secret:/ {print $2}' <<<"$client")
 basic=$(printf '%s:%s' "$client_id" "$client_secret" | base64 -w0)
 
 # The server's default logging (info), as it is deployed.
-"$waxseal" serve --data-dir "$data" --listen "127.0.0.1:$port" >"$work/waxseal.log" 2>&1 &
+"$waxseal" serve --data-dir "$data" --listen "127.0.0.1:$port" --management-listen off >"$work/waxseal.log" 2>&1 &
 waxseal_pid=$!
 pids+=("$waxseal_pid")
 wait_for "http://127.0.0.1:$port/readyz" "$work/waxseal.log" "waxseal serve"
@@ -138,7 +138,8 @@ if [ "${WAXSEAL_BENCH_CALLGRIND:-0}" = 1 ]; then
     kill "$waxseal_pid"
     wait "$waxseal_pid" 2>/dev/null || true
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/callgrind.out" \
-        "$waxseal" serve --data-dir "$data" --listen "127.0.0.1:$port" >"$work/callgrind.log" 2>&1 &
+        "$waxseal" serve --data-dir "$data" --listen "127.0.0.1:$port" --management-listen off \
+            >"$work/callgrind.log" 2>&1 &
     waxseal_pid=$!
     pids+=("$waxseal_pid")
     wait_for "http://127.0.0.1:$port/readyz" "$work/callgrind.log" "waxseal serve under valgrind"

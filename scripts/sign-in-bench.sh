@@ -80,7 +80,7 @@ client_id=$(awk '/^client_id:/ {print $2}' <<<"$client")
 client_secret=$(awk '/^client_secret:/ {print $2}' <<<"$client")
 basic=$(printf '%s:%s' "$client_id" "$client_secret" | base64 -w0)
 
-"$waxseal" serve --data-dir "$data" --listen "127.0.0.1:$port" >"$work/waxseal.log" 2>&1 &
+"$waxseal" serve --data-dir "$data" --listen "127.0.0.1:$port" --management-listen off >"$work/waxseal.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { cat "$work/waxseal.log" >&2; exit 1; }

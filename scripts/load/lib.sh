@@ -23,7 +23,9 @@ trap cleanup EXIT
 start_server() { # -> $server (its pid), $base, $issuer; the log in $work/serve.log
     base="http://127.0.0.1:$port"
     step "starting waxseal serve on $base"
-    RUST_LOG=warn "$waxseal" serve --data-dir "$data" --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
+    # No management listener: nothing here reads its metrics, and the default port may be taken.
+    RUST_LOG=warn "$waxseal" serve --data-dir "$data" --listen "127.0.0.1:$port" --management-listen off \
+        >"$work/serve.log" 2>&1 &
     server=$!
     for _ in $(seq 1 100); do
         curl -sf "$base/readyz" >/dev/null && break

@@ -181,11 +181,17 @@ async fn run(binary: &Path, seconds: u64, clients: usize) -> Result<bool, String
         }
     }
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| format!("no free loopback port: {e}"))?
-        .port();
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| format!("no free loopback port: {e}"))
+    };
+    let port = free_port()?;
+    // The gauges are read from the management listener, on a free port of its own.
+    let management_port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
+    let management = format!("http://127.0.0.1:{management_port}");
     let log = std::fs::File::create(work.path().join("serve.log"))
         .map_err(|e| format!("cannot create the server log: {e}"))?;
     let log2 = log.try_clone().map_err(|e| e.to_string())?;
@@ -195,6 +201,10 @@ async fn run(binary: &Path, seconds: u64, clients: usize) -> Result<bool, String
             .arg("--data-dir")
             .arg(&data)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args([
+                "--management-listen",
+                &format!("127.0.0.1:{management_port}"),
+            ])
             .args(["--access-ttl", "1s"])
             .args(["--refresh-idle-ttl", &format!("{IDLE_TTL}s")])
             .args(["--refresh-absolute-ttl", &format!("{ABSOLUTE_TTL}s")])
@@ -234,13 +244,13 @@ async fn run(binary: &Path, seconds: u64, clients: usize) -> Result<bool, String
     let started = Instant::now();
     let samples = Arc::new(Mutex::new(Vec::<Sample>::new()));
     let sampler = {
-        let (samples, stop, base) = (samples.clone(), stop.clone(), base.clone());
+        let (samples, stop, management) = (samples.clone(), stop.clone(), management.clone());
         tokio::spawn(async move {
             let client = reqwest::Client::new();
             let mut every = tokio::time::interval(Duration::from_secs(1));
             loop {
                 every.tick().await;
-                let sample = sample(&client, &base, pid, started).await;
+                let sample = sample(&client, &management, pid, started).await;
                 match sample {
                     Ok(s) => {
                         if let Ok(mut all) = samples.lock() {
@@ -329,9 +339,11 @@ fn server_cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks / 100.0)
 }
 
+/// One sample of the process (from /proc) and its gauges (from /metrics of the management listener at
+/// `management`).
 async fn sample(
     client: &reqwest::Client,
-    base: &str,
+    management: &str,
     pid: u32,
     started: Instant,
 ) -> Result<Sample, String> {
@@ -345,7 +357,7 @@ async fn sample(
             .unwrap_or(0)
     };
     let metrics = client
-        .get(format!("{base}/metrics"))
+        .get(format!("{management}/metrics"))
         .send()
         .await
         .map_err(|e| format!("GET /metrics: {e}"))?

@@ -173,7 +173,8 @@ Ctrl-C stops it. `waxseal serve --debugger` mounts the same page at /debugger/."
     /// or PostgreSQL.
     #[command(after_help = "Examples:
   waxseal serve                                   first start creates ./waxseal-data and a signing key
-  waxseal serve --data-dir /var/lib/waxseal --listen 127.0.0.1:9000
+  waxseal serve --data-dir /var/lib/waxseal --listen 127.0.0.1:8443
+  waxseal serve --management-listen 10.0.0.5:9000     metrics for a private network; off: none
   WAXSEAL_MASTER_KEY=$(cat /run/secrets/waxseal-master) waxseal serve
   waxseal serve --config /etc/waxseal.toml --access-ttl 5m --print-config
   waxseal serve --issuer https://auth.example.com --refresh-cookie     refresh tokens in HttpOnly cookies
@@ -182,6 +183,8 @@ Each setting comes from its flag, else its WAXSEAL_* variable, else the --config
 Several instances share one PostgreSQL database: WAXSEAL_DATABASE_URL=postgres://USER:PASSWORD@HOST/DB
 (each needs the same master key).
 Discovery: /.well-known/openid-configuration and /.well-known/oauth-authorization-server.
+Metrics and readiness details: /metrics, /healthz and /readyz on the management listener (127.0.0.1:9000 by
+default, --management-listen ADDR|off); the public /readyz says only ready, degraded or unavailable.
 
 The master key (64 hex digits) encrypts the signing keys at rest; without WAXSEAL_MASTER_KEY one is generated
 into DATA_DIR/master.key (mode 0600).")]

@@ -182,13 +182,14 @@ async fn postgres_stopped_under_load_is_answered_at_once_and_service_returns_wit
     deployment.add_user("alice");
     let instances = deployment.start(&["A"], &[]);
     let base = instances[0].base();
+    let management = instances[0].management_base();
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(15))
         .build()
         .unwrap();
     let readyz = || async {
-        let (status, _, body) = send(http.get(format!("{base}/readyz"))).await;
+        let (status, _, body) = send(http.get(format!("{management}/readyz"))).await;
         (status, body)
     };
 
@@ -311,7 +312,7 @@ async fn postgres_stopped_under_load_is_answered_at_once_and_service_returns_wit
         (200, &Value::from("up")),
         "{body}"
     );
-    let (_, _, metrics) = send(http.get(format!("{base}/metrics"))).await;
+    let (_, _, metrics) = send(http.get(format!("{management}/metrics"))).await;
     let metrics = metrics.as_str().expect("the exposition text").to_owned();
     drop(postgres);
 

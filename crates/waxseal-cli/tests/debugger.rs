@@ -1029,9 +1029,16 @@ fn listening_beyond_loopback_needs_allow_remote() {
 
 fn serve_debugger(dir: &std::path::Path, flag: bool) -> Debugger {
     let mut cmd = server_command();
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("RUST_LOG", "debug");
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--management-listen",
+        "off",
+    ])
+    .arg("--data-dir")
+    .arg(dir)
+    .env("RUST_LOG", "debug");
     if flag {
         cmd.arg("--debugger");
     }

@@ -156,6 +156,8 @@ impl Rig {
             "--debugger",
             "--listen",
             "127.0.0.1:0",
+            "--management-listen",
+            "off",
             "--data-dir",
             dir,
         ];

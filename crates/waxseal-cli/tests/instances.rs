@@ -149,7 +149,7 @@ impl Http {
             .unwrap()
     }
 
-    /// A counter's value in `/metrics` (0 when absent).
+    /// A counter's value in `/metrics` of a management listener at `base` (0 when absent).
     async fn metric(&self, base: &str, series: &str) -> f64 {
         let text = self.get(base, "/metrics").await.body;
         text.as_str()
@@ -217,9 +217,9 @@ async fn shared(test: &str) -> Option<(TestDatabase, Deployment)> {
     Some((database, deployment))
 }
 
-/// Waits until `/readyz` of `instance` says `redis` is `state`.
+/// Waits until the detailed `/readyz` of `instance` (on its management listener) says `redis` is `state`.
 async fn wait_redis(http: &Http, instance: &Instance, state: &str) -> Duration {
-    let base = instance.base();
+    let base = instance.management_base();
     within(Duration::from_secs(15), || async {
         http.get(&base, "/readyz").await.body["redis"] == state
     })
@@ -740,7 +740,7 @@ async fn redis_then_postgres_die_and_come_back_under_load_without_a_lost_refresh
         assert_eq!(http.me(&b.base(), &access).await, 200);
         let received_before = http
             .metric(
-                &b.base(),
+                &b.management_base(),
                 "waxseal_revocation_announcements_total{result=\"received\"}",
             )
             .await;
@@ -753,7 +753,7 @@ async fn redis_then_postgres_die_and_come_back_under_load_without_a_lost_refresh
             .1;
         let received_after = http
             .metric(
-                &b.base(),
+                &b.management_base(),
                 "waxseal_revocation_announcements_total{result=\"received\"}",
             )
             .await;

@@ -42,7 +42,14 @@ impl Drop for Serve {
 /// Starts `waxseal serve` on a free loopback port; returns it and its issuer URL.
 fn serve(data: &Path) -> (Serve, String) {
     let mut child = waxseal()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--management-listen",
+            "off",
+        ])
+        .arg("--data-dir")
         .arg(data)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -31,9 +31,22 @@ fn serve(dir: &Path) -> (Child, String) {
 
 /// [`serve`] with extra flags.
 fn serve_with(dir: &Path, flags: &[&str]) -> (Child, String) {
-    let mut child = waxseal()
+    let (child, addr, _) = serve_managed(dir, flags);
+    (child, addr)
+}
+
+/// [`serve_with`], also returning the management listener's host:port from the banner (`None`: no such line).
+/// Without `--management-listen` among `flags` it listens on a free port: never the default one, which tests
+/// running in parallel would fight over.
+fn serve_managed(dir: &Path, flags: &[&str]) -> (Child, String, Option<String>) {
+    let mut command = waxseal();
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
+        .arg(dir);
+    if !flags.contains(&"--management-listen") {
+        command.args(["--management-listen", "127.0.0.1:0"]);
+    }
+    let mut child = command
         .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -49,9 +62,15 @@ fn serve_with(dir: &Path, flags: &[&str]) -> (Child, String) {
         );
         if let Some(rest) = line.split("listening on http://").nth(1) {
             let addr = rest.trim().trim_end_matches("\u{1b}[0m").to_owned();
+            // The management line, when there is one, comes right after.
+            line.clear();
+            stdout.read_line(&mut line).unwrap();
+            let management = line
+                .strip_prefix("  management      http://")
+                .map(|rest| rest.trim().to_owned());
             // Keep draining stdout so the server never blocks on a full pipe.
             std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-            return (child, addr);
+            return (child, addr, management);
         }
     }
 }
@@ -252,7 +271,14 @@ fn client_add_prints_the_secret_once_stores_its_hash_and_the_client_gets_tokens(
 fn a_malformed_master_key_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = waxseal()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--management-listen",
+            "off",
+        ])
+        .arg("--data-dir")
         .arg(dir.path())
         .env("WAXSEAL_MASTER_KEY", "not-a-key")
         .output()
@@ -454,7 +480,8 @@ fn print_config_shows_the_defaults_and_where_the_master_key_comes_from_never_the
     let (code, out, err) = print_config(
         None,
         &[("WAXSEAL_MASTER_KEY", &key)],
-        &["--listen", "127.0.0.1:9000"],
+        // Not 9000, the management listener's default port, which the public one may not share.
+        &["--listen", "127.0.0.1:9090"],
     );
     assert_eq!(code, 0, "{err}");
     assert!(
@@ -464,13 +491,13 @@ fn print_config_shows_the_defaults_and_where_the_master_key_comes_from_never_the
     assert!(!out.contains(&key) && !err.contains(&key), "{out}{err}");
     assert_eq!(
         printed(&out)["issuer"].as_str(),
-        Some("http://127.0.0.1:9000")
+        Some("http://127.0.0.1:9090")
     );
 }
 
 #[test]
 fn bad_settings_exit_2_with_the_reason() {
-    let cases: [(Option<&str>, &[&str], &str); 5] = [
+    let cases: [(Option<&str>, &[&str], &str); 7] = [
         (Some("listen = [\n"), &[], "is not usable: TOML parse error"),
         (
             Some("acces_ttl = \"5m\"\n"),
@@ -488,6 +515,16 @@ fn bad_settings_exit_2_with_the_reason() {
             "config file key access_ttl",
         ),
         (None, &["--access-ttl", "61m"], "maximum of 3600 s (1 hour)"),
+        (
+            Some("management_listen = \"9000\"\n"),
+            &[],
+            "config file key management_listen",
+        ),
+        (
+            None,
+            &["--listen", "127.0.0.1:9000"],
+            "cannot share the public listener's address 127.0.0.1:9000",
+        ),
     ];
     for (file, flags, reason) in cases {
         let (code, out, err) = print_config(file, &[], flags);
@@ -610,7 +647,14 @@ fn serve_with_an_unreadable_certificate_exits_2_before_creating_anything() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let out = waxseal()
-        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--management-listen",
+            "off",
+        ])
+        .arg("--tls-cert")
         .arg(dir.path().join("nope.crt"))
         .arg("--tls-key")
         .arg(dir.path().join("nope.key"))
@@ -961,6 +1005,8 @@ fn serve_signs_with_the_configured_algorithm_and_hmac_needs_the_allowance() {
             "serve",
             "--listen",
             "127.0.0.1:0",
+            "--management-listen",
+            "off",
             "--signing-alg",
             "EdDSA",
             "--data-dir",
@@ -1443,7 +1489,8 @@ fn serve_in_cookie_mode_sets_the_refresh_cookie_and_serves_metrics_and_openapi()
     let data = dir.path().join("data");
     let (code, _, err) = user_add(&data, "alice", &format!("{PASSWORD}\n"));
     assert_eq!(code, 0, "{err}");
-    let (child, addr) = serve_with(&data, &["--refresh-cookie"]);
+    let (child, addr, management) = serve_managed(&data, &["--refresh-cookie"]);
+    let management = management.expect("a management line in the banner");
     let (status, head, body) = http_full(
         &addr,
         "POST",
@@ -1468,7 +1515,7 @@ fn serve_in_cookie_mode_sets_the_refresh_cookie_and_serves_metrics_and_openapi()
         body.get("refresh_token").is_none() && body["csrf_token"].is_string(),
         "{body}"
     );
-    let (status, metrics) = http(&addr, "GET", "/metrics", None);
+    let (status, metrics) = http(&management, "GET", "/metrics", None);
     assert_eq!(status, 200);
     assert!(
         metrics.contains("waxseal_logins_total{result=\"ok\"} 1"),
@@ -1703,4 +1750,136 @@ fn client_add_registers_token_encryption_and_refuses_keys_the_server_cannot_encr
         assert!(err.contains(reason), "{flags:?}: {err}");
         assert!(!err.contains("AAAAAAAAAAAAAAAA"), "no secret echoed: {err}");
     }
+}
+
+#[test]
+fn serve_prints_the_management_listener_which_alone_serves_metrics_and_readiness_details() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, addr, management) = serve_managed(&dir.path().join("data"), &[]);
+    let management = management.expect("a management line in the banner");
+    assert_ne!(management, addr);
+    assert!(!management.ends_with(":0"), "the real port: {management}");
+
+    let (status, head, metrics) = http_full(&management, "GET", "/metrics", "", None);
+    assert_eq!(status, 200, "{metrics}");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    assert!(metrics.contains("waxseal_logins_total"), "{metrics}");
+    let (status, body) = http(&addr, "GET", "/metrics", None);
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("\"error\""), "the router's JSON 404: {body}");
+
+    let (status, body) = http(&management, "GET", "/readyz", None);
+    assert_eq!(status, 200);
+    let details: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(details["database"], "up", "{body}");
+    let (status, body) = http(&addr, "GET", "/readyz", None);
+    assert_eq!(status, 200);
+    let public: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(public, serde_json::json!({"status": "ready"}));
+    let (stopped, err) = terminate(child);
+    assert!(stopped, "{err}");
+}
+
+#[test]
+fn management_address_in_use_is_refused_at_start_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Held for the whole test, so the port is taken when the server tries it.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let at = taken.local_addr().unwrap().to_string();
+    let out = waxseal()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--management-listen",
+            &at,
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&at), "names the address: {err}");
+    assert!(
+        err.contains("pass --management-listen with a free address, or --management-listen off"),
+        "{err}"
+    );
+    drop(taken);
+}
+
+#[test]
+fn management_listen_off_serves_no_management_listener_and_prints_no_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = waxseal()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--management-listen",
+            "off",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    while !banner.contains("Press Ctrl-C to stop.") {
+        assert!(stdout.read_line(&mut banner).unwrap() > 0, "{banner}");
+    }
+    assert!(!banner.contains("management"), "{banner}");
+    assert!(
+        !banner.contains("/metrics"),
+        "no metrics anywhere: {banner}"
+    );
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let (stopped, err) = terminate(child);
+    assert!(stopped, "{err}");
+
+    let (code, out, err) = print_config(None, &[], &["--management-listen", "off"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        printed(&out)["management_listen"].as_str(),
+        Some("off"),
+        "{out}"
+    );
+    let (code, out, err) = print_config(None, &[], &[]);
+    assert_eq!(code, 0, "{err}");
+    let shown = printed(&out);
+    assert_eq!(
+        shown["management_listen"].as_str(),
+        Some("127.0.0.1:9000"),
+        "{out}"
+    );
+    assert_eq!(shown["public_metrics"].as_bool(), Some(false), "{out}");
+    let (code, out, err) = print_config(
+        Some("management_listen = \"127.0.0.1:9100\"\npublic_metrics = true\n"),
+        &[("WAXSEAL_MANAGEMENT_LISTEN", "127.0.0.1:9200")],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let shown = printed(&out);
+    assert_eq!(
+        shown["management_listen"].as_str(),
+        Some("127.0.0.1:9200"),
+        "{out}"
+    );
+    assert_eq!(shown["public_metrics"].as_bool(), Some(true), "{out}");
+}
+
+#[test]
+fn public_metrics_serves_them_on_the_public_listener_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, addr, management) = serve_managed(&dir.path().join("data"), &["--public-metrics"]);
+    assert!(management.is_some());
+    let (status, metrics) = http(&addr, "GET", "/metrics", None);
+    assert_eq!(status, 200);
+    assert!(metrics.contains("waxseal_logins_total"), "{metrics}");
+    let (stopped, err) = terminate(child);
+    assert!(stopped, "{err}");
 }

@@ -42,6 +42,8 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 struct Served {
     child: Child,
     addr: SocketAddr,
+    /// The management listener's address (`/metrics`).
+    management: SocketAddr,
     log: Arc<Mutex<String>>,
 }
 
@@ -53,6 +55,7 @@ impl Served {
             .arg(env!("CARGO_BIN_EXE_waxseal"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
+            .args(["--management-listen", "127.0.0.1:0"])
             .args([
                 "--header-read-timeout",
                 "2s",
@@ -98,8 +101,22 @@ impl Served {
             );
             if let Some(rest) = line.split("listening on http://").nth(1) {
                 let addr = rest.trim().trim_end_matches("\u{1b}[0m").parse().unwrap();
+                // The management line comes right after.
+                line.clear();
+                stdout.read_line(&mut line).unwrap();
+                let management = line
+                    .strip_prefix("  management      http://")
+                    .unwrap_or_else(|| panic!("no management line: {line}"))
+                    .trim()
+                    .parse()
+                    .unwrap();
                 std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-                return Served { child, addr, log };
+                return Served {
+                    child,
+                    addr,
+                    management,
+                    log,
+                };
             }
         }
     }
@@ -479,7 +496,7 @@ fn thousands_of_slow_and_idle_connections_leave_the_server_reachable_under_1024_
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let metrics = client
-            .get(format!("{base}/metrics"))
+            .get(format!("http://{}/metrics", served.management))
             .send()
             .await
             .unwrap()
@@ -562,7 +579,7 @@ fn out_of_file_descriptors_the_server_says_so_once_a_second_and_recovers() {
         );
         drop(held);
         let metrics = client
-            .get(format!("http://{addr}/metrics"))
+            .get(format!("http://{}/metrics", served.management))
             .send()
             .await
             .unwrap()

@@ -87,6 +87,15 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The address to listen on.
     pub listen: SocketAddr,
+    /// Where the management listener (`/metrics`, and `/healthz` and `/readyz` with details) listens, apart from
+    /// the public one: request counts, revocation and error rates tell an attacker how the server is used and how
+    /// an attack goes. [`DEFAULT_MANAGEMENT_LISTEN`] by default; `None`: no management listener. The library only
+    /// reads it: whoever binds the public listener binds this one and passes it to
+    /// [`crate::Server::with_management`].
+    pub management_listen: Option<SocketAddr>,
+    /// Serve `GET /metrics` on the public listener as well (for a deployment that scrapes there and controls who
+    /// reaches it). Off by default: the public listener answers 404.
+    pub public_metrics: bool,
     /// The `iss` of issued tokens.
     pub issuer: String,
     /// The `aud` of issued access tokens, and the only audience `verify_access` accepts.
@@ -184,6 +193,11 @@ pub struct Config {
     pub client_metadata_timeout: Duration,
 }
 
+/// The default of [`Config::management_listen`]: loopback, on the port Keycloak gives its management interface, so
+/// only the machine itself (a local Prometheus agent, a sidecar) can reach it until the operator says otherwise.
+pub const DEFAULT_MANAGEMENT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9000);
+
 /// The default of [`Config::client_metadata_timeout`].
 pub const DEFAULT_CLIENT_METADATA_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest [`Config::client_metadata_timeout`]: an authorization request waits for the fetch.
@@ -213,6 +227,8 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("./waxseal-data"),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            management_listen: Some(DEFAULT_MANAGEMENT_LISTEN),
+            public_metrics: false,
             issuer: "http://127.0.0.1:8080".into(),
             audience: "waxseal-api".into(),
             client_id: "waxseal-login".into(),

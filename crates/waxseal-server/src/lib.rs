@@ -5,7 +5,8 @@
 //! refresh token and treats a second presentation as theft, revoking the whole session; `POST /logout` revokes the
 //! session and denies the access token at once; `GET /.well-known/jwks.json` publishes the public keys, and the
 //! discovery documents (`/.well-known/openid-configuration`, RFC 8414's `/.well-known/oauth-authorization-server`)
-//! point at them. `GET /readyz` is 503 while the store does not answer. Once a probe finds the database unreachable,
+//! point at them. `GET /readyz` is 503 while the store does not answer (the reason is the management listener's to
+//! tell, below). Once a probe finds the database unreachable,
 //! requests that need it are answered 503 at once until it answers again (see [`store::gate`]).
 //!
 //! For OAuth 2.0 clients (registered with [`AuthService::add_client`]; the secret is 256 random bits stored as its
@@ -34,10 +35,14 @@
 //! ([`AuthService::revoke_key`], `waxseal keys revoke`): unpublished and its tokens refused at once, a new key signing
 //! at once in its place, its kid recorded so that it never comes back.
 //!
-//! Operations: `GET /metrics` serves Prometheus counters (logins, refreshes, reuse detections, revocations, tokens
-//! issued per grant), gauges of the in-memory denylist and verified-token cache, and request-latency histograms by
-//! route template, each server with its own recorder (see
-//! [`metrics`]); `GET /openapi.json` is the OpenAPI 3.1 description of every route. For browser apps, cookie mode
+//! Operations: a management listener of its own ([`Server::with_management`], [`Config::management_listen`])
+//! serves `GET /metrics` — Prometheus counters (logins, refreshes, reuse detections, revocations, tokens issued per
+//! grant), gauges of the in-memory denylist and verified-token cache, and request-latency histograms by route
+//! template, each server with its own recorder (see [`metrics`]) — and `GET /readyz` with which dependency is down
+//! since when. The public listener tells strangers only what a load balancer needs: its `/readyz` says `ready`,
+//! `degraded` or `unavailable`, and its `/metrics` is a 404 unless [`Config::public_metrics`]; rates of logins,
+//! revocations and errors would tell an attacker how an attack goes. `GET /openapi.json` is the OpenAPI 3.1
+//! description of every public route. For browser apps, cookie mode
 //! ([`Config::refresh_cookie`]) keeps the refresh token in an `HttpOnly` cookie guarded by a CSRF token and an
 //! `Origin` check (see [`routes::cookie`]).
 //!
@@ -53,9 +58,16 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), waxseal_server::Error> {
-//! let server = waxseal_server::Server::open(waxseal_server::Config::default()).await?;
-//! let listener = tokio::net::TcpListener::bind(server.config().listen).await
-//!     .map_err(|e| waxseal_server::Error::from_io("bind", &e))?;
+//! let mut server = waxseal_server::Server::open(waxseal_server::Config::default()).await?;
+//! let bind = |addr| async move {
+//!     tokio::net::TcpListener::bind(addr).await
+//!         .map_err(|e| waxseal_server::Error::from_io(&format!("cannot listen on {addr}"), &e))
+//! };
+//! let listener = bind(server.config().listen).await?;
+//! // Metrics and readiness details on their own loopback port (127.0.0.1:9000 unless configured otherwise).
+//! if let Some(addr) = server.config().management_listen {
+//!     server = server.with_management(bind(addr).await?);
+//! }
 //! server.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await
 //! # }
 //! ```
@@ -83,8 +95,8 @@ use std::sync::Arc;
 pub use config::SIGNING_ALGORITHMS;
 pub use config::settings;
 pub use config::{
-    CLOCK_LEEWAY, Config, DEFAULT_VERIFIED_TOKEN_CACHE, Database, MAX_ACCESS_TOKEN_TTL,
-    MIN_KEY_ROTATION_INTERVAL, SecretUrl, TlsFiles,
+    CLOCK_LEEWAY, Config, DEFAULT_MANAGEMENT_LISTEN, DEFAULT_VERIFIED_TOKEN_CACHE, Database,
+    MAX_ACCESS_TOKEN_TTL, MIN_KEY_ROTATION_INTERVAL, SecretUrl, TlsFiles,
 };
 pub use config::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
@@ -147,6 +159,8 @@ pub struct Server {
     tls: Option<Arc<rustls::ServerConfig>>,
     /// Routes a caller added with [`Server::with_routes`] (the CLI's token debugger), served beside the server's own.
     extra: Option<axum::Router>,
+    /// The management listener a caller bound ([`Server::with_management`]), served beside the public one.
+    management: Option<tokio::net::TcpListener>,
 }
 
 fn create_data_dir(dir: &Path) -> Result<()> {
@@ -264,6 +278,7 @@ impl Server {
             service: Arc::new(service),
             tls,
             extra: None,
+            management: None,
         })
     }
 
@@ -299,6 +314,21 @@ impl Server {
         self
     }
 
+    /// Serves the management listener on `listener` beside the public one: `GET /metrics`, and `GET /healthz` and
+    /// `GET /readyz` with details ([`Server::management_router`]), with the public listener's limits and TLS,
+    /// stopped by the same shutdown. The library never binds an address itself: the caller binds
+    /// [`Config::management_listen`] (`waxseal serve` does) or any other.
+    #[must_use]
+    pub fn with_management(mut self, listener: tokio::net::TcpListener) -> Self {
+        self.management = Some(listener);
+        self
+    }
+
+    /// The management listener's routes (see [`routes::management_router`]), for tests that serve them in process.
+    pub fn management_router(&self) -> axum::Router {
+        routes::management_router(self.service.clone())
+    }
+
     /// Whether [`Server::serve`] speaks HTTPS ([`Config::tls`] is set).
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
@@ -310,9 +340,11 @@ impl Server {
     /// Warns when the listener is reachable beyond loopback without TLS: tokens and passwords would cross the
     /// network in clear text. Every connection gets the listener's limits: [`Config::header_read_timeout`],
     /// [`Config::idle_timeout`], [`Config::body_timeout`], [`Config::max_connections`] and
-    /// [`Config::max_connections_per_address`]; the soft open-file limit is raised to the hard one first.
+    /// [`Config::max_connections_per_address`]; the soft open-file limit is raised to the hard one first. With a
+    /// management listener ([`Server::with_management`]) it serves that one too, until the same `shutdown`; a warning
+    /// says so when it is reachable beyond loopback.
     pub async fn serve(
-        self,
+        mut self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
@@ -356,21 +388,66 @@ impl Server {
                  set --tls-cert and --tls-key, or put a TLS-terminating proxy in front"
             );
         }
-        let served = listener::serve(
+        let limits = listener::Limits::of(self.config());
+        listener::fd_limit::raise_and_check(limits.max_connections);
+        let connections = self.service.metrics().connections.clone();
+        // One shutdown for both listeners: the caller's future is awaited once, and each listener waits for the word.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let trigger = tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            // An error means the sender is gone, which happens only once the trigger fired or was aborted.
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let management = self.management.take().map(|listener| {
+            if let Ok(addr) = listener.local_addr()
+                && !addr.ip().is_loopback()
+            {
+                tracing::warn!(
+                    %addr,
+                    "the management listener is reachable beyond loopback: metrics and readiness details show \
+                     how the server is used and what is down; firewall it to your monitoring, or listen on \
+                     loopback with --management-listen 127.0.0.1:9000"
+                );
+            }
+            listener::serve(
+                listener,
+                self.tls.clone(),
+                routes::management_router(self.service.clone()),
+                limits,
+                connections.clone(),
+                until_stopped(stopped.clone()),
+            )
+        });
+        let public = listener::serve(
             listener,
             self.tls.clone(),
             self.router(),
-            listener::Limits::of(self.config()),
-            self.service.metrics().connections.clone(),
-            shutdown,
-        )
-        .await;
+            limits,
+            connections,
+            until_stopped(stopped),
+        );
+        let (served, managed) = match management {
+            Some(management) => {
+                let (served, managed) = tokio::join!(public, management);
+                (
+                    served,
+                    managed
+                        .map_err(|e| Error::from_io("serving the management listener failed", &e)),
+                )
+            }
+            None => (public.await, Ok(())),
+        };
+        trigger.abort();
         reloader.abort();
         pruner.abort();
         subscriber.abort();
         metrics_upkeep.abort();
         self.service.close().await;
-        served.map_err(|e| Error::from_io("serving HTTP failed", &e))
+        served.map_err(|e| Error::from_io("serving HTTP failed", &e))?;
+        managed
     }
 
     /// Closes the database without serving (admin commands).

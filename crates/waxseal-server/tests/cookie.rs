@@ -232,7 +232,7 @@ async fn a_missing_or_wrong_csrf_header_is_403_and_the_token_is_not_consumed() {
 
     let metrics = server
         .client
-        .get(server.at("/metrics"))
+        .get(server.management_at("/metrics"))
         .send()
         .await
         .unwrap()
@@ -474,7 +474,7 @@ async fn with_cookie_mode_off_cookies_are_ignored() {
 async fn request_operations(server: &TestServer) -> std::collections::BTreeMap<String, u64> {
     let text = server
         .client
-        .get(server.at("/metrics"))
+        .get(server.management_at("/metrics"))
         .send()
         .await
         .expect("request sent")

@@ -116,7 +116,7 @@ fn server_addr(url: &str) -> SocketAddr {
 
 /// The value of the series `name` (exactly as rendered) in `GET /metrics`, a whole number.
 async fn metric(server: &TestServer, name: &str) -> u64 {
-    let text = server.get_text("/metrics").await;
+    let text = server.metrics().await;
     text.lines()
         .filter(|line| !line.starts_with('#'))
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
@@ -128,7 +128,7 @@ async fn metric(server: &TestServer, name: &str) -> u64 {
 async fn readyz(server: &TestServer) -> (u16, Value) {
     let response = server
         .client
-        .get(server.at("/readyz"))
+        .get(server.management_at("/readyz"))
         .send()
         .await
         .expect("GET /readyz");
@@ -197,6 +197,19 @@ async fn an_unreachable_database_is_answered_at_once_until_a_probe_reaches_it() 
         cut.elapsed()
     );
     assert_eq!(body["status"], "unavailable");
+    // The public listener's 503 says only that: whether and since when the database is down is the management
+    // listener's to tell.
+    let response = server
+        .client
+        .get(server.at("/readyz"))
+        .send()
+        .await
+        .expect("GET /readyz");
+    let (status, public) = common::status_and_json(response).await;
+    assert_eq!(
+        (status, public),
+        (503, serde_json::json!({ "status": "unavailable" }))
+    );
 
     // Each request that needs the database is refused at once — without the gate each would wait the pool's
     // 3 s — and verification, which needs none, goes on.

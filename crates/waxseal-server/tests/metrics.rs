@@ -11,7 +11,7 @@ use waxseal_server::GrantType;
 async fn scrape(server: &TestServer) -> String {
     let response = server
         .client
-        .get(server.at("/metrics"))
+        .get(server.management_at("/metrics"))
         .send()
         .await
         .expect("request sent");

@@ -211,21 +211,29 @@ fn operations(doc: &Value) -> BTreeSet<(String, String)> {
 
 #[tokio::test]
 async fn the_document_lists_exactly_the_routes_the_router_serves() {
-    let served: BTreeSet<(String, String)> = waxseal_server::routes::served_routes()
-        .into_iter()
-        .map(|(path, method)| (path.to_owned(), method.to_string()))
-        .collect();
-    assert!(served.len() >= 16, "{served:?}");
-    for cookie_mode in [false, true] {
+    for (cookie_mode, public_metrics) in [(false, false), (true, false), (false, true)] {
+        let served: BTreeSet<(String, String)> =
+            waxseal_server::routes::served_routes(public_metrics)
+                .into_iter()
+                .map(|(path, method)| (path.to_owned(), method.to_string()))
+                .collect();
+        assert!(served.len() >= 16, "{served:?}");
+        let metrics = ("/metrics".to_owned(), "GET".to_owned());
+        assert_eq!(served.contains(&metrics), public_metrics, "{served:?}");
         let dir = tempfile::tempdir().expect("the expected shape");
-        let server = if cookie_mode {
-            cookie_server(dir.path()).await
-        } else {
-            TestServer::start(dir.path(), TestClock::new()).await
+        let config = Config {
+            refresh_cookie: cookie_mode,
+            public_metrics,
+            ..config(dir.path())
         };
+        let server = TestServer::start_with(config, TestClock::new()).await;
         let doc = fetch_document(&server).await;
         assert_eq!(doc["openapi"], "3.1.0");
-        assert_eq!(operations(&doc), served, "cookie mode {cookie_mode}");
+        assert_eq!(
+            operations(&doc),
+            served,
+            "cookie mode {cookie_mode}, public metrics {public_metrics}"
+        );
         let schemes = &doc["components"]["securitySchemes"];
         assert_eq!(schemes["bearer"]["scheme"], "bearer");
         assert_eq!(schemes["client_basic"]["scheme"], "basic");
@@ -393,7 +401,12 @@ async fn every_operation_answers_documented_statuses_to_bad_input_in_cookie_mode
 #[tokio::test]
 async fn successful_responses_match_their_schemas() {
     let dir = tempfile::tempdir().expect("the expected shape");
-    let server = TestServer::start(dir.path(), TestClock::new()).await;
+    // Public metrics on, so that the document describes `GET /metrics` and its answer is checked too.
+    let config = Config {
+        public_metrics: true,
+        ..config(dir.path())
+    };
+    let server = TestServer::start_with(config, TestClock::new()).await;
     let doc = fetch_document(&server).await;
     server.add_user("ada", &["read"]).await;
     let (client_id, secret) = server

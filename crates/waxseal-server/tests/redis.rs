@@ -68,7 +68,7 @@ async fn twin_dirs_with_client() -> ((TempDir, TempDir), (String, String)) {
 }
 
 async fn readiness(server: &TestServer) -> Value {
-    serde_json::from_str(&server.get_text("/readyz").await).expect("readyz is JSON")
+    serde_json::from_str(&server.get_management_text("/readyz").await).expect("readyz is JSON")
 }
 
 async fn wait_redis(server: &TestServer, state: &str) {
@@ -122,7 +122,7 @@ async fn a_logout_on_one_instance_is_refused_by_another_through_redis() {
         delays.push(took);
     }
     eprintln!("revocation reached the other instance after {delays:?}");
-    let metrics = b.get_text("/metrics").await;
+    let metrics = b.metrics().await;
     assert!(
         metrics.contains("waxseal_revocation_announcements_total{result=\"received\"} ")
             && !metrics.contains("waxseal_revocation_announcements_total{result=\"received\"} 0\n"),
@@ -134,7 +134,7 @@ async fn a_logout_on_one_instance_is_refused_by_another_through_redis() {
 
 /// Announcements B has received and taken into effect, from its `/metrics`.
 async fn announcements_received(server: &TestServer) -> u64 {
-    let metrics = server.get_text("/metrics").await;
+    let metrics = server.metrics().await;
     metrics
         .lines()
         .find_map(|line| {

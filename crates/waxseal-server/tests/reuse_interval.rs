@@ -51,7 +51,7 @@ async fn sid(server: &TestServer, access: &str) -> String {
 
 /// The value of a counter without labels in `GET /metrics`.
 async fn counter(server: &TestServer, name: &str) -> u64 {
-    let text = server.get_text("/metrics").await;
+    let text = server.metrics().await;
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
         .unwrap_or_else(|| panic!("{name} not in\n{text}"))

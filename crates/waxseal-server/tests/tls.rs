@@ -90,6 +90,31 @@ async fn the_flow_works_over_https_with_the_certificate_trusted() {
 }
 
 #[tokio::test]
+async fn the_management_listener_serves_https_with_the_same_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = https_server(dir.path()).await;
+    assert!(
+        server.management_url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.management_url
+    );
+    let response = server
+        .client
+        .get(server.management_at("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let plain = server.management_url.replace("https://", "http://");
+    let answer = reqwest::Client::new()
+        .get(format!("{plain}/metrics"))
+        .send()
+        .await;
+    assert!(answer.is_err(), "{answer:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn plain_http_to_the_tls_port_gets_no_http_answer() {
     let dir = tempfile::tempdir().unwrap();
     let (server, _) = https_server(dir.path()).await;

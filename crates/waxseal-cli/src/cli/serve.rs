@@ -7,13 +7,15 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::server::{Rotation, duration, reuse_interval, rotation};
+use super::server::{
+    ManagementListen, Rotation, duration, management_listen, reuse_interval, rotation,
+};
 
 /// `waxseal serve`'s settings. Each one comes from its flag, else its `WAXSEAL_*` variable, else the `--config` TOML
 /// file, else the default; `None` here means "neither flag nor variable".
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// A TOML file of settings (keys: data_dir, listen, issuer, audience, access_ttl, refresh_idle_ttl,
+    /// A TOML file of settings (keys: data_dir, listen, management_listen, public_metrics, issuer, audience, access_ttl, refresh_idle_ttl,
     /// refresh_absolute_ttl, refresh_reuse_interval, signing_alg, allow_symmetric_signing, key_rotation, tls_cert,
     /// tls_key, token_cache, refresh_cookie, redis_url, redis_key_prefix, header_read_timeout, idle_timeout,
     /// body_timeout, max_connections, max_connections_per_address, dpop_nonce, dpop_proof_window,
@@ -49,6 +51,22 @@ pub struct ServeArgs {
     /// The address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "WAXSEAL_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Where the management listener serves /metrics, /healthz and /readyz with details (what is down, since
+    /// when), or `off`. Keep it where only your monitoring reaches it [default: 127.0.0.1:9000].
+    #[arg(long, env = "WAXSEAL_MANAGEMENT_LISTEN", value_name = "ADDR|off", value_parser = management_listen)]
+    pub management_listen: Option<ManagementListen>,
+    /// Also serve /metrics on the public listener, to anyone who reaches it; the management listener serves them
+    /// either way [default: false].
+    #[arg(
+        long,
+        env = "WAXSEAL_PUBLIC_METRICS",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub public_metrics: Option<bool>,
     /// The `iss` of issued tokens and the base of the discovery URLs [default: http://ADDR, the listen address].
     #[arg(long, env = "WAXSEAL_ISSUER", value_name = "URL")]
     pub issuer: Option<String>,

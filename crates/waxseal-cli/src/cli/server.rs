@@ -29,7 +29,9 @@ pub struct DataDirArg {
 }
 
 /// The text forms of durations and of `serve`'s settings, shared with its settings file.
-pub use waxseal_server::settings::{Rotation, duration, reuse_interval, rotation};
+pub use waxseal_server::settings::{
+    ManagementListen, Rotation, duration, management_listen, reuse_interval, rotation,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {

@@ -99,6 +99,23 @@ fn debugger_routes(server: &Server, addr: std::net::SocketAddr) -> axum::Router 
     })
 }
 
+/// Binds the management listener at `at`, with its real address; a refusal names the address and what to do.
+async fn bind_management(
+    at: std::net::SocketAddr,
+) -> Result<(tokio::net::TcpListener, std::net::SocketAddr), Failure> {
+    let listener = tokio::net::TcpListener::bind(at).await.map_err(|e| {
+        Failure::usage(anyhow::anyhow!(
+            "cannot listen on {at} for the management listener ({e}); pass --management-listen with a free \
+             address, or --management-listen off"
+        ))
+    })?;
+    let bound = listener
+        .local_addr()
+        .context("no local address")
+        .map_err(Failure::usage)?;
+    Ok((listener, bound))
+}
+
 pub fn run(args: &ServeArgs, style: Style) -> Outcome {
     let settings = Effective::resolve(args)?;
     if args.print_config {
@@ -118,6 +135,10 @@ pub fn run(args: &ServeArgs, style: Style) -> Outcome {
             .local_addr()
             .context("no local address")
             .map_err(Failure::usage)?;
+        let management = match resolved.config.management_listen {
+            Some(at) => Some(bind_management(at).await?),
+            None => None,
+        };
         resolved.bound(addr);
         let data_dir = resolved.config.data_dir.clone();
         let mut server = Server::open(resolved.config)
@@ -132,6 +153,16 @@ pub fn run(args: &ServeArgs, style: Style) -> Outcome {
         let url = format!("{scheme}://{addr}");
         let dir = data_dir.display();
         println!("{} listening on {}", style.bold("waxseal serve"), style.cyan(&url));
+        // Scripts and tests read the management address from this line (port 0 becomes the real port).
+        let management_url = match management {
+            Some((listener, at)) => {
+                server = server.with_management(listener);
+                let management_url = format!("{scheme}://{at}");
+                println!("  management      {management_url}");
+                Some(management_url)
+            }
+            None => None,
+        };
         println!("  data directory  {dir}");
         println!("  database        {}", server.config().database);
         println!(
@@ -154,7 +185,14 @@ pub fn run(args: &ServeArgs, style: Style) -> Outcome {
         println!("  logout          POST {url}/logout");
         println!("  public keys     GET  {url}/.well-known/jwks.json");
         println!("  discovery       GET  {url}/.well-known/openid-configuration");
-        println!("  metrics         GET  {url}/metrics");
+        let metrics_url = if server.config().public_metrics {
+            Some(&url)
+        } else {
+            management_url.as_ref()
+        };
+        if let Some(metrics_url) = metrics_url {
+            println!("  metrics         GET  {metrics_url}/metrics");
+        }
         println!("  API description GET  {url}/openapi.json");
         println!("  issuer          {}", server.config().issuer);
         if args.debugger {

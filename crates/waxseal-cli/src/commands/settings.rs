@@ -59,6 +59,8 @@ fn flags(args: &ServeArgs) -> Settings {
     Settings {
         data_dir: args.data_dir.clone(),
         listen: args.listen,
+        management_listen: args.management_listen,
+        public_metrics: args.public_metrics,
         issuer: args.issuer.clone(),
         audience: args.audience.clone(),
         access_ttl: args.access_ttl,

@@ -309,6 +309,8 @@ impl Deployment {
                 let log = self.dir.path().join(format!("{name}.log"));
                 let child = server_command()
                     .args(["serve", "--listen", "127.0.0.1:0", "--issuer", ISSUER])
+                    // A free port each: instances side by side, and tests in parallel, never share the default.
+                    .args(["--management-listen", "127.0.0.1:0"])
                     .arg("--data-dir")
                     .arg(self.dir.path().join(name))
                     .arg("--database-url")
@@ -334,10 +336,11 @@ impl Deployment {
                 let mut instance = Instance {
                     name,
                     addr: String::new(),
+                    management: String::new(),
                     child: Some(child),
                     log,
                 };
-                instance.addr = listening(stdout).unwrap_or_else(|| {
+                (instance.addr, instance.management) = listening(stdout).unwrap_or_else(|| {
                     panic!(
                         "instance {name} exited before listening: {}",
                         tail(&instance.log, 3000)
@@ -349,8 +352,9 @@ impl Deployment {
     }
 }
 
-/// Reads `serve`'s stdout until it says where it listens; keeps draining it afterwards.
-fn listening(stdout: std::process::ChildStdout) -> Option<String> {
+/// Reads `serve`'s stdout until it says where it listens, publicly and for management (the line right after);
+/// keeps draining it afterwards.
+fn listening(stdout: std::process::ChildStdout) -> Option<(String, String)> {
     let mut stdout = BufReader::new(stdout);
     let mut line = String::new();
     loop {
@@ -360,8 +364,14 @@ fn listening(stdout: std::process::ChildStdout) -> Option<String> {
         }
         if let Some(rest) = line.split("listening on http://").nth(1) {
             let addr = rest.trim().trim_end_matches("\u{1b}[0m").to_owned();
+            line.clear();
+            stdout.read_line(&mut line).ok()?;
+            let management = line
+                .strip_prefix("  management      http://")?
+                .trim()
+                .to_owned();
             std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-            return Some(addr);
+            return Some((addr, management));
         }
     }
 }
@@ -370,6 +380,8 @@ fn listening(stdout: std::process::ChildStdout) -> Option<String> {
 pub struct Instance {
     pub name: &'static str,
     pub addr: String,
+    /// The management listener's host:port (`/metrics`, `/readyz` with details).
+    pub management: String,
     child: Option<Child>,
     log: PathBuf,
 }
@@ -377,6 +389,11 @@ pub struct Instance {
 impl Instance {
     pub fn base(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The management listener's base URL.
+    pub fn management_base(&self) -> String {
+        format!("http://{}", self.management)
     }
 
     /// `kill -9`.

@@ -68,6 +68,10 @@ settings! {
     data_dir: PathBuf;
     /// [`Config::listen`].
     listen: SocketAddr;
+    /// [`Config::management_listen`]: a socket address, or `off`.
+    management_listen: ManagementListen, text: management_listen;
+    /// [`Config::public_metrics`].
+    public_metrics: bool;
     /// [`Config::issuer`]; none: the server's own URL.
     issuer: String;
     /// [`Config::audience`].
@@ -149,6 +153,26 @@ pub fn rotation(text: &str) -> std::result::Result<Rotation, String> {
         return Ok(Rotation::Off);
     }
     duration(text).map(Rotation::Every)
+}
+
+/// Where the management listener listens, or nowhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManagementListen {
+    /// No management listener.
+    Off,
+    /// On this address.
+    At(SocketAddr),
+}
+
+/// `off`, or a socket address such as `127.0.0.1:9000`.
+pub fn management_listen(text: &str) -> std::result::Result<ManagementListen, String> {
+    let text = text.trim();
+    if text == "off" {
+        return Ok(ManagementListen::Off);
+    }
+    text.parse().map(ManagementListen::At).map_err(|_| {
+        format!("{text:?} is neither a socket address like 127.0.0.1:9000 nor \"off\"")
+    })
 }
 
 /// `0` or `off` (no reuse interval), or a [`duration`].
@@ -271,6 +295,12 @@ impl Settings {
             self.database_max_connections,
         );
         set(&mut c.listen, self.listen);
+        match self.management_listen {
+            Some(ManagementListen::Off) => c.management_listen = None,
+            Some(ManagementListen::At(addr)) => c.management_listen = Some(addr),
+            None => {}
+        }
+        set(&mut c.public_metrics, self.public_metrics);
         c.tls = tls_files(self.tls_cert, self.tls_key)?;
         set(&mut c.verified_token_cache, self.token_cache);
         let issuer_is_derived = self.issuer.is_none();
@@ -338,6 +368,11 @@ impl SettingsFile {
         SettingsFile {
             data_dir: Some(c.data_dir.clone()),
             listen: Some(c.listen),
+            management_listen: Some(
+                c.management_listen
+                    .map_or_else(|| "off".to_owned(), |addr| addr.to_string()),
+            ),
+            public_metrics: Some(c.public_metrics),
             issuer: Some(c.issuer.clone()),
             audience: Some(c.audience.clone()),
             access_ttl: Some(format_duration(c.access_token_ttl)),
@@ -453,6 +488,46 @@ mod tests {
             err.to_string().starts_with("config file key access_ttl: "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_management_listener_is_an_address_or_off_from_a_flag_or_the_file() {
+        let resolve = |flag: Option<ManagementListen>, file: Option<&str>| {
+            let file = SettingsFile {
+                management_listen: file.map(str::to_owned),
+                ..SettingsFile::default()
+            };
+            let flags = Settings {
+                management_listen: flag,
+                ..Settings::default()
+            };
+            flags
+                .over(file)
+                .and_then(|s| s.resolve(None))
+                .map(|r| r.config.management_listen)
+        };
+        let default = Some(crate::config::DEFAULT_MANAGEMENT_LISTEN);
+        assert_eq!(resolve(None, None).unwrap(), default);
+        assert_eq!(resolve(None, Some("off")).unwrap(), None);
+        let file_addr: SocketAddr = "10.0.0.5:9100".parse().unwrap();
+        assert_eq!(
+            resolve(None, Some("10.0.0.5:9100")).unwrap(),
+            Some(file_addr)
+        );
+        let flag_addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let flag = Some(ManagementListen::At(flag_addr));
+        assert_eq!(resolve(flag, Some("off")).unwrap(), Some(flag_addr));
+        assert_eq!(
+            resolve(Some(ManagementListen::Off), Some("not an address")).unwrap(),
+            None
+        );
+        let err = resolve(None, Some("9000")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("config file key management_listen: "),
+            "{err}"
+        );
+        assert_eq!(management_listen(" off "), Ok(ManagementListen::Off));
     }
 
     #[test]

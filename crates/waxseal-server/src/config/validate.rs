@@ -106,6 +106,13 @@ impl Config {
                  \"openid profile email offline_access\"",
             ));
         }
+        if self.management_listen == Some(self.listen) && self.listen.port() != 0 {
+            return Err(Error::config(format!(
+                "the management listener cannot share the public listener's address {}: pass --management-listen \
+                 with another address, or --management-listen off",
+                self.listen
+            )));
+        }
         self.validate_client_metadata()?;
         limits::validate(self)?;
         self.validate_signing()
@@ -168,6 +175,22 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn the_management_listener_cannot_take_the_public_address() {
+        let config = Config {
+            management_listen: Some(Config::default().listen),
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err();
+        assert!(err.message().contains("--management-listen off"), "{err}");
+        let both_any_port = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            management_listen: Some("127.0.0.1:0".parse().unwrap()),
+            ..Config::default()
+        };
+        assert!(both_any_port.validate().is_ok());
     }
 
     #[test]

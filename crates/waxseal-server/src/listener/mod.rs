@@ -119,7 +119,8 @@ impl AcceptErrorLog {
 }
 
 /// Serves `router` on `listener` — over TLS when `tls` is set — with `limits`, until `shutdown` completes; then
-/// waits for the connections in flight to finish their requests.
+/// waits for the connections in flight to finish their requests. The caller raises the open-file limit first
+/// ([`fd_limit::raise_and_check`]), once for the process however many listeners it serves.
 pub(crate) async fn serve(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -128,7 +129,6 @@ pub(crate) async fn serve(
     metrics: Connections,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    fd_limit::raise_and_check(limits.max_connections);
     let acceptor = tls.map(TlsAcceptor::from);
     let caps = caps::ConnectionCaps::new(
         limits.max_connections,

@@ -10,7 +10,8 @@
 //!
 //! The handlers are grouped as the service is: [`session`] (login, refresh, logout), [`oauth`] (the OAuth 2.0
 //! endpoints of registered clients), [`resource`] (the protected `/api/*` routes), [`discovery`] (keys, metadata and
-//! the OpenAPI document) and [`ops`] (health, readiness, metrics).
+//! the OpenAPI document) and [`ops`] (health, readiness, metrics, and the management listener's router,
+//! [`management_router`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -51,6 +52,7 @@ mod web;
 pub use error::ApiError;
 pub use json::JsonBody;
 pub use oauth::OAuthError;
+pub use ops::management_router;
 
 use cookie::CookieMode;
 use discovery::{jwks, oauth_authorization_server, openapi_json, openid_configuration};
@@ -102,6 +104,19 @@ impl Routes {
         self.add(path, Method::POST, post(handler))
     }
 
+    fn get_if<H: Handler<T, AppState>, T: 'static>(
+        self,
+        wanted: bool,
+        path: &'static str,
+        handler: H,
+    ) -> Self {
+        if wanted {
+            self.get(path, handler)
+        } else {
+            self
+        }
+    }
+
     fn add(self, path: &'static str, method: Method, endpoint: MethodRouter<AppState>) -> Self {
         self.add_methods(path, &[method], endpoint)
     }
@@ -121,8 +136,9 @@ impl Routes {
 
 /// Every route, with the methods it answers (CORS preflights aside). The router is built from this list only.
 /// `service` gives the `/api/*` routes their bearer layer and the client routes their CORS policy: `None` only
-/// when the list alone is wanted ([`served_routes`]).
-fn routes(service: Option<&Arc<AuthService>>) -> Routes {
+/// when the list alone is wanted ([`served_routes`]). `/metrics` is on the list only with `public_metrics`
+/// ([`crate::Config::public_metrics`]); it is the management listener's otherwise.
+fn routes(service: Option<&Arc<AuthService>>, public_metrics: bool) -> Routes {
     let auth = service.map(access_layer);
     let guarded = |endpoint: MethodRouter<AppState>| match &auth {
         Some(auth) => endpoint.route_layer(auth.clone()),
@@ -202,8 +218,8 @@ fn routes(service: Option<&Arc<AuthService>>) -> Routes {
     )
     .get("/healthz", healthz)
     .get("/readyz", readyz)
-    .get("/metrics", prometheus_metrics)
     .get("/openapi.json", openapi_json)
+    .get_if(public_metrics, "/metrics", prometheus_metrics)
 }
 
 /// The bearer layer of the protected routes: the service's keys and rules, its verified-token cache (the one
@@ -232,19 +248,21 @@ fn access_layer(service: &Arc<AuthService>) -> AccessLayer {
     }
 }
 
-/// The path and method of every route the router serves (the OpenAPI test compares them with the document).
-pub fn served_routes() -> Vec<(&'static str, Method)> {
-    routes(None).served
+/// The path and method of every route the router serves, with [`crate::Config::public_metrics`] as given (the
+/// OpenAPI test compares them with the document).
+pub fn served_routes(public_metrics: bool) -> Vec<(&'static str, Method)> {
+    routes(None, public_metrics).served
 }
 
 /// The server's routes over `service`.
 pub fn router(service: Arc<AuthService>) -> Router {
-    let Routes { router, served } = routes(Some(&service));
+    let public_metrics = service.config().public_metrics;
+    let Routes { router, served } = routes(Some(&service), public_metrics);
     let templates: Vec<&'static str> = served.iter().map(|(path, _)| *path).collect();
     let latency = Arc::new(service.metrics().request_latency(&templates));
     let cookies = CookieMode::new(service.config());
     let state = AppState {
-        openapi: Bytes::from(openapi::document(cookies.enabled())),
+        openapi: Bytes::from(openapi::document(cookies.enabled(), public_metrics)),
         web: Arc::new(Web::new(service.config())),
         cookies,
         service,

@@ -51,6 +51,8 @@ impl std::io::Write for Capture {
 /// A running server and a client for it. `stop` shuts it down gracefully and closes the database.
 pub struct TestServer {
     pub url: String,
+    /// The management listener's URL (`/metrics`, `/healthz`, `/readyz` with details), on a loopback port of its own.
+    pub management_url: String,
     pub client: reqwest::Client,
     pub service: Arc<AuthService>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -187,12 +189,18 @@ impl TestServer {
             .expect("server opens");
         let service = server.service().clone();
         let url = format!("{scheme}://{}", listener.local_addr().expect("local addr"));
+        let management = bind().await;
+        let management_url = format!(
+            "{scheme}://{}",
+            management.local_addr().expect("local addr")
+        );
         let (tx, rx) = oneshot::channel();
-        let handle = tokio::spawn(server.serve(listener, async {
+        let handle = tokio::spawn(server.with_management(management).serve(listener, async {
             let _ = rx.await;
         }));
         TestServer {
             url,
+            management_url,
             client,
             service,
             shutdown: Some(tx),
@@ -219,10 +227,31 @@ impl TestServer {
         format!("{}{path}", self.url)
     }
 
+    /// `path` on the management listener.
+    pub fn management_at(&self, path: &str) -> String {
+        format!("{}{path}", self.management_url)
+    }
+
     /// The body of a GET without credentials.
     pub async fn get_text(&self, path: &str) -> String {
         let response = self.client.get(self.at(path)).send().await.expect("GET");
         response.text().await.expect("the body")
+    }
+
+    /// The body of a GET on the management listener.
+    pub async fn get_management_text(&self, path: &str) -> String {
+        let response = self
+            .client
+            .get(self.management_at(path))
+            .send()
+            .await
+            .expect("GET");
+        response.text().await.expect("the body")
+    }
+
+    /// The Prometheus text of the management listener's `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.get_management_text("/metrics").await
     }
 
     pub async fn add_user(&self, name: &str, scopes: &[&str]) {

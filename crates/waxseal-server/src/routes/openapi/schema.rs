@@ -303,33 +303,21 @@ pub(crate) struct Health {
     status: String,
 }
 
-/// `GET /readyz` when the store answers.
+/// `GET /readyz` when the store answers. Only the status: which dependency is in what state is the management
+/// listener's to tell.
 #[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Ready {
     /// `ready`; `degraded` when Redis is configured but not subscribed (requests are still served).
     status: String,
-    /// `up`.
-    database: String,
-    /// With Redis configured: `up` or `down`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    redis: Option<String>,
-    /// With `degraded`: what does not work as configured.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
 }
 
-/// `GET /readyz` when the store does not answer.
+/// `GET /readyz` when the store does not answer. Only the status, as [`Ready`].
 #[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Unavailable {
     /// `unavailable`.
     status: String,
-    /// Why, without internals.
-    reason: String,
-    /// `unreachable since <RFC 3339 time>` once a probe found the database unreachable, else `not answering`.
-    database: String,
-    /// With Redis configured: `up` or `down`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    redis: Option<String>,
 }
 
 /// The parameters of an authorization request (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2.1), as a query or a
