@@ -155,15 +155,22 @@ pub(crate) async fn users<'e, DB: Dialect>(
     every(db, sqlx::query(sql), user).await
 }
 
+/// `SELECT` of every column [`client`] reads, `FROM clients`: what each read of clients starts with.
+macro_rules! select_clients {
+    () => {
+        "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect, redirect_uris, \
+         post_logout_redirect_uris, public_client, first_party, id_token_alg, pkce_exempt, encryption_jwk, \
+         encryption_enc, encrypt_access_tokens, require_dpop, registered, last_used_at, web_origins FROM clients"
+    };
+}
+pub(crate) use select_clients;
+
 /// [`super::ClientStore::client_by_id`].
 pub(crate) async fn client_by_id<'e, DB: Dialect>(
     db: impl Executor<'e, Database = DB>,
     client_id: &str,
 ) -> StoreResult<Option<Client>> {
-    let sql = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect, \
-               redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, pkce_exempt, \
-               encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop, registered, last_used_at, \
-               web_origins FROM clients WHERE client_id = $1";
+    let sql = concat!(select_clients!(), " WHERE client_id = $1");
     optional(db, sqlx::query(sql).arg(client_id), client).await
 }
 
@@ -171,11 +178,7 @@ pub(crate) async fn client_by_id<'e, DB: Dialect>(
 pub(crate) async fn clients<'e, DB: Dialect>(
     db: impl Executor<'e, Database = DB>,
 ) -> StoreResult<Vec<Client>> {
-    let sql = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect, \
-               redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, pkce_exempt, \
-               encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop, registered, last_used_at, \
-               web_origins FROM clients \
-               ORDER BY name, client_id";
+    let sql = concat!(select_clients!(), " ORDER BY name, client_id");
     every(db, sqlx::query(sql), client).await
 }
 
@@ -186,13 +189,12 @@ pub(crate) async fn clients_with_web_origin<'e, DB: Dialect>(
     db: impl Executor<'e, Database = DB>,
     origin: &str,
 ) -> StoreResult<Vec<WebClient>> {
-    let sql = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect, \
-               redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, pkce_exempt, \
-               encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop, registered, last_used_at, \
-               web_origins FROM clients \
-               WHERE (' ' || web_origins || ' ') LIKE ('% ' || $1 || ' %') \
-                  OR (public_client = $2 AND web_origins = '' AND (' ' || redirect_uris) LIKE ('% ' || $1 || '/%')) \
-               LIMIT 16";
+    let sql = concat!(
+        select_clients!(),
+        " WHERE (' ' || web_origins || ' ') LIKE ('% ' || $1 || ' %') \
+           OR (public_client = $2 AND web_origins = '' AND (' ' || redirect_uris) LIKE ('% ' || $1 || '/%')) \
+         LIMIT 16"
+    );
     let clients = every(db, sqlx::query(sql).arg(origin).arg(&true), client).await?;
     Ok(clients.into_iter().map(|c| c.web).collect())
 }

@@ -35,10 +35,7 @@ where
 {
     let users = "SELECT id, username, password_hash, disabled, scopes, created_at, email, display_name \
                  FROM users ORDER BY id";
-    let clients = "SELECT client_id, secret_hash, name, grant_types, scopes, created_at, may_introspect, \
-                   redirect_uris, post_logout_redirect_uris, public_client, first_party, id_token_alg, \
-                   pkce_exempt, encryption_jwk, encryption_enc, encrypt_access_tokens, require_dpop, registered, \
-                   last_used_at, web_origins FROM clients ORDER BY client_id";
+    let clients = concat!(super::select_clients!(), " ORDER BY client_id");
     let keys = "SELECT kid, alg, private_key, created_at, activates_at FROM signing_keys \
                 ORDER BY activates_at, created_at, kid";
     let resources = "SELECT uri, scopes, created_at FROM resources ORDER BY uri";
