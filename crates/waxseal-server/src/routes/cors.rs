@@ -67,6 +67,25 @@ impl ReadableBy {
             .then(|| ReadableBy(allowed_origins(web)))
     }
 
+    /// [`ReadableBy::client`] for a client known by its id only (the access token's, at userinfo): looked up only
+    /// for a request from a page. A lookup that fails is logged and leaves the answer unreadable cross-origin.
+    pub(super) async fn client_named(
+        service: &AuthService,
+        headers: &HeaderMap,
+        client_id: &str,
+    ) -> Option<ReadableBy> {
+        if !headers.contains_key(ORIGIN) {
+            return None;
+        }
+        match service.client_web_origins(client_id).await {
+            Ok(origins) => Some(ReadableBy(origins)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the client's web origins; the answer is not readable cross-origin");
+                None
+            }
+        }
+    }
+
     /// Marks `response` as readable by `origins`.
     pub(super) fn mark(self, mut response: Response) -> Response {
         response.extensions_mut().insert(self);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::header::{CACHE_CONTROL, ORIGIN};
+use axum::http::header::CACHE_CONTROL;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use waxseal_axum::Claims;
@@ -99,17 +99,10 @@ pub(super) async fn userinfo(
         }
         Err(e) => return ApiError::from(e).into_response(),
     };
-    // Readable by the pages of the client the token was issued to (see `cors`); a request from no page needs no
-    // lookup.
-    if !headers.contains_key(ORIGIN) {
-        return response;
-    }
-    match service.client_web_origins(&claims.custom.client_id).await {
-        Ok(origins) => ReadableBy(origins).mark(response),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the client's web origins; the answer is not readable cross-origin");
-            response
-        }
+    // Readable by the pages of the client the token was issued to (see `cors`).
+    match ReadableBy::client_named(&service, &headers, &claims.custom.client_id).await {
+        Some(readers) => readers.mark(response),
+        None => response,
     }
 }
 
